@@ -1,0 +1,3 @@
+from mobyci.cli import main
+
+main()

@@ -1,0 +1,185 @@
+"""The command line: the only module that reads and writes files, prints, and picks exit codes.
+
+Heavy modules (pydantic, ruamel.yaml, jinja2) are imported inside the commands that need them, so that
+`--version` and `--help` stay fast (issue 2's startup budget).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+
+import typer
+
+from mobyci import __version__
+
+if TYPE_CHECKING:
+    from mobyci.schemas.load import LoadedSpec
+
+EXIT_PROBLEM = 1
+EXIT_INTERNAL = 3
+
+app = typer.Typer(
+    name="mobyci",
+    help="Build the Docker engine (moby) from source in CI, behind mirrors and proxies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+SpecArg = Annotated[Path, typer.Argument(help="The spec file.", show_default=True)]
+OutputOpt = Annotated[Path | None, typer.Option("-o", "--output", help="Write to FILE instead of stdout.")]
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _handled(command: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Map the user's problems to exit 1 and our own bugs to exit 3, never a raw traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        from mobyci.errors import MobyciError
+
+        try:
+            return command(*args, **kwargs)
+        except MobyciError as exc:
+            _err(str(exc))
+            raise typer.Exit(EXIT_PROBLEM) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception:
+            _internal_error()
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+    return wrapper
+
+
+def _internal_error() -> None:
+    text = traceback.format_exc()
+    if os.environ.get("MOBYCI_DEBUG") == "1":
+        _err(text.rstrip())
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="mobyci-traceback-", suffix=".txt", delete=False, encoding="utf-8"
+    ) as handle:
+        handle.write(text)
+    _err(
+        f"mobyci: internal error (a bug in mobyci {__version__}); traceback written to {handle.name} "
+        "(set MOBYCI_DEBUG=1 to print it)"
+    )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mobyci {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Build the Docker engine (moby) from source in CI, behind mirrors and proxies."""
+
+
+def _load(spec: Path) -> LoadedSpec:
+    from mobyci.schemas.load import load_file
+
+    loaded = load_file(str(spec))
+    for warning in loaded.warnings:
+        _err(f"warning: {warning}")
+    return loaded
+
+
+def _emit(text: str, output: Path | None, *, mode: int | None = None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from mobyci.fsio import write_atomic
+
+    if not write_atomic(output, text, mode=mode):
+        _err(f"{output}: unchanged")
+
+
+class Preset(StrEnum):
+    seed = "seed"
+    plain = "plain"
+
+
+@app.command()
+@_handled
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the spec.")] = Path("mobyci.yaml"),
+    preset: Annotated[
+        Preset, typer.Option(help="seed: the mirrors of the manual v19.03.12 procedure; plain: no mirrors.")
+    ] = Preset.plain,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter spec."""
+    from mobyci.generator.starter import starter_spec
+
+    if path.exists() and not force:
+        _err(f"{path}: already exists; pass --force to overwrite it")
+        raise typer.Exit(EXIT_PROBLEM)
+    _emit(starter_spec(preset.value), path)
+    _err(f"{path}: written ({preset.value} preset); check it with `mobyci validate {path}`")
+
+
+@app.command()
+@_handled
+def validate(
+    specs: Annotated[list[Path] | None, typer.Argument(help="Spec files (default: mobyci.yaml).")] = None,
+) -> None:
+    """Check spec files; report every problem of every file."""
+    from mobyci.errors import SpecError
+    from mobyci.schemas.load import load_file
+
+    failed = False
+    for spec in specs or [Path("mobyci.yaml")]:
+        try:
+            loaded = load_file(str(spec))
+        except SpecError as exc:
+            _err(str(exc))
+            failed = True
+            continue
+        for warning in loaded.warnings:
+            _err(f"warning: {warning}")
+        release = loaded.release
+        typer.echo(
+            f"{spec}: ok (moby {loaded.spec.moby.ref}, family {release.family.name}, "
+            f"{len(loaded.spec.targets)} target{'s' if len(loaded.spec.targets) != 1 else ''})"
+        )
+    if failed:
+        raise typer.Exit(EXIT_PROBLEM)
+
+
+@app.command()
+@_handled
+def schema(output: OutputOpt = None) -> None:
+    """Print the JSON Schema of mobyci.yaml (for editors and other validators)."""
+    from mobyci.schemas.jsonschema import schema_text
+
+    _emit(schema_text(), output)
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        _err("mobyci: interrupted")
+        sys.exit(130)

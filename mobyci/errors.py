@@ -1,0 +1,40 @@
+"""One exception family for every problem a user can fix; cli.py maps it to exit code 1.
+
+Nothing here does IO: exceptions carry data, the CLI decides how to print it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One located problem in a user's file: `file:line:col: key.path: message`."""
+
+    file: str
+    line: int
+    col: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
+        key = f" {self.path}:" if self.path else ""
+        return f"{where}:{key} {self.message}"
+
+
+class MobyciError(Exception):
+    """A problem in the user's input or environment that the user can fix (exit code 1)."""
+
+
+class SpecError(MobyciError):
+    """A spec failed to load or validate; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = sorted(problems)
+
+
+class CheckFailed(MobyciError):
+    """A `--check` found drift or a patch rule that matches nothing (exit code 1)."""

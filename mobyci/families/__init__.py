@@ -1,0 +1,86 @@
+"""Moby release families as data, and how a ref or a family name resolves to one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from mobyci.families.data import FAMILIES
+from mobyci.families.model import Family, Packaging, Variant
+from mobyci.families.versions import Version, parse_family_version, tag_version
+
+__all__ = ["FAMILIES", "Family", "Packaging", "Release", "Variant", "Version", "family_names", "resolve"]
+
+
+@dataclass(frozen=True)
+class Release:
+    """A family with its variant applied: what one ref (or family name) builds like."""
+
+    family: Family
+    version: Version | None  # the release version when known (a tag, or a family like "23.0.6")
+    variant: Variant | None
+
+    @property
+    def apt_build_arg(self) -> str | None:
+        if self.variant and self.variant.apt_build_arg is not None:
+            return self.variant.apt_build_arg
+        return self.family.apt_build_arg
+
+    @property
+    def buildkit_git_sources(self) -> bool:
+        if self.variant and self.variant.buildkit_git_sources is not None:
+            return self.variant.buildkit_git_sources
+        return self.family.buildkit_git_sources
+
+    @property
+    def packaging(self) -> Packaging:
+        return self.family.packaging_for(self.version)
+
+
+def family_names() -> list[str]:
+    return [f.name for f in FAMILIES]
+
+
+def _family_of(version: Version) -> Family | None:
+    return next((f for f in FAMILIES if f.contains(version)), None)
+
+
+def _variant_of(family: Family, version: Version | None) -> Variant | None:
+    """The newest variant the release is at or past; the newest variant when the patch is unknown."""
+    if version is None or version.patch is None:
+        return family.variants[-1] if family.variants else None
+    chosen = None
+    for variant in family.variants:
+        if (version.major, version.minor or 0, version.patch) >= (
+            variant.since.major,
+            variant.since.minor or 0,
+            variant.since.patch or 0,
+        ):
+            chosen = variant
+    return chosen
+
+
+def resolve_family(text: str) -> Release | None:
+    """A family as written in moby.family: a family name ("25-28") or a version prefix ("26.1")."""
+    by_name = next((f for f in FAMILIES if f.name == text), None)
+    if by_name is not None:
+        return Release(by_name, None, _variant_of(by_name, None))
+    version = parse_family_version(text)
+    if version is None:
+        return None
+    family = _family_of(version)
+    if family is None:
+        return None
+    return Release(family, version, _variant_of(family, version))
+
+
+def resolve(ref: str, family: str | None) -> Release | None:
+    """The release a ref builds like: from the tag when it is one, else from the family given."""
+    version = tag_version(ref)
+    if version is not None:
+        found = _family_of(version)
+        return None if found is None else Release(found, version, _variant_of(found, version))
+    return None if family is None else resolve_family(family)
+
+
+def with_version(release: Release, version: Version) -> Release:
+    return replace(release, version=version, variant=_variant_of(release.family, version))

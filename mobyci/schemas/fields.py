@@ -1,0 +1,201 @@
+"""Checks of single values (URLs, CI variable references, durations, git refs).
+
+Each check returns the value or raises PydanticCustomError with a message that says how to fix it;
+the loader adds file:line:col and the key path.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from pydantic_core import PydanticCustomError
+
+VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VAR_REF_RE = re.compile(r"^\$(?:\{(?P<braced>[^}]*)\}|(?P<bare>.*))$")
+_HOST_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_DURATION_PART_RE = re.compile(r"(\d+)\s*([a-z]+)")
+_DURATION_UNITS = {
+    "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
+    "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
+    "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
+    "d": 86400, "day": 86400, "days": 86400,
+    "w": 604800, "week": 604800, "weeks": 604800,
+    "mo": 2592000, "month": 2592000, "months": 2592000,
+    "y": 31536000, "yr": 31536000, "year": 31536000, "years": 31536000,
+}  # fmt: skip
+# Names the pipeline itself assigns from the user's variables: re-using them would make
+# `HTTP_PROXY: $HTTP_PROXY`, which GitLab does not pass on to services.
+_RESERVED_PROXY_NAMES = frozenset(
+    {
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    }
+)
+
+
+def fail(kind: str, message: str, **context: object) -> PydanticCustomError:
+    return PydanticCustomError(kind, message, dict(context) if context else None)
+
+
+def _printable(value: str) -> None:
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or c.isspace() for c in value):
+        raise fail("mobyci_whitespace", "must not contain spaces, newlines or control characters")
+
+
+def _check_host(host: str, *, what: str) -> None:
+    if not host:
+        raise fail("mobyci_host", f"{what} has no host name")
+    if host.startswith("[") and host.endswith("]"):
+        return  # an IPv6 literal; urlsplit already checked the brackets
+    if not host.isascii():
+        raise fail(
+            "mobyci_host",
+            f"host '{host}' has non-ASCII characters (a look-alike of an ASCII name?): "
+            "write its punycode form (xn--…) if you really mean it",
+        )
+    labels = host.rstrip(".").split(".")
+    if not all(_HOST_LABEL_RE.match(label) for label in labels):
+        raise fail("mobyci_host", f"'{host}' is not a valid host name")
+
+
+def check_url(
+    value: str,
+    *,
+    schemes: tuple[str, ...] = ("https", "http"),
+    allow_path: bool = True,
+    allow_user: bool = False,
+) -> str:
+    """A literal URL: a scheme from `schemes`, a valid host, and never a password or token in it."""
+    _printable(value)
+    parts = urlsplit(value)
+    if not parts.scheme or "://" not in value:
+        raise fail(
+            "mobyci_url",
+            f"'{value}' has no scheme: write it as a URL, e.g. {schemes[0]}://{value.lstrip('/')}",
+        )
+    if parts.scheme not in schemes:
+        raise fail(
+            "mobyci_url",
+            f"scheme '{parts.scheme}' is not allowed here: use {' or '.join(schemes)}",
+        )
+    if parts.password is not None or (parts.username is not None and not allow_user):
+        raise fail(
+            "mobyci_credentials",
+            "credentials in a URL would be written into generated files: remove them and put the URL in a "
+            "masked CI variable, then write its name here ($NAME)",
+        )
+    try:
+        parts.port  # noqa: B018  (property access validates the port)
+    except ValueError:
+        raise fail("mobyci_url", f"'{value}' has an invalid port") from None
+    _check_host(parts.hostname or "", what=f"'{value}'")
+    if not allow_path and parts.path not in ("", "/"):
+        raise fail("mobyci_url", f"'{value}' has a path ('{parts.path}'): give only scheme://host[:port]")
+    if parts.query or parts.fragment:
+        raise fail("mobyci_url", f"'{value}' has a query or fragment: remove it")
+    return value
+
+
+def check_git_url(value: str) -> str:
+    """A repository URL: https/http/ssh/git URLs, or scp-like `git@host:path`."""
+    if re.match(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]", value) and "://" not in value:
+        _printable(value)
+        return value
+    return check_url(value, schemes=("https", "http", "ssh", "git"), allow_user=value.startswith("ssh://"))
+
+
+def var_ref_name(value: str) -> str | None:
+    """The CI variable a `$NAME` / `${NAME}` value refers to, or None when the value is not a reference."""
+    match = _VAR_REF_RE.match(value)
+    if match is None:
+        return None
+    name = match.group("braced") if match.group("braced") is not None else match.group("bare")
+    if not VAR_NAME_RE.match(name):
+        raise fail(
+            "mobyci_variable",
+            f"'{value}' is not a valid CI variable reference: names are letters, digits and _ and do not "
+            "start with a digit ($CORP_PROXY or ${CORP_PROXY})",
+        )
+    if name in _RESERVED_PROXY_NAMES:
+        raise fail(
+            "mobyci_variable",
+            f"the CI variable must not be called {name}: GitLab passes YAML variables to the docker-in-docker "
+            f"service only under a different name. Rename it in your CI settings (e.g. CORP_{name.upper()})",
+        )
+    return name
+
+
+def check_proxy(value: str) -> str:
+    """A proxy: a CI variable reference, or a URL without credentials."""
+    if var_ref_name(value) is not None:
+        return value
+    return check_url(value, schemes=("http", "https", "socks5", "socks5h"), allow_path=False)
+
+
+def check_no_proxy_entry(value: str) -> str:
+    _printable(value)
+    if "," in value:
+        raise fail("mobyci_no_proxy", "one host per list item: split it into several items")
+    if value.startswith("$"):
+        var_ref_name(value)
+        return value
+    if not re.match(r"^(\*|\.?[A-Za-z0-9.-]+(:\d+)?|[0-9.]+/\d+|\[?[0-9A-Fa-f:]+\]?(/\d+)?)$", value):
+        raise fail(
+            "mobyci_no_proxy",
+            f"'{value}' is not a host, .domain, IP address or CIDR range",
+        )
+    if not value.isascii():
+        raise fail("mobyci_no_proxy", f"'{value}' has non-ASCII characters: write its punycode form")
+    return value
+
+
+def duration_seconds(value: str) -> int:
+    """Seconds in a human duration ('2h', '1h 30m', '90 minutes', '1 week')."""
+    text = value.strip().lower()
+    parts = _DURATION_PART_RE.findall(text)
+    leftover = _DURATION_PART_RE.sub("", text).replace(" ", "").replace(",", "").replace("and", "")
+    if not parts or leftover or any(unit not in _DURATION_UNITS for _, unit in parts):
+        raise fail(
+            "mobyci_duration",
+            f"'{value}' is not a duration: write a number and a unit, e.g. '2h', '1h 30m', '90m', '1 week'",
+        )
+    return sum(int(n) * _DURATION_UNITS[unit] for n, unit in parts)
+
+
+def check_duration(value: str) -> str:
+    if duration_seconds(value) <= 0:
+        raise fail("mobyci_duration", "must be longer than zero")
+    return value
+
+
+def check_git_ref(value: str) -> str:
+    """git check-ref-format rules for a branch or tag name (plus: not an option, not blank)."""
+    why = _ref_problem(value)
+    if why:
+        raise fail("mobyci_ref", f"'{value}' is not a valid git ref: {why}")
+    return value
+
+
+def _ref_problem(ref: str) -> str | None:
+    checks: list[tuple[bool, str]] = [
+        (not ref, "it is empty"),
+        (ref.startswith("-"), "it must not start with '-'"),
+        (ref.startswith("/") or ref.endswith("/") or "//" in ref, "slashes must separate non-empty parts"),
+        (any(part.startswith(".") for part in ref.split("/")), "no part may start with '.'"),
+        (".." in ref, "it must not contain '..'"),
+        (
+            ref.endswith(".") or any(p.endswith(".lock") for p in ref.split("/")),
+            "it must not end with '.' or '.lock'",
+        ),
+        ("@{" in ref or ref == "@", "it must not contain '@{' or be '@'"),
+        (any(ord(c) < 0x20 or ord(c) == 0x7F for c in ref), "it contains a control character"),
+        (any(c in " ~^:?*[\\" for c in ref), "it must not contain spaces or any of ~ ^ : ? * [ \\"),
+    ]
+    return next((why for failed, why in checks if failed), None)

@@ -1,0 +1,184 @@
+"""Read a spec file: bytes -> YAML with positions -> validated Spec -> checked against its family.
+
+Every problem comes back located (`file:line:col: key.path: message`); nothing here prints.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from mobyci.errors import Problem, SpecError
+from mobyci.families import Release
+from mobyci.schemas import yamlpos
+from mobyci.schemas.checks import check_spec
+from mobyci.schemas.spec import Spec
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    spec: Spec
+    release: Release
+    path: str  # as the user named it, for messages and generated headers
+    warnings: tuple[str, ...] = ()
+
+
+def load_file(path: str) -> LoadedSpec:
+    """Load and validate a spec file; raises SpecError with every problem found."""
+    file = Path(path)
+    try:
+        if file.is_dir():
+            raise SpecError([Problem(path, 0, 0, "", "is a directory: name the spec file inside it")])
+        size = file.stat().st_size
+        if size > yamlpos.MAX_BYTES:
+            raise SpecError(
+                [Problem(path, 0, 0, "", f"is {size} bytes; a spec is limited to {yamlpos.MAX_BYTES} bytes")]
+            )
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(
+            [Problem(path, 0, 0, "", "no such file: create one with `mobyci init` or name another")]
+        ) from None
+    except OSError as exc:
+        raise SpecError([Problem(path, 0, 0, "", f"cannot read: {exc.strerror or exc}")]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _line_col_of_byte(data, exc.start)
+        raise SpecError([Problem(path, line, col, "", "is not UTF-8 text: save it as UTF-8")]) from None
+    return load_text(text, path)
+
+
+def _line_col_of_byte(data: bytes, offset: int) -> tuple[int, int]:
+    before = data[:offset]
+    return before.count(b"\n") + 1, offset - (before.rfind(b"\n") + 1) + 1
+
+
+def load_text(text: str, filename: str = "mobyci.yaml") -> LoadedSpec:
+    if len(text.encode("utf-8", "surrogatepass")) > yamlpos.MAX_BYTES:
+        raise SpecError([Problem(filename, 0, 0, "", f"a spec is limited to {yamlpos.MAX_BYTES} bytes")])
+    doc, problems = yamlpos.parse(text, filename)
+    if doc is None:
+        raise SpecError(problems)
+    try:
+        spec = Spec.model_validate(doc.data)
+    except ValidationError as exc:
+        raise SpecError([_problem(filename, doc, error) for error in exc.errors()]) from None
+    release, findings = check_spec(spec)
+    if findings:
+        raise SpecError(
+            [Problem(filename, *doc.position(loc), yamlpos.dotted(loc), message) for loc, message in findings]
+        )
+    assert release is not None  # check_spec reports a problem whenever it cannot resolve the release
+    warnings: list[str] = []
+    if spec.proxy.mode == "dockerfile-env":
+        warnings.append(
+            f"{filename}: proxy.mode: dockerfile-env writes the proxy into the Dockerfile as ENV; it persists in "
+            "the dev image and its history. Prefer the default, build-args."
+        )
+    return LoadedSpec(spec, release, filename, tuple(warnings))
+
+
+def _problem(filename: str, doc: yamlpos.Document, error: Any) -> Problem:
+    loc: tuple[str | int, ...] = tuple(error["loc"])
+    kind: str = error["type"]
+    if kind == "extra_forbidden":
+        line, col = doc.position(loc, key=True)
+        return Problem(filename, line, col, yamlpos.dotted(loc), _unknown_key(loc))
+    line, col = doc.position(loc)
+    return Problem(filename, line, col, yamlpos.dotted(loc), _message(kind, error, doc.raw.get(loc)))
+
+
+def _message(kind: str, error: Any, raw: str | None) -> str:
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    if kind.startswith("mobyci_"):
+        return str(error["msg"])
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "string_type":
+        hint = f': quote it ("{raw}")' if raw is not None and value is not None else ""
+        return f"expected a string, got {_yaml_type(value)}{hint}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"expected a whole number, got {_yaml_type(value)}"
+    if kind == "bool_type":
+        return f"expected true or false, got {_yaml_type(value)}"
+    if kind == "list_type":
+        return f"expected a list, got {_yaml_type(value)}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"expected a mapping of keys, got {_yaml_type(value)}"
+    if kind == "literal_error":
+        choices = [c.strip().strip("'") for c in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
+        choices = [c for c in choices if c]
+        close = difflib.get_close_matches(str(value), choices, n=1)
+        suggestion = f"; did you mean '{close[0]}'?" if close else ""
+        return f"'{value}' is not one of: {', '.join(choices)}{suggestion}"
+    if kind == "too_short":
+        return "must not be empty"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        return f"must be between 0 and 2, got {value}" if "retry" in str(error["loc"]) else str(error["msg"])
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        if "\\d+\\.\\d+\\.\\d+" in pattern:
+            return f"'{value}' is not a version like 27.5.1"
+        return "must be one word: not empty, no spaces"
+    if kind == "string_too_long":
+        return f"is too long (at most {ctx.get('max_length')} characters)"
+    if kind == "string_too_short":
+        return "must not be empty"
+    return str(error["msg"])
+
+
+def _yaml_type(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ('{value}')"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _unknown_key(loc: tuple[str | int, ...]) -> str:
+    key = str(loc[-1])
+    allowed = _allowed_keys(loc[:-1])
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key '{key}'; did you mean '{close[0]}'?"
+    return f"unknown key '{key}'; allowed here: {', '.join(allowed)}"
+
+
+def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
+    model: type[BaseModel] | None = Spec
+    for part in loc:
+        if model is None:
+            return []
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(part)
+        model = _model_in(info.annotation) if info else None
+    return list(model.model_fields) if model else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated or origin in (list, typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None

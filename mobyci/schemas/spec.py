@@ -1,0 +1,261 @@
+"""The spec, `mobyci.yaml` version 1, as pydantic models.
+
+Models check single values; checks.py does what needs several values at once (the family of the ref,
+platforms and distros for that family). Field descriptions are the reference documentation: they go into
+the JSON Schema that editors use and into docs/spec.md.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from mobyci.families.versions import COMMIT_RE
+from mobyci.schemas import fields
+
+DEFAULT_REPO = "https://github.com/moby/moby.git"
+TARGET_NAMES = ("binary", "dynbinary", "cross", "rpm", "deb")
+SUPPORTED_VERSIONS = (1,)
+
+
+class _Model(BaseModel):
+    # strict: a YAML number is never silently turned into a string ("19.03" vs 19.03 matters).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _check_ref(value: str) -> str:
+    if COMMIT_RE.match(value):
+        return value
+    return fields.check_git_ref(value)
+
+
+def _check_apt(value: str) -> str:
+    if value == "archive":
+        return value
+    if "://" in value:
+        return fields.check_url(value, allow_path=False)
+    fields.check_url(f"http://{value}", allow_path=False)
+    return value
+
+
+def _check_registry(value: str) -> str:
+    if value.startswith("http://"):
+        raise fields.fail(
+            "mobyci_registry",
+            "a plain-http registry mirror is refused by the engine: use an https URL",
+        )
+    return fields.check_url(value, schemes=("https",))
+
+
+def _check_goproxy(value: str) -> str:
+    for entry in value.replace("|", ",").split(","):
+        if entry in ("direct", "off"):
+            continue
+        fields.check_url(entry)
+    return value
+
+
+def _check_gosumdb(value: str) -> str:
+    fields._printable(value)
+    return value
+
+
+def _check_prefix_map(value: dict[str, str], *, git: bool) -> dict[str, str]:
+    check = fields.check_git_url if git else fields.check_url
+    for source, target in value.items():
+        check(source)
+        check(target)
+        if source.endswith("/") != target.endswith("/"):
+            raise fields.fail(
+                "mobyci_prefix",
+                f"'{source}' and '{target}' must both end with '/' (a prefix rewrite) or both not "
+                "(an exact repository)",
+            )
+        if source == target:
+            raise fields.fail("mobyci_prefix", f"'{source}' is mapped to itself: remove the entry")
+    return value
+
+
+def _check_expire(value: str) -> str:
+    return value if value == "never" else fields.check_duration(value)
+
+
+def _target_shorthand(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+def _version_first(value: Any) -> Any:
+    if value not in SUPPORTED_VERSIONS:
+        raise fields.fail(
+            "mobyci_version",
+            f"unsupported spec version {value!r}: this mobyci reads version "
+            + ", ".join(str(v) for v in SUPPORTED_VERSIONS),
+        )
+    return value
+
+
+Url = Annotated[str, AfterValidator(fields.check_url)]
+ProxyValue = Annotated[str, AfterValidator(fields.check_proxy)]
+NoProxyEntry = Annotated[str, AfterValidator(fields.check_no_proxy_entry)]
+Duration = Annotated[str, AfterValidator(fields.check_duration)]
+NonEmpty = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\s]+$")]
+
+
+class Moby(_Model):
+    """Which moby to build."""
+
+    repo: Annotated[str, AfterValidator(fields.check_git_url)] = Field(
+        DEFAULT_REPO,
+        description="Git URL of the moby repository or fork to build (https, ssh, or git@host:path). "
+        "Fetched through mirrors.git when a rule matches it.",
+    )
+    ref: Annotated[str, AfterValidator(_check_ref)] = Field(
+        description="What to build: a release tag (v19.03.12, v27.5.1, docker-v29.7.2), a branch, "
+        "or a full 40-character commit id.",
+    )
+    family: str | None = Field(
+        None,
+        description="The moby release family the ref builds like: 19.03, 20.10, 23.0, 24.0, 25-28, 29, or a "
+        "release version such as 26.1 or 23.0.6. Derived from a release tag; required for a branch or commit.",
+    )
+
+
+class Mirrors(_Model):
+    """Where the build fetches from instead of the public hosts. Every key is optional."""
+
+    apt: Annotated[str, AfterValidator(_check_apt)] | None = Field(
+        None,
+        description="Debian mirror host (mirrors.example.com) or URL (https://mirrors.example.com) serving "
+        "/debian and /debian-security, or 'archive' for archive.debian.org (19.03's Debian buster is archived).",
+    )
+    git: Annotated[dict[str, str], AfterValidator(lambda v: _check_prefix_map(v, git=True))] = Field(
+        default_factory=dict,
+        description="Git URL rewrites. A key ending in '/' rewrites every URL with that prefix "
+        "(https://github.com/ -> https://gitee.com/); any other key is one exact repository URL and wins "
+        "over prefixes (https://github.com/opencontainers/runc.git -> https://gitee.com/mirrors/runc.git).",
+    )
+    downloads: Annotated[dict[str, str], AfterValidator(lambda v: _check_prefix_map(v, git=False))] = Field(
+        default_factory=dict,
+        description="URL prefix rewrites for plain downloads, e.g. https://download.docker.com/linux/static -> "
+        "https://mirrors.example.com/docker-ce/linux/static.",
+    )
+    registry: Annotated[str, AfterValidator(_check_registry)] | None = Field(
+        None,
+        description="Docker Hub mirror (https://host[:port], no credentials). Used by the docker-in-docker "
+        "daemon and by moby's frozen-image download script.",
+    )
+    registry_tokens: bool = Field(
+        True,
+        description="Whether the registry mirror serves Docker Hub's token flow. Set false for a mirror that "
+        "serves images anonymously without tokens: the frozen-image script then skips the token request.",
+    )
+    goproxy: Annotated[str, AfterValidator(_check_goproxy)] | None = Field(
+        None,
+        description="GOPROXY for Go tool installs inside the build (https://goproxy.example.com,direct).",
+    )
+    gosumdb: Annotated[str, AfterValidator(_check_gosumdb)] | None = Field(
+        None, description="GOSUMDB to use with goproxy (e.g. 'sum.golang.google.cn' or 'off')."
+    )
+
+
+class Proxy(_Model):
+    """HTTP proxies for the build. Values are CI variable references; the values stay in your CI settings."""
+
+    http: ProxyValue | None = Field(
+        None,
+        description="HTTP proxy: a CI variable reference ($CORP_HTTP_PROXY or ${CORP_HTTP_PROXY}) or a URL "
+        "without credentials.",
+    )
+    https: ProxyValue | None = Field(None, description="HTTPS proxy, same forms as http.")
+    no_proxy: list[NoProxyEntry] = Field(
+        default_factory=list,
+        description="Hosts reached without the proxy (host, .domain, IP, CIDR). The pipeline adds the "
+        "docker-in-docker service and localhost itself.",
+    )
+    mode: Literal["build-args", "dockerfile-env"] = Field(
+        "build-args",
+        description="build-args (default): proxies reach the build as predefined build args, never stored in "
+        "the image. dockerfile-env: the patch also writes ENV http_proxy into the Dockerfile, as the manual "
+        "procedure did; the proxy then persists in the dev image.",
+    )
+
+
+class Target(_Model):
+    """One thing to build."""
+
+    name: Literal["binary", "dynbinary", "cross", "rpm", "deb"] = Field(
+        description="binary (static dockerd), dynbinary, cross (other platforms), rpm or deb packages."
+    )
+    platforms: list[NonEmpty] | None = Field(
+        None,
+        description="cross only: platforms to build (linux/arm64, linux/arm/v7, windows/amd64…); defaults to "
+        "every platform the family supports.",
+    )
+    distros: list[NonEmpty] | None = Field(
+        None, description="rpm and deb only: distros to package for (centos-9, debian-bookworm…)."
+    )
+
+
+class GitLab(_Model):
+    """GitLab CI settings."""
+
+    tags: list[NonEmpty] = Field(
+        default_factory=list, description="Runner tags for build jobs (e.g. saas-linux-medium-amd64)."
+    )
+    docker_version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")] = Field(
+        "27.5.1", description="Version of the docker:<v>-cli image and docker:<v>-dind service (dind runner)."
+    )
+    runner: Literal["dind", "shell"] = Field(
+        "dind",
+        description="dind: docker executor with a docker-in-docker service (GitLab.com hosted runners). "
+        "shell: self-managed shell executor with a local Docker engine.",
+    )
+
+
+class Buildkite(_Model):
+    """Buildkite settings."""
+
+    queue: NonEmpty | None = Field(None, description="Agent queue for build steps (agents: {queue: …}).")
+    concurrency_group: bool = Field(
+        False, description="Limit builds of the same ref to one at a time with a concurrency group."
+    )
+
+
+class GitHub(_Model):
+    """GitHub Actions settings."""
+
+    runs_on: NonEmpty = Field("ubuntu-24.04", description="Runner label for build jobs.")
+
+
+class CI(_Model):
+    """Settings shared by every CI system, then one block per system."""
+
+    timeout: Duration = Field("2h", description="Time limit of each build job ('2h', '1h 30m').")
+    retry: int = Field(2, ge=0, le=2, description="Retries of a job that failed for infrastructure reasons (0-2).")
+    artifacts_expire_in: Annotated[str, AfterValidator(_check_expire)] = Field(
+        "1 week", description="How long build artifacts are kept ('1 week', '30 days', 'never')."
+    )
+    gitlab: GitLab = Field(default_factory=GitLab)
+    buildkite: Buildkite = Field(default_factory=Buildkite)
+    github: GitHub = Field(default_factory=GitHub)
+
+
+class Spec(_Model):
+    """mobyci.yaml: how to build moby in CI behind mirrors and proxies."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        json_schema_extra={"$comment": "Generated by `mobyci schema`; do not edit."},
+    )
+
+    version: Annotated[int, BeforeValidator(_version_first)] = Field(description="Spec format version; must be 1.")
+    moby: Moby
+    mirrors: Mirrors = Field(default_factory=Mirrors)
+    proxy: Proxy = Field(default_factory=Proxy)
+    targets: Annotated[list[Annotated[Target, BeforeValidator(_target_shorthand)]], Field(min_length=1)] = Field(
+        description="What to build: a target name, or a mapping with name and options. No duplicates."
+    )
+    ci: CI = Field(default_factory=CI)
