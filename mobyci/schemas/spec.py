@@ -15,7 +15,6 @@ from mobyci.families.versions import COMMIT_RE
 from mobyci.schemas import fields
 
 DEFAULT_REPO = "https://github.com/moby/moby.git"
-TARGET_NAMES = ("binary", "dynbinary", "cross", "rpm", "deb")
 SUPPORTED_VERSIONS = (1,)
 
 
@@ -181,10 +180,13 @@ class Proxy(_Model):
     )
 
 
+TargetName = Literal["binary", "dynbinary", "cross", "rpm", "deb"]
+
+
 class Target(_Model):
     """One thing to build."""
 
-    name: Literal["binary", "dynbinary", "cross", "rpm", "deb"] = Field(
+    name: TargetName = Field(
         description="binary (static dockerd), dynbinary, cross (other platforms), rpm or deb packages."
     )
     platforms: list[NonEmpty] | None = Field(
@@ -255,7 +257,8 @@ class Spec(_Model):
     moby: Moby
     mirrors: Mirrors = Field(default_factory=Mirrors)
     proxy: Proxy = Field(default_factory=Proxy)
-    targets: Annotated[list[Annotated[Target, BeforeValidator(_target_shorthand)]], Field(min_length=1)] = Field(
-        description="What to build: a target name, or a mapping with name and options. No duplicates."
-    )
+    targets: Annotated[
+        list[Annotated[Target, BeforeValidator(_target_shorthand, json_schema_input_type=TargetName | Target)]],
+        Field(min_length=1),
+    ] = Field(description="What to build: a target name, or a mapping with name and options. No duplicates.")
     ci: CI = Field(default_factory=CI)

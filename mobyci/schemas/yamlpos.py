@@ -70,7 +70,7 @@ def parse(text: str, filename: str) -> tuple[Document | None, list[Problem]]:
         root = YAML(typ="rt", pure=True).compose(text)
     except ReaderError as exc:
         line, col = _line_col(text, exc.position)
-        return None, problem(line, col, f"unacceptable character {exc.character!r}: remove it")
+        return None, problem(line, col, f"unacceptable character {_char(exc.character)}: remove it")
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -94,6 +94,10 @@ def parse(text: str, filename: str) -> tuple[Document | None, list[Problem]]:
     if builder.problems:
         return None, [Problem(filename, line, col, path, msg) for line, col, path, msg in builder.problems]
     return doc, []
+
+
+def _char(character: object) -> str:
+    return repr(chr(character)) if isinstance(character, int) else repr(character)
 
 
 def _line_col(text: str, offset: int) -> tuple[int, int]:

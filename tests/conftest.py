@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+# A small, complete spec: tests start from it and change one thing.
+BASE_SPEC = """\
+version: 1
+moby:
+  ref: v19.03.12
+mirrors:
+  apt: mirrors.tuna.tsinghua.edu.cn
+  git:
+    "https://github.com/": "https://gitee.com/"
+  registry: https://docker.mirror.example.com
+proxy:
+  http: $CORP_HTTP_PROXY
+  https: ${CORP_HTTPS_PROXY}
+  no_proxy: [localhost, .corp.example]
+targets:
+  - binary
+"""
+
+
+@pytest.fixture
+def base_spec() -> str:
+    return BASE_SPEC

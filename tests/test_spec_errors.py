@@ -1,0 +1,394 @@
+"""A corpus of broken specs: each asserts the exact message a user sees, with its line and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mobyci.errors import SpecError
+from mobyci.schemas.load import load_file, load_text
+
+# (case id, spec text, expected problem lines in order). Messages are the user interface: they are written
+# here by hand, not copied from output.
+CASES: list[tuple[str, str, list[str]]] = [
+    ("empty", "", ["mobyci.yaml:1:1: the file is empty: run `mobyci init` for a starter spec"]),
+    ("comments-only", "# nothing\n\n", ["mobyci.yaml:1:1: the file is empty: run `mobyci init` for a starter spec"]),
+    (
+        "top-level-list",
+        "- version: 1\n",
+        ["mobyci.yaml:1:1: the top level must be a mapping of keys (version, moby, targets, …)"],
+    ),
+    (
+        "top-level-scalar",
+        "hello\n",
+        ["mobyci.yaml:1:1: the top level must be a mapping of keys (version, moby, targets, …)"],
+    ),
+    (
+        "syntax-error",
+        "version: 1\nmoby:\n  ref: [v1\n",
+        [
+            "mobyci.yaml:4:1: YAML syntax error: while parsing a flow sequence expected ',' or ']', "
+            "but got '<stream end>'"
+        ],
+    ),
+    (
+        "duplicate-key",
+        "version: 1\nmoby:\n  ref: v19.03.12\n  ref: v20.10.27\ntargets: [binary]\n",
+        ["mobyci.yaml:4:3: moby.ref: duplicate key (first at line 3): keep one"],
+    ),
+    (
+        "merge-key",
+        "base: &b {ref: v19.03.12}\nversion: 1\nmoby:\n  <<: *b\ntargets: [binary]\n",
+        ["mobyci.yaml:4:3: moby: merge keys (<<) are not supported: write the keys out"],
+    ),
+    (
+        "python-tag",
+        "version: 1\nmoby: !!python/object:os.system {ref: x}\ntargets: [binary]\n",
+        ["mobyci.yaml:2:7: moby: custom YAML tag !!python/object:os.system is not allowed: remove it"],
+    ),
+    (
+        "non-string-key",
+        "version: 1\n1: x\nmoby: {ref: v19.03.12}\ntargets: [binary]\n",
+        ["mobyci.yaml:2:1: keys must be strings, not 1: quote the key"],
+    ),
+    (
+        "no-version",
+        "moby: {ref: v19.03.12}\ntargets: [binary]\n",
+        ["mobyci.yaml:1:1: version: required key is missing"],
+    ),
+    (
+        "version-2",
+        "version: 2\nmoby: {ref: v19.03.12}\ntargets: [binary]\n",
+        ["mobyci.yaml:1:10: version: unsupported spec version 2: this mobyci reads version 1"],
+    ),
+    (
+        "unknown-top-key",
+        "version: 1\nmoby: {ref: v19.03.12}\ntarget: [binary]\n",
+        [
+            "mobyci.yaml:1:1: targets: required key is missing",
+            "mobyci.yaml:3:1: target: unknown key 'target'; did you mean 'targets'?",
+        ],
+    ),
+    (
+        "unknown-key-no-suggestion",
+        "version: 1\nmoby: {ref: v19.03.12, zzz: 1}\ntargets: [binary]\n",
+        ["mobyci.yaml:2:24: moby.zzz: unknown key 'zzz'; allowed here: repo, ref, family"],
+    ),
+    (
+        "ref-with-dotdot",
+        "version: 1\nmoby: {ref: 'a..b', family: '29'}\ntargets: [binary]\n",
+        ["mobyci.yaml:2:13: moby.ref: 'a..b' is not a valid git ref: it must not contain '..'"],
+    ),
+    (
+        "ref-with-space",
+        "version: 1\nmoby:\n  ref: 'my branch'\n  family: '29'\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:3:8: moby.ref: 'my branch' is not a valid git ref: "
+            "it must not contain spaces or any of ~ ^ : ? * [ \\"
+        ],
+    ),
+    (
+        "ref-option-like",
+        "version: 1\nmoby:\n  ref: '--upload-pack=x'\n  family: '29'\ntargets: [binary]\n",
+        ["mobyci.yaml:3:8: moby.ref: '--upload-pack=x' is not a valid git ref: it must not start with '-'"],
+    ),
+    (
+        "branch-without-family",
+        "version: 1\nmoby:\n  ref: master\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:3:3: moby.family: required: the ref 'master' is a branch, so mobyci cannot tell which "
+            "release it builds like. Add moby.family (one of 19.03, 20.10, 23.0, 24.0, 25-28, 29, or a version "
+            "such as 26.1)"
+        ],
+    ),
+    (
+        "unknown-family",
+        "version: 1\nmoby:\n  ref: master\n  family: '21.0'\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:4:11: moby.family: unknown family '21.0': use one of 19.03, 20.10, 23.0, 24.0, 25-28, 29, "
+            "or a version such as 26.1"
+        ],
+    ),
+    (
+        "family-as-number",
+        "version: 1\nmoby:\n  ref: master\n  family: 19.03\ntargets: [binary]\n",
+        ['mobyci.yaml:4:11: moby.family: expected a string, got a number (19.03): quote it ("19.03")'],
+    ),
+    (
+        "family-mismatch",
+        "version: 1\nmoby:\n  ref: v19.03.12\n  family: '20.10'\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:4:11: moby.family: '20.10' does not match ref v19.03.12 (family 19.03): remove "
+            "moby.family (it is derived from the tag) or correct it"
+        ],
+    ),
+    (
+        "tag-too-old",
+        "version: 1\nmoby:\n  ref: v18.09.9\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:3:8: moby.ref: v18.09.9 is not in a supported release family (supported: 19.03, 20.10, "
+            "23.0, 24.0, 25-28, 29): pick a release from 19.03 on"
+        ],
+    ),
+    (
+        "repo-credentials",
+        "version: 1\nmoby:\n  repo: https://bob:hunter2@github.com/moby/moby.git\n  ref: v19.03.12\n"
+        "targets: [binary]\n",
+        [
+            "mobyci.yaml:3:9: moby.repo: credentials in a URL would be written into generated files: remove them "
+            "and put the URL in a masked CI variable, then write its name here ($NAME)"
+        ],
+    ),
+    (
+        "repo-file-scheme",
+        "version: 1\nmoby:\n  repo: file:///srv/moby\n  ref: v19.03.12\ntargets: [binary]\n",
+        ["mobyci.yaml:3:9: moby.repo: scheme 'file' is not allowed here: use https or http or ssh or git"],
+    ),
+    (
+        "registry-http",
+        "version: 1\nmoby: {ref: v19.03.12}\nmirrors: {registry: 'http://mirror.example.com'}\ntargets: [binary]\n",
+        ["mobyci.yaml:3:21: mirrors.registry: a plain-http registry mirror is refused by the engine: use an https URL"],
+    ),
+    (
+        "registry-credentials",
+        "version: 1\nmoby: {ref: v19.03.12}\nmirrors: {registry: 'https://u:p@mirror.example.com'}\n"
+        "targets: [binary]\n",
+        [
+            "mobyci.yaml:3:21: mirrors.registry: credentials in a URL would be written into generated files: "
+            "remove them and put the URL in a masked CI variable, then write its name here ($NAME)"
+        ],
+    ),
+    (
+        "registry-path-old-engine",
+        "version: 1\nmoby: {ref: v19.03.12}\nmirrors: {registry: 'https://mirror.example.com/hub'}\n"
+        "targets: [binary]\nci: {gitlab: {docker_version: '24.0.9'}}\n",
+        [
+            "mobyci.yaml:3:21: mirrors.registry: docker 24.0.9 (ci.gitlab.docker_version) refuses a registry "
+            "mirror with a path: give only https://host[:port], or use docker 25 or newer"
+        ],
+    ),
+    (
+        "registry-no-scheme",
+        "version: 1\nmoby: {ref: v19.03.12}\nmirrors: {registry: mirror.example.com}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:3:21: mirrors.registry: 'mirror.example.com' has no scheme: write it as a URL, e.g. "
+            "https://mirror.example.com"
+        ],
+    ),
+    (
+        "git-prefix-mismatch",
+        "version: 1\nmoby: {ref: v19.03.12}\nmirrors:\n  git: {'https://github.com/': 'https://gitee.com'}\n"
+        "targets: [binary]\n",
+        [
+            "mobyci.yaml:4:8: mirrors.git: 'https://github.com/' and 'https://gitee.com' must both end with '/' "
+            "(a prefix rewrite) or both not (an exact repository)"
+        ],
+    ),
+    (
+        "lookalike-host",
+        "version: 1\nmoby: {ref: v19.03.12}\nmirrors:\n  git: {'https://github.com/': 'https://g\u0456thub.com/'}\n"
+        "targets: [binary]\n",
+        [
+            "mobyci.yaml:4:8: mirrors.git: host 'g\u0456thub.com' has non-ASCII characters (a look-alike of an ASCII "
+            "name?): write its punycode form (xn--…) if you really mean it"
+        ],
+    ),
+    (
+        "proxy-literal-password",
+        "version: 1\nmoby: {ref: v19.03.12}\nproxy: {http: 'http://bob:secret@proxy.corp:3128'}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:3:15: proxy.http: credentials in a URL would be written into generated files: remove them "
+            "and put the URL in a masked CI variable, then write its name here ($NAME)"
+        ],
+    ),
+    (
+        "proxy-bad-variable",
+        "version: 1\nmoby: {ref: v19.03.12}\nproxy: {http: '$1PROXY'}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:3:15: proxy.http: '$1PROXY' is not a valid CI variable reference: names are letters, "
+            "digits and _ and do not start with a digit ($CORP_PROXY or ${CORP_PROXY})"
+        ],
+    ),
+    (
+        "proxy-command-substitution",
+        "version: 1\nmoby: {ref: v19.03.12}\nproxy: {https: '$(curl evil)'}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:3:16: proxy.https: '$(curl evil)' is not a valid CI variable reference: names are letters, "
+            "digits and _ and do not start with a digit ($CORP_PROXY or ${CORP_PROXY})"
+        ],
+    ),
+    (
+        "proxy-reserved-name",
+        "version: 1\nmoby: {ref: v19.03.12}\nproxy: {http: $HTTP_PROXY}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:3:15: proxy.http: the CI variable must not be called HTTP_PROXY: GitLab passes YAML "
+            "variables to the docker-in-docker service only under a different name. Rename it in your CI settings "
+            "(e.g. CORP_HTTP_PROXY)"
+        ],
+    ),
+    (
+        "no-proxy-comma",
+        "version: 1\nmoby: {ref: v19.03.12}\nproxy: {no_proxy: ['a.example,b.example']}\ntargets: [binary]\n",
+        ["mobyci.yaml:3:20: proxy.no_proxy[0]: one host per list item: split it into several items"],
+    ),
+    (
+        "targets-empty",
+        "version: 1\nmoby: {ref: v19.03.12}\ntargets: []\n",
+        ["mobyci.yaml:3:10: targets: must not be empty"],
+    ),
+    (
+        "target-unknown",
+        "version: 1\nmoby: {ref: v19.03.12}\ntargets: [binray]\n",
+        [
+            "mobyci.yaml:3:11: targets[0].name: 'binray' is not one of: binary, dynbinary, cross, rpm, deb; "
+            "did you mean 'binary'?"
+        ],
+    ),
+    (
+        "target-duplicate",
+        "version: 1\nmoby: {ref: v19.03.12}\ntargets:\n  - binary\n  - name: binary\n",
+        ["mobyci.yaml:5:11: targets[1].name: target binary is listed twice: merge the two entries"],
+    ),
+    (
+        "platforms-on-binary",
+        "version: 1\nmoby: {ref: v19.03.12}\ntargets:\n  - name: binary\n    platforms: [linux/arm64]\n",
+        ["mobyci.yaml:5:16: targets[0].platforms: only the cross target takes platforms, not binary"],
+    ),
+    (
+        "platform-not-in-family",
+        "version: 1\nmoby: {ref: v19.03.12}\ntargets:\n  - name: cross\n    platforms: [linux/arm/v7]\n",
+        [
+            "mobyci.yaml:5:17: targets[0].platforms[0]: 'linux/arm/v7' is not supported by family 19.03: use one "
+            "of linux/amd64, linux/arm, linux/arm64, windows/amd64"
+        ],
+    ),
+    (
+        "rpm-without-distros",
+        "version: 1\nmoby: {ref: v27.5.1}\ntargets:\n  - rpm\n",
+        ["mobyci.yaml:4:5: targets[0].distros: required: list the distros to build rpm packages for"],
+    ),
+    (
+        "distro-not-in-branch",
+        "version: 1\nmoby: {ref: v27.5.1}\ntargets:\n  - name: rpm\n    distros: [centos-7]\n",
+        [
+            "mobyci.yaml:5:15: targets[0].distros[0]: 'centos-7' is not supported by docker-ce-packaging branch "
+            "27.x (family 25-28): use one of centos-9, centos-10, fedora-40, fedora-41, rhel-8, rhel-9"
+        ],
+    ),
+    (
+        "timeout-garbage",
+        "version: 1\nmoby: {ref: v19.03.12}\ntargets: [binary]\nci: {timeout: soon}\n",
+        [
+            "mobyci.yaml:4:15: ci.timeout: 'soon' is not a duration: write a number and a unit, e.g. '2h', "
+            "'1h 30m', '90m', '1 week'"
+        ],
+    ),
+    (
+        "retry-too-high",
+        "version: 1\nmoby: {ref: v19.03.12}\ntargets: [binary]\nci: {retry: 3}\n",
+        ["mobyci.yaml:4:13: ci.retry: must be between 0 and 2, got 3"],
+    ),
+    (
+        "retry-string",
+        "version: 1\nmoby: {ref: v19.03.12}\ntargets: [binary]\nci: {retry: 'two'}\n",
+        ["mobyci.yaml:4:13: ci.retry: expected a whole number, got a string ('two')"],
+    ),
+    (
+        "runner-typo",
+        "version: 1\nmoby: {ref: v19.03.12}\ntargets: [binary]\nci: {gitlab: {runner: shel}}\n",
+        ["mobyci.yaml:4:23: ci.gitlab.runner: 'shel' is not one of: dind, shell; did you mean 'shell'?"],
+    ),
+    (
+        "docker-version-number",
+        "version: 1\nmoby: {ref: v19.03.12}\ntargets: [binary]\nci: {gitlab: {docker_version: 27.5}}\n",
+        ['mobyci.yaml:4:31: ci.gitlab.docker_version: expected a string, got a number (27.5): quote it ("27.5")'],
+    ),
+    (
+        "yes-is-a-string",
+        "version: 1\nmoby: {ref: v19.03.12}\ntargets: [binary]\nci: {gitlab: {runner: yes}}\n",
+        ["mobyci.yaml:4:23: ci.gitlab.runner: 'yes' is not one of: dind, shell"],
+    ),
+    (
+        "mirrors-not-mapping",
+        "version: 1\nmoby: {ref: v19.03.12}\nmirrors: [apt]\ntargets: [binary]\n",
+        ["mobyci.yaml:3:10: mirrors: expected a mapping of keys, got a list"],
+    ),
+    (
+        "apt-archive-wrong-family",
+        "version: 1\nmoby: {ref: v27.5.1}\nmirrors: {apt: archive}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:3:16: mirrors.apt: 'archive' serves Debian buster, but family 25-28 builds on Debian "
+            "bookworm, which is still on the regular mirrors: give a mirror host instead"
+        ],
+    ),
+    (
+        "several-problems-at-once",
+        "version: 1\nmoby: {ref: v19.03.12, repo: 'ftp://x'}\nproxy: {http: 'x y'}\ntargets: [binary, rpmm]\n",
+        [
+            "mobyci.yaml:2:30: moby.repo: scheme 'ftp' is not allowed here: use https or http or ssh or git",
+            "mobyci.yaml:3:15: proxy.http: must not contain spaces, newlines or control characters",
+            "mobyci.yaml:4:19: targets[1].name: 'rpmm' is not one of: binary, dynbinary, cross, rpm, deb; "
+            "did you mean 'rpm'?",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_invalid_spec_reports_exact_message(text: str, expected: list[str]) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_text(text, "mobyci.yaml")
+    assert [str(p) for p in caught.value.problems] == expected
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(CASES) >= 25
+    assert len({c[0] for c in CASES}) == len(CASES)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_file(str(tmp_path / "nope.yaml"))
+    assert str(caught.value) == f"{tmp_path / 'nope.yaml'}: no such file: create one with `mobyci init` or name another"
+
+
+def test_directory(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_file(str(tmp_path))
+    assert str(caught.value) == f"{tmp_path}: is a directory: name the spec file inside it"
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    spec = tmp_path / "mobyci.yaml"
+    spec.write_bytes(b"version: 1\nmoby: {ref: v19.03.12}\n# caf\xe9\ntargets: [binary]\n")
+    with pytest.raises(SpecError) as caught:
+        load_file(str(spec))
+    assert str(caught.value) == f"{spec}:3:6: is not UTF-8 text: save it as UTF-8"
+
+
+def test_too_large(tmp_path: Path) -> None:
+    spec = tmp_path / "mobyci.yaml"
+    spec.write_text("version: 1\n" + "#" * (1024 * 1024) + "\n")
+    with pytest.raises(SpecError, match=r"is 1048588 bytes; a spec is limited to 1048576 bytes"):
+        load_file(str(spec))
+
+
+def test_bom_is_accepted(base_spec: str) -> None:
+    loaded = load_text("\ufeff" + base_spec)
+    assert loaded.spec.moby.ref == "v19.03.12"
+
+
+def test_alias_bomb_is_refused_quickly() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 12):
+        refs = ", ".join([f"*a{i - 1}"] * 10)
+        lines.append(f"a{i}: &a{i} [{refs}]")
+    with pytest.raises(SpecError, match=r"expands to more than 10000 values \(an alias bomb\?\)"):
+        load_text("\n".join(lines) + "\n")
+
+
+def test_nul_byte() -> None:
+    with pytest.raises(SpecError) as caught:
+        load_text("version: 1\nmoby: {ref: v1\x009}\n")
+    assert str(caught.value) == "mobyci.yaml:2:15: unacceptable character '\\x00': remove it"
