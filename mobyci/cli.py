@@ -176,6 +176,37 @@ def schema(output: OutputOpt = None) -> None:
     _emit(schema_text(), output)
 
 
+@app.command()
+@_handled
+def patch(
+    spec: SpecArg = Path("mobyci.yaml"),
+    output: OutputOpt = None,
+    apply: Annotated[
+        Path | None, typer.Option("--apply", metavar="DIR", help="Apply the rules to the moby tree in DIR.")
+    ] = None,
+    check: Annotated[
+        Path | None,
+        typer.Option("--check", metavar="DIR", help="Report what would change in DIR; exit 1 if anything would."),
+    ] = None,
+) -> None:
+    """Write the patch script that points a moby checkout at the mirrors (or apply it here)."""
+    from mobyci.generator.patch import apply_patch, build_patch_script
+
+    loaded = _load(spec)
+    if apply is not None and check is not None:
+        raise typer.BadParameter("use --apply or --check, not both")
+    if apply is None and check is None:
+        _emit(build_patch_script(loaded), output, mode=0o755)
+        return
+    tree = apply if apply is not None else check
+    assert tree is not None
+    report = apply_patch(loaded, tree, check=check is not None)
+    for line in report.lines:
+        typer.echo(line)
+    if check is not None and report.changed:
+        raise typer.Exit(EXIT_PROBLEM)
+
+
 def main() -> None:
     """Console entry point."""
     try:
