@@ -207,6 +207,66 @@ def patch(
         raise typer.Exit(EXIT_PROBLEM)
 
 
+class Format(StrEnum):
+    gitlab = "gitlab"
+
+
+@app.command()
+@_handled
+def render(
+    spec: SpecArg = Path("mobyci.yaml"),
+    fmt: Annotated[Format, typer.Option("--format", help="Which CI system to write for.")] = Format.gitlab,
+    output: OutputOpt = None,
+) -> None:
+    """Write the CI pipeline for the spec (stdout by default)."""
+    from mobyci.generator.render import render_pipeline
+
+    loaded = _load(spec)
+    _emit(render_pipeline(loaded, fmt.value), output)
+
+
+class PlanFormat(StrEnum):
+    text = "text"
+    json = "json"
+    mermaid = "mermaid"
+
+
+@app.command()
+@_handled
+def plan(
+    spec: SpecArg = Path("mobyci.yaml"),
+    fmt: Annotated[PlanFormat, typer.Option("--format", help="text for people, json for scripts, mermaid.")] = (
+        PlanFormat.text
+    ),
+) -> None:
+    """Show what the spec will do: family, jobs, rewrites, build args and environment."""
+    from mobyci.generator import planview
+    from mobyci.generator.render import make_plan
+
+    built = make_plan(_load(spec))
+    if fmt is PlanFormat.json:
+        sys.stdout.write(planview.plan_json(built))
+    elif fmt is PlanFormat.mermaid:
+        sys.stdout.write(planview.plan_mermaid(built))
+    else:
+        _print_sections(planview.plan_text(built))
+
+
+def _print_sections(sections: list[tuple[str, list[tuple[str, ...]]]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)  # colour on a terminal, plain text when piped
+    for title, rows in sections:
+        table = Table(title=title, title_justify="left", show_header=False, box=None, pad_edge=False)
+        for _ in range(max(len(r) for r in rows)):
+            table.add_column(overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        console.print()
+
+
 def main() -> None:
     """Console entry point."""
     try:

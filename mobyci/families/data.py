@@ -18,7 +18,7 @@ _BAKE_CROSS = (
 _BAKE_BUNDLES = {
     "binary": "bundles/binary",
     "dynbinary": "bundles/dynbinary",
-    "cross": "bundles/binary",
+    "cross": "bundles/cross",
 }
 _CLASSIC_BUNDLES = {
     "binary": "bundles/binary-daemon",
@@ -184,15 +184,7 @@ FAMILIES: tuple[Family, ...] = (
         checksums=False,
         cross_platforms=_BAKE_CROSS,
         packaging=((Version(23, 0), _PKG_230),),
-        apt_build_arg="DOCKER_BUILD_APT_MIRROR",
-        variants=(
-            Variant(
-                since=Version(23, 0, 7),
-                note="the Makefile no longer turns DOCKER_BUILD_APT_MIRROR into a build arg; "
-                "bake reads APT_MIRROR from the environment",
-                apt_build_arg="APT_MIRROR",
-            ),
-        ),
+        apt_build_arg="APT_MIRROR",
     ),
     Family(
         name="24.0",
@@ -205,7 +197,7 @@ FAMILIES: tuple[Family, ...] = (
         checksums=False,
         cross_platforms=_BAKE_CROSS,
         packaging=((Version(24, 0), _PKG_240),),
-        apt_build_arg="DOCKER_BUILD_APT_MIRROR",
+        apt_build_arg="APT_MIRROR",
     ),
     Family(
         name="25-28",

@@ -53,8 +53,9 @@ class Family:
     checksums: bool  # whether the build itself writes .sha256 files next to binaries
     cross_platforms: tuple[str, ...]
     packaging: tuple[tuple[Version, Packaging], ...]  # (first release using it, branch), ascending
-    # How the apt mirror reaches the build without a patch: the make variable that becomes
-    # `--build-arg APT_MIRROR`, the bake variable, or None where only a patch can do it.
+    # How the apt mirror reaches `make binary` without a patch: the environment variable the build reads
+    # (the Makefile's DOCKER_BUILD_APT_MIRROR, or bake's APT_MIRROR variable), or None where only a patch
+    # can do it. Its value must be a bare host: moby's own sed replaces only the host name.
     apt_build_arg: str | None
     # docker-v29.4.1+ fetch sources with BuildKit `ADD https://…git?ref=`: only a Dockerfile rewrite helps.
     buildkit_git_sources: bool = False

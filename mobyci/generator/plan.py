@@ -1,0 +1,337 @@
+"""The Plan: what a spec will do, CI-neutral. Emitters (gitlab.py, …) know their CI system; this knows moby.
+
+Every moby-specific decision is taken here from the family data, so the emitters never branch on a family.
+Job scripts are POSIX sh lines run from the repository root; values from the spec reach them shell-quoted.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from mobyci.families import Release
+from mobyci.families.versions import tag_version
+from mobyci.generator.mirrors import rewrite_url
+from mobyci.schemas.fields import duration_seconds, var_ref_name
+from mobyci.schemas.load import LoadedSpec
+
+SOURCE_DIR = "moby"
+SOURCE_ARCHIVE = "moby-src.tar.gz"
+GITCOMMIT_FILE = "mobyci-gitcommit"
+PATCH_SCRIPT = "mobyci-patch.sh"
+# The dind service is reached by name and port; without these the docker CLI would send its own
+# connection to the daemon through the proxy.
+DIND_NO_PROXY = ("docker", "docker:2375", "docker:2376", "localhost", "127.0.0.1")
+PROXY_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+# The dev image of families that build inside it; the emitter points this at its CI system's registry.
+DEV_IMAGE_VAR = "MOBYCI_DEV_IMAGE"
+# A tag unique to the pipeline run (the emitter sets it from its CI system's run id).
+DEV_TAG_VAR = "MOBYCI_DEV_TAG"
+_DEV_TAGGED = "${MOBYCI_DEV_IMAGE}:${MOBYCI_DEV_TAG}"
+_IN_DEV = "/go/src/github.com/docker/docker"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    stage: str  # check | prepare | build | publish
+    title: str
+    script: tuple[str, ...]
+    needs: tuple[str, ...] = ()
+    artifacts: tuple[str, ...] = ()
+    artifacts_expire_in: str | None = None  # None: the spec's ci.artifacts_expire_in
+    variables: tuple[tuple[str, str], ...] = ()  # literal job variables (no secrets)
+    matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    docker: bool = True  # needs a Docker engine
+    registry_login: bool = False  # logs in to the CI system's registry to share the dev image
+    check_only: bool = False  # the spec-validation job, not part of the build
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """One patch rule, as people read it in `mobyci plan`."""
+
+    id: str
+    title: str
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec_path: str
+    repo: str
+    clone_url: str  # repo through the git mirror
+    ref: str
+    release: Release
+    jobs: tuple[Job, ...]
+    # Pipeline-wide variables: name -> value as written (a CI variable reference or a literal).
+    variables: tuple[tuple[str, str], ...]
+    # CI variables the pipeline reads (never their values): proxy URLs.
+    ci_variables: tuple[str, ...]
+    build_args: tuple[str, ...]  # predefined build args passed from the environment
+    registry_mirror: str | None
+    rewrites: tuple[Rewrite, ...]
+    timeout_seconds: int
+    retry: int
+    artifacts_expire_in: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def job(self, name: str) -> Job:
+        return next(j for j in self.jobs if j.name == name)
+
+
+def build_plan(loaded: LoadedSpec, rewrites: tuple[Rewrite, ...] = ()) -> Plan:
+    spec, release = loaded.spec, loaded.release
+    family = release.family
+    variables, ci_variables = _proxy_variables(loaded)
+    version = tag_version(spec.moby.ref)
+    if version is not None:
+        # hack/make.sh and bake stamp binaries with VERSION; without it they say "dev".
+        variables.append(("VERSION", spec.moby.ref.removeprefix("docker-").removeprefix("v")))
+    if family.build_style in ("make-run", "buildkit"):
+        variables.append(("DOCKER_BUILDKIT", "1"))
+    build_args = tuple(name for name in PROXY_ARGS if any(name == v for v, _ in variables))
+    jobs: list[Job] = [_check_job(loaded), _prepare_job(loaded, build_args)]
+    for target in spec.targets:
+        if target.name in ("rpm", "deb"):
+            continue  # packaging comes with docker-ce-packaging support (issue 8)
+        jobs.append(_target_job(loaded, target.name, target.platforms, build_args))
+    built = [j.name for j in jobs if j.stage == "build"]
+    if built:
+        jobs.append(_checksums_job(built))
+    notes = _notes(loaded)
+    return Plan(
+        spec_path=loaded.path,
+        repo=spec.moby.repo,
+        clone_url=rewrite_url(spec.moby.repo, spec.mirrors.git),
+        ref=spec.moby.ref,
+        release=release,
+        jobs=tuple(jobs),
+        variables=tuple(variables),
+        ci_variables=tuple(ci_variables),
+        build_args=build_args,
+        registry_mirror=spec.mirrors.registry,
+        rewrites=rewrites,
+        timeout_seconds=duration_seconds(spec.ci.timeout),
+        retry=spec.ci.retry,
+        artifacts_expire_in=spec.ci.artifacts_expire_in,
+        notes=notes,
+    )
+
+
+def _proxy_variables(loaded: LoadedSpec) -> tuple[list[tuple[str, str]], list[str]]:
+    proxy = loaded.spec.proxy
+    variables: list[tuple[str, str]] = []
+    ci_variables: list[str] = []
+    for upper, value in (("HTTP_PROXY", proxy.http), ("HTTPS_PROXY", proxy.https)):
+        if value is None:
+            continue
+        variables += [(upper, value), (upper.lower(), value)]
+        name = var_ref_name(value)
+        if name is not None and name not in ci_variables:
+            ci_variables.append(name)
+    if variables:
+        no_proxy = ",".join(dict.fromkeys([*DIND_NO_PROXY, *proxy.no_proxy]))
+        variables += [("NO_PROXY", no_proxy), ("no_proxy", no_proxy)]
+    return variables, ci_variables
+
+
+def _build_args_flags(build_args: tuple[str, ...]) -> str:
+    # `--build-arg NAME` without a value makes the docker CLI read NAME from its environment: the value
+    # never appears on a command line or in the job log, and predefined proxy args stay out of the image.
+    return " ".join(f"--build-arg {name}" for name in build_args)
+
+
+def _check_job(loaded: LoadedSpec) -> Job:
+    from mobyci import __version__
+
+    spec = shlex.quote(loaded.path)
+    return Job(
+        name="mobyci-check",
+        stage="check",
+        title="The spec validates",
+        script=(
+            f"python3 -m pip install --quiet {shlex.quote(f'mobyci=={__version__}')}",
+            f"mobyci validate {spec}",
+        ),
+        docker=False,
+        check_only=True,
+    )
+
+
+def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...]) -> Job:
+    spec, family = loaded.spec, loaded.release.family
+    clone = shlex.quote(rewrite_url(spec.moby.repo, spec.mirrors.git))
+    ref = shlex.quote(spec.moby.ref)
+    script = [
+        f"rm -rf {SOURCE_DIR} && git init -q {SOURCE_DIR}",
+        f"git -C {SOURCE_DIR} remote add origin {clone}",
+        f"git -C {SOURCE_DIR} fetch -q --depth 1 origin {ref}",
+        f"git -C {SOURCE_DIR} checkout -q FETCH_HEAD",
+        f"git -C {SOURCE_DIR} rev-parse HEAD > {GITCOMMIT_FILE}",
+        f"sh {PATCH_SCRIPT} {SOURCE_DIR}",
+    ]
+    artifacts = [GITCOMMIT_FILE]
+    registry_login = False
+    if family.build_style == "make-run":
+        # The dev image holds the source and the toolchain; every target runs inside it.
+        registry_login = True
+        env = [
+            f'export DOCKER_BUILD_ARGS="{_build_args_flags(build_args)}'
+            f' --cache-from ${DEV_IMAGE_VAR}:cache --build-arg BUILDKIT_INLINE_CACHE=1"'
+        ]
+        cross = next((t for t in spec.targets if t.name == "cross"), None)
+        if cross is not None:
+            # Makes `make build` add the cross toolchains to the dev image.
+            platforms = " ".join(cross.platforms or family.cross_platforms)
+            env.append(f"export DOCKER_CROSSPLATFORMS={shlex.quote(platforms)}")
+        script += [
+            f'docker pull "${DEV_IMAGE_VAR}:cache" || true',
+            *env,
+            *_apt_env(loaded),
+            f'make -C {SOURCE_DIR} DOCKER_IMAGE="{_DEV_TAGGED}" build',
+            f'docker push "${DEV_IMAGE_VAR}:$MOBYCI_DEV_TAG"',
+            f'docker tag "${DEV_IMAGE_VAR}:$MOBYCI_DEV_TAG" "${DEV_IMAGE_VAR}:cache"',
+            f'docker push "${DEV_IMAGE_VAR}:cache"',
+        ]
+    else:
+        script.append(f"tar -czf {SOURCE_ARCHIVE} {SOURCE_DIR}")
+        artifacts.append(SOURCE_ARCHIVE)
+    return Job(
+        name="prepare",
+        stage="prepare",
+        title="Check out moby, apply the mirror patch" + (", build the dev image" if registry_login else ""),
+        script=tuple(script),
+        artifacts=tuple(artifacts),
+        artifacts_expire_in="1 day",
+        docker=registry_login,
+        registry_login=registry_login,
+    )
+
+
+def _apt_env(loaded: LoadedSpec) -> list[str]:
+    apt, knob = loaded.spec.mirrors.apt, loaded.release.apt_build_arg
+    if apt is None or apt == "archive" or knob is None:
+        return []
+    host = apt.split("://", 1)[-1].rstrip("/")
+    return [f"export {knob}={shlex.quote(host)}"]
+
+
+def _target_job(loaded: LoadedSpec, target: str, platforms: list[str] | None, build_args: tuple[str, ...]) -> Job:
+    family = loaded.release.family
+    out = f"{SOURCE_DIR}/{family.bundles[target]}"
+    matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    if target == "cross":
+        matrix = (("PLATFORM", tuple(platforms or family.cross_platforms)),)
+        out = f"{out}/$PLATFORM"
+    if family.build_style == "make-run":
+        script = _make_run_target(target, build_args)
+    else:
+        script = [f"tar -xzf {SOURCE_ARCHIVE}", *_apt_env(loaded)]
+        if family.build_style == "buildkit":
+            script.append(f'export DOCKER_BUILD_ARGS="{_build_args_flags(build_args)}"')
+            if target == "cross":
+                script.append('export DOCKER_CROSSPLATFORMS="$PLATFORM"')
+            script.append(f"make -C {SOURCE_DIR} {target}")
+        else:
+            script += _bake_proxy_config(build_args)
+            if target == "cross":
+                # One platform per job: bake's own binary-cross would build all of them in one job.
+                script.append(
+                    f'(cd {SOURCE_DIR} && DESTDIR="{family.bundles["cross"]}/$PLATFORM" '
+                    'docker buildx bake --set "*.platform=$PLATFORM" binary-cross)'
+                )
+            else:
+                script.append(f"make -C {SOURCE_DIR} {target}")
+    script.append(_sums(out))
+    return Job(
+        name=target,
+        stage="build",
+        title=f"make {target}" + (" (one job per platform)" if matrix else ""),
+        script=tuple(script),
+        needs=("prepare",),
+        artifacts=(f"{SOURCE_DIR}/{family.bundles[target]}/",),
+        matrix=matrix,
+        registry_login=family.build_style == "make-run",
+    )
+
+
+def _make_run_target(target: str, build_args: tuple[str, ...]) -> list[str]:
+    # Inside docker-in-docker the Makefile cannot bind-mount bundles/ (DOCKER_HOST is remote), so run
+    # hack/make.sh in the dev image as `make binary` would, and copy the bundle out.
+    steps = {"binary": "binary", "dynbinary": "dynbinary", "cross": "cross"}[target]
+    envs = " ".join(f"-e {name}" for name in (*build_args, "DOCKER_GITCOMMIT", "VERSION"))
+    cross = ' -e DOCKER_CROSSPLATFORMS="$PLATFORM"' if target == "cross" else ""
+    name = f"mobyci-{target}-$$"
+    return [
+        f'DOCKER_GITCOMMIT="$(cat {GITCOMMIT_FILE})" && export DOCKER_GITCOMMIT',
+        f'docker pull "${DEV_IMAGE_VAR}:$MOBYCI_DEV_TAG"',
+        f'docker run --name "{name}" {envs}{cross} "${DEV_IMAGE_VAR}:$MOBYCI_DEV_TAG" hack/make.sh {steps}',
+        f"mkdir -p {SOURCE_DIR}/bundles",
+        f'docker cp "{name}:{_IN_DEV}/bundles/." {SOURCE_DIR}/bundles/',
+        f'docker rm "{name}"',
+    ]
+
+
+def _bake_proxy_config(build_args: tuple[str, ...]) -> list[str]:
+    """Bake ignores DOCKER_BUILD_ARGS; the client's proxy config reaches it as build args instead."""
+    if not build_args:
+        return []
+    return [
+        "mkdir -p ~/.docker",
+        r"""esc() { printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g'; }""",
+        r"""printf '{"proxies":{"default":{"httpProxy":"%s","httpsProxy":"%s","noProxy":"%s"}}}\n' """
+        r""""$(esc "${HTTP_PROXY:-}")" "$(esc "${HTTPS_PROXY:-}")" "$(esc "${NO_PROXY:-}")" > ~/.docker/config.json""",
+    ]
+
+
+def _sums(out: str) -> str:
+    # The same SHA256SUMS for every family: 23.0+ write no checksums, older ones write .md5/.sha256 per file.
+    # Written aside and moved in, so the listing never sees a half-written SHA256SUMS.
+    return (
+        f'(cd "{out}" && sums="$(mktemp)" && find . -type f ! -name SHA256SUMS ! -name "*.md5" ! -name "*.sha256" '
+        '| LC_ALL=C sort | sed \'s|^\\./||\' | while IFS= read -r f; do sha256sum "$f"; done > "$sums" '
+        '&& mv "$sums" SHA256SUMS)'
+    )
+
+
+def _checksums_job(targets: list[str]) -> Job:
+    return Job(
+        name="checksums",
+        stage="publish",
+        title="Verify every bundle against its SHA256SUMS and list them all",
+        script=(
+            f"find {SOURCE_DIR}/bundles -name SHA256SUMS | LC_ALL=C sort > mobyci-sums.list",
+            'test -s mobyci-sums.list || { echo "no SHA256SUMS from the build jobs" >&2; exit 1; }',
+            'while IFS= read -r sums; do (cd "$(dirname "$sums")" && sha256sum -c SHA256SUMS); done < mobyci-sums.list',
+            'while IFS= read -r sums; do d=$(dirname "$sums"); sed "s|  |  ${d#moby/}/|" "$sums"; done '
+            "< mobyci-sums.list > SHA256SUMS",
+            "cat SHA256SUMS",
+        ),
+        needs=tuple(targets),
+        artifacts=(f"{SOURCE_DIR}/bundles/", "SHA256SUMS"),
+        docker=False,
+    )
+
+
+def _notes(loaded: LoadedSpec) -> tuple[str, ...]:
+    spec, release = loaded.spec, loaded.release
+    notes = []
+    if release.version is None:
+        notes.append(
+            f"family {release.family.name} was given for ref {spec.moby.ref}; the patch script checks it "
+            "against the checked-out tree"
+        )
+    if release.buildkit_git_sources and spec.mirrors.git:
+        notes.append(
+            "BuildKit `ADD …git` sources are fetched by the daemon: build-arg proxies do not reach them; the patch "
+            "rewrites their URLs and the daemon needs the proxy (set in pipeline variables)"
+        )
+    if spec.mirrors.registry and spec.ci.gitlab.runner == "shell":
+        notes.append(
+            "shell runner: the registry mirror can only be set in the host daemon's daemon.json "
+            f'("registry-mirrors": ["{spec.mirrors.registry}"]); the pipeline cannot set it'
+        )
+    if any(t.name in ("rpm", "deb") for t in spec.targets):
+        notes.append("rpm/deb targets are validated but not built yet (docker-ce-packaging support is planned)")
+    return tuple(notes)

@@ -1,0 +1,96 @@
+"""`mobyci plan` output: JSON for scripts, Mermaid for merge requests, text for people."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mobyci.generator.plan import Plan
+
+
+def plan_data(plan: Plan) -> dict[str, Any]:
+    """A stable JSON document: keys and order only change with a new `schema_version`."""
+    release = plan.release
+    return {
+        "schema_version": 1,
+        "spec": plan.spec_path,
+        "moby": {
+            "repo": plan.repo,
+            "clone_url": plan.clone_url,
+            "ref": plan.ref,
+            "family": release.family.name,
+            "version": None if release.version is None else str(release.version),
+            "build_style": release.family.build_style,
+        },
+        "jobs": [
+            {
+                "name": job.name,
+                "stage": job.stage,
+                "title": job.title,
+                "needs": list(job.needs),
+                "matrix": {name: list(values) for name, values in job.matrix},
+                "artifacts": list(job.artifacts),
+            }
+            for job in plan.jobs
+        ],
+        "rewrites": [{"id": r.id, "title": r.title, "files": list(r.files)} for r in plan.rewrites],
+        "environment": [{"name": name, "value": value} for name, value in plan.variables],
+        "build_args": list(plan.build_args),
+        "ci_variables": list(plan.ci_variables),
+        "registry_mirror": plan.registry_mirror,
+        "notes": list(plan.notes),
+    }
+
+
+def plan_json(plan: Plan) -> str:
+    return json.dumps(plan_data(plan), indent=2, ensure_ascii=False) + "\n"
+
+
+def plan_mermaid(plan: Plan) -> str:
+    def node(name: str) -> str:
+        return name.replace("-", "_")
+
+    lines = ["flowchart LR"]
+    for job in plan.jobs:
+        label = job.name
+        if job.matrix:
+            label += " x " + ", ".join(str(len(values)) for _, values in job.matrix)
+        lines.append(f'    {node(job.name)}["{label}"]')
+    for job in plan.jobs:
+        lines += [f"    {node(need)} --> {node(job.name)}" for need in job.needs]
+    return "\n".join(lines) + "\n"
+
+
+def plan_text(plan: Plan) -> list[tuple[str, list[tuple[str, ...]]]]:
+    """Sections of (title, rows) for a person; the CLI lays them out (rich on a terminal)."""
+    release = plan.release
+    family = release.family
+    overview = [
+        ("moby", f"{plan.repo} @ {plan.ref}"),
+        ("clone from", plan.clone_url),
+        ("family", f"{family.name} ({family.build_style}, Debian {family.debian})"),
+    ]
+    if release.variant is not None:
+        overview.append(("variant", release.variant.note))
+    jobs = [
+        (
+            job.name,
+            job.stage,
+            ", ".join(job.needs) or "-",
+            job.title + (f" [{'; '.join(f'{n}: {len(v)} values' for n, v in job.matrix)}]" if job.matrix else ""),
+        )
+        for job in plan.jobs
+    ]
+    rewrites = [(r.id, r.title, ", ".join(r.files)) for r in plan.rewrites] or [("-", "no mirror rewrites", "")]
+    env = [(name, value) for name, value in plan.variables] or [("-", "no proxy or build environment")]
+    sections = [
+        ("Build", overview),
+        ("Jobs (name, stage, needs, what)", jobs),
+        ("Patch rules (id, what, files)", rewrites),
+        ("Environment (CI variable names, never values)", env),
+    ]
+    if plan.build_args:
+        sections.append(("Build args passed from the environment", [(a,) for a in plan.build_args]))
+    if plan.notes:
+        sections.append(("Notes", [(n,) for n in plan.notes]))
+    return sections
