@@ -1,0 +1,100 @@
+"""Speed goals of issues 2 and 4, as ratios against a baseline measured in the same run.
+
+    python bench/startup.py [--runs N]
+
+Baseline: `python -c "import typer, pydantic, ruamel.yaml, jinja2"`. Prints the median wall time of each
+command, its ratio to the baseline, the goal, and the peak memory (max RSS) of one run. These machines are
+noisy: only ratios from one run are compared, never absolute times, and nothing here runs as a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ROOT / "examples" / "seed-19.03" / "mobyci.yaml"
+LARGEST = """\
+version: 1
+moby: {ref: v27.5.1}
+mirrors:
+  apt: debian-mirror.example.com
+  git: {"https://github.com/": "https://git-mirror.example.com/github/"}
+  downloads: {"https://download.docker.com/linux/static": "https://dl-mirror.example.com/linux/static"}
+  registry: https://hub-mirror.example.com
+  goproxy: https://goproxy.example.com
+proxy: {http: $CORP_HTTP_PROXY, https: $CORP_HTTPS_PROXY, no_proxy: [.example.com]}
+targets:
+  - binary
+  - dynbinary
+  - cross
+  - {name: rpm, distros: [centos-9, centos-10, fedora-40, fedora-41, rhel-8, rhel-9]}
+  - name: deb
+    distros: [debian-bookworm, debian-bullseye, raspbian-bookworm, raspbian-bullseye, ubuntu-focal,
+              ubuntu-jammy, ubuntu-noble, ubuntu-oracular]
+"""
+ONE_TARGET = "version: 1\nmoby: {ref: v27.5.1}\ntargets: [binary]\n"
+# Runs the CLI in-process under `python -c` and reports the peak RSS of that process (KiB on Linux).
+_RSS = (
+    "import resource, runpy, sys; sys.argv = ['mobyci', *sys.argv[1:]]\n"
+    "try:\n    runpy.run_module('mobyci', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+    "sys.stderr.write('RSS %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+)
+
+
+def _median(cmd: list[str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _rss_mib(args: list[str]) -> float:
+    done = subprocess.run([sys.executable, "-c", _RSS, *args], capture_output=True, text=True, check=True)
+    line = next(x for x in done.stderr.splitlines() if x.startswith("RSS "))
+    return int(line.split()[1]) / 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    runs = parser.parse_args().runs
+    py = sys.executable
+    with tempfile.TemporaryDirectory() as tmp:
+        largest = Path(tmp) / "largest.yaml"
+        largest.write_text(LARGEST)
+        one = Path(tmp) / "one.yaml"
+        one.write_text(ONE_TARGET)
+        base = _median([py, "-c", "import typer, pydantic, ruamel.yaml, jinja2"], runs)
+        rows = [
+            ("--version", ["--version"], 0.6, None),
+            ("validate", ["validate", str(SMALL)], 0.9, 50.0),
+            ("render", ["render", str(SMALL)], 1.1, 60.0),
+        ]
+        print(f"baseline (import typer, pydantic, ruamel.yaml, jinja2): {base * 1000:.0f} ms, {runs} runs")
+        failed = False
+        for label, args, goal, mem_goal in rows:
+            t = _median([py, "-m", "mobyci", *args], runs)
+            ratio = t / base
+            rss = _rss_mib(args)
+            ok = ratio <= goal and (mem_goal is None or rss <= mem_goal)
+            failed |= not ok
+            mem = f", peak {rss:.1f} MiB (goal <= {mem_goal:.0f})" if mem_goal else f", peak {rss:.1f} MiB"
+            print(f"{label:10} {ratio:5.2f}x baseline (goal <= {goal}){mem}  {'ok' if ok else 'MISSED'}")
+        big = _median([py, "-m", "mobyci", "render", str(largest)], runs)
+        small = _median([py, "-m", "mobyci", "render", str(one)], runs)
+        ratio = big / small
+        failed |= ratio > 1.5
+        print(f"render largest/one-target {ratio:5.2f}x (goal <= 1.5)  {'ok' if ratio <= 1.5 else 'MISSED'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
