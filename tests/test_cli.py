@@ -160,3 +160,43 @@ def test_installed_entry_point_runs(tmp_path: Path, base_spec: str) -> None:
     script = Path(sys.executable).parent / "mobyci"
     version = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
     assert version.stdout == f"mobyci {__version__}\n"
+
+
+def test_readme_documents_every_spec_field() -> None:
+    from pydantic import BaseModel
+
+    from mobyci.schemas import spec as models
+
+    readme = (ROOT / "README.md").read_text()
+    reference = readme[readme.index("## The spec") :]
+    missing = []
+    for model in vars(models).values():
+        if isinstance(model, type) and issubclass(model, BaseModel) and model.__module__ == models.__name__:
+            documented = (f"`{f}", f".{f}`", f".{f}.")
+            missing += [
+                f"{model.__name__}.{f}" for f in model.model_fields if not any(d in reference for d in documented)
+            ]
+    assert missing == []
+
+
+def test_version_and_help_import_no_heavy_module() -> None:
+    probe = (
+        "import runpy, sys\nsys.argv = ['mobyci', sys.argv[1]]\n"
+        "try:\n    runpy.run_module('mobyci', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'ruamel', 'jinja2'}), file=sys.stderr)\n"
+    )
+    for flag in ("--version", "--help"):
+        done = subprocess.run([sys.executable, "-c", probe, flag], capture_output=True, text=True, check=True)
+        assert done.stderr.strip().splitlines()[-1] == "[]", flag
+
+
+def test_validate_does_not_import_jinja2(tmp_path: Path, base_spec: str) -> None:
+    spec = tmp_path / "mobyci.yaml"
+    spec.write_text(base_spec)
+    probe = (
+        "import runpy, sys\nsys.argv = ['mobyci', 'validate', sys.argv[1]]\n"
+        "try:\n    runpy.run_module('mobyci', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('jinja2' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, str(spec)], capture_output=True, text=True, check=True)
+    assert done.stderr.strip().splitlines()[-1] == "False"

@@ -1,0 +1,212 @@
+"""GitLab pipelines: golden files and examples, each checked for what it means.
+
+Every rendered pipeline must pass GitLab's official schema (check-jsonschema's vendor.gitlab-ci), the semantic
+checks schemas miss, gitlab-ci-local's own parser and dependency-chain check, and shellcheck for every job.
+Regenerate golden files and examples with `MOBYCI_UPDATE_GOLDEN=1 pytest tests/test_gitlab.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mobyci.generator.render import make_plan, render_pipeline
+from mobyci.schemas.load import load_file, load_text
+from tests import pipeline_checks as pc
+from tests.conftest import EXAMPLES, ROOT
+
+GOLDEN = ROOT / "tests" / "golden"
+UPDATE = os.environ.get("MOBYCI_UPDATE_GOLDEN") == "1"
+
+
+def _cases() -> list[tuple[str, Path, Path]]:
+    """(id, spec, expected pipeline) for every golden case and every example."""
+    cases = [(f"golden/{d.name}", d / "spec.yaml", d / "gitlab-ci.yml") for d in sorted(GOLDEN.iterdir())]
+    cases += [(f"examples/{d.name}", d / "mobyci.yaml", d / ".gitlab-ci.yml") for d in sorted(EXAMPLES.iterdir())]
+    return cases
+
+
+CASES = _cases()
+
+
+def _render(spec: Path) -> str:
+    # Render with the spec's path relative to the repository root of its case, as a user would run it.
+    loaded = load_text(spec.read_text(), spec.name)
+    return render_pipeline(loaded, "gitlab")
+
+
+@pytest.mark.parametrize(("spec", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_rendered_pipeline_is_current(spec: Path, expected: Path) -> None:
+    text = _render(spec)
+    if UPDATE:
+        expected.write_text(text)
+    assert expected.exists(), f"missing {expected}: MOBYCI_UPDATE_GOLDEN=1 pytest tests/test_gitlab.py"
+    assert text == expected.read_text(), "stale: regenerate with MOBYCI_UPDATE_GOLDEN=1 pytest tests/test_gitlab.py"
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, str]:
+    return {case_id: expected.read_text() for case_id, _, expected in CASES if expected.exists()}
+
+
+def test_every_pipeline_passes_gitlabs_schema(rendered: dict[str, str]) -> None:
+    assert rendered
+    failures = {case: pc.schema_errors(text) for case, text in rendered.items()}
+    assert {case: errors for case, errors in failures.items() if errors} == {}
+
+
+def test_schema_check_can_fail(rendered: dict[str, str]) -> None:
+    # The validator must reject a broken pipeline, or the test above proves nothing.
+    text = next(iter(rendered.values())).replace("  stage: build\n", "  stage: build\n  scriptt: [x]\n", 1)
+    assert pc.schema_errors(text)
+
+
+def test_semantics_schemas_miss(rendered: dict[str, str]) -> None:
+    problems = {case: pc.semantic_problems(pc.load_yaml(text)) for case, text in rendered.items()}
+    assert {case: p for case, p in problems.items() if p} == {}
+
+
+def test_semantic_checks_catch_a_dangling_need() -> None:
+    doc = {"stages": ["build"], "a": {"stage": "build", "script": ["true"], "needs": ["nope"]}}
+    assert pc.semantic_problems(doc) == ["a: needs missing job nope"]
+
+
+def test_job_scripts_pass_shellcheck(rendered: dict[str, str]) -> None:
+    findings = {}
+    for case, text in rendered.items():
+        for job, script in pc.job_scripts(pc.load_yaml(text)).items():
+            out = pc.shellcheck(script)
+            if out:
+                findings[f"{case}:{job}"] = out
+    assert findings == {}
+
+
+def test_gitlab_ci_local_parses_and_validates_dependencies(rendered: dict[str, str], tmp_path: Path) -> None:
+    for index, (case, text) in enumerate(rendered.items()):
+        repo = pc.gitlab_ci_local_repo(tmp_path / str(index), text, {"mobyci.yaml": "version: 1\n"})
+        listed = pc.gitlab_ci_local(repo, "--list-json")
+        assert listed.returncode == 0, f"{case}: {listed.stderr}"
+        names = {job["name"] for job in json.loads(listed.stdout)}
+        doc = pc.load_yaml(text)
+        assert {n for n in pc.jobs(doc) if n != "mobyci-check"} <= {n.split(":")[0] for n in names}, case
+        chain = pc.gitlab_ci_local(repo, "--validate-dependency-chain", "--list")
+        assert chain.returncode == 0, f"{case}: {chain.stdout}{chain.stderr}"
+
+
+def _doc(spec_text: str) -> dict[str, Any]:
+    loaded = load_text(spec_text)
+    return pc.load_yaml(render_pipeline(loaded, "gitlab"))  # type: ignore[no-any-return]
+
+
+PROXY_SPEC = """\
+version: 1
+moby: {ref: REF}
+mirrors:
+  apt: debian-mirror.example.com
+  registry: https://hub-mirror.example.com
+proxy: {http: $CORP_HTTP_PROXY, https: '${CORP_HTTPS_PROXY}', no_proxy: [.corp.example]}
+targets: [binary, dynbinary]
+ci: {gitlab: {runner: RUNNER}}
+"""
+
+
+@pytest.mark.parametrize("ref", ["v19.03.12", "v20.10.27", "v24.0.9", "v27.5.1", "docker-v29.7.2"])
+def test_proxies_reach_the_daemon_and_builds_by_reassignment(ref: str) -> None:
+    doc = _doc(PROXY_SPEC.replace("REF", ref).replace("RUNNER", "dind"))
+    variables = doc["variables"]
+    # Project variables are re-assigned under the names the dind service and the builds read.
+    assert variables["HTTP_PROXY"] == variables["http_proxy"] == "$CORP_HTTP_PROXY"
+    assert variables["HTTPS_PROXY"] == variables["https_proxy"] == "${CORP_HTTPS_PROXY}"
+    no_proxy = variables["NO_PROXY"].split(",")
+    assert no_proxy[:5] == ["docker", "docker:2375", "docker:2376", "localhost", "127.0.0.1"]
+    assert ".corp.example" in no_proxy
+    service = doc[".mobyci-docker"]["services"][0]
+    assert service["alias"] == "docker"
+    assert service["command"] == ["--registry-mirror=https://hub-mirror.example.com"]
+
+
+def test_make_families_take_build_args_from_the_environment() -> None:
+    doc = _doc(PROXY_SPEC.replace("REF", "v20.10.27").replace("RUNNER", "dind"))
+    script = pc.resolved(doc, doc["binary"])["script"]
+    exported = [line for line in script if line.startswith("export DOCKER_BUILD_ARGS=")]
+    assert exported == [
+        'export DOCKER_BUILD_ARGS="--build-arg HTTP_PROXY --build-arg HTTPS_PROXY --build-arg NO_PROXY '
+        '--build-arg http_proxy --build-arg https_proxy --build-arg no_proxy"'
+    ]
+    make = [line for line in script if line.startswith("make ")]
+    assert make == ["make -C moby binary"]  # nothing on make's command line that replaces its own +=
+    assert "export DOCKER_BUILD_APT_MIRROR=debian-mirror.example.com" in script
+
+
+def test_bake_families_take_proxies_from_the_client_config() -> None:
+    doc = _doc(PROXY_SPEC.replace("REF", "v24.0.9").replace("RUNNER", "dind"))
+    script = pc.resolved(doc, doc["binary"])["script"]
+    assert any("~/.docker/config.json" in line and '"proxies"' in line for line in script)
+    assert "export APT_MIRROR=debian-mirror.example.com" in script
+    assert not any("DOCKER_BUILD_ARGS" in line for line in script)
+
+
+def test_no_proxy_value_or_tracing_in_scripts() -> None:
+    doc = _doc(PROXY_SPEC.replace("REF", "v19.03.12").replace("RUNNER", "dind"))
+    for job, script in pc.job_scripts(doc).items():
+        assert "set -x" not in script, job
+        for line in script.splitlines():
+            if line.lstrip().startswith(("echo", "printf")) and "PROXY" in line.upper():
+                assert "config.json" in line, f"{job} prints a proxy: {line}"
+
+
+def test_shape_parallel_targets_cross_matrix_and_short_chain() -> None:
+    spec = PROXY_SPEC.replace("REF", "v27.5.1").replace("RUNNER", "dind")
+    spec = spec.replace("targets: [binary, dynbinary]", "targets: [binary, dynbinary, cross]")
+    doc = _doc(spec)
+    assert doc["binary"]["needs"] == doc["dynbinary"]["needs"] == ["prepare"]
+    platforms = doc["cross"]["parallel"]["matrix"][0]["PLATFORM"]
+    assert platforms == list(load_text(spec).release.family.cross_platforms)
+    assert doc["checksums"]["needs"] == ["binary", "dynbinary", "cross"]
+    assert pc.longest_chain(doc) == 3
+    assert doc["default"]["retry"] == {
+        "max": 2,
+        "when": ["runner_system_failure", "stuck_or_timeout_failure", "api_failure", "scheduler_failure"],
+    }
+    assert doc["default"]["interruptible"] is True
+    assert doc["default"]["timeout"] == "2h"
+
+
+def test_dev_image_is_built_once_and_shared_through_the_registry() -> None:
+    spec = PROXY_SPEC.replace("REF", "v19.03.12").replace("RUNNER", "dind")
+    doc = _doc(spec)
+    assert doc["variables"]["MOBYCI_DEV_IMAGE"] == "$CI_REGISTRY_IMAGE/moby-dev"
+    prepare = "\n".join(doc["prepare"]["script"])
+    assert prepare.count(" build") == 1 and 'docker push "$MOBYCI_DEV_IMAGE:cache"' in prepare
+    assert "--cache-from $MOBYCI_DEV_IMAGE:cache" in prepare
+    for target in ("binary", "dynbinary"):
+        script = "\n".join(doc[target]["script"])
+        assert 'docker pull "$MOBYCI_DEV_IMAGE:$MOBYCI_DEV_TAG"' in script
+        assert " build" not in script
+
+
+def test_shell_profile_has_no_image_or_service() -> None:
+    doc = _doc(PROXY_SPEC.replace("REF", "v27.5.1").replace("RUNNER", "shell"))
+    for name, job in pc.jobs(doc).items():
+        if name != "mobyci-check":
+            assert "image" not in pc.resolved(doc, job) and "services" not in pc.resolved(doc, job), name
+    assert "DOCKER_HOST" not in doc["variables"]
+
+
+def test_plan_json_is_stable_and_names_variables_not_values(tmp_path: Path) -> None:
+    from mobyci.generator.planview import plan_json
+
+    spec = tmp_path / "mobyci.yaml"
+    spec.write_text(PROXY_SPEC.replace("REF", "v27.5.1").replace("RUNNER", "dind"))
+    data = json.loads(plan_json(make_plan(load_file(str(spec)))))
+    assert data["schema_version"] == 1
+    assert data["moby"]["family"] == "25-28"
+    assert data["ci_variables"] == ["CORP_HTTP_PROXY", "CORP_HTTPS_PROXY"]
+    assert [j["name"] for j in data["jobs"]] == ["mobyci-check", "prepare", "binary", "dynbinary", "checksums"]
+    ids = [r["id"] for r in data["rewrites"]]
+    assert len(ids) == len(set(ids)) and all(r["files"] for r in data["rewrites"])
+    assert {"registry", "apt-base"} <= set(ids)  # 25+: no apt knob, so the patch injects the mirror
