@@ -172,10 +172,9 @@ def test_readme_documents_every_spec_field() -> None:
     missing = []
     for model in vars(models).values():
         if isinstance(model, type) and issubclass(model, BaseModel) and model.__module__ == models.__name__:
-            documented = (f"`{f}", f".{f}`", f".{f}.")
-            missing += [
-                f"{model.__name__}.{f}" for f in model.model_fields if not any(d in reference for d in documented)
-            ]
+            for name in model.model_fields:
+                if not any(d in reference for d in (f"`{name}", f".{name}`", f".{name}.")):
+                    missing.append(f"{model.__name__}.{name}")
     assert missing == []
 
 
