@@ -1,14 +1,48 @@
 """Patch rules applied to a moby tree: in-process (`--apply/--check`) and as a POSIX sh script.
 
-PLACEHOLDER: being implemented (issue 3).
+Both run the same engine, written twice: here in Python, and as the awk program in
+templates/patch.sh.j2. The property test in tests/test_patch_property.py holds them to equal results.
+
+The engine, per file (lines split on "\\n", bytes, no locale):
+1. Marker blocks: a line `# mobyci:<id>` followed by the rule's lines is an insertion already applied.
+   A marker of a rule this spec does not have here, or a block that differs, is an error (the tree was
+   patched with another spec). Block lines are never rewritten.
+2. Rewrites, rule after rule, each a single left-to-right pass over a line. At each position: a rule's
+   target found there is copied as is (so a second run, or a target that contains its source, changes
+   nothing); else the longest exact source whose next character cannot continue a URL path; else the
+   longest prefix source; else the character is copied.
+3. Insertions: after the only `FROM … AS <stage>` line, each missing block, in rule order.
+4. The result must be a fixed point: running 1-3 on it again must change nothing.
+A changed file is written whole, lines ending in "\\n", through a temporary file in its directory.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import os
+import re
+import shlex
+import stat
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mobyci.schemas.load import LoadedSpec
+from mobyci import __version__
+from mobyci.errors import CheckFailed, MobyciError
+from mobyci.families.detect import check_tree, detect_family, not_a_tree_message, unknown_family_message
+from mobyci.families.touchpoints import DETECTION, TREE_MARKERS, Contains, Exists, HasLine, LineStarts
+from mobyci.generator.rules import MARKER_PREFIX, EnvValue, Rule, build_rules, dockerfile_dq
+
+if TYPE_CHECKING:
+    from mobyci.schemas.load import LoadedSpec
+
+# Characters that can continue a URL path: an exact source followed by one of them is another URL.
+PATH_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~/-")
+_MARKER = MARKER_PREFIX.encode()
+_BLANKS = re.compile(rb"[ \t]+")
+_FILE_PATTERN = re.compile(r"^[A-Za-z0-9._/*-]+$")
 
 
 @dataclass
@@ -17,9 +51,548 @@ class PatchReport:
     changed: bool = False  # whether anything changed (or, with check, would change)
 
 
-def build_patch_script(loaded: LoadedSpec) -> str:
-    raise NotImplementedError
+# ---------------------------------------------------------------------------------------------- the engine
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A rule with its values as bytes and its environment values read."""
+
+    rule: Rule
+    reps: tuple[tuple[bytes, bytes, bool], ...]
+    stage: bytes
+    body: tuple[bytes, ...]
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+
+@dataclass
+class _FileResult:
+    rel: str
+    before: list[bytes]
+    after: list[bytes]
+    hits: dict[int, list[int]] = field(default_factory=dict)  # rule position -> hits per replacement
+    seen: dict[int, int] = field(default_factory=dict)  # rule position -> targets found already in place
+    inserts: dict[int, tuple[str, int]] = field(default_factory=dict)  # rule position -> (state, anchors)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.after != self.before
+
+
+def env_problem(value: EnvValue, environ: Mapping[str, str]) -> str | None:
+    text = environ.get(value.name, "")
+    if not text:
+        return (
+            f"{value.setting}: the CI variable {value.name} is not set or empty: define it for the job that runs "
+            "the patch"
+        )
+    if "\n" in text:
+        return f"{value.setting}: the CI variable {value.name} contains a newline"
+    return None
+
+
+def _check_rule(rule: Rule) -> None:
+    """Refuse what the engine cannot do faithfully (specs are validated; this guards direct callers)."""
+    for pattern in rule.files:
+        if not _FILE_PATTERN.match(pattern):
+            raise MobyciError(f"rule {rule.id}: file pattern {pattern!r} has characters the script cannot expand")
+    for rep in rule.replacements:
+        if not rep.source:
+            raise MobyciError(f"rule {rule.id}: an empty text cannot be replaced")
+        if "\n" in rep.source or "\n" in rep.target or "\0" in rep.source or "\0" in rep.target:
+            raise MobyciError(f"rule {rule.id}: a replacement spans lines or holds a NUL character")
+    if rule.insertion is not None:
+        for line in rule.insertion.lines:
+            for piece in line:
+                if isinstance(piece, str) and ("\n" in piece or "\0" in piece):
+                    raise MobyciError(f"rule {rule.id}: an inserted line holds a newline or NUL character")
+            if isinstance(line[0], str) and line[0].startswith(MARKER_PREFIX):
+                raise MobyciError(f"rule {rule.id}: an inserted line looks like a marker")
+
+
+def _resolve(rules: Sequence[Rule], environ: Mapping[str, str]) -> list[_Resolved]:
+    problems = [p for rule in rules for v in rule.env if (p := env_problem(v, environ)) is not None]
+    if problems:
+        raise MobyciError("\n".join(dict.fromkeys(problems)))
+    resolved = []
+    for rule in rules:
+        _check_rule(rule)
+        reps = tuple((r.source.encode(), r.target.encode(), r.exact) for r in rule.replacements)
+        body: tuple[bytes, ...] = ()
+        stage = b""
+        if rule.insertion is not None:
+            stage = rule.insertion.stage.lower().encode()
+            body = tuple(
+                "".join(p if isinstance(p, str) else dockerfile_dq(environ[p.name]) for p in line).encode()
+                for line in rule.insertion.lines
+            )
+        resolved.append(_Resolved(rule, reps, stage, body))
+    return resolved
+
+
+def rewrite_line(
+    line: bytes,
+    reps: Sequence[tuple[bytes, bytes, bool]],
+    hits: list[int] | None = None,
+    seen: list[int] | None = None,
+) -> bytes:
+    """One left-to-right pass of one rule's replacements over `line` (see the module docstring)."""
+    out = bytearray()
+    pos, end = 0, len(line)
+    while pos < end:
+        first = -1
+        for source, target, _ in reps:
+            found = line.find(source, pos)
+            if found >= 0 and (first < 0 or found < first):
+                first = found
+            if target:
+                found = line.find(target, pos)
+                if found >= 0 and (first < 0 or found < first):
+                    first = found
+        if first < 0:
+            break
+        skip = 0
+        for _, target, _ in reps:
+            if target and len(target) > skip and line.startswith(target, first):
+                skip = len(target)
+        if skip:
+            out += line[pos : first + skip]
+            pos = first + skip
+            if seen is not None:
+                seen[0] += 1
+            continue
+        best, best_len = -1, 0
+        for index, (source, _, exact) in enumerate(reps):
+            if exact and len(source) > best_len and line.startswith(source, first):
+                after = first + len(source)
+                if after >= end or line[after] not in PATH_CHARS:
+                    best, best_len = index, len(source)
+        if best < 0:
+            for index, (source, _, exact) in enumerate(reps):
+                if not exact and len(source) > best_len and line.startswith(source, first):
+                    best, best_len = index, len(source)
+        if best >= 0:
+            out += line[pos:first] + reps[best][1]
+            pos = first + best_len
+            if hits is not None:
+                hits[best] += 1
+            continue
+        out += line[pos : first + 1]
+        pos = first + 1
+    out += line[pos:]
+    return bytes(out)
+
+
+def _from_stage(line: bytes) -> bytes | None:
+    fields = _BLANKS.split(line.strip(b" \t"))
+    if len(fields) >= 4 and fields[0].upper() == b"FROM" and fields[-2].upper() == b"AS":
+        return fields[-1].lower()
+    return None
+
+
+@dataclass
+class _Blocks:
+    """What step 1 found in a file: applied blocks, anchors per insertion rule, lines inside blocks."""
+
+    present: set[int] = field(default_factory=set)
+    anchors: dict[int, int] = field(default_factory=dict)
+    lines: set[int] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+
+
+def _scan_blocks(rel: str, lines: list[bytes], inserts: list[tuple[int, _Resolved]]) -> _Blocks:
+    by_id = {r.id.encode(): (pos, r) for pos, r in inserts}
+    found = _Blocks(anchors=dict.fromkeys((pos for pos, _ in inserts), 0))
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith(_MARKER):
+            rule = by_id.get(line[len(_MARKER) :])
+            text = line.decode("utf-8", "replace")
+            if rule is None:
+                found.errors.append(
+                    f"{rel}:{index + 1}: '{text}' was not written by this spec: the tree was patched with a "
+                    "different spec; start from a clean checkout"
+                )
+            elif tuple(lines[index + 1 : index + 1 + len(rule[1].body)]) != rule[1].body:
+                found.errors.append(
+                    f"{rel}:{index + 1}: the block under '{text}' differs from this spec: the tree was patched "
+                    "with a different spec; start from a clean checkout"
+                )
+            else:
+                found.present.add(rule[0])
+                found.lines.update(range(index, index + len(rule[1].body) + 1))
+                index += len(rule[1].body) + 1
+                continue
+            index += 1
+            continue
+        stage = _from_stage(line)
+        for pos, r in inserts:
+            if stage is not None and r.stage == stage:
+                found.anchors[pos] += 1
+        index += 1
+    return found
+
+
+def _insert_state(blocks: _Blocks, pos: int) -> str:
+    if pos in blocks.present:
+        return "applied"
+    count = blocks.anchors[pos]
+    return "missing" if count == 0 else "ambiguous" if count > 1 else "inserted"
+
+
+def _transform(
+    rel: str, lines: list[bytes], active: list[tuple[int, _Resolved]], result: _FileResult | None
+) -> list[bytes] | None:
+    """Steps 1-3 over one file; None on an error (recorded in `result` when given)."""
+    inserts = [(pos, r) for pos, r in active if r.rule.insertion is not None]
+    blocks = _scan_blocks(rel, lines, inserts)
+    if blocks.errors:
+        if result is not None:
+            result.errors.extend(blocks.errors)
+        return None
+    out: list[bytes] = []
+    for index, line in enumerate(lines):
+        if index in blocks.lines:
+            out.append(line)
+            continue
+        new = line
+        for pos, rule in active:
+            if rule.reps:
+                seen = [0]
+                new = rewrite_line(new, rule.reps, result.hits[pos] if result else None, seen)
+                if result is not None:
+                    result.seen[pos] += seen[0]
+        out.append(new)
+        stage = _from_stage(line)
+        for pos, rule in inserts:
+            if stage is not None and rule.stage == stage and _insert_state(blocks, pos) == "inserted":
+                out.append(_MARKER + rule.id.encode())
+                out.extend(rule.body)
+    if result is not None:
+        for pos, _ in inserts:
+            result.inserts[pos] = (_insert_state(blocks, pos), blocks.anchors[pos])
+    return out
+
+
+def _split(data: bytes) -> list[bytes]:
+    if not data:
+        return []
+    lines = data.split(b"\n")
+    if data.endswith(b"\n"):
+        lines.pop()
+    return lines
+
+
+def process_file(rel: str, data: bytes, active: list[tuple[int, _Resolved]]) -> _FileResult:
+    lines = _split(data)
+    result = _FileResult(rel, lines, lines)
+    for pos, rule in active:
+        if rule.reps:
+            result.hits[pos] = [0] * len(rule.reps)
+            result.seen[pos] = 0
+    out = _transform(rel, lines, active, result)
+    if out is None:
+        return _failed(result)
+    again = _transform(rel, out, active, None)
+    if again != out:
+        differs = len(out) + 1
+        if again is not None:
+            differs = next(
+                (i + 1 for i in range(max(len(out), len(again))) if out[i : i + 1] != again[i : i + 1]), differs
+            )
+        result.errors.append(
+            f"{rel}:{differs}: a second run would change this line again (a mirror target holds a text the rules "
+            "replace): fix the mirrors in the spec"
+        )
+        return _failed(result)
+    result.after = out
+    return result
+
+
+def _failed(result: _FileResult) -> _FileResult:
+    """A file with errors reports nothing else (as the script's awk does)."""
+    result.hits = {pos: [0] * len(hits) for pos, hits in result.hits.items()}
+    result.seen = dict.fromkeys(result.seen, 0)
+    result.inserts = {}
+    return result
+
+
+# ------------------------------------------------------------------------------------------- files and report
+
+
+def expand(tree: Path, pattern: str) -> list[str]:
+    """Files matching `pattern` under `tree`, as the script's shell globbing finds them (C locale order)."""
+    parent, _, name = pattern.rpartition("/")
+    if not any(c in name for c in "*?["):
+        return [pattern] if (tree / pattern).is_file() else []
+    directory = tree / parent if parent else tree
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    found = [n for n in names if not n.startswith(".") and fnmatch.fnmatchcase(n, name) and (directory / n).is_file()]
+    return [f"{parent}/{n}" if parent else n for n in sorted(found, key=os.fsencode)]
+
+
+def patterns_of(rules: Sequence[Rule]) -> list[str]:
+    return list(dict.fromkeys(p for rule in rules for p in rule.files))
+
+
+def _row(rule_id: str, rel: str, status: str) -> str:
+    return f"  {rule_id:<18} {rel:<44} {status}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def miss_message(rule: Rule, family: str) -> str:
+    return f"rule {rule.id}: expected {rule.expected} in {', '.join(rule.files)}; found none (detected family {family})"
+
+
+def mismatch_message(tree: str, detected: str, expected: str, spec_desc: str) -> str:
+    return (
+        f"{tree}: the tree is moby family {detected}, but the spec is for family {expected} ({spec_desc}): "
+        "check out the spec's moby.ref in this tree, or fix moby.ref / moby.family"
+    )
+
+
+def _collect(tree: Path, rules: Sequence[Rule], resolved: list[_Resolved]) -> list[_FileResult]:
+    results: list[_FileResult] = []
+    seen_files: set[str] = set()
+    for pattern in patterns_of(rules):
+        for rel in expand(tree, pattern):
+            if rel in seen_files:
+                continue
+            seen_files.add(rel)
+            active = [
+                (pos, r) for pos, r in enumerate(resolved) if any(fnmatch.fnmatchcase(rel, p) for p in r.rule.files)
+            ]
+            if active:
+                results.append(process_file(rel, (tree / rel).read_bytes(), active))
+    return results
+
+
+def _rule_errors(resolved: list[_Resolved], results: list[_FileResult], family: str) -> list[str]:
+    errors = []
+    for pos, r in enumerate(resolved):
+        rule = r.rule
+        if rule.insertion is not None:
+            states = [res.inserts[pos] for res in results if pos in res.inserts]
+            state, count = states[0] if states else ("missing", 0)
+            if state == "ambiguous":
+                errors.append(
+                    f"rule {rule.id}: {rule.files[0]}: {count} lines match 'FROM … AS {rule.insertion.stage}'; "
+                    "expected exactly one"
+                )
+            elif state == "missing" and rule.required:
+                errors.append(miss_message(rule, family))
+        else:
+            hits = sum(sum(res.hits.get(pos, [])) for res in results)
+            seen = sum(res.seen.get(pos, 0) for res in results)
+            if hits == 0 and seen == 0 and rule.required:
+                errors.append(miss_message(rule, family))
+    return errors
+
+
+def _summary(resolved: list[_Resolved], results: list[_FileResult], *, check: bool) -> list[str]:
+    lines = []
+    for res in results:
+        for pos, r in enumerate(resolved):
+            if pos in res.hits:
+                count = sum(res.hits[pos])
+                if count:
+                    lines.append(_row(r.id, res.rel, _plural(count, "replacement") + (" to make" if check else "")))
+                elif res.seen[pos]:
+                    lines.append(_row(r.id, res.rel, "already applied"))
+            elif pos in res.inserts:
+                state = res.inserts[pos][0]
+                if state == "inserted":
+                    lines.append(_row(r.id, res.rel, "to insert" if check else "inserted"))
+                elif state == "applied":
+                    lines.append(_row(r.id, res.rel, "already applied"))
+    for pos, r in enumerate(resolved):
+        per_key = [sum(res.hits[pos][j] for res in results if pos in res.hits) for j in range(len(r.reps))]
+        if sum(per_key):
+            lines.extend(
+                f"note: rule {r.id}: '{r.rule.replacements[j].source}' matched nothing"
+                for j, count in enumerate(per_key)
+                if count == 0
+            )
+    return lines
+
+
+def run_rules(
+    rules: Sequence[Rule],
+    tree: Path,
+    *,
+    family: str,
+    spec_desc: str,
+    check: bool,
+    environ: Mapping[str, str],
+) -> PatchReport:
+    """The in-process engine: check the tree, run every rule on every file, then write all or nothing."""
+    check_tree(tree)
+    detected = detect_family(tree)
+    if detected is None:
+        raise MobyciError(unknown_family_message(str(tree)))
+    if detected != family:
+        raise MobyciError(mismatch_message(str(tree), detected, family, spec_desc))
+    resolved = _resolve(rules, environ)
+    results = _collect(tree, rules, resolved)
+    errors = [e for res in results for e in res.errors] or _rule_errors(resolved, results, detected)
+    if errors:
+        raise (CheckFailed if check else MobyciError)("\n".join([*errors, "nothing was changed"]))
+
+    lines = [f"moby family {detected} (detected from the tree)", *_summary(resolved, results, check=check)]
+    changed = [res for res in results if res.changed]
+    if not changed:
+        lines.append("already applied: nothing to change")
+    elif check:
+        lines.append(f"{_plural(len(changed), 'file')} would change")
+    else:
+        for res in changed:
+            _write_keep_mode(tree / res.rel, b"".join(line + b"\n" for line in res.after))
+        lines.append(f"patched {_plural(len(changed), 'file')}")
+    return PatchReport(lines, bool(changed))
+
+
+def _write_keep_mode(path: Path, data: bytes) -> None:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".mobyci-tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def spec_description(loaded: LoadedSpec) -> str:
+    return f"{loaded.path}, moby.ref {loaded.spec.moby.ref}"
 
 
 def apply_patch(loaded: LoadedSpec, tree: Path, *, check: bool) -> PatchReport:
-    raise NotImplementedError
+    return run_rules(
+        build_rules(loaded),
+        tree,
+        family=loaded.release.family.name,
+        spec_desc=spec_description(loaded),
+        check=check,
+        environ=os.environ,
+    )
+
+
+# ------------------------------------------------------------------------------------------------- the script
+
+
+def _sh_regex(prefix: str) -> str:
+    """A grep -E pattern for a line starting with `prefix` literally."""
+    return "^" + re.sub(r"([\\.\[\]()*+?{}|^$])", r"\\\1", prefix)
+
+
+def _detect_tests() -> list[tuple[str, str]]:
+    """DETECTION as sh conditions, in order."""
+    tests = []
+    for family, conditions in DETECTION:
+        parts = []
+        for c in conditions:
+            path = '"$mobyci_dir"/' + shlex.quote(c.path)
+            if isinstance(c, Exists):
+                parts.append(f"[ -f {path} ]")
+            elif isinstance(c, HasLine):
+                parts.append(f"grep -Fqx -e {shlex.quote(c.text)} {path} 2>/dev/null")
+            elif isinstance(c, LineStarts):
+                parts.append(f"grep -Eq -e {shlex.quote(_sh_regex(c.prefix))} {path} 2>/dev/null")
+            else:
+                assert isinstance(c, Contains)
+                parts.append(f"grep -Fq -e {shlex.quote(c.text)} {path} 2>/dev/null")
+        tests.append((family, " && ".join(parts)))
+    return tests
+
+
+def _sh_line(line: tuple[str | EnvValue, ...]) -> str:
+    """An sh word that evaluates to an inserted line, reading environment values at run time."""
+    words = []
+    for piece in line:
+        if isinstance(piece, str):
+            words.append(shlex.quote(piece) if piece else "''")
+        else:
+            words.append(f'"$(mobyci_dq "${{{piece.name}}}")"')
+    return "".join(words)
+
+
+def _comment(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def render_script(rules: Sequence[Rule], *, family: str, spec_path: str, spec_desc: str) -> str:
+    """The self-contained POSIX sh patch script for `rules` (deterministic bytes)."""
+    import jinja2
+
+    for rule in rules:
+        _check_rule(rule)
+    env_checks: list[tuple[str, str]] = []
+    for rule in rules:
+        for value in rule.env:
+            if value.name not in [name for name, _ in env_checks]:
+                env_checks.append((value.name, value.setting))
+    patterns = patterns_of(rules)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("mobyci", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # noqa: S701 (renders shell, not HTML; values go through sh_quote)
+    )
+    env.filters["sh_quote"] = lambda v: shlex.quote(str(v)) if str(v) else "''"
+    template = env.get_template("patch.sh.j2")
+    return template.render(
+        version=__version__,
+        spec_path=_comment(spec_path),
+        regenerate=_comment(f"mobyci patch {shlex.quote(spec_path)} -o mobyci-patch.sh"),
+        family=family,
+        spec_desc=spec_desc,
+        rules=[
+            {
+                "n": pos + 1,
+                "id": rule.id,
+                "kind": rule.kind,
+                "title": _comment(rule.title),
+                "files": ", ".join(rule.files),
+                "cases": "|".join(rule.files),
+                "required": rule.required,
+                "miss": miss_message(rule, "").removesuffix(")"),
+                "stage": rule.insertion.stage.lower() if rule.insertion else "",
+                "reps": [(r.source, r.target, int(r.exact)) for r in rule.replacements],
+                "body": [_sh_line(line) for line in rule.insertion.lines] if rule.insertion else [],
+            }
+            for pos, rule in enumerate(rules)
+        ],
+        env_checks=env_checks,
+        patterns=patterns,
+        markers=TREE_MARKERS,
+        detect=_detect_tests(),
+        not_a_tree_tail=not_a_tree_message("", "\0").split("\0")[1],
+        unknown_tail=unknown_family_message(""),
+        mismatch_tail=mismatch_message("", "", family, spec_desc)
+        .split(":", 1)[1]
+        .removeprefix(" the tree is moby family "),
+    )
+
+
+def build_patch_script(loaded: LoadedSpec) -> str:
+    return render_script(
+        build_rules(loaded),
+        family=loaded.release.family.name,
+        spec_path=loaded.path,
+        spec_desc=spec_description(loaded),
+    )

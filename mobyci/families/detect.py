@@ -1,0 +1,69 @@
+"""Tell a moby tree's release family from its own files (no VERSION file exists in any release).
+
+The generated patch script runs the same decision list (touchpoints.DETECTION) in sh; keep the two in step
+by changing the data, not this code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mobyci.errors import MobyciError
+from mobyci.families.touchpoints import (
+    DETECTION,
+    DETECTION_HINT,
+    TREE_MARKERS,
+    Condition,
+    Contains,
+    Exists,
+    HasLine,
+    LineStarts,
+)
+
+
+def not_a_tree_message(tree: str, missing: str) -> str:
+    return f"{tree}: not a moby source tree (no {missing}): run the patch in the root of a moby checkout"
+
+
+def unknown_family_message(tree: str) -> str:
+    return f"{tree}: cannot tell the moby release family of this tree ({DETECTION_HINT})"
+
+
+def check_tree(tree: Path) -> None:
+    """Raise MobyciError unless `tree` looks like the root of a moby checkout."""
+    if not tree.is_dir():
+        raise MobyciError(f"{tree}: no such directory")
+    for marker in TREE_MARKERS:
+        if not (tree / marker).is_file():
+            raise MobyciError(not_a_tree_message(str(tree), marker))
+
+
+def _lines(path: Path) -> list[bytes]:
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return []
+    return data.split(b"\n")
+
+
+def _holds(tree: Path, condition: Condition) -> bool:
+    path = tree / condition.path
+    if isinstance(condition, Exists):
+        return path.is_file()
+    if not path.is_file():
+        return False
+    if isinstance(condition, HasLine):
+        return condition.text.encode() in _lines(path)
+    if isinstance(condition, LineStarts):
+        prefix = condition.prefix.encode()
+        return any(line.startswith(prefix) for line in _lines(path))
+    assert isinstance(condition, Contains)
+    return condition.text.encode() in path.read_bytes()
+
+
+def detect_family(tree: Path) -> str | None:
+    """The family name ("19.03" … "29") of the moby tree in `tree`, or None when no rule matches."""
+    for family, conditions in DETECTION:
+        if all(_holds(tree, c) for c in conditions):
+            return family
+    return None

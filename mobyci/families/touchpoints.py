@@ -1,0 +1,114 @@
+"""Where each release family reaches the network inside the moby tree, as data for the patch rules.
+
+Read from the real trees (docs/families.md lists the tags and lines). The patch engine never branches on a
+family's name: it looks the family up here. Adding a family means adding an entry to TOUCHPOINTS and, when
+its tree looks different, a line to DETECTION.
+
+File patterns are relative to the tree, use `*` only in the last segment, and contain only
+[A-Za-z0-9._/*-]: the generated script expands them unquoted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Files that must all exist for a directory to be taken for a moby source tree.
+TREE_MARKERS: tuple[str, ...] = ("Dockerfile", "Makefile", "hack/make.sh", "contrib/download-frozen-image-v2.sh")
+
+
+@dataclass(frozen=True)
+class Exists:
+    path: str
+
+
+@dataclass(frozen=True)
+class HasLine:
+    """The file has a line exactly equal to `text`."""
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True)
+class LineStarts:
+    """The file has a line starting with `prefix`."""
+
+    path: str
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Contains:
+    """The file contains `text` somewhere."""
+
+    path: str
+    text: str
+
+
+Condition = Exists | HasLine | LineStarts | Contains
+
+# Family detection from the tree's own files: the first entry whose conditions all hold wins.
+# Checked against every release tag v19.03.0 … docker-v29.7.2 (143 tags) with no misclassification.
+DETECTION: tuple[tuple[str, tuple[Condition, ...]], ...] = (
+    ("29", (HasLine("go.mod", "module github.com/moby/moby/v2"),)),
+    ("20.10", (Exists("vendor.conf"), LineStarts("Dockerfile", "ARG BASE_DEBIAN_DISTRO="))),
+    ("19.03", (Exists("vendor.conf"),)),
+    (
+        "24.0",
+        (
+            LineStarts("docker-bake.hcl", 'variable "APT_MIRROR"'),
+            Contains("docker-bake.hcl", 'target "docker-metadata-action"'),
+        ),
+    ),
+    ("23.0", (LineStarts("docker-bake.hcl", 'variable "APT_MIRROR"'),)),
+    ("25-28", (Exists("docker-bake.hcl"),)),
+)
+
+DETECTION_HINT = "no go.mod for github.com/moby/moby/v2, no vendor.conf, no docker-bake.hcl"
+
+
+@dataclass(frozen=True)
+class Touchpoints:
+    """The files and anchors one family's patch rules work on."""
+
+    # Files holding git fetch URLs: `git clone https://…`, `git remote add origin "https://…"`,
+    # repository ARG defaults, BuildKit `ADD https://…git?ref=` sources.
+    git_files: tuple[str, ...]
+    # Files holding download.docker.com static-binary URLs.
+    download_files: tuple[str, ...]
+    # The frozen-image download script (registryBase, token requests).
+    frozen_script: str
+    # The Dockerfile the make targets build, and the stage every build stage descends from.
+    dockerfile: str
+    base_stage: str
+    # Stages that run apt without any APT_MIRROR hook: the apt rule injects its own rewrite there.
+    apt_unhooked_stages: tuple[str, ...]
+
+
+_GIT = ("Dockerfile", "hack/dockerfile/install/*.installer", "hack/dockerfile/cli.sh")
+_DOWNLOADS = ("hack/dockerfile/install/dockercli.installer", "Dockerfile", "hack/dockerfile/cli.sh")
+_FROZEN = "contrib/download-frozen-image-v2.sh"
+
+
+def _touchpoints(*, apt_unhooked: tuple[str, ...]) -> Touchpoints:
+    return Touchpoints(
+        git_files=_GIT,
+        download_files=_DOWNLOADS,
+        frozen_script=_FROZEN,
+        dockerfile="Dockerfile",
+        base_stage="base",
+        apt_unhooked_stages=apt_unhooked,
+    )
+
+
+TOUCHPOINTS: dict[str, Touchpoints] = {
+    # 19.03: frozen-images is `FROM base`, so the build arg's hook in base covers every apt stage.
+    "19.03": _touchpoints(apt_unhooked=()),
+    # 20.10 - 24.0: base has the APT_MIRROR hook; frozen-images is `FROM debian:…` and never sees it.
+    "20.10": _touchpoints(apt_unhooked=("frozen-images",)),
+    "23.0": _touchpoints(apt_unhooked=("frozen-images",)),
+    "24.0": _touchpoints(apt_unhooked=("frozen-images",)),
+    # 25+: no hook at all; every apt stage descends from base or frozen-images.
+    "25-28": _touchpoints(apt_unhooked=("base", "frozen-images")),
+    "29": _touchpoints(apt_unhooked=("base", "frozen-images")),
+}
