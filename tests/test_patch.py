@@ -88,13 +88,18 @@ class Outcome:
     errors: list[str]  # messages without the "mobyci-patch: " prefix
 
 
-@pytest.fixture(scope="session")
-def busybox_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def make_busybox_bin(factory: pytest.TempPathFactory) -> Path:
+    """A directory of busybox applets (sh, sed, grep, awk, cp, mv…) to use as the only PATH."""
     if BUSYBOX is None:
         pytest.skip("busybox is not installed (.ci/run installs it)")
-    directory = tmp_path_factory.mktemp("busybox-bin")
+    directory = factory.mktemp("busybox-bin")
     subprocess.run([BUSYBOX, "--install", "-s", str(directory)], check=True)
     return directory
+
+
+@pytest.fixture(scope="session")
+def busybox_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_busybox_bin(tmp_path_factory)
 
 
 def shells(busybox: Path | None) -> list[tuple[str, list[str], dict[str, str]]]:
@@ -114,15 +119,20 @@ def run_script(script: str, tree: Path, argv: list[str], extra: Mapping[str, str
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **ENV, **extra}
     args = [*argv, str(path), *(["--check"] if check else []), str(tree)]
     done = subprocess.run(args, capture_output=True, env=env, check=False)
-    errors = [line.removeprefix("mobyci-patch: ") for line in done.stderr.decode().splitlines()]
-    return Outcome(done.returncode, done.stdout.decode().splitlines(), errors)
+    errors = [line.removeprefix("mobyci-patch: ") for line in lines_of(done.stderr.decode())]
+    return Outcome(done.returncode, lines_of(done.stdout.decode()), errors)
+
+
+def lines_of(text: str) -> list[str]:
+    """Lines split on newlines only (a carriage return is part of a line here)."""
+    return text.split("\n")[:-1] if text.endswith("\n") else text.split("\n") if text else []
 
 
 def run_python(rules: list[Rule], tree: Path, family: str, *, check: bool = False, spec_desc: str = "x") -> Outcome:
     try:
         report = run_rules(rules, tree, family=family, spec_desc=spec_desc, check=check, environ=ENV)
     except MobyciError as exc:
-        return Outcome(1, [], str(exc).splitlines())
+        return Outcome(1, [], lines_of(str(exc)))
     return Outcome(1 if check and report.changed else 0, report.lines, [])
 
 
