@@ -256,9 +256,11 @@ def _print_sections(sections: list[tuple[str, list[tuple[str, ...]]]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)  # colour on a terminal, plain text when piped
+    # Colour on a terminal; plain, unwrapped text when piped (for logs and merge-request comments).
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     for title, rows in sections:
-        table = Table(title=title, title_justify="left", show_header=False, box=None, pad_edge=False)
+        console.print(title, style="bold", markup=False)
+        table = Table(show_header=False, box=None, pad_edge=False)
         for _ in range(max(len(r) for r in rows)):
             table.add_column(overflow="fold")
         for row in rows:

@@ -89,6 +89,8 @@ def longest_chain(doc: dict[str, Any]) -> int:
 
     @functools.cache
     def depth(name: str) -> int:
+        if name not in all_jobs:
+            return 1  # reported by semantic_problems as a dangling need
         needs = resolved(doc, all_jobs[name]).get("needs", [])
         return 1 + max((depth(n["job"] if isinstance(n, dict) else n) for n in needs), default=0)
 
@@ -119,6 +121,8 @@ def schema_errors(text: str, schema: str = "vendor.gitlab-ci") -> list[str]:
             tool("check-jsonschema"),
             "--builtin-schema",
             schema,
+            "--default-filetype",
+            "yaml",
             *(["--data-transform", "gitlab-ci", "--regex-variant", "nonunicode"] if "gitlab" in schema else []),
             "-",
         ],

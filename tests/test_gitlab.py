@@ -181,7 +181,8 @@ def test_dev_image_is_built_once_and_shared_through_the_registry() -> None:
     doc = _doc(spec)
     assert doc["variables"]["MOBYCI_DEV_IMAGE"] == "$CI_REGISTRY_IMAGE/moby-dev"
     prepare = "\n".join(doc["prepare"]["script"])
-    assert prepare.count(" build") == 1 and 'docker push "$MOBYCI_DEV_IMAGE:cache"' in prepare
+    assert prepare.count(" build") == 1
+    assert 'docker push "$MOBYCI_DEV_IMAGE:cache"' in prepare
     assert "--cache-from $MOBYCI_DEV_IMAGE:cache" in prepare
     for target in ("binary", "dynbinary"):
         script = "\n".join(doc[target]["script"])
@@ -193,7 +194,8 @@ def test_shell_profile_has_no_image_or_service() -> None:
     doc = _doc(PROXY_SPEC.replace("REF", "v27.5.1").replace("RUNNER", "shell"))
     for name, job in pc.jobs(doc).items():
         if name != "mobyci-check":
-            assert "image" not in pc.resolved(doc, job) and "services" not in pc.resolved(doc, job), name
+            assert "image" not in pc.resolved(doc, job), name
+            assert "services" not in pc.resolved(doc, job), name
     assert "DOCKER_HOST" not in doc["variables"]
 
 
@@ -208,5 +210,6 @@ def test_plan_json_is_stable_and_names_variables_not_values(tmp_path: Path) -> N
     assert data["ci_variables"] == ["CORP_HTTP_PROXY", "CORP_HTTPS_PROXY"]
     assert [j["name"] for j in data["jobs"]] == ["mobyci-check", "prepare", "binary", "dynbinary", "checksums"]
     ids = [r["id"] for r in data["rewrites"]]
-    assert len(ids) == len(set(ids)) and all(r["files"] for r in data["rewrites"])
+    assert len(ids) == len(set(ids))
+    assert all(r["files"] for r in data["rewrites"])
     assert {"registry", "apt-base"} <= set(ids)  # 25+: no apt knob, so the patch injects the mirror

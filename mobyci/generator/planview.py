@@ -65,14 +65,14 @@ def plan_text(plan: Plan) -> list[tuple[str, list[tuple[str, ...]]]]:
     """Sections of (title, rows) for a person; the CLI lays them out (rich on a terminal)."""
     release = plan.release
     family = release.family
-    overview = [
+    overview: list[tuple[str, ...]] = [
         ("moby", f"{plan.repo} @ {plan.ref}"),
         ("clone from", plan.clone_url),
         ("family", f"{family.name} ({family.build_style}, Debian {family.debian})"),
     ]
     if release.variant is not None:
         overview.append(("variant", release.variant.note))
-    jobs = [
+    jobs: list[tuple[str, ...]] = [
         (
             job.name,
             job.stage,
@@ -81,10 +81,14 @@ def plan_text(plan: Plan) -> list[tuple[str, list[tuple[str, ...]]]]:
         )
         for job in plan.jobs
     ]
-    rewrites = [(r.id, r.title, ", ".join(r.files)) for r in plan.rewrites] or [("-", "no mirror rewrites", "")]
-    env = [(name, value) for name, value in plan.variables] or [("-", "no proxy or build environment")]
-    sections = [
-        ("Build", overview),
+    rewrites: list[tuple[str, ...]] = [(r.id, r.title, ", ".join(r.files)) for r in plan.rewrites] or [
+        ("-", "no mirror rewrites", "")
+    ]
+    env: list[tuple[str, ...]] = [(name, value) for name, value in plan.variables] or [
+        ("-", "no proxy or build environment")
+    ]
+    sections: list[tuple[str, list[tuple[str, ...]]]] = [
+        ("Build", list(overview)),
         ("Jobs (name, stage, needs, what)", jobs),
         ("Patch rules (id, what, files)", rewrites),
         ("Environment (CI variable names, never values)", env),
