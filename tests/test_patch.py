@@ -532,3 +532,24 @@ def test_no_rules_when_the_spec_asks_for_nothing() -> None:
     loaded = loaded_for("29", "")
     assert build_rules(loaded) == []
     assert "mobyci_awk=" in render_script([], family="29", spec_path="s.yaml", spec_desc="s")
+
+
+def test_script_bytes_do_not_depend_on_hash_seed(tmp_path: Path) -> None:
+    spec = tmp_path / "mobyci.yaml"
+    spec.write_text(spec_text(REFS["20.10"]))
+    outputs = []
+    for seed in ("0", "1"):
+        done = subprocess.run(
+            [sys.executable, "-m", "mobyci", "patch", str(spec)],
+            capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+        )
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    assert outputs[0] == build_patch_script(load_text(spec.read_text(), str(spec))).encode()
+
+
+def test_header_names_the_regenerating_command() -> None:
+    text = build_patch_script(loaded_for("29"), command="mobyci render ci/mobyci.yaml --all")
+    assert "# Regenerate: mobyci render ci/mobyci.yaml --all\n" in text

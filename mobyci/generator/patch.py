@@ -533,8 +533,11 @@ def _comment(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
-def render_script(rules: Sequence[Rule], *, family: str, spec_path: str, spec_desc: str) -> str:
-    """The self-contained POSIX sh patch script for `rules` (deterministic bytes)."""
+def render_script(
+    rules: Sequence[Rule], *, family: str, spec_path: str, spec_desc: str, command: str | None = None
+) -> str:
+    """The self-contained POSIX sh patch script for `rules` (deterministic bytes). `command` is how to
+    regenerate it, for the header (default: `mobyci patch SPEC -o mobyci-patch.sh`)."""
     import jinja2
 
     for rule in rules:
@@ -558,7 +561,7 @@ def render_script(rules: Sequence[Rule], *, family: str, spec_path: str, spec_de
     return template.render(
         version=__version__,
         spec_path=_comment(spec_path),
-        regenerate=_comment(f"mobyci patch {shlex.quote(spec_path)} -o mobyci-patch.sh"),
+        regenerate=_comment(command or f"mobyci patch {shlex.quote(spec_path)} -o mobyci-patch.sh"),
         family=family,
         spec_desc=spec_desc,
         rules=[
@@ -589,10 +592,12 @@ def render_script(rules: Sequence[Rule], *, family: str, spec_path: str, spec_de
     )
 
 
-def build_patch_script(loaded: LoadedSpec) -> str:
+def build_patch_script(loaded: LoadedSpec, *, command: str | None = None) -> str:
+    """The patch script for a spec; `command` (how to regenerate the file) goes into its header."""
     return render_script(
         build_rules(loaded),
         family=loaded.release.family.name,
         spec_path=loaded.path,
         spec_desc=spec_description(loaded),
+        command=command,
     )
