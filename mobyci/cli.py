@@ -186,17 +186,33 @@ def patch(
     ] = None,
     check: Annotated[
         Path | None,
-        typer.Option("--check", metavar="DIR", help="Report what would change in DIR; exit 1 if anything would."),
+        typer.Option(
+            "--check",
+            metavar="PATH",
+            help="A moby tree: report what would change, exit 1 if anything would. "
+            "A committed script: exit 1 with a diff if it is not current.",
+        ),
     ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite a file that mobyci did not write.")] = False,
 ) -> None:
     """Write the patch script that points a moby checkout at the mirrors (or apply it here)."""
+    import shlex
+
     from mobyci.generator.patch import apply_patch, build_patch_script
 
     loaded = _load(spec)
     if apply is not None and check is not None:
         raise typer.BadParameter("use --apply or --check, not both")
+    if check is not None and not check.is_dir():
+        command = f"mobyci patch {shlex.quote(loaded.path)} -o {shlex.quote(str(check))}"
+        _check_files([(check, build_patch_script(loaded, command=command), command)])
+        return
     if apply is None and check is None:
-        _emit(build_patch_script(loaded), output, mode=0o755)
+        if output is None:
+            sys.stdout.write(build_patch_script(loaded))
+            return
+        command = f"mobyci patch {shlex.quote(loaded.path)} -o {shlex.quote(str(output))}"
+        _write_files([(output, build_patch_script(loaded, command=command), command)], force=force)
         return
     tree = apply if apply is not None else check
     assert tree is not None
@@ -209,6 +225,7 @@ def patch(
 
 class Format(StrEnum):
     gitlab = "gitlab"
+    buildkite = "buildkite"
 
 
 @app.command()
@@ -217,12 +234,87 @@ def render(
     spec: SpecArg = Path("mobyci.yaml"),
     fmt: Annotated[Format, typer.Option("--format", help="Which CI system to write for.")] = Format.gitlab,
     output: OutputOpt = None,
+    all_outputs: Annotated[
+        bool, typer.Option("--all", help="Write (or --check) every file the spec lists under outputs:.")
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Exit 1 with a diff if the committed file is not what the spec gives now."),
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite a file that mobyci did not write.")] = False,
 ) -> None:
     """Write the CI pipeline for the spec (stdout by default)."""
-    from mobyci.generator.render import render_pipeline
+    from mobyci.generator.render import DEFAULT_OUTPUTS, render_command, render_pipeline
 
     loaded = _load(spec)
-    _emit(render_pipeline(loaded, fmt.value), output)
+    if all_outputs:
+        files = _outputs_of(loaded, spec)
+    elif output is not None or check:
+        target = output if output is not None else Path(DEFAULT_OUTPUTS[fmt.value])
+        files = [(fmt.value, target, render_command(loaded.path, fmt.value, str(target)))]
+    else:
+        sys.stdout.write(render_pipeline(loaded, fmt.value))
+        return
+    generated = [(path, _generate(loaded, kind, command), command) for kind, path, command in files]
+    if check:
+        _check_files(generated)
+    else:
+        _write_files(generated, force=force)
+
+
+def _outputs_of(loaded: LoadedSpec, spec: Path) -> list[tuple[str, Path, str]]:
+    import shlex
+
+    from mobyci.errors import MobyciError
+
+    listed = [(kind, path) for kind, path in loaded.spec.outputs.model_dump().items() if path is not None]
+    if not listed:
+        raise MobyciError(
+            f"{loaded.path}: outputs: lists no files; add e.g. `outputs: {{gitlab: .gitlab-ci.yml}}` to use --all"
+        )
+    command = f"mobyci render {shlex.quote(loaded.path)} --all"
+    return [(kind, spec.parent / path, command) for kind, path in listed]
+
+
+def _generate(loaded: LoadedSpec, kind: str, command: str) -> str:
+    if kind == "patch":
+        from mobyci.generator.patch import build_patch_script
+
+        return build_patch_script(loaded, command=command)
+    from mobyci.generator.render import render_pipeline_with_command
+
+    return render_pipeline_with_command(loaded, kind, command)
+
+
+def _check_files(generated: list[tuple[Path, str, str]]) -> None:
+    from mobyci.generator.drift import drift
+
+    stale = False
+    for path, fresh, command in generated:
+        existing = path.read_text("utf-8") if path.is_file() else None
+        found = drift(str(path), existing, fresh)
+        if found.status == "current":
+            typer.echo(found.message(str(path), command))
+            continue
+        stale = True
+        sys.stdout.write(found.diff)
+        _err(found.message(str(path), command))
+    if stale:
+        raise typer.Exit(EXIT_PROBLEM)
+
+
+def _write_files(generated: list[tuple[Path, str, str]], *, force: bool) -> None:
+    from mobyci.errors import MobyciError
+    from mobyci.fsio import write_atomic
+    from mobyci.generator.header import read_header
+
+    # Refuse before writing anything: one foreign file must not leave the others half-updated.
+    for path, _, _ in generated:
+        if path.is_file() and not force and read_header(path.read_text("utf-8", errors="replace")) is None:
+            raise MobyciError(f"{path}: not written by mobyci (no mobyci header); pass --force to overwrite it")
+    for path, fresh, _ in generated:
+        mode = 0o755 if fresh.startswith("#!") else None
+        _err(f"{path}: {'written' if write_atomic(path, fresh, mode=mode) else 'unchanged'}")
 
 
 class PlanFormat(StrEnum):

@@ -323,6 +323,29 @@ CASES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
+        "registry-tokens-without-registry",
+        "version: 1\nmoby: {ref: v19.03.12}\nmirrors: {registry_tokens: false}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:3:28: mirrors.registry_tokens: only applies with mirrors.registry: set the mirror or remove this key"
+        ],
+    ),
+    (
+        "command-substitution-in-repo",
+        "version: 1\nmoby: {ref: v19.03.12, repo: 'https://x.example/$(id).git'}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:2:30: moby.repo: 'https://x.example/$(id).git' has a quote, backslash, $ or other shell "
+            "character: remove it"
+        ],
+    ),
+    (
+        "output-absolute",
+        "version: 1\nmoby: {ref: v19.03.12}\ntargets: [binary]\noutputs: {patch: /etc/cron.d/x}\n",
+        [
+            "mobyci.yaml:4:18: outputs.patch: '/etc/cron.d/x' must be a file path relative to the spec's "
+            "directory, inside it (no '..', not absolute)"
+        ],
+    ),
+    (
         "several-problems-at-once",
         "version: 1\nmoby: {ref: v19.03.12, repo: 'ftp://x'}\nproxy: {http: 'x y'}\ntargets: [binary, rpmm]\n",
         [

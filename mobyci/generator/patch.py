@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mobyci import __version__
 from mobyci.errors import CheckFailed, MobyciError
 from mobyci.families.detect import check_tree, detect_family, not_a_tree_message, unknown_family_message
 from mobyci.families.touchpoints import DETECTION, TREE_MARKERS, Contains, Exists, HasLine, LineStarts
+from mobyci.generator.header import with_header
 from mobyci.generator.rules import MARKER_PREFIX, EnvValue, Rule, build_rules, dockerfile_dq
 
 if TYPE_CHECKING:
@@ -560,10 +560,7 @@ def render_script(
     )
     env.filters["sh_quote"] = lambda v: shlex.quote(str(v)) if str(v) else "''"
     template = env.get_template("patch.sh.j2")
-    return template.render(
-        version=__version__,
-        spec_path=_comment(spec_path),
-        regenerate=_comment(command or f"mobyci patch {shlex.quote(spec_path)} -o mobyci-patch.sh"),
+    body = template.render(
         family=family,
         spec_desc=spec_desc,
         rules=[
@@ -591,6 +588,13 @@ def render_script(
         mismatch_tail=mismatch_message("", "", family, spec_desc)
         .split(":", 1)[1]
         .removeprefix(" the tree is moby family "),
+    )
+    return with_header(
+        body,
+        spec_path=_comment(spec_path),
+        command=_comment(command or f"mobyci patch {shlex.quote(spec_path)} -o mobyci-patch.sh"),
+        notes=(f"moby family {family}",),
+        shebang="#!/bin/sh",
     )
 
 

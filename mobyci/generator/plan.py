@@ -332,6 +332,11 @@ def _notes(loaded: LoadedSpec) -> tuple[str, ...]:
             "shell runner: the registry mirror can only be set in the host daemon's daemon.json "
             f'("registry-mirrors": ["{spec.mirrors.registry}"]); the pipeline cannot set it'
         )
+    if spec.mirrors.apt and spec.mirrors.apt.startswith("https://") and release.apt_build_arg is not None:
+        notes.append(
+            f"the apt mirror reaches the build through {release.apt_build_arg}, which takes a host only: "
+            "Debian sources keep http:// there"
+        )
     if any(t.name in ("rpm", "deb") for t in spec.targets):
         notes.append("rpm/deb targets are validated but not built yet (docker-ce-packaging support is planned)")
     return tuple(notes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from mobyci.generator.plan import Plan, Rewrite, build_plan
 from mobyci.schemas.load import LoadedSpec
 
@@ -13,12 +15,35 @@ def make_plan(loaded: LoadedSpec) -> Plan:
     return build_plan(loaded, rewrites)
 
 
-def render_pipeline(loaded: LoadedSpec, fmt: str) -> str:
+# Where each format's file conventionally lives: named in the header when rendering to stdout.
+DEFAULT_OUTPUTS = {"gitlab": ".gitlab-ci.yml", "buildkite": ".buildkite/pipeline.yml"}
+
+
+def render_command(spec_path: str, fmt: str, output: str | None) -> str:
+    """The exact command that regenerates a file, for its header."""
+    words = ["mobyci", "render", shlex.quote(spec_path)]
+    if fmt != "gitlab":
+        words += ["--format", fmt]
+    if output is None:
+        return " ".join(words) + f" > {DEFAULT_OUTPUTS[fmt]}"
+    return " ".join([*words, "-o", shlex.quote(output)])
+
+
+def render_pipeline(loaded: LoadedSpec, fmt: str, output: str | None = None) -> str:
+    return render_pipeline_with_command(loaded, fmt, render_command(loaded.path, fmt, output))
+
+
+def render_pipeline_with_command(loaded: LoadedSpec, fmt: str, command: str) -> str:
+    """The pipeline, with `command` named in its header as the way to regenerate it."""
     from mobyci.generator.patch import build_patch_script
 
     plan = make_plan(loaded)
     if fmt == "gitlab":
         from mobyci.generator.gitlab import render_gitlab
 
-        return render_gitlab(loaded, plan, build_patch_script(loaded))
+        return render_gitlab(loaded, plan, build_patch_script(loaded), command)
+    if fmt == "buildkite":
+        from mobyci.generator.buildkite import render_buildkite
+
+        return render_buildkite(loaded, plan, build_patch_script(loaded), command)
     raise ValueError(f"unknown format {fmt}")

@@ -19,11 +19,11 @@ def _literal_multiline(value: Any) -> Any:
     return value
 
 
-def dump(data: dict[str, Any], header: str = "") -> str:
+def dump(data: dict[str, Any]) -> str:
     yaml = YAML(typ="rt", pure=True)
     yaml.width = 4096  # never fold long shell lines: a folded line is a different command
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.default_flow_style = False
     buffer = io.StringIO()
     yaml.dump(_literal_multiline(data), buffer)
-    return header + buffer.getvalue()
+    return buffer.getvalue()

@@ -18,6 +18,10 @@ def check_spec(spec: Spec) -> tuple[Release | None, list[Finding]]:
     findings += _check_targets(spec, release)
     findings += _check_registry(spec)
     findings += _check_apt(spec, release)
+    if not spec.mirrors.registry_tokens and spec.mirrors.registry is None:
+        findings.append(
+            (("mirrors", "registry_tokens"), "only applies with mirrors.registry: set the mirror or remove this key")
+        )
     return release, findings
 
 

@@ -44,7 +44,7 @@ def fail(kind: str, message: str, **context: object) -> PydanticCustomError:
     return PydanticCustomError(kind, message, dict(context) if context else None)
 
 
-def _printable(value: str) -> None:
+def check_printable(value: str) -> None:
     if any(ord(c) < 0x20 or ord(c) == 0x7F or c.isspace() for c in value):
         raise fail("mobyci_whitespace", "must not contain spaces, newlines or control characters")
 
@@ -73,7 +73,10 @@ def check_url(
     allow_user: bool = False,
 ) -> str:
     """A literal URL: a scheme from `schemes`, a valid host, and never a password or token in it."""
-    _printable(value)
+    check_printable(value)
+    if any(c in value for c in "\"'`$\\<>{}^"):
+        # URLs reach shell scripts, Dockerfiles and YAML: none of these belong in a mirror URL.
+        raise fail("mobyci_url", f"'{value}' has a quote, backslash, $ or other shell character: remove it")
     parts = urlsplit(value)
     if not parts.scheme or "://" not in value:
         raise fail(
@@ -106,7 +109,7 @@ def check_url(
 def check_git_url(value: str) -> str:
     """A repository URL: https/http/ssh/git URLs, or scp-like `git@host:path`."""
     if re.match(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]", value) and "://" not in value:
-        _printable(value)
+        check_printable(value)
         return value
     return check_url(value, schemes=("https", "http", "ssh", "git"), allow_user=value.startswith("ssh://"))
 
@@ -140,7 +143,7 @@ def check_proxy(value: str) -> str:
 
 
 def check_no_proxy_entry(value: str) -> str:
-    _printable(value)
+    check_printable(value)
     if "," in value:
         raise fail("mobyci_no_proxy", "one host per list item: split it into several items")
     if value.startswith("$"):

@@ -56,7 +56,7 @@ def _check_goproxy(value: str) -> str:
 
 
 def _check_gosumdb(value: str) -> str:
-    fields._printable(value)
+    fields.check_printable(value)
     return value
 
 
@@ -230,6 +230,28 @@ class GitHub(_Model):
     runs_on: NonEmpty = Field("ubuntu-24.04", description="Runner label for build jobs.")
 
 
+def _check_output_path(value: str) -> str:
+    fields.check_printable(value)
+    parts = value.replace("\\", "/").split("/")
+    if value.startswith("/") or ".." in parts or not value or value.endswith("/"):
+        raise fields.fail(
+            "mobyci_output",
+            f"'{value}' must be a file path relative to the spec's directory, inside it (no '..', not absolute)",
+        )
+    return value
+
+
+OutputPath = Annotated[str, AfterValidator(_check_output_path)]
+
+
+class Outputs(_Model):
+    """Files `mobyci render --all` writes and `--all --check` keeps current, relative to the spec's directory."""
+
+    gitlab: OutputPath | None = Field(None, description="GitLab pipeline, usually .gitlab-ci.yml.")
+    buildkite: OutputPath | None = Field(None, description="Buildkite pipeline, usually .buildkite/pipeline.yml.")
+    patch: OutputPath | None = Field(None, description="The patch script alone, e.g. ci/mobyci-patch.sh.")
+
+
 class CI(_Model):
     """Settings shared by every CI system, then one block per system."""
 
@@ -262,3 +284,4 @@ class Spec(_Model):
         Field(min_length=1),
     ] = Field(description="What to build: a target name, or a mapping with name and options. No duplicates.")
     ci: CI = Field(default_factory=CI)
+    outputs: Outputs = Field(default_factory=Outputs)
