@@ -226,6 +226,7 @@ def patch(
 class Format(StrEnum):
     gitlab = "gitlab"
     buildkite = "buildkite"
+    github = "github"
 
 
 @app.command()

@@ -16,7 +16,11 @@ def make_plan(loaded: LoadedSpec) -> Plan:
 
 
 # Where each format's file conventionally lives: named in the header when rendering to stdout.
-DEFAULT_OUTPUTS = {"gitlab": ".gitlab-ci.yml", "buildkite": ".buildkite/pipeline.yml"}
+DEFAULT_OUTPUTS = {
+    "gitlab": ".gitlab-ci.yml",
+    "buildkite": ".buildkite/pipeline.yml",
+    "github": ".github/workflows/mobyci.yml",
+}
 
 
 def render_command(spec_path: str, fmt: str, output: str | None) -> str:
@@ -46,4 +50,8 @@ def render_pipeline_with_command(loaded: LoadedSpec, fmt: str, command: str) -> 
         from mobyci.generator.buildkite import render_buildkite
 
         return render_buildkite(loaded, plan, build_patch_script(loaded), command)
+    if fmt == "github":
+        from mobyci.generator.github import render_github
+
+        return render_github(loaded, plan, build_patch_script(loaded), command)
     raise ValueError(f"unknown format {fmt}")

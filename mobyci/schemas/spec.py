@@ -249,6 +249,9 @@ class Outputs(_Model):
 
     gitlab: OutputPath | None = Field(None, description="GitLab pipeline, usually .gitlab-ci.yml.")
     buildkite: OutputPath | None = Field(None, description="Buildkite pipeline, usually .buildkite/pipeline.yml.")
+    github: OutputPath | None = Field(
+        None, description="GitHub Actions workflow, usually .github/workflows/mobyci.yml."
+    )
     patch: OutputPath | None = Field(None, description="The patch script alone, e.g. ci/mobyci-patch.sh.")
 
 
