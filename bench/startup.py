@@ -38,6 +38,7 @@ targets:
     distros: [debian-bookworm, debian-bullseye, raspbian-bookworm, raspbian-bullseye, ubuntu-focal,
               ubuntu-jammy, ubuntu-noble, ubuntu-oracular]
 """
+_FLOOR = "import typer, ruamel.yaml\nfrom pydantic import BaseModel\nclass M(BaseModel):\n    x: int\nM(x=1)"
 ONE_TARGET = "version: 1\nmoby: {ref: v27.5.1}\ntargets: [binary]\n"
 # Runs the CLI in-process under `python -c` and reports the peak RSS of that process (KiB on Linux).
 _RSS = (
@@ -79,6 +80,10 @@ def main() -> int:
             ("render", ["render", str(SMALL)], 1.1, 60.0),
         ]
         print(f"baseline (import typer, pydantic, ruamel.yaml, jinja2): {base * 1000:.0f} ms, {runs} runs")
+        # `import pydantic` in the baseline is lazy: it loads neither pydantic.main nor the plugin loader that
+        # building any model needs. This floor is the least a pydantic-validated command can cost.
+        floor = _median([py, "-c", _FLOOR], runs)
+        print(f"floor      {floor / base:5.2f}x baseline (typer + ruamel.yaml + one pydantic model validated)")
         failed = False
         for label, args, goal, mem_goal in rows:
             t = _median([py, "-m", "mobyci", *args], runs)
