@@ -19,6 +19,7 @@ SOURCE_DIR = "moby"
 SOURCE_ARCHIVE = "moby-src.tar.gz"
 GITCOMMIT_FILE = "mobyci-gitcommit"
 PATCH_SCRIPT = "mobyci-patch.sh"
+PACKAGES_DIR = "packages"  # rpm/deb jobs leave packages/<distro>/*.rpm|*.deb and a SHA256SUMS there
 # The dind service is reached by name and port; without these the docker CLI would send its own
 # connection to the daemon through the proxy.
 DIND_NO_PROXY = ("docker", "docker:2375", "docker:2376", "localhost", "127.0.0.1")
@@ -94,11 +95,15 @@ def build_plan(loaded: LoadedSpec, rewrites: tuple[Rewrite, ...] = ()) -> Plan:
     jobs: list[Job] = [_check_job(loaded), _prepare_job(loaded, build_args)]
     for target in spec.targets:
         if target.name in ("rpm", "deb"):
-            continue  # packaging comes with docker-ce-packaging support (issue 8)
-        jobs.append(_target_job(loaded, target.name, target.platforms, build_args))
+            from mobyci.generator.packaging import packaging_jobs
+
+            jobs += packaging_jobs(loaded, target, build_args)
+        else:
+            jobs.append(_target_job(loaded, target.name, target.platforms, build_args))
     built = [j.name for j in jobs if j.stage == "build"]
     if built:
-        jobs.append(_checksums_job(built))
+        packages = any(j.artifacts and j.artifacts[0].startswith(PACKAGES_DIR) for j in jobs)
+        jobs.append(_checksums_job(built, packages=packages))
     notes = _notes(loaded)
     return Plan(
         spec_path=loaded.path,
@@ -285,6 +290,11 @@ def _bake_proxy_config(build_args: tuple[str, ...]) -> list[str]:
     ]
 
 
+def sums_line(out: str) -> str:
+    """The shell line that writes `out`/SHA256SUMS the same way for every job that produces files."""
+    return _sums(out)
+
+
 def _sums(out: str) -> str:
     # The same SHA256SUMS for every family: 23.0+ write no checksums, older ones write .md5/.sha256 per file.
     # Written aside and moved in, so the listing never sees a half-written SHA256SUMS.
@@ -295,13 +305,14 @@ def _sums(out: str) -> str:
     )
 
 
-def _checksums_job(targets: list[str]) -> Job:
+def _checksums_job(targets: list[str], *, packages: bool) -> Job:
+    roots = f"{SOURCE_DIR}/bundles" + (f" {PACKAGES_DIR}" if packages else "")
     return Job(
         name="checksums",
         stage="publish",
         title="Verify every bundle against its SHA256SUMS and list them all",
         script=(
-            f"find {SOURCE_DIR}/bundles -name SHA256SUMS | LC_ALL=C sort > mobyci-sums.list",
+            f"find {roots} -name SHA256SUMS | LC_ALL=C sort > mobyci-sums.list",
             'test -s mobyci-sums.list || { echo "no SHA256SUMS from the build jobs" >&2; exit 1; }',
             'while IFS= read -r sums; do (cd "$(dirname "$sums")" && sha256sum -c SHA256SUMS); done < mobyci-sums.list',
             'while IFS= read -r sums; do d=$(dirname "$sums"); sed "s|  |  ${d#moby/}/|" "$sums"; done '
@@ -309,7 +320,7 @@ def _checksums_job(targets: list[str]) -> Job:
             "cat SHA256SUMS",
         ),
         needs=tuple(targets),
-        artifacts=(f"{SOURCE_DIR}/bundles/", "SHA256SUMS"),
+        artifacts=(f"{SOURCE_DIR}/bundles/", *([f"{PACKAGES_DIR}/"] if packages else []), "SHA256SUMS"),
         docker=False,
     )
 
