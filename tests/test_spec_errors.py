@@ -326,7 +326,8 @@ CASES: list[tuple[str, str, list[str]]] = [
         "registry-tokens-without-registry",
         "version: 1\nmoby: {ref: v19.03.12}\nmirrors: {registry_tokens: false}\ntargets: [binary]\n",
         [
-            "mobyci.yaml:3:28: mirrors.registry_tokens: only applies with mirrors.registry: set the mirror or remove this key"
+            "mobyci.yaml:3:28: mirrors.registry_tokens: only applies with mirrors.registry: set the mirror or "
+            "remove this key"
         ],
     ),
     (
