@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from mobyci.families import Release, family_names, resolve, resolve_family
@@ -11,6 +13,18 @@ from mobyci.schemas.spec import Spec
 Loc = tuple[str | int, ...]
 Finding = tuple[Loc, str]
 
+# What the platforms refuse at pipeline creation (GitLab CI/CD YAML reference: parallel:matrix and needs;
+# Buildkite service quotas and build matrix docs). Checked here so that `mobyci validate` says so first.
+GITLAB_MATRIX_JOBS = 200  # jobs one parallel:matrix may create
+GITLAB_NEEDS = 50  # entries in one job's needs
+BUILDKITE_JOBS_PER_UPLOAD = 500  # jobs created by one `pipeline upload` (a matrix counts as its jobs)
+BUILDKITE_MATRIX_DIMENSIONS = 6
+BUILDKITE_MATRIX_ELEMENTS = 20  # values in one matrix dimension
+
+# Runner tags, queues, runner labels and GOSUMDB are plain names: they reach YAML, Buildkite strings that the
+# agent interpolates at upload, and GitHub expressions. Nothing else belongs in them.
+_NAME_RE = re.compile(r"^[A-Za-z0-9._:/=+@-]+$")
+
 
 def check_spec(spec: Spec) -> tuple[Release | None, list[Finding]]:
     """The release the spec builds, and every cross-field problem as (key path, message)."""
@@ -18,6 +32,9 @@ def check_spec(spec: Spec) -> tuple[Release | None, list[Finding]]:
     findings += _check_targets(spec, release)
     findings += _check_registry(spec)
     findings += _check_apt(spec, release)
+    findings += _check_names(spec)
+    if release is not None:
+        findings += limit_findings(pipeline_shape(spec, release))
     if not spec.mirrors.registry_tokens and spec.mirrors.registry is None:
         findings.append(
             (("mirrors", "registry_tokens"), "only applies with mirrors.registry: set the mirror or remove this key")
@@ -152,3 +169,104 @@ def _check_apt(spec: Spec, release: Release | None) -> list[Finding]:
             )
         ]
     return []
+
+
+def _check_names(spec: Spec) -> list[Finding]:
+    named: list[tuple[Loc, str | None]] = [
+        *((("ci", "gitlab", "tags", i), tag) for i, tag in enumerate(spec.ci.gitlab.tags)),
+        (("ci", "buildkite", "queue"), spec.ci.buildkite.queue),
+        (("ci", "github", "runs_on"), spec.ci.github.runs_on),
+        (("mirrors", "gosumdb"), spec.mirrors.gosumdb),
+    ]
+    findings: list[Finding] = []
+    for at, value in named:
+        if value is None or _NAME_RE.match(value):
+            continue
+        odd = next(c for c in value if not _NAME_RE.match(c))
+        findings.append(
+            (
+                at,
+                f"'{value}' has {odd!r}: write a plain name (letters, digits and . _ - : / = + @), "
+                "no shell or CI syntax",
+            )
+        )
+    return findings
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A spec's pipeline as the platforms count it: jobs, matrices and needs, each tied to the spec key behind it."""
+
+    jobs: int  # jobs of one pipeline run, a matrix counted as every job it creates
+    matrices: tuple[tuple[Loc, tuple[int, ...]], ...] = ()  # (spec key, values in each dimension)
+    needs: tuple[tuple[Loc, int], ...] = ()  # (spec key, jobs one job waits for, a matrix counted in full)
+
+
+def pipeline_shape(spec: Spec, release: Release) -> Shape:
+    """The shape of the pipeline the plan builds (generator/plan.py): check, prepare, one job per built target
+    (cross: one per platform) and a checksums job that needs every build job."""
+    matrices: list[tuple[Loc, tuple[int, ...]]] = []
+    build_jobs = 0
+    for index, target in enumerate(spec.targets):
+        if target.name in ("rpm", "deb"):
+            continue  # validated, not built yet
+        if target.name == "cross":
+            platforms = len(target.platforms or release.family.cross_platforms)
+            matrices.append((("targets", index, "platforms"), (platforms,)))
+            build_jobs += platforms
+        else:
+            build_jobs += 1
+    needs: list[tuple[Loc, int]] = [(("targets",), build_jobs)] if build_jobs else []
+    return Shape(jobs=2 + build_jobs + (1 if build_jobs else 0), matrices=tuple(matrices), needs=tuple(needs))
+
+
+def limit_findings(shape: Shape) -> list[Finding]:
+    """Every platform limit the shape breaks, at the spec key that causes it."""
+    findings: list[Finding] = []
+    for at, dimensions in shape.matrices:
+        jobs = 1
+        for size in dimensions:
+            jobs *= size
+        if jobs > GITLAB_MATRIX_JOBS:
+            findings.append(
+                (
+                    at,
+                    f"makes a matrix of {jobs} jobs; GitLab creates at most {GITLAB_MATRIX_JOBS} jobs per "
+                    "parallel:matrix: list fewer platforms",
+                )
+            )
+        if len(dimensions) > BUILDKITE_MATRIX_DIMENSIONS:
+            findings.append(
+                (
+                    at,
+                    f"makes a matrix of {len(dimensions)} dimensions; a Buildkite matrix has at most "
+                    f"{BUILDKITE_MATRIX_DIMENSIONS}",
+                )
+            )
+        largest = max(dimensions, default=0)
+        if largest > BUILDKITE_MATRIX_ELEMENTS:
+            findings.append(
+                (
+                    at,
+                    f"lists {largest} values; a Buildkite matrix dimension holds at most "
+                    f"{BUILDKITE_MATRIX_ELEMENTS}: list fewer platforms",
+                )
+            )
+    for at, count in shape.needs:
+        if count > GITLAB_NEEDS:
+            findings.append(
+                (
+                    at,
+                    f"a job would need {count} jobs; GitLab allows at most {GITLAB_NEEDS} needs per job: "
+                    "build fewer targets or platforms",
+                )
+            )
+    if shape.jobs > BUILDKITE_JOBS_PER_UPLOAD:
+        findings.append(
+            (
+                ("targets",),
+                f"the pipeline has {shape.jobs} jobs; Buildkite creates at most "
+                f"{BUILDKITE_JOBS_PER_UPLOAD} jobs per pipeline upload: build fewer targets or platforms",
+            )
+        )
+    return findings

@@ -6,11 +6,23 @@ the loader adds file:line:col and the key path.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import unicodedata
 from urllib.parse import urlsplit
 
 from pydantic_core import PydanticCustomError
 
+# Longer values are mistakes or attacks: a URL or a ref this long is refused before it reaches any output.
+MAX_URL_LENGTH = 2048
+MAX_REF_LENGTH = 256
+# What a ref may contain beyond git's own rules: it reaches shell lines (quoted), Buildkite strings (interpolated
+# at upload), GitHub workflows (`${{ }}` expressions) and file names; none of those need anything else.
+_REF_SAFE_RE = re.compile(r"^[A-Za-z0-9._/+@,=-]*$")
+_SHELL_CHARS = "\"'`$\\<>{}^"
+# Unicode categories that print as nothing or as whitespace: control, format (zero-width, bidi overrides),
+# separators, private use, surrogates, unassigned.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
 VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VAR_REF_RE = re.compile(r"^\$(?:\{(?P<braced>[^}]*)\}|(?P<bare>.*))$")
 _HOST_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -45,15 +57,27 @@ def fail(kind: str, message: str, **context: object) -> PydanticCustomError:
 
 
 def check_printable(value: str) -> None:
-    if any(ord(c) < 0x20 or ord(c) == 0x7F or c.isspace() for c in value):
+    if any(c.isspace() or unicodedata.category(c) in _INVISIBLE for c in value):
         raise fail("mobyci_whitespace", "must not contain spaces, newlines or control characters")
+
+
+def check_length(value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise fail("mobyci_too_long", f"is too long (at most {limit} characters)")
 
 
 def _check_host(host: str, *, what: str) -> None:
     if not host:
         raise fail("mobyci_host", f"{what} has no host name")
-    if host.startswith("[") and host.endswith("]"):
-        return  # an IPv6 literal; urlsplit already checked the brackets
+    if ":" in host:
+        # urlsplit takes the brackets off an IPv6 literal ([2001:db8::1]); a zone (%eth0) has no place in a mirror.
+        try:
+            address = ipaddress.IPv6Address(host)
+        except ValueError:
+            address = None
+        if address is None or address.scope_id is not None:
+            raise fail("mobyci_host", f"'{host}' is not a valid IPv6 address (without a %zone)")
+        return
     if not host.isascii():
         raise fail(
             "mobyci_host",
@@ -63,6 +87,11 @@ def _check_host(host: str, *, what: str) -> None:
     labels = host.rstrip(".").split(".")
     if not all(_HOST_LABEL_RE.match(label) for label in labels):
         raise fail("mobyci_host", f"'{host}' is not a valid host name")
+    if all(label.isdigit() for label in labels):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise fail("mobyci_host", f"'{host}' is not a valid IPv4 address") from None
 
 
 def check_url(
@@ -73,11 +102,13 @@ def check_url(
     allow_user: bool = False,
 ) -> str:
     """A literal URL: a scheme from `schemes`, a valid host, and never a password or token in it."""
+    check_length(value, MAX_URL_LENGTH)
     check_printable(value)
-    if any(c in value for c in "\"'`$\\<>{}^"):
-        # URLs reach shell scripts, Dockerfiles and YAML: none of these belong in a mirror URL.
-        raise fail("mobyci_url", f"'{value}' has a quote, backslash, $ or other shell character: remove it")
-    parts = urlsplit(value)
+    _check_shell_chars(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:  # unbalanced [ ] around an IPv6 literal
+        raise fail("mobyci_url", f"'{value}' is not a valid URL ({exc})") from None
     if not parts.scheme or "://" not in value:
         raise fail(
             "mobyci_url",
@@ -106,10 +137,25 @@ def check_url(
     return value
 
 
+def _check_shell_chars(value: str) -> None:
+    if any(c in value for c in _SHELL_CHARS):
+        # URLs reach shell scripts, Dockerfiles and YAML: none of these belong in a mirror URL.
+        raise fail("mobyci_url", f"'{value}' has a quote, backslash, $ or other shell character: remove it")
+
+
 def check_git_url(value: str) -> str:
     """A repository URL: https/http/ssh/git URLs, or scp-like `git@host:path`."""
     if re.match(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]", value) and "://" not in value:
+        check_length(value, MAX_URL_LENGTH)
         check_printable(value)
+        _check_shell_chars(value)
+        user, rest = value.split("@", 1)
+        host = rest.split(":", 1)[0]
+        path = rest.split(":", 1)[1]
+        if user.startswith("-") or host.startswith("-") or path.startswith("-"):
+            # ssh and git would read `-oProxyCommand=…` as an option (CVE-2017-1000117).
+            raise fail("mobyci_url", f"'{value}': the user, host and path must not start with '-'")
+        _check_host(host, what=f"'{value}'")
         return value
     return check_url(value, schemes=("https", "http", "ssh", "git"), allow_user=value.startswith("ssh://"))
 
@@ -143,6 +189,7 @@ def check_proxy(value: str) -> str:
 
 
 def check_no_proxy_entry(value: str) -> str:
+    check_length(value, 255)
     check_printable(value)
     if "," in value:
         raise fail("mobyci_no_proxy", "one host per list item: split it into several items")
@@ -180,9 +227,17 @@ def check_duration(value: str) -> str:
 
 def check_git_ref(value: str) -> str:
     """git check-ref-format rules for a branch or tag name (plus: not an option, not blank)."""
+    check_length(value, MAX_REF_LENGTH)
     why = _ref_problem(value)
     if why:
         raise fail("mobyci_ref", f"'{value}' is not a valid git ref: {why}")
+    if not _REF_SAFE_RE.match(value):
+        odd = next(c for c in value if not _REF_SAFE_RE.match(c))
+        raise fail(
+            "mobyci_ref",
+            f"'{value}' has {odd!r}, which git allows but shells and CI systems treat specially: "
+            "mobyci accepts letters, digits and . _ - / + @ , = in a ref",
+        )
     return value
 
 
