@@ -121,6 +121,8 @@ def _job(loaded: LoadedSpec, plan: p.Plan, job: p.Job, patch_script: str, dind: 
             raise ValueError("the patch script contains the heredoc delimiter")
         script.append(f"cat > {p.PATCH_SCRIPT} <<'{_PATCH_EOF}'\n{patch_script.rstrip(chr(10))}\n{_PATCH_EOF}")
     script += job.script
+    if job.check_only:
+        script.append(p.render_check_line(loaded, "gitlab"))
     out["script"] = script
     if job.artifacts:
         out["artifacts"] = {

@@ -147,21 +147,35 @@ def _build_args_flags(build_args: tuple[str, ...]) -> str:
     return " ".join(f"--build-arg {name}" for name in build_args)
 
 
+_CHECK_VENV = ".mobyci-venv"  # in the job's work tree: no shared /tmp path
+
+
 def _check_job(loaded: LoadedSpec) -> Job:
     from mobyci import __version__
 
-    spec = shlex.quote(loaded.path)
     return Job(
         name="mobyci-check",
         stage="check",
-        title="The spec validates",
+        title="The spec validates and the committed pipeline is current",
         script=(
-            f"python3 -m pip install --quiet {shlex.quote(f'mobyci=={__version__}')}",
-            f"mobyci validate {spec}",
+            f"python3 -m venv {_CHECK_VENV}",
+            # The version that wrote the pipeline, so a current pipeline renders to the same bytes.
+            f"{_CHECK_VENV}/bin/pip install --quiet {shlex.quote(f'mobyci=={__version__}')}",
+            f"{_CHECK_VENV}/bin/mobyci validate {shlex.quote(loaded.path)}",
         ),
         docker=False,
         check_only=True,
     )
+
+
+def render_check_line(loaded: LoadedSpec, fmt: str) -> str:
+    """The check job's last line: the committed files (all `outputs:`, or this format's file) are current."""
+    words = [f"{_CHECK_VENV}/bin/mobyci", "render", shlex.quote(loaded.path)]
+    if any(loaded.spec.outputs.model_dump().values()):
+        return " ".join([*words, "--all", "--check"])
+    if fmt != "gitlab":
+        words += ["--format", fmt]
+    return " ".join([*words, "--check"])
 
 
 def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...]) -> Job:

@@ -24,13 +24,15 @@ DEFAULT_OUTPUTS = {
 
 
 def render_command(spec_path: str, fmt: str, output: str | None) -> str:
-    """The exact command that regenerates a file, for its header."""
+    """The exact command that regenerates a file, for its header.
+
+    Rendering to stdout names the conventional path, so `mobyci render > .gitlab-ci.yml` and
+    `mobyci render -o .gitlab-ci.yml` write the same bytes and `--check` accepts either.
+    """
     words = ["mobyci", "render", shlex.quote(spec_path)]
     if fmt != "gitlab":
         words += ["--format", fmt]
-    if output is None:
-        return " ".join(words) + f" > {DEFAULT_OUTPUTS[fmt]}"
-    return " ".join([*words, "-o", shlex.quote(output)])
+    return " ".join([*words, "-o", shlex.quote(output or DEFAULT_OUTPUTS[fmt])])
 
 
 def render_pipeline(loaded: LoadedSpec, fmt: str, output: str | None = None) -> str:
