@@ -8,6 +8,8 @@ is bounded (an alias bomb is refused, not expanded).
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +27,12 @@ MAX_DEPTH = 32
 
 Path = tuple[str | int, ...]
 _YAML_TAG = "tag:yaml.org,2002:"
+_YAML_DIRECTIVE_RE = re.compile(r"^%YAML\b", re.MULTILINE)
+# Characters no value needs, which would reach terminals and generated files from an escape such as "\x1b":
+# controls other than tab and newline (those get a field's own message), surrogates, and the bidirectional
+# overrides and isolates that make text read differently from what it is.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_CLIP = 40
 
 
 @dataclass
@@ -66,8 +74,9 @@ def parse(text: str, filename: str) -> tuple[Document | None, list[Problem]]:
         text = text[1:]  # editors on Windows add a BOM; it carries no meaning
     if not text.strip() or all(line.lstrip().startswith("#") or not line.strip() for line in text.splitlines()):
         return None, problem(1, 1, "the file is empty: run `mobyci init` for a starter spec")
+    yaml = YAML(typ="rt", pure=True)
     try:
-        root = YAML(typ="rt", pure=True).compose(text)
+        root = yaml.compose(text)
     except ReaderError as exc:
         line, col = _line_col(text, exc.position)
         return None, problem(line, col, f"unacceptable character {_char(exc.character)}: remove it")
@@ -80,6 +89,12 @@ def parse(text: str, filename: str) -> tuple[Document | None, list[Problem]]:
         return None, problem(1, 1, f"YAML syntax error: {exc}")
     except RecursionError:
         return None, problem(1, 1, "nesting too deep: a spec needs only a few levels")
+    if yaml.version is not None and tuple(yaml.version) != (1, 2):
+        # A %YAML 1.1 directive would make yes/no booleans and 1:20 a number: the spec is YAML 1.2 only.
+        found = _YAML_DIRECTIVE_RE.search(text)
+        line, col = _line_col(text, found.start()) if found else (1, 1)
+        version = ".".join(str(v) for v in yaml.version)
+        return None, problem(line, col, f"the spec is YAML 1.2: remove the %YAML {version} directive")
     if root is None:
         return None, problem(1, 1, "the file is empty: run `mobyci init` for a starter spec")
     if not isinstance(root, MappingNode):
@@ -127,7 +142,15 @@ class _Builder:
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, ScalarNode)
         self.doc.raw[path] = node.value
+        if not self._clean(node, path):
+            return node.value
         return self._scalar(node, tag, path)
+
+    def _clean(self, node: ScalarNode, path: Path) -> bool:
+        bad = next((c for c in node.value if _unacceptable(c)), None)
+        if bad is not None:
+            self._problem(node, path, f"unacceptable character {bad!r}: remove it")
+        return bad is None
 
     def _check_tag(self, node: Node, tag: str, expected: str, path: Path) -> None:
         if tag != _YAML_TAG + expected:
@@ -146,6 +169,8 @@ class _Builder:
                 self._problem(key_node, path, f"keys must be strings, not {shown!s}: quote the key")
                 continue
             key = key_node.value
+            if not self._clean(key_node, path):
+                continue
             if key in first_at:
                 self._problem(
                     key_node,
@@ -163,19 +188,39 @@ class _Builder:
         kind = tag.removeprefix(_YAML_TAG)
         converters: dict[str, Callable[[], Any]] = {
             "str": lambda: text,
-            "null": lambda: None,
-            "bool": lambda: text.lower() == "true",  # YAML 1.2: yes/on stay strings
+            "null": lambda: _to_null(text),
+            "bool": lambda: _to_bool(text),  # YAML 1.2: yes/on stay strings
             "int": lambda: _to_int(text),
             "float": lambda: _to_float(text),
             "timestamp": lambda: text,
         }
         if tag.startswith(_YAML_TAG) and kind in converters:
-            return converters[kind]()
+            try:
+                return converters[kind]()
+            except ValueError:  # `!!int abc`, or more digits than Python converts (4300)
+                shown = text if len(text) <= _CLIP else text[:_CLIP] + "…"
+                self._problem(node, path, f"'{shown}' is not a valid !!{kind}: quote it if it is text")
+                return text
         self._problem(node, path, f"custom YAML tag {_short(tag)} is not allowed: remove it")
         return text
 
     def _problem(self, node: Node, path: Path, message: str) -> None:
         self.problems.append((*_pos(node), dotted(path), message))
+
+
+def _unacceptable(c: str) -> bool:
+    return c in _BIDI or (unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n")
+
+
+def _to_bool(text: str) -> bool:
+    if text.lower() not in ("true", "false"):
+        raise ValueError(text)
+    return text.lower() == "true"
+
+
+def _to_null(text: str) -> None:
+    if text not in ("", "~", "null", "Null", "NULL"):
+        raise ValueError(text)
 
 
 def _tag(node: Node) -> str:
