@@ -39,7 +39,12 @@ def check_spec(spec: Spec) -> tuple[Release | None, list[Finding]]:
         findings.append(
             (("mirrors", "registry_tokens"), "only applies with mirrors.registry: set the mirror or remove this key")
         )
-    return release, findings
+    # Messages quote the user's values: a newline in one must not start a line that reads like another problem.
+    return release, [(at, _one_line(message)) for at, message in findings]
+
+
+def _one_line(message: str) -> str:
+    return message.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
 
 
 def _known() -> str:

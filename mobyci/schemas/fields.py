@@ -53,6 +53,8 @@ _RESERVED_PROXY_NAMES = frozenset(
 
 
 def fail(kind: str, message: str, **context: object) -> PydanticCustomError:
+    # Messages quote the user's value: a newline in it must not start a line that reads like another problem.
+    message = message.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
     return PydanticCustomError(kind, message, dict(context) if context else None)
 
 
@@ -196,13 +198,13 @@ def check_no_proxy_entry(value: str) -> str:
     if value.startswith("$"):
         var_ref_name(value)
         return value
+    if not value.isascii():
+        raise fail("mobyci_no_proxy", f"'{value}' has non-ASCII characters: write its punycode form")
     if not re.match(r"^(\*|\.?[A-Za-z0-9.-]+(:\d+)?|[0-9.]+/\d+|\[?[0-9A-Fa-f:]+\]?(/\d+)?)$", value):
         raise fail(
             "mobyci_no_proxy",
             f"'{value}' is not a host, .domain, IP address or CIDR range",
         )
-    if not value.isascii():
-        raise fail("mobyci_no_proxy", f"'{value}' has non-ASCII characters: write its punycode form")
     return value
 
 
@@ -235,8 +237,8 @@ def check_git_ref(value: str) -> str:
         odd = next(c for c in value if not _REF_SAFE_RE.match(c))
         raise fail(
             "mobyci_ref",
-            f"'{value}' has {odd!r}, which git allows but shells and CI systems treat specially: "
-            "mobyci accepts letters, digits and . _ - / + @ , = in a ref",
+            f"'{value}' has {odd!r}: mobyci accepts only ASCII letters, digits and . _ - / + @ , = in a ref "
+            "(git allows more, but shells and CI systems read those, and a look-alike can pass for a tag)",
         )
     return value
 

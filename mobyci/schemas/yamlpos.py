@@ -146,8 +146,9 @@ class _Builder:
             return node.value
         return self._scalar(node, tag, path)
 
-    def _clean(self, node: ScalarNode, path: Path) -> bool:
-        bad = next((c for c in node.value if _unacceptable(c)), None)
+    def _clean(self, node: ScalarNode, path: Path, *, key: bool = False) -> bool:
+        # Keys end up in key paths and messages; no key needs a tab or a line break.
+        bad = next((c for c in node.value if _unacceptable(c) or (key and c in "\t\n")), None)
         if bad is not None:
             self._problem(node, path, f"unacceptable character {bad!r}: remove it")
         return bad is None
@@ -169,7 +170,7 @@ class _Builder:
                 self._problem(key_node, path, f"keys must be strings, not {shown!s}: quote the key")
                 continue
             key = key_node.value
-            if not self._clean(key_node, path):
+            if not self._clean(key_node, path, key=True):
                 continue
             if key in first_at:
                 self._problem(
