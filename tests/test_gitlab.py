@@ -145,7 +145,10 @@ def test_make_families_take_build_args_from_the_environment() -> None:
 def test_bake_families_take_proxies_from_the_client_config() -> None:
     doc = _doc(PROXY_SPEC.replace("REF", "v24.0.9").replace("RUNNER", "dind"))
     script = pc.resolved(doc, doc["binary"])["script"]
-    assert any("~/.docker/config.json" in line and '"proxies"' in line for line in script)
+    assert any('"proxies"' in line and '> "$mobyci_cfg/config.json"' in line for line in script)
+    # The job's own client config: a shell runner's ~/.docker/config.json (its logins) is left alone.
+    assert 'export DOCKER_CONFIG="$mobyci_cfg"' in script
+    assert not any("~/.docker" in line for line in script)
     assert "export APT_MIRROR=debian-mirror.example.com" in script
     assert not any("DOCKER_BUILD_ARGS" in line for line in script)
 

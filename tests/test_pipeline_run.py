@@ -163,6 +163,7 @@ def test_bake_family_pipeline_runs(tmp_path: Path, ref: str, tree: str) -> None:
     assert make["args"] == ["-C", "moby", "binary"]
     assert "DOCKER_BUILD_ARGS" not in make["env"]  # bake ignores it
     # Bake gets the proxies from the client's config, which buildx turns into build args.
+    assert not (tmp_path / "home" / ".docker").exists()  # the runner's own client config is untouched
     assert make["docker_config"] == {
         "proxies": {"default": {"httpProxy": HTTP_PROXY, "httpsProxy": HTTPS_PROXY, "noProxy": NO_PROXY}}
     }

@@ -292,15 +292,26 @@ def _make_run_target(target: str, build_args: tuple[str, ...]) -> list[str]:
     ]
 
 
+_JOB_DOCKER_CONFIG = ".mobyci-docker"
+
+
 def _bake_proxy_config(build_args: tuple[str, ...]) -> list[str]:
-    """Bake ignores DOCKER_BUILD_ARGS; the client's proxy config reaches it as build args instead."""
+    """Bake ignores DOCKER_BUILD_ARGS; the client's proxy config reaches it as build args instead.
+
+    The config is the job's own (DOCKER_CONFIG in the work tree): a shell runner's ~/.docker/config.json holds
+    the host's logins and must not be overwritten. CLI plugins (buildx) stay visible through a link.
+    """
     if not build_args:
         return []
     return [
-        "mkdir -p ~/.docker",
+        f'mobyci_cfg="$PWD/{_JOB_DOCKER_CONFIG}" && mkdir -p "$mobyci_cfg"',
+        'mobyci_plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"',
+        '[ ! -d "$mobyci_plugins" ] || ln -sfn "$mobyci_plugins" "$mobyci_cfg/cli-plugins"',
         r"""esc() { printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g'; }""",
         r"""printf '{"proxies":{"default":{"httpProxy":"%s","httpsProxy":"%s","noProxy":"%s"}}}\n' """
-        r""""$(esc "${HTTP_PROXY:-}")" "$(esc "${HTTPS_PROXY:-}")" "$(esc "${NO_PROXY:-}")" > ~/.docker/config.json""",
+        r""""$(esc "${HTTP_PROXY:-}")" "$(esc "${HTTPS_PROXY:-}")" "$(esc "${NO_PROXY:-}")" """
+        '> "$mobyci_cfg/config.json"',
+        'export DOCKER_CONFIG="$mobyci_cfg"',
     ]
 
 
