@@ -25,6 +25,7 @@ from mobyci.generator import packaging as pkg
 from mobyci.generator.plan import build_plan
 from mobyci.generator.render import render_pipeline
 from mobyci.schemas.load import load_text
+from tests import buildkite_checks as bc
 from tests import pipeline_checks as pc
 from tests.conftest import ROOT
 
@@ -221,6 +222,13 @@ def test_every_branch_renders_valid_pipelines(ref: str, runner: str) -> None:
     findings = {job: pc.shellcheck(script) for job, script in scripts.items() if job.startswith(("rpm-", "deb-"))}
     assert findings
     assert all(out == "" for out in findings.values()), findings
+    # The same jobs as Buildkite steps: valid, and unchanged by upload-time interpolation.
+    steps = pc.load_yaml(render_pipeline(loaded, "buildkite"))
+    assert bc.semantic_problems(steps) == []
+    assert bc.interpolation_problems(steps) == []
+    step_scripts = {k: v for k, v in bc.step_scripts(steps).items() if k.startswith(("mobyci-rpm-", "mobyci-deb-"))}
+    assert step_scripts
+    assert all(pc.shellcheck(script, "bash") == "" for script in step_scripts.values())
 
 
 def _first(ref: str, kind: str) -> str:

@@ -89,13 +89,6 @@ def _make_arg(name: str, value: str) -> str:
     return shlex.quote(f"{name}={value.replace('$', '$$')}")
 
 
-def _double_quoted(text: str) -> str:
-    """Constant text with make references in it, double-quoted so no shell reader mistakes `$(` for its own."""
-    for char in ("\\", '"', "$", "`"):
-        text = text.replace(char, "\\" + char)
-    return f'"{text}"'
-
-
 def _clone(path: str, url: str, ref: str) -> list[str]:
     return [
         f"git init -q {path}",
@@ -146,7 +139,9 @@ def _script(loaded: LoadedSpec, kind: str, distro: str, build_args: tuple[str, .
         make.append(_make_arg("RUN_FLAGS", " ".join(flags)))
         hook = RUN_FLAGS_HOOK.get((packaging.branch, kind))
         if hook is not None:
-            make.append(_double_quoted(hook))
+            # `$(CURDIR)` and `$(RUN_FLAGS)` are make's to expand: single-quoted on purpose.
+            script.append("# shellcheck disable=SC2016")
+            make.append(shlex.quote(hook))
     make.append(distro)
     directory, pattern = _OUTPUT[kind]
     script += [
