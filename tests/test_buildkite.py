@@ -23,41 +23,18 @@ from hypothesis import strategies as st
 from mobyci.generator.buildkite import can_escape, escape, render_buildkite, step_key
 from mobyci.generator.patch import build_patch_script
 from mobyci.generator.render import make_plan, render_pipeline
-from mobyci.schemas.load import LoadedSpec, load_text
+from mobyci.schemas.load import load_text
 from tests import buildkite_checks as bc
 from tests import pipeline_checks as pc
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES
+from tests.golden_cases import assert_current, cases, load_case
 
-GOLDEN = ROOT / "tests" / "golden"
-UPDATE = os.environ.get("MOBYCI_UPDATE_GOLDEN") == "1"
-REGENERATE = "MOBYCI_UPDATE_GOLDEN=1 pytest tests/test_buildkite.py"
-
-
-def _cases() -> list[tuple[str, Path, Path]]:
-    """(id, spec, expected pipeline) for every golden case and every example."""
-    cases = [(f"golden/{d.name}", d / "spec.yaml", d / "pipeline.yml") for d in sorted(GOLDEN.iterdir())]
-    cases += [
-        (f"examples/{d.name}", d / "mobyci.yaml", d / ".buildkite" / "pipeline.yml") for d in sorted(EXAMPLES.iterdir())
-    ]
-    return cases
-
-
-CASES = _cases()
-
-
-def _load(spec: Path) -> LoadedSpec:
-    # The spec's path relative to its case's root, as a user would run it there.
-    return load_text(spec.read_text(), spec.name)
+CASES = cases("pipeline.yml", ".buildkite/pipeline.yml")
 
 
 @pytest.mark.parametrize(("spec", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_rendered_pipeline_is_current(spec: Path, expected: Path) -> None:
-    text = render_pipeline(_load(spec), "buildkite")
-    if UPDATE:
-        expected.parent.mkdir(exist_ok=True)
-        expected.write_text(text)
-    assert expected.exists(), f"missing {expected}: {REGENERATE}"
-    assert text == expected.read_text(), f"stale: regenerate with {REGENERATE}"
+    assert_current(spec, expected, "buildkite", "tests/test_buildkite.py")
 
 
 @pytest.fixture(scope="module")
@@ -258,7 +235,7 @@ def _patch_written_by(doc: dict[str, Any], tmp_path: Path) -> str:
 @pytest.mark.parametrize(("spec", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_the_embedded_patch_script_arrives_byte_for_byte(spec: Path, expected: Path, tmp_path: Path) -> None:
     doc = pc.load_yaml(expected.read_text())
-    assert _patch_written_by(doc, tmp_path) == build_patch_script(_load(spec))
+    assert _patch_written_by(doc, tmp_path) == build_patch_script(load_case(spec))
 
 
 @pytest.mark.parametrize(
@@ -377,7 +354,7 @@ def test_proxies_are_read_at_run_time_and_literals_go_in_env() -> None:
     assert doc["env"]["HTTP_PROXY"] == doc["env"]["http_proxy"] == "http://proxy.corp.example:3128"
     binary = "\n".join(_steps(doc)["mobyci-binary"]["commands"])
     assert "export HTTP_PROXY=" not in binary
-    assert "/config.json\"" in binary  # bake takes proxies from the (job's own) client config
+    assert '/config.json"' in binary  # bake takes proxies from the (job's own) client config
 
 
 def test_a_missing_proxy_variable_fails_the_step_naming_it() -> None:

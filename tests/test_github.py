@@ -9,7 +9,6 @@ Regenerate golden files and examples with `MOBYCI_UPDATE_GOLDEN=1 pytest tests/t
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -20,44 +19,21 @@ import pytest
 from mobyci.errors import MobyciError
 from mobyci.generator import github as gh
 from mobyci.generator.render import render_pipeline
-from mobyci.schemas.load import LoadedSpec, load_text
+from mobyci.schemas.load import load_text
 from tests import pipeline_checks as pc
-from tests.conftest import EXAMPLES, ROOT
+from tests.golden_cases import assert_current, cases
 
-GOLDEN = ROOT / "tests" / "golden"
-UPDATE = os.environ.get("MOBYCI_UPDATE_GOLDEN") == "1"
-REGENERATE = "MOBYCI_UPDATE_GOLDEN=1 pytest tests/test_github.py"
 # actionlint 1.6.22 predates these GitHub-hosted runner labels; any other unknown label is a finding.
 NEWER_HOSTED_LABELS = {"ubuntu-24.04", "ubuntu-24.04-arm", "ubuntu-22.04-arm"}
 PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[^@]+)?@[0-9a-f]{40}$")
 
 
-def _cases() -> list[tuple[str, Path, Path]]:
-    """(id, spec, expected workflow) for every golden case and every example."""
-    cases = [(f"golden/{d.name}", d / "spec.yaml", d / "workflow.yml") for d in sorted(GOLDEN.iterdir())]
-    cases += [
-        (f"examples/{d.name}", d / "mobyci.yaml", d / ".github" / "workflows" / "mobyci.yml")
-        for d in sorted(EXAMPLES.iterdir())
-    ]
-    return cases
-
-
-CASES = _cases()
-
-
-def _load(spec: Path) -> LoadedSpec:
-    # The spec's path relative to its case's root, as a user would run it there.
-    return load_text(spec.read_text(), spec.name)
+CASES = cases("workflow.yml", ".github/workflows/mobyci.yml")
 
 
 @pytest.mark.parametrize(("spec", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_rendered_workflow_is_current(spec: Path, expected: Path) -> None:
-    text = render_pipeline(_load(spec), "github")
-    if UPDATE:
-        expected.parent.mkdir(parents=True, exist_ok=True)
-        expected.write_text(text)
-    assert expected.exists(), f"missing {expected}: {REGENERATE}"
-    assert text == expected.read_text(), f"stale: regenerate with {REGENERATE}"
+    assert_current(spec, expected, "github", "tests/test_github.py")
 
 
 @pytest.fixture(scope="module")

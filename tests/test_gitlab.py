@@ -8,7 +8,6 @@ Regenerate golden files and examples with `MOBYCI_UPDATE_GOLDEN=1 pytest tests/t
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +16,9 @@ import pytest
 from mobyci.generator.render import make_plan, render_pipeline
 from mobyci.schemas.load import load_file, load_text
 from tests import pipeline_checks as pc
-from tests.conftest import EXAMPLES, ROOT
+from tests.golden_cases import assert_current, cases
 
-GOLDEN = ROOT / "tests" / "golden"
-UPDATE = os.environ.get("MOBYCI_UPDATE_GOLDEN") == "1"
-
-
-def _cases() -> list[tuple[str, Path, Path]]:
-    """(id, spec, expected pipeline) for every golden case and every example."""
-    cases = [(f"golden/{d.name}", d / "spec.yaml", d / "gitlab-ci.yml") for d in sorted(GOLDEN.iterdir())]
-    cases += [(f"examples/{d.name}", d / "mobyci.yaml", d / ".gitlab-ci.yml") for d in sorted(EXAMPLES.iterdir())]
-    return cases
-
-
-CASES = _cases()
+CASES = cases("gitlab-ci.yml", ".gitlab-ci.yml")
 
 
 def _render(spec: Path) -> str:
@@ -41,11 +29,7 @@ def _render(spec: Path) -> str:
 
 @pytest.mark.parametrize(("spec", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_rendered_pipeline_is_current(spec: Path, expected: Path) -> None:
-    text = _render(spec)
-    if UPDATE:
-        expected.write_text(text)
-    assert expected.exists(), f"missing {expected}: MOBYCI_UPDATE_GOLDEN=1 pytest tests/test_gitlab.py"
-    assert text == expected.read_text(), "stale: regenerate with MOBYCI_UPDATE_GOLDEN=1 pytest tests/test_gitlab.py"
+    assert_current(spec, expected, "gitlab", "tests/test_gitlab.py")
 
 
 @pytest.fixture(scope="module")
