@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml import composer as _composer
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
@@ -33,6 +34,9 @@ _YAML_DIRECTIVE_RE = re.compile(r"^%YAML\b", re.MULTILINE)
 # overrides and isolates that make text read differently from what it is.
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _CLIP = 40
+# ruamel >= 0.19 stops composing at YAML().max_depth; older releases recurse until RecursionError, which takes
+# seconds for a file of 10,000 '[' (both are caught below).
+_TOO_DEEP: type[Exception] = getattr(_composer, "MaxDepthExceededError", RecursionError)
 
 
 @dataclass
@@ -75,8 +79,13 @@ def parse(text: str, filename: str) -> tuple[Document | None, list[Problem]]:
     if not text.strip() or all(line.lstrip().startswith("#") or not line.strip() for line in text.splitlines()):
         return None, problem(1, 1, "the file is empty: run `mobyci init` for a starter spec")
     yaml = YAML(typ="rt", pure=True)
+    yaml.max_depth = MAX_DEPTH + 1  # the root is depth 1
     try:
         root = yaml.compose(text)
+    except _TOO_DEEP as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        return None, problem(line, col, "nesting too deep: a spec needs only a few levels")
     except ReaderError as exc:
         line, col = _line_col(text, exc.position)
         return None, problem(line, col, f"unacceptable character {_char(exc.character)}: remove it")
