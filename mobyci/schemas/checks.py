@@ -208,14 +208,15 @@ class Shape:
 
 
 def pipeline_shape(spec: Spec, release: Release) -> Shape:
-    """The shape of the pipeline the plan builds (generator/plan.py): check, prepare, one job per built target
-    (cross: one per platform) and a checksums job that needs every build job."""
+    """The shape of the pipeline the plan builds (generator/plan.py): check, prepare, one job per target (cross:
+    one per platform, in a matrix; rpm and deb: one per distro) and a checksums job that needs every build job.
+    tests/test_limits.py checks this against the plan and the rendered pipelines."""
     matrices: list[tuple[Loc, tuple[int, ...]]] = []
     build_jobs = 0
     for index, target in enumerate(spec.targets):
         if target.name in ("rpm", "deb"):
-            continue  # validated, not built yet
-        if target.name == "cross":
+            build_jobs += len(target.distros or ())  # one job per distro
+        elif target.name == "cross":
             platforms = len(target.platforms or release.family.cross_platforms)
             matrices.append((("targets", index, "platforms"), (platforms,)))
             build_jobs += platforms
