@@ -36,7 +36,7 @@ targets:
   - {name: rpm, distros: [centos-9, centos-10, fedora-40, fedora-41, rhel-8, rhel-9]}
   - name: deb
     distros: [debian-bookworm, debian-bullseye, raspbian-bookworm, raspbian-bullseye, ubuntu-focal,
-              ubuntu-jammy, ubuntu-noble, ubuntu-oracular]
+              ubuntu-jammy, ubuntu-noble]
 """
 _FLOOR = "import typer, ruamel.yaml\nfrom pydantic import BaseModel\nclass M(BaseModel):\n    x: int\nM(x=1)"
 ONE_TARGET = "version: 1\nmoby: {ref: v27.5.1}\ntargets: [binary]\n"

@@ -273,11 +273,6 @@ def yaml11(text: str) -> Any:
     return YAML(typ="safe", pure=True).load("%YAML 1.1\n---\n" + text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="generator/yamlout.py resolves plain scalars as YAML 1.2 and writes yes/no/on/off/12:30 unquoted; "
-    "GitLab (Psych, YAML 1.1) reads them as booleans and numbers",
-)
 @pytest.mark.parametrize("value", ["yes", "on", "no", "off", "12:30"])
 def test_names_stay_strings_for_yaml_1_1_readers(value: str) -> None:
     spec = {

@@ -347,6 +347,16 @@ CASES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
+        "end-of-life-distro",
+        "version: 1\nmoby: {ref: v19.03.12}\ntargets:\n  - name: rpm\n    distros: [centos-8]\n",
+        [
+            "mobyci.yaml:5:15: targets[0].distros[0]: 'centos-8' cannot be built: CentOS Stream 8 reached end of "
+            "life on 2024-05-31 and its repositories moved to vault.centos.org: the package image's `dnf install` "
+            "fails (docker-ce-packaging has no knob to point it at the vault); choose a supported release of the "
+            "distribution"
+        ],
+    ),
+    (
         "several-problems-at-once",
         "version: 1\nmoby: {ref: v19.03.12, repo: 'ftp://x'}\nproxy: {http: 'x y'}\ntargets: [binary, rpmm]\n",
         [

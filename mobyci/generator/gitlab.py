@@ -94,8 +94,9 @@ def _dind_template(loaded: LoadedSpec) -> dict[str, Any]:
     return {
         "image": f"docker:{version}-cli",
         "services": [service],
-        # The cli image has git and buildx but not make or bash, which moby's Makefile needs.
-        "before_script": ["apk add --no-cache make bash"],
+        # The cli image has git and buildx but not make or bash, which moby's Makefile needs; the packaging
+        # Makefiles call GNU date (coreutils).
+        "before_script": ["apk add --no-cache make bash coreutils"],
     }
 
 

@@ -102,8 +102,10 @@ def build_plan(loaded: LoadedSpec, rewrites: tuple[Rewrite, ...] = ()) -> Plan:
             jobs.append(_target_job(loaded, target.name, target.platforms, build_args))
     built = [j.name for j in jobs if j.stage == "build"]
     if built:
-        packages = any(j.artifacts and j.artifacts[0].startswith(PACKAGES_DIR) for j in jobs)
-        jobs.append(_checksums_job(built, packages=packages))
+        from_packages = [
+            bool(j.artifacts) and j.artifacts[0].startswith(PACKAGES_DIR) for j in jobs if j.stage == "build"
+        ]
+        jobs.append(_checksums_job(built, bundles=not all(from_packages), packages=any(from_packages)))
     notes = _notes(loaded)
     return Plan(
         spec_path=loaded.path,
@@ -213,7 +215,8 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...]) -> Job:
             f'docker tag "${DEV_IMAGE_VAR}:$MOBYCI_DEV_TAG" "${DEV_IMAGE_VAR}:cache"',
             f'docker push "${DEV_IMAGE_VAR}:cache"',
         ]
-    else:
+    if family.build_style != "make-run" or any(t.name in ("rpm", "deb") for t in spec.targets):
+        # Package jobs need the patched source itself, whatever the family.
         script.append(f"tar -czf {SOURCE_ARCHIVE} {SOURCE_DIR}")
         artifacts.append(SOURCE_ARCHIVE)
     return Job(
@@ -330,8 +333,10 @@ def _sums(out: str) -> str:
     )
 
 
-def _checksums_job(targets: list[str], *, packages: bool) -> Job:
-    roots = f"{SOURCE_DIR}/bundles" + (f" {PACKAGES_DIR}" if packages else "")
+def _checksums_job(targets: list[str], *, bundles: bool, packages: bool) -> Job:
+    # Only directories some job fills: `find` fails on a missing one.
+    dirs = [*([f"{SOURCE_DIR}/bundles"] if bundles else []), *([PACKAGES_DIR] if packages else [])]
+    roots = " ".join(dirs)
     return Job(
         name="checksums",
         stage="publish",
@@ -345,7 +350,7 @@ def _checksums_job(targets: list[str], *, packages: bool) -> Job:
             "cat SHA256SUMS",
         ),
         needs=tuple(targets),
-        artifacts=(f"{SOURCE_DIR}/bundles/", *([f"{PACKAGES_DIR}/"] if packages else []), "SHA256SUMS"),
+        artifacts=(*(f"{d}/" for d in dirs), "SHA256SUMS"),
         docker=False,
     )
 
@@ -373,6 +378,4 @@ def _notes(loaded: LoadedSpec) -> tuple[str, ...]:
             f"the apt mirror reaches the build through {release.apt_build_arg}, which takes a host only: "
             "Debian sources keep http:// there"
         )
-    if any(t.name in ("rpm", "deb") for t in spec.targets):
-        notes.append("rpm/deb targets are validated but not built yet (docker-ce-packaging support is planned)")
     return tuple(notes)

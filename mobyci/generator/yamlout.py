@@ -6,16 +6,29 @@ import io
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.scalarstring import LiteralScalarString
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.scalarstring import LiteralScalarString, SingleQuotedScalarString
+
+_STR = "tag:yaml.org,2002:str"
+# GitLab (Ruby Psych) and other CI parsers read YAML 1.1, where plain yes/no/on/off, 12:30 or 0777 are not
+# strings. ruamel writes YAML 1.2 and would leave them plain, so quote what a 1.1 reader would re-type.
+_YAML11 = VersionedResolver(version=(1, 1))
 
 
-def _literal_multiline(value: Any) -> Any:
-    if isinstance(value, str) and "\n" in value:
-        return LiteralScalarString(value)
+def _retyped_by_yaml11(value: str) -> bool:
+    return bool(_YAML11.resolve(ScalarNode, value, (True, False)) != _STR)
+
+
+def _prepare(value: Any) -> Any:
+    if isinstance(value, str):
+        if "\n" in value:
+            return LiteralScalarString(value)
+        return SingleQuotedScalarString(value) if _retyped_by_yaml11(value) else value
     if isinstance(value, dict):
-        return {k: _literal_multiline(v) for k, v in value.items()}
+        return {k: _prepare(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_literal_multiline(v) for v in value]
+        return [_prepare(v) for v in value]
     return value
 
 
@@ -25,5 +38,5 @@ def dump(data: dict[str, Any]) -> str:
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.default_flow_style = False
     buffer = io.StringIO()
-    yaml.dump(_literal_multiline(data), buffer)
+    yaml.dump(_prepare(data), buffer)
     return buffer.getvalue()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from mobyci.families import Release, family_names, resolve, resolve_family
+from mobyci.families.packaging_data import eol_problem
 from mobyci.families.versions import tag_version
 from mobyci.schemas.spec import Spec
 
@@ -135,6 +136,10 @@ def _check_targets(spec: Spec, release: Release | None) -> list[Finding]:
                 valid,
                 f"docker-ce-packaging branch {packaging.branch} (family {release.family.name})",
             )
+            for position, distro in enumerate(target.distros):
+                problem = eol_problem(distro) if distro in valid else None
+                if problem:
+                    findings.append(((*at, "distros", position), problem))
     return findings
 
 
