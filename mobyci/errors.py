@@ -21,7 +21,12 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
         key = f" {self.path}:" if self.path else ""
-        return f"{where}:{key} {self.message}"
+        # One problem, one line: a newline inside a quoted value must not forge another problem line.
+        return _one_line(f"{where}:{key} {self.message}")
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
 
 
 class MobyciError(Exception):

@@ -357,6 +357,14 @@ CASES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
+        "newline-cannot-forge-a-problem-line",
+        'version: 1\nmoby: {ref: v19.03.12}\ntargets: ["bin\\nmobyci.yaml:1:1: fake"]\n',
+        [
+            "mobyci.yaml:3:11: targets[0].name: 'bin\\nmobyci.yaml:1:1: fake' is not one of: binary, dynbinary, "
+            "cross, rpm, deb"
+        ],
+    ),
+    (
         "several-problems-at-once",
         "version: 1\nmoby: {ref: v19.03.12, repo: 'ftp://x'}\nproxy: {http: 'x y'}\ntargets: [binary, rpmm]\n",
         [
