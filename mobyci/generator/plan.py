@@ -288,7 +288,8 @@ def _make_run_target(target: str, build_args: tuple[str, ...]) -> list[str]:
     return [
         f'DOCKER_GITCOMMIT="$(cat {GITCOMMIT_FILE})" && export DOCKER_GITCOMMIT',
         f'docker pull "${DEV_IMAGE_VAR}:$MOBYCI_DEV_TAG"',
-        f'docker run --name "{name}" {envs}{cross} "${DEV_IMAGE_VAR}:$MOBYCI_DEV_TAG" hack/make.sh {steps}',
+        # --privileged as the Makefile's own `docker run`: the image's entrypoint, hack/dind, mounts filesystems.
+        f'docker run --privileged --name "{name}" {envs}{cross} "{_DEV_TAGGED}" hack/make.sh {steps}',
         f"mkdir -p {SOURCE_DIR}/bundles",
         f'docker cp "{name}:{_IN_DEV}/bundles/." {SOURCE_DIR}/bundles/',
         f'docker rm "{name}"',
