@@ -9,8 +9,6 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -68,6 +66,10 @@ def _handled(command: Callable[_P, _R]) -> Callable[_P, _R]:
 
 
 def _internal_error() -> None:
+    # Imported here: only a crash pays for them, not every start (issue 2's --version budget).
+    import tempfile
+    import traceback
+
     text = traceback.format_exc()
     if os.environ.get("MOBYCI_DEBUG") == "1":
         _err(text.rstrip())
