@@ -151,7 +151,10 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
         moby["repo"] = draw(
             st.one_of(
                 url("https").map(lambda u: u + "/moby.git"),
-                st.tuples(dns, word).map(lambda p: f"git@{p[0]}:{p[1]}/moby.git"),
+                # An scp-like path may not start with '-' (it would read as an ssh option): refused on purpose.
+                st.tuples(dns, word.filter(lambda w: not w.startswith("-"))).map(
+                    lambda p: f"git@{p[0]}:{p[1]}/moby.git"
+                ),
             )
         )
     spec: dict[str, Any] = {"version": 1, "moby": moby}

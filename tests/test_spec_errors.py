@@ -181,7 +181,8 @@ CASES: list[tuple[str, str, list[str]]] = [
         "version: 1\nmoby: {ref: v19.03.12}\nmirrors:\n  git: {'https://github.com/': 'https://gitee.com'}\n"
         "targets: [binary]\n",
         [
-            "mobyci.yaml:4:8: mirrors.git: 'https://github.com/' and 'https://gitee.com' must both end with '/' "
+            "mobyci.yaml:4:32: mirrors.git[\"https://github.com/\"]: 'https://github.com/' and 'https://gitee.com' "
+            "must both end with '/' "
             "(a prefix rewrite) or both not (an exact repository)"
         ],
     ),
@@ -190,7 +191,8 @@ CASES: list[tuple[str, str, list[str]]] = [
         "version: 1\nmoby: {ref: v19.03.12}\nmirrors:\n  git: {'https://github.com/': 'https://g\u0456thub.com/'}\n"
         "targets: [binary]\n",
         [
-            "mobyci.yaml:4:8: mirrors.git: host 'g\u0456thub.com' has non-ASCII characters (a look-alike of an ASCII "
+            "mobyci.yaml:4:32: mirrors.git[\"https://github.com/\"]: host 'g\u0456thub.com' has non-ASCII "
+            "characters (a look-alike of an ASCII "
             "name?): write its punycode form (xn--…) if you really mean it"
         ],
     ),
@@ -362,6 +364,15 @@ CASES: list[tuple[str, str, list[str]]] = [
         [
             "mobyci.yaml:3:11: targets[0].name: 'bin\\nmobyci.yaml:1:1: fake' is not one of: binary, dynbinary, "
             "cross, rpm, deb"
+        ],
+    ),
+    (
+        "bad-mirror-source-points-at-the-key",
+        "version: 1\nmoby: {ref: v19.03.12}\nmirrors:\n  git:\n    'ftp://x.example/': 'https://gitee.com/'\n"
+        "targets: [binary]\n",
+        [
+            "mobyci.yaml:5:5: mirrors.git[\"ftp://x.example/\"]: scheme 'ftp' is not allowed here: use https or "
+            "http or ssh or git"
         ],
     ),
     (

@@ -33,6 +33,8 @@ def check_spec(spec: Spec) -> tuple[Release | None, list[Finding]]:
     findings += _check_targets(spec, release)
     findings += _check_registry(spec)
     findings += _check_apt(spec, release)
+    findings += _check_rewrites("git", spec.mirrors.git)
+    findings += _check_rewrites("downloads", spec.mirrors.downloads)
     findings += _check_names(spec)
     if release is not None:
         findings += limit_findings(pipeline_shape(spec, release))
@@ -167,6 +169,23 @@ def _check_registry(spec: Spec) -> list[Finding]:
             )
         ]
     return []
+
+
+def _check_rewrites(name: str, mapping: dict[str, str]) -> list[Finding]:
+    findings: list[Finding] = []
+    for source, target in mapping.items():
+        at: Loc = ("mirrors", name, source)
+        if source.endswith("/") != target.endswith("/"):
+            findings.append(
+                (
+                    at,
+                    f"'{source}' and '{target}' must both end with '/' (a prefix rewrite) or both not "
+                    "(an exact repository)",
+                )
+            )
+        elif source == target:
+            findings.append((at, f"'{source}' is mapped to itself: remove the entry"))
+    return findings
 
 
 def _check_apt(spec: Spec, release: Release | None) -> list[Finding]:

@@ -88,6 +88,10 @@ def load_text(text: str, filename: str = "mobyci.yaml") -> LoadedSpec:
 def _problem(filename: str, doc: yamlpos.Document, error: Any) -> Problem:
     loc: tuple[str | int, ...] = tuple(error["loc"])
     kind: str = error["type"]
+    if loc and loc[-1] == "[key]":
+        # A bad mapping key (mirrors.git's source URL): point at the key itself.
+        line, col = doc.position(loc[:-1], key=True)
+        return Problem(filename, line, col, yamlpos.dotted(loc[:-1]), _message(kind, error, None))
     if kind == "extra_forbidden":
         line, col = doc.position(loc, key=True)
         return Problem(filename, line, col, yamlpos.dotted(loc), _unknown_key(loc))

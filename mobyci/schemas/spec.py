@@ -60,22 +60,6 @@ def _check_gosumdb(value: str) -> str:
     return value
 
 
-def _check_prefix_map(value: dict[str, str], *, git: bool) -> dict[str, str]:
-    check = fields.check_git_url if git else fields.check_url
-    for source, target in value.items():
-        check(source)
-        check(target)
-        if source.endswith("/") != target.endswith("/"):
-            raise fields.fail(
-                "mobyci_prefix",
-                f"'{source}' and '{target}' must both end with '/' (a prefix rewrite) or both not "
-                "(an exact repository)",
-            )
-        if source == target:
-            raise fields.fail("mobyci_prefix", f"'{source}' is mapped to itself: remove the entry")
-    return value
-
-
 def _check_expire(value: str) -> str:
     return value if value == "never" else fields.check_duration(value)
 
@@ -95,6 +79,7 @@ def _version_first(value: Any) -> Any:
 
 
 Url = Annotated[str, AfterValidator(fields.check_url)]
+GitUrl = Annotated[str, AfterValidator(fields.check_git_url)]
 ProxyValue = Annotated[str, AfterValidator(fields.check_proxy)]
 NoProxyEntry = Annotated[str, AfterValidator(fields.check_no_proxy_entry)]
 Duration = Annotated[str, AfterValidator(fields.check_duration)]
@@ -128,13 +113,13 @@ class Mirrors(_Model):
         description="Debian mirror host (mirrors.example.com) or URL (https://mirrors.example.com) serving "
         "/debian and /debian-security, or 'archive' for archive.debian.org (19.03's Debian buster is archived).",
     )
-    git: Annotated[dict[str, str], AfterValidator(lambda v: _check_prefix_map(v, git=True))] = Field(
+    git: dict[GitUrl, GitUrl] = Field(
         default_factory=dict,
         description="Git URL rewrites. A key ending in '/' rewrites every URL with that prefix "
         "(https://github.com/ -> https://gitee.com/); any other key is one exact repository URL and wins "
         "over prefixes (https://github.com/opencontainers/runc.git -> https://gitee.com/mirrors/runc.git).",
     )
-    downloads: Annotated[dict[str, str], AfterValidator(lambda v: _check_prefix_map(v, git=False))] = Field(
+    downloads: dict[Url, Url] = Field(
         default_factory=dict,
         description="URL prefix rewrites for plain downloads, e.g. https://download.docker.com/linux/static -> "
         "https://mirrors.example.com/docker-ce/linux/static.",

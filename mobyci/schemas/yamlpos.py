@@ -7,6 +7,7 @@ is bounded (an alias bomb is refused, not expanded).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
@@ -27,6 +28,7 @@ MAX_VALUES = 10_000  # scalars + collections after alias expansion
 MAX_DEPTH = 32
 
 Path = tuple[str | int, ...]
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _YAML_TAG = "tag:yaml.org,2002:"
 _YAML_DIRECTIVE_RE = re.compile(r"^%YAML\b", re.MULTILINE)
 # Characters no value needs, which would reach terminals and generated files from an escape such as "\x1b":
@@ -261,7 +263,13 @@ def _to_float(text: str) -> float:
 
 
 def dotted(path: Path) -> str:
+    """`mirrors.git["https://github.com/"]`, `targets[0].name`: a key path as people read it."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.match(part):
+            out += f".{part}" if out else part
+        else:
+            out += "[" + json.dumps(part, ensure_ascii=False) + "]"
     return out
