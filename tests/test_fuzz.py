@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import io
+import os
 import shlex
 import subprocess
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from tests.pipeline_checks import load_yaml, tool
 ALL_FORMATS = ("gitlab", "buildkite", "github")
 FORMATS = tuple(f for f in ALL_FORMATS if importlib.util.find_spec(f"mobyci.generator.{f}") is not None)
 SCHEMAS = {"gitlab": "vendor.gitlab-ci", "buildkite": "vendor.buildkite", "github": "vendor.github-workflows"}
-EXAMPLES = 40  # per property; the file runs in about 20 seconds
+EXAMPLES = int(os.environ.get("MOBYCI_FUZZ_EXAMPLES", "40"))  # per property; 40 run in about 20 seconds
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Strings that YAML 1.1 (GitLab's Ruby parser) or YAML 1.2 would read as something else when unquoted.

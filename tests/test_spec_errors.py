@@ -445,3 +445,10 @@ def test_nul_byte() -> None:
     with pytest.raises(SpecError) as caught:
         load_text("version: 1\nmoby: {ref: v1\x009}\n")
     assert str(caught.value) == "mobyci.yaml:2:15: unacceptable character '\\x00': remove it"
+
+
+def test_scp_like_repository_with_an_absolute_path() -> None:
+    loaded = load_text(
+        "version: 1\nmoby: {ref: v19.03.12, repo: 'git@git.example.org:/srv/moby.git'}\ntargets: [binary]\n"
+    )
+    assert loaded.spec.moby.repo == "git@git.example.org:/srv/moby.git"

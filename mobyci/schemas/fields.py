@@ -147,7 +147,7 @@ def _check_shell_chars(value: str) -> None:
 
 def check_git_url(value: str) -> str:
     """A repository URL: https/http/ssh/git URLs, or scp-like `git@host:path`."""
-    if re.match(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]", value) and "://" not in value:
+    if re.match(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:.", value) and "://" not in value:
         check_length(value, MAX_URL_LENGTH)
         check_printable(value)
         _check_shell_chars(value)
