@@ -108,8 +108,10 @@ def test_the_scan_finds_a_leak() -> None:
 
 CREDENTIAL_FIELDS = {
     "moby.repo": "moby: {ref: v19.03.12, repo: 'URL/moby.git'}\n",
-    "mirrors.git": "moby: {ref: v19.03.12}\nmirrors: {git: {'https://github.com/': 'URL/'}}\n",
-    "mirrors.downloads": "moby: {ref: v19.03.12}\nmirrors: {downloads: {'https://download.docker.com/': 'URL/'}}\n",
+    'mirrors.git["https://github.com/"]': "moby: {ref: v19.03.12}\nmirrors: {git: {'https://github.com/': 'URL/'}}\n",
+    'mirrors.downloads["https://download.docker.com/"]': (
+        "moby: {ref: v19.03.12}\nmirrors: {downloads: {'https://download.docker.com/': 'URL/'}}\n"
+    ),
     "mirrors.registry": "moby: {ref: v19.03.12}\nmirrors: {registry: 'URL'}\n",
     "mirrors.apt": "moby: {ref: v19.03.12}\nmirrors: {apt: 'URL'}\n",
     "mirrors.goproxy": "moby: {ref: v19.03.12}\nmirrors: {goproxy: 'URL,direct'}\n",
