@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from mobyci.families.data import FAMILIES
 from mobyci.families.model import Family, Packaging, Variant
@@ -80,7 +80,3 @@ def resolve(ref: str, family: str | None) -> Release | None:
         found = _family_of(version)
         return None if found is None else Release(found, version, _variant_of(found, version))
     return None if family is None else resolve_family(family)
-
-
-def with_version(release: Release, version: Version) -> Release:
-    return replace(release, version=version, variant=_variant_of(release.family, version))

@@ -36,7 +36,7 @@ def render_gitlab(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: 
         # Jobs that only need git, tar and sha256sum: the same image, without a daemon to start.
         doc[".mobyci-tools"] = {"image": doc[".mobyci-docker"]["image"]}
     for job in plan.jobs:
-        doc[_job_name(job)] = _job(loaded, plan, job, patch_script, dind)
+        doc[job.name] = _job(loaded, plan, job, patch_script, dind)
     notes = [f"moby {plan.ref} (family {plan.release.family.name}), runner profile {gitlab.runner}."]
     if plan.ci_variables:
         notes.append(
@@ -44,10 +44,6 @@ def render_gitlab(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: 
             + ", ".join(plan.ci_variables)
         )
     return with_header(dump(doc), spec_path=loaded.path, command=command, notes=tuple(notes))
-
-
-def _job_name(job: p.Job) -> str:
-    return job.name
 
 
 def _variables(plan: p.Plan, dind: bool) -> dict[str, Any]:

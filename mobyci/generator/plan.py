@@ -265,7 +265,7 @@ def _target_job(loaded: LoadedSpec, target: str, platforms: list[str] | None, bu
                 )
             else:
                 script.append(f"make -C {SOURCE_DIR} {target}")
-    script.append(_sums(out))
+    script.append(sums_line(out))
     return Job(
         name=target,
         stage="build",
@@ -321,10 +321,6 @@ def _bake_proxy_config(build_args: tuple[str, ...]) -> list[str]:
 
 def sums_line(out: str) -> str:
     """The shell line that writes `out`/SHA256SUMS the same way for every job that produces files."""
-    return _sums(out)
-
-
-def _sums(out: str) -> str:
     # The same SHA256SUMS for every family: 23.0+ write no checksums, older ones write .md5/.sha256 per file.
     # Written aside and moved in, so the listing never sees a half-written SHA256SUMS.
     return (
