@@ -1,3 +1,3 @@
-from mobyci.cli import main
+from mobyci.fastpath import main
 
 main()

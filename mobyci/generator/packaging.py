@@ -26,8 +26,8 @@ from mobyci.families.packaging_data import (
 from mobyci.families.versions import tag_version
 from mobyci.generator.mirrors import rewrite_url
 from mobyci.generator.plan import PACKAGES_DIR, SOURCE_ARCHIVE, SOURCE_DIR, Job, sums_line
+from mobyci.schemas.compiled import Target
 from mobyci.schemas.load import LoadedSpec
-from mobyci.schemas.spec import Target
 
 __all__ = ["WORK_DIR", "cli_ref", "eol_problem", "packaging_jobs", "run_flags"]
 

@@ -173,7 +173,7 @@ def _check_job(loaded: LoadedSpec) -> Job:
 def render_check_line(loaded: LoadedSpec, fmt: str) -> str:
     """The check job's last line: the committed files (all `outputs:`, or this format's file) are current."""
     words = [f"{_CHECK_VENV}/bin/mobyci", "render", shlex.quote(loaded.path)]
-    if any(loaded.spec.outputs.model_dump().values()):
+    if any(loaded.spec.outputs.values().values()):
         return " ".join([*words, "--all", "--check"])
     if fmt != "gitlab":
         words += ["--format", fmt]

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from mobyci.families import Release, family_names, resolve, resolve_family
 from mobyci.families.packaging_data import eol_problem
 from mobyci.families.versions import tag_version
-from mobyci.schemas.spec import Spec
+from mobyci.schemas.compiled import Spec
 
 Loc = tuple[str | int, ...]
 Finding = tuple[Loc, str]

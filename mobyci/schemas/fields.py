@@ -9,10 +9,14 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic_core import PydanticCustomError
 
+from mobyci.families.versions import COMMIT_RE
+
+SUPPORTED_VERSIONS = (1,)  # spec format versions this mobyci reads
 # Longer values are mistakes or attacks: a URL or a ref this long is refused before it reaches any output.
 MAX_URL_LENGTH = 2048
 MAX_REF_LENGTH = 256
@@ -259,3 +263,73 @@ def _ref_problem(ref: str) -> str | None:
         (any(c in " ~^:?*[\\" for c in ref), "it must not contain spaces or any of ~ ^ : ? * [ \\"),
     ]
     return next((why for failed, why in checks if failed), None)
+
+
+# Checks spec.py attaches to single fields. They live here, free of pydantic, because the compiled validator
+# (compiled.py) calls them without importing the models.
+
+
+def check_ref(value: str) -> str:
+    if COMMIT_RE.match(value):
+        return value
+    return check_git_ref(value)
+
+
+def check_apt(value: str) -> str:
+    if value == "archive":
+        return value
+    if "://" in value:
+        return check_url(value, allow_path=False)
+    check_url(f"http://{value}", allow_path=False)
+    return value
+
+
+def check_registry(value: str) -> str:
+    if value.startswith("http://"):
+        raise fail(
+            "mobyci_registry",
+            "a plain-http registry mirror is refused by the engine: use an https URL",
+        )
+    return check_url(value, schemes=("https",))
+
+
+def check_goproxy(value: str) -> str:
+    for entry in value.replace("|", ",").split(","):
+        if entry in ("direct", "off"):
+            continue
+        check_url(entry)
+    return value
+
+
+def check_gosumdb(value: str) -> str:
+    check_printable(value)
+    return value
+
+
+def check_expire(value: str) -> str:
+    return value if value == "never" else check_duration(value)
+
+
+def target_shorthand(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+def version_first(value: Any) -> Any:
+    if value not in SUPPORTED_VERSIONS:
+        raise fail(
+            "mobyci_version",
+            f"unsupported spec version {value!r}: this mobyci reads version "
+            + ", ".join(str(v) for v in SUPPORTED_VERSIONS),
+        )
+    return value
+
+
+def check_output_path(value: str) -> str:
+    check_printable(value)
+    parts = value.replace("\\", "/").split("/")
+    if value.startswith("/") or ".." in parts or not value or value.endswith("/"):
+        raise fail(
+            "mobyci_output",
+            f"'{value}' must be a file path relative to the spec's directory, inside it (no '..', not absolute)",
+        )
+    return value

@@ -6,19 +6,19 @@ Every problem comes back located (`file:line:col: key.path: message`); nothing h
 from __future__ import annotations
 
 import difflib
-import types
-import typing
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+import pydantic_core
 
 from mobyci.errors import Problem, SpecError
 from mobyci.families import Release
-from mobyci.schemas import yamlpos
+from mobyci.schemas import compiled, yamlpos
 from mobyci.schemas.checks import check_spec
-from mobyci.schemas.spec import Spec
+from mobyci.schemas.compiled import Spec
+from mobyci.schemas.frozen import Frozen
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,8 @@ def load_text(text: str, filename: str = "mobyci.yaml") -> LoadedSpec:
     if doc is None:
         raise SpecError(problems)
     try:
-        spec = Spec.model_validate(doc.data)
-    except ValidationError as exc:
+        spec = validate_data(doc.data)
+    except pydantic_core.ValidationError as exc:
         raise SpecError([_problem(filename, doc, error) for error in exc.errors()]) from None
     release, findings = check_spec(spec)
     if findings:
@@ -83,6 +83,22 @@ def load_text(text: str, filename: str = "mobyci.yaml") -> LoadedSpec:
             "the dev image and its history. Prefer the default, build-args."
         )
     return LoadedSpec(spec, release, filename, tuple(warnings))
+
+
+def validate_data(data: Any) -> Spec:
+    """The spec in `data` (plain YAML values), validated; raises pydantic_core.ValidationError."""
+    spec: Spec = _validator().validate_python(data)
+    return spec
+
+
+@functools.cache
+def _validator() -> pydantic_core.SchemaValidator:
+    if pydantic_core.__version__ == compiled.PYDANTIC_CORE_VERSION:
+        return pydantic_core.SchemaValidator(compiled.SCHEMA)
+    # Another pydantic-core than compiled.py was made with: build the same schema from the models (slower).
+    from mobyci.schemas.compile import live_schema
+
+    return pydantic_core.SchemaValidator(live_schema(vars(compiled)))
 
 
 def _problem(filename: str, doc: yamlpos.Document, error: Any) -> Problem:
@@ -165,24 +181,11 @@ def _unknown_key(loc: tuple[str | int, ...]) -> str:
 
 
 def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
-    model: type[BaseModel] | None = Spec
+    model: type[Frozen] | None = Spec
     for part in loc:
         if model is None:
             return []
         if isinstance(part, int):
             continue
-        info = model.model_fields.get(part)
-        model = _model_in(info.annotation) if info else None
-    return list(model.model_fields) if model else []
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated or origin in (list, typing.Union, types.UnionType):
-        for arg in typing.get_args(annotation):
-            found = _model_in(arg)
-            if found is not None:
-                return found
-    return None
+        model = model.nested_models.get(part) if part in model.field_names else None
+    return list(model.field_names) if model else []

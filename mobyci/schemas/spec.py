@@ -7,75 +7,18 @@ the JSON Schema that editors use and into docs/spec.md.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from mobyci.families.versions import COMMIT_RE
 from mobyci.schemas import fields
 
 DEFAULT_REPO = "https://github.com/moby/moby.git"
-SUPPORTED_VERSIONS = (1,)
 
 
 class _Model(BaseModel):
     # strict: a YAML number is never silently turned into a string ("19.03" vs 19.03 matters).
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-def _check_ref(value: str) -> str:
-    if COMMIT_RE.match(value):
-        return value
-    return fields.check_git_ref(value)
-
-
-def _check_apt(value: str) -> str:
-    if value == "archive":
-        return value
-    if "://" in value:
-        return fields.check_url(value, allow_path=False)
-    fields.check_url(f"http://{value}", allow_path=False)
-    return value
-
-
-def _check_registry(value: str) -> str:
-    if value.startswith("http://"):
-        raise fields.fail(
-            "mobyci_registry",
-            "a plain-http registry mirror is refused by the engine: use an https URL",
-        )
-    return fields.check_url(value, schemes=("https",))
-
-
-def _check_goproxy(value: str) -> str:
-    for entry in value.replace("|", ",").split(","):
-        if entry in ("direct", "off"):
-            continue
-        fields.check_url(entry)
-    return value
-
-
-def _check_gosumdb(value: str) -> str:
-    fields.check_printable(value)
-    return value
-
-
-def _check_expire(value: str) -> str:
-    return value if value == "never" else fields.check_duration(value)
-
-
-def _target_shorthand(value: Any) -> Any:
-    return {"name": value} if isinstance(value, str) else value
-
-
-def _version_first(value: Any) -> Any:
-    if value not in SUPPORTED_VERSIONS:
-        raise fields.fail(
-            "mobyci_version",
-            f"unsupported spec version {value!r}: this mobyci reads version "
-            + ", ".join(str(v) for v in SUPPORTED_VERSIONS),
-        )
-    return value
 
 
 Url = Annotated[str, AfterValidator(fields.check_url)]
@@ -94,7 +37,7 @@ class Moby(_Model):
         description="Git URL of the moby repository or fork to build (https, ssh, or git@host:path). "
         "Fetched through mirrors.git when a rule matches it.",
     )
-    ref: Annotated[str, AfterValidator(_check_ref)] = Field(
+    ref: Annotated[str, AfterValidator(fields.check_ref)] = Field(
         description="What to build: a release tag (v19.03.12, v27.5.1, docker-v29.7.2), a branch, "
         "or a full 40-character commit id.",
     )
@@ -108,7 +51,7 @@ class Moby(_Model):
 class Mirrors(_Model):
     """Where the build fetches from instead of the public hosts. Every key is optional."""
 
-    apt: Annotated[str, AfterValidator(_check_apt)] | None = Field(
+    apt: Annotated[str, AfterValidator(fields.check_apt)] | None = Field(
         None,
         description="Debian mirror host (mirrors.example.com) or URL (https://mirrors.example.com) serving "
         "/debian and /debian-security, or 'archive' for archive.debian.org (19.03's Debian buster is archived).",
@@ -124,7 +67,7 @@ class Mirrors(_Model):
         description="URL prefix rewrites for plain downloads, e.g. https://download.docker.com/linux/static -> "
         "https://mirrors.example.com/docker-ce/linux/static.",
     )
-    registry: Annotated[str, AfterValidator(_check_registry)] | None = Field(
+    registry: Annotated[str, AfterValidator(fields.check_registry)] | None = Field(
         None,
         description="Docker Hub mirror (https://host[:port], no credentials). Used by the docker-in-docker "
         "daemon and by moby's frozen-image download script.",
@@ -134,11 +77,11 @@ class Mirrors(_Model):
         description="Whether the registry mirror serves Docker Hub's token flow. Set false for a mirror that "
         "serves images anonymously without tokens: the frozen-image script then skips the token request.",
     )
-    goproxy: Annotated[str, AfterValidator(_check_goproxy)] | None = Field(
+    goproxy: Annotated[str, AfterValidator(fields.check_goproxy)] | None = Field(
         None,
         description="GOPROXY for Go tool installs inside the build (https://goproxy.example.com,direct).",
     )
-    gosumdb: Annotated[str, AfterValidator(_check_gosumdb)] | None = Field(
+    gosumdb: Annotated[str, AfterValidator(fields.check_gosumdb)] | None = Field(
         None, description="GOSUMDB to use with goproxy (e.g. 'sum.golang.google.cn' or 'off')."
     )
 
@@ -215,18 +158,7 @@ class GitHub(_Model):
     runs_on: NonEmpty = Field("ubuntu-24.04", description="Runner label for build jobs.")
 
 
-def _check_output_path(value: str) -> str:
-    fields.check_printable(value)
-    parts = value.replace("\\", "/").split("/")
-    if value.startswith("/") or ".." in parts or not value or value.endswith("/"):
-        raise fields.fail(
-            "mobyci_output",
-            f"'{value}' must be a file path relative to the spec's directory, inside it (no '..', not absolute)",
-        )
-    return value
-
-
-OutputPath = Annotated[str, AfterValidator(_check_output_path)]
+OutputPath = Annotated[str, AfterValidator(fields.check_output_path)]
 
 
 class Outputs(_Model):
@@ -245,7 +177,7 @@ class CI(_Model):
 
     timeout: Duration = Field("2h", description="Time limit of each build job ('2h', '1h 30m').")
     retry: int = Field(2, ge=0, le=2, description="Retries of a job that failed for infrastructure reasons (0-2).")
-    artifacts_expire_in: Annotated[str, AfterValidator(_check_expire)] = Field(
+    artifacts_expire_in: Annotated[str, AfterValidator(fields.check_expire)] = Field(
         "1 week", description="How long build artifacts are kept ('1 week', '30 days', 'never')."
     )
     gitlab: GitLab = Field(default_factory=GitLab)
@@ -263,12 +195,14 @@ class Spec(_Model):
         json_schema_extra={"$comment": "Generated by `mobyci schema`; do not edit."},
     )
 
-    version: Annotated[int, BeforeValidator(_version_first)] = Field(description="Spec format version; must be 1.")
+    version: Annotated[int, BeforeValidator(fields.version_first)] = Field(
+        description="Spec format version; must be 1."
+    )
     moby: Moby
     mirrors: Mirrors = Field(default_factory=Mirrors)
     proxy: Proxy = Field(default_factory=Proxy)
     targets: Annotated[
-        list[Annotated[Target, BeforeValidator(_target_shorthand, json_schema_input_type=TargetName | Target)]],
+        list[Annotated[Target, BeforeValidator(fields.target_shorthand, json_schema_input_type=TargetName | Target)]],
         Field(min_length=1),
     ] = Field(description="What to build: a target name, or a mapping with name and options. No duplicates.")
     ci: CI = Field(default_factory=CI)

@@ -1,0 +1,264 @@
+"""What each command does: the only module that reads and writes files, prints, and picks exit codes.
+
+Free of typer, so that both the typer CLI (cli.py) and the argv fast path (fastpath.py) call the same code.
+Heavy modules (ruamel.yaml, pydantic-core, jinja2, rich) are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mobyci import __version__
+
+if TYPE_CHECKING:
+    from mobyci.schemas.load import LoadedSpec
+
+EXIT_OK = 0
+EXIT_PROBLEM = 1
+EXIT_INTERNAL = 3
+DEFAULT_SPEC = Path("mobyci.yaml")
+
+
+class Exit(Exception):
+    """Stop the command with this exit code (messages were already printed)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def run(command: Callable[..., None], /, **kwargs: Any) -> int:
+    """Run a command; the user's problems exit 1 and our own bugs exit 3, never with a raw traceback."""
+    from mobyci.errors import MobyciError
+
+    try:
+        command(**kwargs)
+    except Exit as exc:
+        return exc.code
+    except MobyciError as exc:
+        err(str(exc))
+        return EXIT_PROBLEM
+    except Exception:
+        _internal_error()
+        return EXIT_INTERNAL
+    return EXIT_OK
+
+
+def echo(message: str) -> None:
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+
+
+def err(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def _internal_error() -> None:
+    # Imported here: only a crash pays for them, not every start (issue 2's --version budget).
+    import tempfile
+    import traceback
+
+    text = traceback.format_exc()
+    if os.environ.get("MOBYCI_DEBUG") == "1":
+        err(text.rstrip())
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="mobyci-traceback-", suffix=".txt", delete=False, encoding="utf-8"
+    ) as handle:
+        handle.write(text)
+    err(
+        f"mobyci: internal error (a bug in mobyci {__version__}); traceback written to {handle.name} "
+        "(set MOBYCI_DEBUG=1 to print it)"
+    )
+
+
+def _load(spec: Path) -> LoadedSpec:
+    from mobyci.schemas.load import load_file
+
+    loaded = load_file(str(spec))
+    for warning in loaded.warnings:
+        err(f"warning: {warning}")
+    return loaded
+
+
+def _emit(text: str, output: Path | None, *, mode: int | None = None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from mobyci.fsio import write_atomic
+
+    if not write_atomic(output, text, mode=mode):
+        err(f"{output}: unchanged")
+
+
+def init(path: Path, preset: str, force: bool) -> None:
+    from mobyci.generator.starter import starter_spec
+
+    if path.exists() and not force:
+        err(f"{path}: already exists; pass --force to overwrite it")
+        raise Exit(EXIT_PROBLEM)
+    _emit(starter_spec(preset), path)
+    err(f"{path}: written ({preset} preset); check it with `mobyci validate {path}`")
+
+
+def validate(specs: list[Path] | None) -> None:
+    from mobyci.errors import SpecError
+    from mobyci.schemas.load import load_file
+
+    failed = False
+    for spec in specs or [DEFAULT_SPEC]:
+        try:
+            loaded = load_file(str(spec))
+        except SpecError as exc:
+            err(str(exc))
+            failed = True
+            continue
+        for warning in loaded.warnings:
+            err(f"warning: {warning}")
+        count = len(loaded.spec.targets)
+        echo(
+            f"{spec}: ok (moby {loaded.spec.moby.ref}, family {loaded.release.family.name}, "
+            f"{count} target{'s' if count != 1 else ''})"
+        )
+    if failed:
+        raise Exit(EXIT_PROBLEM)
+
+
+def schema(output: Path | None) -> None:
+    from mobyci.schemas.jsonschema import schema_text
+
+    _emit(schema_text(), output)
+
+
+def patch(spec: Path, output: Path | None, apply: Path | None, check: Path | None, force: bool) -> None:
+    import shlex
+
+    from mobyci.generator.patch import apply_patch, build_patch_script
+
+    loaded = _load(spec)
+    if check is not None and not check.is_dir():
+        command = f"mobyci patch {shlex.quote(loaded.path)} -o {shlex.quote(str(check))}"
+        _check_files([(check, build_patch_script(loaded, command=command), command)])
+        return
+    if apply is None and check is None:
+        if output is None:
+            sys.stdout.write(build_patch_script(loaded))
+            return
+        command = f"mobyci patch {shlex.quote(loaded.path)} -o {shlex.quote(str(output))}"
+        _write_files([(output, build_patch_script(loaded, command=command), command)], force=force)
+        return
+    tree = apply if apply is not None else check
+    assert tree is not None
+    report = apply_patch(loaded, tree, check=check is not None)
+    for line in report.lines:
+        echo(line)
+    if check is not None and report.changed:
+        raise Exit(EXIT_PROBLEM)
+
+
+def render(spec: Path, fmt: str, output: Path | None, all_outputs: bool, check: bool, force: bool) -> None:
+    from mobyci.generator.render import DEFAULT_OUTPUTS, render_command, render_pipeline
+
+    loaded = _load(spec)
+    if all_outputs:
+        files = _outputs_of(loaded, spec)
+    elif output is not None or check:
+        target = output if output is not None else Path(DEFAULT_OUTPUTS[fmt])
+        files = [(fmt, target, render_command(loaded.path, fmt, str(target)))]
+    else:
+        sys.stdout.write(render_pipeline(loaded, fmt))
+        return
+    generated = [(path, _generate(loaded, kind, command), command) for kind, path, command in files]
+    if check:
+        _check_files(generated)
+    else:
+        _write_files(generated, force=force)
+
+
+def _outputs_of(loaded: LoadedSpec, spec: Path) -> list[tuple[str, Path, str]]:
+    import shlex
+
+    from mobyci.errors import MobyciError
+
+    listed = [(kind, path) for kind, path in loaded.spec.outputs.values().items() if path is not None]
+    if not listed:
+        raise MobyciError(
+            f"{loaded.path}: outputs: lists no files; add e.g. `outputs: {{gitlab: .gitlab-ci.yml}}` to use --all"
+        )
+    command = f"mobyci render {shlex.quote(loaded.path)} --all"
+    return [(kind, spec.parent / path, command) for kind, path in listed]
+
+
+def _generate(loaded: LoadedSpec, kind: str, command: str) -> str:
+    if kind == "patch":
+        from mobyci.generator.patch import build_patch_script
+
+        return build_patch_script(loaded, command=command)
+    from mobyci.generator.render import render_pipeline_with_command
+
+    return render_pipeline_with_command(loaded, kind, command)
+
+
+def _check_files(generated: list[tuple[Path, str, str]]) -> None:
+    from mobyci.generator.drift import drift
+
+    stale = False
+    for path, fresh, command in generated:
+        existing = path.read_text("utf-8") if path.is_file() else None
+        found = drift(str(path), existing, fresh)
+        if found.status == "current":
+            echo(found.message(str(path), command))
+            continue
+        stale = True
+        sys.stdout.write(found.diff)
+        err(found.message(str(path), command))
+    if stale:
+        raise Exit(EXIT_PROBLEM)
+
+
+def _write_files(generated: list[tuple[Path, str, str]], *, force: bool) -> None:
+    from mobyci.errors import MobyciError
+    from mobyci.fsio import write_atomic
+    from mobyci.generator.header import read_header
+
+    # Refuse before writing anything: one foreign file must not leave the others half-updated.
+    for path, _, _ in generated:
+        if path.is_file() and not force and read_header(path.read_text("utf-8", errors="replace")) is None:
+            raise MobyciError(f"{path}: not written by mobyci (no mobyci header); pass --force to overwrite it")
+    for path, fresh, _ in generated:
+        mode = 0o755 if fresh.startswith("#!") else None
+        err(f"{path}: {'written' if write_atomic(path, fresh, mode=mode) else 'unchanged'}")
+
+
+def plan(spec: Path, fmt: str) -> None:
+    from mobyci.generator import planview
+    from mobyci.generator.render import make_plan
+
+    built = make_plan(_load(spec))
+    if fmt == "json":
+        sys.stdout.write(planview.plan_json(built))
+    elif fmt == "mermaid":
+        sys.stdout.write(planview.plan_mermaid(built))
+    else:
+        _print_sections(planview.plan_text(built))
+
+
+def _print_sections(sections: list[tuple[str, list[tuple[str, ...]]]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    # Colour on a terminal; plain, unwrapped text when piped (for logs and merge-request comments).
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    for title, rows in sections:
+        console.print(title, style="bold", markup=False)
+        table = Table(show_header=False, box=None, pad_edge=False)
+        for _ in range(max(len(r) for r in rows)):
+            table.add_column(overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        console.print()

@@ -1,0 +1,135 @@
+"""The argv fast path calls exactly what the typer CLI calls, and spares validate/render the heavy imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from mobyci import commands, fastpath
+from mobyci.cli import app
+
+_COMMANDS = ("init", "validate", "schema", "patch", "render", "plan")
+
+
+def _typer_call(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[str, dict[str, Any]] | int:
+    """What the typer CLI calls in commands.py for argv, or its exit code when it calls nothing."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+    for name in _COMMANDS:
+        monkeypatch.setattr(commands, name, lambda _name=name, **kwargs: calls.append((_name, kwargs)))
+    result = CliRunner().invoke(app, argv, catch_exceptions=False)
+    return calls[0] if calls else result.exit_code
+
+
+def _fast_call(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
+    call = fastpath.parse(argv)
+    return None if call is None else (call[0].__name__, call[1])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate"],
+        ["validate", "a.yaml"],
+        ["validate", "a.yaml", "b/c.yaml"],
+        ["render"],
+        ["render", "spec.yaml"],
+        ["render", "spec.yaml", "--format", "buildkite", "-o", "out.yml"],
+        ["render", "--output", "x/.gitlab-ci.yml", "spec.yaml", "--check"],
+        ["render", "--all", "--check"],
+        ["render", "--all", "--force", "--format", "github", "s.yaml"],
+    ],
+)
+def test_fast_path_takes_plain_invocations_and_calls_what_typer_calls(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = _fast_call(argv)
+    assert fast is not None
+    assert fast == _typer_call(argv, monkeypatch)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--help"],
+        ["--version"],
+        ["validate", "--help"],
+        ["validate", "-"],
+        ["validate", "--", "-odd.yaml"],
+        ["render", "--format=github"],
+        ["render", "--format", "GitLab"],
+        ["render", "--format", "jenkins"],
+        ["render", "-o"],
+        ["render", "-o", "--all"],
+        ["render", "-oout.yml"],
+        ["render", "a.yaml", "b.yaml"],
+        ["render", "--check", "--check"],
+        ["render", "--no-such-option"],
+        ["render", ""],
+        ["plan", "spec.yaml"],
+        ["patch"],
+    ],
+)
+def test_everything_else_goes_to_typer(argv: list[str]) -> None:
+    assert fastpath.parse(argv) is None
+
+
+_TOKENS = ["validate", "render", "plan", "a.yaml", "b.yaml", "-o", "--output", "out.yml", "--format", "gitlab",
+           "github", "buildkite", "jenkins", "--all", "--check", "--force", "--help", "-x", "--format=github", "-",
+           "--", ""]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_TOKENS), max_size=7))
+def test_whenever_the_fast_path_answers_typer_agrees(argv: list[str]) -> None:
+    fast = _fast_call(argv)
+    if fast is None:
+        return  # typer handles it, by definition the same way it always did
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert fast == _typer_call(argv, monkeypatch)
+
+
+def _modules_after(argv: list[str]) -> set[str]:
+    probe = (
+        "import runpy, sys\nsys.argv = ['mobyci', *sys.argv[1:]]\n"
+        "try:\n    runpy.run_module('mobyci', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, check=True)
+    return set(done.stderr.strip().splitlines()[-1].split())
+
+
+def test_validate_imports_neither_typer_nor_pydantics_model_layer_nor_jinja2(tmp_path: Path, base_spec: str) -> None:
+    spec = tmp_path / "mobyci.yaml"
+    spec.write_text(base_spec)
+    loaded = _modules_after(["validate", str(spec)])
+    assert "mobyci.schemas.compiled" in loaded  # it did validate
+    assert {"typer", "pydantic.main", "jinja2", "rich"} & loaded == set()
+
+
+def test_render_imports_neither_typer_nor_pydantics_model_layer(tmp_path: Path, base_spec: str) -> None:
+    spec = tmp_path / "mobyci.yaml"
+    spec.write_text(base_spec)
+    loaded = _modules_after(["render", str(spec)])
+    assert "mobyci.generator.gitlab" in loaded
+    assert {"typer", "pydantic.main", "rich"} & loaded == set()
+
+
+def test_fast_path_exit_codes_and_messages(tmp_path: Path, base_spec: str) -> None:
+    good = tmp_path / "mobyci.yaml"
+    good.write_text(base_spec)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "mobyci", "validate", str(good), str(bad)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1
+    assert done.stdout == f"{good}: ok (moby v19.03.12, family 19.03, 1 target)\n"
+    assert done.stderr.splitlines()[0] == f"{bad}:1:1: moby: required key is missing"
