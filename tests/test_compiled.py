@@ -1,4 +1,5 @@
-"""compiled.py (the spec's run-time schema) is current, and judges every spec exactly as the pydantic models do.
+"""The precompiled files are current and change nothing: compiled.py (the spec's run-time schema) judges every
+spec exactly as the pydantic models do, and templates/patch_sh.py renders exactly what patch.sh.j2 does.
 
 The models in spec.py are the source of truth; compiled.py is what `validate` and `render` run. These tests
 compare the two on every spec the other test corpora hold and on generated ones: same errors (type, key path,
@@ -16,11 +17,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mobyci.generator import template
+from mobyci.generator.patch import build_patch_script
 from mobyci.schemas import compile as compiler
 from mobyci.schemas import compiled, yamlpos
 from mobyci.schemas.frozen import Frozen
 from mobyci.schemas.load import load_text, validate_data
 from mobyci.schemas.spec import Spec
+from mobyci.templates import patch_sh
 from tests.test_spec_errors import CASES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,9 +65,9 @@ def _assert_same(data: Any) -> None:
 def test_compiled_module_is_current() -> None:
     on_disk = compiler.TARGET.read_text("utf-8")
     assert pydantic_core.__version__ == compiled.PYDANTIC_CORE_VERSION, (
-        "compiled.py was made with another pydantic-core: run `python -m mobyci.schemas.compile`"
+        "compiled.py was made with another pydantic-core: run `python -m mobyci.precompile`"
     )
-    assert compiler.source() == on_disk, "compiled.py is stale: run `python -m mobyci.schemas.compile`"
+    assert compiler.source() == on_disk, "compiled.py is stale: run `python -m mobyci.precompile`"
 
 
 def _documents() -> list[tuple[str, Any]]:
@@ -139,3 +143,27 @@ def test_a_function_outside_fields_is_refused_by_the_compiler() -> None:
 
     with pytest.raises(ValueError, match="cannot compile"):
         compiler._source_value({"function": local}, 0)
+
+
+# --- the patch script template, precompiled by jinja2 (templates/patch_sh.py) ------------------------------------
+
+
+def test_precompiled_template_is_current() -> None:
+    assert template.precompiled_source() == template.PRECOMPILED.read_text("utf-8"), (
+        "templates/patch_sh.py is stale: run `python -m mobyci.precompile`"
+    )
+
+
+def test_precompiled_template_is_used_and_renders_what_the_template_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = load_text((ROOT / "examples" / "seed-19.03" / "mobyci.yaml").read_text("utf-8"))
+    template.patch_template.cache_clear()
+    assert template.patch_template().root_render_func.__module__ == "mobyci.templates.patch_sh"
+    precompiled = build_patch_script(loaded)
+    # A stamp that does not match (another jinja2, an edited template) makes the template compile from source.
+    monkeypatch.setattr(patch_sh, "MOBYCI_STAMP", "jinja2 0.0, patch.sh.j2 sha256 0")
+    template.patch_template.cache_clear()
+    try:
+        assert template.patch_template().root_render_func.__module__ != "mobyci.templates.patch_sh"
+        assert build_patch_script(loaded) == precompiled
+    finally:
+        template.patch_template.cache_clear()

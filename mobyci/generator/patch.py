@@ -540,7 +540,7 @@ def render_script(
 ) -> str:
     """The self-contained POSIX sh patch script for `rules` (deterministic bytes). `command` is how to
     regenerate it, for the header (default: `mobyci patch SPEC -o mobyci-patch.sh`)."""
-    import jinja2
+    from mobyci.generator.template import patch_template
 
     for rule in rules:
         _check_rule(rule)
@@ -550,16 +550,7 @@ def render_script(
             if value.name not in [name for name, _ in env_checks]:
                 env_checks.append((value.name, value.setting))
     patterns = patterns_of(rules)
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("mobyci", "templates"),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,  # noqa: S701 (renders shell, not HTML; values go through sh_quote)
-    )
-    env.filters["sh_quote"] = lambda v: shlex.quote(str(v)) if str(v) else "''"
-    template = env.get_template("patch.sh.j2")
+    template = patch_template()
     body = template.render(
         family=family,
         spec_desc=spec_desc,

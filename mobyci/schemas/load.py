@@ -5,7 +5,6 @@ Every problem comes back located (`file:line:col: key.path: message`); nothing h
 
 from __future__ import annotations
 
-import difflib
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +133,8 @@ def _message(kind: str, error: Any, raw: str | None) -> str:
     if kind in ("dict_type", "model_type", "model_attributes_type"):
         return f"expected a mapping of keys, got {_yaml_type(value)}"
     if kind == "literal_error":
+        import difflib  # only a spec with problems pays for it
+
         choices = [c.strip().strip("'") for c in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
         choices = [c for c in choices if c]
         close = difflib.get_close_matches(str(value), choices, n=1)
@@ -172,6 +173,8 @@ def _yaml_type(value: Any) -> str:
 
 
 def _unknown_key(loc: tuple[str | int, ...]) -> str:
+    import difflib  # only a spec with problems pays for it
+
     key = str(loc[-1])
     allowed = _allowed_keys(loc[:-1])
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
