@@ -44,6 +44,8 @@ ONE_TARGET = "version: 1\nmoby: {ref: v27.5.1}\ntargets: [binary]\n"
 # Runs the CLI in-process under `python -c` and reports the peak RSS of that process (KiB on Linux).
 _RSS = (
     "import resource, runpy, sys; sys.argv = ['mobyci', *sys.argv[1:]]\n"
+    # The fast path ends the process with os._exit; end it with SystemExit instead, to look around afterwards.
+    "import mobyci.fastpath as fp; fp._exit_now = sys.exit\n"
     "try:\n    runpy.run_module('mobyci', run_name='__main__')\nexcept SystemExit:\n    pass\n"
     "sys.stderr.write('RSS %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
 )

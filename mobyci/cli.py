@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mobyci import __version__, commands
+from mobyci import commands
 
 app = typer.Typer(
     name="mobyci",
@@ -35,7 +35,7 @@ def _run(command: Any, /, **kwargs: Any) -> None:
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"mobyci {__version__}")
+        _run(commands.version)
         raise typer.Exit
 
 

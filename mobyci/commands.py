@@ -95,6 +95,10 @@ def _emit(text: str, output: Path | None, *, mode: int | None = None) -> None:
         err(f"{output}: unchanged")
 
 
+def version() -> None:
+    echo(f"mobyci {__version__}")
+
+
 def init(path: Path, preset: str, force: bool) -> None:
     from mobyci.generator.starter import starter_spec
 

@@ -5,11 +5,10 @@ Nothing here does IO: exceptions carry data, the CLI decides how to print it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, order=True)
-class Problem:
+class Problem(NamedTuple):
     """One located problem in a user's file: `file:line:col: key.path: message`."""
 
     file: str

@@ -181,6 +181,8 @@ def test_readme_documents_every_spec_field() -> None:
 def test_version_and_help_import_no_heavy_module() -> None:
     probe = (
         "import runpy, sys\nsys.argv = ['mobyci', sys.argv[1]]\n"
+        # The fast path ends the process with os._exit; end it with SystemExit instead, to look around afterwards.
+        "import mobyci.fastpath as fp; fp._exit_now = sys.exit\n"
         "try:\n    runpy.run_module('mobyci', run_name='__main__')\nexcept SystemExit:\n    pass\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'ruamel', 'jinja2'}), file=sys.stderr)\n"
     )
@@ -194,6 +196,8 @@ def test_validate_does_not_import_jinja2(tmp_path: Path, base_spec: str) -> None
     spec.write_text(base_spec)
     probe = (
         "import runpy, sys\nsys.argv = ['mobyci', 'validate', sys.argv[1]]\n"
+        # The fast path ends the process with os._exit; end it with SystemExit instead, to look around afterwards.
+        "import mobyci.fastpath as fp; fp._exit_now = sys.exit\n"
         "try:\n    runpy.run_module('mobyci', run_name='__main__')\nexcept SystemExit:\n    pass\n"
         "print('jinja2' in sys.modules, file=sys.stderr)\n"
     )

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from mobyci import commands, fastpath
 from mobyci.cli import app
 
-_COMMANDS = ("init", "validate", "schema", "patch", "render", "plan")
+_COMMANDS = ("version", "init", "validate", "schema", "patch", "render", "plan")
 
 
 def _typer_call(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[str, dict[str, Any]] | int:
@@ -35,6 +35,7 @@ def _fast_call(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
 @pytest.mark.parametrize(
     "argv",
     [
+        ["--version"],
         ["validate"],
         ["validate", "a.yaml"],
         ["validate", "a.yaml", "b/c.yaml"],
@@ -59,7 +60,8 @@ def test_fast_path_takes_plain_invocations_and_calls_what_typer_calls(
     [
         [],
         ["--help"],
-        ["--version"],
+        ["--version", "validate"],
+        ["validate", "--version"],
         ["validate", "--help"],
         ["validate", "-"],
         ["validate", "--", "-odd.yaml"],
@@ -81,9 +83,9 @@ def test_everything_else_goes_to_typer(argv: list[str]) -> None:
     assert fastpath.parse(argv) is None
 
 
-_TOKENS = ["validate", "render", "plan", "a.yaml", "b.yaml", "-o", "--output", "out.yml", "--format", "gitlab",
-           "github", "buildkite", "jenkins", "--all", "--check", "--force", "--help", "-x", "--format=github", "-",
-           "--", ""]  # fmt: skip
+_TOKENS = ["--version", "validate", "render", "plan", "a.yaml", "b.yaml", "-o", "--output", "out.yml",
+           "--format", "gitlab", "github", "buildkite", "jenkins", "--all", "--check", "--force", "--help", "-x",
+           "--format=github", "-", "--", ""]  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None)
@@ -99,6 +101,8 @@ def test_whenever_the_fast_path_answers_typer_agrees(argv: list[str]) -> None:
 def _modules_after(argv: list[str]) -> set[str]:
     probe = (
         "import runpy, sys\nsys.argv = ['mobyci', *sys.argv[1:]]\n"
+        # The fast path ends the process with os._exit; end it with SystemExit instead, to look around afterwards.
+        "import mobyci.fastpath as fp; fp._exit_now = sys.exit\n"
         "try:\n    runpy.run_module('mobyci', run_name='__main__')\nexcept SystemExit:\n    pass\n"
         "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
     )

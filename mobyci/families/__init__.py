@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mobyci.families.data import FAMILIES
 from mobyci.families.model import Family, Packaging, Variant
@@ -11,8 +11,7 @@ from mobyci.families.versions import Version, parse_family_version, tag_version
 __all__ = ["FAMILIES", "Family", "Packaging", "Release", "Variant", "Version", "family_names", "resolve"]
 
 
-@dataclass(frozen=True)
-class Release:
+class Release(NamedTuple):
     """A family with its variant applied: what one ref (or family name) builds like."""
 
     family: Family

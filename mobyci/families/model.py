@@ -6,8 +6,7 @@ Emitters read these fields and never branch on a family's name, so adding a fami
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from mobyci.families.versions import Version
 
@@ -18,8 +17,7 @@ from mobyci.families.versions import Version
 BuildStyle = Literal["make-run", "buildkit", "bake"]
 
 
-@dataclass(frozen=True)
-class Packaging:
+class Packaging(NamedTuple):
     """A docker/docker-ce-packaging branch and the distros it can build for."""
 
     branch: str
@@ -29,8 +27,7 @@ class Packaging:
     monorepo: bool = False
 
 
-@dataclass(frozen=True)
-class Variant:
+class Variant(NamedTuple):
     """A stretch of patch releases inside a family where the tree differs (e.g. 23.0.7 lost an apt knob)."""
 
     since: Version
@@ -40,8 +37,7 @@ class Variant:
     buildkit_git_sources: bool | None = None
 
 
-@dataclass(frozen=True)
-class Family:
+class Family(NamedTuple):
     name: str
     first: Version  # lowest release in the family (major, minor)
     last: Version  # highest release line in the family (major, minor)
@@ -59,7 +55,7 @@ class Family:
     apt_build_arg: str | None
     # docker-v29.4.1+ fetch sources with BuildKit `ADD https://…git?ref=`: only a Dockerfile rewrite helps.
     buildkit_git_sources: bool = False
-    variants: tuple[Variant, ...] = field(default_factory=tuple)
+    variants: tuple[Variant, ...] = ()
 
     def contains(self, version: Version) -> bool:
         key = (version.major, version.minor if version.minor is not None else 0)

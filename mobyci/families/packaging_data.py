@@ -6,14 +6,13 @@ rpm/Makefile, deb/Makefile, rpm/*/Dockerfile). Which branch a release uses is in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 PACKAGING_REPO = "https://github.com/docker/docker-ce-packaging.git"
 CLI_REPO = "https://github.com/docker/cli.git"
 
 
-@dataclass(frozen=True)
-class Component:
+class Component(NamedTuple):
     """A source the branch packages next to the engine and the CLI, cloned by its own `make checkout-<x>`.
 
     The branch pins the ref (DOCKER_BUILDX_REF … in common.mk); only the repository URL is overridden, so

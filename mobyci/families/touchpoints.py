@@ -10,35 +10,31 @@ File patterns are relative to the tree, use `*` only in the last segment, and co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Files that must all exist for a directory to be taken for a moby source tree.
 TREE_MARKERS: tuple[str, ...] = ("Dockerfile", "Makefile", "hack/make.sh", "contrib/download-frozen-image-v2.sh")
 
 
-@dataclass(frozen=True)
-class Exists:
+class Exists(NamedTuple):
     path: str
 
 
-@dataclass(frozen=True)
-class HasLine:
+class HasLine(NamedTuple):
     """The file has a line exactly equal to `text`."""
 
     path: str
     text: str
 
 
-@dataclass(frozen=True)
-class LineStarts:
+class LineStarts(NamedTuple):
     """The file has a line starting with `prefix`."""
 
     path: str
     prefix: str
 
 
-@dataclass(frozen=True)
-class Contains:
+class Contains(NamedTuple):
     """The file contains `text` somewhere."""
 
     path: str
@@ -67,8 +63,7 @@ DETECTION: tuple[tuple[str, tuple[Condition, ...]], ...] = (
 DETECTION_HINT = "no go.mod for github.com/moby/moby/v2, no vendor.conf, no docker-bake.hcl"
 
 
-@dataclass(frozen=True)
-class Touchpoints:
+class Touchpoints(NamedTuple):
     """The files and anchors one family's patch rules work on."""
 
     # Files holding git fetch URLs: `git clone https://…`, `git remote add origin "https://…"`,

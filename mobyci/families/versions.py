@@ -6,7 +6,7 @@ Kept free of pydantic and jinja2 so that `validate` and the patch script share i
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Release tags: v19.03.12, v25.0.0-rc.1, and from 29.0 docker-v29.7.2 (the repository became a monorepo of
 # several Go modules, so the engine's tags gained a prefix).
@@ -16,8 +16,7 @@ _FAMILY_VERSION_RE = re.compile(r"^(\d+)(?:\.(\d+)(?:\.(\d+))?)?(?:\.x)?$")
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
-@dataclass(frozen=True, order=True)
-class Version:
+class Version(NamedTuple):
     """A moby release version; `patch` is None when only the release line is known (a branch)."""
 
     major: int

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from mobyci.generator.header import read_header
 
 Status = Literal["current", "missing", "stale", "edited", "foreign"]
 
 
-@dataclass(frozen=True)
-class Drift:
+class Drift(NamedTuple):
     status: Status
     diff: str = ""
 

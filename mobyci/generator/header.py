@@ -7,7 +7,7 @@ edited by hand (its body no longer matches its own hash).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mobyci import __version__
 
@@ -30,8 +30,7 @@ def with_header(body: str, *, spec_path: str, command: str, notes: tuple[str, ..
     return head + "".join(f"# {line}\n" for line in lines) + body
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
     recorded: str  # the hash the file says its body has
     body: str
 

@@ -23,11 +23,10 @@ import os
 import re
 import shlex
 import stat
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from mobyci.errors import CheckFailed, MobyciError
 from mobyci.families.detect import check_tree, detect_family, not_a_tree_message, unknown_family_message
@@ -54,8 +53,7 @@ class PatchReport:
 # ---------------------------------------------------------------------------------------------- the engine
 
 
-@dataclass(frozen=True)
-class _Resolved:
+class _Resolved(NamedTuple):
     """A rule with its values as bytes and its environment values read."""
 
     rule: Rule
@@ -466,6 +464,8 @@ def run_rules(
 
 def _write_keep_mode(path: Path, data: bytes) -> None:
     mode = stat.S_IMODE(path.stat().st_mode)
+    import tempfile  # only --apply writes files; a render never pays for it
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".mobyci-tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

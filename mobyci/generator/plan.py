@@ -7,7 +7,7 @@ Job scripts are POSIX sh lines run from the repository root; values from the spe
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from mobyci.families import Release
 from mobyci.families.versions import tag_version
@@ -32,8 +32,7 @@ _DEV_TAGGED = "${MOBYCI_DEV_IMAGE}:${MOBYCI_DEV_TAG}"
 _IN_DEV = "/go/src/github.com/docker/docker"
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
     name: str
     stage: str  # check | prepare | build | publish
     title: str
@@ -48,8 +47,7 @@ class Job:
     check_only: bool = False  # the spec-validation job, not part of the build
 
 
-@dataclass(frozen=True)
-class Rewrite:
+class Rewrite(NamedTuple):
     """One patch rule, as people read it in `mobyci plan`."""
 
     id: str
@@ -57,8 +55,7 @@ class Rewrite:
     files: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     spec_path: str
     repo: str
     clone_url: str  # repo through the git mirror
@@ -75,7 +72,7 @@ class Plan:
     timeout_seconds: int
     retry: int
     artifacts_expire_in: str
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()
 
     def job(self, name: str) -> Job:
         return next(j for j in self.jobs if j.name == name)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from mobyci.families.touchpoints import TOUCHPOINTS, Touchpoints
 
@@ -34,8 +33,7 @@ REGISTRY_BASE = "registryBase='https://registry-1.docker.io'"
 _VAR_REF = re.compile(r"^\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))$")
 
 
-@dataclass(frozen=True)
-class Replacement:
+class Replacement(NamedTuple):
     """Replace `source` by `target`. A prefix source matches anywhere; an exact one (a whole repository URL)
     only where the next character cannot continue a URL path, and wins over prefixes at the same place."""
 
@@ -44,8 +42,7 @@ class Replacement:
     exact: bool = False
 
 
-@dataclass(frozen=True)
-class EnvValue:
+class EnvValue(NamedTuple):
     """A value the patch reads from the environment when it runs (a CI variable): never written into the
     generated script. Written into the Dockerfile inside double quotes, escaped for them."""
 
@@ -56,14 +53,12 @@ class EnvValue:
 Piece = str | EnvValue
 
 
-@dataclass(frozen=True)
-class Insertion:
+class Insertion(NamedTuple):
     stage: str  # the block goes right after the line `FROM … AS <stage>`
     lines: tuple[tuple[Piece, ...], ...]  # the block's lines after the marker, each a run of pieces
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     id: str  # stable: plan output, markers and messages use it
     title: str  # one line for people
     files: tuple[str, ...]  # paths or globs relative to the moby tree
@@ -71,7 +66,7 @@ class Rule:
     replacements: tuple[Replacement, ...] = ()
     insertion: Insertion | None = None
     expected: str = ""  # what the rule looks for, as a person reads it in a "matched nothing" message
-    notes: tuple[str, ...] = field(default=())  # caveats worth showing in `mobyci plan`
+    notes: tuple[str, ...] = ()  # caveats worth showing in `mobyci plan`
 
     @property
     def kind(self) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import shlex
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +18,8 @@ if TYPE_CHECKING:
     import jinja2
 
 NAME = "patch.sh.j2"
-PRECOMPILED = Path(__file__).parent.parent / "templates" / "patch_sh.py"
+_TEMPLATES = Path(__file__).parent.parent / "templates"
+PRECOMPILED = _TEMPLATES / "patch_sh.py"
 
 
 def _sh_quote(value: object) -> str:
@@ -27,14 +27,15 @@ def _sh_quote(value: object) -> str:
 
 
 def _source() -> str:
-    return resources.files("mobyci.templates").joinpath(NAME).read_text("utf-8")
+    # A plain path, not importlib.resources (several ms of imports): mobyci is installed as files, never zipped.
+    return (_TEMPLATES / NAME).read_text("utf-8")
 
 
 def environment() -> jinja2.Environment:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("mobyci", "templates"),
+        loader=jinja2.FileSystemLoader(_TEMPLATES),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,

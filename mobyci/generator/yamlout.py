@@ -35,12 +35,18 @@ def _prepare(value: Any) -> Any:
 
 
 class _Emitter(RoundTripEmitter):
-    """ruamel's emitter, minus the character-by-character analysis of literal blocks.
+    """ruamel's emitter, with its per-character Python loops taken out of the common cases.
 
-    ruamel writes a scalar whose style is '|' as a literal block whatever the analysis finds (it forces
-    allow_block), so analysing the embedded patch script -- about 15 KB of shell -- only cost time: most of a
-    render's. Every other scalar is analysed as before. The golden files pin the bytes this writes.
+    Emitting was most of a render's time, character by character: the analysis of each scalar (whose result
+    ruamel ignores for a '|' literal block: it forces allow_block), and the writers of literal blocks and plain
+    scalars. Here a literal block is not analysed, other scalars are analysed once per distinct value (jobs
+    repeat many lines), and a literal block or a plain one-line scalar that fits the line is written whole.
+    Anything else goes to ruamel as before. tests/test_yamlout.py compares the bytes with ruamel's emitter.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._analyses: dict[str, ScalarAnalysis] = {}
 
     def analyze_scalar(self, scalar: Any) -> Any:
         if isinstance(self.event, ScalarEvent) and self.event.style == "|" and "\n" in scalar:
@@ -54,7 +60,51 @@ class _Emitter(RoundTripEmitter):
                 allow_double_quoted=True,
                 allow_block=True,
             )
-        return super().analyze_scalar(scalar)
+        known = self._analyses.get(scalar)
+        if known is None:
+            known = self._analyses[scalar] = super().analyze_scalar(scalar)
+        # A fresh object each time: ruamel sets attributes on the analysis it is given.
+        return ScalarAnalysis(**vars(known))
+
+    def write_plain(self, text: Any, split: Any = True) -> None:
+        if (
+            self.root_context
+            or self.encoding
+            or not text
+            or self.column + len(text) + 1 > self.best_width
+            or any(c in text for c in "\n\x85\u2028\u2029")
+        ):
+            super().write_plain(text, split)
+            return
+        # As ruamel does for a scalar that needs no wrapping: a separating space unless one was just written.
+        if not self.whitespace:
+            self.stream.write(" ")
+            self.column += 1
+        self.whitespace = False
+        self.indention = False
+        self.stream.write(text)
+        self.column += len(text)
+
+    def write_literal(self, text: Any, comment: Any = None) -> None:
+        if self.root_context or self.encoding or any(c in text for c in "\x85\u2028\u2029"):
+            super().write_literal(text, comment)
+            return
+        hints, _, indicator = self.determine_block_hints(text)
+        self.write_indicator("|" + hints + (comment if isinstance(comment, str) else ""), True)
+        if indicator == "+":
+            self.open_ended = True
+        self.write_line_break()
+        # As ruamel does: every line at the current indent, empty lines without spaces, and a line break after the
+        # last line whether or not the text ends with one (the header's chomping indicator records which).
+        lines = text.split("\n")
+        if text.endswith("\n"):
+            lines.pop()
+        pad = " " * (self.indent or 0)
+        self.stream.write("".join(f"{pad}{line}\n" if line else "\n" for line in lines))
+        self.line += len(lines)
+        self.column = 0
+        self.whitespace = True
+        self.indention = True
 
 
 def dump(data: dict[str, Any]) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from mobyci.families import Release, family_names, resolve, resolve_family
@@ -222,8 +222,7 @@ def _check_names(spec: Spec) -> list[Finding]:
     return findings
 
 
-@dataclass(frozen=True)
-class Shape:
+class Shape(NamedTuple):
     """A spec's pipeline as the platforms count it: jobs, matrices and needs, each tied to the spec key behind it."""
 
     jobs: int  # jobs of one pipeline run, a matrix counted as every job it creates

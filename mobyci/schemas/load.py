@@ -6,9 +6,8 @@ Every problem comes back located (`file:line:col: key.path: message`); nothing h
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pydantic_core
 
@@ -20,8 +19,7 @@ from mobyci.schemas.compiled import Spec
 from mobyci.schemas.frozen import Frozen
 
 
-@dataclass(frozen=True)
-class LoadedSpec:
+class LoadedSpec(NamedTuple):
     spec: Spec
     release: Release
     path: str  # as the user named it, for messages and generated headers
