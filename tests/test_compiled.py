@@ -167,3 +167,32 @@ def test_precompiled_template_is_used_and_renders_what_the_template_does(monkeyp
         assert build_patch_script(loaded) == precompiled
     finally:
         template.patch_template.cache_clear()
+
+
+def test_another_pydantic_core_validates_with_the_schema_built_live(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mobyci.schemas import load
+
+    text = "version: 1\nmoby: {ref: v27.5.1}\ntargets: [binary]\n"
+    built: list[bool] = []
+
+    def live(classes: dict[str, Any]) -> Any:
+        built.append(True)
+        return compiler.transform(Spec.__pydantic_core_schema__, classes)
+
+    monkeypatch.setattr(compiled, "PYDANTIC_CORE_VERSION", "0.0.0")
+    monkeypatch.setattr(compiler, "live_schema", live)
+    load._validator.cache_clear()
+    try:
+        assert load_text(text).spec == compiled_spec(text)
+        assert built == [True]
+        with pytest.raises(pydantic_core.ValidationError) as bad:
+            validate_data({"version": 1, "moby": {"ref": "v27.5.1"}, "targets": ["nope"]})
+        assert bad.value.errors(include_url=False)[0]["loc"] == ("targets", 0, "name")
+    finally:
+        load._validator.cache_clear()
+
+
+def compiled_spec(text: str) -> Frozen:
+    doc, _ = yamlpos.parse(text, "x.yaml")
+    assert doc is not None
+    return pydantic_core.SchemaValidator(compiled.SCHEMA).validate_python(doc.data)  # type: ignore[no-any-return]
