@@ -318,7 +318,8 @@ def test_dev_image_is_shared_through_ghcr_with_least_privilege() -> None:
     assert 'export MOBYCI_DEV_IMAGE="ghcr.io/${GITHUB_REPOSITORY,,}/moby-dev"' in script
     assert 'export MOBYCI_DEV_TAG="$GITHUB_RUN_ID"' in script
     assert script.count(" build\n") == 1
-    assert 'docker push "$MOBYCI_DEV_IMAGE:cache"' in script
+    assert 'MOBYCI_DEV_CACHE="$MOBYCI_DEV_IMAGE:cache-$(uname -m)"' in script
+    assert 'docker push "$MOBYCI_DEV_CACHE"' in script
     # The patch script is embedded, and run on the checkout.
     assert "cat > mobyci-patch.sh <<'MOBYCI_PATCH_EOF'\n#!/bin/sh" in script
     assert "\nsh mobyci-patch.sh moby\n" in script

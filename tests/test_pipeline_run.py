@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -187,7 +188,12 @@ def test_dev_image_family_pipeline_runs(tmp_path: Path) -> None:
     build = next(c for c in calls if c["tool"] == "make")
     assert build["args"][-1] == "build"
     assert build["args"][:2] == ["-C", "moby"]
-    assert build["env"]["DOCKER_BUILD_ARGS"].startswith(BUILD_ARGS + " --cache-from ")
+    # The layer cache is this architecture's own, pulled before the build and pushed after it.
+    docker = [c["args"] for c in calls if c["tool"] == "docker"]
+    cache = next(args[1] for args in docker if args[0] == "pull")
+    assert cache.endswith(f"/moby-dev:cache-{platform.machine()}")
+    assert build["env"]["DOCKER_BUILD_ARGS"] == f"{BUILD_ARGS} --cache-from {cache} --build-arg BUILDKIT_INLINE_CACHE=1"
+    assert docker.index(["push", cache]) > docker.index(["pull", cache])
     assert build["env"]["DOCKER_CROSSPLATFORMS"] == "linux/arm64"  # the dev image gets the cross toolchains
     logins = [c for c in calls if c["args"][:1] == ["login"]]
     assert logins

@@ -29,6 +29,7 @@ DEV_IMAGE_VAR = "MOBYCI_DEV_IMAGE"
 # A tag unique to the pipeline run (the emitter sets it from its CI system's run id).
 DEV_TAG_VAR = "MOBYCI_DEV_TAG"
 _DEV_TAGGED = "${MOBYCI_DEV_IMAGE}:${MOBYCI_DEV_TAG}"
+_DEV_CACHE_VAR = "MOBYCI_DEV_CACHE"  # the dev image's layer cache, kept across pipelines
 _IN_DEV = "/go/src/github.com/docker/docker"
 
 
@@ -196,7 +197,7 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...]) -> Job:
         registry_login = True
         env = [
             f'export DOCKER_BUILD_ARGS="{_build_args_flags(build_args)}'
-            f' --cache-from ${DEV_IMAGE_VAR}:cache --build-arg BUILDKIT_INLINE_CACHE=1"'
+            f' --cache-from ${_DEV_CACHE_VAR} --build-arg BUILDKIT_INLINE_CACHE=1"'
         ]
         cross = next((t for t in spec.targets if t.name == "cross"), None)
         if cross is not None:
@@ -204,13 +205,15 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...]) -> Job:
             platforms = " ".join(cross.platforms or family.cross_platforms)
             env.append(f"export DOCKER_CROSSPLATFORMS={shlex.quote(platforms)}")
         script += [
-            f'docker pull "${DEV_IMAGE_VAR}:cache" || true',
+            # One layer cache per architecture: runners of another architecture must not overwrite it.
+            f'{_DEV_CACHE_VAR}="${DEV_IMAGE_VAR}:cache-$(uname -m)"',
+            f'docker pull "${_DEV_CACHE_VAR}" || true',
             *env,
             *_apt_env(loaded),
             f'make -C {SOURCE_DIR} DOCKER_IMAGE="{_DEV_TAGGED}" build',
             f'docker push "${DEV_IMAGE_VAR}:$MOBYCI_DEV_TAG"',
-            f'docker tag "${DEV_IMAGE_VAR}:$MOBYCI_DEV_TAG" "${DEV_IMAGE_VAR}:cache"',
-            f'docker push "${DEV_IMAGE_VAR}:cache"',
+            f'docker tag "${DEV_IMAGE_VAR}:$MOBYCI_DEV_TAG" "${_DEV_CACHE_VAR}"',
+            f'docker push "${_DEV_CACHE_VAR}"',
         ]
     if family.build_style != "make-run" or any(t.name in ("rpm", "deb") for t in spec.targets):
         # Package jobs need the patched source itself, whatever the family.
