@@ -8,11 +8,13 @@ Regenerate golden files and examples with `MOBYCI_UPDATE_GOLDEN=1 pytest tests/t
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mobyci import __version__
 from mobyci.generator.render import make_plan, render_pipeline
 from mobyci.schemas.load import load_file, load_text
 from tests import pipeline_checks as pc
@@ -202,3 +204,45 @@ def test_plan_json_is_stable_and_names_variables_not_values(tmp_path: Path) -> N
     assert len(ids) == len(set(ids))
     assert all(r["files"] for r in data["rewrites"])
     assert {"registry", "apt-base"} <= set(ids)  # 25+: no apt knob, so the patch injects the mirror
+
+
+@pytest.mark.parametrize(
+    ("mirror", "expected"),
+    [
+        (None, ["add", "--no-cache", "make", "bash", "coreutils"]),
+        (
+            "https://mirrors.example.com/alpine/",
+            ["add", "--no-cache", "--repositories-file", "/dev/null", "--repository",
+             "https://mirrors.example.com/alpine/v3.21/main", "make", "bash", "coreutils"],
+        ),
+    ],
+)  # fmt: skip
+def test_apk_add_uses_the_alpine_mirror_for_the_images_release(
+    tmp_path: Path, mirror: str | None, expected: list[str]
+) -> None:
+    mirrors = f"mirrors: {{alpine: '{mirror}'}}\n" if mirror else ""
+    doc = _doc(f"version: 1\nmoby: {{ref: v27.5.1}}\n{mirrors}targets: [binary]\n")
+    (line,) = doc[".mobyci-docker"]["before_script"]
+    # Run the line under dash with a recording apk, against an Alpine 3.21.3 release file.
+    release = tmp_path / "alpine-release"
+    release.write_text("3.21.3\n")
+    (tmp_path / "apk").write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+    (tmp_path / "apk").chmod(0o755)
+    done = subprocess.run(
+        ["dash", "-c", line.replace("/etc/alpine-release", str(release))],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.splitlines() == expected
+
+
+def test_check_job_installs_from_the_pypi_mirror() -> None:
+    doc = _doc(
+        "version: 1\nmoby: {ref: v27.5.1}\nmirrors: {pypi: 'https://pypi.example.com/simple'}\ntargets: [binary]\n"
+    )
+    install = doc["mobyci-check"]["script"][1]
+    assert install == (
+        f".mobyci-venv/bin/pip install --quiet --index-url https://pypi.example.com/simple mobyci=={__version__}"
+    )

@@ -115,6 +115,8 @@ CREDENTIAL_FIELDS = {
     "mirrors.registry": "moby: {ref: v19.03.12}\nmirrors: {registry: 'URL'}\n",
     "mirrors.apt": "moby: {ref: v19.03.12}\nmirrors: {apt: 'URL'}\n",
     "mirrors.goproxy": "moby: {ref: v19.03.12}\nmirrors: {goproxy: 'URL,direct'}\n",
+    "mirrors.alpine": "moby: {ref: v19.03.12}\nmirrors: {alpine: 'URL/alpine'}\n",
+    "mirrors.pypi": "moby: {ref: v19.03.12}\nmirrors: {pypi: 'URL/simple'}\n",
     "proxy.http": "moby: {ref: v19.03.12}\nproxy: {http: 'URL'}\n",
     "proxy.https": "moby: {ref: v19.03.12}\nproxy: {https: 'URL'}\n",
 }

@@ -12,6 +12,22 @@ from mobyci.schemas.load import load_file, load_text
 # (case id, spec text, expected problem lines in order). Messages are the user interface: they are written
 # here by hand, not copied from output.
 CASES: list[tuple[str, str, list[str]]] = [
+    (
+        "pypi-plain-http",
+        "version: 1\nmoby: {ref: v27.5.1}\nmirrors:\n  pypi: http://pypi.corp.example/simple\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:4:9: mirrors.pypi: pip refuses a plain-http index unless the host is also trusted: "
+            "use an https URL"
+        ],
+    ),
+    (
+        "alpine-without-scheme",
+        "version: 1\nmoby: {ref: v27.5.1}\nmirrors: {alpine: mirrors.example.com/alpine}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:3:19: mirrors.alpine: 'mirrors.example.com/alpine' has no scheme: write it as a URL, "
+            "e.g. https://mirrors.example.com/alpine"
+        ],
+    ),
     ("empty", "", ["mobyci.yaml:1:1: the file is empty: run `mobyci init` for a starter spec"]),
     ("comments-only", "# nothing\n\n", ["mobyci.yaml:1:1: the file is empty: run `mobyci init` for a starter spec"]),
     (

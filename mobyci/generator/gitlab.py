@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from mobyci.generator import plan as p
@@ -92,8 +93,17 @@ def _dind_template(loaded: LoadedSpec) -> dict[str, Any]:
         "services": [service],
         # The cli image has git and buildx but not make or bash, which moby's Makefile needs; the packaging
         # Makefiles call GNU date (coreutils).
-        "before_script": ["apk add --no-cache make bash coreutils"],
+        "before_script": [apk_add_line(loaded.spec.mirrors.alpine, ("make", "bash", "coreutils"))],
     }
+
+
+def apk_add_line(mirror: str | None, packages: tuple[str, ...]) -> str:
+    """`apk add` for the cli image, from `mirror` instead of Alpine's CDN when one is set: its `main`
+    repository for the image's own Alpine release (/etc/alpine-release, e.g. 3.21.3 -> v3.21)."""
+    if mirror is None:
+        return f"apk add --no-cache {' '.join(packages)}"
+    main = f'{shlex.quote(mirror)}"/v$(cut -d. -f1,2 /etc/alpine-release)/main"'
+    return f"apk add --no-cache --repositories-file /dev/null --repository {main} {' '.join(packages)}"
 
 
 def _job(loaded: LoadedSpec, plan: p.Plan, job: p.Job, patch_script: str, dind: bool) -> dict[str, Any]:

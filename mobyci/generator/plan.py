@@ -153,6 +153,8 @@ _CHECK_VENV = ".mobyci-venv"  # in the job's work tree: no shared /tmp path
 def _check_job(loaded: LoadedSpec) -> Job:
     from mobyci import __version__
 
+    pypi = loaded.spec.mirrors.pypi
+    index = f" --index-url {shlex.quote(pypi)}" if pypi else ""
     return Job(
         name="mobyci-check",
         stage="check",
@@ -160,7 +162,7 @@ def _check_job(loaded: LoadedSpec) -> Job:
         script=(
             f"python3 -m venv {_CHECK_VENV}",
             # The version that wrote the pipeline, so a current pipeline renders to the same bytes.
-            f"{_CHECK_VENV}/bin/pip install --quiet {shlex.quote(f'mobyci=={__version__}')}",
+            f"{_CHECK_VENV}/bin/pip install --quiet{index} {shlex.quote(f'mobyci=={__version__}')}",
             f"{_CHECK_VENV}/bin/mobyci validate {shlex.quote(loaded.path)}",
         ),
         docker=False,

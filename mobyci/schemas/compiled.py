@@ -32,7 +32,9 @@ class Mirrors(Frozen):
     registry_tokens: bool
     goproxy: str | None
     gosumdb: str | None
-    field_names: ClassVar[tuple[str, ...]] = ('apt', 'git', 'downloads', 'registry', 'registry_tokens', 'goproxy', 'gosumdb')
+    alpine: str | None
+    pypi: str | None
+    field_names: ClassVar[tuple[str, ...]] = ('apt', 'git', 'downloads', 'registry', 'registry_tokens', 'goproxy', 'gosumdb', 'alpine', 'pypi')
     nested_models: ClassVar[dict[str, type[Frozen]]] = {}
 
 
@@ -360,6 +362,46 @@ SCHEMA: Any = {
                                                     'function': {
                                                         'type': 'no-info',
                                                         'function': fields.check_gosumdb,
+                                                    },
+                                                    'schema': {
+                                                        'type': 'str',
+                                                    },
+                                                },
+                                            },
+                                            'default': None,
+                                        },
+                                    },
+                                    'alpine': {
+                                        'type': 'model-field',
+                                        'schema': {
+                                            'type': 'default',
+                                            'schema': {
+                                                'type': 'nullable',
+                                                'schema': {
+                                                    'type': 'function-after',
+                                                    'function': {
+                                                        'type': 'no-info',
+                                                        'function': fields.check_alpine,
+                                                    },
+                                                    'schema': {
+                                                        'type': 'str',
+                                                    },
+                                                },
+                                            },
+                                            'default': None,
+                                        },
+                                    },
+                                    'pypi': {
+                                        'type': 'model-field',
+                                        'schema': {
+                                            'type': 'default',
+                                            'schema': {
+                                                'type': 'nullable',
+                                                'schema': {
+                                                    'type': 'function-after',
+                                                    'function': {
+                                                        'type': 'no-info',
+                                                        'function': fields.check_pypi,
                                                     },
                                                     'schema': {
                                                         'type': 'str',

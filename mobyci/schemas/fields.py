@@ -306,6 +306,19 @@ def check_gosumdb(value: str) -> str:
     return value
 
 
+def check_alpine(value: str) -> str:
+    return check_url(value).rstrip("/")
+
+
+def check_pypi(value: str) -> str:
+    if value.startswith("http://"):
+        raise fail(
+            "mobyci_pypi",
+            "pip refuses a plain-http index unless the host is also trusted: use an https URL",
+        )
+    return check_url(value, schemes=("https",))
+
+
 def check_expire(value: str) -> str:
     return value if value == "never" else check_duration(value)
 

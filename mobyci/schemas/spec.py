@@ -84,6 +84,15 @@ class Mirrors(_Model):
     gosumdb: Annotated[str, AfterValidator(fields.check_gosumdb)] | None = Field(
         None, description="GOSUMDB to use with goproxy (e.g. 'sum.golang.google.cn' or 'off')."
     )
+    alpine: Annotated[str, AfterValidator(fields.check_alpine)] | None = Field(
+        None,
+        description="Alpine package mirror (https://mirrors.example.com/alpine) for the packages the GitLab "
+        "docker-in-docker jobs add to the docker:cli image (make, bash, coreutils).",
+    )
+    pypi: Annotated[str, AfterValidator(fields.check_pypi)] | None = Field(
+        None,
+        description="PyPI index (https://mirrors.example.com/pypi/simple) from which the check job installs mobyci.",
+    )
 
 
 class Proxy(_Model):
