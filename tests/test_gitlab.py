@@ -246,3 +246,19 @@ def test_check_job_installs_from_the_pypi_mirror() -> None:
     assert install == (
         f".mobyci-venv/bin/pip install --quiet --index-url https://pypi.example.com/simple mobyci=={__version__}"
     )
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        ("$CI_DEPENDENCY_PROXY_GROUP_IMAGE_PREFIX", "$CI_DEPENDENCY_PROXY_GROUP_IMAGE_PREFIX/"),
+        ("registry.example.com:5000/hub/library/", "registry.example.com:5000/hub/library/"),
+        (None, ""),
+    ],
+)
+def test_every_image_comes_through_the_image_prefix(prefix: str | None, expected: str) -> None:
+    ci = f"ci: {{gitlab: {{image_prefix: '{prefix}'}}}}\n" if prefix else ""
+    doc = _doc(f"version: 1\nmoby: {{ref: v27.5.1}}\ntargets: [binary]\n{ci}")
+    images = {job["image"] for job in doc.values() if isinstance(job, dict) and "image" in job}
+    images |= {service["name"] for service in doc[".mobyci-docker"]["services"]}
+    assert images == {f"{expected}docker:27.5.1-cli", f"{expected}docker:27.5.1-dind", f"{expected}python:3.12-slim"}

@@ -13,6 +13,23 @@ from mobyci.schemas.load import load_file, load_text
 # here by hand, not copied from output.
 CASES: list[tuple[str, str, list[str]]] = [
     (
+        "image-prefix-docker-hub-account",
+        "version: 1\nmoby: {ref: v27.5.1}\ntargets: [binary]\nci:\n  gitlab: {image_prefix: mirror/dockerhub}\n",
+        [
+            "mobyci.yaml:5:26: ci.gitlab.image_prefix: 'mirror' would be read as a Docker Hub account: start with "
+            "a registry host (a name with a dot, or host:port)"
+        ],
+    ),
+    (
+        "image-prefix-with-scheme",
+        "version: 1\nmoby: {ref: v27.5.1}\ntargets: [binary]\nci:\n  gitlab: {image_prefix: 'https://r.example'}\n",
+        [
+            "mobyci.yaml:5:26: ci.gitlab.image_prefix: 'https://r.example' is not a registry path: write "
+            "host[:port][/path] in lower case, without a scheme (registry.example.com/dockerhub), or a CI variable "
+            "such as $CI_DEPENDENCY_PROXY_GROUP_IMAGE_PREFIX"
+        ],
+    ),
+    (
         "pypi-plain-http",
         "version: 1\nmoby: {ref: v27.5.1}\nmirrors:\n  pypi: http://pypi.corp.example/simple\ntargets: [binary]\n",
         [

@@ -84,17 +84,23 @@ def _duration(seconds: int) -> str:
 
 def _dind_template(loaded: LoadedSpec) -> dict[str, Any]:
     version = loaded.spec.ci.gitlab.docker_version
-    service: dict[str, Any] = {"name": f"docker:{version}-dind", "alias": "docker"}
+    service: dict[str, Any] = {"name": _image(loaded, f"docker:{version}-dind"), "alias": "docker"}
     if loaded.spec.mirrors.registry:
         # A literal: GitLab does not expand variables in a service command.
         service["command"] = [f"--registry-mirror={loaded.spec.mirrors.registry}"]
     return {
-        "image": f"docker:{version}-cli",
+        "image": _image(loaded, f"docker:{version}-cli"),
         "services": [service],
         # The cli image has git and buildx but not make or bash, which moby's Makefile needs; the packaging
         # Makefiles call GNU date (coreutils).
         "before_script": [apk_add_line(loaded.spec.mirrors.alpine, ("make", "bash", "coreutils"))],
     }
+
+
+def _image(loaded: LoadedSpec, name: str) -> str:
+    # GitLab expands variables in image names, so the dependency proxy's prefix variable works as is.
+    prefix = loaded.spec.ci.gitlab.image_prefix
+    return f"{prefix}/{name}" if prefix else name
 
 
 def apk_add_line(mirror: str | None, packages: tuple[str, ...]) -> str:
@@ -109,7 +115,7 @@ def apk_add_line(mirror: str | None, packages: tuple[str, ...]) -> str:
 def _job(loaded: LoadedSpec, plan: p.Plan, job: p.Job, patch_script: str, dind: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"stage": job.stage}
     if job.check_only:
-        out["image"] = "python:3.12-slim"
+        out["image"] = _image(loaded, "python:3.12-slim")
         out["rules"] = [{"changes": [loaded.path, ".gitlab-ci.yml"]}]
     elif dind:
         out["extends"] = ".mobyci-docker" if job.docker else ".mobyci-tools"

@@ -65,7 +65,8 @@ class GitLab(Frozen):
     tags: list[str]
     docker_version: str
     runner: Literal['dind', 'shell']
-    field_names: ClassVar[tuple[str, ...]] = ('tags', 'docker_version', 'runner')
+    image_prefix: str | None
+    field_names: ClassVar[tuple[str, ...]] = ('tags', 'docker_version', 'runner', 'image_prefix')
     nested_models: ClassVar[dict[str, type[Frozen]]] = {}
 
 
@@ -671,6 +672,26 @@ SCHEMA: Any = {
                                                                     ],
                                                                 },
                                                                 'default': 'dind',
+                                                            },
+                                                        },
+                                                        'image_prefix': {
+                                                            'type': 'model-field',
+                                                            'schema': {
+                                                                'type': 'default',
+                                                                'schema': {
+                                                                    'type': 'nullable',
+                                                                    'schema': {
+                                                                        'type': 'function-after',
+                                                                        'function': {
+                                                                            'type': 'no-info',
+                                                                            'function': fields.check_image_prefix,
+                                                                        },
+                                                                        'schema': {
+                                                                            'type': 'str',
+                                                                        },
+                                                                    },
+                                                                },
+                                                                'default': None,
                                                             },
                                                         },
                                                     },

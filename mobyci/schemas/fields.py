@@ -319,6 +319,35 @@ def check_pypi(value: str) -> str:
     return check_url(value, schemes=("https",))
 
 
+# A registry host (a dot, a port or localhost: otherwise Docker reads it as a Docker Hub account), then
+# repository path components as Docker's reference grammar allows them.
+_IMAGE_PREFIX_RE = re.compile(
+    r"^(?P<host>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?)(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+)
+
+
+def check_image_prefix(value: str) -> str:
+    check_printable(value)
+    if value.startswith("$"):
+        var_ref_name(value)  # raises unless the whole value is one valid $NAME or ${NAME}
+        return value
+    found = _IMAGE_PREFIX_RE.match(value.rstrip("/"))
+    if found is None:
+        raise fail(
+            "mobyci_image_prefix",
+            f"'{value}' is not a registry path: write host[:port][/path] in lower case, without a scheme "
+            "(registry.example.com/dockerhub), or a CI variable such as $CI_DEPENDENCY_PROXY_GROUP_IMAGE_PREFIX",
+        )
+    host = found.group("host")
+    if "." not in host and ":" not in host and host != "localhost":
+        raise fail(
+            "mobyci_image_prefix",
+            f"'{host}' would be read as a Docker Hub account: start with a registry host (a name with a dot, "
+            "or host:port)",
+        )
+    return value.rstrip("/")
+
+
 def check_expire(value: str) -> str:
     return value if value == "never" else check_duration(value)
 

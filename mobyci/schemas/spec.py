@@ -150,6 +150,12 @@ class GitLab(_Model):
         description="dind: docker executor with a docker-in-docker service (GitLab.com hosted runners). "
         "shell: self-managed shell executor with a local Docker engine.",
     )
+    image_prefix: Annotated[str, AfterValidator(fields.check_image_prefix)] | None = Field(
+        None,
+        description="Where jobs pull their images (docker:<v>-cli, docker:<v>-dind, python:3.12-slim) from "
+        "instead of Docker Hub: a registry path (registry.example.com/dockerhub; a Harbor proxy cache needs "
+        "its /library) or GitLab's dependency proxy, $CI_DEPENDENCY_PROXY_GROUP_IMAGE_PREFIX.",
+    )
 
 
 class Buildkite(_Model):
