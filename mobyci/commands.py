@@ -6,6 +6,7 @@ Heavy modules (ruamel.yaml, pydantic-core, jinja2, rich) are imported inside the
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_PROBLEM = 1
 EXIT_INTERNAL = 3
+EXIT_BROKEN_PIPE = 120  # what Python itself exits with when stdout cannot be flushed
 DEFAULT_SPEC = Path("mobyci.yaml")
 
 
@@ -39,6 +41,10 @@ def run(command: Callable[..., None], /, **kwargs: Any) -> int:
         command(**kwargs)
     except Exit as exc:
         return exc.code
+    except BrokenPipeError:
+        # The reader went away (`mobyci render | head`): nothing is wrong, and nothing more reaches it.
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except MobyciError as exc:
         err(str(exc))
         return EXIT_PROBLEM
@@ -46,6 +52,16 @@ def run(command: Callable[..., None], /, **kwargs: Any) -> int:
         _internal_error()
         return EXIT_INTERNAL
     return EXIT_OK
+
+
+def _silence_stdout() -> None:
+    # As Python's documentation advises for SIGPIPE: point stdout at /dev/null, so that flushing what is left
+    # at exit does not fail a second time with "Exception ignored".
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file (tests capture output in memory): nothing to flush into a closed pipe
 
 
 def echo(message: str) -> None:

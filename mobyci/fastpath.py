@@ -20,7 +20,6 @@ from typing import Any, NoReturn
 from mobyci import commands
 
 _FORMATS = ("gitlab", "buildkite", "github")
-EXIT_BROKEN_PIPE = 120  # what Python itself exits with when stdout cannot be flushed at exit
 _RENDER_FLAGS = {"--all": "all_outputs", "--check": "check", "--force": "force"}
 _RENDER_VALUES = {"--format": "fmt", "-o": "output", "--output": "output"}
 
@@ -80,7 +79,7 @@ def _exit_now(code: int) -> NoReturn:
         sys.stdout.flush()
         sys.stderr.flush()
     except BrokenPipeError:  # the reader went away (`| head`): nothing left to tell it
-        code = code or EXIT_BROKEN_PIPE
+        code = code or commands.EXIT_BROKEN_PIPE
     os._exit(code)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +138,19 @@ def test_fast_path_exit_codes_and_messages(tmp_path: Path, base_spec: str) -> No
     assert done.returncode == 1
     assert done.stdout == f"{good}: ok (moby v19.03.12, family 19.03, 1 target)\n"
     assert done.stderr.splitlines()[0] == f"{bad}:1:1: moby: required key is missing"
+
+
+@pytest.mark.parametrize("argv", [["render"], ["plan", "--format", "json"]])  # the fast path, and typer's
+def test_a_reader_that_went_away_is_not_an_internal_error(tmp_path: Path, base_spec: str, argv: list[str]) -> None:
+    spec = tmp_path / "mobyci.yaml"
+    spec.write_text(base_spec)
+    read, write = os.pipe()
+    os.close(read)  # `mobyci render | head` after head has exited: every write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "mobyci", *argv, str(spec)], stdout=write, stderr=subprocess.PIPE, check=False
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == commands.EXIT_BROKEN_PIPE
+    assert done.stderr == b""
