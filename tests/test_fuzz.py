@@ -137,6 +137,28 @@ def url(scheme: str, *, with_path: bool = True) -> st.SearchStrategy[str]:
 
 
 @st.composite
+def mirror_settings(draw: st.DrawFn) -> dict[str, Any]:
+    mirrors: dict[str, Any] = {}
+    if draw(st.booleans()):
+        mirrors["git"] = {"https://github.com/": draw(url("https")).rstrip("/") + "/"}
+    if draw(st.booleans()):
+        mirrors["downloads"] = {"https://download.docker.com/linux/static": draw(url("https"))}
+    if draw(st.booleans()):
+        mirrors["apt"] = draw(st.one_of(dns, url("https", with_path=False)))
+    if draw(st.booleans()):
+        mirrors["registry"] = draw(url("https", with_path=False))
+    if draw(st.booleans()):
+        mirrors["goproxy"] = draw(url("https")) + ",direct"
+    if draw(st.booleans()):
+        mirrors["gosumdb"] = draw(st.sampled_from(["sum.golang.google.cn", "off", "sum.golang.org"]))
+    if draw(st.booleans()):
+        mirrors["alpine"] = draw(st.one_of(url("https"), url("http")))
+    if draw(st.booleans()):
+        mirrors["pypi"] = draw(url("https"))
+    return mirrors
+
+
+@st.composite
 def specs(draw: st.DrawFn) -> dict[str, Any]:
     family = draw(st.sampled_from([f.name for f in FAMILIES]))
     release = resolve_family(family)
@@ -159,19 +181,7 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
             )
         )
     spec: dict[str, Any] = {"version": 1, "moby": moby}
-    mirrors: dict[str, Any] = {}
-    if draw(st.booleans()):
-        mirrors["git"] = {"https://github.com/": draw(url("https")).rstrip("/") + "/"}
-    if draw(st.booleans()):
-        mirrors["downloads"] = {"https://download.docker.com/linux/static": draw(url("https"))}
-    if draw(st.booleans()):
-        mirrors["apt"] = draw(st.one_of(dns, url("https", with_path=False)))
-    if draw(st.booleans()):
-        mirrors["registry"] = draw(url("https", with_path=False))
-    if draw(st.booleans()):
-        mirrors["goproxy"] = draw(url("https")) + ",direct"
-    if draw(st.booleans()):
-        mirrors["gosumdb"] = draw(st.sampled_from(["sum.golang.google.cn", "off", "sum.golang.org"]))
+    mirrors = draw(mirror_settings())
     if mirrors:
         spec["mirrors"] = mirrors
     proxy: dict[str, Any] = {}
@@ -204,6 +214,15 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
         "buildkite": {"queue": draw(name)},
         "github": {"runs_on": draw(name)},
     }
+    if draw(st.booleans()):
+        ci["gitlab"]["image_prefix"] = draw(
+            st.one_of(
+                st.just("$CI_DEPENDENCY_PROXY_GROUP_IMAGE_PREFIX"),
+                st.tuples(dns, port, st.lists(st.from_regex(r"[a-z0-9]{1,6}", fullmatch=True), max_size=2)).map(
+                    lambda p: f"{p[0]}{p[1]}" + "".join("/" + c for c in p[2])
+                ),
+            )
+        )
     spec["ci"] = ci
     return spec
 
@@ -247,6 +266,17 @@ def test_spec_strings_reach_the_outputs_exactly(spec: dict[str, Any]) -> None:
             if "registry" in spec.get("mirrors", {}) and ci["gitlab"]["runner"] == "dind":
                 service = doc[".mobyci-docker"]["services"][0]
                 assert service["command"] == [f"--registry-mirror={spec['mirrors']['registry']}"]
+            mirrors = spec.get("mirrors", {})
+            prefix = ci["gitlab"].get("image_prefix")
+            if ci["gitlab"]["runner"] == "dind":
+                image = doc[".mobyci-docker"]["image"]
+                assert image == (f"{prefix}/" if prefix else "") + "docker:27.5.1-cli"
+                if "alpine" in mirrors:
+                    apk = doc[".mobyci-docker"]["before_script"][0]
+                    assert f'--repository {shlex.quote(mirrors["alpine"].rstrip("/"))}"/v' in apk
+            if "pypi" in mirrors:
+                install = doc["mobyci-check"]["script"][1]
+                assert f"--index-url {shlex.quote(mirrors['pypi'])} " in install
         if fmt == "buildkite":
             queues = {step["agents"]["queue"] for step in doc["steps"] if "agents" in step}
             assert queues == {ci["buildkite"]["queue"]}
