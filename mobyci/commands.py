@@ -157,7 +157,8 @@ def schema(output: Path | None) -> None:
 def patch(spec: Path, output: Path | None, apply: Path | None, check: Path | None, force: bool) -> None:
     import shlex
 
-    from mobyci.generator.patch import apply_patch, build_patch_script
+    from mobyci.generator.patch import apply_patch
+    from mobyci.generator.patchscript import build_patch_script
 
     loaded = _load(spec)
     if check is not None and not check.is_dir():
@@ -215,7 +216,7 @@ def _outputs_of(loaded: LoadedSpec, spec: Path) -> list[tuple[str, Path, str]]:
 
 def _generate(loaded: LoadedSpec, kind: str, command: str) -> str:
     if kind == "patch":
-        from mobyci.generator.patch import build_patch_script
+        from mobyci.generator.patchscript import build_patch_script
 
         return build_patch_script(loaded, command=command)
     from mobyci.generator.render import render_pipeline_with_command

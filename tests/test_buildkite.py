@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mobyci.generator.buildkite import can_escape, escape, render_buildkite, step_key
-from mobyci.generator.patch import build_patch_script
+from mobyci.generator.patchscript import build_patch_script
 from mobyci.generator.render import make_plan, render_pipeline
 from mobyci.schemas.load import load_text
 from tests import buildkite_checks as bc

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mobyci.generator import template
-from mobyci.generator.patch import build_patch_script
+from mobyci.generator.patchscript import build_patch_script
 from mobyci.schemas import compile as compiler
 from mobyci.schemas import compiled, yamlpos
 from mobyci.schemas.frozen import Frozen

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from mobyci.families import FAMILIES, resolve_family
-from mobyci.generator.patch import build_patch_script
+from mobyci.generator.patchscript import build_patch_script
 from mobyci.generator.render import make_plan, render_pipeline
 from mobyci.schemas.load import LoadedSpec, load_text
 from tests import buildkite_checks as bk

@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 from mobyci import __version__
 from mobyci.cli import app
 from mobyci.errors import CheckFailed, MobyciError
-from mobyci.generator.patch import apply_patch, build_patch_script, run_rules
+from mobyci.generator.patch import apply_patch, run_rules
+from mobyci.generator.patchscript import build_patch_script
 from mobyci.generator.rules import Rule, build_rules
 from mobyci.schemas.load import LoadedSpec, load_text
 

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mobyci.errors import MobyciError
-from mobyci.generator.patch import render_script, run_rules
+from mobyci.generator.patch import run_rules
+from mobyci.generator.patchscript import render_script
 from mobyci.generator.rules import EnvValue, Insertion, Replacement, Rule
 from tests.test_patch import DASH, Outcome, lines_of, make_busybox_bin, run_script, shells
 

@@ -1,7 +1,7 @@
-"""Patch rules applied to a moby tree: in-process (`--apply/--check`) and as a POSIX sh script.
+"""Patch rules applied to a moby tree in-process (`mobyci patch --apply/--check DIR`).
 
-Both run the same engine, written twice: here in Python, and as the awk program in
-templates/patch.sh.j2. The property test in tests/test_patch_property.py holds them to equal results.
+The same engine is written twice: here in Python, and as the awk program of the sh script (patchscript.py,
+templates/patch.sh.j2). The property test in tests/test_patch_property.py holds them to equal results.
 
 The engine, per file (lines split on "\\n", bytes, no locale):
 1. Marker blocks: a line `# mobyci:<id>` followed by the rule's lines is an insertion already applied.
@@ -21,7 +21,6 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-import shlex
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,10 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from mobyci.errors import CheckFailed, MobyciError
-from mobyci.families.detect import check_tree, detect_family, not_a_tree_message, unknown_family_message
-from mobyci.families.touchpoints import DETECTION, TREE_MARKERS, Contains, Exists, HasLine, LineStarts
-from mobyci.generator.header import with_header
-from mobyci.generator.rules import MARKER_PREFIX, EnvValue, Rule, build_rules, dockerfile_dq
+from mobyci.families.detect import check_tree, detect_family, unknown_family_message
+from mobyci.generator.patchscript import mismatch_message, miss_message, spec_description
+from mobyci.generator.rules import MARKER_PREFIX, EnvValue, Rule, build_rules, check_rule, dockerfile_dq, patterns_of
 
 if TYPE_CHECKING:
     from mobyci.schemas.load import LoadedSpec
@@ -93,32 +91,13 @@ def env_problem(value: EnvValue, environ: Mapping[str, str]) -> str | None:
     return None
 
 
-def _check_rule(rule: Rule) -> None:
-    """Refuse what the engine cannot do faithfully (specs are validated; this guards direct callers)."""
-    for pattern in rule.files:
-        if not _FILE_PATTERN.match(pattern):
-            raise MobyciError(f"rule {rule.id}: file pattern {pattern!r} has characters the script cannot expand")
-    for rep in rule.replacements:
-        if not rep.source:
-            raise MobyciError(f"rule {rule.id}: an empty text cannot be replaced")
-        if "\n" in rep.source or "\n" in rep.target or "\0" in rep.source or "\0" in rep.target:
-            raise MobyciError(f"rule {rule.id}: a replacement spans lines or holds a NUL character")
-    if rule.insertion is not None:
-        for line in rule.insertion.lines:
-            for piece in line:
-                if isinstance(piece, str) and ("\n" in piece or "\0" in piece):
-                    raise MobyciError(f"rule {rule.id}: an inserted line holds a newline or NUL character")
-            if isinstance(line[0], str) and line[0].startswith(MARKER_PREFIX):
-                raise MobyciError(f"rule {rule.id}: an inserted line looks like a marker")
-
-
 def _resolve(rules: Sequence[Rule], environ: Mapping[str, str]) -> list[_Resolved]:
     problems = [p for rule in rules for v in rule.env if (p := env_problem(v, environ)) is not None]
     if problems:
         raise MobyciError("\n".join(dict.fromkeys(problems)))
     resolved = []
     for rule in rules:
-        _check_rule(rule)
+        check_rule(rule)
         reps = tuple((r.source.encode(), r.target.encode(), r.exact) for r in rule.replacements)
         body: tuple[bytes, ...] = ()
         stage = b""
@@ -337,27 +316,12 @@ def expand(tree: Path, pattern: str) -> list[str]:
     return [f"{parent}/{n}" if parent else n for n in sorted(found, key=os.fsencode)]
 
 
-def patterns_of(rules: Sequence[Rule]) -> list[str]:
-    return list(dict.fromkeys(p for rule in rules for p in rule.files))
-
-
 def _row(rule_id: str, rel: str, status: str) -> str:
     return f"  {rule_id:<18} {rel:<44} {status}"
 
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def miss_message(rule: Rule, family: str) -> str:
-    return f"rule {rule.id}: expected {rule.expected} in {', '.join(rule.files)}; found none (detected family {family})"
-
-
-def mismatch_message(tree: str, detected: str, expected: str, spec_desc: str) -> str:
-    return (
-        f"{tree}: the tree is moby family {detected}, but the spec is for family {expected} ({spec_desc}): "
-        "check out the spec's moby.ref in this tree, or fix moby.ref / moby.family"
-    )
 
 
 def _collect(tree: Path, rules: Sequence[Rule], resolved: list[_Resolved]) -> list[_FileResult]:
@@ -477,10 +441,6 @@ def _write_keep_mode(path: Path, data: bytes) -> None:
         raise
 
 
-def spec_description(loaded: LoadedSpec) -> str:
-    return f"{loaded.path}, moby.ref {loaded.spec.moby.ref}"
-
-
 def apply_patch(loaded: LoadedSpec, tree: Path, *, check: bool) -> PatchReport:
     return run_rules(
         build_rules(loaded),
@@ -489,112 +449,4 @@ def apply_patch(loaded: LoadedSpec, tree: Path, *, check: bool) -> PatchReport:
         spec_desc=spec_description(loaded),
         check=check,
         environ=os.environ,
-    )
-
-
-# ------------------------------------------------------------------------------------------------- the script
-
-
-def _sh_regex(prefix: str) -> str:
-    """A grep -E pattern for a line starting with `prefix` literally."""
-    return "^" + re.sub(r"([\\.\[\]()*+?{}|^$])", r"\\\1", prefix)
-
-
-def _detect_tests() -> list[tuple[str, str]]:
-    """DETECTION as sh conditions, in order."""
-    tests = []
-    for family, conditions in DETECTION:
-        parts = []
-        for c in conditions:
-            path = '"$mobyci_dir"/' + shlex.quote(c.path)
-            if isinstance(c, Exists):
-                parts.append(f"[ -f {path} ]")
-            elif isinstance(c, HasLine):
-                parts.append(f"grep -Fqx -e {shlex.quote(c.text)} {path} 2>/dev/null")
-            elif isinstance(c, LineStarts):
-                parts.append(f"grep -Eq -e {shlex.quote(_sh_regex(c.prefix))} {path} 2>/dev/null")
-            else:
-                assert isinstance(c, Contains)
-                parts.append(f"grep -Fq -e {shlex.quote(c.text)} {path} 2>/dev/null")
-        tests.append((family, " && ".join(parts)))
-    return tests
-
-
-def _sh_line(line: tuple[str | EnvValue, ...]) -> str:
-    """An sh word that evaluates to an inserted line, reading environment values at run time."""
-    words = []
-    for piece in line:
-        if isinstance(piece, str):
-            words.append(shlex.quote(piece) if piece else "''")
-        else:
-            words.append(f'"$(mobyci_dq "${{{piece.name}}}")"')
-    return "".join(words)
-
-
-def _comment(text: str) -> str:
-    return "".join(c if c.isprintable() else "?" for c in text)
-
-
-def render_script(
-    rules: Sequence[Rule], *, family: str, spec_path: str, spec_desc: str, command: str | None = None
-) -> str:
-    """The self-contained POSIX sh patch script for `rules` (deterministic bytes). `command` is how to
-    regenerate it, for the header (default: `mobyci patch SPEC -o mobyci-patch.sh`)."""
-    from mobyci.generator.template import patch_template
-
-    for rule in rules:
-        _check_rule(rule)
-    env_checks: list[tuple[str, str]] = []
-    for rule in rules:
-        for value in rule.env:
-            if value.name not in [name for name, _ in env_checks]:
-                env_checks.append((value.name, value.setting))
-    patterns = patterns_of(rules)
-    template = patch_template()
-    body = template.render(
-        family=family,
-        spec_desc=spec_desc,
-        rules=[
-            {
-                "n": pos + 1,
-                "id": rule.id,
-                "kind": rule.kind,
-                "title": _comment(rule.title),
-                "files": ", ".join(rule.files),
-                "cases": "|".join(rule.files),
-                "required": rule.required,
-                "miss": miss_message(rule, "").removesuffix(")"),
-                "stage": rule.insertion.stage.lower() if rule.insertion else "",
-                "reps": [(r.source, r.target, int(r.exact)) for r in rule.replacements],
-                "body": [_sh_line(line) for line in rule.insertion.lines] if rule.insertion else [],
-            }
-            for pos, rule in enumerate(rules)
-        ],
-        env_checks=env_checks,
-        patterns=patterns,
-        markers=TREE_MARKERS,
-        detect=_detect_tests(),
-        not_a_tree_tail=not_a_tree_message("", "\0").split("\0")[1],
-        unknown_tail=unknown_family_message(""),
-        mismatch_tail=mismatch_message("", "", family, spec_desc)
-        .split(":", 1)[1]
-        .removeprefix(" the tree is moby family "),
-    )
-    return with_header(
-        body,
-        spec_path=_comment(spec_path),
-        command=_comment(command or f"mobyci patch {shlex.quote(spec_path)} -o mobyci-patch.sh"),
-        notes=(f"moby family {family}",),
-        shebang="#!/bin/sh",
-    )
-
-
-def build_patch_script(loaded: LoadedSpec, *, command: str | None = None) -> str:
-    """The patch script for a spec; `command` (how to regenerate the file) goes into its header."""
-    return render_script(
-        build_rules(loaded),
-        family=loaded.release.family.name,
-        spec_path=loaded.path,
-        spec_desc=spec_description(loaded),
-        command=command,
     )

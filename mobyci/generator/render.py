@@ -41,7 +41,7 @@ def render_pipeline(loaded: LoadedSpec, fmt: str, output: str | None = None) -> 
 
 def render_pipeline_with_command(loaded: LoadedSpec, fmt: str, command: str) -> str:
     """The pipeline, with `command` named in its header as the way to regenerate it."""
-    from mobyci.generator.patch import build_patch_script
+    from mobyci.generator.patchscript import build_patch_script
 
     plan = make_plan(loaded)
     if fmt == "gitlab":

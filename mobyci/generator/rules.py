@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+from mobyci.errors import MobyciError
 from mobyci.families.touchpoints import TOUCHPOINTS, Touchpoints
 
 if TYPE_CHECKING:
@@ -313,3 +315,30 @@ def _merge(pieces: list[Piece]) -> list[Piece]:
         else:
             merged.append(piece)
     return merged
+
+
+# A file pattern both engines can expand the same way (Python's fnmatch and sh globs).
+_FILE_PATTERN = re.compile(r"^[A-Za-z0-9._/*-]+$")
+
+
+def check_rule(rule: Rule) -> None:
+    """Refuse what the engine cannot do faithfully (specs are validated; this guards direct callers)."""
+    for pattern in rule.files:
+        if not _FILE_PATTERN.match(pattern):
+            raise MobyciError(f"rule {rule.id}: file pattern {pattern!r} has characters the script cannot expand")
+    for rep in rule.replacements:
+        if not rep.source:
+            raise MobyciError(f"rule {rule.id}: an empty text cannot be replaced")
+        if "\n" in rep.source or "\n" in rep.target or "\0" in rep.source or "\0" in rep.target:
+            raise MobyciError(f"rule {rule.id}: a replacement spans lines or holds a NUL character")
+    if rule.insertion is not None:
+        for line in rule.insertion.lines:
+            for piece in line:
+                if isinstance(piece, str) and ("\n" in piece or "\0" in piece):
+                    raise MobyciError(f"rule {rule.id}: an inserted line holds a newline or NUL character")
+            if isinstance(line[0], str) and line[0].startswith(MARKER_PREFIX):
+                raise MobyciError(f"rule {rule.id}: an inserted line looks like a marker")
+
+
+def patterns_of(rules: Sequence[Rule]) -> list[str]:
+    return list(dict.fromkeys(p for rule in rules for p in rule.files))

@@ -1,0 +1,141 @@
+"""The patch as a self-contained POSIX sh script, rendered from templates/patch.sh.j2.
+
+The script runs the same engine as patch.py (the in-process `--apply/--check`), written in awk; the property
+test in tests/test_patch_property.py holds the two to equal results. The messages both print are here, so
+that rendering a pipeline never loads the Python engine.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from mobyci.families.detect import not_a_tree_message, unknown_family_message
+from mobyci.families.touchpoints import DETECTION, TREE_MARKERS, Contains, Exists, HasLine, LineStarts
+from mobyci.generator.header import with_header
+from mobyci.generator.rules import EnvValue, Rule, build_rules, check_rule, patterns_of
+
+if TYPE_CHECKING:
+    from mobyci.schemas.load import LoadedSpec
+
+
+def miss_message(rule: Rule, family: str) -> str:
+    return f"rule {rule.id}: expected {rule.expected} in {', '.join(rule.files)}; found none (detected family {family})"
+
+
+def mismatch_message(tree: str, detected: str, expected: str, spec_desc: str) -> str:
+    return (
+        f"{tree}: the tree is moby family {detected}, but the spec is for family {expected} ({spec_desc}): "
+        "check out the spec's moby.ref in this tree, or fix moby.ref / moby.family"
+    )
+
+
+def spec_description(loaded: LoadedSpec) -> str:
+    return f"{loaded.path}, moby.ref {loaded.spec.moby.ref}"
+
+
+def _sh_regex(prefix: str) -> str:
+    """A grep -E pattern for a line starting with `prefix` literally."""
+    return "^" + re.sub(r"([\\.\[\]()*+?{}|^$])", r"\\\1", prefix)
+
+
+def _detect_tests() -> list[tuple[str, str]]:
+    """DETECTION as sh conditions, in order."""
+    tests = []
+    for family, conditions in DETECTION:
+        parts = []
+        for c in conditions:
+            path = '"$mobyci_dir"/' + shlex.quote(c.path)
+            if isinstance(c, Exists):
+                parts.append(f"[ -f {path} ]")
+            elif isinstance(c, HasLine):
+                parts.append(f"grep -Fqx -e {shlex.quote(c.text)} {path} 2>/dev/null")
+            elif isinstance(c, LineStarts):
+                parts.append(f"grep -Eq -e {shlex.quote(_sh_regex(c.prefix))} {path} 2>/dev/null")
+            else:
+                assert isinstance(c, Contains)
+                parts.append(f"grep -Fq -e {shlex.quote(c.text)} {path} 2>/dev/null")
+        tests.append((family, " && ".join(parts)))
+    return tests
+
+
+def _sh_line(line: tuple[str | EnvValue, ...]) -> str:
+    """An sh word that evaluates to an inserted line, reading environment values at run time."""
+    words = []
+    for piece in line:
+        if isinstance(piece, str):
+            words.append(shlex.quote(piece) if piece else "''")
+        else:
+            words.append(f'"$(mobyci_dq "${{{piece.name}}}")"')
+    return "".join(words)
+
+
+def _comment(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def render_script(
+    rules: Sequence[Rule], *, family: str, spec_path: str, spec_desc: str, command: str | None = None
+) -> str:
+    """The self-contained POSIX sh patch script for `rules` (deterministic bytes). `command` is how to
+    regenerate it, for the header (default: `mobyci patch SPEC -o mobyci-patch.sh`)."""
+    from mobyci.generator.template import patch_template
+
+    for rule in rules:
+        check_rule(rule)
+    env_checks: list[tuple[str, str]] = []
+    for rule in rules:
+        for value in rule.env:
+            if value.name not in [name for name, _ in env_checks]:
+                env_checks.append((value.name, value.setting))
+    patterns = patterns_of(rules)
+    template = patch_template()
+    body = template.render(
+        family=family,
+        spec_desc=spec_desc,
+        rules=[
+            {
+                "n": pos + 1,
+                "id": rule.id,
+                "kind": rule.kind,
+                "title": _comment(rule.title),
+                "files": ", ".join(rule.files),
+                "cases": "|".join(rule.files),
+                "required": rule.required,
+                "miss": miss_message(rule, "").removesuffix(")"),
+                "stage": rule.insertion.stage.lower() if rule.insertion else "",
+                "reps": [(r.source, r.target, int(r.exact)) for r in rule.replacements],
+                "body": [_sh_line(line) for line in rule.insertion.lines] if rule.insertion else [],
+            }
+            for pos, rule in enumerate(rules)
+        ],
+        env_checks=env_checks,
+        patterns=patterns,
+        markers=TREE_MARKERS,
+        detect=_detect_tests(),
+        not_a_tree_tail=not_a_tree_message("", "\0").split("\0")[1],
+        unknown_tail=unknown_family_message(""),
+        mismatch_tail=mismatch_message("", "", family, spec_desc)
+        .split(":", 1)[1]
+        .removeprefix(" the tree is moby family "),
+    )
+    return with_header(
+        body,
+        spec_path=_comment(spec_path),
+        command=_comment(command or f"mobyci patch {shlex.quote(spec_path)} -o mobyci-patch.sh"),
+        notes=(f"moby family {family}",),
+        shebang="#!/bin/sh",
+    )
+
+
+def build_patch_script(loaded: LoadedSpec, *, command: str | None = None) -> str:
+    """The patch script for a spec; `command` (how to regenerate the file) goes into its header."""
+    return render_script(
+        build_rules(loaded),
+        family=loaded.release.family.name,
+        spec_path=loaded.path,
+        spec_desc=spec_description(loaded),
+        command=command,
+    )
