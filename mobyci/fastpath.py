@@ -27,7 +27,7 @@ Call = tuple[Callable[..., None], dict[str, Any]]
 
 
 def parse(argv: Sequence[str]) -> Call | None:
-    """The command and its arguments for a plain `validate` or `render` command line, else None."""
+    """The command and its arguments for `--version` or a plain `validate` or `render` command line, else None."""
     if not argv or any(arg in {"", "--"} for arg in argv):
         return None
     if list(argv) == ["--version"]:
