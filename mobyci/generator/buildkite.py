@@ -26,7 +26,6 @@ from mobyci.schemas.load import LoadedSpec
 KEY_PREFIX = "mobyci-"
 # -1: the agent was lost; 255: the agent was stopped (forced shutdown, spot instance reclaimed).
 RETRY_EXIT_STATUSES = (-1, 255)
-_PATCH_EOF = "MOBYCI_PATCH_EOF"
 _BACKSLASH_MARK = "@MOBYCI_BACKSLASH@"
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_:-]+")
 # A backslash run right before a `$`: upload reads `\\` as two backslashes and `\$` as `$`.
@@ -136,16 +135,16 @@ def _commands(plan: p.Plan, job: p.Job, keys: dict[str, str], patch_script: str)
 
 def _write_patch(patch_script: str) -> str:
     body = patch_script.rstrip("\n")
-    for delimiter in (_PATCH_EOF, _BACKSLASH_MARK):
-        if delimiter in body:
-            raise ValueError(f"the patch script contains {delimiter}")
+    if _BACKSLASH_MARK in body:
+        raise ValueError(f"the patch script contains {_BACKSLASH_MARK}")
+    plain = p.write_patch_line(body)  # also refuses a script that holds the heredoc delimiter
     if can_escape(body):
-        return f"cat > {p.PATCH_SCRIPT} <<'{_PATCH_EOF}'\n{body}\n{_PATCH_EOF}"
+        return plain
     # Upload cannot carry a backslash right before a `$` (the script has `\$((` in its evals): that backslash is
     # written as a marker and sed puts it back. Everything else in the heredoc is the script as `mobyci patch`
     # prints it, with `$` doubled.
     marked = _BACKSLASHES_BEFORE_DOLLAR.sub(_mark_odd_run, body)
-    return f"sed 's/{_BACKSLASH_MARK}/\\\\/g' > {p.PATCH_SCRIPT} <<'{_PATCH_EOF}'\n{marked}\n{_PATCH_EOF}"
+    return f"sed 's/{_BACKSLASH_MARK}/\\\\/g' > {p.PATCH_SCRIPT} <<'{p.PATCH_EOF}'\n{marked}\n{p.PATCH_EOF}"
 
 
 def _mark_odd_run(match: re.Match[str]) -> str:

@@ -36,7 +36,6 @@ DEV_REGISTRY = "ghcr.io"
 # Pushes to the default branch and tags build; pull requests build the merge result. GitHub cannot name "the
 # default branch" in `on:`, so the usual names are listed.
 PUSH_BRANCHES = ("main", "master")
-_PATCH_EOF = "MOBYCI_PATCH_EOF"
 _JOB_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 # GitHub keeps artifacts at most 90 days (public repositories; private ones can be set to 400).
 _MAX_RETENTION_DAYS = 90
@@ -187,10 +186,7 @@ def _script(loaded: LoadedSpec, plan: p.Plan, job: p.Job, secrets: list[tuple[st
             f'export {p.DEV_TAG_VAR}="$GITHUB_RUN_ID"',
         ]
     if job.name == "prepare":
-        body = patch_script.rstrip("\n")
-        if _PATCH_EOF in body:
-            raise ValueError("the patch script contains the heredoc delimiter")
-        lines.append(f"cat > {p.PATCH_SCRIPT} <<'{_PATCH_EOF}'\n{body}\n{_PATCH_EOF}")
+        lines.append(p.write_patch_line(patch_script))
     lines += job.script
     if job.check_only:
         lines.append(p.render_check_line(loaded, "github"))

@@ -11,7 +11,6 @@ from mobyci.generator.yamlout import dump
 from mobyci.schemas.load import LoadedSpec
 
 _RETRY_WHEN = ["runner_system_failure", "stuck_or_timeout_failure", "api_failure", "scheduler_failure"]
-_PATCH_EOF = "MOBYCI_PATCH_EOF"
 
 
 def render_gitlab(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: str) -> str:
@@ -130,9 +129,7 @@ def _job(loaded: LoadedSpec, plan: p.Plan, job: p.Job, patch_script: str, dind: 
             'printf "%s" "$CI_REGISTRY_PASSWORD" | docker login -u "$CI_REGISTRY_USER" --password-stdin "$CI_REGISTRY"'
         )
     if job.name == "prepare":
-        if _PATCH_EOF in patch_script:
-            raise ValueError("the patch script contains the heredoc delimiter")
-        script.append(f"cat > {p.PATCH_SCRIPT} <<'{_PATCH_EOF}'\n{patch_script.rstrip(chr(10))}\n{_PATCH_EOF}")
+        script.append(p.write_patch_line(patch_script))
     script += job.script
     if job.check_only:
         script.append(p.render_check_line(loaded, "gitlab"))

@@ -170,6 +170,17 @@ def _check_job(loaded: LoadedSpec) -> Job:
     )
 
 
+PATCH_EOF = "MOBYCI_PATCH_EOF"  # the heredoc delimiter that embeds the patch script in a prepare job
+
+
+def write_patch_line(patch_script: str) -> str:
+    """The prepare job's line that writes the embedded patch script to PATCH_SCRIPT (a quoted heredoc)."""
+    body = patch_script.rstrip("\n")
+    if PATCH_EOF in body:
+        raise ValueError(f"the patch script contains {PATCH_EOF}")
+    return f"cat > {PATCH_SCRIPT} <<'{PATCH_EOF}'\n{body}\n{PATCH_EOF}"
+
+
 def render_check_line(loaded: LoadedSpec, fmt: str) -> str:
     """The check job's last line: the committed files (all `outputs:`, or this format's file) are current."""
     words = [f"{_CHECK_VENV}/bin/mobyci", "render", shlex.quote(loaded.path)]
