@@ -284,13 +284,15 @@ def check_apt(value: str) -> str:
     return value
 
 
-def check_registry(value: str) -> str:
+def _check_https(value: str, kind: str, why_not_http: str) -> str:
+    """An https URL; a plain-http one is refused with the reason the tool that uses it would refuse it."""
     if value.startswith("http://"):
-        raise fail(
-            "mobyci_registry",
-            "a plain-http registry mirror is refused by the engine: use an https URL",
-        )
+        raise fail(kind, f"{why_not_http}: use an https URL")
     return check_url(value, schemes=("https",))
+
+
+def check_registry(value: str) -> str:
+    return _check_https(value, "mobyci_registry", "a plain-http registry mirror is refused by the engine")
 
 
 def check_goproxy(value: str) -> str:
@@ -311,12 +313,7 @@ def check_alpine(value: str) -> str:
 
 
 def check_pypi(value: str) -> str:
-    if value.startswith("http://"):
-        raise fail(
-            "mobyci_pypi",
-            "pip refuses a plain-http index unless the host is also trusted: use an https URL",
-        )
-    return check_url(value, schemes=("https",))
+    return _check_https(value, "mobyci_pypi", "pip refuses a plain-http index unless the host is also trusted")
 
 
 # A registry host (a dot, a port or localhost: otherwise Docker reads it as a Docker Hub account), then
