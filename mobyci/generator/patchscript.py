@@ -66,7 +66,7 @@ def _sh_line(line: tuple[str | EnvValue, ...]) -> str:
     words = []
     for piece in line:
         if isinstance(piece, str):
-            words.append(shlex.quote(piece) if piece else "''")
+            words.append(shlex.quote(piece))  # '' for an empty piece
         else:
             words.append(f'"$(mobyci_dq "${{{piece.name}}}")"')
     return "".join(words)

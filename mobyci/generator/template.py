@@ -23,7 +23,7 @@ PRECOMPILED = _TEMPLATES / "patch_sh.py"
 
 
 def _sh_quote(value: object) -> str:
-    return shlex.quote(str(value)) if str(value) else "''"
+    return shlex.quote(str(value))  # '' for an empty value
 
 
 def _source() -> str:
