@@ -176,30 +176,3 @@ def test_readme_documents_every_spec_field() -> None:
                 if not any(d in reference for d in (f"`{name}", f".{name}`", f".{name}.")):
                     missing.append(f"{model.__name__}.{name}")
     assert missing == []
-
-
-def test_version_and_help_import_no_heavy_module() -> None:
-    probe = (
-        "import runpy, sys\nsys.argv = ['mobyci', sys.argv[1]]\n"
-        # The fast path ends the process with os._exit; end it with SystemExit instead, to look around afterwards.
-        "import mobyci.fastpath as fp; fp._exit_now = sys.exit\n"
-        "try:\n    runpy.run_module('mobyci', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'ruamel', 'jinja2'}), file=sys.stderr)\n"
-    )
-    for flag in ("--version", "--help"):
-        done = subprocess.run([sys.executable, "-c", probe, flag], capture_output=True, text=True, check=True)
-        assert done.stderr.strip().splitlines()[-1] == "[]", flag
-
-
-def test_validate_does_not_import_jinja2(tmp_path: Path, base_spec: str) -> None:
-    spec = tmp_path / "mobyci.yaml"
-    spec.write_text(base_spec)
-    probe = (
-        "import runpy, sys\nsys.argv = ['mobyci', 'validate', sys.argv[1]]\n"
-        # The fast path ends the process with os._exit; end it with SystemExit instead, to look around afterwards.
-        "import mobyci.fastpath as fp; fp._exit_now = sys.exit\n"
-        "try:\n    runpy.run_module('mobyci', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-        "print('jinja2' in sys.modules, file=sys.stderr)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", probe, str(spec)], capture_output=True, text=True, check=True)
-    assert done.stderr.strip().splitlines()[-1] == "False"

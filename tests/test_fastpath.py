@@ -111,6 +111,12 @@ def _modules_after(argv: list[str]) -> set[str]:
     return set(done.stderr.strip().splitlines()[-1].split())
 
 
+@pytest.mark.parametrize("flag", ["--version", "--help"])
+def test_version_and_help_import_no_heavy_module(flag: str) -> None:
+    loaded = _modules_after([flag])
+    assert {name.split(".")[0] for name in loaded} & {"pydantic", "ruamel", "jinja2"} == set()
+
+
 def test_validate_imports_neither_typer_nor_pydantics_model_layer_nor_jinja2(tmp_path: Path, base_spec: str) -> None:
     spec = tmp_path / "mobyci.yaml"
     spec.write_text(base_spec)
