@@ -6,6 +6,8 @@ Reused by the golden, example, property and executed-pipeline tests.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -169,3 +171,64 @@ def gitlab_ci_local(repo: Path, *args: str, env: dict[str, str] | None = None) -
         check=False,
         timeout=300,
     )
+
+
+# --- executed shell-profile pipelines (test_pipeline_run.py, test_packaging.py) -----------------------------------
+
+# Proxy values the executed pipelines get as CI variables: they hold credentials, so no log may show them.
+HTTP_PROXY = "http://user:s3cr3t-http@proxy.corp.test:3128"
+HTTPS_PROXY = "http://user:s3cr3t-https@proxy.corp.test:3129"
+
+
+def run_shell_pipeline(
+    tmp_path: Path, spec_text: str, *, git_mirrors: dict[str, Path], standins: Path, variables: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], list[Any], Path]:
+    """Render `spec_text` for GitLab and run it with gitlab-ci-local's shell executor.
+
+    Clones of each URL in `git_mirrors` reach its local repository (git insteadOf in a private HOME); the
+    recording stand-ins in `standins` come first on PATH. The proxies and `variables` are the CI variables.
+    Returns the run, the stand-ins' recorded calls, and the artifacts directory.
+    """
+    from mobyci.generator.render import render_pipeline
+    from mobyci.schemas.load import load_text
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text(
+        "".join(f'[url "file://{path}"]\n\tinsteadOf = {url}\n' for url, path in git_mirrors.items())
+    )
+    pipeline = render_pipeline(load_text(spec_text, "mobyci.yaml"), "gitlab")
+    project = gitlab_ci_local_repo(tmp_path / "project", pipeline, {"mobyci.yaml": spec_text})
+    record = tmp_path / "record.jsonl"
+    record.touch()
+    values = {"CORP_HTTP_PROXY": HTTP_PROXY, "CORP_HTTPS_PROXY": HTTPS_PROXY, **variables}
+    done = gitlab_ci_local(
+        project,
+        "--shell-executor-no-image",
+        "--shell-isolation",
+        "--no-artifacts-to-source",
+        *[arg for name, value in values.items() for arg in ("--variable", f"{name}={value}")],
+        env={
+            "PATH": f"{standins}:{Path(tool('gitlab-ci-local')).parent}:/usr/bin:/bin",
+            "HOME": str(home),
+            "MOBYCI_RECORD": str(record),
+        },
+    )
+    calls = [json.loads(line) for line in record.read_text().splitlines()]
+    return done, calls, project / ".gitlab-ci-local" / "artifacts"
+
+
+def passed_jobs(output: str) -> list[str]:
+    """The jobs gitlab-ci-local reports as passed, in its order."""
+    return [line.split("PASS", 1)[1].strip() for line in output.splitlines() if line.strip().startswith("PASS")]
+
+
+def checked_sums(artifacts: Path) -> list[str]:
+    """Every line of the final SHA256SUMS matches the file it names (bundles relative to moby/); the names."""
+    names = []
+    for line in (artifacts / "checksums" / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split("  ", 1)
+        path = artifacts / "checksums" / (name if name.startswith("packages/") else f"moby/{name}")
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, name
+        names.append(name)
+    return names

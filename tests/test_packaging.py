@@ -9,8 +9,6 @@ are expanded into the `docker` command lines by make itself.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shlex
 import shutil
 import subprocess
@@ -30,8 +28,6 @@ from tests import pipeline_checks as pc
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures"
-HTTP_PROXY = "http://user:s3cr3t-http@proxy.corp.test:3128"
-HTTPS_PROXY = "http://user:s3cr3t-https@proxy.corp.test:3129"
 GOPROXY = "https://goproxy.mirror.test|direct"
 MIRROR = "https://git.mirror.test/github/"
 NO_PROXY = "docker,docker:2375,docker:2376,localhost,127.0.0.1,.corp.test"
@@ -279,47 +275,14 @@ def _run(tmp_path: Path, spec_text: str) -> tuple[subprocess.CompletedProcess[st
         "docker/buildx": _repo(origins / "buildx", {"README": "buildx\n"}, ("v0.20.1",)),
         "docker/compose": _repo(origins / "compose", {"README": "compose\n"}, ("v2.32.4",)),
     }
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text(
-        "".join(f'[url "file://{path}"]\n\tinsteadOf = {MIRROR}{name}.git\n' for name, path in repos.items())
+    done, calls, artifacts = pc.run_shell_pipeline(
+        tmp_path,
+        spec_text,
+        git_mirrors={f"{MIRROR}{name}.git": path for name, path in repos.items()},
+        standins=FIXTURES / "standins-packaging",
+        variables={},
     )
-    pipeline = render_pipeline(load_text(spec_text, "mobyci.yaml"), "gitlab")
-    project = pc.gitlab_ci_local_repo(tmp_path / "project", pipeline, {"mobyci.yaml": spec_text})
-    record = tmp_path / "record.jsonl"
-    record.touch()
-    done = pc.gitlab_ci_local(
-        project,
-        "--shell-executor-no-image",
-        "--shell-isolation",
-        "--no-artifacts-to-source",
-        "--variable",
-        f"CORP_HTTP_PROXY={HTTP_PROXY}",
-        "--variable",
-        f"CORP_HTTPS_PROXY={HTTPS_PROXY}",
-        env={
-            "PATH": f"{FIXTURES / 'standins-packaging'}:{Path(pc.tool('gitlab-ci-local')).parent}:/usr/bin:/bin",
-            "HOME": str(home),
-            "MOBYCI_RECORD": str(record),
-        },
-    )
-    calls = [json.loads(line) for line in record.read_text().splitlines()]
-    return done, calls, project / ".gitlab-ci-local" / "artifacts", repos
-
-
-def _passed_jobs(output: str) -> list[str]:
-    return [line.split("PASS", 1)[1].strip() for line in output.splitlines() if line.strip().startswith("PASS")]
-
-
-def _checked_sums(artifacts: Path) -> list[str]:
-    """Every line of the final SHA256SUMS matches the file it names (bundles relative to moby/); the names."""
-    names = []
-    for line in (artifacts / "checksums" / "SHA256SUMS").read_text().splitlines():
-        digest, name = line.split("  ", 1)
-        path = artifacts / "checksums" / (name if name.startswith("packages/") else f"moby/{name}")
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, name
-        names.append(name)
-    return names
+    return done, calls, artifacts, repos
 
 
 PACKAGES = [
@@ -335,7 +298,7 @@ def test_package_pipeline_runs(tmp_path: Path) -> None:
     done, calls, artifacts, repos = _run(tmp_path, spec_text)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log
-    assert _passed_jobs(done.stdout) == ["prepare", "binary", "rpm-centos-9", "deb-debian-bookworm", "checksums"]
+    assert pc.passed_jobs(done.stdout) == ["prepare", "binary", "rpm-centos-9", "deb-debian-bookworm", "checksums"]
 
     makes = [c for c in calls if c["tool"] == "make" and c["args"][1] != "moby"]
     builds = {c["args"][-1]: c for c in makes if c["args"][1].endswith(("/rpm", "/deb"))}
@@ -350,8 +313,8 @@ def test_package_pipeline_runs(tmp_path: Path) -> None:
             f"GOPROXY={GOPROXY}",
         ]
         assert passed["BUILD_IMAGE_FLAG"] == " ".join(f"--build-arg {name}" for name in PROXIES)
-        assert call["env"]["HTTP_PROXY"] == call["env"]["http_proxy"] == HTTP_PROXY
-        assert call["env"]["HTTPS_PROXY"] == call["env"]["https_proxy"] == HTTPS_PROXY
+        assert call["env"]["HTTP_PROXY"] == call["env"]["http_proxy"] == pc.HTTP_PROXY
+        assert call["env"]["HTTPS_PROXY"] == call["env"]["https_proxy"] == pc.HTTPS_PROXY
         assert call["env"]["NO_PROXY"] == call["env"]["no_proxy"] == NO_PROXY
         assert call["env"]["VERSION"] == "27.5.1"
         # The sources it built from: the patched engine tree (fetch URLs on the mirror), the CLI at the tag,
@@ -376,11 +339,11 @@ def test_package_pipeline_runs(tmp_path: Path) -> None:
             flag = "--build-arg" if verb == "build" else "-e"
             given = [call["args"][i + 1] for i, a in enumerate(call["args"]) if a == flag]
             assert set(PROXIES) <= set(given)
-            assert call["env"]["HTTPS_PROXY"] == HTTPS_PROXY
+            assert call["env"]["HTTPS_PROXY"] == pc.HTTPS_PROXY
             if verb == "run":
                 assert f"GOPROXY={GOPROXY}" in given  # overrides the image's ENV GOPROXY
 
-    assert _checked_sums(artifacts) == ["bundles/binary/dockerd", *PACKAGES]
+    assert pc.checked_sums(artifacts) == ["bundles/binary/dockerd", *PACKAGES]
     for secret in ("s3cr3t-http", "s3cr3t-https"):
         assert secret not in log
 
@@ -388,5 +351,5 @@ def test_package_pipeline_runs(tmp_path: Path) -> None:
 def test_packages_only_pipeline_runs(tmp_path: Path) -> None:
     done, _, artifacts, _ = _run(tmp_path, _spec("v27.5.1"))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert _passed_jobs(done.stdout) == ["prepare", "rpm-centos-9", "deb-debian-bookworm", "checksums"]
-    assert _checked_sums(artifacts) == PACKAGES
+    assert pc.passed_jobs(done.stdout) == ["prepare", "rpm-centos-9", "deb-debian-bookworm", "checksums"]
+    assert pc.checked_sums(artifacts) == PACKAGES

@@ -7,8 +7,6 @@ saw, the build args and environment, and the bundles and SHA256SUMS passed from 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 import shutil
 import subprocess
@@ -17,14 +15,10 @@ from typing import Any
 
 import pytest
 
-from mobyci.generator.render import render_pipeline
-from mobyci.schemas.load import load_text
 from tests import pipeline_checks as pc
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures"
-HTTP_PROXY = "http://user:s3cr3t-http@proxy.corp.test:3128"
-HTTPS_PROXY = "http://user:s3cr3t-https@proxy.corp.test:3129"
 SPEC = """\
 version: 1
 moby: {ref: REF}
@@ -60,52 +54,14 @@ def _run(
     tmp_path: Path, ref: str, tree: str, platforms: str
 ) -> tuple[subprocess.CompletedProcess[str], list[Any], Path]:
     spec_text = SPEC.replace("REF", ref).replace("PLATFORMS", platforms)
-    origin = _moby_repo(tmp_path, tree, ref)
-    home = tmp_path / "home"
-    home.mkdir()
     # The pipeline clones through the git mirror; here the mirror is the local fixture repository.
-    (home / ".gitconfig").write_text(
-        f'[url "file://{origin}"]\n\tinsteadOf = https://git.mirror.test/github/moby/moby.git\n'
+    return pc.run_shell_pipeline(
+        tmp_path,
+        spec_text,
+        git_mirrors={"https://git.mirror.test/github/moby/moby.git": _moby_repo(tmp_path, tree, ref)},
+        standins=FIXTURES / "standins",
+        variables={"CI_REGISTRY_PASSWORD": "registry-t0ken"},
     )
-    pipeline = render_pipeline(load_text(spec_text, "mobyci.yaml"), "gitlab")
-    project = pc.gitlab_ci_local_repo(tmp_path / "project", pipeline, {"mobyci.yaml": spec_text})
-    record = tmp_path / "record.jsonl"
-    record.touch()
-    done = pc.gitlab_ci_local(
-        project,
-        "--shell-executor-no-image",
-        "--shell-isolation",
-        "--no-artifacts-to-source",
-        "--variable",
-        f"CORP_HTTP_PROXY={HTTP_PROXY}",
-        "--variable",
-        f"CORP_HTTPS_PROXY={HTTPS_PROXY}",
-        "--variable",
-        "CI_REGISTRY_PASSWORD=registry-t0ken",
-        env={
-            "PATH": f"{FIXTURES / 'standins'}:{Path(pc.tool('gitlab-ci-local')).parent}:/usr/bin:/bin",
-            "HOME": str(home),
-            "MOBYCI_RECORD": str(record),
-        },
-    )
-    calls = [json.loads(line) for line in record.read_text().splitlines()]
-    return done, calls, project / ".gitlab-ci-local" / "artifacts"
-
-
-def _passed_jobs(output: str) -> list[str]:
-    return [line.split("PASS", 1)[1].strip() for line in output.splitlines() if line.strip().startswith("PASS")]
-
-
-def _check_sums(artifacts: Path) -> list[str]:
-    """Every SHA256SUMS line of the final artifact matches the bundle file it names; returns the names."""
-    sums = (artifacts / "checksums" / "SHA256SUMS").read_text().splitlines()
-    names = []
-    for line in sums:
-        digest, name = line.split("  ", 1)
-        data = (artifacts / "checksums" / "moby" / name).read_bytes()
-        assert hashlib.sha256(data).hexdigest() == digest, name
-        names.append(name)
-    return names
 
 
 def _no_secret_in_log(done: subprocess.CompletedProcess[str]) -> None:
@@ -117,7 +73,7 @@ def _no_secret_in_log(done: subprocess.CompletedProcess[str]) -> None:
 def test_buildkit_family_pipeline_runs(tmp_path: Path, ref: str, tree: str) -> None:
     done, calls, artifacts = _run(tmp_path, ref, tree, "linux/arm64, windows/amd64")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert _passed_jobs(done.stdout) == [
+    assert pc.passed_jobs(done.stdout) == [
         "prepare",
         "binary",
         "cross: [linux/arm64]",
@@ -134,8 +90,8 @@ def test_buildkit_family_pipeline_runs(tmp_path: Path, ref: str, tree: str) -> N
     for call in makes:
         # Proxies as predefined build args read from the environment, DOCKER_BUILD_ARGS in the environment.
         assert call["env"]["DOCKER_BUILD_ARGS"] == BUILD_ARGS
-        assert call["env"]["HTTP_PROXY"] == call["env"]["http_proxy"] == HTTP_PROXY
-        assert call["env"]["HTTPS_PROXY"] == call["env"]["https_proxy"] == HTTPS_PROXY
+        assert call["env"]["HTTP_PROXY"] == call["env"]["http_proxy"] == pc.HTTP_PROXY
+        assert call["env"]["HTTPS_PROXY"] == call["env"]["https_proxy"] == pc.HTTPS_PROXY
         assert call["env"]["NO_PROXY"] == NO_PROXY
         assert call["env"]["DOCKER_BUILD_APT_MIRROR"] == "deb.mirror.test"
         assert call["env"]["VERSION"] == "20.10.27"
@@ -145,7 +101,7 @@ def test_buildkit_family_pipeline_runs(tmp_path: Path, ref: str, tree: str) -> N
         assert left
         assert all("insteadOf" in line for line in left)
     assert sorted(c["env"].get("DOCKER_CROSSPLATFORMS", "") for c in makes) == ["", "linux/arm64", "windows/amd64"]
-    names = _check_sums(artifacts)
+    names = pc.checked_sums(artifacts)
     assert names == [
         "bundles/binary-daemon/docker-proxy",
         "bundles/binary-daemon/dockerd-dev",
@@ -159,21 +115,21 @@ def test_buildkit_family_pipeline_runs(tmp_path: Path, ref: str, tree: str) -> N
 def test_bake_family_pipeline_runs(tmp_path: Path, ref: str, tree: str) -> None:
     done, calls, artifacts = _run(tmp_path, ref, tree, "linux/arm64")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert _passed_jobs(done.stdout) == ["prepare", "binary", "cross: [linux/arm64]", "checksums"]
+    assert pc.passed_jobs(done.stdout) == ["prepare", "binary", "cross: [linux/arm64]", "checksums"]
     make = next(c for c in calls if c["tool"] == "make")
     assert make["args"] == ["-C", "moby", "binary"]
     assert "DOCKER_BUILD_ARGS" not in make["env"]  # bake ignores it
     # Bake gets the proxies from the client's config, which buildx turns into build args.
     assert not (tmp_path / "home" / ".docker").exists()  # the runner's own client config is untouched
     assert make["docker_config"] == {
-        "proxies": {"default": {"httpProxy": HTTP_PROXY, "httpsProxy": HTTPS_PROXY, "noProxy": NO_PROXY}}
+        "proxies": {"default": {"httpProxy": pc.HTTP_PROXY, "httpsProxy": pc.HTTPS_PROXY, "noProxy": NO_PROXY}}
     }
     # 25+ have no apt knob: the patch injected the mirror into the Dockerfile instead.
     assert "deb.mirror.test" in make["dockerfile"]
     bake = next(c for c in calls if c["tool"] == "docker")
     assert bake["args"] == ["buildx", "bake", "--set", "*.platform=linux/arm64", "binary-cross"]
     assert bake["env"]["DESTDIR"] == "bundles/cross/linux/arm64"
-    assert _check_sums(artifacts) == [
+    assert pc.checked_sums(artifacts) == [
         "bundles/binary/docker-proxy",
         "bundles/binary/dockerd",
         "bundles/cross/linux/arm64/dockerd",
@@ -184,7 +140,7 @@ def test_bake_family_pipeline_runs(tmp_path: Path, ref: str, tree: str) -> None:
 def test_dev_image_family_pipeline_runs(tmp_path: Path) -> None:
     done, calls, artifacts = _run(tmp_path, "v19.03.12", "19.03", "linux/arm64")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert _passed_jobs(done.stdout) == ["prepare", "binary", "cross: [linux/arm64]", "checksums"]
+    assert pc.passed_jobs(done.stdout) == ["prepare", "binary", "cross: [linux/arm64]", "checksums"]
     build = next(c for c in calls if c["tool"] == "make")
     assert build["args"][-1] == "build"
     assert build["args"][:2] == ["-C", "moby"]
@@ -203,7 +159,7 @@ def test_dev_image_family_pipeline_runs(tmp_path: Path) -> None:
     for run in runs:
         passed = [run["args"][i + 1] for i, a in enumerate(run["args"]) if a == "-e"]
         assert {"HTTP_PROXY", "https_proxy", "DOCKER_GITCOMMIT", "VERSION"} <= set(passed)
-    assert _check_sums(artifacts) == [
+    assert pc.checked_sums(artifacts) == [
         "bundles/binary-daemon/docker-proxy",
         "bundles/binary-daemon/dockerd-dev",
         "bundles/cross/linux/arm64/dockerd",
