@@ -318,6 +318,16 @@ def test_missing_anchor_is_reported(tmp_path: Path, busybox_bin: Path) -> None:
         assert run_script(script, tree, argv, extra).errors == expected
 
 
+def _both_engines_refuse(loaded: LoadedSpec, script: str, tree: Path, message: str, busybox_bin: Path) -> None:
+    """`--apply` and the script, under every shell, refuse the tree with exactly `message` (the script: exit 1)."""
+    with pytest.raises(MobyciError) as caught:
+        apply_patch(loaded, tree, check=False)
+    assert str(caught.value) == message
+    for _, argv, extra in shells(busybox_bin):
+        outcome = run_script(script, tree, argv, extra)
+        assert (outcome.code, outcome.errors) == (1, [message])
+
+
 def test_family_mismatch(tmp_path: Path, busybox_bin: Path) -> None:
     loaded = loaded_for("19.03")
     script = build_patch_script(loaded)
@@ -326,12 +336,7 @@ def test_family_mismatch(tmp_path: Path, busybox_bin: Path) -> None:
         f"{tree}: the tree is moby family 25-28, but the spec is for family 19.03 (mobyci.yaml, moby.ref "
         "v19.03.12): check out the spec's moby.ref in this tree, or fix moby.ref / moby.family"
     )
-    with pytest.raises(MobyciError) as caught:
-        apply_patch(loaded, tree, check=False)
-    assert str(caught.value) == message
-    for _, argv, extra in shells(busybox_bin):
-        outcome = run_script(script, tree, argv, extra)
-        assert (outcome.code, outcome.errors) == (1, [message])
+    _both_engines_refuse(loaded, script, tree, message, busybox_bin)
 
 
 def test_not_a_moby_tree(tmp_path: Path, busybox_bin: Path) -> None:
@@ -341,12 +346,7 @@ def test_not_a_moby_tree(tmp_path: Path, busybox_bin: Path) -> None:
     tree.mkdir()
     (tree / "Dockerfile").write_text("FROM scratch\n")
     message = f"{tree}: not a moby source tree (no Makefile): run the patch in the root of a moby checkout"
-    with pytest.raises(MobyciError) as caught:
-        apply_patch(loaded, tree, check=False)
-    assert str(caught.value) == message
-    for _, argv, extra in shells(busybox_bin):
-        outcome = run_script(script, tree, argv, extra)
-        assert (outcome.code, outcome.errors) == (1, [message])
+    _both_engines_refuse(loaded, script, tree, message, busybox_bin)
 
 
 def test_unknown_family(tmp_path: Path, busybox_bin: Path) -> None:
@@ -357,11 +357,7 @@ def test_unknown_family(tmp_path: Path, busybox_bin: Path) -> None:
         f"{tree}: cannot tell the moby release family of this tree (no go.mod for github.com/moby/moby/v2, "
         "no vendor.conf, no docker-bake.hcl)"
     )
-    with pytest.raises(MobyciError) as caught:
-        apply_patch(loaded, tree, check=False)
-    assert str(caught.value) == message
-    for _, argv, extra in shells(busybox_bin):
-        assert run_script(build_patch_script(loaded), tree, argv, extra).errors == [message]
+    _both_engines_refuse(loaded, build_patch_script(loaded), tree, message, busybox_bin)
 
 
 def test_a_tree_patched_with_another_spec_is_refused(tmp_path: Path, busybox_bin: Path) -> None:
