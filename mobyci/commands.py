@@ -205,7 +205,7 @@ def _outputs_of(loaded: LoadedSpec, spec: Path) -> list[tuple[str, Path, str]]:
 
     from mobyci.errors import MobyciError
 
-    listed = [(kind, path) for kind, path in loaded.spec.outputs.values().items() if path is not None]
+    listed = [(kind, path) for kind, path in loaded.spec.outputs.as_dict().items() if path is not None]
     if not listed:
         raise MobyciError(
             f"{loaded.path}: outputs: lists no files; add e.g. `outputs: {{gitlab: .gitlab-ci.yml}}` to use --all"

@@ -38,7 +38,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, pydantic.BaseModel):
         return {"<class>": type(value).__name__, **{k: _plain(getattr(value, k)) for k in type(value).model_fields}}
     if isinstance(value, Frozen):
-        return {"<class>": type(value).__name__, **{k: _plain(v) for k, v in value.values().items()}}
+        return {"<class>": type(value).__name__, **{k: _plain(v) for k, v in value.as_dict().items()}}
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):

@@ -184,7 +184,7 @@ def write_patch_line(patch_script: str) -> str:
 def render_check_line(loaded: LoadedSpec, fmt: str) -> str:
     """The check job's last line: the committed files (all `outputs:`, or this format's file) are current."""
     words = [f"{_CHECK_VENV}/bin/mobyci", "render", shlex.quote(loaded.path)]
-    if any(loaded.spec.outputs.values().values()):
+    if any(loaded.spec.outputs.as_dict().values()):
         return " ".join([*words, "--all", "--check"])
     if fmt != "gitlab":
         words += ["--format", fmt]

@@ -23,14 +23,14 @@ class Frozen:
         raise AttributeError(f"{type(self).__name__} is read-only")
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self.values() == other.values()
+        return type(other) is type(self) and self.as_dict() == other.as_dict()
 
     __hash__ = None  # type: ignore[assignment]  # lists and dicts inside: not hashable, as the models were not
 
-    def values(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """Each field's value, in spec order."""
         return {name: self.__dict__[name] for name in self.field_names}
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={value!r}" for name, value in self.values().items())
+        inner = ", ".join(f"{name}={value!r}" for name, value in self.as_dict().items())
         return f"{type(self).__name__}({inner})"
