@@ -62,11 +62,12 @@ def _assert_same(data: Any) -> None:
     assert _verdict(_LIVE.validate_python, data) == expected
 
 
+@pytest.mark.skipif(
+    pydantic_core.__version__ != compiled.PYDANTIC_CORE_VERSION,
+    reason="compiled.py is generated with the pinned pydantic-core (.ci/constraints.txt); this run checks another",
+)
 def test_compiled_module_is_current() -> None:
     on_disk = compiler.TARGET.read_text("utf-8")
-    assert pydantic_core.__version__ == compiled.PYDANTIC_CORE_VERSION, (
-        "compiled.py was made with another pydantic-core: run `python -m mobyci.precompile`"
-    )
     assert compiler.source() == on_disk, "compiled.py is stale: run `python -m mobyci.precompile`"
 
 
@@ -169,7 +170,7 @@ def test_precompiled_template_is_used_and_renders_what_the_template_does(monkeyp
         template.patch_template.cache_clear()
 
 
-def test_another_pydantic_core_validates_with_the_schema_built_live(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_core_refusing_the_committed_schema_gets_one_built_live(monkeypatch: pytest.MonkeyPatch) -> None:
     from mobyci.schemas import load
 
     text = "version: 1\nmoby: {ref: v27.5.1}\ntargets: [binary]\n"
@@ -179,11 +180,13 @@ def test_another_pydantic_core_validates_with_the_schema_built_live(monkeypatch:
         built.append(True)
         return compiler.transform(Spec.__pydantic_core_schema__, classes)
 
-    monkeypatch.setattr(compiled, "PYDANTIC_CORE_VERSION", "0.0.0")
+    expected = compiled_spec(text)
+    # A pydantic-core that does not know a schema type the committed schema uses refuses it with SchemaError.
+    monkeypatch.setattr(compiled, "SCHEMA", {"type": "no-such-schema-type"})
     monkeypatch.setattr(compiler, "live_schema", live)
     load._validator.cache_clear()
     try:
-        assert load_text(text).spec == compiled_spec(text)
+        assert load_text(text).spec == expected
         assert built == [True]
         with pytest.raises(pydantic_core.ValidationError) as bad:
             validate_data({"version": 1, "moby": {"ref": "v27.5.1"}, "targets": ["nope"]})

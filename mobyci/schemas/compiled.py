@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 from mobyci.schemas import fields
 from mobyci.schemas.frozen import Frozen
 
-# The pydantic-core this schema was generated with; another version validates with live_schema() instead.
+# The pydantic-core this schema was generated with (a test checks the file is current only under this one).
 PYDANTIC_CORE_VERSION = '2.50.5'
 
 
