@@ -23,10 +23,14 @@ MAX_CHAIN = 3
 
 
 def tool(name: str) -> str:
-    """An external validator on PATH; .ci/run installs them all, so a missing one is a failure."""
+    """An external validator on PATH. A plain `pytest` without it skips the test that needs it; under `.ci/run`
+    (which installs them all and sets MOBYCI_REQUIRE_EXTERNAL=1) a missing one is a failure."""
     found = shutil.which(name)
     if found is None:
-        pytest.fail(f"{name} is not on PATH: run the tests through `bash .ci/run`, which installs it")
+        why = f"{name} is not on PATH: run the tests through `bash .ci/run`, which installs it"
+        if os.environ.get("MOBYCI_REQUIRE_EXTERNAL") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
     return found
 
 
