@@ -2,11 +2,11 @@
 
 Importing typer and letting it coerce parameters (typer builds a pydantic TypeAdapter per parameter) costs
 more than issue 2's whole startup budget for `validate`. `mobyci --version` and plain invocations of
-`validate` and `render` are therefore read here, by a deliberately small grammar, and call commands.py
-directly. Anything else -- help, `--opt=value`, a value that starts with '-', an unknown option, a repeated
-option, any other command -- goes to the typer CLI, which owns every message and exit code of bad usage.
-Tests run both ways on the same argv and check that the fast path, whenever it answers, calls the same
-command with the same arguments.
+`validate`, `render`, `plan` and `patch` (`--opt value` or `--opt=value`) are therefore read here, by a
+deliberately small grammar, and call commands.py directly. Anything else -- help, a value that starts with '-',
+an unknown option, a repeated option, any other command -- goes to the typer CLI, which owns every message and
+exit code of bad usage. Tests run both ways on the same argv and check that the fast path, whenever it answers,
+calls the same command with the same arguments.
 """
 
 from __future__ import annotations
@@ -15,19 +15,43 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from mobyci import commands
 
-_FORMATS = ("gitlab", "buildkite", "github")
-_RENDER_FLAGS = {"--all": "all_outputs", "--check": "check", "--force": "force"}
-_RENDER_VALUES = {"--format": "fmt", "-o": "output", "--output": "output"}
+
+class _Grammar(NamedTuple):
+    """One command's plain command line: flags, options that take a value (with their choices, if any), and
+    at most one positional spec path."""
+
+    command: Callable[..., None]
+    flags: dict[str, str]  # option -> keyword set to True
+    values: dict[str, tuple[str, tuple[str, ...] | None]]  # option -> (keyword, allowed values or None for a path)
+    defaults: dict[str, Any]
+
+
+_GRAMMARS = {
+    "render": _Grammar(
+        commands.render,
+        {"--all": "all_outputs", "--check": "check", "--force": "force"},
+        {"--format": ("fmt", ("gitlab", "buildkite", "github")), "-o": ("output", None), "--output": ("output", None)},
+        {"fmt": "gitlab", "output": None, "all_outputs": False, "check": False, "force": False},
+    ),
+    "plan": _Grammar(commands.plan, {}, {"--format": ("fmt", ("text", "json", "mermaid"))}, {"fmt": "text"}),
+    "patch": _Grammar(
+        commands.patch,
+        {"--force": "force"},
+        {"-o": ("output", None), "--output": ("output", None), "--apply": ("apply", None), "--check": ("check", None)},
+        {"output": None, "apply": None, "check": None, "force": False},
+    ),
+}
 
 Call = tuple[Callable[..., None], dict[str, Any]]
 
 
 def parse(argv: Sequence[str]) -> Call | None:
-    """The command and its arguments for `--version` or a plain `validate` or `render` command line, else None."""
+    """The command and its arguments for `--version` or a plain `validate`, `render`, `plan` or `patch` command
+    line, else None."""
     if not argv or any(arg in {"", "--"} for arg in argv):
         return None
     if list(argv) == ["--version"]:
@@ -37,39 +61,40 @@ def parse(argv: Sequence[str]) -> Call | None:
         if any(arg.startswith("-") for arg in rest):
             return None
         return commands.validate, {"specs": [Path(arg) for arg in rest] or None}
-    if name == "render":
-        return _parse_render(rest)
-    return None
+    grammar = _GRAMMARS.get(name)
+    return None if grammar is None else _parse_command(grammar, rest)
 
 
-def _parse_render(rest: list[str]) -> Call | None:
-    kwargs: dict[str, Any] = {"fmt": "gitlab", "output": None, "all_outputs": False, "check": False, "force": False}
+def _parse_command(grammar: _Grammar, rest: list[str]) -> Call | None:
+    kwargs = dict(grammar.defaults)
     seen: set[str] = set()
     positional: list[str] = []
     args = iter(rest)
     for arg in args:
-        if arg in _RENDER_FLAGS or arg in _RENDER_VALUES:
-            key = _RENDER_FLAGS.get(arg) or _RENDER_VALUES[arg]
+        option, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if option in grammar.flags and not eq:
+            key = grammar.flags[option]
             if key in seen:
                 return None
             seen.add(key)
-            if arg in _RENDER_FLAGS:
-                kwargs[key] = True
-                continue
-            value = next(args, None)
-            if value is None or value.startswith("-"):
+            kwargs[key] = True
+        elif option in grammar.values:
+            key, choices = grammar.values[option]
+            value = inline if eq else next(args, None)
+            if key in seen or not value or value.startswith("-"):
                 return None
-            if key == "fmt" and value not in _FORMATS:
+            seen.add(key)
+            if choices is not None and value not in choices:
                 return None
-            kwargs[key] = value if key == "fmt" else Path(value)
+            kwargs[key] = value if choices is not None else Path(value)
         elif arg.startswith("-"):
             return None
         else:
             positional.append(arg)
-    if len(positional) > 1:
+    if len(positional) > 1 or (kwargs.get("apply") is not None and kwargs.get("check") is not None):
         return None
     kwargs["spec"] = Path(positional[0]) if positional else commands.DEFAULT_SPEC
-    return commands.render, kwargs
+    return grammar.command, kwargs
 
 
 def _exit_now(code: int) -> NoReturn:

@@ -46,6 +46,16 @@ def _fast_call(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
         ["render", "--output", "x/.gitlab-ci.yml", "spec.yaml", "--check"],
         ["render", "--all", "--check"],
         ["render", "--all", "--force", "--format", "github", "s.yaml"],
+        ["render", "--format=github"],
+        ["render", "s.yaml", "--output=out.yml", "--format=buildkite"],
+        ["plan"],
+        ["plan", "spec.yaml"],
+        ["plan", "--format", "json", "spec.yaml"],
+        ["plan", "--format=mermaid"],
+        ["patch"],
+        ["patch", "s.yaml", "-o", "ci/p.sh", "--force"],
+        ["patch", "--apply", "../moby"],
+        ["patch", "--check=../moby", "s.yaml"],
     ],
 )
 def test_fast_path_takes_plain_invocations_and_calls_what_typer_calls(
@@ -66,7 +76,9 @@ def test_fast_path_takes_plain_invocations_and_calls_what_typer_calls(
         ["validate", "--help"],
         ["validate", "-"],
         ["validate", "--", "-odd.yaml"],
-        ["render", "--format=github"],
+        ["render", "--format=GitLab"],
+        ["render", "--format="],
+        ["render", "--all=yes"],
         ["render", "--format", "GitLab"],
         ["render", "--format", "jenkins"],
         ["render", "-o"],
@@ -76,17 +88,22 @@ def test_fast_path_takes_plain_invocations_and_calls_what_typer_calls(
         ["render", "--check", "--check"],
         ["render", "--no-such-option"],
         ["render", ""],
-        ["plan", "spec.yaml"],
-        ["patch"],
+        ["plan", "--format", "gitlab"],
+        ["plan", "-o", "x"],
+        ["patch", "--apply", "a", "--check", "b"],
+        ["patch", "--apply"],
+        ["schema"],
+        ["init"],
     ],
 )
 def test_everything_else_goes_to_typer(argv: list[str]) -> None:
     assert fastpath.parse(argv) is None
 
 
-_TOKENS = ["--version", "validate", "render", "plan", "a.yaml", "b.yaml", "-o", "--output", "out.yml",
-           "--format", "gitlab", "github", "buildkite", "jenkins", "--all", "--check", "--force", "--help", "-x",
-           "--format=github", "-", "--", ""]  # fmt: skip
+_TOKENS = ["--version", "validate", "render", "plan", "patch", "a.yaml", "b.yaml", "-o", "--output", "out.yml",
+           "--format", "gitlab", "github", "buildkite", "jenkins", "json", "text", "--all", "--check", "--force",
+           "--apply", "--help", "-x", "--format=github", "--format=json", "--output=o.yml", "--check=dir", "-",
+           "--", ""]  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None)
