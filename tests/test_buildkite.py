@@ -289,7 +289,7 @@ def test_shape_keys_dependencies_and_artifacts(ref: str) -> None:
         assert all("--step mobyci-prepare " in c and c.endswith(" .") for c in downloads)
     checksums = steps["mobyci-checksums"]
     assert checksums["depends_on"] == ["mobyci-binary", "mobyci-dynbinary", "mobyci-cross"]
-    assert checksums["artifact_paths"] == ["moby/bundles/**/*", "SHA256SUMS"]
+    assert checksums["artifact_paths"] == ["SHA256SUMS"]  # the bundles are the target steps' own artifacts
     downloads = [c for c in checksums["commands"] if c.startswith("buildkite-agent artifact download")]
     assert [c.split()[4] for c in downloads] == ["mobyci-binary", "mobyci-dynbinary", "mobyci-cross"]
     assert any("sha256sum -c SHA256SUMS" in c for c in checksums["commands"])
@@ -300,12 +300,12 @@ def test_shape_keys_dependencies_and_artifacts(ref: str) -> None:
 def test_cross_fans_out_through_the_matrix_never_in_the_key() -> None:
     doc = _doc(SPEC.replace("REF", "v27.5.1"))
     cross = _steps(doc)["mobyci-cross"]
-    assert cross["matrix"] == {"setup": {"PLATFORM": ["linux/arm64", "windows/amd64"]}}
+    assert cross["matrix"] == {"setup": {"MOBYCI_PLATFORM": ["linux/arm64", "windows/amd64"]}}
     assert cross["key"] == "mobyci-cross"
-    assert "{{matrix.PLATFORM}}" in cross["label"]
-    assert cross["commands"][0] == "export PLATFORM='{{matrix.PLATFORM}}'"
+    assert "{{matrix.MOBYCI_PLATFORM}}" in cross["label"]
+    assert cross["commands"][0] == "export MOBYCI_PLATFORM='{{matrix.MOBYCI_PLATFORM}}'"
     scripts = bc.step_scripts(doc)
-    assert "export PLATFORM='windows/amd64'" in scripts["mobyci-cross[windows/amd64]"]
+    assert "export MOBYCI_PLATFORM='windows/amd64'" in scripts["mobyci-cross[windows/amd64]"]
 
 
 def test_retry_timeout_and_queue_from_the_spec() -> None:

@@ -267,7 +267,10 @@ def test_literal_proxies() -> None:
     buildx = _step(doc, "binary", "docker/setup-buildx-action")["with"]
     assert '"env.http_proxy=http://proxy.corp.example:3128"' in buildx["driver-opts"].splitlines()
     assert "export HTTP_PROXY=http://proxy.corp.example:3128" in _run(doc, "binary")["run"]
-    assert _run(doc, "binary")["env"] == {"CORP_HTTPS_PROXY": "${{ secrets.CORP_HTTPS_PROXY }}"}
+    assert _run(doc, "binary")["env"] == {
+        "CORP_HTTPS_PROXY": "${{ secrets.CORP_HTTPS_PROXY }}",
+        "BUILDX_BUILDER": "${{ steps.buildx.outputs.name }}",
+    }
 
 
 def test_shape_needs_matrix_timeouts_and_artifacts() -> None:
@@ -278,8 +281,8 @@ def test_shape_needs_matrix_timeouts_and_artifacts() -> None:
     assert "needs" not in jobs["mobyci-check"]
     assert jobs["binary"]["needs"] == jobs["cross"]["needs"] == ["prepare"]
     assert jobs["checksums"]["needs"] == ["binary", "dynbinary", "cross"]
-    assert jobs["cross"]["strategy"] == {"fail-fast": False, "matrix": {"PLATFORM": ["linux/arm64", "windows/amd64"]}}
-    assert _run(doc, "cross")["env"]["PLATFORM"] == "${{ matrix.PLATFORM }}"
+    assert jobs["cross"]["strategy"] == {"fail-fast": False, "matrix": {"MOBYCI_PLATFORM": ["linux/arm64", "windows/amd64"]}}
+    assert _run(doc, "cross")["env"]["MOBYCI_PLATFORM"] == "${{ matrix.MOBYCI_PLATFORM }}"
     assert all(job["timeout-minutes"] == 90 and job["runs-on"] == "ubuntu-24.04" for job in jobs.values())
     # One artifact per matrix job (names cannot hold a platform's '/'), merged back where they came from.
     upload = _step(doc, "cross", "actions/upload-artifact")["with"]

@@ -128,13 +128,15 @@ def test_make_families_take_build_args_from_the_environment() -> None:
     assert "export DOCKER_BUILD_APT_MIRROR=debian-mirror.example.com" in script
 
 
-def test_bake_families_take_proxies_from_the_client_config() -> None:
+def test_bake_families_pass_proxies_as_bake_args_read_from_the_environment() -> None:
     doc = _doc(PROXY_SPEC.replace("REF", "v24.0.9").replace("RUNNER", "dind"))
     script = pc.resolved(doc, doc["binary"])["script"]
-    assert any('"proxies"' in line and '> "$mobyci_cfg/config.json"' in line for line in script)
-    # The job's own client config: a shell runner's ~/.docker/config.json (its logins) is left alone.
-    assert 'export DOCKER_CONFIG="$mobyci_cfg"' in script
-    assert not any("~/.docker" in line for line in script)
+    bake = next(line for line in script if line.startswith("mobyci_bake="))
+    # `--set '*.args.NAME'` without a value: bake reads NAME from its environment, as `--build-arg NAME` does.
+    assert "--set '*.args.HTTP_PROXY'" in bake
+    assert "--set '*.args.no_proxy'" in bake
+    assert not any("DOCKER_CONFIG" in line for line in script)  # the builder store stays where buildx looks
+    assert 'make -C moby BAKE_CMD="$mobyci_bake" binary' in script
     assert "export APT_MIRROR=debian-mirror.example.com" in script
     assert not any("DOCKER_BUILD_ARGS" in line for line in script)
 
@@ -153,7 +155,7 @@ def test_shape_parallel_targets_cross_matrix_and_short_chain() -> None:
     spec = spec.replace("targets: [binary, dynbinary]", "targets: [binary, dynbinary, cross]")
     doc = _doc(spec)
     assert doc["binary"]["needs"] == doc["dynbinary"]["needs"] == ["prepare"]
-    platforms = doc["cross"]["parallel"]["matrix"][0]["PLATFORM"]
+    platforms = doc["cross"]["parallel"]["matrix"][0]["MOBYCI_PLATFORM"]
     assert platforms == list(load_text(spec).release.family.cross_platforms)
     assert doc["checksums"]["needs"] == ["binary", "dynbinary", "cross"]
     assert pc.longest_chain(doc) == 3

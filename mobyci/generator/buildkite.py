@@ -17,6 +17,7 @@ import re
 import shlex
 from typing import Any
 
+from mobyci.generator import builder
 from mobyci.generator import plan as p
 from mobyci.generator.header import with_header
 from mobyci.generator.yamlout import dump
@@ -67,7 +68,7 @@ def render_buildkite(loaded: LoadedSpec, plan: p.Plan, patch_script: str, comman
     if env:
         doc["env"] = env
     doc["steps"] = [_step(loaded, plan, job, keys, patch_script) for job in plan.jobs if not job.check_only]
-    return with_header(dump(doc), spec_path=loaded.path, command=command, notes=_notes(plan))
+    return with_header(dump(doc), spec_path=loaded.path, command=command, notes=_notes(loaded, plan))
 
 
 def _runtime_variables(plan: p.Plan) -> list[tuple[str, str]]:
@@ -88,7 +89,7 @@ def _step(loaded: LoadedSpec, plan: p.Plan, job: p.Job, keys: dict[str, str], pa
     step: dict[str, Any] = {"label": escape(f"{name}: {job.title}"), "key": keys[job.name]}
     if job.needs:
         step["depends_on"] = [keys[need] for need in job.needs]
-    step["commands"] = [escape(line) for line in _commands(plan, job, keys, patch_script)]
+    step["commands"] = [escape(line) for line in _commands(loaded, plan, job, keys, patch_script)]
     if job.variables:
         step["env"] = {name: escape(value) for name, value in job.variables}
     if job.matrix:
@@ -110,9 +111,15 @@ def _step(loaded: LoadedSpec, plan: p.Plan, job: p.Job, keys: dict[str, str], pa
     return step
 
 
-def _commands(plan: p.Plan, job: p.Job, keys: dict[str, str], patch_script: str) -> list[str]:
+def _commands(loaded: LoadedSpec, plan: p.Plan, job: p.Job, keys: dict[str, str], patch_script: str) -> list[str]:
     """The step's shell lines as the shell should see them (escaped for upload by the caller)."""
     lines = [f"export {name}={shlex.quote(f'{{{{matrix.{name}}}}}')}" for name, _ in job.matrix]
+    cache = loaded.spec.ci.buildkite.cache
+    if job.build_cache and cache is not None:
+        # The agents are logged in to the cache registry (their job, like the dev image's); the builder gets
+        # the login through the client.
+        lines.append(f'{p.CACHE_VAR}="type=registry,ref={cache}:" && export {p.CACHE_VAR}')
+        lines += builder.create_lines(plan, "mobyci-$BUILDKITE_JOB_ID")
     for name, ref in _runtime_variables(plan):
         # Fails early, naming the variable (never its value), when the agent does not provide it.
         lines.append(f'export {name}="${{{ref}:?set {ref} in the agent environment or as a Buildkite secret}}"')
@@ -166,7 +173,7 @@ def _repo_slug(repo: str) -> str:
     return slug.removesuffix(".git").strip("/")
 
 
-def _notes(plan: p.Plan) -> tuple[str, ...]:
+def _notes(loaded: LoadedSpec, plan: p.Plan) -> tuple[str, ...]:
     notes = [
         f"moby {plan.ref} (family {plan.release.family.name}), Buildkite.",
         "Upload it with interpolation on (the default): every runtime dollar sign is written doubled, and "
@@ -198,5 +205,12 @@ def _notes(plan: p.Plan) -> tuple[str, ...]:
         f"Artifacts are kept as the organisation's retention says (ci.artifacts_expire_in "
         f"{plan.artifacts_expire_in!r} applies to GitLab only)."
     )
+    cache = loaded.spec.ci.buildkite.cache
+    if cache and any(job.build_cache for job in plan.jobs):
+        # Without it, the plan's own note says there is no cache.
+        notes.append(
+            f"Bake jobs cache their BuildKit layers in {cache}:<family>-<target>-<arch> on a docker-container builder "
+            "given the registry mirror and the proxies; the agents must be logged in to that registry."
+        )
     notes += plan.notes
     return tuple(notes)

@@ -9,7 +9,6 @@ and artifact names, where GitHub passes them as data.
 
 from __future__ import annotations
 
-import json
 import math
 import posixpath
 import re
@@ -17,6 +16,7 @@ import shlex
 from typing import Any
 
 from mobyci.errors import MobyciError
+from mobyci.generator import builder
 from mobyci.generator import plan as p
 from mobyci.generator.header import with_header
 from mobyci.generator.yamlout import dump
@@ -31,7 +31,16 @@ ACTIONS = {
     "download-artifact": ("actions/download-artifact", "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
     "setup-buildx": ("docker/setup-buildx-action", "37fe631027851001ddb9b187196cc803df7f5f0e", "v4.3.0"),
     "login": ("docker/login-action", "4907a6ddec9925e35a0a9e82d7399ccc52663121", "v4.1.0"),
+    # Puts ACTIONS_RUNTIME_TOKEN and the cache service URLs into the environment of later steps: buildx reads
+    # them for `type=gha` caches, and GitHub gives them to actions only, not to `run:` steps. The commit moby's
+    # own CI pins (docker-v29.7.2 .github/workflows/buildkit.yml).
+    "github-runtime": ("crazy-max/ghaction-github-runtime", "04d248b84655b509d8c44dc1d6f990c879747487", "v4.0.0"),
 }
+BUILDX_STEP_ID = "buildx"
+# The builder setup-buildx-action created, by name: buildx looks a named builder up and fails when it is missing,
+# where an unnamed lookup would fall back to the runner daemon's own builder (no mirror, no builder proxies).
+BUILDX_BUILDER_EXPR = f"${{{{ steps.{BUILDX_STEP_ID}.outputs.name }}}}"
+CACHE_SCOPE = "mobyci-"  # gha cache scope prefix; the key names family, target (platform) and architecture
 DEV_REGISTRY = "ghcr.io"
 # Pushes to the default branch and tags build; pull requests build the merge result. GitHub cannot name "the
 # default branch" in `on:`, so the usual names are listed.
@@ -152,11 +161,15 @@ def _job(
                 },
             }
         )
+    if job.build_cache:
+        steps.append({"name": "Expose the GitHub Actions cache service to buildx", "uses": uses("github-runtime")})
     if job.docker:
         steps.append(_setup_buildx(plan, secrets))
     run: dict[str, Any] = {"name": job.title, "run": _script(loaded, plan, job, secrets, patch_script)}
     env = {ref: f"${{{{ secrets.{ref} }}}}" for _, ref in secrets}
     env.update({dim: f"${{{{ matrix.{dim} }}}}" for dim, _ in job.matrix})
+    if job.docker:
+        env[builder.BUILDER_VAR] = BUILDX_BUILDER_EXPR
     if env:
         run["env"] = env
     steps.append(run)
@@ -185,6 +198,8 @@ def _script(loaded: LoadedSpec, plan: p.Plan, job: p.Job, secrets: list[tuple[st
             f'export {p.DEV_IMAGE_VAR}="{DEV_REGISTRY}/${{GITHUB_REPOSITORY,,}}/moby-dev"',
             f'export {p.DEV_TAG_VAR}="$GITHUB_RUN_ID"',
         ]
+    if job.build_cache:
+        lines.append(f'{p.CACHE_VAR}="type=gha,scope={CACHE_SCOPE}" && export {p.CACHE_VAR}')
     if job.name == "prepare":
         lines.append(p.write_patch_line(patch_script))
     lines += job.script
@@ -201,25 +216,18 @@ def _setup_buildx(plan: p.Plan, secrets: list[tuple[str, str]]) -> dict[str, Any
     """A docker-container builder: it does not inherit the daemon's proxies or mirrors, so both are given here."""
     # `docker build` (moby's Makefiles) loads its image into the daemon, as with the daemon's own builder.
     opts = ["default-load=true"]
-    refs = dict(secrets)
-    for name, value in plan.variables:
-        if name.lower() != name or not name.endswith("_proxy"):
-            continue  # buildkitd (Go) reads either case; one is enough
-        source = f"${{{{ secrets.{refs[name]} }}}}" if name in refs else value
+    refs, values = dict(secrets), dict(plan.variables)
+    for name in builder.driver_env(plan):
+        source = f"${{{{ secrets.{refs[name]} }}}}" if name in refs else values[name]
         # buildx reads each driver option as a CSV record: quoted, NO_PROXY's commas stay in the value.
         opts.append(f'"env.{name}={source}"')
-    step: dict[str, Any] = {"name": "Set up a BuildKit builder", "uses": uses("setup-buildx")}
+    step: dict[str, Any] = {"name": "Set up a BuildKit builder", "id": BUILDX_STEP_ID, "uses": uses("setup-buildx")}
     inputs: dict[str, Any] = {"driver-opts": "\n".join(opts) + "\n"}
-    if plan.registry_mirror:
-        inputs["buildkitd-config-inline"] = _buildkitd_config(plan.registry_mirror)
+    config = builder.buildkitd_config(plan)
+    if config:
+        inputs["buildkitd-config-inline"] = config
     step["with"] = inputs
     return step
-
-
-def _buildkitd_config(mirror: str) -> str:
-    # BuildKit names a mirror by host (the spec only admits https mirrors, BuildKit's default).
-    host = mirror.split("://", 1)[-1].rstrip("/")
-    return f'[registry."docker.io"]\n  mirrors = [{json.dumps(host)}]\n'
 
 
 def _artifact_name(job: p.Job, job_ident: str) -> str:
@@ -292,5 +300,5 @@ def _notes(loaded: LoadedSpec, plan: p.Plan) -> tuple[str, ...]:
         + (f"{days} days (retention-days)." if days is not None else "as the repository's retention setting says.")
     )
     # The GitLab shell-runner note is about GitLab's runner profile; the mirror note above covers GitHub.
-    notes += [note for note in plan.notes if not note.startswith("shell runner:")]
+    notes += [note for note in plan.notes if not note.startswith(("shell runner:", p.BUILDKITE_NOTE))]
     return tuple(notes)

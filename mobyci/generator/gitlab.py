@@ -5,11 +5,15 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from mobyci.generator import builder
 from mobyci.generator import plan as p
 from mobyci.generator.header import with_header
 from mobyci.generator.yamlout import dump
 from mobyci.schemas.load import LoadedSpec
 
+# The registry cache of bake jobs: one tag per family, target (platform) and runner architecture.
+CACHE_REPOSITORY = "$CI_REGISTRY_IMAGE/mobyci-cache"
+_LOGIN = 'printf "%s" "$CI_REGISTRY_PASSWORD" | docker login -u "$CI_REGISTRY_USER" --password-stdin "$CI_REGISTRY"'
 _RETRY_WHEN = ["runner_system_failure", "stuck_or_timeout_failure", "api_failure", "scheduler_failure"]
 
 
@@ -38,6 +42,11 @@ def render_gitlab(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: 
     for job in plan.jobs:
         doc[job.name] = _job(loaded, plan, job, patch_script, dind)
     notes = [f"moby {plan.ref} (family {plan.release.family.name}), runner profile {gitlab.runner}."]
+    if any(j.build_cache for j in plan.jobs):
+        notes.append(
+            f"Bake jobs cache their BuildKit layers in {CACHE_REPOSITORY}:<family>-<target>-<arch> (mode=max), "
+            "on a docker-container builder given the registry mirror and the proxies."
+        )
     if plan.ci_variables:
         notes.append(
             "CI/CD variables this pipeline reads (set them in the project settings, masked): "
@@ -124,10 +133,12 @@ def _job(loaded: LoadedSpec, plan: p.Plan, job: p.Job, patch_script: str, dind: 
     if job.matrix:
         out["parallel"] = {"matrix": [{name: list(values) for name, values in job.matrix}]}
     script: list[str] = []
-    if job.registry_login:
-        script.append(
-            'printf "%s" "$CI_REGISTRY_PASSWORD" | docker login -u "$CI_REGISTRY_USER" --password-stdin "$CI_REGISTRY"'
-        )
+    if job.registry_login or job.build_cache:
+        script.append(_LOGIN)
+    if job.build_cache:
+        # The builder gets the login through the client (buildx hands it the job's registry credentials).
+        script.append(f'{p.CACHE_VAR}="type=registry,ref={CACHE_REPOSITORY}:" && export {p.CACHE_VAR}')
+        script += builder.create_lines(plan, "mobyci-$CI_JOB_ID")
     if job.name == "prepare":
         script.append(p.write_patch_line(patch_script))
     script += job.script

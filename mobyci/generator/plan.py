@@ -6,11 +6,12 @@ Job scripts are POSIX sh lines run from the repository root; values from the spe
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import NamedTuple
 
 from mobyci.families import Release
-from mobyci.families.versions import tag_version
+from mobyci.families.versions import COMMIT_RE, tag_version
 from mobyci.generator.mirrors import rewrite_url
 from mobyci.schemas.fields import duration_seconds, var_ref_name
 from mobyci.schemas.load import LoadedSpec
@@ -31,6 +32,13 @@ DEV_TAG_VAR = "MOBYCI_DEV_TAG"
 _DEV_TAGGED = "${MOBYCI_DEV_IMAGE}:${MOBYCI_DEV_TAG}"
 _DEV_CACHE_VAR = "MOBYCI_DEV_CACHE"  # the dev image's layer cache, kept across pipelines
 _IN_DEV = "/go/src/github.com/docker/docker"
+# The cross matrix dimension. Not PLATFORM: moby reads that name as its product name (bake `variable "PLATFORM"`,
+# `--build-arg PLATFORM`), so a job variable PLATFORM=linux/arm64 ends up in `docker version` as the platform.
+PLATFORM_VAR = "MOBYCI_PLATFORM"
+BUILDKITE_NOTE = "Buildkite: "  # notes about one CI system start with its name; other emitters leave them out
+# Set by the emitter of a job with a build cache: the cache ref or scope without its per-job key
+# (`type=registry,ref=registry/image:` or `type=gha,scope=mobyci-`); unset: no cache flags.
+CACHE_VAR = "MOBYCI_CACHE"
 
 
 class Job(NamedTuple):
@@ -46,6 +54,9 @@ class Job(NamedTuple):
     docker: bool = True  # needs a Docker engine
     registry_login: bool = False  # logs in to the CI system's registry to share the dev image
     check_only: bool = False  # the spec-validation job, not part of the build
+    # A bake job that imports and exports the BuildKit cache: the emitter sets CACHE_VAR and a docker-container
+    # builder in BUILDX_BUILDER (the docker driver cannot export a cache).
+    build_cache: bool = False
 
 
 class Rewrite(NamedTuple):
@@ -85,7 +96,8 @@ def build_plan(loaded: LoadedSpec, rewrites: tuple[Rewrite, ...] = ()) -> Plan:
     variables, ci_variables = _proxy_variables(loaded)
     version = tag_version(spec.moby.ref)
     if version is not None:
-        # hack/make.sh and bake stamp binaries with VERSION; without it they say "dev".
+        # hack/make.sh and bake stamp binaries with VERSION; without it they say "dev" (23.0 on GitHub: the
+        # CI repository's own GITHUB_REF). Branches and commits get theirs in the job (ref_version_line).
         variables.append(("VERSION", spec.moby.ref.removeprefix("docker-").removeprefix("v")))
     if family.build_style in ("make-run", "buildkit"):
         variables.append(("DOCKER_BUILDKIT", "1"))
@@ -257,27 +269,20 @@ def _target_job(loaded: LoadedSpec, target: str, platforms: list[str] | None, bu
     out = f"{SOURCE_DIR}/{family.bundles[target]}"
     matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()
     if target == "cross":
-        matrix = (("PLATFORM", tuple(platforms or family.cross_platforms)),)
-        out = f"{out}/$PLATFORM"
+        matrix = ((PLATFORM_VAR, tuple(platforms or family.cross_platforms)),)
+        out = f"{out}/${PLATFORM_VAR}"
+    version = ref_version_lines(loaded.spec.moby.ref)
     if family.build_style == "make-run":
-        script = _make_run_target(target, build_args)
+        script = [*version, *_make_run_target(target, build_args)]
     else:
-        script = [f"tar -xzf {SOURCE_ARCHIVE}", *_apt_env(loaded)]
+        script = [f"tar -xzf {SOURCE_ARCHIVE}", *_apt_env(loaded), *version]
         if family.build_style == "buildkit":
             script.append(f'export DOCKER_BUILD_ARGS="{_build_args_flags(build_args)}"')
             if target == "cross":
-                script.append('export DOCKER_CROSSPLATFORMS="$PLATFORM"')
+                script.append(f'export DOCKER_CROSSPLATFORMS="${PLATFORM_VAR}"')
             script.append(f"make -C {SOURCE_DIR} {target}")
         else:
-            script += _bake_proxy_config(build_args)
-            if target == "cross":
-                # One platform per job: bake's own binary-cross would build all of them in one job.
-                script.append(
-                    f'(cd {SOURCE_DIR} && DESTDIR="{family.bundles["cross"]}/$PLATFORM" '
-                    'docker buildx bake --set "*.platform=$PLATFORM" binary-cross)'
-                )
-            else:
-                script.append(f"make -C {SOURCE_DIR} {target}")
+            script += _bake_lines(loaded, target, build_args)
     script.append(sums_line(out))
     return Job(
         name=target,
@@ -288,7 +293,51 @@ def _target_job(loaded: LoadedSpec, target: str, platforms: list[str] | None, bu
         artifacts=(f"{SOURCE_DIR}/{family.bundles[target]}/",),
         matrix=matrix,
         registry_login=family.build_style == "make-run",
+        build_cache=family.build_style == "bake",
     )
+
+
+def ref_version_lines(ref: str) -> list[str]:
+    """VERSION for a branch or a commit, which have no release number: `<branch>-<short commit>`, or
+    `dev-<short commit>` for a commit (moby's own default is "dev"). Tags get theirs as a pipeline variable."""
+    if tag_version(ref) is not None:
+        return []
+    slug = "dev" if COMMIT_RE.match(ref) else re.sub(r"[^A-Za-z0-9.]+", "-", ref).strip("-")
+    # The short commit as `git rev-parse --short` prints it for a fresh clone: the first 7 digits.
+    return [f'VERSION="{slug}-$(cut -c1-7 {GITCOMMIT_FILE})" && export VERSION']
+
+
+def cache_key(loaded: LoadedSpec, target: str) -> str:
+    """The per-job part of a cache ref or scope: one per family, target (and platform) and runner architecture,
+    so that parallel jobs never overwrite each other's cache. Shell text, evaluated in the job."""
+    platform = f'-$(printf %s "${PLATFORM_VAR}" | tr / -)' if target == "cross" else ""
+    return f"{loaded.release.family.name}-{target}{platform}-$(uname -m)"
+
+
+def _bake_lines(loaded: LoadedSpec, target: str, build_args: tuple[str, ...]) -> list[str]:
+    """`make <target>` with BAKE_CMD given on make's command line, so the Makefile still computes and exports
+    DOCKER_GITCOMMIT and creates bundles/ as for a plain `make`, while bake gets the proxies, the cache and,
+    for cross, one platform.
+
+    `--set '*.args.NAME'` without a value makes bake read NAME from its environment (as `--build-arg NAME`
+    does for docker build): proxy values never appear on a command line or in a file.
+    """
+    family = loaded.release.family
+    words = ["docker buildx bake", *(f"--set '*.args.{name}'" for name in build_args)]
+    lines = []
+    if target == "cross":
+        # One platform per job: bake's own binary-cross would build all of them in one job.
+        words.append(f"--set '*.platform=${PLATFORM_VAR}'")
+        lines.append(f'DESTDIR="{family.bundles["cross"]}/${PLATFORM_VAR}" && export DESTDIR')
+    lines.append(f'mobyci_bake="{" ".join(words)}"')
+    key = cache_key(loaded, target)
+    imports = [key] if target == "binary" else [key, cache_key(loaded, "binary")]
+    cache = [f"--set '*.cache-from=${{{CACHE_VAR}}}{k}'" for k in imports]
+    cache.append(f"--set '*.cache-to=${{{CACHE_VAR}}}{key},mode=max,ignore-error=true'")
+    lines.append(f'if [ -n "${{{CACHE_VAR}:-}}" ]; then mobyci_bake="$mobyci_bake {" ".join(cache)}"; fi')
+    make_target = {"binary": "binary", "dynbinary": "dynbinary", "cross": "cross"}[target]
+    lines.append(f'make -C {SOURCE_DIR} BAKE_CMD="$mobyci_bake" {make_target}')
+    return lines
 
 
 def _make_run_target(target: str, build_args: tuple[str, ...]) -> list[str]:
@@ -296,7 +345,7 @@ def _make_run_target(target: str, build_args: tuple[str, ...]) -> list[str]:
     # hack/make.sh in the dev image as `make binary` would, and copy the bundle out.
     steps = {"binary": "binary", "dynbinary": "dynbinary", "cross": "cross"}[target]
     envs = " ".join(f"-e {name}" for name in (*build_args, "DOCKER_GITCOMMIT", "VERSION"))
-    cross = ' -e DOCKER_CROSSPLATFORMS="$PLATFORM"' if target == "cross" else ""
+    cross = f' -e DOCKER_CROSSPLATFORMS="${PLATFORM_VAR}"' if target == "cross" else ""
     name = f"mobyci-{target}-$$"
     return [
         f'DOCKER_GITCOMMIT="$(cat {GITCOMMIT_FILE})" && export DOCKER_GITCOMMIT',
@@ -306,29 +355,6 @@ def _make_run_target(target: str, build_args: tuple[str, ...]) -> list[str]:
         f"mkdir -p {SOURCE_DIR}/bundles",
         f'docker cp "{name}:{_IN_DEV}/bundles/." {SOURCE_DIR}/bundles/',
         f'docker rm "{name}"',
-    ]
-
-
-_JOB_DOCKER_CONFIG = ".mobyci-docker"
-
-
-def _bake_proxy_config(build_args: tuple[str, ...]) -> list[str]:
-    """Bake ignores DOCKER_BUILD_ARGS; the client's proxy config reaches it as build args instead.
-
-    The config is the job's own (DOCKER_CONFIG in the work tree): a shell runner's ~/.docker/config.json holds
-    the host's logins and must not be overwritten. CLI plugins (buildx) stay visible through a link.
-    """
-    if not build_args:
-        return []
-    return [
-        f'mobyci_cfg="$PWD/{_JOB_DOCKER_CONFIG}" && mkdir -p "$mobyci_cfg"',
-        'mobyci_plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"',
-        '[ ! -d "$mobyci_plugins" ] || ln -sfn "$mobyci_plugins" "$mobyci_cfg/cli-plugins"',
-        r"""esc() { printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g'; }""",
-        r"""printf '{"proxies":{"default":{"httpProxy":"%s","httpsProxy":"%s","noProxy":"%s"}}}\n' """
-        r""""$(esc "${HTTP_PROXY:-}")" "$(esc "${HTTPS_PROXY:-}")" "$(esc "${NO_PROXY:-}")" """
-        '> "$mobyci_cfg/config.json"',
-        'export DOCKER_CONFIG="$mobyci_cfg"',
     ]
 
 
@@ -360,7 +386,8 @@ def _checksums_job(targets: list[str], *, bundles: bool, packages: bool) -> Job:
             "cat SHA256SUMS",
         ),
         needs=tuple(targets),
-        artifacts=(*(f"{d}/" for d in dirs), "SHA256SUMS"),
+        # The bundles and packages are the build jobs' own artifacts already: only the combined list is new.
+        artifacts=("SHA256SUMS",),
         docker=False,
     )
 
@@ -382,6 +409,11 @@ def _notes(loaded: LoadedSpec) -> tuple[str, ...]:
         notes.append(
             "shell runner: the registry mirror can only be set in the host daemon's daemon.json "
             f'("registry-mirrors": ["{spec.mirrors.registry}"]); the pipeline cannot set it'
+        )
+    if release.family.build_style == "bake" and spec.ci.buildkite.cache is None:
+        notes.append(
+            f"{BUILDKITE_NOTE}no build cache for the bake jobs (ci.buildkite.cache is unset): every stage is built "
+            "each time, on the agents' own builder"
         )
     if spec.mirrors.apt and spec.mirrors.apt.startswith("https://") and release.apt_build_arg is not None:
         notes.append(

@@ -75,7 +75,8 @@ class Buildkite(Frozen):
 
     queue: str | None
     concurrency_group: bool
-    field_names: ClassVar[tuple[str, ...]] = ('queue', 'concurrency_group')
+    cache: str | None
+    field_names: ClassVar[tuple[str, ...]] = ('queue', 'concurrency_group', 'cache')
     nested_models: ClassVar[dict[str, type[Frozen]]] = {}
 
 
@@ -745,6 +746,26 @@ SCHEMA: Any = {
                                                                     'type': 'bool',
                                                                 },
                                                                 'default': False,
+                                                            },
+                                                        },
+                                                        'cache': {
+                                                            'type': 'model-field',
+                                                            'schema': {
+                                                                'type': 'default',
+                                                                'schema': {
+                                                                    'type': 'nullable',
+                                                                    'schema': {
+                                                                        'type': 'function-after',
+                                                                        'function': {
+                                                                            'type': 'no-info',
+                                                                            'function': fields.check_cache_repository,
+                                                                        },
+                                                                        'schema': {
+                                                                            'type': 'str',
+                                                                        },
+                                                                    },
+                                                                },
+                                                                'default': None,
                                                             },
                                                         },
                                                     },

@@ -345,6 +345,19 @@ def check_image_prefix(value: str) -> str:
     return value.rstrip("/")
 
 
+def check_cache_repository(value: str) -> str:
+    """A registry repository for the BuildKit cache (host[:port]/path), or a CI variable holding one."""
+    if value.startswith("$"):
+        return check_image_prefix(value)
+    if "/" not in value.rstrip("/") or ":" in value.rstrip("/").rsplit("/", 1)[-1] or "@" in value:
+        raise fail(
+            "mobyci_cache_repository",
+            f"'{value}' is not a registry repository: write host[:port]/path in lower case, without a scheme or a "
+            "tag (registry.example.com/ci/moby-cache); mobyci adds one tag per family, target and architecture",
+        )
+    return check_image_prefix(value)
+
+
 def check_expire(value: str) -> str:
     return value if value == "never" else check_duration(value)
 

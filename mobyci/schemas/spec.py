@@ -165,6 +165,12 @@ class Buildkite(_Model):
     concurrency_group: bool = Field(
         False, description="Limit builds of the same ref to one at a time with a concurrency group."
     )
+    cache: Annotated[str, AfterValidator(fields.check_cache_repository)] | None = Field(
+        None,
+        description="Registry repository for the BuildKit cache of bake jobs (23.0+), e.g. "
+        "registry.example.com/ci/moby-cache: one tag per family, target and architecture. The agents must be "
+        "logged in to it. Unset: no build cache.",
+    )
 
 
 class GitHub(_Model):
