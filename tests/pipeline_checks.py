@@ -228,11 +228,15 @@ def passed_jobs(output: str) -> list[str]:
 
 
 def checked_sums(artifacts: Path) -> list[str]:
-    """Every line of the final SHA256SUMS matches the file it names (bundles relative to moby/); the names."""
+    """Every line of the final SHA256SUMS matches the file it names (bundles relative to moby/), as the build
+    job that made it uploaded it; the names. The checksums job uploads its SHA256SUMS and nothing else."""
+    assert [p.name for p in (artifacts / "checksums").iterdir()] == ["SHA256SUMS"]
     names = []
     for line in (artifacts / "checksums" / "SHA256SUMS").read_text().splitlines():
         digest, name = line.split("  ", 1)
-        path = artifacts / "checksums" / (name if name.startswith("packages/") else f"moby/{name}")
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, name
+        relative = name if name.startswith("packages/") else f"moby/{name}"
+        found = [job / relative for job in artifacts.iterdir() if (job / relative).is_file()]
+        assert len(found) == 1, name
+        assert hashlib.sha256(found[0].read_bytes()).hexdigest() == digest, name
         names.append(name)
     return names

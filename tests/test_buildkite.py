@@ -354,7 +354,8 @@ def test_proxies_are_read_at_run_time_and_literals_go_in_env() -> None:
     assert doc["env"]["HTTP_PROXY"] == doc["env"]["http_proxy"] == "http://proxy.corp.example:3128"
     binary = "\n".join(_steps(doc)["mobyci-binary"]["commands"])
     assert "export HTTP_PROXY=" not in binary
-    assert '/config.json"' in binary  # bake takes proxies from the (job's own) client config
+    # bake reads the proxies from its environment (`--set '*.args.NAME'` without a value)
+    assert "--set '*.args.HTTP_PROXY'" in binary
 
 
 def test_a_missing_proxy_variable_fails_the_step_naming_it() -> None:

@@ -101,6 +101,7 @@ def test_buildkit_family_pipeline_runs(tmp_path: Path, ref: str, tree: str) -> N
         assert left
         assert all("insteadOf" in line for line in left)
     assert sorted(c["env"].get("DOCKER_CROSSPLATFORMS", "") for c in makes) == ["", "linux/arm64", "windows/amd64"]
+    assert all("PLATFORM" not in c["env"] for c in makes)  # moby's product name, not the matrix's platform
     names = pc.checked_sums(artifacts)
     assert names == [
         "bundles/binary-daemon/docker-proxy",
@@ -111,28 +112,103 @@ def test_buildkit_family_pipeline_runs(tmp_path: Path, ref: str, tree: str) -> N
     _no_secret_in_log(done)
 
 
-@pytest.mark.parametrize(("ref", "tree"), [("v27.5.1", "25-28")])
-def test_bake_family_pipeline_runs(tmp_path: Path, ref: str, tree: str) -> None:
-    done, calls, artifacts = _run(tmp_path, ref, tree, "linux/arm64")
+def _git_out(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("ref", "tree", "commit_format"),
+    [
+        # What each family's Makefile exports: `git rev-parse --short HEAD` on 23.0 (Makefile line 14 at
+        # v23.0.18), the full `git rev-parse HEAD` from 24.0 on (line 4 at v28.5.2).
+        ("v27.5.1", "25-28", "full"),
+        ("v23.0.18", "23.0", "short"),
+        ("release/23.0-corp", "23.0", "short"),
+        ("COMMIT", "23.0", "short"),
+    ],
+)
+def test_bake_family_pipeline_runs(tmp_path: Path, ref: str, tree: str, commit_format: str) -> None:
+    origin = _moby_repo(tmp_path, tree, ref if ref.startswith("v") else "v0.0.0-fixture")
+    commit = _git_out(origin, "rev-parse", "HEAD")
+    if ref == "COMMIT":
+        ref = commit
+    elif not ref.startswith("v"):
+        _git(origin, "branch", ref)
+    spec_text = SPEC.replace("REF", ref).replace("PLATFORMS", "linux/arm64")
+    spec_text = spec_text.replace("targets: [binary,", "targets: [binary, dynbinary,")
+    if not ref.startswith("v"):
+        spec_text = spec_text.replace("moby: {ref: ", f"moby: {{family: '{tree}', ref: ")
+    done, calls, artifacts = pc.run_shell_pipeline(
+        tmp_path,
+        spec_text,
+        git_mirrors={"https://git.mirror.test/github/moby/moby.git": origin},
+        standins=FIXTURES / "standins",
+        variables={"CI_REGISTRY_PASSWORD": "registry-t0ken"},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert pc.passed_jobs(done.stdout) == ["prepare", "binary", "cross: [linux/arm64]", "checksums"]
-    make = next(c for c in calls if c["tool"] == "make")
-    assert make["args"] == ["-C", "moby", "binary"]
-    assert "DOCKER_BUILD_ARGS" not in make["env"]  # bake ignores it
-    # Bake gets the proxies from the client's config, which buildx turns into build args.
-    assert not (tmp_path / "home" / ".docker").exists()  # the runner's own client config is untouched
-    assert make["docker_config"] == {
-        "proxies": {"default": {"httpProxy": pc.HTTP_PROXY, "httpsProxy": pc.HTTPS_PROXY, "noProxy": NO_PROXY}}
-    }
-    # 25+ have no apt knob: the patch injected the mirror into the Dockerfile instead.
-    assert "deb.mirror.test" in make["dockerfile"]
-    bake = next(c for c in calls if c["tool"] == "docker")
-    assert bake["args"] == ["buildx", "bake", "--set", "*.platform=linux/arm64", "binary-cross"]
-    assert bake["env"]["DESTDIR"] == "bundles/cross/linux/arm64"
+    assert pc.passed_jobs(done.stdout) == ["prepare", "binary", "dynbinary", "cross: [linux/arm64]", "checksums"]
+    makes = [c for c in calls if c["tool"] == "make"]
+    assert sorted(c["args"][-1] for c in makes) == ["binary", "cross", "dynbinary"]
+    for make in makes:
+        assert "DOCKER_BUILD_ARGS" not in make["env"]  # bake ignores it
+        # 25+ have no apt knob: the patch injected the mirror into the Dockerfile instead; 23.0 has APT_MIRROR.
+        assert "deb.mirror.test" in make["dockerfile"] or make["env"].get("APT_MIRROR") == "deb.mirror.test"
+    assert not (tmp_path / "home" / ".docker" / "config.json").exists() or "proxies" not in (
+        tmp_path / "home" / ".docker" / "config.json"
+    ).read_text()
+    expected_commit = commit[:7] if commit_format == "short" else commit
+    if ref.startswith("v"):
+        version = ref.removeprefix("v")
+    elif ref == commit:
+        version = f"dev-{commit[:7]}"
+    else:
+        version = f"release-23.0-corp-{commit[:7]}"
+    bakes = [c for c in calls if c["tool"] == "docker" and c["args"][:2] == ["buildx", "bake"]]
+    creates = [c for c in calls if c["tool"] == "docker" and c["args"][:2] == ["buildx", "create"]]
+    assert len(bakes) == len(creates) == 3
+    arch = platform.machine()
+    family = tree
+    for bake in bakes:
+        target = bake["args"][-1]
+        sets = [bake["args"][i + 1] for i, a in enumerate(bake["args"]) if a == "--set"]
+        # Called by the Makefile (make exported DOCKER_GITCOMMIT), on the job's own docker-container builder.
+        assert bake["env"]["DOCKER_GITCOMMIT"] == expected_commit
+        assert bake["env"]["VERSION"] == version
+        assert bake["builder"] == bake["env"]["BUILDX_BUILDER"]
+        assert bake["builder"].startswith("mobyci-")
+        # Proxies reach the build as bake args read from the environment: names only on the command line.
+        assert {f"*.args.{name}" for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy")} <= set(sets)
+        assert bake["env"]["HTTP_PROXY"] == pc.HTTP_PROXY
+        assert bake["env"]["NO_PROXY"] == NO_PROXY
+        key = {"binary": "binary", "dynbinary": "dynbinary", "binary-cross": "cross-linux-arm64"}[target]
+        registry = next(s for s in sets if s.startswith("*.cache-to=")).split("ref=", 1)[1].split(":", 1)[0]
+        assert registry.endswith("/mobyci-cache")
+        own = f"type=registry,ref={registry}:{family}-{key}-{arch}"
+        assert f"*.cache-to={own},mode=max,ignore-error=true" in sets
+        assert f"*.cache-from={own}" in sets
+        if target != "binary":
+            # The stages every target shares (golang, xx, apt, clang) come from the binary job's cache too.
+            assert f"*.cache-from=type=registry,ref={registry}:{family}-binary-{arch}" in sets
+        if target == "binary-cross":
+            assert "*.platform=linux/arm64" in sets
+            assert bake["env"]["DESTDIR"] == "bundles/cross/linux/arm64"
+        # No moby variable is shadowed by the matrix: PLATFORM is moby's product name.
+        assert "PLATFORM" not in bake["env"]
+    for create in creates:
+        args = create["args"]
+        assert args[args.index("--driver") + 1] == "docker-container"
+        opts = [args[i + 1] for i, a in enumerate(args) if a == "--driver-opt"]
+        # The builder container gets the proxies (values from the CI variables, at run time).
+        assert f'"env.http_proxy={pc.HTTP_PROXY}"' in opts
+        assert f'"env.no_proxy={NO_PROXY}"' in opts
+    removed = [c["args"][2] for c in calls if c["tool"] == "docker" and c["args"][:2] == ["buildx", "rm"]]
+    assert sorted(removed) == sorted(c["builder"] for c in bakes)  # every job removes its builder
     assert pc.checked_sums(artifacts) == [
         "bundles/binary/docker-proxy",
         "bundles/binary/dockerd",
         "bundles/cross/linux/arm64/dockerd",
+        "bundles/dynbinary/docker-proxy",
+        "bundles/dynbinary/dockerd",
     ]
     _no_secret_in_log(done)
 
