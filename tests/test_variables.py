@@ -1,0 +1,198 @@
+"""No variable a generated pipeline sets shadows one that moby's Makefile or bake file reads, unless on purpose.
+
+moby's Makefile and docker-bake.hcl read their knobs from the environment (make variables, `-e NAME` passed into
+the dev container, bake `variable "NAME"` blocks). A CI variable of the same name changes the build: the cross
+matrix once was PLATFORM, which moby reads as its product name (bake `variable "PLATFORM"`, `--build-arg
+PLATFORM`), so cross daemons reported `linux/arm64` as their platform.
+
+The names come from the fixture trees (tests/fixtures/trees/<family>/Makefile and docker-bake.hcl), which list
+every variable the real files of the family's tags read. `MOBYCI_MOBY_GIT=/path/to/moby.git pytest
+tests/test_variables.py` checks that against a copy of the moby/moby repository.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from typing import Any
+
+import pytest
+
+from mobyci.generator.render import render_pipeline
+from mobyci.schemas.load import load_text
+from tests import pipeline_checks as pc
+from tests.conftest import ROOT
+
+TREES = ROOT / "tests" / "fixtures" / "trees"
+# The tags each fixture tree stands for (the Makefiles and bake files of a family differ between patch releases).
+FAMILY_TAGS = {
+    "19.03": ("v19.03.12",),
+    "20.10": ("v20.10.27",),
+    "23.0": ("v23.0.0", "v23.0.6", "v23.0.7", "v23.0.18"),
+    "24.0": ("v24.0.0", "v24.0.9"),
+    "25-28": ("v25.0.17", "v26.1.5", "v27.5.1", "v28.5.2"),
+    "29": ("docker-v29.4.0", "docker-v29.4.1", "docker-v29.7.2"),
+}
+# Variables mobyci sets because moby reads them: each is a documented knob, set to what moby expects.
+INTENDED = {
+    "VERSION": "the version binaries report (hack/make.sh, bake variable)",
+    "APT_MIRROR": "the apt mirror (bake variable, 23.0 and 24.0)",
+    "DOCKER_BUILD_APT_MIRROR": "the apt mirror (Makefile, 19.03 to 24.0)",
+    "DOCKER_BUILD_ARGS": "build args of `docker build` (Makefile, 19.03 and 20.10)",
+    "DOCKER_CROSSPLATFORMS": "the cross platforms (Makefile, 19.03 and 20.10)",
+    "DOCKER_BUILDKIT": "BuildKit for `docker build` (19.03 and 20.10)",
+    "DOCKER_GITCOMMIT": "the commit of 19.03 builds, which run hack/make.sh without the Makefile",
+    "DESTDIR": "the output directory of one cross platform (bake variable)",
+    "DOCKER_HOST": "the docker-in-docker daemon (the Makefile reads it to decide on bind mounts)",
+    **{
+        name: "proxies (19.03/20.10 pass them into the dev container with -e NAME)"
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+    },
+}
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+def makefile_variables(text: str) -> set[str]:
+    """Every variable a Makefile reads or sets: $(NAME), ${NAME}, NAME =, ifdef/export NAME, -e NAME, --build-arg."""
+    names: set[str] = set()
+    for line in text.replace("\\\n", " ").splitlines():
+        if not line.startswith("\t"):
+            line = line.split("#", 1)[0]
+        names.update(re.findall(rf"\$[({{]({_NAME})[)}}]", line))
+        assignment = re.match(rf"\s*(?:export\s+|override\s+)?({_NAME})\s*[?:+]?=", line)
+        if assignment:
+            names.add(assignment.group(1))
+        directive = re.match(rf"\s*(?:ifdef|ifndef|export|unexport)\s+({_NAME})\s*$", line)
+        if directive:
+            names.add(directive.group(1))
+        names.update(re.findall(rf"(?:^|\s)-e\s+({_NAME})\b", line))
+        names.update(re.findall(rf"--build-arg[ =]({_NAME})\b", line))
+    return {n for n in names if n.upper() == n}
+
+
+def bake_variables(text: str) -> set[str]:
+    return set(re.findall(rf'^variable\s+"({_NAME})"', text, re.MULTILINE))
+
+
+def moby_variables(family: str) -> set[str]:
+    tree = TREES / family
+    names = makefile_variables((tree / "Makefile").read_text())
+    if (tree / "docker-bake.hcl").exists():
+        names |= bake_variables((tree / "docker-bake.hcl").read_text())
+    return names
+
+
+def test_the_fixture_trees_list_the_variables_moby_reads() -> None:
+    for family in FAMILY_TAGS:
+        names = moby_variables(family)
+        # The ones that matter here, read by every family from 23.0 on (bake) or by all (Makefile).
+        assert {"VERSION", "DOCKER_GITCOMMIT", "PLATFORM", "PRODUCT"} <= names, family
+        if (TREES / family / "docker-bake.hcl").exists():
+            assert {"DESTDIR", "DOCKER_STATIC", "PACKAGER_NAME"} <= names, family
+
+
+@pytest.mark.skipif(not os.environ.get("MOBYCI_MOBY_GIT"), reason="set MOBYCI_MOBY_GIT to a moby/moby git dir")
+@pytest.mark.parametrize("family", list(FAMILY_TAGS))
+def test_the_fixture_trees_match_the_real_tags(family: str) -> None:
+    git_dir = os.environ["MOBYCI_MOBY_GIT"]
+
+    def show(tag: str, path: str) -> str | None:
+        done = subprocess.run(
+            ["git", f"--git-dir={git_dir}", "show", f"{tag}:{path}"], capture_output=True, text=True, check=False
+        )
+        return done.stdout if done.returncode == 0 else None
+
+    real: set[str] = set()
+    for tag in FAMILY_TAGS[family]:
+        makefile = show(tag, "Makefile")
+        assert makefile is not None, tag
+        real |= makefile_variables(makefile)
+        bake = show(tag, "docker-bake.hcl")
+        real |= bake_variables(bake) if bake else set()
+    assert sorted(real - moby_variables(family)) == []
+
+
+# --- what the outputs set --------------------------------------------------------------------------------------
+
+_EXPORT = re.compile(rf"(?:^|[;&|(]\s*|\s)export\s+({_NAME})")
+_ASSIGN = re.compile(rf"(?m)(?:^|&&|;|\(|\|\|)\s*({_NAME})=")
+
+
+def _script_names(script: str) -> set[str]:
+    return set(_EXPORT.findall(script)) | {n for n in _ASSIGN.findall(script) if n.upper() == n}
+
+
+def output_variables(fmt: str, doc: dict[str, Any]) -> set[str]:
+    """Every variable name a rendered pipeline sets for its jobs: pipeline, job and step variables, matrix
+    dimensions, and what its scripts assign and export."""
+    names: set[str] = set()
+    if fmt == "gitlab":
+        names |= set(doc.get("variables", {}))
+        for job in pc.jobs(doc).values():
+            names |= set(job.get("variables", {}))
+            for entry in job.get("parallel", {}).get("matrix", []) if isinstance(job.get("parallel"), dict) else []:
+                names |= set(entry)
+        for script in pc.job_scripts(doc).values():
+            names |= _script_names(script)
+    elif fmt == "buildkite":
+        names |= set(doc.get("env", {}))
+        for step in doc["steps"]:
+            names |= set(step.get("env", {}))
+            names |= set(step.get("matrix", {}).get("setup", {}))
+            names |= _script_names("\n".join(step["commands"]).replace("$$", "$"))
+    else:
+        names |= set(doc.get("env", {}))
+        for job in doc["jobs"].values():
+            names |= set(job.get("env", {}))
+            names |= set(job.get("strategy", {}).get("matrix", {}))
+            for step in job["steps"]:
+                names |= set(step.get("env", {}))
+                names |= _script_names(step.get("run", ""))
+    return names
+
+
+def shadowed(fmt: str, doc: dict[str, Any], family: str) -> list[str]:
+    """Names the output sets that moby's files of `family` read, and that are not deliberate knobs."""
+    return sorted((output_variables(fmt, doc) & moby_variables(family)) - set(INTENDED))
+
+
+SPEC = """\
+version: 1
+moby: {ref: REF FAMILY}
+mirrors: {apt: deb.mirror.example.com, registry: https://hub.mirror.example.com}
+proxy: {http: $CORP_HTTP_PROXY, https: $CORP_HTTPS_PROXY, no_proxy: [.corp.example]}
+targets: [binary, dynbinary, cross, {name: deb, distros: [DISTRO]}]
+ci: {gitlab: {runner: RUNNER}, buildkite: {cache: registry.example.com/ci/moby-cache}}
+"""
+REFS = {
+    "19.03": ("v19.03.12", "debian-buster"),
+    "20.10": ("v20.10.27", "debian-bullseye"),
+    "23.0": ("v23.0.18", "debian-bookworm"),
+    "24.0": ("v24.0.9", "debian-bookworm"),
+    "25-28": ("v28.5.2", "debian-bookworm"),
+    "29": ("docker-v29.7.2", "debian-bookworm"),
+}
+
+
+@pytest.mark.parametrize("family", list(REFS))
+@pytest.mark.parametrize("ref_kind", ["tag", "branch"])
+def test_no_output_shadows_a_moby_variable(family: str, ref_kind: str) -> None:
+    tag, distro = REFS[family]
+    ref, family_key = (tag, "") if ref_kind == "tag" else ("corp/feature", f", family: '{family}'")
+    for runner in ("dind", "shell"):
+        text = SPEC.replace("REF", ref).replace(" FAMILY", family_key).replace("DISTRO", distro)
+        loaded = load_text(text.replace("RUNNER", runner), "mobyci.yaml")
+        for fmt in ("gitlab", "buildkite", "github"):
+            doc = pc.load_yaml(render_pipeline(loaded, fmt))
+            assert shadowed(fmt, doc, family) == [], f"{fmt} ({runner})"
+
+
+def test_a_matrix_named_like_a_moby_variable_is_caught() -> None:
+    text = SPEC.replace("REF", "v28.5.2").replace(" FAMILY", "").replace("DISTRO", "debian-bookworm")
+    loaded = load_text(text.replace("RUNNER", "dind"))
+    for fmt in ("gitlab", "buildkite", "github"):
+        # The cross matrix as it was named before: moby's product-name variable.
+        doc = pc.load_yaml(render_pipeline(loaded, fmt).replace("MOBYCI_PLATFORM", "PLATFORM"))
+        assert shadowed(fmt, doc, "25-28") == ["PLATFORM"], fmt
