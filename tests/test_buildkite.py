@@ -417,3 +417,25 @@ def test_render_is_deterministic_across_hash_seeds() -> None:
         )
         outputs.add(done.stdout)
     assert len(outputs) == 1
+
+
+def test_bake_steps_cache_in_the_spec_registry_on_their_own_builder() -> None:
+    spec = SPEC.replace("REF", "v28.5.2")
+    cached = spec + "ci: {buildkite: {cache: registry.example.com/ci/moby-cache}}\n"
+    doc = _doc(cached)
+    binary = _steps(doc)["mobyci-binary"]["commands"]
+    assert 'MOBYCI_CACHE="type=registry,ref=registry.example.com/ci/moby-cache:" && export MOBYCI_CACHE' in binary
+    assert 'BUILDX_BUILDER="mobyci-$$BUILDKITE_JOB_ID" && export BUILDX_BUILDER' in binary
+    create = next(c for c in binary if c.startswith("docker buildx create"))
+    assert "--driver docker-container" in create
+    assert '--driver-opt "\\"env.http_proxy=$${http_proxy:-}\\""' in create
+    assert "registry.example.com/ci/moby-cache:<family>-<target>-<arch>" in render_pipeline(
+        load_text(cached), "buildkite"
+    )
+    # Without the key: no cache, no builder of its own, and the plan and the header say so.
+    plain = _doc(spec)
+    commands = "\n".join(_steps(plain)["mobyci-binary"]["commands"])
+    assert "MOBYCI_CACHE=" not in commands
+    assert "buildx create" not in commands
+    text = render_pipeline(load_text(spec), "buildkite")
+    assert "# Buildkite: no build cache for the bake jobs (ci.buildkite.cache is unset)" in text

@@ -30,6 +30,24 @@ CASES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
+        "buildkite-cache-with-a-tag",
+        "version: 1\nmoby: {ref: v27.5.1}\ntargets: [binary]\nci:\n  buildkite: {cache: 'r.example/ci/cache:main'}\n",
+        [
+            "mobyci.yaml:5:22: ci.buildkite.cache: 'r.example/ci/cache:main' is not a registry repository: write "
+            "host[:port]/path in lower case, without a scheme or a tag (registry.example.com/ci/moby-cache); mobyci "
+            "adds one tag per family, target and architecture"
+        ],
+    ),
+    (
+        "buildkite-cache-a-host-only",
+        "version: 1\nmoby: {ref: v27.5.1}\ntargets: [binary]\nci:\n  buildkite: {cache: r.example}\n",
+        [
+            "mobyci.yaml:5:22: ci.buildkite.cache: 'r.example' is not a registry repository: write "
+            "host[:port]/path in lower case, without a scheme or a tag (registry.example.com/ci/moby-cache); mobyci "
+            "adds one tag per family, target and architecture"
+        ],
+    ),
+    (
         "pypi-plain-http",
         "version: 1\nmoby: {ref: v27.5.1}\nmirrors:\n  pypi: http://pypi.corp.example/simple\ntargets: [binary]\n",
         [
