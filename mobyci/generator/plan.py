@@ -406,9 +406,13 @@ def _notes(loaded: LoadedSpec) -> tuple[str, ...]:
             "rewrites their URLs and the daemon needs the proxy (set in pipeline variables)"
         )
     if spec.mirrors.registry and spec.ci.gitlab.runner == "shell":
+        daemon_json = f'daemon.json ("registry-mirrors": ["{spec.mirrors.registry}"])'
         notes.append(
-            "shell runner: the registry mirror can only be set in the host daemon's daemon.json "
-            f'("registry-mirrors": ["{spec.mirrors.registry}"]); the pipeline cannot set it'
+            "shell runner: the bake builds get the registry mirror through their own BuildKit builder; pulls by the "
+            f"host daemon (the BuildKit image itself) use it only if the host daemon's {daemon_json} has it"
+            if release.family.build_style == "bake"
+            else f"shell runner: the registry mirror can only be set in the host daemon's {daemon_json}; the "
+            "pipeline cannot set it"
         )
     if release.family.build_style == "bake" and spec.ci.buildkite.cache is None:
         notes.append(
