@@ -325,7 +325,8 @@ def _run_github_job(tmp_path: Path, doc: dict[str, Any], job: str, matrix: dict[
     shutil.copytree(FIXTURES / "trees" / "25-28", origin)
     for args in (["init", "-q"], ["add", "-A"], ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "m"]):
         subprocess.run(["git", *args], cwd=origin, check=True, capture_output=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=origin, capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=origin, capture_output=True, text=True, check=True)
+    commit = head.stdout.strip()
     work = origin.parent
     (work / "mobyci-gitcommit").write_text(commit + "\n")
     subprocess.run(["tar", "-czf", "moby-src.tar.gz", "moby"], cwd=work, check=True)
@@ -410,7 +411,8 @@ def test_shape_needs_matrix_timeouts_and_artifacts() -> None:
     assert "needs" not in jobs["mobyci-check"]
     assert jobs["binary"]["needs"] == jobs["cross"]["needs"] == ["prepare"]
     assert jobs["checksums"]["needs"] == ["binary", "dynbinary", "cross"]
-    assert jobs["cross"]["strategy"] == {"fail-fast": False, "matrix": {"MOBYCI_PLATFORM": ["linux/arm64", "windows/amd64"]}}
+    matrix = {"MOBYCI_PLATFORM": ["linux/arm64", "windows/amd64"]}
+    assert jobs["cross"]["strategy"] == {"fail-fast": False, "matrix": matrix}
     assert _run(doc, "cross")["env"]["MOBYCI_PLATFORM"] == "${{ matrix.MOBYCI_PLATFORM }}"
     assert all(job["timeout-minutes"] == 90 and job["runs-on"] == "ubuntu-24.04" for job in jobs.values())
     # One artifact per matrix job (names cannot hold a platform's '/'), merged back where they came from.

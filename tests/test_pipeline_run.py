@@ -116,6 +116,49 @@ def _git_out(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
+def _check_bake_calls(calls: list[Any], family: str, expected_commit: str, version: str) -> None:
+    """Each bake job's calls: its builder, the bake the Makefile made, the cache flags, the builder removed."""
+    bakes = [c for c in calls if c["tool"] == "docker" and c["args"][:2] == ["buildx", "bake"]]
+    creates = [c for c in calls if c["tool"] == "docker" and c["args"][:2] == ["buildx", "create"]]
+    assert len(bakes) == len(creates) == 3
+    arch = platform.machine()
+    for bake in bakes:
+        target = bake["args"][-1]
+        sets = [bake["args"][i + 1] for i, a in enumerate(bake["args"]) if a == "--set"]
+        # Called by the Makefile (make exported DOCKER_GITCOMMIT), on the job's own docker-container builder.
+        assert bake["env"]["DOCKER_GITCOMMIT"] == expected_commit
+        assert bake["env"]["VERSION"] == version
+        assert bake["builder"] == bake["env"]["BUILDX_BUILDER"]
+        assert bake["builder"].startswith("mobyci-")
+        # Proxies reach the build as bake args read from the environment: names only on the command line.
+        assert {f"*.args.{name}" for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy")} <= set(sets)
+        assert bake["env"]["HTTP_PROXY"] == pc.HTTP_PROXY
+        assert bake["env"]["NO_PROXY"] == NO_PROXY
+        key = {"binary": "binary", "dynbinary": "dynbinary", "binary-cross": "cross-linux-arm64"}[target]
+        registry = next(s for s in sets if s.startswith("*.cache-to=")).split("ref=", 1)[1].split(":", 1)[0]
+        assert registry.endswith("/mobyci-cache")
+        own = f"type=registry,ref={registry}:{family}-{key}-{arch}"
+        assert f"*.cache-to={own},mode=max,ignore-error=true" in sets
+        assert f"*.cache-from={own}" in sets
+        if target != "binary":
+            # The stages every target shares (golang, xx, apt, clang) come from the binary job's cache too.
+            assert f"*.cache-from=type=registry,ref={registry}:{family}-binary-{arch}" in sets
+        if target == "binary-cross":
+            assert "*.platform=linux/arm64" in sets
+            assert bake["env"]["DESTDIR"] == "bundles/cross/linux/arm64"
+        # No moby variable is shadowed by the matrix: PLATFORM is moby's product name.
+        assert "PLATFORM" not in bake["env"]
+    for create in creates:
+        args = create["args"]
+        assert args[args.index("--driver") + 1] == "docker-container"
+        opts = [args[i + 1] for i, a in enumerate(args) if a == "--driver-opt"]
+        # The builder container gets the proxies (values from the CI variables, at run time).
+        assert f'"env.http_proxy={pc.HTTP_PROXY}"' in opts
+        assert f'"env.no_proxy={NO_PROXY}"' in opts
+    removed = [c["args"][2] for c in calls if c["tool"] == "docker" and c["args"][:2] == ["buildx", "rm"]]
+    assert sorted(removed) == sorted(c["builder"] for c in bakes)  # every job removes its builder
+
+
 @pytest.mark.parametrize(
     ("ref", "tree", "commit_format"),
     [
@@ -153,9 +196,10 @@ def test_bake_family_pipeline_runs(tmp_path: Path, ref: str, tree: str, commit_f
         assert "DOCKER_BUILD_ARGS" not in make["env"]  # bake ignores it
         # 25+ have no apt knob: the patch injected the mirror into the Dockerfile instead; 23.0 has APT_MIRROR.
         assert "deb.mirror.test" in make["dockerfile"] or make["env"].get("APT_MIRROR") == "deb.mirror.test"
-    assert not (tmp_path / "home" / ".docker" / "config.json").exists() or "proxies" not in (
-        tmp_path / "home" / ".docker" / "config.json"
-    ).read_text()
+    assert (
+        not (tmp_path / "home" / ".docker" / "config.json").exists()
+        or "proxies" not in (tmp_path / "home" / ".docker" / "config.json").read_text()
+    )
     expected_commit = commit[:7] if commit_format == "short" else commit
     if ref.startswith("v"):
         version = ref.removeprefix("v")
@@ -163,46 +207,7 @@ def test_bake_family_pipeline_runs(tmp_path: Path, ref: str, tree: str, commit_f
         version = f"dev-{commit[:7]}"
     else:
         version = f"release-23.0-corp-{commit[:7]}"
-    bakes = [c for c in calls if c["tool"] == "docker" and c["args"][:2] == ["buildx", "bake"]]
-    creates = [c for c in calls if c["tool"] == "docker" and c["args"][:2] == ["buildx", "create"]]
-    assert len(bakes) == len(creates) == 3
-    arch = platform.machine()
-    family = tree
-    for bake in bakes:
-        target = bake["args"][-1]
-        sets = [bake["args"][i + 1] for i, a in enumerate(bake["args"]) if a == "--set"]
-        # Called by the Makefile (make exported DOCKER_GITCOMMIT), on the job's own docker-container builder.
-        assert bake["env"]["DOCKER_GITCOMMIT"] == expected_commit
-        assert bake["env"]["VERSION"] == version
-        assert bake["builder"] == bake["env"]["BUILDX_BUILDER"]
-        assert bake["builder"].startswith("mobyci-")
-        # Proxies reach the build as bake args read from the environment: names only on the command line.
-        assert {f"*.args.{name}" for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy")} <= set(sets)
-        assert bake["env"]["HTTP_PROXY"] == pc.HTTP_PROXY
-        assert bake["env"]["NO_PROXY"] == NO_PROXY
-        key = {"binary": "binary", "dynbinary": "dynbinary", "binary-cross": "cross-linux-arm64"}[target]
-        registry = next(s for s in sets if s.startswith("*.cache-to=")).split("ref=", 1)[1].split(":", 1)[0]
-        assert registry.endswith("/mobyci-cache")
-        own = f"type=registry,ref={registry}:{family}-{key}-{arch}"
-        assert f"*.cache-to={own},mode=max,ignore-error=true" in sets
-        assert f"*.cache-from={own}" in sets
-        if target != "binary":
-            # The stages every target shares (golang, xx, apt, clang) come from the binary job's cache too.
-            assert f"*.cache-from=type=registry,ref={registry}:{family}-binary-{arch}" in sets
-        if target == "binary-cross":
-            assert "*.platform=linux/arm64" in sets
-            assert bake["env"]["DESTDIR"] == "bundles/cross/linux/arm64"
-        # No moby variable is shadowed by the matrix: PLATFORM is moby's product name.
-        assert "PLATFORM" not in bake["env"]
-    for create in creates:
-        args = create["args"]
-        assert args[args.index("--driver") + 1] == "docker-container"
-        opts = [args[i + 1] for i, a in enumerate(args) if a == "--driver-opt"]
-        # The builder container gets the proxies (values from the CI variables, at run time).
-        assert f'"env.http_proxy={pc.HTTP_PROXY}"' in opts
-        assert f'"env.no_proxy={NO_PROXY}"' in opts
-    removed = [c["args"][2] for c in calls if c["tool"] == "docker" and c["args"][:2] == ["buildx", "rm"]]
-    assert sorted(removed) == sorted(c["builder"] for c in bakes)  # every job removes its builder
+    _check_bake_calls(calls, tree, expected_commit, version)
     assert pc.checked_sums(artifacts) == [
         "bundles/binary/docker-proxy",
         "bundles/binary/dockerd",

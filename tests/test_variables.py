@@ -45,10 +45,10 @@ INTENDED = {
     "DOCKER_GITCOMMIT": "the commit of 19.03 builds, which run hack/make.sh without the Makefile",
     "DESTDIR": "the output directory of one cross platform (bake variable)",
     "DOCKER_HOST": "the docker-in-docker daemon (the Makefile reads it to decide on bind mounts)",
-    **{
-        name: "proxies (19.03/20.10 pass them into the dev container with -e NAME)"
-        for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
-    },
+    **dict.fromkeys(
+        ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"),
+        "proxies (19.03/20.10 pass them into the dev container with -e NAME)",
+    ),
 }
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -57,9 +57,8 @@ _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 def makefile_variables(text: str) -> set[str]:
     """Every variable a Makefile reads or sets: $(NAME), ${NAME}, NAME =, ifdef/export NAME, -e NAME, --build-arg."""
     names: set[str] = set()
-    for line in text.replace("\\\n", " ").splitlines():
-        if not line.startswith("\t"):
-            line = line.split("#", 1)[0]
+    for raw in text.replace("\\\n", " ").splitlines():
+        line = raw if raw.startswith("\t") else raw.split("#", 1)[0]
         names.update(re.findall(rf"\$[({{]({_NAME})[)}}]", line))
         assignment = re.match(rf"\s*(?:export\s+|override\s+)?({_NAME})\s*[?:+]?=", line)
         if assignment:

@@ -30,6 +30,7 @@ def plan_data(plan: Plan) -> dict[str, Any]:
                 "needs": list(job.needs),
                 "matrix": {name: list(values) for name, values in job.matrix},
                 "artifacts": list(job.artifacts),
+                "build_cache": job.build_cache,
             }
             for job in plan.jobs
         ],
@@ -77,7 +78,9 @@ def plan_text(plan: Plan) -> list[tuple[str, list[tuple[str, ...]]]]:
             job.name,
             job.stage,
             ", ".join(job.needs) or "-",
-            job.title + (f" [{'; '.join(f'{n}: {len(v)} values' for n, v in job.matrix)}]" if job.matrix else ""),
+            job.title
+            + (f" [{'; '.join(f'{n}: {len(v)} values' for n, v in job.matrix)}]" if job.matrix else "")
+            + (" (build cache)" if job.build_cache else ""),
         )
         for job in plan.jobs
     ]
