@@ -68,7 +68,7 @@ def test_one_job_per_distro_after_prepare_and_checksums_waits_for_them() -> None
         assert job.artifacts == (f"packages/{name.split('-', 1)[1]}/",)
     assert set(jobs["checksums"].needs) >= {"rpm-centos-9", "rpm-fedora-41", "deb-debian-bookworm"}
     # It verifies the packages' SHA256SUMS and publishes the combined list only (packages stay the jobs' own).
-    assert jobs["checksums"].script[0].startswith("find moby/bundles packages -name SHA256SUMS")
+    assert jobs["checksums"].script[0].startswith("find packages -name SHA256SUMS")
     assert jobs["checksums"].artifacts == ("SHA256SUMS",)
 
 
