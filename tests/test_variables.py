@@ -195,3 +195,23 @@ def test_a_matrix_named_like_a_moby_variable_is_caught() -> None:
         # The cross matrix as it was named before: moby's product-name variable.
         doc = pc.load_yaml(render_pipeline(loaded, fmt).replace("MOBYCI_PLATFORM", "PLATFORM"))
         assert shadowed(fmt, doc, "25-28") == ["PLATFORM"], fmt
+
+
+def test_a_branch_gets_the_same_version_line_in_every_system() -> None:
+    text = (
+        SPEC.replace("REF", "corp/feature_x").replace(" FAMILY", ", family: '29'").replace("DISTRO", "debian-bookworm")
+    )
+    loaded = load_text(text.replace("RUNNER", "dind"))
+    line = 'VERSION="corp-feature-x-$(cut -c1-7 mobyci-gitcommit)" && export VERSION'
+    gitlab = pc.job_scripts(pc.load_yaml(render_pipeline(loaded, "gitlab")))
+    buildkite = {s["key"]: s["commands"] for s in pc.load_yaml(render_pipeline(loaded, "buildkite"))["steps"]}
+    github = pc.load_yaml(render_pipeline(loaded, "github"))["jobs"]
+    for target in ("binary", "dynbinary", "cross"):
+        assert line in gitlab[target].splitlines()
+        assert line.replace("$", "$$") in buildkite[f"mobyci-{target}"]  # upload turns `$$` back into `$`
+        assert line in next(s["run"] for s in github[target]["steps"] if "run" in s).splitlines()
+    # A tag has its version as a pipeline variable instead, and no line of its own.
+    tag_text = SPEC.replace("REF", "docker-v29.7.2").replace(" FAMILY", "").replace("DISTRO", "debian-bookworm")
+    doc = pc.load_yaml(render_pipeline(load_text(tag_text.replace("RUNNER", "dind")), "gitlab"))
+    assert doc["variables"]["VERSION"] == "29.7.2"
+    assert not any("VERSION=" in script for script in pc.job_scripts(doc).values())
