@@ -53,6 +53,9 @@ _CROSS_DEFAULT = ("linux/amd64", "windows/amd64")
 _GO_INTERNAL_PIE = ("linux/amd64", "linux/arm64", "linux/ppc64le")
 
 
+Row = tuple[object, ...]
+
+
 class Git:
     """Read-only access to a bare or non-bare clone through the git command."""
 
@@ -344,7 +347,7 @@ def build_table(
     contents = moby.blobs([f"{commit}:{path}" for _, commit, _ in tags for path in _FILES])
     clis = cli_tags(cli)
     branches = packaging_branches(packaging)
-    rows: list[tuple[object, ...]] = []
+    rows: list[Row] = []
     for tag, commit, day in tags:
         version = _tag_version(tag)
         facts = tree_facts(tag, {path: contents[f"{commit}:{path}"] for path in _FILES})

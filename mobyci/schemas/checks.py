@@ -7,8 +7,7 @@ import re
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from mobyci.families import Release, family_names, resolve, resolve_family
-from mobyci.families import lifecycle
+from mobyci.families import Release, family_names, lifecycle, resolve, resolve_family
 from mobyci.families.versions import Version, tag_version
 from mobyci.schemas.compiled import Spec
 
