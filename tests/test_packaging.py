@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from mobyci.families import FAMILIES
-from mobyci.families import lifecycle
+from mobyci.families import FAMILIES, lifecycle
 from mobyci.families.packaging_data import EXTRA_SOURCES
 from mobyci.generator import packaging as pkg
 from mobyci.generator.plan import build_plan
@@ -64,15 +63,15 @@ def _jobs(spec_text: str) -> dict[str, Any]:
 
 
 def test_one_job_per_distro_after_prepare_and_checksums_waits_for_them() -> None:
-    spec = _spec("v27.5.1").replace("[centos-9]", "[centos-9, fedora-41]")
+    spec = _spec("v27.5.1").replace("[centos-9]", "[centos-9, centos-10]")
     jobs = _jobs(spec)
-    assert {"rpm-centos-9", "rpm-fedora-41", "deb-debian-bookworm"} <= set(jobs)
-    for name in ("rpm-centos-9", "rpm-fedora-41", "deb-debian-bookworm"):
+    assert {"rpm-centos-9", "rpm-centos-10", "deb-debian-bookworm"} <= set(jobs)
+    for name in ("rpm-centos-9", "rpm-centos-10", "deb-debian-bookworm"):
         job = jobs[name]
         assert job.stage == "build"
         assert job.needs == ("prepare",)
         assert job.artifacts == (f"packages/{name.split('-', 1)[1]}/",)
-    assert set(jobs["checksums"].needs) >= {"rpm-centos-9", "rpm-fedora-41", "deb-debian-bookworm"}
+    assert set(jobs["checksums"].needs) >= {"rpm-centos-9", "rpm-centos-10", "deb-debian-bookworm"}
     assert "packages/" in jobs["checksums"].artifacts
 
 
@@ -151,6 +150,14 @@ def _sh_words(line: str) -> list[str]:
 
 def test_no_proxies_and_no_go_mirror_leave_the_makefile_defaults() -> None:
     spec = "version: 1\nmoby: {ref: v27.5.1}\ntargets: [{name: deb, distros: [ubuntu-noble]}]\n"
+    build = _jobs(spec)["deb-ubuntu-noble"].script
+    make = next(line for line in build if line.startswith("make -C mobyci-pkg/packaging/deb"))
+    # Only the engine's own Go (v27.5.1's Dockerfile: GO_VERSION=1.22.11; the 27.x branch pins 1.22.12).
+    assert make == "make -C mobyci-pkg/packaging/deb GO_VERSION=1.22.11 ubuntu-noble"
+
+
+def test_a_branch_ref_keeps_the_packaging_go() -> None:
+    spec = "version: 1\nmoby: {ref: 27.x, family: '27'}\ntargets: [{name: deb, distros: [ubuntu-noble]}]\n"
     build = _jobs(spec)["deb-ubuntu-noble"].script
     make = next(line for line in build if line.startswith("make -C mobyci-pkg/packaging/deb"))
     assert make == "make -C mobyci-pkg/packaging/deb ubuntu-noble"
