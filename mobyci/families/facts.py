@@ -6,7 +6,6 @@ layout) and what docker-ce-packaging builds it with (CLI tag, packaging branch).
 
 from __future__ import annotations
 
-import datetime
 import functools
 from typing import NamedTuple
 
@@ -92,6 +91,8 @@ def nearest(version: Version, limit: int = 2) -> list[str]:
 def line_is_open(newest: ReleaseFacts) -> bool:
     """Whether the line of `newest` (its newest known release) had a release within OPEN_LINE_DAYS of the
     day the table was made."""
+    import datetime  # only a ref the table does not know gets here
+
     made = datetime.date.fromisoformat(table().made)
     return (made - datetime.date.fromisoformat(newest.date)).days <= OPEN_LINE_DAYS
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import datetime
 import re
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
-from mobyci.families import Release, family_names, lifecycle, resolve, resolve_family
+from mobyci.families import Release, family_names, resolve, resolve_family
 from mobyci.families.versions import Version, tag_version
 from mobyci.schemas.compiled import Spec
+
+if TYPE_CHECKING:
+    import datetime
 
 Loc = tuple[str | int, ...]
 Finding = tuple[Loc, str]
@@ -36,8 +38,7 @@ def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release 
 
     `today` is the day distro lifecycles are judged on (default: lifecycle.today(), MOBYCI_TODAY or the clock)."""
     release, findings, warnings = _check_family(spec)
-    day = today if today is not None else lifecycle.today()
-    target_findings, target_warnings = _check_targets(spec, release, day)
+    target_findings, target_warnings = _check_targets(spec, release, today)
     findings += target_findings
     warnings += target_warnings
     findings += _check_registry(spec)
@@ -188,7 +189,9 @@ def _is_prefix(family: str, version: str) -> bool:
     return [int(p) for p in want] == [int(p) for p in have[: len(want)]]
 
 
-def _check_targets(spec: Spec, release: Release | None, day: datetime.date) -> tuple[list[Finding], list[Finding]]:
+def _check_targets(
+    spec: Spec, release: Release | None, today: datetime.date | None
+) -> tuple[list[Finding], list[Finding]]:
     findings: list[Finding] = []
     warnings: list[Finding] = []
     seen: set[str] = set()
@@ -221,6 +224,10 @@ def _check_targets(spec: Spec, release: Release | None, day: datetime.date) -> t
                 valid,
                 f"docker-ce-packaging branch {packaging.branch} (family {release.family.name})",
             )
+            # Only package targets pay for the lifecycle table and the clock.
+            from mobyci.families import lifecycle
+
+            day = today if today is not None else lifecycle.today()
             for position, distro in enumerate(target.distros):
                 if distro not in valid:
                     continue
