@@ -130,7 +130,9 @@ def test_the_day_changes_messages_never_outputs(monkeypatch: pytest.MonkeyPatch)
 def test_a_bad_today_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(lifecycle.TODAY_VAR, "tomorrow")
     with pytest.raises(lifecycle.TodayError, match="MOBYCI_TODAY='tomorrow' is not a date: write it as YYYY-MM-DD"):
-        _load("v28.5.2")
+        _load("v28.5.2", "{name: deb, distros: [debian-bookworm]}")
+    # Only package targets read the day.
+    assert _load("v28.5.2").warnings == ()
 
 
 @pytest.mark.parametrize(
