@@ -14,8 +14,8 @@ noisy: only ratios from one run are compared, never absolute times, and nothing 
 from __future__ import annotations
 
 import argparse
-import os
 import compileall
+import os
 import statistics
 import subprocess
 import sys
