@@ -80,19 +80,19 @@ def test_cross_platforms_are_checked_per_release() -> None:
             "v20.10.27",
             "deb",
             "debian-buster",
-            "'debian-buster' cannot be built as of 2026-12-01: Debian 10 buster "
+            "'debian-buster' cannot be built as of 2026-12-01: Debian 10 buster: "
             "Debian LTS ended on 2024-06-30; its suites moved to archive.debian.org",
         ),
         (
             "v27.5.1",
             "rpm",
             "fedora-40",
-            "'fedora-40' cannot be built as of 2026-12-01: Fedora 40 end of life on 2025-05-13",
+            "'fedora-40' cannot be built as of 2026-12-01: Fedora 40: end of life on 2025-05-13",
         ),
-        ("v28.5.2", "deb", "ubuntu-plucky", "Ubuntu 25.04 plucky end of life on 2026-01-15"),
-        ("v28.5.2", "deb", "ubuntu-questing", "Ubuntu 25.10 questing end of life on 2026-07-09"),
-        ("v28.5.2", "rpm", "fedora-42", "Fedora 42 end of life on 2026-05-13"),
-        ("v20.10.27", "deb", "raspbian-buster", "Raspbian 10 buster Raspbian rebuilds Debian buster"),
+        ("v28.5.2", "deb", "ubuntu-plucky", "Ubuntu 25.04 plucky: end of life on 2026-01-15"),
+        ("v28.5.2", "deb", "ubuntu-questing", "Ubuntu 25.10 questing: end of life on 2026-07-09"),
+        ("v28.5.2", "rpm", "fedora-42", "Fedora 42: end of life on 2026-05-13"),
+        ("v20.10.27", "deb", "raspbian-buster", "Raspbian 10 buster: Raspbian rebuilds Debian buster"),
     ],
 )
 def test_distros_whose_repositories_are_gone_are_refused_with_date_and_source(

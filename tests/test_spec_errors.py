@@ -386,7 +386,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         "end-of-life-distro",
         "version: 1\nmoby: {ref: v19.03.12}\ntargets:\n  - name: rpm\n    distros: [centos-8]\n",
         [
-            "mobyci.yaml:5:15: targets[0].distros[0]: 'centos-8' cannot be built as of 2026-12-01: CentOS Stream 8 "
+            "mobyci.yaml:5:15: targets[0].distros[0]: 'centos-8' cannot be built as of 2026-12-01: CentOS Stream 8: "
             "end of life on 2024-05-31; its repositories moved to vault.centos.org "
             "(https://www.centos.org/centos-stream/); choose a supported release of the distribution"
         ],

@@ -169,7 +169,7 @@ def problem(distro: str, day: datetime.date) -> str | None:
     if row is None or row.gone is None or day < row.gone:
         return None
     return (
-        f"'{distro}' cannot be built as of {day.isoformat()}: {row.name} {row.why} ({row.source}); "
+        f"'{distro}' cannot be built as of {day.isoformat()}: {row.name}: {row.why} ({row.source}); "
         "choose a supported release of the distribution"
     )
 
