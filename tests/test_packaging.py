@@ -153,7 +153,7 @@ def test_no_proxies_and_no_go_mirror_leave_the_makefile_defaults() -> None:
     build = _jobs(spec)["deb-ubuntu-noble"].script
     make = next(line for line in build if line.startswith("make -C mobyci-pkg/packaging/deb"))
     # Only the engine's own Go (v27.5.1's Dockerfile: GO_VERSION=1.22.11; the 27.x branch pins 1.22.12).
-    assert make == "make -C mobyci-pkg/packaging/deb GO_VERSION=1.22.11 ubuntu-noble"
+    assert make == "make -C mobyci-pkg/packaging/deb GO_VERSION=1.22.11 GO_IMAGE=golang:1.22.11-bookworm ubuntu-noble"
 
 
 def test_a_branch_ref_keeps_the_packaging_go() -> None:

@@ -136,22 +136,28 @@ def test_a_bad_today_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
-    ("ref", "cli", "go", "branch"),
-    [("v25.0.17", "v25.0.7", "1.26.5", "27.x"), ("v23.0.18", "v23.0.15", "1.23.8", "23.0")],
+    ("ref", "cli", "go", "debian", "branch"),
+    [
+        ("v25.0.17", "v25.0.7", "1.26.5", "bookworm", "27.x"),
+        ("v23.0.18", "v23.0.15", "1.23.8", "bookworm", "23.0"),
+        # The 23.0 branch's golang:<go>-bookworm would not exist for Go 1.19.5: the engine's own image does.
+        ("v23.0.0", "v23.0.0", "1.19.5", "bullseye", "23.0"),
+    ],
 )
-def test_package_jobs_build_with_the_release_cli_and_go(ref: str, cli: str, go: str, branch: str) -> None:
+def test_package_jobs_build_with_the_release_cli_and_go(ref: str, cli: str, go: str, debian: str, branch: str) -> None:
     loaded = _load(ref, "{name: deb, distros: [debian-bookworm]}")
     plan = make_plan(loaded)
     text = [" ".join(row) for _, rows in planview.plan_text(plan) for row in rows]
     assert f"cli {cli}" in " ".join(text)
     assert f"Go {go} moby {ref}: Dockerfile:3 ARG GO_VERSION (facts table of 2026-12-01)" in text
+    assert f"Go image golang:{go}-{debian} the engine's own build image, for /usr/local/go" in text
     assert f"docker-ce-packaging {branch} the release line's branch (families/data.py)" in text
     job = plan.job("deb-debian-bookworm")
     assert f'cli_ref="${{MOBYCI_CLI_REF:-{cli}}}"' in job.script
     make = next(line for line in job.script if line.startswith("make -C mobyci-pkg/packaging/deb "))
-    assert make.split()[3] == f"GO_VERSION={go}"
+    assert make.split()[3:5] == [f"GO_VERSION={go}", f"GO_IMAGE=golang:{go}-{debian}"]
     data = planview.plan_data(plan)["packages"]
-    assert [p["what"] for p in data] == ["docker-ce-packaging", "cli", "Go"]
+    assert [p["what"] for p in data] == ["docker-ce-packaging", "cli", "Go", "Go image"]
     assert data[1]["value"] == cli
 
 
@@ -179,4 +185,6 @@ def test_every_release_validates_plans_and_renders_for_gitlab() -> None:
         if any(t.startswith("{name: deb") for t in targets):
             job = next(j for j in plan.jobs if j.name.startswith("deb-"))
             assert f'cli_ref="${{MOBYCI_CLI_REF:-{row.cli_ref}}}"' in job.script, row.tag
-            assert f"GO_VERSION={row.go_version}" in " ".join(job.script), row.tag
+            assert f"GO_VERSION={row.go_version} GO_IMAGE=golang:{row.go_version}-{row.debian}" in " ".join(
+                job.script
+            ), row.tag

@@ -10,7 +10,8 @@ The CLI ref and the Go version come from the release facts table (families/relea
 tag for some engine releases (v23.0.16-18, v25.0.8-17), and a packaging branch's own GO_VERSION (27.x: 1.22.12)
 is older than what later releases of the lines it packages need (v25.0.17: 1.26.5). Every branch's
 rpm/Makefile and deb/Makefile include ../common.mk, whose `GO_VERSION:=…` names the golang image
-(`GO_IMAGE?=$(GO_BASE_IMAGE):$(GO_VERSION)-<debian>`); a GO_VERSION on make's command line overrides it.
+(`GO_IMAGE?=$(GO_BASE_IMAGE):$(GO_VERSION)-<debian>`), from which the package Dockerfiles copy /usr/local/go;
+GO_VERSION and GO_IMAGE on make's command line override both.
 
 Proxies reach the package image builds as predefined build args (BUILD_IMAGE_FLAG, which every branch's BUILD
 expands) and the package build containers through RUN_FLAGS (`-e NAME`, value from the environment), with the
@@ -66,6 +67,9 @@ class Toolchain(NamedTuple):
     cli_from: str
     go_version: str | None  # None: the packaging branch's own GO_VERSION
     go_from: str
+    # The golang image the engine's own Dockerfile builds from: it existed when the release was made, unlike
+    # golang:<go>-<the branch's Debian> (no golang:1.19.5-bookworm exists for v23.0.0 on the 23.0 branch).
+    go_image: str | None = None
 
 
 def toolchain(loaded: LoadedSpec) -> Toolchain:
@@ -83,7 +87,8 @@ def toolchain(loaded: LoadedSpec) -> Toolchain:
                 f"{facts.version.major}.{facts.version.minor} tag at or below (facts table of {made})"
             )
         go_from = f"moby {facts.tag}: Dockerfile:{facts.go_line} ARG GO_VERSION (facts table of {made})"
-        return Toolchain(facts.cli_ref, cli_from, facts.go_version, go_from)
+        image = f"golang:{facts.go_version}-{facts.debian}"
+        return Toolchain(facts.cli_ref, cli_from, facts.go_version, go_from, image)
     branch = release.packaging.branch
     go_from = f"docker-ce-packaging {branch}: its common.mk GO_VERSION (the ref is not in the facts table)"
     return Toolchain(cli_ref(loaded), _cli_rule(ref), None, go_from)
@@ -178,10 +183,11 @@ def _script(loaded: LoadedSpec, kind: str, distro: str, build_args: tuple[str, .
         overrides = " ".join(_make_arg(c.repo_var, rewrite_url(c.repo, git_mirrors)) for c in extras)
         script.append(f"make -C {root} {overrides} {' '.join(c.checkout for c in extras)}")
     make = [f"make -C {root}/{kind}"]
-    go_version = toolchain(loaded).go_version
-    if go_version is not None:
-        # The engine's own Go (its Dockerfile's GO_VERSION) instead of the branch's pinned one.
-        make.append(_make_arg("GO_VERSION", go_version))
+    tools = toolchain(loaded)
+    if tools.go_version is not None and tools.go_image is not None:
+        # The engine's own Go (its Dockerfile's GO_VERSION) instead of the branch's pinned one. The package
+        # Dockerfiles only copy /usr/local/go out of GO_IMAGE, so the engine's golang image serves every distro.
+        make += [_make_arg("GO_VERSION", tools.go_version), _make_arg("GO_IMAGE", tools.go_image)]
     if build_args:
         # Every branch's BUILD expands $(BUILD_IMAGE_FLAG) (set only when BUILD_IMAGE is): the predefined
         # proxy args, read by the docker CLI from the environment, reach yum/dnf/apt in the image build.
