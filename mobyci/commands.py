@@ -97,7 +97,7 @@ def _load(spec: Path) -> LoadedSpec:
 
     loaded = load_file(str(spec))
     for warning in loaded.warnings:
-        err(f"warning: {warning}")
+        err(warning)
     return loaded
 
 
@@ -138,7 +138,7 @@ def validate(specs: list[Path] | None) -> None:
             failed = True
             continue
         for warning in loaded.warnings:
-            err(f"warning: {warning}")
+            err(warning)
         count = len(loaded.spec.targets)
         echo(
             f"{spec}: ok (moby {loaded.spec.moby.ref}, family {loaded.release.family.name}, "

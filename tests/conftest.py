@@ -12,6 +12,10 @@ settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
+# Distro lifecycles are judged on the day mobyci runs: tests (and the CLIs they start) pin it, so that a test
+# passes or fails the same way next year. Tests about other days set it themselves.
+os.environ.setdefault("MOBYCI_TODAY", "2026-12-01")
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 

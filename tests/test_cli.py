@@ -103,7 +103,10 @@ def test_validate_warns_about_dockerfile_env(runner: CliRunner, tmp_path: Path, 
     spec.write_text(base_spec.replace("  no_proxy:", "  mode: dockerfile-env\n  no_proxy:"))
     result = runner.invoke(app, ["validate", str(spec)], catch_exceptions=False)
     assert result.exit_code == 0
-    assert "proxy.mode: dockerfile-env writes the proxy into the Dockerfile as ENV" in result.stderr
+    # Located like a problem, so editors jump to the key: file:line:col: key: warning: …
+    assert f"{spec}:12:9: proxy.mode: warning: dockerfile-env writes the proxy into the Dockerfile as ENV" in (
+        result.stderr
+    )
 
 
 def test_schema_is_committed_and_current(runner: CliRunner) -> None:

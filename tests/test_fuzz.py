@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from mobyci.families import FAMILIES, resolve_family
+from mobyci.families import FAMILIES, resolve, resolve_family
 from mobyci.generator.patchscript import build_patch_script
 from mobyci.generator.render import make_plan, render_pipeline
 from mobyci.schemas.load import LoadedSpec, load_text
@@ -167,6 +167,9 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
     kind = draw(st.sampled_from(["tag", "branch", "commit"]))
     if kind == "tag":
         moby["ref"] = TAGS[family]
+        # A tag's own facts (its cross platforms), not only its family's.
+        release = resolve(TAGS[family], None)
+        assert release is not None
     else:
         moby["ref"] = draw(branch if kind == "branch" else commit)
         moby["family"] = family
@@ -200,9 +203,7 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
         st.lists(st.sampled_from(["binary", "dynbinary", "cross"]), min_size=1, max_size=3, unique=True)
     ):
         if target == "cross" and draw(st.booleans()):
-            platforms = draw(
-                st.lists(st.sampled_from(release.family.cross_platforms), min_size=1, max_size=4, unique=True)
-            )
+            platforms = draw(st.lists(st.sampled_from(release.cross_platforms), min_size=1, max_size=4, unique=True))
             targets.append({"name": "cross", "platforms": platforms})
         else:
             targets.append(target)

@@ -198,7 +198,7 @@ def test_plan_json_is_stable_and_names_variables_not_values(tmp_path: Path) -> N
     spec = tmp_path / "mobyci.yaml"
     spec.write_text(PROXY_SPEC.replace("REF", "v27.5.1").replace("RUNNER", "dind"))
     data = json.loads(plan_json(make_plan(load_file(str(spec)))))
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert data["moby"]["family"] == "25-28"
     assert data["ci_variables"] == ["CORP_HTTP_PROXY", "CORP_HTTPS_PROXY"]
     assert [j["name"] for j in data["jobs"]] == ["mobyci-check", "prepare", "binary", "dynbinary", "checksums"]

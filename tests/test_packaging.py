@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from mobyci.families import FAMILIES
-from mobyci.families.packaging_data import EXTRA_SOURCES, eol_problem
+from mobyci.families import FAMILIES, lifecycle
+from mobyci.families.packaging_data import EXTRA_SOURCES
 from mobyci.generator import packaging as pkg
 from mobyci.generator.plan import build_plan
 from mobyci.generator.render import render_pipeline
@@ -45,6 +45,11 @@ ci: {gitlab: {runner: RUNNER}}
 """
 
 
+# 19.03's packaging branch offers only distros whose repositories are gone today (fedora-32, centos-7/8,
+# debian-buster …): its package jobs are checked as of a day they still built; the jobs do not depend on the day.
+_DAY_19_03 = "2021-01-01"
+
+
 def _spec(ref: str, rpm: str = "centos-9", deb: str = "debian-bookworm", runner: str = "shell") -> str:
     return SPEC.replace("REF", ref).replace("RPM", rpm).replace("DEB", deb).replace("RUNNER", runner)
 
@@ -58,15 +63,15 @@ def _jobs(spec_text: str) -> dict[str, Any]:
 
 
 def test_one_job_per_distro_after_prepare_and_checksums_waits_for_them() -> None:
-    spec = _spec("v27.5.1").replace("[centos-9]", "[centos-9, fedora-41]")
+    spec = _spec("v27.5.1").replace("[centos-9]", "[centos-9, centos-10]")
     jobs = _jobs(spec)
-    assert {"rpm-centos-9", "rpm-fedora-41", "deb-debian-bookworm"} <= set(jobs)
-    for name in ("rpm-centos-9", "rpm-fedora-41", "deb-debian-bookworm"):
+    assert {"rpm-centos-9", "rpm-centos-10", "deb-debian-bookworm"} <= set(jobs)
+    for name in ("rpm-centos-9", "rpm-centos-10", "deb-debian-bookworm"):
         job = jobs[name]
         assert job.stage == "build"
         assert job.needs == ("prepare",)
         assert job.artifacts == (f"packages/{name.split('-', 1)[1]}/",)
-    assert set(jobs["checksums"].needs) >= {"rpm-centos-9", "rpm-fedora-41", "deb-debian-bookworm"}
+    assert set(jobs["checksums"].needs) >= {"rpm-centos-9", "rpm-centos-10", "deb-debian-bookworm"}
     # It verifies the packages' SHA256SUMS and publishes the combined list only (packages stay the jobs' own).
     assert jobs["checksums"].script[0].startswith("find packages -name SHA256SUMS")
     assert jobs["checksums"].artifacts == ("SHA256SUMS",)
@@ -122,7 +127,8 @@ def test_cli_ref_of_branches_and_commits() -> None:
     assert ref_for("0123456789abcdef0123456789abcdef01234567", "29.9") == "master"
 
 
-def test_19_03_uses_the_monorepo_layout_and_its_run_hook() -> None:
+def test_19_03_uses_the_monorepo_layout_and_its_run_hook(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(lifecycle.TODAY_VAR, _DAY_19_03)
     jobs = _jobs(_spec("v19.03.12", rpm="fedora-32", deb="debian-buster"))
     rpm = jobs["rpm-fedora-32"].script
     assert "mv moby mobyci-pkg/engine" in rpm
@@ -146,6 +152,14 @@ def _sh_words(line: str) -> list[str]:
 
 def test_no_proxies_and_no_go_mirror_leave_the_makefile_defaults() -> None:
     spec = "version: 1\nmoby: {ref: v27.5.1}\ntargets: [{name: deb, distros: [ubuntu-noble]}]\n"
+    build = _jobs(spec)["deb-ubuntu-noble"].script
+    make = next(line for line in build if line.startswith("make -C mobyci-pkg/packaging/deb"))
+    # Only the engine's own Go (v27.5.1's Dockerfile: GO_VERSION=1.22.11; the 27.x branch pins 1.22.12).
+    assert make == "make -C mobyci-pkg/packaging/deb GO_VERSION=1.22.11 GO_IMAGE=golang:1.22.11-bookworm ubuntu-noble"
+
+
+def test_a_branch_ref_keeps_the_packaging_go() -> None:
+    spec = "version: 1\nmoby: {ref: 27.x, family: '27'}\ntargets: [{name: deb, distros: [ubuntu-noble]}]\n"
     build = _jobs(spec)["deb-ubuntu-noble"].script
     make = next(line for line in build if line.startswith("make -C mobyci-pkg/packaging/deb"))
     assert make == "make -C mobyci-pkg/packaging/deb ubuntu-noble"
@@ -183,7 +197,8 @@ def test_make_expands_run_flags_into_docker_words(tmp_path: Path) -> None:
     ]
 
 
-def test_19_03_rpm_hook_reaches_the_docker_run(tmp_path: Path) -> None:
+def test_19_03_rpm_hook_reaches_the_docker_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(lifecycle.TODAY_VAR, _DAY_19_03)
     build = _jobs(_spec("v19.03.12", rpm="fedora-32", deb="debian-buster"))["rpm-fedora-32"].script
     make = next(line for line in build if line.startswith("make -C mobyci-pkg/packaging/rpm"))
     words = _expand_with_make(tmp_path, make)
@@ -194,24 +209,27 @@ def test_19_03_rpm_hook_reaches_the_docker_run(tmp_path: Path) -> None:
     assert run[-1] == "rpmbuild-fedora-32"
 
 
-def test_eol_distros_are_explained() -> None:
+def test_gone_distros_are_refused_with_their_date_and_source() -> None:
+    day = lifecycle.today()
     for distro in ("centos-7", "centos-8"):
-        problem = eol_problem(distro)
+        problem = lifecycle.problem(distro, day)
         assert problem is not None
         assert distro in problem
         assert "vault.centos.org" in problem
-    assert eol_problem("centos-9") is None
-    assert pkg.eol_problem is eol_problem
+        assert "https://www.centos.org/" in problem
+    assert lifecycle.problem("centos-9", day) is None
     # Every refused distro is one some packaging branch knows: the message is reachable from a spec.
     known = {d for f in FAMILIES for kind in ("rpm", "deb") for d in f.distros(kind)}
     for distro in ("centos-7", "centos-8", "rhel-7", "debian-stretch", "ubuntu-kinetic", "ubuntu-oracular"):
         assert distro in known
-        assert eol_problem(distro) is not None
+        assert lifecycle.problem(distro, day) is not None
 
 
 @pytest.mark.parametrize("runner", ["dind", "shell"])
 @pytest.mark.parametrize("ref", ["v19.03.12", "v20.10.27", "v24.0.9", "v27.5.1", "v28.5.2", "docker-v29.7.2"])
-def test_every_branch_renders_valid_pipelines(ref: str, runner: str) -> None:
+def test_every_branch_renders_valid_pipelines(ref: str, runner: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if ref.startswith("v19.03"):
+        monkeypatch.setenv(lifecycle.TODAY_VAR, _DAY_19_03)
     loaded = load_text(_spec(ref, rpm=_first(ref, "rpm"), deb=_first(ref, "deb"), runner=runner), "mobyci.yaml")
     text = render_pipeline(loaded, "gitlab")
     doc = pc.load_yaml(text)
@@ -232,7 +250,7 @@ def test_every_branch_renders_valid_pipelines(ref: str, runner: str) -> None:
 def _first(ref: str, kind: str) -> str:
     loaded = load_text(f"version: 1\nmoby: {{ref: {ref}}}\ntargets: [binary]\n", "mobyci.yaml")
     valid: tuple[str, ...] = getattr(loaded.release.packaging, kind)
-    return next(d for d in valid if eol_problem(d) is None)
+    return next(d for d in valid if lifecycle.problem(d, lifecycle.today()) is None)
 
 
 # --- executed run -----------------------------------------------------------------------------------------------

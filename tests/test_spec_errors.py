@@ -310,10 +310,11 @@ CASES: list[tuple[str, str, list[str]]] = [
     ),
     (
         "platform-not-in-family",
-        "version: 1\nmoby: {ref: v19.03.12}\ntargets:\n  - name: cross\n    platforms: [linux/arm/v7]\n",
+        # 19.03 handles arm/v5 and arm/v7 (hack/make/cross sets GOARM, .binary a C toolchain) but not arm/v6.
+        "version: 1\nmoby: {ref: v19.03.12}\ntargets:\n  - name: cross\n    platforms: [linux/arm/v6]\n",
         [
-            "mobyci.yaml:5:17: targets[0].platforms[0]: 'linux/arm/v7' is not supported by family 19.03: use one "
-            "of linux/amd64, linux/arm, linux/arm64, windows/amd64"
+            "mobyci.yaml:5:17: targets[0].platforms[0]: 'linux/arm/v6' is not supported by v19.03.12 (its tree's "
+            "cross build): use one of linux/amd64, linux/arm, linux/arm/v5, linux/arm/v7, linux/arm64, windows/amd64"
         ],
     ),
     (
@@ -403,10 +404,9 @@ CASES: list[tuple[str, str, list[str]]] = [
         "end-of-life-distro",
         "version: 1\nmoby: {ref: v19.03.12}\ntargets:\n  - name: rpm\n    distros: [centos-8]\n",
         [
-            "mobyci.yaml:5:15: targets[0].distros[0]: 'centos-8' cannot be built: CentOS Stream 8 reached end of "
-            "life on 2024-05-31 and its repositories moved to vault.centos.org: the package image's `dnf install` "
-            "fails (docker-ce-packaging has no knob to point it at the vault); choose a supported release of the "
-            "distribution"
+            "mobyci.yaml:5:15: targets[0].distros[0]: 'centos-8' cannot be built as of 2026-12-01: CentOS Stream 8: "
+            "end of life on 2024-05-31; its repositories moved to vault.centos.org "
+            "(https://www.centos.org/centos-stream/); choose a supported release of the distribution"
         ],
     ),
     (

@@ -177,8 +177,11 @@ REFS = {
 
 @pytest.mark.parametrize("family", list(REFS))
 @pytest.mark.parametrize("ref_kind", ["tag", "branch"])
-def test_no_output_shadows_a_moby_variable(family: str, ref_kind: str) -> None:
+def test_no_output_shadows_a_moby_variable(family: str, ref_kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     tag, distro = REFS[family]
+    if family == "19.03":
+        # Every distro 19.03's packaging offers is past its end of life today; judge the spec as of a day it built.
+        monkeypatch.setenv("MOBYCI_TODAY", "2021-01-01")
     ref, family_key = (tag, "") if ref_kind == "tag" else ("corp/feature", f", family: '{family}'")
     for runner in ("dind", "shell"):
         text = SPEC.replace("REF", ref).replace(" FAMILY", family_key).replace("DISTRO", distro)
@@ -214,4 +217,4 @@ def test_a_branch_gets_the_same_version_line_in_every_system() -> None:
     tag_text = SPEC.replace("REF", "docker-v29.7.2").replace(" FAMILY", "").replace("DISTRO", "debian-bookworm")
     doc = pc.load_yaml(render_pipeline(load_text(tag_text.replace("RUNNER", "dind")), "gitlab"))
     assert doc["variables"]["VERSION"] == "29.7.2"
-    assert not any("VERSION=" in script for script in pc.job_scripts(doc).values())
+    assert not any(re.search(r"(^|[^_A-Z])VERSION=", script, re.M) for script in pc.job_scripts(doc).values())

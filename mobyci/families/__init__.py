@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from mobyci.families.data import FAMILIES
 from mobyci.families.model import Family, Packaging, Variant
 from mobyci.families.versions import Version, parse_family_version, tag_version
+
+if TYPE_CHECKING:
+    from mobyci.families.facts import ReleaseFacts
 
 __all__ = ["FAMILIES", "Family", "Packaging", "Release", "Variant", "Version", "family_names", "resolve"]
 
@@ -17,6 +20,18 @@ class Release(NamedTuple):
     family: Family
     version: Version | None  # the release version when known (a tag, or a family like "23.0.6")
     variant: Variant | None
+    # The release's row of the facts table (releases.py), when the ref is a release tag the table knows.
+    facts: ReleaseFacts | None = None
+
+    @property
+    def cross_platforms(self) -> tuple[str, ...]:
+        """What this release's tree can cross-build: its own, when the facts table knows the release."""
+        return self.facts.cross if self.facts is not None else self.family.cross_platforms
+
+    @property
+    def debian(self) -> str:
+        """Debian release of the build's base image: the release's own, else the family's."""
+        return self.facts.debian if self.facts is not None else self.family.debian
 
     @property
     def apt_build_arg(self) -> str | None:
@@ -39,7 +54,7 @@ def family_names() -> list[str]:
     return [f.name for f in FAMILIES]
 
 
-def _family_of(version: Version) -> Family | None:
+def family_of(version: Version) -> Family | None:
     return next((f for f in FAMILIES if f.contains(version)), None)
 
 
@@ -66,7 +81,7 @@ def resolve_family(text: str) -> Release | None:
     version = parse_family_version(text)
     if version is None:
         return None
-    family = _family_of(version)
+    family = family_of(version)
     if family is None:
         return None
     return Release(family, version, _variant_of(family, version))
@@ -76,6 +91,10 @@ def resolve(ref: str, family: str | None) -> Release | None:
     """The release a ref builds like: from the tag when it is one, else from the family given."""
     version = tag_version(ref)
     if version is not None:
-        found = _family_of(version)
-        return None if found is None else Release(found, version, _variant_of(found, version))
+        found = family_of(version)
+        if found is None:
+            return None
+        from mobyci.families.facts import release
+
+        return Release(found, version, _variant_of(found, version), release(ref))
     return None if family is None else resolve_family(family)

@@ -38,27 +38,41 @@ def check_tree(tree: Path) -> None:
             raise MobyciError(not_a_tree_message(str(tree), marker))
 
 
-def _lines(path: Path) -> list[bytes]:
-    try:
-        data = path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return []
-    return data.split(b"\n")
-
-
 def _holds(tree: Path, condition: Condition) -> bool:
     path = tree / condition.path
+    return holds_in(path.read_bytes() if path.is_file() else None, condition)
+
+
+def holds_in(data: bytes | None, condition: Condition) -> bool:
+    """Whether `condition` holds for a file whose content is `data` (None: no such file).
+
+    Shared by the tree on disk and the facts generator, which reads the same files from git objects."""
     if isinstance(condition, Exists):
-        return path.is_file()
-    if not path.is_file():
+        return data is not None
+    if data is None:
         return False
     if isinstance(condition, HasLine):
-        return condition.text.encode() in _lines(path)
+        return condition.text.encode() in data.split(b"\n")
     if isinstance(condition, LineStarts):
         prefix = condition.prefix.encode()
-        return any(line.startswith(prefix) for line in _lines(path))
+        return any(line.startswith(prefix) for line in data.split(b"\n"))
     assert isinstance(condition, Contains)
-    return condition.text.encode() in path.read_bytes()
+    return condition.text.encode() in data
+
+
+def condition_key(condition: Condition) -> str:
+    """A condition as a short stable text, as the facts table records which conditions held at a tag."""
+    rest = getattr(condition, "text", None) or getattr(condition, "prefix", None)
+    name = type(condition).__name__
+    return f"{name}:{condition.path}" + (f":{rest}" if rest is not None else "")
+
+
+def detect_from(holds: dict[str, bool] | set[str]) -> str | None:
+    """The family the decision list picks, given the keys (condition_key) of the conditions that hold."""
+    for family, conditions in DETECTION:
+        if all(condition_key(c) in holds for c in conditions):
+            return family
+    return None
 
 
 def detect_family(tree: Path) -> str | None:

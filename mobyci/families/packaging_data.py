@@ -48,34 +48,3 @@ RUN_FLAGS_HOOK: dict[tuple[str, str], str] = {
     " -v $(CURDIR)/rpmbuild/SRPMS:/root/rpmbuild/SRPMS"
     " $(RUN_FLAGS)",
 }
-
-# Distros whose build image can no longer install its build dependencies: the packaging Dockerfiles point
-# yum/dnf/apt at the distro's own repositories, and docker-ce-packaging has no knob to point them elsewhere.
-_EOL: dict[str, str] = {
-    "centos-7": "CentOS Linux 7 reached end of life on 2024-06-30 and mirrorlist.centos.org is shut down: the "
-    "package image's `yum install` fails (the packages survive only on vault.centos.org, which the "
-    "docker-ce-packaging Dockerfile cannot be pointed at)",
-    "centos-8": "CentOS Stream 8 reached end of life on 2024-05-31 and its repositories moved to vault.centos.org: "
-    "the package image's `dnf install` fails (docker-ce-packaging has no knob to point it at the vault)",
-    "rhel-7": "rhel-7 builds from dockereng/rhel:7-s390x, an s390x-only image, and RHEL 7 left maintenance on "
-    "2024-06-30",
-    "debian-stretch": "Debian 9 stretch moved to archive.debian.org: the package image's `apt-get update` against "
-    "deb.debian.org fails",
-    "raspbian-stretch": "Raspbian 9 stretch is archived: the package image's `apt-get update` fails",
-    "ubuntu-kinetic": "Ubuntu 22.10 kinetic is end-of-life and moved to old-releases.ubuntu.com: the package image's "
-    "`apt-get update` fails",
-    "ubuntu-lunar": "Ubuntu 23.04 lunar is end-of-life and moved to old-releases.ubuntu.com: the package image's "
-    "`apt-get update` fails",
-    "ubuntu-mantic": "Ubuntu 23.10 mantic is end-of-life and moved to old-releases.ubuntu.com: the package image's "
-    "`apt-get update` fails",
-    "ubuntu-oracular": "Ubuntu 24.10 oracular is end-of-life and moved to old-releases.ubuntu.com: the package "
-    "image's `apt-get update` fails",
-}
-
-
-def eol_problem(distro: str) -> str | None:
-    """Why packages for `distro` cannot be built any more, or None when they can."""
-    reason = _EOL.get(distro)
-    if reason is None:
-        return None
-    return f"'{distro}' cannot be built: {reason}; choose a supported release of the distribution"

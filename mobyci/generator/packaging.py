@@ -6,6 +6,13 @@ src/github.com/docker/{docker,cli} from 20.10), the CLI is cloned at the matchin
 through `make -C rpm|deb <distro>`. The top-level `make rpm` / `make centos-9` is never used: it runs
 scripts/checkout.sh, which fetches the engine again from origin and would replace the patched tree.
 
+The CLI ref and the Go version come from the release facts table (families/releases.py): docker/cli has no
+tag for some engine releases (v23.0.16-18, v25.0.8-17), and a packaging branch's own GO_VERSION (27.x: 1.22.12)
+is older than what later releases of the lines it packages need (v25.0.17: 1.26.5). Every branch's
+rpm/Makefile and deb/Makefile include ../common.mk, whose `GO_VERSION:=…` names the golang image
+(`GO_IMAGE?=$(GO_BASE_IMAGE):$(GO_VERSION)-<debian>`), from which the package Dockerfiles copy /usr/local/go;
+GO_VERSION and GO_IMAGE on make's command line override both.
+
 Proxies reach the package image builds as predefined build args (BUILD_IMAGE_FLAG, which every branch's BUILD
 expands) and the package build containers through RUN_FLAGS (`-e NAME`, value from the environment), with the
 Go proxy mirror as `-e GOPROXY=…` overriding the Dockerfiles' hard-coded `ENV GOPROXY`.
@@ -15,13 +22,13 @@ from __future__ import annotations
 
 import re
 import shlex
+from typing import NamedTuple
 
 from mobyci.families.packaging_data import (
     CLI_REPO,
     EXTRA_SOURCES,
     PACKAGING_REPO,
     RUN_FLAGS_HOOK,
-    eol_problem,
 )
 from mobyci.families.versions import tag_version
 from mobyci.generator.mirrors import rewrite_url
@@ -29,7 +36,7 @@ from mobyci.generator.plan import PACKAGES_DIR, SOURCE_ARCHIVE, SOURCE_DIR, Job,
 from mobyci.schemas.compiled import Target
 from mobyci.schemas.load import LoadedSpec
 
-__all__ = ["WORK_DIR", "cli_ref", "eol_problem", "packaging_jobs", "run_flags"]
+__all__ = ["WORK_DIR", "Toolchain", "cli_ref", "packaging_jobs", "run_flags", "toolchain"]
 
 WORK_DIR = "mobyci-pkg"  # the packaging checkout and, for 19.03, engine/ and cli/ next to it
 CLI_REF_VAR = "MOBYCI_CLI_REF"  # a CI variable that overrides the CLI ref chosen here
@@ -53,14 +60,60 @@ def packaging_jobs(loaded: LoadedSpec, target: Target, build_args: tuple[str, ..
     ]
 
 
+class Toolchain(NamedTuple):
+    """What package jobs build the engine with, and where each value came from (for `mobyci plan`)."""
+
+    cli_ref: str
+    cli_from: str
+    go_version: str | None  # None: the packaging branch's own GO_VERSION
+    go_from: str
+    # The golang image the engine's own Dockerfile builds from: it existed when the release was made, unlike
+    # golang:<go>-<the branch's Debian> (no golang:1.19.5-bookworm exists for v23.0.0 on the 23.0 branch).
+    go_image: str | None = None
+
+
+def toolchain(loaded: LoadedSpec) -> Toolchain:
+    release, ref = loaded.release, loaded.spec.moby.ref
+    facts = release.facts
+    if facts is not None:
+        from mobyci.families.facts import table
+
+        made = table().made
+        if facts.cli_ref_how == "same tag":
+            cli_from = f"docker/cli tag of the same release (facts table of {made})"
+        else:
+            cli_from = (
+                f"docker/cli has no v{facts.version} tag; {facts.cli_ref} is its newest "
+                f"{facts.version.major}.{facts.version.minor} tag at or below (facts table of {made})"
+            )
+        go_from = f"moby {facts.tag}: Dockerfile:{facts.go_line} ARG GO_VERSION (facts table of {made})"
+        image = f"golang:{facts.go_version}-{facts.debian}"
+        return Toolchain(facts.cli_ref, cli_from, facts.go_version, go_from, image)
+    branch = release.packaging.branch
+    go_from = f"docker-ce-packaging {branch}: its common.mk GO_VERSION (the ref is not in the facts table)"
+    return Toolchain(cli_ref(loaded), _cli_rule(ref), None, go_from)
+
+
+def _cli_rule(ref: str) -> str:
+    if tag_version(ref) is not None:
+        return "docker/cli tag named like the engine's (the release is not in the facts table)"
+    if _RELEASE_BRANCH.match(ref):
+        return "docker/cli branch of the same name"
+    return "docker/cli branch of the packaging line"
+
+
 def cli_ref(loaded: LoadedSpec) -> str:
     """The docker/cli ref that goes with the engine ref.
 
-    A release tag maps to the CLI's tag of the same version (v27.5.1 → v27.5.1; from 29.0 the engine's
-    docker-v29.7.2 → v29.7.2). A release branch name (27.x, 20.10) is the same name in docker/cli. Anything else
-    (a fork's branch, a commit) takes the CLI's branch of the packaging line: set MOBYCI_CLI_REF to choose.
+    A release tag in the facts table takes the CLI tag the table names (the same tag, or the newest CLI tag of
+    the line at or below: v25.0.17 → v25.0.7). Another release tag maps to the CLI's tag of the same version
+    (from 29.0 the engine's docker-v29.7.2 → v29.7.2). A release branch name (27.x, 20.10) is the same name in
+    docker/cli. Anything else (a fork's branch, a commit) takes the CLI's branch of the packaging line: set
+    MOBYCI_CLI_REF to choose.
     """
     ref = loaded.spec.moby.ref
+    if loaded.release.facts is not None:
+        return loaded.release.facts.cli_ref
     if tag_version(ref) is not None:
         return "v" + ref.removeprefix("docker-").removeprefix("v")
     if _RELEASE_BRANCH.match(ref):
@@ -130,6 +183,11 @@ def _script(loaded: LoadedSpec, kind: str, distro: str, build_args: tuple[str, .
         overrides = " ".join(_make_arg(c.repo_var, rewrite_url(c.repo, git_mirrors)) for c in extras)
         script.append(f"make -C {root} {overrides} {' '.join(c.checkout for c in extras)}")
     make = [f"make -C {root}/{kind}"]
+    tools = toolchain(loaded)
+    if tools.go_version is not None and tools.go_image is not None:
+        # The engine's own Go (its Dockerfile's GO_VERSION) instead of the branch's pinned one. The package
+        # Dockerfiles only copy /usr/local/go out of GO_IMAGE, so the engine's golang image serves every distro.
+        make += [_make_arg("GO_VERSION", tools.go_version), _make_arg("GO_IMAGE", tools.go_image)]
     if build_args:
         # Every branch's BUILD expands $(BUILD_IMAGE_FLAG) (set only when BUILD_IMAGE is): the predefined
         # proxy args, read by the docker CLI from the environment, reach yum/dnf/apt in the image build.

@@ -85,6 +85,8 @@ class Plan(NamedTuple):
     retry: int
     artifacts_expire_in: str
     notes: tuple[str, ...] = ()
+    # What package jobs build with: (what, value, where it came from); empty without rpm/deb targets.
+    packages: tuple[tuple[str, str, str], ...] = ()
 
     def job(self, name: str) -> Job:
         return next(j for j in self.jobs if j.name == name)
@@ -117,6 +119,22 @@ def build_plan(loaded: LoadedSpec, rewrites: tuple[Rewrite, ...] = ()) -> Plan:
         ]
         jobs.append(_checksums_job(built, bundles=not all(from_packages), packages=any(from_packages)))
     notes = _notes(loaded)
+    packages: tuple[tuple[str, str, str], ...] = ()
+    if any(t.name in ("rpm", "deb") for t in spec.targets):
+        from mobyci.generator.packaging import CLI_REF_VAR, toolchain
+
+        tools = toolchain(loaded)
+        packaging = release.packaging
+        packages = (
+            ("docker-ce-packaging", packaging.branch, "the release line's branch (families/data.py)"),
+            ("cli", tools.cli_ref, f"{tools.cli_from}; the CI variable {CLI_REF_VAR} overrides it"),
+            ("Go", tools.go_version or "of the branch", tools.go_from),
+            *(
+                (("Go image", tools.go_image, "the engine's own build image, for /usr/local/go"),)
+                if tools.go_image
+                else ()
+            ),
+        )
     return Plan(
         spec_path=loaded.path,
         repo=spec.moby.repo,
@@ -133,6 +151,7 @@ def build_plan(loaded: LoadedSpec, rewrites: tuple[Rewrite, ...] = ()) -> Plan:
         retry=spec.ci.retry,
         artifacts_expire_in=spec.ci.artifacts_expire_in,
         notes=notes,
+        packages=packages,
     )
 
 
@@ -227,7 +246,7 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...]) -> Job:
         cross = next((t for t in spec.targets if t.name == "cross"), None)
         if cross is not None:
             # Makes `make build` add the cross toolchains to the dev image.
-            platforms = " ".join(cross.platforms or family.cross_platforms)
+            platforms = " ".join(cross.platforms or loaded.release.cross_platforms)
             env.append(f"export DOCKER_CROSSPLATFORMS={shlex.quote(platforms)}")
         script += [
             # One layer cache per architecture: runners of another architecture must not overwrite it.
@@ -269,7 +288,7 @@ def _target_job(loaded: LoadedSpec, target: str, platforms: list[str] | None, bu
     out = f"{SOURCE_DIR}/{family.bundles[target]}"
     matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()
     if target == "cross":
-        matrix = ((PLATFORM_VAR, tuple(platforms or family.cross_platforms)),)
+        matrix = ((PLATFORM_VAR, tuple(platforms or loaded.release.cross_platforms)),)
         out = f"{out}/${PLATFORM_VAR}"
     version = ref_version_lines(loaded.spec.moby.ref)
     if family.build_style == "make-run":

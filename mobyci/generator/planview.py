@@ -12,7 +12,7 @@ def plan_data(plan: Plan) -> dict[str, Any]:
     """A stable JSON document: keys and order only change with a new `schema_version`."""
     release = plan.release
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "spec": plan.spec_path,
         "moby": {
             "repo": plan.repo,
@@ -40,6 +40,7 @@ def plan_data(plan: Plan) -> dict[str, Any]:
         "ci_variables": list(plan.ci_variables),
         "registry_mirror": plan.registry_mirror,
         "notes": list(plan.notes),
+        "packages": [{"what": what, "value": value, "from": source} for what, value, source in plan.packages],
     }
 
 
@@ -69,8 +70,10 @@ def plan_text(plan: Plan) -> list[tuple[str, list[tuple[str, ...]]]]:
     overview: list[tuple[str, ...]] = [
         ("moby", f"{plan.repo} @ {plan.ref}"),
         ("clone from", plan.clone_url),
-        ("family", f"{family.name} ({family.build_style}, Debian {family.debian})"),
+        ("family", f"{family.name} ({family.build_style}, Debian {release.debian})"),
     ]
+    if release.facts is not None:
+        overview.append(("Go", f"{release.facts.go_version} (Dockerfile:{release.facts.go_line})"))
     if release.variant is not None:
         overview.append(("variant", release.variant.note))
     jobs: list[tuple[str, ...]] = [
@@ -96,6 +99,8 @@ def plan_text(plan: Plan) -> list[tuple[str, list[tuple[str, ...]]]]:
         ("Patch rules (id, what, files)", rewrites),
         ("Environment (CI variable names, never values)", env),
     ]
+    if plan.packages:
+        sections.append(("Packages built with (what, from)", [(f"{w} {v}", f) for w, v, f in plan.packages]))
     if plan.build_args:
         sections.append(("Build args passed from the environment", [(a,) for a in plan.build_args]))
     if plan.notes:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from mobyci.families import Release, family_names, resolve, resolve_family
-from mobyci.families.packaging_data import eol_problem
-from mobyci.families.versions import tag_version
+from mobyci.families.versions import Version, tag_version
 from mobyci.schemas.compiled import Spec
+
+if TYPE_CHECKING:
+    import datetime
 
 Loc = tuple[str | int, ...]
 Finding = tuple[Loc, str]
@@ -27,10 +29,18 @@ BUILDKITE_MATRIX_ELEMENTS = 20  # values in one matrix dimension
 _NAME_RE = re.compile(r"^[A-Za-z0-9._:/=+@-]+$")
 
 
-def check_spec(spec: Spec) -> tuple[Release | None, list[Finding]]:
-    """The release the spec builds, and every cross-field problem as (key path, message)."""
-    release, findings = _check_family(spec)
-    findings += _check_targets(spec, release)
+# Release-looking refs that are not spelled as moby spells its tags.
+_BARE_VERSION = re.compile(r"^(?:docker-)?v?(\d+)\.(\d+)\.(\d+)$")
+
+
+def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release | None, list[Finding], list[Finding]]:
+    """The release the spec builds, every cross-field problem and every warning, as (key path, message).
+
+    `today` is the day distro lifecycles are judged on (default: lifecycle.today(), MOBYCI_TODAY or the clock)."""
+    release, findings, warnings = _check_family(spec)
+    target_findings, target_warnings = _check_targets(spec, release, today)
+    findings += target_findings
+    warnings += target_warnings
     findings += _check_registry(spec)
     findings += _check_apt(spec, release)
     findings += _check_rewrites("git", spec.mirrors.git)
@@ -43,7 +53,11 @@ def check_spec(spec: Spec) -> tuple[Release | None, list[Finding]]:
             (("mirrors", "registry_tokens"), "only applies with mirrors.registry: set the mirror or remove this key")
         )
     # Messages quote the user's values: a newline in one must not start a line that reads like another problem.
-    return release, [(at, _one_line(message)) for at, message in findings]
+    return (
+        release,
+        [(at, _one_line(message)) for at, message in findings],
+        [(at, _one_line(message)) for at, message in warnings],
+    )
 
 
 def _one_line(message: str) -> str:
@@ -54,47 +68,116 @@ def _known() -> str:
     return ", ".join(family_names())
 
 
-def _check_family(spec: Spec) -> tuple[Release | None, list[Finding]]:
+def _check_family(spec: Spec) -> tuple[Release | None, list[Finding], list[Finding]]:
     ref, family = spec.moby.ref, spec.moby.family
     version = tag_version(ref)
     if version is not None:
         release = resolve(ref, None)
         if release is None:
-            return None, [
-                (
-                    ("moby", "ref"),
-                    f"{ref} is not in a supported release family (supported: {_known()}): pick a release from 19.03 on",
-                )
-            ]
+            return (
+                None,
+                [
+                    (
+                        ("moby", "ref"),
+                        f"{ref} is not in a supported release family (supported: {_known()}): "
+                        "pick a release from 19.03 on",
+                    )
+                ],
+                [],
+            )
+        findings, warnings = _check_release(ref, version, release)
         if family is not None:
             given = resolve_family(family)
             if given is None or given.family != release.family or not _is_prefix(family, str(version)):
-                return release, [
+                findings.append(
                     (
                         ("moby", "family"),
                         f"'{family}' does not match ref {ref} (family {release.family.name}): "
                         "remove moby.family (it is derived from the tag) or correct it",
                     )
-                ]
-        return release, []
+                )
+            else:
+                warnings = []  # the user said which family the unknown release builds like
+        return release, findings, warnings
+    misspelled = _misspelled_tag(ref)
+    if misspelled is not None:
+        return None, [(("moby", "ref"), misspelled)], []
     if family is None:
         kind = "commit" if len(ref) == 40 and all(c in "0123456789abcdef" for c in ref) else "branch"
-        return None, [
-            (
-                ("moby", "family"),
-                f"required: the ref '{ref}' is a {kind}, so mobyci cannot tell which release it builds like. "
-                f"Add moby.family (one of {_known()}, or a version such as 26.1)",
-            )
-        ]
+        return (
+            None,
+            [
+                (
+                    ("moby", "family"),
+                    f"required: the ref '{ref}' is a {kind}, so mobyci cannot tell which release it builds like. "
+                    f"Add moby.family (one of {_known()}, or a version such as 26.1)",
+                )
+            ],
+            [],
+        )
     release = resolve_family(family)
     if release is None:
-        return None, [
+        return (
+            None,
+            [
+                (
+                    ("moby", "family"),
+                    f"unknown family '{family}': use one of {_known()}, or a version such as 26.1",
+                )
+            ],
+            [],
+        )
+    return release, [], []
+
+
+def _misspelled_tag(ref: str) -> str | None:
+    """A ref written like a release but not as moby tags it (27.5.1, v29.0.0, docker-v27.5.1): what to write."""
+    match = _BARE_VERSION.match(ref)
+    if match is None:
+        return None
+    major, minor, patch = (int(g) for g in match.groups())
+    minor_text = f"{minor:02d}" if major < 20 else str(minor)
+    tag = f"{'docker-' if major >= 29 else ''}v{major}.{minor_text}.{patch}"
+    why = "from 29.0 the engine's tags are docker-vX.Y.Z" if major >= 29 else "moby tags releases vX.Y.Z"
+    return f"'{ref}' is not a moby tag ({why}); did you mean {tag}?"
+
+
+def _line(version: Version) -> str:
+    # 19.03 and 20.10 are release lines of their own; from 23.0 a line is a major version.
+    return str(Version(version.major, version.minor)) if version.major < 23 else str(version.major)
+
+
+def _check_release(ref: str, version: Version, release: Release) -> tuple[list[Finding], list[Finding]]:
+    """A release tag against the facts table: known, refused (not a release), or new (a warning)."""
+    if release.facts is not None or "-" in ref.removeprefix("docker-"):
+        return [], []  # a known release, or a pre-release (the table holds releases only)
+    from mobyci.families import facts
+
+    made = facts.table().made
+    line = facts.same_major(version)
+    at: Loc = ("moby", "ref")
+    if line and not facts.is_newer(version, line[-1]):
+        near = " or ".join(facts.nearest(version))
+        return [(at, f"{ref} is not a moby release (facts table of {made}); did you mean {near}?")], []
+    if line and not facts.line_is_open(line[-1]):
+        newest = line[-1]
+        return [
             (
-                ("moby", "family"),
-                f"unknown family '{family}': use one of {_known()}, or a version such as 26.1",
+                at,
+                f"{ref} is not a moby release: the {_line(version)} line's newest is {newest.tag} of {newest.date}, "
+                f"and it had no release in the year before the facts table was made ({made}); "
+                f"did you mean {newest.tag}?",
             )
-        ]
-    return release, []
+        ], []
+    newest_text = f" (newest of its line: {line[-1].tag})" if line else ""
+    return [], [
+        (
+            at,
+            f"{ref} is newer than every release in mobyci's facts table of {made}{newest_text}: taken for family "
+            f"{release.family.name} with that family's defaults; if its tree differs, set moby.family, and "
+            "a newer mobyci may know the release",
+        )
+    ]
 
 
 def _is_prefix(family: str, version: str) -> bool:
@@ -106,8 +189,11 @@ def _is_prefix(family: str, version: str) -> bool:
     return [int(p) for p in want] == [int(p) for p in have[: len(want)]]
 
 
-def _check_targets(spec: Spec, release: Release | None) -> list[Finding]:
+def _check_targets(
+    spec: Spec, release: Release | None, today: datetime.date | None
+) -> tuple[list[Finding], list[Finding]]:
     findings: list[Finding] = []
+    warnings: list[Finding] = []
     seen: set[str] = set()
     for index, target in enumerate(spec.targets):
         at: Loc = ("targets", index)
@@ -123,12 +209,12 @@ def _check_targets(spec: Spec, release: Release | None) -> list[Finding]:
         if release is None:
             continue
         if target.name == "cross" and target.platforms:
-            findings += _not_in(
-                (*at, "platforms"),
-                target.platforms,
-                release.family.cross_platforms,
-                f"family {release.family.name}",
+            what = (
+                f"{release.facts.tag} (its tree's cross build)"
+                if release.facts is not None
+                else f"family {release.family.name}"
             )
+            findings += _not_in((*at, "platforms"), target.platforms, release.cross_platforms, what)
         if target.name in ("rpm", "deb") and target.distros:
             packaging = release.packaging
             valid = packaging.rpm if target.name == "rpm" else packaging.deb
@@ -138,11 +224,20 @@ def _check_targets(spec: Spec, release: Release | None) -> list[Finding]:
                 valid,
                 f"docker-ce-packaging branch {packaging.branch} (family {release.family.name})",
             )
+            # Only package targets pay for the lifecycle table and the clock.
+            from mobyci.families import lifecycle
+
+            day = today if today is not None else lifecycle.today()
             for position, distro in enumerate(target.distros):
-                problem = eol_problem(distro) if distro in valid else None
+                if distro not in valid:
+                    continue
+                problem = lifecycle.problem(distro, day)
                 if problem:
                     findings.append(((*at, "distros", position), problem))
-    return findings
+                heads_up = lifecycle.warning(distro, day)
+                if heads_up:
+                    warnings.append(((*at, "distros", position), heads_up))
+    return findings, warnings
 
 
 def _not_in(at: Loc, values: list[str], valid: tuple[str, ...], what: str) -> list[Finding]:
@@ -240,7 +335,7 @@ def pipeline_shape(spec: Spec, release: Release) -> Shape:
         if target.name in ("rpm", "deb"):
             build_jobs += len(target.distros or ())  # one job per distro
         elif target.name == "cross":
-            platforms = len(target.platforms or release.family.cross_platforms)
+            platforms = len(target.platforms or release.cross_platforms)
             matrices.append((("targets", index, "platforms"), (platforms,)))
             build_jobs += platforms
         else:

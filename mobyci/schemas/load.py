@@ -23,7 +23,7 @@ class LoadedSpec(NamedTuple):
     spec: Spec
     release: Release
     path: str  # as the user named it, for messages and generated headers
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # each one line, `file:line:col: key: warning: …`
 
 
 def load_file(path: str) -> LoadedSpec:
@@ -67,18 +67,25 @@ def load_text(text: str, filename: str = "mobyci.yaml") -> LoadedSpec:
         spec = validate_data(doc.data)
     except pydantic_core.ValidationError as exc:
         raise SpecError([_problem(filename, doc, error) for error in exc.errors()]) from None
-    release, findings = check_spec(spec)
+    release, findings, found_warnings = check_spec(spec)
     if findings:
         raise SpecError(
             [Problem(filename, *doc.position(loc), yamlpos.dotted(loc), message) for loc, message in findings]
         )
     assert release is not None  # check_spec reports a problem whenever it cannot resolve the release
-    warnings: list[str] = []
     if spec.proxy.mode == "dockerfile-env":
-        warnings.append(
-            f"{filename}: proxy.mode: dockerfile-env writes the proxy into the Dockerfile as ENV; it persists in "
-            "the dev image and its history. Prefer the default, build-args."
+        found_warnings.append(
+            (
+                ("proxy", "mode"),
+                "dockerfile-env writes the proxy into the Dockerfile as ENV; it persists in the dev image and its "
+                "history. Prefer the default, build-args.",
+            )
         )
+    # Located like problems, `file:line:col: key: warning: …`, so editors and CI logs point at the key.
+    warnings = [
+        str(Problem(filename, *doc.position(loc), yamlpos.dotted(loc), f"warning: {message}"))
+        for loc, message in found_warnings
+    ]
     return LoadedSpec(spec, release, filename, tuple(warnings))
 
 

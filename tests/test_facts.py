@@ -1,0 +1,156 @@
+"""The release facts table (mobyci/families/releases.py): what the clones give, and its own consistency."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mobyci.families import FAMILIES, releases
+from mobyci.families import facts as ft
+from mobyci.families import generate as gen
+from mobyci.families.detect import detect_from
+from tests.conftest import ROOT
+
+_CLONES = {name: os.environ.get(f"MOBYCI_{name.upper()}_GIT") for name in ("moby", "cli", "packaging")}
+_ROWS = list(ft.table().releases.values())
+
+
+@pytest.mark.skipif(
+    not all(_CLONES.values()),
+    reason="maintainer check: set MOBYCI_MOBY_GIT, MOBYCI_CLI_GIT and MOBYCI_PACKAGING_GIT to clones",
+)
+def test_table_is_what_the_clones_give() -> None:
+    from mobyci.facts import table_source
+
+    moby, cli, packaging = (Path(str(_CLONES[n])) for n in ("moby", "cli", "packaging"))
+    committed = (ROOT / "mobyci" / "families" / "releases.py").read_text("utf-8")
+    fresh = table_source(moby, cli, packaging, releases.MADE)
+    assert fresh == committed, (
+        "stale: python -m mobyci.facts --moby $MOBYCI_MOBY_GIT --cli $MOBYCI_CLI_GIT "
+        f"--packaging $MOBYCI_PACKAGING_GIT --date {releases.MADE} (or today's date after a new release)"
+    )
+
+
+def test_every_release_from_19_03_0_to_docker_v29_7_2_is_there_once() -> None:
+    tags = [r.tag for r in _ROWS]
+    assert len(tags) == len(set(tags))
+    assert tags[0] == "v19.03.0"
+    assert "docker-v29.7.2" in tags
+    for tag in tags:
+        assert re.fullmatch(r"(docker-)?v\d+\.\d+\.\d+", tag), f"{tag}: pre-releases are not in the table"
+    keys = [(v.major, v.minor or 0, v.patch or 0) for v in (r.version for r in _ROWS)]
+    assert keys == sorted(keys)
+    # Lines with a gap in their patch numbers would be a tag the generator dropped (v27.0.0 was never tagged:
+    # 27.0 starts at v27.0.1).
+    for major_minor in {k[:2] for k in keys}:
+        patches = sorted(k[2] for k in keys if k[:2] == major_minor)
+        assert patches == list(range(patches[0], patches[-1] + 1)), major_minor
+
+
+def test_every_tag_resolves_to_the_family_its_tree_is_detected_as() -> None:
+    for row in _ROWS:
+        by_version = [f.name for f in FAMILIES if f.contains(row.version)]
+        assert by_version == [row.family], row.tag
+        # The decision list (touchpoints.DETECTION), run on the conditions recorded for the tag's tree.
+        assert detect_from(set(row.holds)) == row.family, row.tag
+
+
+def test_cli_refs_are_tags_of_the_carried_cli_list() -> None:
+    for row in _ROWS:
+        assert row.cli_ref in releases.CLI_TAGS, row.tag
+        assert gen.cli_ref(row.version, list(releases.CLI_TAGS)) == (row.cli_ref, row.cli_ref_how), row.tag
+    # docker/cli has no tag for these engine releases (checked in docker/cli): the newest of the line below.
+    assert ft.release("v23.0.18") is not None
+    assert ft.table().releases["v23.0.18"].cli_ref == "v23.0.15"
+    assert ft.table().releases["v25.0.17"].cli_ref == "v25.0.7"
+    assert ft.table().releases["docker-v29.7.2"].cli_ref == "v29.7.2"
+
+
+def test_packaging_branches_agree_with_the_family_data() -> None:
+    branches = ft.table().packaging
+    for row in _ROWS:
+        family = next(f for f in FAMILIES if f.name == row.family)
+        packaging = family.packaging_for(row.version)
+        assert packaging.branch == row.packaging_branch, row.tag
+        carried = branches[row.packaging_branch]
+        assert set(packaging.deb) == set(carried.deb), row.packaging_branch
+        assert set(packaging.rpm) == set(carried.rpm), row.packaging_branch
+        # bake exports bundles/binary; hack/make.sh writes bundles/binary-daemon.
+        binary = "bundles/binary" if row.bundles == "bake" else "bundles/binary-daemon"
+        assert family.bundles["binary"] == binary, row.tag
+
+
+def test_toolchain_and_cross_facts_the_pipelines_rely_on() -> None:
+    rows = ft.table().releases
+    assert (rows["v25.0.17"].go_version, rows["v25.0.17"].packaging_branch) == ("1.26.5", "27.x")
+    assert rows["v23.0.18"].go_version == "1.23.8"
+    assert ft.table().packaging["27.x"].go_version == "1.22.12"
+    universe = {f"linux/{a}" for a in ("amd64", "arm", "arm/v5", "arm/v6", "arm/v7", "arm64", "ppc64le", "s390x")}
+    universe.add("windows/amd64")
+    for row in _ROWS:
+        assert set(row.cross) <= universe, row.tag
+        assert re.fullmatch(r"1\.\d+(\.\d+)?", row.go_version), row.tag
+        assert row.debian in {"stretch", "buster", "bullseye", "bookworm", "trixie"}, row.tag
+        if row.family == "20.10":
+            # hack/make/.binary: -buildmode=pie always, a C toolchain only for some platforms.
+            assert not {"linux/arm/v6", "linux/s390x"} & set(row.cross), row.tag
+        if row.family == "19.03":
+            assert {"linux/arm/v5", "linux/arm/v7"} <= set(row.cross), row.tag
+
+
+# --- the generator's readers, on small hand-written files -------------------------------------------------------
+
+_BINARY = """\
+if [ cross ]; then
+	case "$(go env GOOS)/$(go env GOARCH)" in
+		windows/amd64)
+			export CC=x86_64-w64-mingw32-gcc
+			;;
+		linux/arm)
+			case "${GOARM}" in
+				5 | "")
+					export CC=arm-linux-gnueabi-gcc
+					;;
+			esac
+			;;
+	esac
+fi
+case "$(go env GOOS)/$(go env GOARCH)" in
+	windows/* | linux/mips*) ;;
+	*)
+		BUILDFLAGS+=("-buildmode=pie")
+		;;
+esac
+"""
+_DOCKERFILE = "FROM base AS cross-true\nRUN dpkg --add-architecture armel\nRUN dpkg --add-architecture s390x\n"
+
+
+def test_classic_cross_keeps_what_links() -> None:
+    # armel gives linux/arm and arm/v5 (toolchain set for GOARM 5 and unset); s390x has no CC and needs PIE.
+    assert gen._classic_cross(_DOCKERFILE, _BINARY) == ("linux/amd64", "linux/arm", "linux/arm/v5", "windows/amd64")
+
+
+def test_bake_platforms_are_read_from_the_platforms_target() -> None:
+    bake = 'target "_platforms" {\n  platforms = [\n    "linux/amd64",\n    "linux/arm/v7",\n  ]\n}\n'
+    assert gen._bake_platforms("vX", bake) == ("linux/amd64", "linux/arm/v7")
+
+
+def test_facts_command_says_what_is_wrong_without_a_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "mobyci.facts", "--moby", str(tmp_path), "--cli", str(tmp_path)),
+            *("--packaging", str(tmp_path), "--out", str(tmp_path / "out.py")),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"mobyci.facts: {tmp_path}: git for-each-ref")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out.py").exists()

@@ -1,0 +1,190 @@
+"""Validation, plans and pipelines built from the release facts and the distro lifecycle table."""
+
+from __future__ import annotations
+
+import pytest
+
+from mobyci.errors import SpecError
+from mobyci.families import facts as ft
+from mobyci.families import lifecycle
+from mobyci.generator import planview
+from mobyci.generator.render import make_plan, render_pipeline
+from mobyci.schemas.load import LoadedSpec, load_text
+from tests import pipeline_checks as pc
+
+
+def _load(ref: str, *targets: str) -> LoadedSpec:
+    return load_text(f"version: 1\nmoby: {{ref: '{ref}'}}\ntargets: [{', '.join(targets) or 'binary'}]\n")
+
+
+def _refused(ref: str, *targets: str) -> str:
+    with pytest.raises(SpecError) as caught:
+        _load(ref, *targets)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        # Inside the 27 line's range of releases, but never tagged.
+        ("v27.0.0", "v27.0.0 is not a moby release (facts table of 2026-12-01); did you mean v27.0.1?"),
+        ("v25.0.99", None),  # past the newest of a line still getting releases: a warning, below
+        ("v27.9.9", "v27.9.9 is not a moby release: the 27 line's newest is v27.5.1 of 2025-01-22"),
+        ("v19.03.99", "v19.03.99 is not a moby release: the 19.03 line's newest is v19.03.15 of 2021-02-01"),
+        (
+            "v29.0.0",
+            "'v29.0.0' is not a moby tag (from 29.0 the engine's tags are docker-vX.Y.Z); did you mean docker-v29.0.0?",
+        ),
+        ("27.5.1", "'27.5.1' is not a moby tag (moby tags releases vX.Y.Z); did you mean v27.5.1?"),
+        ("docker-v28.5.2", "'docker-v28.5.2' is not a moby tag (moby tags releases vX.Y.Z); did you mean v28.5.2?"),
+    ],
+)
+def test_refs_that_are_no_release_are_refused_with_the_nearest(ref: str, expected: str | None) -> None:
+    if expected is None:
+        assert _load(ref).warnings
+        return
+    message = _refused(ref)
+    assert f"mobyci.yaml:2:13: moby.ref: {expected}" in message
+
+
+def test_a_release_newer_than_the_table_is_accepted_with_a_warning_naming_the_table_date() -> None:
+    loaded = _load("docker-v29.8.0")
+    assert loaded.release.family.name == "29"
+    assert loaded.release.facts is None
+    assert loaded.warnings == (
+        "mobyci.yaml:2:13: moby.ref: warning: docker-v29.8.0 is newer than every release in mobyci's facts table "
+        "of 2026-12-01 (newest of its line: docker-v29.7.2): taken for family 29 with that family's defaults; "
+        "if its tree differs, set moby.family, and a newer mobyci may know the release",
+    )
+    # Saying the family is the answer the warning asks for.
+    spec = "version: 1\nmoby: {ref: docker-v29.8.0, family: '29'}\ntargets: [binary]\n"
+    assert load_text(spec).warnings == ()
+
+
+def test_cross_platforms_are_checked_per_release() -> None:
+    cross = "{name: cross, platforms: [linux/arm/v6]}"
+    # 20.10's hack/make/.binary links arm/v6 with no C toolchain and -buildmode=pie: refused for 20.10 …
+    assert "'linux/arm/v6' is not supported by v20.10.27 (its tree's cross build)" in _refused("v20.10.27", cross)
+    # … and 19.03's hack/make/cross splits arm/v5 and arm/v7 into GOARM.
+    assert _load("v19.03.12", "{name: cross, platforms: [linux/arm/v5, linux/arm/v7]}").spec.targets
+    # ppc64le appears in 20.10's cross stage with v20.10.19: before it, the tree has no toolchain for it.
+    ppc = "{name: cross, platforms: [linux/ppc64le]}"
+    assert "linux/ppc64le" in _refused("v20.10.18", ppc)
+    assert _load("v20.10.19", ppc).release.cross_platforms[-2] == "linux/ppc64le"
+
+
+@pytest.mark.parametrize(
+    ("ref", "kind", "distro", "expected"),
+    [
+        (
+            "v20.10.27",
+            "deb",
+            "debian-buster",
+            "'debian-buster' cannot be built as of 2026-12-01: Debian 10 buster: "
+            "Debian LTS ended on 2024-06-30; its suites moved to archive.debian.org",
+        ),
+        (
+            "v27.5.1",
+            "rpm",
+            "fedora-40",
+            "'fedora-40' cannot be built as of 2026-12-01: Fedora 40: end of life on 2025-05-13",
+        ),
+        ("v28.5.2", "deb", "ubuntu-plucky", "Ubuntu 25.04 plucky: end of life on 2026-01-15"),
+        ("v28.5.2", "deb", "ubuntu-questing", "Ubuntu 25.10 questing: end of life on 2026-07-09"),
+        ("v28.5.2", "rpm", "fedora-42", "Fedora 42: end of life on 2026-05-13"),
+        ("v20.10.27", "deb", "raspbian-buster", "Raspbian 10 buster: Raspbian rebuilds Debian buster"),
+    ],
+)
+def test_distros_whose_repositories_are_gone_are_refused_with_date_and_source(
+    ref: str, kind: str, distro: str, expected: str
+) -> None:
+    message = _refused(ref, f"{{name: {kind}, distros: [{distro}]}}")
+    assert expected in message
+    assert "(https://" in message
+
+
+def test_distros_near_or_past_end_of_life_warn_and_still_build() -> None:
+    loaded = _load("v28.5.2", "{name: rpm, distros: [fedora-43]}", "{name: deb, distros: [debian-bullseye]}")
+    assert loaded.warnings == (
+        "mobyci.yaml:3:33: targets[0].distros[0]: warning: 'fedora-43': Fedora 43 reaches end of life on "
+        "2026-12-09, in 8 days (https://fedorapeople.org/groups/schedule/); plan to move on",
+        "mobyci.yaml:3:68: targets[1].distros[0]: warning: 'debian-bullseye': Debian 11 bullseye reached end of "
+        "Debian LTS on 2026-08-31 (https://wiki.debian.org/LTS)",
+    )
+
+
+def test_the_day_changes_messages_never_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = "version: 1\nmoby: {ref: v28.5.2}\ntargets: [{name: rpm, distros: [fedora-42]}]\n"
+    monkeypatch.setenv(lifecycle.TODAY_VAR, "2026-01-01")
+    early = load_text(spec)
+    assert early.warnings == ()  # 132 days before its end of life: nothing to say yet
+    monkeypatch.setenv(lifecycle.TODAY_VAR, "2026-04-01")
+    late = load_text(spec)
+    assert "reaches end of life on 2026-05-13, in 42 days" in late.warnings[0]
+    assert render_pipeline(early, "gitlab") == render_pipeline(late, "gitlab")
+    monkeypatch.setenv(lifecycle.TODAY_VAR, "2026-05-13")
+    with pytest.raises(SpecError, match="'fedora-42' cannot be built as of 2026-05-13"):
+        load_text(spec)
+
+
+def test_a_bad_today_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(lifecycle.TODAY_VAR, "tomorrow")
+    with pytest.raises(lifecycle.TodayError, match="MOBYCI_TODAY='tomorrow' is not a date: write it as YYYY-MM-DD"):
+        _load("v28.5.2", "{name: deb, distros: [debian-bookworm]}")
+    # Only package targets read the day.
+    assert _load("v28.5.2").warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("ref", "cli", "go", "debian", "branch"),
+    [
+        ("v25.0.17", "v25.0.7", "1.26.5", "bookworm", "27.x"),
+        ("v23.0.18", "v23.0.15", "1.23.8", "bookworm", "23.0"),
+        # The 23.0 branch's golang:<go>-bookworm would not exist for Go 1.19.5: the engine's own image does.
+        ("v23.0.0", "v23.0.0", "1.19.5", "bullseye", "23.0"),
+    ],
+)
+def test_package_jobs_build_with_the_release_cli_and_go(ref: str, cli: str, go: str, debian: str, branch: str) -> None:
+    loaded = _load(ref, "{name: deb, distros: [debian-bookworm]}")
+    plan = make_plan(loaded)
+    text = [" ".join(row) for _, rows in planview.plan_text(plan) for row in rows]
+    assert f"cli {cli}" in " ".join(text)
+    assert f"Go {go} moby {ref}: Dockerfile:3 ARG GO_VERSION (facts table of 2026-12-01)" in text
+    assert f"Go image golang:{go}-{debian} the engine's own build image, for /usr/local/go" in text
+    assert f"docker-ce-packaging {branch} the release line's branch (families/data.py)" in text
+    job = plan.job("deb-debian-bookworm")
+    assert f'cli_ref="${{MOBYCI_CLI_REF:-{cli}}}"' in job.script
+    make = next(line for line in job.script if line.startswith("make -C mobyci-pkg/packaging/deb "))
+    assert make.split()[3:5] == [f"GO_VERSION={go}", f"GO_IMAGE=golang:{go}-{debian}"]
+    data = planview.plan_data(plan)["packages"]
+    assert [p["what"] for p in data] == ["docker-ce-packaging", "cli", "Go", "Go image"]
+    assert data[1]["value"] == cli
+
+
+def _targets_for(row: ft.ReleaseFacts) -> list[str]:
+    targets = ["binary", "cross"]
+    day = lifecycle.today()
+    packaging = ft.table().packaging[row.packaging_branch]
+    for kind, distros in (("rpm", packaging.rpm), ("deb", packaging.deb)):
+        alive = [d for d in distros if lifecycle.problem(d, day) is None]
+        if alive:
+            targets.append(f"{{name: {kind}, distros: [{alive[0]}]}}")
+    return targets
+
+
+def test_every_release_validates_plans_and_renders_for_gitlab() -> None:
+    for row in ft.table().releases.values():
+        targets = _targets_for(row)
+        loaded = _load(row.tag, *targets)
+        assert loaded.release.facts == row
+        plan = make_plan(loaded)
+        doc = pc.load_yaml(render_pipeline(loaded, "gitlab"))
+        assert pc.semantic_problems(doc) == [], row.tag
+        cross = plan.job("cross")
+        assert cross.matrix == (("MOBYCI_PLATFORM", row.cross),), row.tag
+        if any(t.startswith("{name: deb") for t in targets):
+            job = next(j for j in plan.jobs if j.name.startswith("deb-"))
+            assert f'cli_ref="${{MOBYCI_CLI_REF:-{row.cli_ref}}}"' in job.script, row.tag
+            assert f"GO_VERSION={row.go_version} GO_IMAGE=golang:{row.go_version}-{row.debian}" in " ".join(
+                job.script
+            ), row.tag
