@@ -26,7 +26,7 @@ def cases(golden_name: str, example_path: str) -> list[tuple[str, Path, Path]]:
 
 def load_case(spec: Path) -> LoadedSpec:
     # The spec's path relative to its case's root, as a user would run it there.
-    return load_text(spec.read_text(), spec.name)
+    return load_text(spec.read_text(), spec.name, base=spec.parent)
 
 
 def assert_current(spec: Path, expected: Path, fmt: str, test_file: str) -> None:

@@ -78,6 +78,11 @@ class Touchpoints(NamedTuple):
     base_stage: str
     # Stages that run apt without any APT_MIRROR hook: the apt rule injects its own rewrite there.
     apt_unhooked_stages: tuple[str, ...]
+    # The Debian stages every other Debian stage descends from (`FROM base AS …`, `FROM dev-base AS …`): a CA
+    # installed into their trust store is in every stage built on them. The other stages start from images
+    # that never reach the network in this Dockerfile (tonistiigi/xx, busybox, scratch, vpnkit, registry,
+    # buildx-bin, compose-bin, docker:dind): they only provide files to COPY --from.
+    debian_roots: tuple[str, ...] = ("base", "frozen-images")
 
 
 _GIT = ("Dockerfile", "hack/dockerfile/install/*.installer", "hack/dockerfile/cli.sh")
@@ -85,7 +90,7 @@ _DOWNLOADS = ("hack/dockerfile/install/dockercli.installer", "Dockerfile", "hack
 _FROZEN = "contrib/download-frozen-image-v2.sh"
 
 
-def _touchpoints(*, apt_unhooked: tuple[str, ...]) -> Touchpoints:
+def _touchpoints(*, apt_unhooked: tuple[str, ...], debian_roots: tuple[str, ...] = ("base", "frozen-images")) -> Touchpoints:
     return Touchpoints(
         git_files=_GIT,
         download_files=_DOWNLOADS,
@@ -93,12 +98,13 @@ def _touchpoints(*, apt_unhooked: tuple[str, ...]) -> Touchpoints:
         dockerfile="Dockerfile",
         base_stage="base",
         apt_unhooked_stages=apt_unhooked,
+        debian_roots=debian_roots,
     )
 
 
 TOUCHPOINTS: dict[str, Touchpoints] = {
     # 19.03: frozen-images is `FROM base`, so the build arg's hook in base covers every apt stage.
-    "19.03": _touchpoints(apt_unhooked=()),
+    "19.03": _touchpoints(apt_unhooked=(), debian_roots=("base",)),
     # 20.10 - 24.0: base has the APT_MIRROR hook; frozen-images is `FROM debian:…` and never sees it.
     "20.10": _touchpoints(apt_unhooked=("frozen-images",)),
     "23.0": _touchpoints(apt_unhooked=("frozen-images",)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from mobyci.generator import ca
 from mobyci.generator import plan as p
 
 # buildx reads BUILDX_BUILDER as its --builder flag (docker/buildx commands/root.go): a named builder that cannot
@@ -25,12 +26,18 @@ def registry_host(url: str) -> str:
     return url.split("://", 1)[-1].rstrip("/")
 
 
-def buildkitd_config(plan: p.Plan) -> str:
-    """buildkitd.toml for the builder ("" when there is nothing to configure)."""
+def buildkitd_config(plan: p.Plan, ca_path: str | None = None) -> str:
+    """buildkitd.toml for the builder ("" when there is nothing to configure). `ca_path`: the file of tls.ca_certs
+    as the job sees it; buildx copies it into the builder (docker/buildx util/confutil/container.go)."""
     sections: list[str] = []
-    if plan.registry_mirror:
+    ca_line = f"  ca = [{json.dumps(ca_path)}]\n" if ca_path else ""
+    mirror = registry_host(plan.registry_mirror) if plan.registry_mirror else None
+    if mirror or ca_line:
         # Docker Hub is the only registry the spec mirrors; other registries are reached directly.
-        sections.append(f'[registry."docker.io"]\n  mirrors = [{json.dumps(registry_host(plan.registry_mirror))}]\n')
+        mirrors = f"  mirrors = [{json.dumps(mirror)}]\n" if mirror else ""
+        sections.append(f'[registry."docker.io"]\n{mirrors}{ca_line}')
+    if mirror and ca_line:
+        sections.append(f"[registry.{json.dumps(mirror)}]\n{ca_line}")
     return "\n".join(sections)
 
 
@@ -43,9 +50,11 @@ def create_lines(plan: p.Plan, name: str) -> list[str]:
     """Shell lines that create the job's builder, named `name` (shell text, unique per job: on a shell runner
     the builder's container shares the host daemon with other jobs), select it for every later buildx call
     and remove it when the job's shell exits."""
-    lines: list[str] = []
+    # tls.ca_certs: the CA file must exist when the builder is created (buildx reads it then, relative to the job's
+    # directory like the config file itself).
+    lines: list[str] = list(plan.ca_lines)
     options = ["--driver docker-container"]
-    config = buildkitd_config(plan)
+    config = buildkitd_config(plan, ca_path=ca.CA_FILE if plan.ca_lines else None)
     if config:
         lines.append(f"cat > {BUILDKITD_CONFIG_FILE} <<'{_EOF}'\n{config.rstrip()}\n{_EOF}")
         options.append(f"--buildkitd-config {BUILDKITD_CONFIG_FILE}")

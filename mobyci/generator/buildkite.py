@@ -179,7 +179,7 @@ def _notes(loaded: LoadedSpec, plan: p.Plan) -> tuple[str, ...]:
         "Upload it with interpolation on (the default): every runtime dollar sign is written doubled, and "
         "--no-interpolation would hand those to the shell as they are.",
     ]
-    agent_env = [ref for _, ref in _runtime_variables(plan)]
+    agent_env = [ref for _, ref in _runtime_variables(plan)] + list(plan.ca_variables)
     if any(job.registry_login for job in plan.jobs):
         agent_env.append(p.DEV_IMAGE_VAR)
     if agent_env:
@@ -191,6 +191,11 @@ def _notes(loaded: LoadedSpec, plan: p.Plan) -> tuple[str, ...]:
         notes.append(
             f"The dev image is pushed to {p.DEV_IMAGE_VAR}; logging the agents in to that registry is the agent's "
             "job (a pre-command hook or the docker-login plugin)."
+        )
+    if plan.ca_lines:
+        notes.append(
+            "tls.ca_certs: each CA variable holds a file path on the agent or the PEM text; the agents' Docker daemon "
+            "trusts the CA only through its own /etc/docker/certs.d/<registry>/ca.crt and system store."
         )
     if plan.registry_mirror:
         notes.append(

@@ -17,6 +17,7 @@ from typing import Any
 
 from mobyci.errors import MobyciError
 from mobyci.generator import builder
+from mobyci.generator import ca
 from mobyci.generator import plan as p
 from mobyci.generator.header import with_header
 from mobyci.generator.yamlout import dump
@@ -143,7 +144,9 @@ def _job(
     if job.variables:
         out["env"] = dict(job.variables)
     steps: list[dict[str, Any]] = []
-    if job.check_only:
+    uses_ca = bool(plan.ca_lines) and (job.docker or plan.ca_lines[0] in job.script)
+    if job.check_only or (uses_ca and ca.repo_files(loaded.spec)):
+        # CA files committed to the repository are read from its checkout.
         steps.append(
             {"name": "Check out the repository", "uses": uses("checkout"), "with": {"persist-credentials": False}}
         )
@@ -163,10 +166,19 @@ def _job(
         )
     if job.build_cache:
         steps.append({"name": "Expose the GitHub Actions cache service to buildx", "uses": uses("github-runtime")})
+    ca_env = {name: f"${{{{ secrets.{name} }}}}" for name in plan.ca_variables} if uses_ca else {}
     if job.docker:
+        if plan.ca_lines:
+            # Before the builder starts: buildx copies the CA file named in its config into the builder.
+            step = {"name": "Trust the corporate CA (tls.ca_certs)", "run": "\n".join(plan.ca_lines) + "\n"}
+            if ca_env:
+                step["env"] = dict(ca_env)
+            steps.append(step)
         steps.append(_setup_buildx(plan, secrets))
     run: dict[str, Any] = {"name": job.title, "run": _script(loaded, plan, job, secrets, patch_script)}
     env = {ref: f"${{{{ secrets.{ref} }}}}" for _, ref in secrets}
+    if plan.ca_lines and plan.ca_lines[0] in job.script:
+        env.update(ca_env)
     env.update({dim: f"${{{{ matrix.{dim} }}}}" for dim, _ in job.matrix})
     if job.docker:
         env[builder.BUILDER_VAR] = BUILDX_BUILDER_EXPR
@@ -223,11 +235,15 @@ def _setup_buildx(plan: p.Plan, secrets: list[tuple[str, str]]) -> dict[str, Any
         opts.append(f'"env.{name}={source}"')
     step: dict[str, Any] = {"name": "Set up a BuildKit builder", "id": BUILDX_STEP_ID, "uses": uses("setup-buildx")}
     inputs: dict[str, Any] = {"driver-opts": "\n".join(opts) + "\n"}
-    config = builder.buildkitd_config(plan)
+    config = builder.buildkitd_config(plan, ca_path=_CA_PATH if plan.ca_lines else None)
     if config:
         inputs["buildkitd-config-inline"] = config
     step["with"] = inputs
     return step
+
+
+# Where the CA step writes the CA (the job's work tree); an expression is allowed in `with:`.
+_CA_PATH = "${{ github.workspace }}/" + ca.CA_FILE
 
 
 def _artifact_name(job: p.Job, job_ident: str) -> str:
@@ -273,7 +289,7 @@ def _retention_days(expire_in: str) -> int | None:
 
 def _notes(loaded: LoadedSpec, plan: p.Plan) -> tuple[str, ...]:
     notes = [f"moby {plan.ref} (family {plan.release.family.name}), GitHub Actions on {loaded.spec.ci.github.runs_on}."]
-    secrets = list(dict.fromkeys(ref for _, ref in _secret_variables(plan)))
+    secrets = list(dict.fromkeys([*(ref for _, ref in _secret_variables(plan)), *plan.ca_variables]))
     if secrets:
         notes.append(
             "Repository secrets this workflow reads (Settings -> Secrets and variables -> Actions): "

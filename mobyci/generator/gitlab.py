@@ -6,6 +6,7 @@ import shlex
 from typing import Any
 
 from mobyci.generator import builder
+from mobyci.generator import ca
 from mobyci.generator import plan as p
 from mobyci.generator.header import with_header
 from mobyci.generator.yamlout import dump
@@ -36,7 +37,7 @@ def render_gitlab(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: 
         "default": _default(loaded, plan),
     }
     if dind:
-        doc[".mobyci-docker"] = _dind_template(loaded)
+        doc[".mobyci-docker"] = _dind_template(loaded, plan)
         # Jobs that only need git, tar and sha256sum: the same image, without a daemon to start.
         doc[".mobyci-tools"] = {"image": doc[".mobyci-docker"]["image"]}
     for job in plan.jobs:
@@ -52,13 +53,33 @@ def render_gitlab(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: 
             "CI/CD variables this pipeline reads (set them in the project settings, masked): "
             + ", ".join(plan.ci_variables)
         )
+    if plan.ca_variables:
+        notes.append(
+            "CA certificates (tls.ca_certs) from CI/CD variables: "
+            + ", ".join(plan.ca_variables)
+            + (
+                " -- of type Variable holding the PEM text: the docker-in-docker service has no access to the "
+                "job's files"
+                if dind
+                else " -- of type File or Variable (PEM text). The runner's Docker daemon trusts the CA only "
+                "through its own /etc/docker/certs.d/<registry>/ca.crt and system store"
+            )
+        )
     return with_header(dump(doc), spec_path=loaded.path, command=command, notes=tuple(notes))
+
+
+def _service_ca_variables(plan: p.Plan) -> tuple[tuple[str, str], ...]:
+    """(service variable, CI variable) for each CA the dind service reads: project variables reach services only
+    re-assigned in `variables:`."""
+    return tuple((f"MOBYCI_SERVICE_CA_{index}", name) for index, name in enumerate(plan.ca_variables, 1))
 
 
 def _variables(plan: p.Plan, dind: bool) -> dict[str, Any]:
     # YAML variables also reach the dind service, which pulls images and runs BuildKit ADD: that is why
     # project variables are re-assigned here under the names the daemon and the builds read.
     variables: dict[str, Any] = dict(plan.variables)
+    if dind:
+        variables.update((var, f"${name}") for var, name in _service_ca_variables(plan))
     if any(j.registry_login for j in plan.jobs):
         variables[p.DEV_IMAGE_VAR] = "$CI_REGISTRY_IMAGE/moby-dev"
         variables[p.DEV_TAG_VAR] = "$CI_PIPELINE_ID"
@@ -90,9 +111,13 @@ def _duration(seconds: int) -> str:
     return " ".join(x for x in parts if x) or f"{seconds}s"
 
 
-def _dind_template(loaded: LoadedSpec) -> dict[str, Any]:
+def _dind_template(loaded: LoadedSpec, plan: p.Plan) -> dict[str, Any]:
     version = loaded.spec.ci.gitlab.docker_version
     service: dict[str, Any] = {"name": _image(loaded, f"docker:{version}-dind"), "alias": "docker"}
+    if plan.ca_variables:
+        # The service's own entrypoint, run after the CA is in place; `command` stays its arguments ("$@").
+        script = ca.dind_script(loaded.spec, _service_ca_variables(plan))
+        service["entrypoint"] = ["sh", "-c", script, "mobyci-dind"]
     if loaded.spec.mirrors.registry:
         # A literal: GitLab does not expand variables in a service command.
         service["command"] = [f"--registry-mirror={loaded.spec.mirrors.registry}"]
@@ -101,7 +126,11 @@ def _dind_template(loaded: LoadedSpec) -> dict[str, Any]:
         "services": [service],
         # The cli image has git and buildx but not make or bash, which moby's Makefile needs; the packaging
         # Makefiles call GNU date (coreutils).
-        "before_script": [apk_add_line(loaded.spec.mirrors.alpine, ("make", "bash", "coreutils"))],
+        "before_script": [
+            # apk reaches Alpine's CDN over https: the CA goes into the image's own bundle first.
+            *(plan.ca_lines + (f"cat {ca.CA_FILE} >> /etc/ssl/certs/ca-certificates.crt",) if plan.ca_lines else ()),
+            apk_add_line(loaded.spec.mirrors.alpine, ("make", "bash", "coreutils")),
+        ],
     }
 
 

@@ -30,7 +30,16 @@ from typing import TYPE_CHECKING, NamedTuple
 from mobyci.errors import CheckFailed, MobyciError
 from mobyci.families.detect import check_tree, detect_family, unknown_family_message
 from mobyci.generator.patchscript import mismatch_message, miss_message, spec_description
-from mobyci.generator.rules import MARKER_PREFIX, EnvValue, Rule, build_rules, check_rule, dockerfile_dq, patterns_of
+from mobyci.generator.rules import (
+    CA_FILE_ENV,
+    MARKER_PREFIX,
+    EnvValue,
+    Rule,
+    build_rules,
+    check_rule,
+    dockerfile_dq,
+    patterns_of,
+)
 
 if TYPE_CHECKING:
     from mobyci.schemas.load import LoadedSpec
@@ -406,13 +415,18 @@ def run_rules(
     if detected != family:
         raise MobyciError(mismatch_message(str(tree), detected, family, spec_desc))
     resolved = _resolve(rules, environ)
+    copies = _tree_copies(rules, tree, environ)
     results = _collect(tree, rules, resolved)
     errors = [e for res in results for e in res.errors] or _rule_errors(resolved, results, detected)
     if errors:
         raise (CheckFailed if check else MobyciError)("\n".join([*errors, "nothing was changed"]))
 
     lines = [f"moby family {detected} (detected from the tree)", *_summary(resolved, results, check=check)]
-    changed = [res for res in results if res.changed]
+    for rule_id, rel, data, current in copies:
+        status = "already applied" if current else ("to copy" if check else "copied")
+        lines.append(_row(rule_id, rel, status))
+    changed: list[object] = [res for res in results if res.changed]
+    changed += [copy for copy in copies if not copy[3]]
     if not rules:
         lines.append("the spec maps no mirror into the tree: nothing to change")
     elif not changed:
@@ -420,10 +434,57 @@ def run_rules(
     elif check:
         lines.append(f"{_plural(len(changed), 'file')} would change")
     else:
-        for res in changed:
-            _write_keep_mode(tree / res.rel, b"".join(line + b"\n" for line in res.after))
+        for res in results:
+            if res.changed:
+                _write_keep_mode(tree / res.rel, b"".join(line + b"\n" for line in res.after))
+        for _, rel, data, current in copies:
+            if not current:
+                _write_new(tree / rel, data)
         lines.append(f"patched {_plural(len(changed), 'file')}")
     return PatchReport(lines, bool(changed))
+
+
+def _tree_copies(
+    rules: Sequence[Rule], tree: Path, environ: Mapping[str, str]
+) -> list[tuple[str, str, bytes, bool]]:
+    """(rule id, path in the tree, content, already in place) of every file a rule copies into the tree."""
+    copies = []
+    for rule in rules:
+        if not rule.tree_file:
+            continue
+        source = environ.get(CA_FILE_ENV, "")
+        if not source:
+            raise MobyciError(
+                f"tls.ca_certs: {CA_FILE_ENV} is not set: set it to the PEM file of the CA certificates "
+                "(the generated pipelines do)"
+            )
+        try:
+            data = Path(source).read_bytes()
+        except OSError:
+            raise MobyciError(f"tls.ca_certs: {CA_FILE_ENV} names no readable file: {source}") from None
+        if b"PRIVATE KEY-----" in data:
+            raise MobyciError(f"tls.ca_certs: {source} holds a private key, not a certificate")
+        if b"-----BEGIN CERTIFICATE-----" not in data:
+            raise MobyciError(f"tls.ca_certs: {source} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+        dest = tree / rule.tree_file
+        current = dest.is_file() and dest.read_bytes() == data
+        copies.append((rule.id, rule.tree_file, data, current))
+    return copies
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".mobyci-tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _write_keep_mode(path: Path, data: bytes) -> None:

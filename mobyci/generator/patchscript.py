@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from mobyci.families.detect import not_a_tree_message, unknown_family_message
 from mobyci.families.touchpoints import DETECTION, TREE_MARKERS, Contains, Exists, HasLine, LineStarts
 from mobyci.generator.header import with_header
-from mobyci.generator.rules import EnvValue, Rule, build_rules, check_rule, patterns_of
+from mobyci.generator.rules import CA_FILE_ENV, EnvValue, Rule, build_rules, check_rule, patterns_of
 
 if TYPE_CHECKING:
     from mobyci.schemas.load import LoadedSpec
@@ -112,6 +112,8 @@ def render_script(
             for pos, rule in enumerate(rules)
         ],
         env_checks=env_checks,
+        copies=[(rule.id, rule.tree_file) for rule in rules if rule.tree_file],
+        ca_env=CA_FILE_ENV,
         patterns=patterns,
         markers=TREE_MARKERS,
         detect=_detect_tests(),

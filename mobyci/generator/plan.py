@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from mobyci.families import Release
 from mobyci.families.versions import COMMIT_RE, tag_version
+from mobyci.generator import ca
 from mobyci.generator.mirrors import rewrite_url
 from mobyci.schemas.fields import duration_seconds, var_ref_name
 from mobyci.schemas.load import LoadedSpec
@@ -87,6 +88,10 @@ class Plan(NamedTuple):
     notes: tuple[str, ...] = ()
     # What package jobs build with: (what, value, where it came from); empty without rpm/deb targets.
     packages: tuple[tuple[str, str, str], ...] = ()
+    # tls.ca_certs: the lines that assemble the CA in a job, the CI variables they read, and where it is trusted.
+    ca_lines: tuple[str, ...] = ()
+    ca_variables: tuple[str, ...] = ()
+    ca_places: tuple[str, ...] = ()
 
     def job(self, name: str) -> Job:
         return next(j for j in self.jobs if j.name == name)
@@ -104,7 +109,8 @@ def build_plan(loaded: LoadedSpec, rewrites: tuple[Rewrite, ...] = ()) -> Plan:
     if family.build_style in ("make-run", "buildkit"):
         variables.append(("DOCKER_BUILDKIT", "1"))
     build_args = tuple(name for name in PROXY_ARGS if any(name == v for v, _ in variables))
-    jobs: list[Job] = [_check_job(loaded), _prepare_job(loaded, build_args)]
+    ca_lines = ca.job_lines(spec)
+    jobs: list[Job] = [_check_job(loaded, ca_lines), _prepare_job(loaded, build_args, ca_lines)]
     for target in spec.targets:
         if target.name in ("rpm", "deb"):
             from mobyci.generator.packaging import packaging_jobs
@@ -152,6 +158,9 @@ def build_plan(loaded: LoadedSpec, rewrites: tuple[Rewrite, ...] = ()) -> Plan:
         artifacts_expire_in=spec.ci.artifacts_expire_in,
         notes=notes,
         packages=packages,
+        ca_lines=ca_lines,
+        ca_variables=ca.ca_variables(spec),
+        ca_places=_ca_places(loaded),
     )
 
 
@@ -181,7 +190,7 @@ def _build_args_flags(build_args: tuple[str, ...]) -> str:
 _CHECK_VENV = ".mobyci-venv"  # in the job's work tree: no shared /tmp path
 
 
-def _check_job(loaded: LoadedSpec) -> Job:
+def _check_job(loaded: LoadedSpec, ca_lines: tuple[str, ...]) -> Job:
     from mobyci import __version__
 
     pypi = loaded.spec.mirrors.pypi
@@ -191,6 +200,7 @@ def _check_job(loaded: LoadedSpec) -> Job:
         stage="check",
         title="The spec validates and the committed pipeline is current",
         script=(
+            *ca_lines,
             f"python3 -m venv {_CHECK_VENV}",
             # The version that wrote the pipeline, so a current pipeline renders to the same bytes.
             f"{_CHECK_VENV}/bin/pip install --quiet{index} {shlex.quote(f'mobyci=={__version__}')}",
@@ -222,11 +232,12 @@ def render_check_line(loaded: LoadedSpec, fmt: str) -> str:
     return " ".join([*words, "--check"])
 
 
-def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...]) -> Job:
+def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tuple[str, ...]) -> Job:
     spec, family = loaded.spec, loaded.release.family
     clone = shlex.quote(rewrite_url(spec.moby.repo, spec.mirrors.git))
     ref = shlex.quote(spec.moby.ref)
     script = [
+        *ca_lines,
         f"rm -rf {SOURCE_DIR} && git init -q {SOURCE_DIR}",
         f"git -C {SOURCE_DIR} remote add origin {clone}",
         f"git -C {SOURCE_DIR} fetch -q --depth 1 origin {ref}",
@@ -408,6 +419,28 @@ def _checksums_job(targets: list[str], *, bundles: bool, packages: bool) -> Job:
         # The bundles and packages are the build jobs' own artifacts already: only the combined list is new.
         artifacts=("SHA256SUMS",),
         docker=False,
+    )
+
+
+def _ca_places(loaded: LoadedSpec) -> tuple[str, ...]:
+    """Where the CA of tls.ca_certs is trusted, for `mobyci plan` (each CI system's own places are added by its
+    emitter's notes)."""
+    spec = loaded.spec
+    if not spec.tls.ca_certs:
+        return ()
+    from mobyci.families.touchpoints import TOUCHPOINTS
+
+    roots = TOUCHPOINTS[loaded.release.family.name].debian_roots
+    return (
+        f"prepare job: git (GIT_SSL_CAINFO={ca.TRUST_FILE}, the system roots plus the CA) and the patch "
+        f"({ca.CA_FILE} copied into the tree as .mobyci/ca.crt)",
+        f"check job: pip (PIP_CERT={ca.TRUST_FILE})",
+        "moby's Dockerfile: stage" + ("s " if len(roots) > 1 else " ") + ", ".join(roots)
+        + " (COPY + update-ca-certificates right after FROM) and every stage built on them",
+        "GitLab dind: the docker-in-docker service (system bundle and /etc/docker/certs.d/<registry>/ca.crt)",
+        "GitHub: the BuildKit builder of docker/setup-buildx-action (buildkitd config ca = […])",
+        "GitLab shell runners, Buildkite agents, GitHub runners: the host's Docker daemon only through its own "
+        "/etc/docker/certs.d/<registry>/ca.crt and system trust store (set by the runner's administrator)",
     )
 
 

@@ -41,6 +41,7 @@ def plan_data(plan: Plan) -> dict[str, Any]:
         "registry_mirror": plan.registry_mirror,
         "notes": list(plan.notes),
         "packages": [{"what": what, "value": value, "from": source} for what, value, source in plan.packages],
+        "ca_installed": list(plan.ca_places),
     }
 
 
@@ -103,6 +104,8 @@ def plan_text(plan: Plan) -> list[tuple[str, list[tuple[str, ...]]]]:
         sections.append(("Packages built with (what, from)", [(f"{w} {v}", f) for w, v, f in plan.packages]))
     if plan.build_args:
         sections.append(("Build args passed from the environment", [(a,) for a in plan.build_args]))
+    if plan.ca_places:
+        sections.append(("Corporate CA (tls.ca_certs) is trusted by", [(place,) for place in plan.ca_places]))
     if plan.notes:
         sections.append(("Notes", [(n,) for n in plan.notes]))
     return sections

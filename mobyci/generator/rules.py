@@ -60,6 +60,13 @@ class Insertion(NamedTuple):
     lines: tuple[tuple[Piece, ...], ...]  # the block's lines after the marker, each a run of pieces
 
 
+# The CA bundle a pipeline assembles from tls.ca_certs at run time, and where the patch puts it in the tree:
+# inside the build context, so that the inserted COPY line finds it.
+CA_FILE_ENV = "MOBYCI_CA_FILE"
+CA_TREE_FILE = ".mobyci/ca.crt"
+_CA_TRUSTED = "/usr/local/share/ca-certificates/mobyci-ca.crt"
+
+
 class Rule(NamedTuple):
     id: str  # stable: plan output, markers and messages use it
     title: str  # one line for people
@@ -69,6 +76,8 @@ class Rule(NamedTuple):
     insertion: Insertion | None = None
     expected: str = ""  # what the rule looks for, as a person reads it in a "matched nothing" message
     notes: tuple[str, ...] = ()  # caveats worth showing in `mobyci plan`
+    # A file the patch copies into the tree from the path in the environment variable CA_FILE_ENV.
+    tree_file: str = ""
 
     @property
     def kind(self) -> str:
@@ -176,6 +185,10 @@ def build_rules(loaded: LoadedSpec) -> list[Rule]:
     tp = TOUCHPOINTS[family.name]
     mirrors, proxy = spec.mirrors, spec.proxy
     rules: list[Rule] = []
+
+    # First, so that the CA block sits right under each FROM, above every other block and network use.
+    if spec.tls.ca_certs:
+        rules += _ca_rules(tp)
 
     if mirrors.git:
         rules.append(
@@ -302,6 +315,31 @@ def build_rules(loaded: LoadedSpec) -> list[Rule]:
                 stage=base_stage,
                 lines=git_lines,
             )
+        )
+    return rules
+
+
+# Debian's trust store when the image has ca-certificates (golang images do); else the bundle path that apt
+# (GnuTLS), curl and Go read, which a later `apt-get install ca-certificates` rebuilds from
+# /usr/local/share/ca-certificates -- this CA included (debian images, the frozen-images stage).
+_CA_LINES: list[tuple[Piece, ...]] = [
+    (f"COPY {CA_TREE_FILE} {_CA_TRUSTED}",),
+    ("RUN if command -v update-ca-certificates >/dev/null 2>&1; then update-ca-certificates; \\",),
+    (f"    else mkdir -p /etc/ssl/certs && cat {_CA_TRUSTED} >> /etc/ssl/certs/ca-certificates.crt; fi",),
+]
+
+
+def _ca_rules(tp: Touchpoints) -> list[Rule]:
+    rules = []
+    for index, stage in enumerate(tp.debian_roots):
+        rules.append(
+            _insert_rule(
+                "ca" if index == 0 else f"ca-{stage}",
+                f"the {stage} stage trusts the CA of tls.ca_certs (and every stage built on it)",
+                tp,
+                stage=stage,
+                lines=list(_CA_LINES),
+            )._replace(tree_file=CA_TREE_FILE if index == 0 else "")
         )
     return rules
 

@@ -59,6 +59,14 @@ class Target(Frozen):
     nested_models: ClassVar[dict[str, type[Frozen]]] = {}
 
 
+class Tls(Frozen):
+    """TLS inspection: the corporate CA that re-signs every certificate the build sees."""
+
+    ca_certs: list[str]
+    field_names: ClassVar[tuple[str, ...]] = ('ca_certs',)
+    nested_models: ClassVar[dict[str, type[Frozen]]] = {}
+
+
 class GitLab(Frozen):
     """GitLab CI settings."""
 
@@ -120,10 +128,11 @@ class Spec(Frozen):
     mirrors: Mirrors
     proxy: Proxy
     targets: list[Target]
+    tls: Tls
     ci: CI
     outputs: Outputs
-    field_names: ClassVar[tuple[str, ...]] = ('version', 'moby', 'mirrors', 'proxy', 'targets', 'ci', 'outputs')
-    nested_models: ClassVar[dict[str, type[Frozen]]] = {'moby': Moby, 'mirrors': Mirrors, 'proxy': Proxy, 'targets': Target, 'ci': CI, 'outputs': Outputs}
+    field_names: ClassVar[tuple[str, ...]] = ('version', 'moby', 'mirrors', 'proxy', 'targets', 'tls', 'ci', 'outputs')
+    nested_models: ClassVar[dict[str, type[Frozen]]] = {'moby': Moby, 'mirrors': Mirrors, 'proxy': Proxy, 'targets': Target, 'tls': Tls, 'ci': CI, 'outputs': Outputs}
 
 
 # pydantic-core's schema for Spec (pydantic_core.core_schema.CoreSchema).
@@ -566,6 +575,54 @@ SCHEMA: Any = {
                             },
                         },
                         'min_length': 1,
+                    },
+                },
+                'tls': {
+                    'type': 'model-field',
+                    'schema': {
+                        'type': 'default',
+                        'schema': {
+                            'type': 'model',
+                            'cls': Tls,
+                            'schema': {
+                                'type': 'model-fields',
+                                'fields': {
+                                    'ca_certs': {
+                                        'type': 'model-field',
+                                        'schema': {
+                                            'type': 'default',
+                                            'schema': {
+                                                'type': 'list',
+                                                'items_schema': {
+                                                    'type': 'function-after',
+                                                    'function': {
+                                                        'type': 'no-info',
+                                                        'function': fields.check_ca_cert,
+                                                    },
+                                                    'schema': {
+                                                        'type': 'str',
+                                                    },
+                                                },
+                                                'max_length': 8,
+                                            },
+                                            'default_factory': list,
+                                        },
+                                    },
+                                },
+                                'model_name': 'Tls',
+                                'computed_fields': [],
+                            },
+                            'custom_init': False,
+                            'root_model': False,
+                            'config': {
+                                'extra_fields_behavior': 'forbid',
+                                'strict': True,
+                                'title': 'Tls',
+                            },
+                            'ref': 'Tls',
+                        },
+                        'default': {},
+                        'validate_default': True,
                     },
                 },
                 'ci': {

@@ -385,3 +385,24 @@ def check_output_path(value: str) -> str:
             f"'{value}' must be a file path relative to the spec's directory, inside it (no '..', not absolute)",
         )
     return value
+
+
+_CA_PATH_RE = re.compile(r"^[A-Za-z0-9._/-]+$")
+
+
+def check_ca_cert(value: str) -> str:
+    """A CA certificate: a CI variable reference, or a plain relative path inside the repository."""
+    if value.startswith("$"):
+        var_ref_name(value)
+        return value
+    check_printable(value)
+    check_length(value, 256)
+    parts = value.split("/")
+    if value.startswith("/") or ".." in parts or value.endswith("/") or not _CA_PATH_RE.match(value):
+        raise fail(
+            "mobyci_ca_cert",
+            f"'{value}' is neither a CI variable reference ($CORP_CA_CERT) nor a file path inside the repository "
+            "(relative to the spec's directory; letters, digits, '.', '_', '-' and '/', no '..'): give the CA "
+            "through a CI variable, or commit a public CA and name its path",
+        )
+    return value

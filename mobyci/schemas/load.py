@@ -57,7 +57,8 @@ def _line_col_of_byte(data: bytes, offset: int) -> tuple[int, int]:
     return before.count(b"\n") + 1, offset - (before.rfind(b"\n") + 1) + 1
 
 
-def load_text(text: str, filename: str = "mobyci.yaml") -> LoadedSpec:
+def load_text(text: str, filename: str = "mobyci.yaml", base: Path | None = None) -> LoadedSpec:
+    """`base`: the directory repository paths in the spec are relative to (default: the spec's own)."""
     if len(text.encode("utf-8", "surrogatepass")) > yamlpos.MAX_BYTES:
         raise SpecError([Problem(filename, 0, 0, "", f"a spec is limited to {yamlpos.MAX_BYTES} bytes")])
     doc, problems = yamlpos.parse(text, filename)
@@ -68,6 +69,10 @@ def load_text(text: str, filename: str = "mobyci.yaml") -> LoadedSpec:
     except pydantic_core.ValidationError as exc:
         raise SpecError([_problem(filename, doc, error) for error in exc.errors()]) from None
     release, findings, found_warnings = check_spec(spec)
+    if spec.tls.ca_certs:
+        from mobyci.schemas.cafiles import ca_file_findings
+
+        findings += ca_file_findings(spec, Path(filename).parent if base is None else base)
     if findings:
         raise SpecError(
             [Problem(filename, *doc.position(loc), yamlpos.dotted(loc), message) for loc, message in findings]

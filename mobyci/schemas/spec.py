@@ -182,6 +182,23 @@ class GitHub(_Model):
 OutputPath = Annotated[str, AfterValidator(fields.check_output_path)]
 
 
+CaCert = Annotated[str, AfterValidator(fields.check_ca_cert)]
+
+
+class Tls(_Model):
+    """TLS inspection: the corporate CA that re-signs every certificate the build sees."""
+
+    ca_certs: list[CaCert] = Field(
+        default_factory=list,
+        max_length=8,
+        description="CA certificates (PEM) that every TLS client of the build trusts: the docker-in-docker "
+        "daemon, BuildKit builders, git and pip in the jobs, and every Debian stage of moby's Dockerfile. Each is "
+        "a CI variable reference ($CORP_CA_CERT) whose value at run time is a file path (GitLab file variable, "
+        "Buildkite agent environment) or the PEM text (GitHub secret), or a path inside this repository, "
+        "relative to the spec's directory, for a CA that is public.",
+    )
+
+
 class Outputs(_Model):
     """Files `mobyci render --all` writes and `--all --check` keeps current, relative to the spec's directory."""
 
@@ -226,5 +243,6 @@ class Spec(_Model):
         list[Annotated[Target, BeforeValidator(fields.target_shorthand, json_schema_input_type=TargetName | Target)]],
         Field(min_length=1),
     ] = Field(description="What to build: a target name, or a mapping with name and options. No duplicates.")
+    tls: Tls = Field(default_factory=Tls)
     ci: CI = Field(default_factory=CI)
     outputs: Outputs = Field(default_factory=Outputs)

@@ -17,6 +17,7 @@ def root(context, missing=missing):
     l_0_family = resolve('family')
     l_0_mismatch_tail = resolve('mismatch_tail')
     l_0_env_checks = resolve('env_checks')
+    l_0_copies = resolve('copies')
     l_0_patterns = resolve('patterns')
     try:
         t_1 = environment.filters['length']
@@ -31,7 +32,7 @@ def root(context, missing=missing):
         def t_2(*unused):
             raise TemplateRuntimeError("No filter named 'sh_quote' found.")
     pass
-    yield '# The rule data below is literal text (URLs, shell and Dockerfile lines) quoted on purpose:\n# shellcheck disable=SC1003,SC2016,SC2089,SC2090\n#\n# Points a moby source tree at the mirrors of the spec. Usage:\n#   sh mobyci-patch.sh [--check] [MOBY_DIR]      (MOBY_DIR defaults to .)\n# --check reports what would change and exits 1 if anything would. Every rule is checked before any file\n# changes; a second run reports "already applied". Needs only POSIX sh, awk, grep, cp and mv.\n#\n# Rules:\n'
+    yield '# The rule data below is literal text (URLs, shell and Dockerfile lines) quoted on purpose:\n# shellcheck disable=SC1003,SC2016,SC2089,SC2090\n#\n# Points a moby source tree at the mirrors of the spec. Usage:\n#   sh mobyci-patch.sh [--check] [MOBY_DIR]      (MOBY_DIR defaults to .)\n# --check reports what would change and exits 1 if anything would. Every rule is checked before any file\n# changes; a second run reports "already applied". Needs only POSIX sh, awk, grep, cmp, cp and mv.\n#\n# Rules:\n'
     for l_1_r in (undefined(name='rules') if l_0_rules is missing else l_0_rules):
         _loop_vars = {}
         pass
@@ -80,7 +81,24 @@ def root(context, missing=missing):
         yield str(t_2(l_1_setting))
         yield '\n'
     l_1_name = l_1_setting = missing
-    yield 'if [ -n "$mobyci_env_errors" ]; then\n\tprintf \'%s\' "$mobyci_env_errors" | while IFS= read -r mobyci_l; do printf \'%s: %s\\n\' "$mobyci_me" "$mobyci_l" >&2; done\n\texit 1\nfi\n\n# The rules, as data for the awk engine below.\nMOBYCI_NRULES='
+    yield 'if [ -n "$mobyci_env_errors" ]; then\n\tprintf \'%s\' "$mobyci_env_errors" | while IFS= read -r mobyci_l; do printf \'%s: %s\\n\' "$mobyci_me" "$mobyci_l" >&2; done\n\texit 1\nfi\n\n'
+    for (l_1_id, l_1_dest) in (undefined(name='copies') if l_0_copies is missing else l_0_copies):
+        l_1_ca_env = resolve('ca_env')
+        _loop_vars = {}
+        pass
+        yield '# Rule '
+        yield str(l_1_id)
+        yield ' copies the CA bundle the pipeline assembled ('
+        yield str((undefined(name='ca_env') if l_1_ca_env is missing else l_1_ca_env))
+        yield ") into the tree, for the Dockerfile's COPY.\nmobyci_src=${"
+        yield str((undefined(name='ca_env') if l_1_ca_env is missing else l_1_ca_env))
+        yield ':-}\n[ -n "$mobyci_src" ] || mobyci_die "tls.ca_certs: '
+        yield str((undefined(name='ca_env') if l_1_ca_env is missing else l_1_ca_env))
+        yield ' is not set: set it to the PEM file of the CA certificates (the generated pipelines do)"\n[ -f "$mobyci_src" ] && [ -r "$mobyci_src" ] || mobyci_die "tls.ca_certs: '
+        yield str((undefined(name='ca_env') if l_1_ca_env is missing else l_1_ca_env))
+        yield ' names no readable file: $mobyci_src"\n! grep -q \'PRIVATE KEY-----\' "$mobyci_src" || mobyci_die "tls.ca_certs: $mobyci_src holds a private key, not a certificate"\ngrep -q -e \'-----BEGIN CERTIFICATE-----\' "$mobyci_src" || mobyci_die "tls.ca_certs: $mobyci_src holds no PEM certificate (-----BEGIN CERTIFICATE-----)"\n'
+    l_1_id = l_1_dest = l_1_ca_env = missing
+    yield '\n# The rules, as data for the awk engine below.\nMOBYCI_NRULES='
     yield str(t_1((undefined(name='rules') if l_0_rules is missing else l_0_rules)))
     yield '\nexport MOBYCI_NRULES\n'
     l_1_loop = missing
@@ -233,7 +251,37 @@ def root(context, missing=missing):
             yield str(t_2(environment.getattr(l_1_r, 'miss')))
             yield " ''\n"
     l_1_r = missing
-    yield 'fi\n\nif [ -n "$mobyci_errors" ]; then\n\tprintf \'%s\' "$mobyci_errors" | while IFS= read -r mobyci_l; do printf \'%s: %s\\n\' "$mobyci_me" "$mobyci_l" >&2; done\n\tprintf \'%s: nothing was changed\\n\' "$mobyci_me" >&2\n\texit 1\nfi\n\n# Phase 2: move the new files into place (each a rename within its directory, keeping the mode).\nif [ "$mobyci_check" = 0 ]; then\n\tprintf \'%s\' "$mobyci_moves" | while IFS= read -r mobyci_rel; do\n\t\tmv -f "$mobyci_dir/$mobyci_rel.mobyci-tmp.$$" "$mobyci_dir/$mobyci_rel"\n\tdone\nfi\n\nprintf \'%s\\n\' "moby family $mobyci_family (detected from the tree)"\nprintf \'%s\' "$mobyci_rows"\n'
+    yield 'fi\n\nif [ -n "$mobyci_errors" ]; then\n\tprintf \'%s\' "$mobyci_errors" | while IFS= read -r mobyci_l; do printf \'%s: %s\\n\' "$mobyci_me" "$mobyci_l" >&2; done\n\tprintf \'%s: nothing was changed\\n\' "$mobyci_me" >&2\n\texit 1\nfi\n'
+    for (l_1_id, l_1_dest) in (undefined(name='copies') if l_0_copies is missing else l_0_copies):
+        _loop_vars = {}
+        pass
+        yield 'mobyci_copy=0\nif [ -f "$mobyci_dir"/'
+        yield str(l_1_dest)
+        yield ' ] && cmp -s "$mobyci_src" "$mobyci_dir"/'
+        yield str(l_1_dest)
+        yield '; then\n\tmobyci_st=\'already applied\'\nelse\n\tmobyci_copy=1\n\tmobyci_nchanged=$((mobyci_nchanged + 1))\n\t[ "$mobyci_check" = 1 ] && mobyci_st=\'to copy\' || mobyci_st=copied\nfi\nmobyci_rows="$mobyci_rows$(printf \'  %-18s %-44s %s\' '
+        yield str(t_2(l_1_id))
+        yield ' '
+        yield str(t_2(l_1_dest))
+        yield ' "$mobyci_st")$mobyci_nl"\n'
+    l_1_id = l_1_dest = missing
+    yield '\n# Phase 2: move the new files into place (each a rename within its directory, keeping the mode).\nif [ "$mobyci_check" = 0 ]; then\n\tprintf \'%s\' "$mobyci_moves" | while IFS= read -r mobyci_rel; do\n\t\tmv -f "$mobyci_dir/$mobyci_rel.mobyci-tmp.$$" "$mobyci_dir/$mobyci_rel"\n\tdone\n'
+    for (l_1_id, l_1_dest) in (undefined(name='copies') if l_0_copies is missing else l_0_copies):
+        _loop_vars = {}
+        pass
+        yield '\tif [ "$mobyci_copy" = 1 ]; then\n\t\tmkdir -p "$(dirname "$mobyci_dir"/'
+        yield str(l_1_dest)
+        yield ')"\n\t\tcp "$mobyci_src" "$mobyci_dir"/'
+        yield str(l_1_dest)
+        yield '.mobyci-tmp.$$\n\t\tchmod 644 "$mobyci_dir"/'
+        yield str(l_1_dest)
+        yield '.mobyci-tmp.$$\n\t\tmv -f "$mobyci_dir"/'
+        yield str(l_1_dest)
+        yield '.mobyci-tmp.$$ "$mobyci_dir"/'
+        yield str(l_1_dest)
+        yield '\n\tfi\n'
+    l_1_id = l_1_dest = missing
+    yield 'fi\n\nprintf \'%s\\n\' "moby family $mobyci_family (detected from the tree)"\nprintf \'%s\' "$mobyci_rows"\n'
     l_1_loop = missing
     for l_1_r, l_1_loop in LoopContext((undefined(name='rules') if l_0_rules is missing else l_0_rules), undefined):
         _loop_vars = {}
@@ -264,5 +312,5 @@ def root(context, missing=missing):
     yield 'if [ "$MOBYCI_NRULES" = 0 ]; then\n\tprintf \'%s\\n\' "the spec maps no mirror into the tree: nothing to change"\nelif [ "$mobyci_nchanged" = 0 ]; then\n\tprintf \'%s\\n\' "already applied: nothing to change"\nelif [ "$mobyci_check" = 1 ]; then\n\t[ "$mobyci_nchanged" = 1 ] && mobyci_s=\'\' || mobyci_s=s\n\tprintf \'%s\\n\' "$mobyci_nchanged file$mobyci_s would change"\n\texit 1\nelse\n\t[ "$mobyci_nchanged" = 1 ] && mobyci_s=\'\' || mobyci_s=s\n\tprintf \'%s\\n\' "patched $mobyci_nchanged file$mobyci_s"\nfi\n'
 
 blocks = {}
-debug_info = '10=33&11=37&63=43&64=50&67=53&68=56&69=60&72=64&73=66&74=68&88=70&89=74&97=82&99=85&100=89&101=93&102=97&103=100&104=105&105=109&106=115&107=121&108=127&111=143&112=147&113=152&114=156&115=162&117=168&119=171&125=179&126=183&427=189&428=192&429=195&433=200&454=204&455=207&456=210&457=216&459=227&479=236&480=239&481=242&482=245&483=249'
-MOBYCI_STAMP = 'jinja2 3.1.6, patch.sh.j2 sha256 c25be839f03cd3c431e99b251fb476809874ded4436324ce6b4933e0ff4c9453'
+debug_info = '10=34&11=38&63=44&64=51&67=54&68=57&69=61&72=65&73=67&74=69&88=71&89=75&96=83&97=88&98=92&99=94&100=96&106=100&108=103&109=107&110=111&111=115&112=118&113=123&114=127&115=133&116=139&117=145&120=161&121=165&122=170&123=174&124=180&126=186&128=189&134=197&135=201&436=207&437=210&438=213&442=218&463=222&464=225&465=228&466=234&468=245&478=253&480=257&487=261&495=267&497=271&498=273&499=275&500=277&507=284&508=287&509=290&510=293&511=297'
+MOBYCI_STAMP = 'jinja2 3.1.6, patch.sh.j2 sha256 b34328d07824b50e8c04a42c22e496aadecd1b263a29a5a1ece7cb1a857aad38'
