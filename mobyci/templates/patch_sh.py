@@ -81,7 +81,7 @@ def root(context, missing=missing):
         yield str(t_2(l_1_setting))
         yield '\n'
     l_1_name = l_1_setting = missing
-    yield 'if [ -n "$mobyci_env_errors" ]; then\n\tprintf \'%s\' "$mobyci_env_errors" | while IFS= read -r mobyci_l; do printf \'%s: %s\\n\' "$mobyci_me" "$mobyci_l" >&2; done\n\texit 1\nfi\n\n'
+    yield 'if [ -n "$mobyci_env_errors" ]; then\n\tprintf \'%s\' "$mobyci_env_errors" | while IFS= read -r mobyci_l; do printf \'%s: %s\\n\' "$mobyci_me" "$mobyci_l" >&2; done\n\texit 1\nfi\n'
     for (l_1_id, l_1_dest) in (undefined(name='copies') if l_0_copies is missing else l_0_copies):
         l_1_ca_env = resolve('ca_env')
         _loop_vars = {}
@@ -312,5 +312,5 @@ def root(context, missing=missing):
     yield 'if [ "$MOBYCI_NRULES" = 0 ]; then\n\tprintf \'%s\\n\' "the spec maps no mirror into the tree: nothing to change"\nelif [ "$mobyci_nchanged" = 0 ]; then\n\tprintf \'%s\\n\' "already applied: nothing to change"\nelif [ "$mobyci_check" = 1 ]; then\n\t[ "$mobyci_nchanged" = 1 ] && mobyci_s=\'\' || mobyci_s=s\n\tprintf \'%s\\n\' "$mobyci_nchanged file$mobyci_s would change"\n\texit 1\nelse\n\t[ "$mobyci_nchanged" = 1 ] && mobyci_s=\'\' || mobyci_s=s\n\tprintf \'%s\\n\' "patched $mobyci_nchanged file$mobyci_s"\nfi\n'
 
 blocks = {}
-debug_info = '10=34&11=38&63=44&64=51&67=54&68=57&69=61&72=65&73=67&74=69&88=71&89=75&96=83&97=88&98=92&99=94&100=96&106=100&108=103&109=107&110=111&111=115&112=118&113=123&114=127&115=133&116=139&117=145&120=161&121=165&122=170&123=174&124=180&126=186&128=189&134=197&135=201&436=207&437=210&438=213&442=218&463=222&464=225&465=228&466=234&468=245&478=253&480=257&487=261&495=267&497=271&498=273&499=275&500=277&507=284&508=287&509=290&510=293&511=297'
-MOBYCI_STAMP = 'jinja2 3.1.6, patch.sh.j2 sha256 b34328d07824b50e8c04a42c22e496aadecd1b263a29a5a1ece7cb1a857aad38'
+debug_info = '10=34&11=38&63=44&64=51&67=54&68=57&69=61&72=65&73=67&74=69&88=71&89=75&95=83&96=88&97=92&98=94&99=96&105=100&107=103&108=107&109=111&110=115&111=118&112=123&113=127&114=133&115=139&116=145&119=161&120=165&121=170&122=174&123=180&125=186&127=189&133=197&134=201&435=207&436=210&437=213&441=218&462=222&463=225&464=228&465=234&467=245&477=253&479=257&486=261&494=267&496=271&497=273&498=275&499=277&506=284&507=287&508=290&509=293&510=297'
+MOBYCI_STAMP = 'jinja2 3.1.6, patch.sh.j2 sha256 f5a248007771c97301e397d41916d5aa28300bec08486428e97bad36a2d09a91'

@@ -1,0 +1,354 @@
+"""tls.ca_certs: the corporate CA of a TLS-inspecting proxy, from the spec to every place a build trusts it.
+
+Validation of committed CA files, the patch (both engines) on fixture trees of every family, the GitLab dind
+service's entrypoint, GitHub's builder config, and a gitlab-ci-local run of the shell profile that shows the CA
+where git, pip, the patch and the Dockerfile read it. The real engine's half is tests/test_real_ca.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from mobyci.errors import MobyciError, SpecError
+from mobyci.generator.patch import apply_patch
+from mobyci.generator.patchscript import build_patch_script
+from mobyci.generator.render import render_pipeline
+from mobyci.schemas.load import load_text
+from tests import pipeline_checks as pc
+from tests.conftest import ROOT
+
+FIXTURES = ROOT / "tests" / "fixtures"
+GOLDEN_CA = ROOT / "tests" / "golden" / "28-dind-ca" / "public-ca.pem"
+TREES = {"v19.03.12": "19.03", "v20.10.27": "20.10", "v23.0.18": "23.0", "v24.0.9": "24.0", "v28.5.2": "25-28"}
+KEY = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n"
+
+
+def _spec(ref: str = "v28.5.2", ca: str = "[$CORP_CA_CERT]", extra: str = "") -> str:
+    return f"version: 1\nmoby: {{ref: {ref}}}\ntls: {{ca_certs: {ca}}}\ntargets: [binary]\n{extra}"
+
+
+def _problems(text: str, base: Path) -> list[str]:
+    with pytest.raises(SpecError) as info:
+        load_text(text, "mobyci.yaml", base=base)
+    return [str(p) for p in info.value.problems]
+
+
+# ---------------------------------------------------------------------------------------------- validation
+
+
+def test_a_committed_file_that_is_not_pem_is_refused_with_the_fix(tmp_path: Path) -> None:
+    (tmp_path / "ca.cer").write_bytes(b"\x30\x82\x01\x0a\x02\x82\x01\x01\x00")  # DER starts like this
+    assert _problems(_spec(ca="[ca.cer]"), tmp_path) == [
+        "mobyci.yaml:3:18: tls.ca_certs[0]: 'ca.cer' is not a PEM certificate (no -----BEGIN CERTIFICATE----- "
+        "block): convert it with `openssl x509 -inform der -in CA.cer -out CA.pem`"
+    ]
+
+
+def test_a_private_key_instead_of_a_certificate_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text(GOLDEN_CA.read_text() + KEY)
+    (problem,) = _problems(_spec(ca="[$CORP_CA_CERT, ca.pem]"), tmp_path)
+    assert problem.startswith("mobyci.yaml:3:33: tls.ca_certs[1]: 'ca.pem' holds a private key, not a certificate")
+    assert "never commit a key" in problem
+
+
+def test_other_pem_blocks_and_missing_files_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "req.pem").write_text("-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n")
+    problems = _problems(_spec(ca="[req.pem, nowhere.pem]"), tmp_path)
+    assert problems == [
+        "mobyci.yaml:3:18: tls.ca_certs[0]: 'req.pem' holds a CERTIFICATE REQUEST, not a CERTIFICATE: export the "
+        "CA's certificate in PEM form",
+        "mobyci.yaml:3:27: tls.ca_certs[1]: no such file 'nowhere.pem' next to the spec: commit the CA's PEM file "
+        "there, or give it through a CI variable ($CORP_CA_CERT)",
+    ]
+
+
+@pytest.mark.parametrize("value", ["/etc/ssl/ca.pem", "../ca.pem", "$(id).pem", "$1", "certs/"])
+def test_paths_outside_the_repository_and_odd_values_are_refused(tmp_path: Path, value: str) -> None:
+    (problem,) = _problems(_spec(ca=f"['{value}']"), tmp_path)
+    assert "tls.ca_certs[0]: " in problem
+
+
+def test_a_committed_pem_and_a_variable_load(tmp_path: Path) -> None:
+    shutil.copy(GOLDEN_CA, tmp_path / "ca.pem")
+    loaded = load_text(_spec(ca="[$CORP_CA_CERT, '${OTHER_CA}', ca.pem]"), "mobyci.yaml", base=tmp_path)
+    assert loaded.spec.tls.ca_certs == ["$CORP_CA_CERT", "${OTHER_CA}", "ca.pem"]
+    assert loaded.warnings == ()
+
+
+def test_a_proxy_without_a_ca_gets_no_warning() -> None:
+    # Most proxies do not inspect TLS: a missing CA is not a mistake.
+    loaded = load_text("version: 1\nmoby: {ref: v28.5.2}\nproxy: {https: $CORP_PROXY}\ntargets: [binary]\n")
+    assert loaded.warnings == ()
+    assert loaded.spec.tls.ca_certs == []
+
+
+# ---------------------------------------------------------------------------------------------- the patch
+
+
+def _tree(tmp_path: Path, family: str, name: str) -> Path:
+    tree = tmp_path / name
+    shutil.copytree(FIXTURES / "trees" / family, tree)
+    return tree
+
+
+def _blocks(dockerfile: str) -> dict[str, list[str]]:
+    """The stage each `# mobyci:ca…` block sits under, and the lines between its FROM and the block."""
+    found: dict[str, list[str]] = {}
+    lines = dockerfile.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("# mobyci:ca"):
+            start = max(i for i in range(index) if lines[i].startswith("FROM "))
+            found[lines[start].rsplit(" ", 1)[1]] = lines[start + 1 : index]
+    return found
+
+
+@pytest.mark.parametrize("ref", sorted(TREES))
+def test_the_patch_trusts_the_ca_right_after_each_root_debian_from(tmp_path: Path, ref: str) -> None:
+    family = TREES[ref]
+    loaded = load_text(_spec(ref=ref))
+    ca = tmp_path / "ca.crt"
+    shutil.copy(GOLDEN_CA, ca)
+    by_script, in_process = _tree(tmp_path, family, "sh"), _tree(tmp_path, family, "py")
+    script = tmp_path / "patch.sh"
+    script.write_text(build_patch_script(loaded))
+    env = {**os.environ, "MOBYCI_CA_FILE": str(ca)}
+    done = subprocess.run(["dash", str(script), str(by_script)], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    os.environ["MOBYCI_CA_FILE"] = str(ca)
+    try:
+        report = apply_patch(loaded, in_process, check=False)
+        again = apply_patch(loaded, in_process, check=True)
+    finally:
+        del os.environ["MOBYCI_CA_FILE"]
+    assert done.stdout.splitlines() == report.lines
+    assert not again.changed and again.lines[-1] == "already applied: nothing to change"
+    for tree in (by_script, in_process):
+        assert (tree / ".mobyci" / "ca.crt").read_bytes() == GOLDEN_CA.read_bytes()
+        dockerfile = (tree / "Dockerfile").read_text()
+        # 19.03's frozen-images stage is `FROM base`: it inherits base's store. From 20.10 it is `FROM debian`.
+        roots = ["base"] if family == "19.03" else ["base", "frozen-images"]
+        assert sorted(_blocks(dockerfile)) == sorted(roots)
+        assert all(between == [] for between in _blocks(dockerfile).values())  # nothing runs before the CA
+        assert dockerfile.count("COPY .mobyci/ca.crt /usr/local/share/ca-certificates/mobyci-ca.crt") == len(roots)
+    assert (by_script / "Dockerfile").read_bytes() == (in_process / "Dockerfile").read_bytes()
+
+
+def test_the_patch_refuses_a_missing_ca_file_and_a_key(tmp_path: Path) -> None:
+    loaded = load_text(_spec())
+    script = tmp_path / "patch.sh"
+    script.write_text(build_patch_script(loaded))
+    key = tmp_path / "key.pem"
+    key.write_text(KEY)
+    for value, message in (
+        ("", "tls.ca_certs: MOBYCI_CA_FILE is not set: set it to the PEM file of the CA certificates"),
+        (str(key), f"tls.ca_certs: {key} holds a private key, not a certificate"),
+        (str(tmp_path / "none"), f"tls.ca_certs: MOBYCI_CA_FILE names no readable file: {tmp_path / 'none'}"),
+    ):
+        tree = _tree(tmp_path, "25-28", f"t{len(value)}")
+        before = (tree / "Dockerfile").read_bytes()
+        env = {**os.environ, "MOBYCI_CA_FILE": value}
+        done = subprocess.run(["dash", str(script), str(tree)], env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 1
+        assert done.stderr.startswith(f"mobyci-patch: {message}")
+        os.environ["MOBYCI_CA_FILE"] = value
+        try:
+            with pytest.raises(MobyciError, match="^" + message.replace("(", r"\(")):
+                apply_patch(loaded, tree, check=False)
+        finally:
+            del os.environ["MOBYCI_CA_FILE"]
+        assert (tree / "Dockerfile").read_bytes() == before
+        assert not (tree / ".mobyci").exists()
+
+
+def test_a_changed_ca_is_copied_again(tmp_path: Path) -> None:
+    loaded = load_text(_spec())
+    tree = _tree(tmp_path, "25-28", "tree")
+    ca = tmp_path / "ca.crt"
+    ca.write_text(GOLDEN_CA.read_text())
+    os.environ["MOBYCI_CA_FILE"] = str(ca)
+    try:
+        apply_patch(loaded, tree, check=False)
+        ca.write_text(GOLDEN_CA.read_text() * 2)  # the CA was renewed: a second certificate in the bundle
+        report = apply_patch(loaded, tree, check=True)
+    finally:
+        del os.environ["MOBYCI_CA_FILE"]
+    assert report.changed
+    assert "  ca                 .mobyci/ca.crt                               to copy" in report.lines
+
+
+# ---------------------------------------------------------------------------------------------- the pipelines
+
+
+def _golden(fmt: str) -> str:
+    spec = ROOT / "tests" / "golden" / "28-dind-ca" / "spec.yaml"
+    return render_pipeline(load_text(spec.read_text(), "spec.yaml", base=spec.parent), fmt)
+
+
+def test_the_dind_service_trusts_the_ca_before_it_starts() -> None:
+    doc = pc.load_yaml(_golden("gitlab"))
+    (service,) = doc[".mobyci-docker"]["services"]
+    sh, dash_c, script, name = service["entrypoint"]
+    assert (sh, dash_c, name) == ("sh", "-c", "mobyci-dind")
+    # GitLab passes project variables to services only when `variables:` re-assigns them.
+    assert doc["variables"]["MOBYCI_SERVICE_CA_1"] == "$CORP_CA_CERT"
+    assert service["command"] == ["--registry-mirror=https://registry.mirror.example.com"]
+    assert script.splitlines()[-1] == 'exec dockerd-entrypoint.sh "$@"'
+    for where in ("/etc/docker/certs.d/registry-1.docker.io", "/etc/docker/certs.d/registry.mirror.example.com"):
+        assert where in script
+    assert pc.shellcheck(script) == ""
+    # The cli image's apk reaches Alpine's CDN over https: its bundle gets the CA before `apk add`.
+    before = doc[".mobyci-docker"]["before_script"]
+    assert before.index("cat .mobyci-ca.crt >> /etc/ssl/certs/ca-certificates.crt") < len(before) - 1
+
+
+def _run_service_script(tmp_path: Path, value: str) -> subprocess.CompletedProcess[str]:
+    """The service's entrypoint under dash with its absolute paths moved into tmp_path (a stand-in root)."""
+    doc = pc.load_yaml(_golden("gitlab"))
+    script = doc[".mobyci-docker"]["services"][0]["entrypoint"][2]
+    root = tmp_path / "root"
+    (root / "etc/ssl/certs").mkdir(parents=True)
+    (root / "etc/ssl/certs/ca-certificates.crt").write_text("SYSTEM ROOTS\n")
+    (root / "etc/docker").mkdir()
+    script = script.replace("/etc/", f"{root}/etc/").replace("exec dockerd-entrypoint.sh", "exec echo started:")
+    return subprocess.run(
+        ["dash", "-c", script, "mobyci-dind", "--registry-mirror=x"],
+        env={"PATH": os.environ["PATH"], "MOBYCI_SERVICE_CA_1": value},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_service_script_writes_the_ca_where_the_daemon_reads_it(tmp_path: Path) -> None:
+    pem = GOLDEN_CA.read_text()
+    done = _run_service_script(tmp_path, pem)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "started: --registry-mirror=x\n"
+    root = tmp_path / "root"
+    assert (root / "etc/ssl/certs/ca-certificates.crt").read_text() == "SYSTEM ROOTS\n" + pem
+    for host in ("docker.io", "registry-1.docker.io", "index.docker.io", "registry.mirror.example.com"):
+        assert (root / "etc/docker/certs.d" / host / "ca.crt").read_text() == pem
+
+
+def test_the_service_refuses_a_path_it_cannot_read(tmp_path: Path) -> None:
+    # What a GitLab file variable looks like in the service: the path of a file that exists in the job only.
+    done = _run_service_script(tmp_path, "/builds/group/project.tmp/CORP_CA_CERT")
+    assert done.returncode == 1
+    assert "CORP_CA_CERT is neither a readable file nor PEM text" in done.stderr
+    assert "(a CI variable of type Variable)" in done.stderr
+    assert done.stdout == ""
+
+
+def test_github_builder_trusts_the_ca_written_before_it_starts() -> None:
+    doc = pc.load_yaml(_golden("github"))
+    steps = doc["jobs"]["binary"]["steps"]
+    names = [step.get("name", "") for step in steps]
+    ca_step = names.index("Trust the corporate CA (tls.ca_certs)")
+    buildx = names.index("Set up a BuildKit builder")
+    assert names[0] == "Check out the repository"  # public-ca.pem is read from the checkout
+    assert ca_step < buildx
+    assert steps[ca_step]["env"] == {"CORP_CA_CERT": "${{ secrets.CORP_CA_CERT }}"}
+    config = steps[buildx]["with"]["buildkitd-config-inline"]
+    assert config == (
+        '[registry."docker.io"]\n  mirrors = ["registry.mirror.example.com"]\n'
+        '  ca = ["${{ github.workspace }}/.mobyci-ca.crt"]\n'
+        '[registry."registry.mirror.example.com"]\n  ca = ["${{ github.workspace }}/.mobyci-ca.crt"]\n'
+    )
+
+
+def test_plan_shows_where_the_ca_is_installed() -> None:
+    from mobyci.generator.planview import plan_data
+    from mobyci.generator.render import make_plan
+
+    spec = ROOT / "tests" / "golden" / "23.0-shell-ca" / "spec.yaml"
+    data = plan_data(make_plan(load_text(spec.read_text(), "spec.yaml", base=spec.parent)))
+    places = "\n".join(data["ca_installed"])
+    assert "stages base, frozen-images (COPY + update-ca-certificates right after FROM)" in places
+    assert "GIT_SSL_CAINFO" in places and "PIP_CERT" in places
+    assert [r["id"] for r in data["rewrites"]][:2] == ["ca", "ca-frozen-images"]
+
+
+def _ca_standins(tmp_path: Path) -> Path:
+    """The recording docker/make stand-ins, plus a git that records what CA it would trust and runs git."""
+    standins = tmp_path / "standins"
+    shutil.copytree(FIXTURES / "standins", standins, symlinks=True)
+    git = standins / "git"
+    git.write_text(
+        "#!/bin/sh\n"
+        'if [ -n "${GIT_SSL_CAINFO:-}" ]; then printf "%s %s\\n" "$PWD" "$GIT_SSL_CAINFO" >> "$MOBYCI_RECORD.git"; fi\n'
+        f'exec {shutil.which("git")} "$@"\n'
+    )
+    git.chmod(0o755)
+    return standins
+
+
+def test_shell_pipeline_writes_the_ca_where_each_tool_reads_it(tmp_path: Path) -> None:
+    ca_file = tmp_path / "corp-ca.pem"  # a GitLab file variable: the job sees the path of a file
+    shutil.copy(GOLDEN_CA, ca_file)
+    origin = tmp_path / "moby-origin"
+    shutil.copytree(FIXTURES / "trees" / "23.0", origin)
+    for args in (["init", "-q", "-b", "master"], ["add", "-A"], ["-c", "user.email=t@t", "-c", "user.name=t",
+                 "commit", "-qm", "moby"], ["tag", "v23.0.18"]):  # fmt: skip
+        subprocess.run(["git", *args], cwd=origin, check=True, capture_output=True)
+    spec = ROOT / "tests" / "golden" / "23.0-shell-ca" / "spec.yaml"
+    done, calls, artifacts = pc.run_shell_pipeline(
+        tmp_path,
+        spec.read_text(),
+        git_mirrors={"https://github.com/moby/moby.git": origin},
+        standins=_ca_standins(tmp_path),
+        variables={"CORP_CA_CERT": str(ca_file), "CORP_PROXY": "http://proxy.corp.test:3128"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert pc.passed_jobs(done.stdout) == ["prepare", "binary", "checksums"]
+    # git in the prepare job trusted the system roots plus the CA.
+    calls_by_dir = [line.split(" ", 1) for line in (tmp_path / "record.jsonl.git").read_text().splitlines()]
+    trust_paths = {trust for cwd, trust in calls_by_dir if cwd.endswith("/builds/prepare")}
+    assert len(trust_paths) == 1, calls_by_dir
+    (trust_path,) = trust_paths
+    assert trust_path.endswith("/.mobyci-trust.pem")
+    # The patch put the CA into the build context and the Dockerfile trusts it; make saw that tree.
+    with tarfile.open(artifacts / "prepare" / "moby-src.tar.gz") as archive:
+        member = archive.extractfile("moby/.mobyci/ca.crt")
+        assert member is not None and member.read() == GOLDEN_CA.read_bytes()
+    make = next(c for c in calls if c["tool"] == "make")
+    assert "# mobyci:ca\nCOPY .mobyci/ca.crt /usr/local/share/ca-certificates/mobyci-ca.crt\n" in make["dockerfile"]
+    assert "CA certificates (tls.ca_certs)" in (tmp_path / "project" / ".gitlab-ci.yml").read_text()
+    assert GOLDEN_CA.read_text().splitlines()[1] not in done.stdout  # the log shows no certificate text
+
+
+def test_check_job_points_pip_at_the_ca(tmp_path: Path) -> None:
+    """The check job's lines under dash, with a stand-in python3 whose venv pip records PIP_CERT."""
+    doc = pc.load_yaml(_golden("gitlab"))
+    script = doc["mobyci-check"]["script"]
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(GOLDEN_CA, work / "public-ca.pem")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    recorder = '#!/bin/sh\nprintf "%s %s\\n" "$(basename "$0")" "${PIP_CERT:-}" >> ../calls\n'
+    (bin_dir / "python3").write_text(
+        "#!/bin/sh\nmkdir -p .mobyci-venv/bin\n"
+        f"for t in pip mobyci; do printf '%s' '{recorder}' > .mobyci-venv/bin/$t; chmod +x .mobyci-venv/bin/$t; done\n"
+    )
+    (bin_dir / "python3").chmod(0o755)
+    ca_text = GOLDEN_CA.read_text()
+    done = subprocess.run(
+        ["dash", "-ec", "\n".join(script)],
+        cwd=work,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "CORP_CA_CERT": ca_text},  # a GitHub secret: the PEM text
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls[0] == f"pip {work}/.mobyci-trust.pem"
+    trust = (work / ".mobyci-trust.pem").read_text()
+    # The system roots first (when the image has them), then the variable's CA and the committed one.
+    assert trust.endswith(ca_text + ca_text)
