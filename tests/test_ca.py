@@ -127,7 +127,8 @@ def test_the_patch_trusts_the_ca_right_after_each_root_debian_from(tmp_path: Pat
     finally:
         del os.environ["MOBYCI_CA_FILE"]
     assert done.stdout.splitlines() == report.lines
-    assert not again.changed and again.lines[-1] == "already applied: nothing to change"
+    assert not again.changed
+    assert again.lines[-1] == "already applied: nothing to change"
     for tree in (by_script, in_process):
         assert (tree / ".mobyci" / "ca.crt").read_bytes() == GOLDEN_CA.read_bytes()
         dockerfile = (tree / "Dockerfile").read_text()
@@ -270,7 +271,8 @@ def test_plan_shows_where_the_ca_is_installed() -> None:
     data = plan_data(make_plan(load_text(spec.read_text(), "spec.yaml", base=spec.parent)))
     places = "\n".join(data["ca_installed"])
     assert "stages base, frozen-images (COPY + update-ca-certificates right after FROM)" in places
-    assert "GIT_SSL_CAINFO" in places and "PIP_CERT" in places
+    assert "GIT_SSL_CAINFO" in places
+    assert "PIP_CERT" in places
     assert [r["id"] for r in data["rewrites"]][:2] == ["ca", "ca-frozen-images"]
 
 
@@ -315,7 +317,8 @@ def test_shell_pipeline_writes_the_ca_where_each_tool_reads_it(tmp_path: Path) -
     # The patch put the CA into the build context and the Dockerfile trusts it; make saw that tree.
     with tarfile.open(artifacts / "prepare" / "moby-src.tar.gz") as archive:
         member = archive.extractfile("moby/.mobyci/ca.crt")
-        assert member is not None and member.read() == GOLDEN_CA.read_bytes()
+        assert member is not None
+        assert member.read() == GOLDEN_CA.read_bytes()
     make = next(c for c in calls if c["tool"] == "make")
     assert "# mobyci:ca\nCOPY .mobyci/ca.crt /usr/local/share/ca-certificates/mobyci-ca.crt\n" in make["dockerfile"]
     assert "CA certificates (tls.ca_certs)" in (tmp_path / "project" / ".gitlab-ci.yml").read_text()

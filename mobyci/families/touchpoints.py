@@ -90,7 +90,9 @@ _DOWNLOADS = ("hack/dockerfile/install/dockercli.installer", "Dockerfile", "hack
 _FROZEN = "contrib/download-frozen-image-v2.sh"
 
 
-def _touchpoints(*, apt_unhooked: tuple[str, ...], debian_roots: tuple[str, ...] = ("base", "frozen-images")) -> Touchpoints:
+def _touchpoints(
+    *, apt_unhooked: tuple[str, ...], debian_roots: tuple[str, ...] = ("base", "frozen-images")
+) -> Touchpoints:
     return Touchpoints(
         git_files=_GIT,
         download_files=_DOWNLOADS,

@@ -24,9 +24,9 @@ HUB_HOSTS = ("docker.io", "registry-1.docker.io", "index.docker.io")
 
 # Prints the PEM text of one tls.ca_certs value: $1 the value, $2 where it came from (for the message).
 _READ_FUNCTION = (
-    "mobyci_ca() { if [ -f \"$1\" ]; then cat -- \"$1\"; else case $1 in *'-----BEGIN CERTIFICATE-----'*) "
-    "printf '%s\\n' \"$1\" | sed '/^$/d' ;; *) printf 'mobyci: %s is neither a readable file nor PEM text\\n' \"$2\" >&2; "
-    "return 1 ;; esac; fi; }"
+    'mobyci_ca() { if [ -f "$1" ]; then cat -- "$1"; else case $1 in *\'-----BEGIN CERTIFICATE-----\'*) '
+    "printf '%s\\n' \"$1\" | sed '/^$/d' ;; "
+    "*) printf 'mobyci: %s is neither a readable file nor PEM text\\n' \"$2\" >&2; return 1 ;; esac; fi; }"
 )
 _NO_KEY = (
     "! grep -q 'PRIVATE KEY-----' {file} || {{ printf 'mobyci: tls.ca_certs holds a private key, not a "

@@ -170,7 +170,10 @@ def _job(
     if job.docker:
         if plan.ca_lines:
             # Before the builder starts: buildx copies the CA file named in its config into the builder.
-            step = {"name": "Trust the corporate CA (tls.ca_certs)", "run": "\n".join(plan.ca_lines) + "\n"}
+            step: dict[str, Any] = {
+                "name": "Trust the corporate CA (tls.ca_certs)",
+                "run": "\n".join(plan.ca_lines) + "\n",
+            }
             if ca_env:
                 step["env"] = dict(ca_env)
             steps.append(step)

@@ -128,7 +128,7 @@ def _dind_template(loaded: LoadedSpec, plan: p.Plan) -> dict[str, Any]:
         # Makefiles call GNU date (coreutils).
         "before_script": [
             # apk reaches Alpine's CDN over https: the CA goes into the image's own bundle first.
-            *(plan.ca_lines + (f"cat {ca.CA_FILE} >> /etc/ssl/certs/ca-certificates.crt",) if plan.ca_lines else ()),
+            *((*plan.ca_lines, f"cat {ca.CA_FILE} >> /etc/ssl/certs/ca-certificates.crt") if plan.ca_lines else ()),
             apk_add_line(loaded.spec.mirrors.alpine, ("make", "bash", "coreutils")),
         ],
     }

@@ -422,7 +422,7 @@ def run_rules(
         raise (CheckFailed if check else MobyciError)("\n".join([*errors, "nothing was changed"]))
 
     lines = [f"moby family {detected} (detected from the tree)", *_summary(resolved, results, check=check)]
-    for rule_id, rel, data, current in copies:
+    for rule_id, rel, _, current in copies:
         status = "already applied" if current else ("to copy" if check else "copied")
         lines.append(_row(rule_id, rel, status))
     changed: list[object] = [res for res in results if res.changed]
@@ -444,9 +444,7 @@ def run_rules(
     return PatchReport(lines, bool(changed))
 
 
-def _tree_copies(
-    rules: Sequence[Rule], tree: Path, environ: Mapping[str, str]
-) -> list[tuple[str, str, bytes, bool]]:
+def _tree_copies(rules: Sequence[Rule], tree: Path, environ: Mapping[str, str]) -> list[tuple[str, str, bytes, bool]]:
     """(rule id, path in the tree, content, already in place) of every file a rule copies into the tree."""
     copies = []
     for rule in rules:

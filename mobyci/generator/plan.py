@@ -435,7 +435,9 @@ def _ca_places(loaded: LoadedSpec) -> tuple[str, ...]:
         f"prepare job: git (GIT_SSL_CAINFO={ca.TRUST_FILE}, the system roots plus the CA) and the patch "
         f"({ca.CA_FILE} copied into the tree as .mobyci/ca.crt)",
         f"check job: pip (PIP_CERT={ca.TRUST_FILE})",
-        "moby's Dockerfile: stage" + ("s " if len(roots) > 1 else " ") + ", ".join(roots)
+        "moby's Dockerfile: stage"
+        + ("s " if len(roots) > 1 else " ")
+        + ", ".join(roots)
         + " (COPY + update-ca-certificates right after FROM) and every stage built on them",
         "GitLab dind: the docker-in-docker service (system bundle and /etc/docker/certs.d/<registry>/ca.crt)",
         "GitHub: the BuildKit builder of docker/setup-buildx-action (buildkitd config ca = […])",

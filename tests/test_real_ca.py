@@ -1,0 +1,270 @@
+"""TLS inspection on the real Docker engine: a mirror served over TLS with a certificate signed by a test CA.
+
+The mirror (a Python HTTPS server on this host) passes Debian's archive through as an https apt mirror and
+serves a git repository and a file; a `docker-registry` with the same certificate stands for a registry behind
+the inspecting proxy. A moby-shaped tree (the 25-28 fixture with a runnable Dockerfile: a golang-like `base`
+stage that has ca-certificates, git and curl, and a `frozen-images` stage from a bare Debian image that has none)
+is patched by the generated patch script and built by dockerd's BuildKit:
+
+- with tls.ca_certs, apt, git and curl in both stages reach the mirror, and the daemon pulls from the registry
+  once the CA is its /etc/docker/certs.d/<registry>/ca.crt;
+- without it, the same build and pull fail on the certificate.
+
+Images are stand-ins made by debootstrap (no Docker Hub here); a rootfs is cached outside the clone.
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from mobyci.generator.patchscript import build_patch_script
+from mobyci.schemas.load import load_text
+from tests import real_engine as re_
+from tests.conftest import ROOT
+
+HOST = "mirror.mobyci.test"
+GOLANG_STANDIN = "mobyci-standin/golang-scm:bookworm"  # like golang:<v>-bookworm: ca-certificates, curl, git
+DEBIAN_STANDIN = "mobyci-standin/debian:bookworm"  # like debian:bookworm: no ca-certificates
+UNTRUSTED = (
+    "x509: certificate signed by unknown authority",  # Go: the daemon, BuildKit
+    "Certificate verification failed",  # apt (GnuTLS)
+    "server certificate verification failed",  # git
+    "SSL certificate problem",  # curl
+)
+
+DOCKERFILE = """\
+ARG BASE_DEBIAN_DISTRO="bookworm"
+
+FROM GOLANG AS base
+RUN apt-get update && apt-get install -y --no-install-recommends file
+RUN git clone -q https://MIRROR/git/hello.git /hello && cat /hello/README
+
+FROM base AS tools
+RUN curl -fsS https://MIRROR/hello.txt > /hello.txt
+
+FROM DEBIAN AS frozen-images
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl
+RUN curl -fsS https://MIRROR/hello.txt > /frozen.txt
+
+FROM scratch AS all
+COPY --from=tools /hello/README /hello.txt /
+COPY --from=frozen-images /frozen.txt /
+"""
+
+
+def _host_ip() -> str:
+    # Not a loopback address: the daemon treats 127.0.0.0/8 registries as insecure and would not check the CA.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
+        address: str = probe.getsockname()[0]
+    return address
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def _test_ca(tmp: Path, ip: str) -> tuple[Path, Path, Path]:
+    """(CA certificate, server certificate, server key): a throwaway CA and a certificate for HOST and `ip`."""
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj",
+             "/CN=mobyci test inspection CA", "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=tmp)  # fmt: skip
+    _openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", f"/CN={HOST}", cwd=tmp)
+    (tmp / "ext.cnf").write_text(
+        f"subjectAltName=DNS:{HOST},IP:{ip}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+    )
+    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf", cwd=tmp)  # fmt: skip
+    return tmp / "ca.pem", tmp / "server.pem", tmp / "server.key"
+
+
+class _Mirror(http.server.BaseHTTPRequestHandler):
+    """Debian's archive passed through (/debian, /debian-security), and static files (/git, /hello.txt)."""
+
+    root: Path
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_HEAD(self) -> None:
+        self._serve(body=False)
+
+    def do_GET(self) -> None:
+        self._serve(body=True)
+
+    def _serve(self, *, body: bool) -> None:
+        path = self.path.split("?", 1)[0]
+        if path.startswith(("/debian/", "/debian-security/")):
+            request = urllib.request.Request("http://deb.debian.org" + path, method=self.command)
+            try:
+                with urllib.request.urlopen(request, timeout=120) as upstream:  # noqa: S310 - a fixed http host
+                    self.send_response(upstream.status)
+                    self.send_header("Content-Length", upstream.headers.get("Content-Length", "0"))
+                    self.end_headers()
+                    if body:
+                        shutil.copyfileobj(upstream, self.wfile)
+            except urllib.error.HTTPError as error:
+                self.send_error(error.code)
+            return
+        local = (self.root / path.lstrip("/")).resolve()
+        if not local.is_file() or self.root not in local.parents:
+            self.send_error(404)
+            return
+        data = local.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+
+def _serve_mirror(ip: str, cert: Path, key: Path, root: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
+    handler = type("Mirror", (_Mirror,), {"root": root.resolve()})
+    server = http.server.ThreadingHTTPServer((ip, 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def _free_port(ip: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((ip, 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _git_repo(root: Path) -> None:
+    work = root / "work"
+    work.mkdir()
+    (work / "README").write_text("hello through the inspecting proxy\n")
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t", "-C"]
+    subprocess.run([*git, str(work), "init", "-q", "-b", "main"], check=True, capture_output=True)
+    subprocess.run([*git, str(work), "add", "-A"], check=True, capture_output=True)
+    subprocess.run([*git, str(work), "commit", "-qm", "hello"], check=True, capture_output=True)
+    bare = root / "git" / "hello.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True, capture_output=True)
+    subprocess.run(["git", "-C", str(bare), "update-server-info"], check=True, capture_output=True)  # dumb http
+    (root / "hello.txt").write_text("a file over https\n")
+
+
+class World(NamedTuple):
+    tmp: Path
+    ca: Path
+    engine: re_.Engine
+    mirror: str  # host:port of the https mirror
+    ip: str
+    registry: str  # host:port of the TLS registry
+    certs_d: Path  # the daemon's CA directory for that registry
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    re_.require_real_engine()
+    tmp = tmp_path_factory.mktemp("tls")
+    ip = _host_ip()
+    ca, cert, key = _test_ca(tmp, ip)
+    files = tmp / "files"
+    files.mkdir()
+    _git_repo(files)
+    server, port = _serve_mirror(ip, cert, key, files)
+    registry_port = _free_port(ip)
+    (tmp / "registry.yml").write_text(
+        "version: 0.1\n"
+        f"storage: {{filesystem: {{rootdirectory: {tmp / 'registry'}}}}}\n"
+        f"http: {{addr: '{ip}:{registry_port}', tls: {{certificate: {cert}, key: {key}}}}}\n"
+    )
+    registry = subprocess.Popen(
+        ["docker-registry", "serve", str(tmp / "registry.yml")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    certs_d = Path("/etc/docker/certs.d") / f"{ip}:{registry_port}"  # the daemon's per-registry CA setting
+    try:
+        with re_.dockerd(tmp) as engine:
+            engine.import_rootfs(re_.rootfs("scm", ("ca-certificates", "curl", "git")), GOLANG_STANDIN)
+            engine.import_rootfs(re_.rootfs("minbase"), DEBIAN_STANDIN)
+            yield World(tmp, ca, engine, f"{HOST}:{port}", ip, f"{ip}:{registry_port}", certs_d)
+    finally:
+        shutil.rmtree(certs_d, ignore_errors=True)
+        registry.terminate()
+        registry.wait(timeout=30)
+        server.shutdown()
+        server.server_close()
+
+
+def _patched_tree(world: World, name: str, *, with_ca: bool) -> Path:
+    tmp, mirror = world.tmp, world.mirror
+    tree = tmp / name
+    shutil.copytree(ROOT / "tests" / "fixtures" / "trees" / "25-28", tree)
+    debian = DEBIAN_STANDIN.split(":", maxsplit=1)[0] + ":${BASE_DEBIAN_DISTRO}"
+    dockerfile = DOCKERFILE.replace("GOLANG", GOLANG_STANDIN).replace("DEBIAN", debian)
+    (tree / "Dockerfile").write_text(dockerfile.replace("MIRROR", mirror))
+    tls = "tls: {ca_certs: [$CORP_CA_CERT]}\n" if with_ca else ""
+    spec = f"version: 1\nmoby: {{ref: v28.5.2}}\nmirrors: {{apt: 'https://{mirror}'}}\n{tls}targets: [binary]\n"
+    script = tmp / f"{name}.sh"
+    script.write_text(build_patch_script(load_text(spec)))
+    env = {**os.environ, "MOBYCI_CA_FILE": str(world.ca)} if with_ca else dict(os.environ)
+    done = subprocess.run(["sh", str(script), str(tree)], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return tree
+
+
+def _build(world: World, tree: Path) -> subprocess.CompletedProcess[str]:
+    engine = world.engine
+    out = tree / "out"
+    engine.env["DOCKER_BUILDKIT"] = "1"
+    return engine.docker(
+        "build", "--progress", "plain", "--network", "host", "--add-host", f"{HOST}:{world.ip}",
+        "--target", "all", "--output", f"type=local,dest={out}", str(tree),
+        check=False, timeout=1800,
+    )  # fmt: skip
+
+
+def test_build_reaches_the_mirror_only_with_the_ca(world: World) -> None:
+    trusted = _patched_tree(world, "with-ca", with_ca=True)
+    done = _build(world, trusted)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    out = trusted / "out"
+    assert (out / "README").read_text() == "hello through the inspecting proxy\n"  # git in base
+    assert (out / "hello.txt").read_text() == "a file over https\n"  # curl in a stage built on base
+    assert (out / "frozen.txt").read_text() == "a file over https\n"  # curl after apt in frozen-images
+
+    untrusted = _patched_tree(world, "without-ca", with_ca=False)
+    failed = _build(world, untrusted)
+    assert failed.returncode != 0
+    log = failed.stdout + failed.stderr
+    assert any(message in log for message in UNTRUSTED), log[-4000:]
+
+
+def test_daemon_pulls_through_tls_only_with_the_ca(world: World) -> None:
+    engine, registry, certs_d, ca = world.engine, world.registry, world.certs_d, world.ca
+    image = f"{registry}/mobyci/base:1"
+    engine.docker("tag", DEBIAN_STANDIN, image)
+    certs_d.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ca, certs_d / "ca.crt")
+    engine.docker("push", image)
+    engine.docker("rmi", image)
+    engine.docker("pull", image)  # with the CA in certs.d
+
+    engine.docker("rmi", image)
+    shutil.rmtree(certs_d)
+    refused = engine.docker("pull", image, check=False)
+    assert refused.returncode != 0
+    assert "x509: certificate signed by unknown authority" in refused.stderr
