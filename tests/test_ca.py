@@ -355,3 +355,8 @@ def test_check_job_points_pip_at_the_ca(tmp_path: Path) -> None:
     trust = (work / ".mobyci-trust.pem").read_text()
     # The system roots first (when the image has them), then the variable's CA and the committed one.
     assert trust.endswith(ca_text + ca_text)
+
+
+def test_github_refuses_a_reserved_secret_name_for_the_ca() -> None:
+    with pytest.raises(MobyciError, match="the CI variable GITHUB_CA cannot be a GitHub secret"):
+        render_pipeline(load_text(_spec(ca="[$GITHUB_CA]")), "github")

@@ -108,14 +108,14 @@ def _secret_variables(plan: p.Plan) -> list[tuple[str, str]]:
     out = []
     for name, value in plan.variables:
         ref = var_ref_name(value)
-        if ref is None:
-            continue
+        if ref is not None:
+            out.append((name, ref))
+    for ref in [*(ref for _, ref in out), *plan.ca_variables]:
         if ref.upper().startswith("GITHUB_"):
             raise MobyciError(
                 f"{plan.spec_path}: the CI variable {ref} cannot be a GitHub secret (names starting with GITHUB_ "
                 "are reserved); rename it in the spec and in the repository secrets"
             )
-        out.append((name, ref))
     return out
 
 
