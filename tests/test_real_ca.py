@@ -35,6 +35,8 @@ from mobyci.schemas.load import load_text
 from tests import real_engine as re_
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.engine
+
 HOST = "mirror.mobyci.test"
 GOLANG_STANDIN = "mobyci-standin/golang-scm:bookworm"  # like golang:<v>-bookworm: ca-certificates, curl, git
 DEBIAN_STANDIN = "mobyci-standin/debian:bookworm"  # like debian:bookworm: no ca-certificates
