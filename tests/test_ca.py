@@ -24,7 +24,7 @@ from tests import pipeline_checks as pc
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures"
-GOLDEN_CA = ROOT / "tests" / "golden" / "28-dind-ca" / "public-ca.pem"
+GOLDEN_CA = FIXTURES / "public-ca.pem"  # a throwaway CA's certificate (its key was never kept)
 TREES = {"v19.03.12": "19.03", "v20.10.27": "20.10", "v23.0.18": "23.0", "v24.0.9": "24.0", "v28.5.2": "25-28"}
 KEY = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n"
 
@@ -252,8 +252,8 @@ def test_github_builder_trusts_the_ca_written_before_it_starts() -> None:
     names = [step.get("name", "") for step in steps]
     ca_step = names.index("Trust the corporate CA (tls.ca_certs)")
     buildx = names.index("Set up a BuildKit builder")
-    assert names[0] == "Check out the repository"  # public-ca.pem is read from the checkout
     assert ca_step < buildx
+    assert "Check out the repository" not in names  # no committed CA file: nothing to read from a checkout
     assert steps[ca_step]["env"] == {"CORP_CA_CERT": "${{ secrets.CORP_CA_CERT }}"}
     config = steps[buildx]["with"]["buildkitd-config-inline"]
     assert config == (
@@ -261,6 +261,15 @@ def test_github_builder_trusts_the_ca_written_before_it_starts() -> None:
         '  ca = ["${{ github.workspace }}/.mobyci-ca.crt"]\n'
         '[registry."registry.mirror.example.com"]\n  ca = ["${{ github.workspace }}/.mobyci-ca.crt"]\n'
     )
+
+
+def test_github_jobs_that_read_a_committed_ca_check_the_repository_out(tmp_path: Path) -> None:
+    shutil.copy(GOLDEN_CA, tmp_path / "ca.pem")
+    loaded = load_text(_spec(ca="[$CORP_CA_CERT, ca.pem]"), "mobyci.yaml", base=tmp_path)
+    jobs = pc.load_yaml(render_pipeline(loaded, "github"))["jobs"]
+    for name in ("mobyci-check", "prepare", "binary"):
+        assert jobs[name]["steps"][0]["name"] == "Check out the repository", name
+    assert "Check out the repository" not in [step.get("name") for step in jobs["checksums"]["steps"]]
 
 
 def test_plan_shows_where_the_ca_is_installed() -> None:
@@ -331,7 +340,6 @@ def test_check_job_points_pip_at_the_ca(tmp_path: Path) -> None:
     script = doc["mobyci-check"]["script"]
     work = tmp_path / "work"
     work.mkdir()
-    shutil.copy(GOLDEN_CA, work / "public-ca.pem")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     recorder = '#!/bin/sh\nprintf "%s %s\\n" "$(basename "$0")" "${PIP_CERT:-}" >> ../calls\n'
@@ -353,8 +361,9 @@ def test_check_job_points_pip_at_the_ca(tmp_path: Path) -> None:
     calls = (tmp_path / "calls").read_text().splitlines()
     assert calls[0] == f"pip {work}/.mobyci-trust.pem"
     trust = (work / ".mobyci-trust.pem").read_text()
-    # The system roots first (when the image has them), then the variable's CA and the committed one.
-    assert trust.endswith(ca_text + ca_text)
+    # The system roots first (when the image has them), then the CA.
+    assert trust.endswith(ca_text)
+    assert (work / ".mobyci-ca.crt").read_text() == ca_text
 
 
 def test_github_refuses_a_reserved_secret_name_for_the_ca() -> None:
