@@ -5,8 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from mobyci.generator import builder
-from mobyci.generator import ca
+from mobyci.generator import builder, ca
 from mobyci.generator import plan as p
 from mobyci.generator.header import with_header
 from mobyci.generator.yamlout import dump
