@@ -258,7 +258,7 @@ def test_github_builder_trusts_the_ca_written_before_it_starts() -> None:
     config = steps[buildx]["with"]["buildkitd-config-inline"]
     assert config == (
         '[registry."docker.io"]\n  mirrors = ["registry.mirror.example.com"]\n'
-        '  ca = ["${{ github.workspace }}/.mobyci-ca.crt"]\n'
+        '  ca = ["${{ github.workspace }}/.mobyci-ca.crt"]\n\n'
         '[registry."registry.mirror.example.com"]\n  ca = ["${{ github.workspace }}/.mobyci-ca.crt"]\n'
     )
 
@@ -369,3 +369,19 @@ def test_check_job_points_pip_at_the_ca(tmp_path: Path) -> None:
 def test_github_refuses_a_reserved_secret_name_for_the_ca() -> None:
     with pytest.raises(MobyciError, match="the CI variable GITHUB_CA cannot be a GitHub secret"):
         render_pipeline(load_text(_spec(ca="[$GITHUB_CA]")), "github")
+
+
+@pytest.mark.parametrize("fmt", ["gitlab", "buildkite"])
+def test_the_bake_builder_trusts_the_ca_it_finds_when_created(fmt: str) -> None:
+    spec = ROOT / "tests" / "golden" / "28-dind-ca" / "spec.yaml"
+    text = spec.read_text() + "ci: {buildkite: {cache: registry.example.com/mobyci-cache}}\n"
+    doc = pc.load_yaml(render_pipeline(load_text(text, "spec.yaml"), fmt))
+    if fmt == "gitlab":
+        script = doc["binary"]["script"]
+    else:
+        script = next(step for step in doc["steps"] if step["key"] == "mobyci-binary")["commands"]
+    written = next(i for i, line in enumerate(script) if line.endswith("> .mobyci-ca.crt"))
+    config = next(i for i, line in enumerate(script) if line.startswith("cat > .mobyci-buildkitd.toml"))
+    create = next(i for i, line in enumerate(script) if "docker buildx create" in line)
+    assert written < config < create
+    assert script[config].count('  ca = [".mobyci-ca.crt"]\n') == 2  # Docker Hub and the mirror

@@ -440,7 +440,8 @@ def _ca_places(loaded: LoadedSpec) -> tuple[str, ...]:
         + ", ".join(roots)
         + " (COPY + update-ca-certificates right after FROM) and every stage built on them",
         "GitLab dind: the docker-in-docker service (system bundle and /etc/docker/certs.d/<registry>/ca.crt)",
-        "GitHub: the BuildKit builder of docker/setup-buildx-action (buildkitd config ca = […])",
+        "BuildKit builders mobyci creates: GitHub's docker/setup-buildx-action builder and the bake jobs' "
+        "docker-container builder (buildkitd config ca = […] for Docker Hub and the mirror)",
         "GitLab shell runners, Buildkite agents, GitHub runners: the host's Docker daemon only through its own "
         "/etc/docker/certs.d/<registry>/ca.crt and system trust store (set by the runner's administrator)",
     )
