@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic_core import PydanticCustomError
 
 from mobyci import commands
 
@@ -18,13 +20,32 @@ app = typer.Typer(
     name="mobyci",
     help="Build the Docker engine (moby) from source in CI, behind mirrors and proxies.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 
-SpecArg = Annotated[Path, typer.Argument(help="The spec file.", show_default=True)]
-OutputOpt = Annotated[Path | None, typer.Option("-o", "--output", help="Write to FILE instead of stdout.")]
+SpecArg = Annotated[
+    Path, typer.Argument(metavar="SPEC", help="The spec file; - reads it from stdin.", show_default=True)
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
+]
+_Choice = TypeVar("_Choice", bound=StrEnum)
+
+
+def _choice(kind: type[_Choice]) -> Callable[[Any], _Choice]:
+    """A parser for an option with fixed values whose error names the choices and nothing else (typer's own says
+    "Value error," from the pydantic adapter it builds)."""
+
+    def parse(value: Any) -> _Choice:
+        try:
+            return kind(value)
+        except ValueError:
+            choices = ", ".join(member.value for member in kind)
+            raise PydanticCustomError("mobyci_choice", f"'{value}' is not one of: {choices}") from None
+
+    return parse
 
 
 def _run(command: Any, /, **kwargs: Any) -> None:
@@ -55,9 +76,12 @@ class Preset(StrEnum):
 
 @app.command()
 def init(
-    path: Annotated[Path, typer.Argument(help="Where to write the spec.")] = commands.DEFAULT_SPEC,
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="Where to write the spec.")] = commands.DEFAULT_SPEC,
     preset: Annotated[
-        Preset, typer.Option(help="seed: the mirrors of the manual v19.03.12 procedure; plain: no mirrors.")
+        Preset,
+        typer.Option(
+            parser=_choice(Preset), help="seed: the mirrors of the manual v19.03.12 procedure; plain: no mirrors."
+        ),
     ] = Preset.plain,
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
@@ -67,7 +91,10 @@ def init(
 
 @app.command()
 def validate(
-    specs: Annotated[list[Path] | None, typer.Argument(help="Spec files (default: mobyci.yaml).")] = None,
+    specs: Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="SPEC", help="Spec files (default: mobyci.yaml, else mobyci.yml); - is stdin."),
+    ] = None,
 ) -> None:
     """Check spec files; report every problem of every file."""
     _run(commands.validate, specs=specs)
@@ -90,7 +117,7 @@ def patch(
         Path | None,
         typer.Option(
             "--check",
-            metavar="PATH",
+            metavar="DIR|FILE",
             help="A moby tree: report what would change, exit 1 if anything would. "
             "A committed script: exit 1 with a diff if it is not current.",
         ),
@@ -112,7 +139,9 @@ class Format(StrEnum):
 @app.command()
 def render(
     spec: SpecArg = commands.DEFAULT_SPEC,
-    fmt: Annotated[Format, typer.Option("--format", help="Which CI system to write for.")] = Format.gitlab,
+    fmt: Annotated[
+        Format, typer.Option("--format", parser=_choice(Format), help="Which CI system to write for.")
+    ] = Format.gitlab,
     output: OutputOpt = None,
     all_outputs: Annotated[
         bool, typer.Option("--all", help="Write (or --check) every file the spec lists under outputs:.")
@@ -136,9 +165,10 @@ class PlanFormat(StrEnum):
 @app.command()
 def plan(
     spec: SpecArg = commands.DEFAULT_SPEC,
-    fmt: Annotated[PlanFormat, typer.Option("--format", help="text for people, json for scripts, mermaid.")] = (
-        PlanFormat.text
-    ),
+    fmt: Annotated[
+        PlanFormat,
+        typer.Option("--format", parser=_choice(PlanFormat), help="text for people, json for scripts, mermaid."),
+    ] = PlanFormat.text,
 ) -> None:
     """Show what the spec will do: family, jobs, rewrites, build args and environment."""
     _run(commands.plan, spec=spec, fmt=fmt.value)

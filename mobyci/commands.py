@@ -23,6 +23,7 @@ EXIT_PROBLEM = 1
 EXIT_INTERNAL = 3
 EXIT_BROKEN_PIPE = 120  # what Python itself exits with when stdout cannot be flushed
 DEFAULT_SPEC = Path("mobyci.yaml")
+_ALTERNATE_SPEC = Path("mobyci.yml")  # the other spelling people use for YAML files
 
 
 class Exit(Exception):
@@ -92,10 +93,17 @@ def _internal_error() -> None:
     )
 
 
+def spec_path(spec: Path) -> Path:
+    """The spec to read: mobyci.yml stands in for the default mobyci.yaml when only it exists."""
+    if spec == DEFAULT_SPEC and not spec.exists() and _ALTERNATE_SPEC.is_file():
+        return _ALTERNATE_SPEC
+    return spec
+
+
 def _load(spec: Path) -> LoadedSpec:
     from mobyci.schemas.load import load_file
 
-    loaded = load_file(str(spec))
+    loaded = load_file(str(spec_path(spec)))
     for warning in loaded.warnings:
         err(warning)
     return loaded
@@ -130,7 +138,7 @@ def validate(specs: list[Path] | None) -> None:
     from mobyci.schemas.load import load_file
 
     failed = False
-    for spec in specs or [DEFAULT_SPEC]:
+    for spec in specs or [spec_path(DEFAULT_SPEC)]:
         try:
             loaded = load_file(str(spec))
         except SpecError as exc:
@@ -141,7 +149,7 @@ def validate(specs: list[Path] | None) -> None:
             err(warning)
         count = len(loaded.spec.targets)
         echo(
-            f"{spec}: ok (moby {loaded.spec.moby.ref}, family {loaded.release.family.name}, "
+            f"{loaded.path}: ok (moby {loaded.spec.moby.ref}, family {loaded.release.family.name}, "
             f"{count} target{'s' if count != 1 else ''})"
         )
     if failed:

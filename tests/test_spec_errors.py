@@ -78,10 +78,7 @@ CASES: list[tuple[str, str, list[str]]] = [
     (
         "syntax-error",
         "version: 1\nmoby:\n  ref: [v1\n",
-        [
-            "mobyci.yaml:4:1: YAML syntax error: while parsing a flow sequence expected ',' or ']', "
-            "but got '<stream end>'"
-        ],
+        ["mobyci.yaml:4:1: the '[' at line 3, column 8 is never closed: add ']'"],
     ),
     (
         "duplicate-key",
@@ -436,6 +433,155 @@ CASES: list[tuple[str, str, list[str]]] = [
             "did you mean 'rpm'?",
         ],
     ),
+    # Everyday mistakes that used to pass validate and fail in CI, or came out as parser jargon.
+    (
+        "git-host-root-without-slash",
+        "version: 1\nmoby: {ref: v27.5.1}\nmirrors:\n  git: {'https://github.com': 'https://gitee.com'}\n"
+        "targets: [binary]\n",
+        [
+            "mobyci.yaml:4:31: mirrors.git[\"https://github.com\"]: 'https://github.com' is a whole host, not one "
+            'repository: write the prefix rewrite with a trailing \'/\' ("https://github.com/": "https://gitee.com/")'
+        ],
+    ),
+    (
+        "proxy-variable-without-dollar",
+        "version: 1\nmoby: {ref: v27.5.1}\nproxy:\n  http: CORP_HTTP_PROXY\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:4:9: proxy.http: 'CORP_HTTP_PROXY' reads as a CI variable name without its '$': write "
+            "$CORP_HTTP_PROXY (or a URL such as http://proxy.example.com:3128)"
+        ],
+    ),
+    (
+        "seed-registry-placeholder",
+        "version: 1\nmoby: {ref: v19.03.12}\nmirrors:\n  registry: https://YOUR-ID.mirror.aliyuncs.com\n"
+        "targets: [binary]\n",
+        [
+            "mobyci.yaml:4:13: mirrors.registry: YOUR-ID is the starter spec's placeholder: put your own address "
+            "here (or remove the key)"
+        ],
+    ),
+    (
+        "key-of-another-section",
+        "version: 1\nmoby: {ref: v27.5.1}\nmirrors:\n  http: $CORP_HTTP_PROXY\ntargets: [binary]\n",
+        ["mobyci.yaml:4:3: mirrors.http: unknown key 'http' here; it belongs under proxy (proxy.http): move it there"],
+    ),
+    (
+        "key-of-two-sections",
+        "version: 1\nmoby: {ref: v27.5.1}\ngitlab: {runner: shell}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:3:1: gitlab: unknown key 'gitlab' here; it belongs under ci (ci.gitlab) or outputs "
+            "(outputs.gitlab): move it there"
+        ],
+    ),
+    (
+        "key-of-a-nested-section",
+        "version: 1\nmoby: {ref: v27.5.1}\nci:\n  tags: [saas-linux-small-amd64]\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:4:3: ci.tags: unknown key 'tags' here; it belongs under ci.gitlab (ci.gitlab.tags): "
+            "move it there"
+        ],
+    ),
+    (
+        "unknown-key-no-far-fetched-match",
+        "version: 1\nmoby: {ref: v27.5.1}\npermissions: {contents: read}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:3:1: permissions: unknown key 'permissions'; allowed here: version, moby, mirrors, proxy, "
+            "targets, ci, outputs"
+        ],
+    ),
+    (
+        "platform-typo",
+        "version: 1\nmoby: {ref: v27.5.1}\ntargets:\n  - {name: cross, platforms: [linux/arm46]}\n",
+        [
+            "mobyci.yaml:4:31: targets[0].platforms[0]: 'linux/arm46' is not supported by family 25-28: did you "
+            "mean 'linux/arm64'? Supported: linux/amd64, linux/arm/v5, linux/arm/v6, linux/arm/v7, linux/arm64, "
+            "linux/ppc64le, linux/s390x, windows/amd64"
+        ],
+    ),
+    (
+        "distro-typo",
+        "version: 1\nmoby: {ref: v27.5.1}\ntargets:\n  - {name: deb, distros: [ubuntu-jamy]}\n",
+        [
+            "mobyci.yaml:4:27: targets[0].distros[0]: 'ubuntu-jamy' is not supported by docker-ce-packaging branch "
+            "27.x (family 25-28): did you mean 'ubuntu-jammy'? Supported: debian-bookworm, debian-bullseye, "
+            "raspbian-bookworm, raspbian-bullseye, ubuntu-focal, ubuntu-jammy, ubuntu-noble, ubuntu-oracular"
+        ],
+    ),
+    (
+        "target-typo",
+        "version: 1\nmoby: {ref: v27.5.1}\ntargets: [dynbinray]\n",
+        [
+            "mobyci.yaml:3:11: targets[0].name: 'dynbinray' is not one of: binary, dynbinary, cross, rpm, deb; "
+            "did you mean 'dynbinary'?"
+        ],
+    ),
+    (
+        "family-float-still-needs-quotes",
+        "version: 1\nmoby: {ref: master, family: 20.10}\ntargets: [binary]\n",
+        ['mobyci.yaml:2:29: moby.family: expected a string, got a number (20.1): quote it ("20.10")'],
+    ),
+    (
+        "yaml-tab-after-colon",
+        "version: 1\nmoby:\n  ref:\tv27.5.1\ntargets: [binary]\n",
+        ["mobyci.yaml:3:7: a tab separates this value: replace the tab with a space"],
+    ),
+    (
+        "yaml-key-indented-deeper",
+        "version: 1\nmoby:\n  ref: v27.5.1\n   repo: https://github.com/moby/moby.git\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:4:4: this line is indented deeper than line 3 above it: keys of one mapping line up at "
+            "the same column"
+        ],
+    ),
+    (
+        "yaml-key-indented-between",
+        "version: 1\nmoby:\n    ref: v27.5.1\n  repo: https://github.com/moby/moby.git\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:4:3: this key's indentation (column 3) matches no mapping above it (line 3 starts at "
+            "column 5): line keys of one mapping up at the same column"
+        ],
+    ),
+    (
+        "yaml-colon-in-value",
+        "version: 1\nmoby:\n  ref: v27.5.1\n  repo: see: https://github.com/moby/moby.git\ntargets: [binary]\n",
+        ["mobyci.yaml:4:12: a ': ' inside a value: quote the value, or put the key on its own line"],
+    ),
+    (
+        "yaml-list-item-in-mapping",
+        "version: 1\nmoby:\n  ref: v27.5.1\n  - binary\ntargets: [binary]\n",
+        ["mobyci.yaml:4:3: a list item ('- ') in the middle of a mapping: indent the list under a key of its own"],
+    ),
+    (
+        "yaml-flow-mapping-unclosed",
+        "version: 1\nmoby: {ref: v27.5.1\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:3:8: the '{' at line 2, column 7 is not closed where expected: separate items with ', ' "
+            "and close it with '}' (quote values that contain ':', ',', '[', ']', '{' or '}')"
+        ],
+    ),
+    (
+        "yaml-quote-unclosed",
+        "version: 1\nmoby: {ref: 'v27.5.1}\ntargets: [binary]\n",
+        ["mobyci.yaml:4:1: the quote at line 2, column 13 is never closed: add the closing quote"],
+    ),
+    (
+        "yaml-value-starts-with-at",
+        "version: 1\nmoby: {ref: @v27.5.1}\ntargets: [binary]\n",
+        ["mobyci.yaml:2:13: a plain value cannot start with '@': quote the value ('@…')"],
+    ),
+    (
+        "yaml-undefined-alias",
+        "version: 1\nmoby: {ref: *latest}\ntargets: [binary]\n",
+        ["mobyci.yaml:2:13: a value starting with '*' reads as an alias that is not defined: quote the value"],
+    ),
+    (
+        "yaml-unknown-escape",
+        'version: 1\nmoby: {ref: v27.5.1, repo: "C:\\moby"}\ntargets: [binary]\n',
+        [
+            "mobyci.yaml:2:32: a backslash in double quotes starts an escape: write '\\\\' for a backslash, or use "
+            "single quotes"
+        ],
+    ),
 ]
 
 
@@ -496,6 +642,12 @@ def test_nul_byte() -> None:
     with pytest.raises(SpecError) as caught:
         load_text("version: 1\nmoby: {ref: v1\x009}\n")
     assert str(caught.value) == "mobyci.yaml:2:15: unacceptable character '\\x00': remove it"
+
+
+def test_family_unquoted_whole_number_is_the_family() -> None:
+    loaded = load_text("version: 1\nmoby: {ref: master, family: 29}\ntargets: [binary]\n")
+    assert loaded.spec.moby.family == "29"
+    assert loaded.release.family.name == "29"
 
 
 def test_scp_like_repository_with_an_absolute_path() -> None:

@@ -46,6 +46,7 @@ def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release 
     findings += _check_rewrites("git", spec.mirrors.git)
     findings += _check_rewrites("downloads", spec.mirrors.downloads)
     findings += _check_names(spec)
+    findings += _check_placeholders(spec)
     if release is not None:
         findings += limit_findings(pipeline_shape(spec, release))
     if not spec.mirrors.registry_tokens and spec.mirrors.registry is None:
@@ -241,13 +242,24 @@ def _check_targets(
 
 
 def _not_in(at: Loc, values: list[str], valid: tuple[str, ...], what: str) -> list[Finding]:
+    import difflib  # only a spec with problems pays for it
+
     findings: list[Finding] = []
     for index, value in enumerate(values):
         if value not in valid:
-            findings.append(((*at, index), f"'{value}' is not supported by {what}: use one of {', '.join(valid)}"))
+            close = [c for c in difflib.get_close_matches(value, valid, n=3, cutoff=0.7) if _typo_of(value, c)][:1]
+            hint = f"did you mean '{close[0]}'? Supported: " if close else "use one of "
+            findings.append(((*at, index), f"'{value}' is not supported by {what}: {hint}{', '.join(valid)}"))
         elif values.index(value) != index:
             findings.append(((*at, index), f"'{value}' is listed twice: remove one"))
     return findings
+
+
+def _typo_of(value: str, candidate: str) -> bool:
+    """centos-7 is another release than centos-9, not a typo of it; linux/arm46 is a typo of linux/arm64."""
+    letters = [re.sub(r"\d", "", text) for text in (value, candidate)]
+    digits = [sorted(re.sub(r"\D", "", text)) for text in (value, candidate)]
+    return letters[0] != letters[1] or digits[0] == digits[1]
 
 
 def _check_registry(spec: Spec) -> list[Finding]:
@@ -266,11 +278,26 @@ def _check_registry(spec: Spec) -> list[Finding]:
     return []
 
 
+def _host_root(url: str) -> bool:
+    """https://github.com: a whole host written without the '/' that makes a key a prefix rewrite."""
+    return "://" in url and not urlsplit(url).path
+
+
 def _check_rewrites(name: str, mapping: dict[str, str]) -> list[Finding]:
     findings: list[Finding] = []
     for source, target in mapping.items():
         at: Loc = ("mirrors", name, source)
-        if source.endswith("/") != target.endswith("/"):
+        both_exact = not source.endswith("/") and not target.endswith("/")
+        if name == "git" and both_exact and (_host_root(source) or _host_root(target)):
+            # As an exact repository, https://github.com matches no clone URL: the build would go to GitHub.
+            findings.append(
+                (
+                    at,
+                    f"'{source}' is a whole host, not one repository: write the prefix rewrite with a trailing '/' "
+                    f'("{source.rstrip("/")}/": "{target.rstrip("/")}/")',
+                )
+            )
+        elif source.endswith("/") != target.endswith("/"):
             findings.append(
                 (
                     at,
@@ -314,6 +341,37 @@ def _check_names(spec: Spec) -> list[Finding]:
                 "no shell or CI syntax",
             )
         )
+    return findings
+
+
+# Placeholders that mobyci's own starter specs (templates/init/*.yaml) ask the user to replace.
+_PLACEHOLDER_RE = re.compile(r"YOUR[-_][A-Z]+")
+
+
+def _check_placeholders(spec: Spec) -> list[Finding]:
+    mirrors = spec.mirrors
+    values: list[tuple[Loc, str | None]] = [
+        (("mirrors", "apt"), mirrors.apt),
+        (("mirrors", "registry"), mirrors.registry),
+        (("mirrors", "goproxy"), mirrors.goproxy),
+        (("mirrors", "alpine"), mirrors.alpine),
+        (("mirrors", "pypi"), mirrors.pypi),
+        (("proxy", "http"), spec.proxy.http),
+        (("proxy", "https"), spec.proxy.https),
+        (("moby", "repo"), spec.moby.repo),
+        *((("mirrors", "git", key), f"{key} {value}") for key, value in mirrors.git.items()),
+        *((("mirrors", "downloads", key), f"{key} {value}") for key, value in mirrors.downloads.items()),
+    ]
+    findings: list[Finding] = []
+    for at, value in values:
+        found = _PLACEHOLDER_RE.search(value or "")
+        if found:
+            findings.append(
+                (
+                    at,
+                    f"{found.group()} is the starter spec's placeholder: put your own address here (or remove the key)",
+                )
+            )
     return findings
 
 

@@ -200,9 +200,16 @@ SCHEMA: Any = {
                                     'schema': {
                                         'type': 'default',
                                         'schema': {
-                                            'type': 'nullable',
+                                            'type': 'function-before',
+                                            'function': {
+                                                'type': 'no-info',
+                                                'function': fields.family_number,
+                                            },
                                             'schema': {
-                                                'type': 'str',
+                                                'type': 'nullable',
+                                                'schema': {
+                                                    'type': 'str',
+                                                },
                                             },
                                         },
                                         'default': None,

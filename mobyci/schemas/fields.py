@@ -191,6 +191,13 @@ def check_proxy(value: str) -> str:
     """A proxy: a CI variable reference, or a URL without credentials."""
     if var_ref_name(value) is not None:
         return value
+    if VAR_NAME_RE.match(value) and value == value.upper():
+        # CORP_HTTP_PROXY is a variable's name with its `$` forgotten, not a host called CORP_HTTP_PROXY.
+        raise fail(
+            "mobyci_variable",
+            f"'{value}' reads as a CI variable name without its '$': write ${value} (or a URL such as "
+            "http://proxy.example.com:3128)",
+        )
     return check_url(value, schemes=("http", "https", "socks5", "socks5h"), allow_path=False)
 
 
@@ -360,6 +367,11 @@ def check_cache_repository(value: str) -> str:
 
 def check_expire(value: str) -> str:
     return value if value == "never" else check_duration(value)
+
+
+def family_number(value: Any) -> Any:
+    """`family: 29` unquoted is the family "29"; a float is refused by the strict str check (20.10 reads 20.1)."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 def target_shorthand(value: Any) -> Any:

@@ -26,8 +26,19 @@ class LoadedSpec(NamedTuple):
     warnings: tuple[str, ...] = ()  # each one line, `file:line:col: key: warning: …`
 
 
+STDIN = "-"  # the spec name that reads the spec from standard input
+STDIN_NAME = "<stdin>"  # how messages name it
+
+
 def load_file(path: str) -> LoadedSpec:
-    """Load and validate a spec file; raises SpecError with every problem found."""
+    """Load and validate a spec file (`-`: standard input); raises SpecError with every problem found."""
+    if path == STDIN:
+        import sys
+
+        data = sys.stdin.buffer.read(yamlpos.MAX_BYTES + 1)
+        if len(data) > yamlpos.MAX_BYTES:
+            raise SpecError([Problem(STDIN_NAME, 0, 0, "", f"a spec is limited to {yamlpos.MAX_BYTES} bytes")])
+        return _load_bytes(data, STDIN_NAME)
     file = Path(path)
     try:
         if file.is_dir():
@@ -44,6 +55,10 @@ def load_file(path: str) -> LoadedSpec:
         ) from None
     except OSError as exc:
         raise SpecError([Problem(path, 0, 0, "", f"cannot read: {exc.strerror or exc}")]) from None
+    return _load_bytes(data, path)
+
+
+def _load_bytes(data: bytes, path: str) -> LoadedSpec:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -189,11 +204,30 @@ def _unknown_key(loc: tuple[str | int, ...]) -> str:
     import difflib  # only a spec with problems pays for it
 
     key = str(loc[-1])
+    here: tuple[str, ...] = ()
+    for part in loc[:-1]:
+        here = (*here[:-1], f"{here[-1]}[]") if isinstance(part, int) and here else (*here, str(part))
+    elsewhere = [path for path in _key_paths(Spec, ()) if path[-1] == key and path[:-1] != here]
+    if elsewhere:
+        places = " or ".join(f"{'.'.join(path[:-1]) or 'the top level'} ({'.'.join(path)})" for path in elsewhere)
+        return f"unknown key '{key}' here; it belongs under {places}: move it there"
     allowed = _allowed_keys(loc[:-1])
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.7)
     if close:
         return f"unknown key '{key}'; did you mean '{close[0]}'?"
     return f"unknown key '{key}'; allowed here: {', '.join(allowed)}"
+
+
+def _key_paths(model: type[Frozen], prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Every key path of the spec (moby.ref, ci.gitlab.tags, …), for "it belongs under" hints."""
+    paths: list[tuple[str, ...]] = []
+    for name in model.field_names:
+        paths.append((*prefix, name))
+        nested = model.nested_models.get(name)
+        if nested is not None:
+            # targets is a list of mappings: its keys live in each entry.
+            paths += _key_paths(nested, (*prefix, f"{name}[]" if name == "targets" else name))
+    return paths
 
 
 def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:

@@ -41,7 +41,7 @@ class Moby(_Model):
         description="What to build: a release tag (v19.03.12, v27.5.1, docker-v29.7.2), a branch, "
         "or a full 40-character commit id.",
     )
-    family: str | None = Field(
+    family: Annotated[str | None, BeforeValidator(fields.family_number)] = Field(
         None,
         description="The moby release family the ref builds like: 19.03, 20.10, 23.0, 24.0, 25-28, 29, or a "
         "release version such as 26.1 or 23.0.6. Derived from a release tag; required for a branch or commit.",

@@ -92,10 +92,9 @@ def parse(text: str, filename: str) -> tuple[Document | None, list[Problem]]:
         line, col = _line_col(text, exc.position)
         return None, problem(line, col, f"unacceptable character {_char(exc.character)}: remove it")
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = " ".join(s for s in (exc.context, exc.problem) if s)
-        return None, problem(line, col, f"YAML syntax error: {what}")
+        from mobyci.schemas.yamlerrors import describe  # only a broken file pays for it
+
+        return None, problem(*describe(text, exc))
     except YAMLError as exc:
         return None, problem(1, 1, f"YAML syntax error: {exc}")
     except RecursionError:
