@@ -42,6 +42,10 @@ SECRETS = {
     "AWS_SECRET_ACCESS_KEY": "aws-secret-wJalrXUtnFEMI-K7MDENG",
     "DOCKER_AUTH_CONFIG": '{"auths":{"r.example":{"auth":"ZG9ja2VyLWF1dGgtc2VjcmV0"}}}',
     "MOBYCI_DEV_IMAGE": "registry.example/secret-dev-image-e7e7",
+    "GIT_MIRROR_USER": "git-mirror-user-secret-3a3a",
+    "GIT_MIRROR_TOKEN": "glpat-git-mirror-token-9f9f",
+    "HARBOR_USER": "robot$harbor-user-secret-1b1b",
+    "HARBOR_PASSWORD": "harbor-password-secret-6c6c",
 }
 NEEDLES = sorted({*SECRETS.values(), PASSWORD, "ZG9ja2VyLWF1dGgtc2VjcmV0"})
 
@@ -60,12 +64,28 @@ targets: [binary, cross]
 """
 
 
+# A token-protected git mirror and a login-protected registry mirror (a Harbor proxy cache), for every build style.
+AUTH_SPEC = """\
+version: 1
+moby: {ref: REF}
+mirrors:
+  git: {"https://github.com/": "https://git.corp.example/github/"}
+  git_auth: {username: $GIT_MIRROR_USER, password: $GIT_MIRROR_TOKEN}
+  registry: https://harbor.corp.example
+  registry_auth: {username: $HARBOR_USER, password: '${HARBOR_PASSWORD}'}
+proxy: {http: $CORP_HTTP_PROXY}
+targets: [binary, cross, {name: deb, distros: [DISTRO]}]
+"""
+
+
 def _specs() -> dict[str, str]:
     texts = {str(p.relative_to(ROOT)): p.read_text() for p in sorted(EXAMPLES.glob("*/mobyci.yaml"))}
     texts.update({str(p.relative_to(ROOT)): p.read_text() for p in sorted((ROOT / "tests/golden").glob("*/spec.yaml"))})
     for ref in ("v19.03.12", "v20.10.27", "v24.0.9", "v27.5.1"):
         for mode in ("build-args", "dockerfile-env"):
             texts[f"proxy-{ref}-{mode}"] = PROXY_SPEC.replace("REF", ref).replace("MODE", mode)
+    for ref, distro in (("v19.03.12", "debian-buster"), ("v20.10.27", "debian-bullseye"), ("v27.5.1", "ubuntu-noble")):
+        texts[f"auth-{ref}"] = AUTH_SPEC.replace("REF", ref).replace("DISTRO", distro)
     return texts
 
 

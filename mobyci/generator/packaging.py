@@ -32,7 +32,7 @@ from mobyci.families.packaging_data import (
 )
 from mobyci.families.versions import tag_version
 from mobyci.generator.mirrors import rewrite_url
-from mobyci.generator.plan import PACKAGES_DIR, SOURCE_ARCHIVE, SOURCE_DIR, Job, sums_line
+from mobyci.generator.plan import PACKAGES_DIR, SOURCE_ARCHIVE, SOURCE_DIR, Job, git_auth_lines, sums_line
 from mobyci.schemas.compiled import Target
 from mobyci.schemas.load import LoadedSpec
 
@@ -169,6 +169,7 @@ def _script(loaded: LoadedSpec, kind: str, distro: str, build_args: tuple[str, .
         'tree for package jobs" >&2; exit 1; }',
         f"rm -rf {SOURCE_DIR} {WORK_DIR} {out}",
         f"tar -xzf {SOURCE_ARCHIVE}",
+        *git_auth_lines(loaded),
         *_clone(root, rewrite_url(PACKAGING_REPO, git_mirrors), shlex.quote(packaging.branch)),
         f"mkdir -p {engine.rsplit('/', 1)[0]}",
         # The patched tree itself, with its .git: the Makefiles read the engine commit from it.

@@ -101,6 +101,7 @@ def build_plan(loaded: LoadedSpec, rewrites: tuple[Rewrite, ...] = ()) -> Plan:
     spec, release = loaded.spec, loaded.release
     family = release.family
     variables, ci_variables = _proxy_variables(loaded)
+    _login_variables(loaded, variables, ci_variables)
     version = tag_version(spec.moby.ref)
     if version is not None:
         # hack/make.sh and bake stamp binaries with VERSION; without it they say "dev" (23.0 on GitHub: the
@@ -181,6 +182,62 @@ def _proxy_variables(loaded: LoadedSpec) -> tuple[list[tuple[str, str]], list[st
     return variables, ci_variables
 
 
+# The names the job scripts read a login from; the pipeline assigns them from the spec's CI variables.
+GIT_USERNAME_VAR, GIT_PASSWORD_VAR = "MOBYCI_GIT_USERNAME", "MOBYCI_GIT_PASSWORD"
+REGISTRY_USERNAME_VAR, REGISTRY_PASSWORD_VAR = "MOBYCI_REGISTRY_USERNAME", "MOBYCI_REGISTRY_PASSWORD"
+
+
+def _login_variables(loaded: LoadedSpec, variables: list[tuple[str, str]], ci_variables: list[str]) -> None:
+    mirrors = loaded.spec.mirrors
+    logins = (
+        (mirrors.git_auth, GIT_USERNAME_VAR, GIT_PASSWORD_VAR),
+        (mirrors.registry_auth, REGISTRY_USERNAME_VAR, REGISTRY_PASSWORD_VAR),
+    )
+    for login, user_var, password_var in logins:
+        if login is None:
+            continue
+        variables += [(user_var, login.username), (password_var, login.password)]
+        for value in (login.username, login.password):
+            name = var_ref_name(value)
+            if name is not None and name not in ci_variables:
+                ci_variables.append(name)
+
+
+def git_auth_lines(loaded: LoadedSpec) -> list[str]:
+    """Lines that make every git command of the job send the git mirrors' login as an HTTP header.
+
+    Through git's GIT_CONFIG_COUNT/KEY/VALUE environment (git 2.31+), the same as `git -c` but neither on a
+    command line (visible in the process list) nor in a file, and inherited by clones that make runs. Each key
+    is scoped to one mirror URL (http.<url>.extraHeader): no other host ever sees the header.
+    """
+    from mobyci.schemas.checks import git_auth_prefixes
+
+    if loaded.spec.mirrors.git_auth is None:
+        return []
+    prefixes = git_auth_prefixes(loaded.spec)
+    pairs = " ".join(
+        f"GIT_CONFIG_KEY_{i}={shlex.quote(f'http.{url}.extraHeader')} "
+        f'GIT_CONFIG_VALUE_{i}="Authorization: Basic $mobyci_git_auth"'
+        for i, url in enumerate(prefixes)
+    )
+    return [
+        f'mobyci_git_auth="$(printf \'%s:%s\' "${GIT_USERNAME_VAR}" "${GIT_PASSWORD_VAR}" | base64 | tr -d \'\\n\')"',
+        f"export GIT_CONFIG_COUNT={len(prefixes)} {pairs}",
+    ]
+
+
+def registry_login_line(loaded: LoadedSpec) -> str | None:
+    """`docker login` to the registry mirror, the password read from stdin (never an argument)."""
+    registry = loaded.spec.mirrors.registry
+    if loaded.spec.mirrors.registry_auth is None or registry is None:
+        return None
+    host = registry.split("://", 1)[1].split("/", 1)[0]
+    return (
+        f"printf '%s\\n' \"${REGISTRY_PASSWORD_VAR}\" | "
+        f'docker login --username "${REGISTRY_USERNAME_VAR}" --password-stdin {shlex.quote(host)}'
+    )
+
+
 def _build_args_flags(build_args: tuple[str, ...]) -> str:
     # `--build-arg NAME` without a value makes the docker CLI read NAME from its environment: the value
     # never appears on a command line or in the job log, and predefined proxy args stay out of the image.
@@ -238,6 +295,7 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tupl
     ref = shlex.quote(spec.moby.ref)
     script = [
         *ca_lines,
+        *git_auth_lines(loaded),
         f"rm -rf {SOURCE_DIR} && git init -q {SOURCE_DIR}",
         f"git -C {SOURCE_DIR} remote add origin {clone}",
         f"git -C {SOURCE_DIR} fetch -q --depth 1 origin {ref}",
@@ -312,7 +370,7 @@ def _target_job(loaded: LoadedSpec, target: str, platforms: list[str] | None, bu
                 script.append(f'export DOCKER_CROSSPLATFORMS="${PLATFORM_VAR}"')
             script.append(f"make -C {SOURCE_DIR} {target}")
         else:
-            script += _bake_lines(loaded, target, build_args)
+            script += [*_registry_login_lines(loaded), *_bake_lines(loaded, target, build_args)]
     script.append(sums_line(out))
     return Job(
         name=target,
@@ -325,6 +383,30 @@ def _target_job(loaded: LoadedSpec, target: str, platforms: list[str] | None, bu
         registry_login=family.build_style == "make-run",
         build_cache=family.build_style == "bake",
     )
+
+
+_JOB_DOCKER_CONFIG = ".mobyci-docker"
+
+
+def _registry_login_lines(loaded: LoadedSpec) -> list[str]:
+    """`docker login` to the registry mirror into a client config of the job's own, where BuildKit finds it.
+
+    A shell runner's ~/.docker/config.json holds the host's logins and must not be written: the job switches to
+    DOCKER_CONFIG in its work tree, keeping the CLI plugins (buildx) through a link and the builders through
+    BUILDX_CONFIG (buildx looks for builders next to the client config unless BUILDX_CONFIG is set, docker/buildx
+    v0.36.1 util/confutil/config.go:47-49).
+    """
+    login = registry_login_line(loaded)
+    if login is None:
+        return []
+    return [
+        f'mobyci_cfg="$PWD/{_JOB_DOCKER_CONFIG}" && mkdir -p "$mobyci_cfg"',
+        'mobyci_plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"',
+        '[ ! -d "$mobyci_plugins" ] || ln -sfn "$mobyci_plugins" "$mobyci_cfg/cli-plugins"',
+        'export BUILDX_CONFIG="${BUILDX_CONFIG:-${DOCKER_CONFIG:-$HOME/.docker}/buildx}"',
+        'export DOCKER_CONFIG="$mobyci_cfg"',
+        login,
+    ]
 
 
 def ref_version_lines(ref: str) -> list[str]:

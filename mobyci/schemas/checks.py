@@ -49,6 +49,7 @@ def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release 
     findings += _check_placeholders(spec)
     if release is not None:
         findings += limit_findings(pipeline_shape(spec, release))
+    findings += _check_logins(spec)
     if not spec.mirrors.registry_tokens and spec.mirrors.registry is None:
         findings.append(
             (("mirrors", "registry_tokens"), "only applies with mirrors.registry: set the mirror or remove this key")
@@ -342,6 +343,58 @@ def _check_names(spec: Spec) -> list[Finding]:
             )
         )
     return findings
+
+
+def git_auth_prefixes(spec: Spec) -> list[str]:
+    """The git mirror URLs (https/http targets of mirrors.git) that mirrors.git_auth logs in to."""
+    targets = [target for target in spec.mirrors.git.values() if target.startswith(("https://", "http://"))]
+    return sorted(dict.fromkeys(targets))
+
+
+def _check_logins(spec: Spec) -> list[Finding]:
+    findings: list[Finding] = []
+    if spec.mirrors.git_auth is not None and not git_auth_prefixes(spec):
+        findings.append(
+            (
+                ("mirrors", "git_auth"),
+                "only applies to https git mirrors: add one to mirrors.git, or remove this key (an ssh mirror logs "
+                "in with the runner's own key)",
+            )
+        )
+    if spec.mirrors.registry_auth is not None and spec.mirrors.registry is None:
+        findings.append(
+            (("mirrors", "registry_auth"), "only applies with mirrors.registry: set the mirror or remove this key")
+        )
+    return findings
+
+
+def login_warnings(spec: Spec, release: Release) -> list[Finding]:
+    """What a login cannot reach: moby's own Docker build has no build secret to carry it."""
+    warnings: list[Finding] = []
+    if spec.mirrors.git_auth is not None:
+        warnings.append(
+            (
+                ("mirrors", "git_auth"),
+                "used by the pipeline's own clones only; the git clones inside moby's Docker build (Dockerfile, "
+                "hack/dockerfile/install/*.installer) cannot carry credentials without a build secret, so the "
+                "mirror must serve those repositories without a login (docs/mirrors.md)",
+            )
+        )
+    if spec.mirrors.registry_auth is not None:
+        where = (
+            "by BuildKit in the build jobs"
+            if release.family.build_style == "bake"
+            else f"nowhere in family {release.family.name}: its builds pull through the Docker daemon, which sends a "
+            "mirror only Docker Hub's credentials"
+        )
+        warnings.append(
+            (
+                ("mirrors", "registry_auth"),
+                f"the login is used {where}; the frozen-image download inside moby's Docker build cannot carry it "
+                "(no build secret), so the mirror must serve those images without a login (docs/mirrors.md)",
+            )
+        )
+    return warnings
 
 
 # Placeholders that mobyci's own starter specs (templates/init/*.yaml) ask the user to replace.

@@ -22,20 +22,31 @@ class Moby(Frozen):
     nested_models: ClassVar[dict[str, type[Frozen]]] = {}
 
 
+class Login(Frozen):
+    """A login named by CI variables: the values stay in your CI settings and are read when the job runs."""
+
+    username: str
+    password: str
+    field_names: ClassVar[tuple[str, ...]] = ('username', 'password')
+    nested_models: ClassVar[dict[str, type[Frozen]]] = {}
+
+
 class Mirrors(Frozen):
     """Where the build fetches from instead of the public hosts. Every key is optional."""
 
     apt: str | None
     git: dict[str, str]
+    git_auth: Login | None
     downloads: dict[str, str]
     registry: str | None
+    registry_auth: Login | None
     registry_tokens: bool
     goproxy: str | None
     gosumdb: str | None
     alpine: str | None
     pypi: str | None
-    field_names: ClassVar[tuple[str, ...]] = ('apt', 'git', 'downloads', 'registry', 'registry_tokens', 'goproxy', 'gosumdb', 'alpine', 'pypi')
-    nested_models: ClassVar[dict[str, type[Frozen]]] = {}
+    field_names: ClassVar[tuple[str, ...]] = ('apt', 'git', 'git_auth', 'downloads', 'registry', 'registry_auth', 'registry_tokens', 'goproxy', 'gosumdb', 'alpine', 'pypi')
+    nested_models: ClassVar[dict[str, type[Frozen]]] = {'git_auth': Login, 'registry_auth': Login}
 
 
 class Proxy(Frozen):
@@ -289,6 +300,20 @@ SCHEMA: Any = {
                                             'default_factory': dict,
                                         },
                                     },
+                                    'git_auth': {
+                                        'type': 'model-field',
+                                        'schema': {
+                                            'type': 'default',
+                                            'schema': {
+                                                'type': 'nullable',
+                                                'schema': {
+                                                    'type': 'definition-ref',
+                                                    'schema_ref': 'Login',
+                                                },
+                                            },
+                                            'default': None,
+                                        },
+                                    },
                                     'downloads': {
                                         'type': 'model-field',
                                         'schema': {
@@ -334,6 +359,20 @@ SCHEMA: Any = {
                                                     'schema': {
                                                         'type': 'str',
                                                     },
+                                                },
+                                            },
+                                            'default': None,
+                                        },
+                                    },
+                                    'registry_auth': {
+                                        'type': 'model-field',
+                                        'schema': {
+                                            'type': 'default',
+                                            'schema': {
+                                                'type': 'nullable',
+                                                'schema': {
+                                                    'type': 'definition-ref',
+                                                    'schema_ref': 'Login',
                                                 },
                                             },
                                             'default': None,
@@ -1027,6 +1066,51 @@ SCHEMA: Any = {
         'ref': 'Spec',
     },
     'definitions': [
+        {
+            'type': 'model',
+            'cls': Login,
+            'schema': {
+                'type': 'model-fields',
+                'fields': {
+                    'username': {
+                        'type': 'model-field',
+                        'schema': {
+                            'type': 'function-after',
+                            'function': {
+                                'type': 'no-info',
+                                'function': fields.check_login_username,
+                            },
+                            'schema': {
+                                'type': 'str',
+                            },
+                        },
+                    },
+                    'password': {
+                        'type': 'model-field',
+                        'schema': {
+                            'type': 'function-after',
+                            'function': {
+                                'type': 'no-info',
+                                'function': fields.check_secret_ref,
+                            },
+                            'schema': {
+                                'type': 'str',
+                            },
+                        },
+                    },
+                },
+                'model_name': 'Login',
+                'computed_fields': [],
+            },
+            'custom_init': False,
+            'root_model': False,
+            'config': {
+                'extra_fields_behavior': 'forbid',
+                'strict': True,
+                'title': 'Login',
+            },
+            'ref': 'Login',
+        },
         {
             'type': 'model',
             'cls': Target,

@@ -106,6 +106,7 @@ def check_url(
     schemes: tuple[str, ...] = ("https", "http"),
     allow_path: bool = True,
     allow_user: bool = False,
+    credentials_hint: str = "put the URL in a masked CI variable, then write its name here ($NAME)",
 ) -> str:
     """A literal URL: a scheme from `schemes`, a valid host, and never a password or token in it."""
     check_length(value, MAX_URL_LENGTH)
@@ -128,8 +129,7 @@ def check_url(
     if parts.password is not None or (parts.username is not None and not allow_user):
         raise fail(
             "mobyci_credentials",
-            "credentials in a URL would be written into generated files: remove them and put the URL in a "
-            "masked CI variable, then write its name here ($NAME)",
+            f"credentials in a URL would be written into generated files: remove them and {credentials_hint}",
         )
     try:
         parts.port  # noqa: B018  (property access validates the port)
@@ -163,7 +163,12 @@ def check_git_url(value: str) -> str:
             raise fail("mobyci_url", f"'{value}': the user, host and path must not start with '-'")
         _check_host(host, what=f"'{value}'")
         return value
-    return check_url(value, schemes=("https", "http", "ssh", "git"), allow_user=value.startswith("ssh://"))
+    return check_url(
+        value,
+        schemes=("https", "http", "ssh", "git"),
+        allow_user=value.startswith("ssh://"),
+        credentials_hint="name CI variables in mirrors.git_auth ({username: ci-bot, password: $GIT_MIRROR_TOKEN})",
+    )
 
 
 def var_ref_name(value: str) -> str | None:
@@ -299,7 +304,34 @@ def _check_https(value: str, kind: str, why_not_http: str) -> str:
 
 
 def check_registry(value: str) -> str:
-    return _check_https(value, "mobyci_registry", "a plain-http registry mirror is refused by the engine")
+    if value.startswith("http://"):
+        raise fail("mobyci_registry", "a plain-http registry mirror is refused by the engine: use an https URL")
+    return check_url(
+        value,
+        schemes=("https",),
+        credentials_hint="name CI variables in mirrors.registry_auth ({username: $HARBOR_USER, password: "
+        "$HARBOR_PASSWORD})",
+    )
+
+
+def check_login_username(value: str) -> str:
+    if value.startswith("$"):
+        var_ref_name(value)
+        return value
+    if not VAR_NAME_RE.match(value.replace("-", "_").replace(".", "_").replace("@", "_")):
+        raise fail("mobyci_login", f"'{value}' is not a user name: letters, digits, . _ - @, or a $CI_VARIABLE")
+    return value
+
+
+def check_secret_ref(value: str) -> str:
+    name = var_ref_name(value) if value.startswith("$") else None
+    if name is None:
+        raise fail(
+            "mobyci_credentials",
+            "a password in the spec would be written into generated files: put it in a masked CI variable and "
+            "write its name here ($NAME)",
+        )
+    return value
 
 
 def check_goproxy(value: str) -> str:

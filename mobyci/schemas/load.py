@@ -14,7 +14,7 @@ import pydantic_core
 from mobyci.errors import Problem, SpecError
 from mobyci.families import Release
 from mobyci.schemas import compiled, yamlpos
-from mobyci.schemas.checks import check_spec
+from mobyci.schemas.checks import check_spec, login_warnings
 from mobyci.schemas.compiled import Spec
 from mobyci.schemas.frozen import Frozen
 
@@ -101,6 +101,7 @@ def load_text(text: str, filename: str = "mobyci.yaml", base: Path | None = None
                 "history. Prefer the default, build-args.",
             )
         )
+    found_warnings += login_warnings(spec, release)
     # Located like problems, `file:line:col: key: warning: …`, so editors and CI logs point at the key.
     warnings = [
         str(Problem(filename, *doc.position(loc), yamlpos.dotted(loc), f"warning: {message}"))

@@ -48,6 +48,17 @@ class Moby(_Model):
     )
 
 
+class Login(_Model):
+    """A login named by CI variables: the values stay in your CI settings and are read when the job runs."""
+
+    username: Annotated[str, AfterValidator(fields.check_login_username)] = Field(
+        description="User name: a plain name (ci-bot) or a CI variable reference ($MIRROR_USER)."
+    )
+    password: Annotated[str, AfterValidator(fields.check_secret_ref)] = Field(
+        description="Password or token: a CI variable reference only ($MIRROR_TOKEN), masked in your CI settings."
+    )
+
+
 class Mirrors(_Model):
     """Where the build fetches from instead of the public hosts. Every key is optional."""
 
@@ -62,6 +73,12 @@ class Mirrors(_Model):
         "(https://github.com/ -> https://gitee.com/); any other key is one exact repository URL and wins "
         "over prefixes (https://github.com/opencontainers/runc.git -> https://gitee.com/mirrors/runc.git).",
     )
+    git_auth: Login | None = Field(
+        None,
+        description="Login for the git mirrors (the https targets of mirrors.git): the pipeline's own clones "
+        "send it as an HTTP Authorization header, from CI variables at run time. Clones inside moby's Docker "
+        "build cannot carry it: the mirror must serve those repositories without a login.",
+    )
     downloads: dict[Url, Url] = Field(
         default_factory=dict,
         description="URL prefix rewrites for plain downloads, e.g. https://download.docker.com/linux/static -> "
@@ -71,6 +88,11 @@ class Mirrors(_Model):
         None,
         description="Docker Hub mirror (https://host[:port], no credentials). Used by the docker-in-docker "
         "daemon and by moby's frozen-image download script.",
+    )
+    registry_auth: Login | None = Field(
+        None,
+        description="Login for the registry mirror (a Harbor or Nexus proxy cache): `docker login "
+        "--password-stdin` in the build jobs of BuildKit families (23.0 on), from CI variables at run time.",
     )
     registry_tokens: bool = Field(
         True,
