@@ -169,6 +169,14 @@ def plan(
         PlanFormat,
         typer.Option("--format", parser=_choice(PlanFormat), help="text for people, json for scripts, mermaid."),
     ] = PlanFormat.text,
+    system: Annotated[
+        Format | None,
+        typer.Option(
+            "--for",
+            parser=_choice(Format),
+            help="The CI system to show (default: the first one under outputs:, else gitlab).",
+        ),
+    ] = None,
 ) -> None:
-    """Show what the spec will do: family, jobs, rewrites, build args and environment."""
-    _run(commands.plan, spec=spec, fmt=fmt.value)
+    """Show what the spec will do: jobs, mirrors and proxies, CI variables to create, patch rules."""
+    _run(commands.plan, spec=spec, fmt=fmt.value, system=system.value if system else None)

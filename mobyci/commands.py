@@ -263,31 +263,26 @@ def _write_files(generated: list[tuple[Path, str, str]], *, force: bool) -> None
         err(f"{path}: {'written' if write_atomic(path, fresh, mode=mode) else 'unchanged'}")
 
 
-def plan(spec: Path, fmt: str) -> None:
+def plan(spec: Path, fmt: str, system: str | None = None) -> None:
+    import shutil
+
     from mobyci.generator import planview
     from mobyci.generator.render import make_plan
 
-    built = make_plan(_load(spec))
+    loaded = _load(spec)
+    built = make_plan(loaded, system or _system_of(loaded))
     if fmt == "json":
-        sys.stdout.write(planview.plan_json(built))
+        text = planview.plan_json(built)
     elif fmt == "mermaid":
-        sys.stdout.write(planview.plan_mermaid(built))
+        text = planview.plan_mermaid(built)
     else:
-        _print_sections(planview.plan_text(built))
+        # The terminal's width (COLUMNS first), 80 when piped: logs and merge-request comments read it as is.
+        text = planview.plan_text(built, width=shutil.get_terminal_size((80, 24)).columns)
+    # One write: a reader that stops early (`plan | head -1`) gets whole lines and nothing fails.
+    sys.stdout.write(text)
 
 
-def _print_sections(sections: list[tuple[str, list[tuple[str, ...]]]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    # Colour on a terminal; plain, unwrapped text when piped (for logs and merge-request comments).
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-    for title, rows in sections:
-        console.print(title, style="bold", markup=False)
-        table = Table(show_header=False, box=None, pad_edge=False)
-        for _ in range(max(len(r) for r in rows)):
-            table.add_column(overflow="fold")
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
-        console.print()
+def _system_of(loaded: LoadedSpec) -> str:
+    """The CI system a spec is for: the first one its outputs list, else GitLab."""
+    outputs = loaded.spec.outputs
+    return next((name for name in ("gitlab", "buildkite", "github") if getattr(outputs, name)), "gitlab")

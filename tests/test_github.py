@@ -274,7 +274,7 @@ def test_secrets_reach_the_shell_through_env_only(ref: str) -> None:
         assert 'export HTTP_PROXY="${CORP_HTTP_PROXY:?set the repository secret CORP_HTTP_PROXY}"' in script
         assert 'export https_proxy="${CORP_HTTPS_PROXY:?set the repository secret CORP_HTTPS_PROXY}"' in script
         # GitHub's env keys are case-insensitive: NO_PROXY and no_proxy are exported, not put in env.
-        assert "export NO_PROXY=docker,docker:2375,docker:2376,localhost,127.0.0.1,.corp.example" in script
+        assert "export NO_PROXY=localhost,127.0.0.1,.corp.example" in script
     assert "NO_PROXY" not in doc.get("env", {})
     assert "no_proxy" not in doc.get("env", {})
     # Secrets appear nowhere but in env: and with: values.
@@ -291,7 +291,7 @@ def test_buildx_gets_proxies_and_the_registry_mirror() -> None:
         "default-load=true",
         '"env.http_proxy=${{ secrets.CORP_HTTP_PROXY }}"',
         '"env.https_proxy=${{ secrets.CORP_HTTPS_PROXY }}"',
-        '"env.no_proxy=docker,docker:2375,docker:2376,localhost,127.0.0.1,.corp.example"',
+        '"env.no_proxy=localhost,127.0.0.1,.corp.example"',
     ]
     assert buildx["buildkitd-config-inline"] == '[registry."docker.io"]\n  mirrors = ["hub-mirror.example.com"]\n'
     # The checksums job needs no Docker at all.

@@ -24,7 +24,8 @@ PATCH_SCRIPT = "mobyci-patch.sh"
 PACKAGES_DIR = "packages"  # rpm/deb jobs leave packages/<distro>/*.rpm|*.deb and a SHA256SUMS there
 # The dind service is reached by name and port; without these the docker CLI would send its own
 # connection to the daemon through the proxy.
-DIND_NO_PROXY = ("docker", "docker:2375", "docker:2376", "localhost", "127.0.0.1")
+LOCAL_NO_PROXY = ("localhost", "127.0.0.1")
+DIND_NO_PROXY = ("docker", "docker:2375", "docker:2376", *LOCAL_NO_PROXY)
 PROXY_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 # The dev image of families that build inside it; the emitter points this at its CI system's registry.
 DEV_IMAGE_VAR = "MOBYCI_DEV_IMAGE"
@@ -68,6 +69,17 @@ class Rewrite(NamedTuple):
     files: tuple[str, ...]
 
 
+class Applied(NamedTuple):
+    """One mirror or proxy of the spec and where the pipeline applies it, as people read it in `mobyci plan`."""
+
+    key: str  # the spec key (mirrors.apt, proxy.http)
+    value: str  # as written in the spec (a CI variable reference stays a reference)
+    where: str
+
+
+SYSTEMS = ("gitlab", "buildkite", "github")
+
+
 class Plan(NamedTuple):
     spec_path: str
     repo: str
@@ -92,15 +104,17 @@ class Plan(NamedTuple):
     ca_lines: tuple[str, ...] = ()
     ca_variables: tuple[str, ...] = ()
     ca_places: tuple[str, ...] = ()
+    system: str = "gitlab"  # the CI system the plan is for (SYSTEMS)
+    applied: tuple[Applied, ...] = ()
 
     def job(self, name: str) -> Job:
         return next(j for j in self.jobs if j.name == name)
 
 
-def build_plan(loaded: LoadedSpec, rewrites: tuple[Rewrite, ...] = ()) -> Plan:
+def build_plan(loaded: LoadedSpec, rewrites: tuple[Rewrite, ...] = (), system: str = "gitlab") -> Plan:
     spec, release = loaded.spec, loaded.release
     family = release.family
-    variables, ci_variables = _proxy_variables(loaded)
+    variables, ci_variables = _proxy_variables(loaded, system)
     _login_variables(loaded, variables, ci_variables)
     version = tag_version(spec.moby.ref)
     if version is not None:
@@ -162,10 +176,12 @@ def build_plan(loaded: LoadedSpec, rewrites: tuple[Rewrite, ...] = ()) -> Plan:
         ca_lines=ca_lines,
         ca_variables=ca.ca_variables(spec),
         ca_places=_ca_places(loaded),
+        system=system,
+        applied=_applied(loaded, system, {r.id for r in rewrites}),
     )
 
 
-def _proxy_variables(loaded: LoadedSpec) -> tuple[list[tuple[str, str]], list[str]]:
+def _proxy_variables(loaded: LoadedSpec, system: str) -> tuple[list[tuple[str, str]], list[str]]:
     proxy = loaded.spec.proxy
     variables: list[tuple[str, str]] = []
     ci_variables: list[str] = []
@@ -177,7 +193,9 @@ def _proxy_variables(loaded: LoadedSpec) -> tuple[list[tuple[str, str]], list[st
         if name is not None and name not in ci_variables:
             ci_variables.append(name)
     if variables:
-        no_proxy = ",".join(dict.fromkeys([*DIND_NO_PROXY, *proxy.no_proxy]))
+        # Only GitLab's jobs reach a docker-in-docker service by name; Buildkite and GitHub use a local daemon.
+        dind = DIND_NO_PROXY if system == "gitlab" else LOCAL_NO_PROXY
+        no_proxy = ",".join(dict.fromkeys([*dind, *proxy.no_proxy]))
         variables += [("NO_PROXY", no_proxy), ("no_proxy", no_proxy)]
     return variables, ci_variables
 
@@ -527,6 +545,79 @@ def _ca_places(loaded: LoadedSpec) -> tuple[str, ...]:
         "GitLab shell runners, Buildkite agents, GitHub runners: the host's Docker daemon only through its own "
         "/etc/docker/certs.d/<registry>/ca.crt and system trust store (set by the runner's administrator)",
     )
+
+
+def _applied(loaded: LoadedSpec, system: str, rules: set[str]) -> tuple[Applied, ...]:
+    """Every mirror and proxy of the spec, and where this system's pipeline applies it."""
+    spec, release = loaded.spec, loaded.release
+    mirrors, proxy = spec.mirrors, spec.proxy
+    out: list[Applied] = []
+
+    def rule(rule_id: str) -> str:
+        return f"patch rule {rule_id}" if rule_id in rules else ""
+
+    def joined(*parts: str) -> str:
+        return "; ".join(part for part in parts if part)
+
+    if mirrors.apt:
+        knob = release.apt_build_arg
+        out.append(
+            Applied(
+                "mirrors.apt",
+                mirrors.apt,
+                joined(
+                    f"Debian {release.family.debian} packages in the dev image build",
+                    f"{knob} in the build environment" if knob and mirrors.apt != "archive" else "",
+                    rule("apt"),
+                    "package jobs' apt through RUN_FLAGS" if any(t.name == "deb" for t in spec.targets) else "",
+                ),
+            )
+        )
+    for source, target in mirrors.git.items():
+        out.append(
+            Applied(
+                "mirrors.git",
+                f"{source} -> {target}",
+                joined("the prepare and package jobs' clones", rule("git-host"), rule("git-insteadof")),
+            )
+        )
+    if mirrors.git_auth:
+        out.append(
+            Applied("mirrors.git_auth", mirrors.git_auth.password, "Authorization header of the pipeline's own clones")
+        )
+    for source, target in mirrors.downloads.items():
+        out.append(Applied("mirrors.downloads", f"{source} -> {target}", rule("downloads")))
+    if mirrors.registry:
+        daemon = {
+            "gitlab": "--registry-mirror of the docker-in-docker service"
+            if spec.ci.gitlab.runner == "dind"
+            else "not set: the shell runner's daemon.json must list it",
+            "buildkite": "not set: each agent's daemon.json must list it",
+            "github": "the BuildKit builder's config (buildkitd-config-inline)",
+        }[system]
+        out.append(Applied("mirrors.registry", mirrors.registry, joined(daemon, rule("registry"))))
+    if mirrors.registry_auth:
+        out.append(
+            Applied(
+                "mirrors.registry_auth",
+                mirrors.registry_auth.password,
+                "docker login in the build jobs" if release.family.build_style == "bake" else "not used (see validate)",
+            )
+        )
+    if mirrors.goproxy:
+        where = joined("GOPROXY of Go installs in the build", rule("goproxy"))
+        out.append(Applied("mirrors.goproxy", mirrors.goproxy, where))
+    if mirrors.alpine:
+        where = "apk add in the docker-in-docker jobs' docker:cli image" if system == "gitlab" else "not used: no apk"
+        out.append(Applied("mirrors.alpine", mirrors.alpine, where))
+    if mirrors.pypi:
+        out.append(Applied("mirrors.pypi", mirrors.pypi, "pip index of the mobyci-check job"))
+    for key, value in (("proxy.http", proxy.http), ("proxy.https", proxy.https)):
+        if value:
+            carried = "build args of every build" if proxy.mode == "build-args" else "ENV in the Dockerfile"
+            service = "; the docker-in-docker service's pulls" if system == "gitlab" else ""
+            out.append(Applied(key, value, f"{carried}, the jobs' own clones and downloads{service}"))
+    return tuple(out)
 
 
 def _notes(loaded: LoadedSpec) -> tuple[str, ...]:

@@ -8,11 +8,12 @@ from mobyci.generator.plan import Plan, Rewrite, build_plan
 from mobyci.schemas.load import LoadedSpec
 
 
-def make_plan(loaded: LoadedSpec) -> Plan:
+def make_plan(loaded: LoadedSpec, system: str = "gitlab") -> Plan:
+    """The plan for one CI system (gitlab, buildkite, github)."""
     from mobyci.generator.rules import build_rules
 
     rewrites = tuple(Rewrite(r.id, r.title, tuple(r.files)) for r in build_rules(loaded))
-    return build_plan(loaded, rewrites)
+    return build_plan(loaded, rewrites, system)
 
 
 # Where each format's file conventionally lives: named in the header when rendering to stdout.
@@ -43,7 +44,7 @@ def render_pipeline_with_command(loaded: LoadedSpec, fmt: str, command: str) -> 
     """The pipeline, with `command` named in its header as the way to regenerate it."""
     from mobyci.generator.patchscript import build_patch_script
 
-    plan = make_plan(loaded)
+    plan = make_plan(loaded, fmt)
     if fmt == "gitlab":
         from mobyci.generator.gitlab import render_gitlab
 

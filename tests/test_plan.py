@@ -1,0 +1,163 @@
+"""`mobyci plan` as a person and a script read it, and the command line around every command: stdin specs,
+mobyci.yml, shell completion, help placeholders, usage errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mobyci.cli import app
+from mobyci.generator.planview import plan_text
+from mobyci.generator.render import make_plan
+from mobyci.schemas.load import load_text
+
+SPEC = """\
+version: 1
+moby: {ref: v19.03.12}
+mirrors:
+  apt: mirrors.tuna.tsinghua.edu.cn
+  git: {"https://github.com/": "https://gitee.com/"}
+  registry: https://docker.mirror.example.com
+  alpine: https://mirrors.example.com/alpine
+  pypi: https://mirrors.example.com/pypi/simple
+proxy: {http: $CORP_HTTP_PROXY, https: $CORP_HTTPS_PROXY, no_proxy: [.corp.example]}
+targets: [binary, {name: cross, platforms: [linux/arm64, windows/amd64]}]
+"""
+
+
+def _mobyci(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    return subprocess.run(
+        [sys.executable, "-m", "mobyci", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("width", [80, 100])
+@pytest.mark.parametrize("system", ["gitlab", "buildkite", "github"])
+def test_plan_text_fits_the_width_without_breaking_words(width: int, system: str) -> None:
+    plan = make_plan(load_text(SPEC), system)
+    text = plan_text(plan, width=width)
+    for line in text.splitlines():
+        assert line == line.rstrip(), line
+        # Only a single word longer than the width (a URL) may stick out; it is never cut.
+        assert len(line) <= width or " " not in line.strip(), line
+    words = text.split()
+    for job in plan.jobs:
+        for word in job.title.split():
+            assert word in words or any(word in w for w in words), word
+    # Every job title reads whole once the lines are joined again.
+    joined = " ".join(words)
+    assert all(job.title in joined for job in plan.jobs)
+
+
+def test_plan_shows_every_mirror_and_where_it_applies() -> None:
+    text = " ".join(plan_text(make_plan(load_text(SPEC), "gitlab")).split())
+    assert "mirrors.apt mirrors.tuna.tsinghua.edu.cn: Debian buster packages in the dev image build" in text
+    assert "DOCKER_BUILD_APT_MIRROR in the build environment" in text
+    assert "https://docker.mirror.example.com: --registry-mirror of the docker-in-docker service" in text
+    assert "https://mirrors.example.com/alpine: apk add in the docker-in-docker jobs' docker:cli image" in text
+    assert "https://mirrors.example.com/pypi/simple: pip index of the mobyci-check job" in text
+    assert "PLATFORM: linux/arm64, windows/amd64" in text
+    assert "CI/CD variables to create (masked; names only, never values) CORP_HTTP_PROXY proxy.http" in text
+    assert "stage build" in text
+    assert "docker:2375" in text
+
+
+def test_a_github_plan_has_no_gitlab_stages_or_dind_hosts() -> None:
+    text = plan_text(make_plan(load_text(SPEC), "github"))
+    assert text.startswith("Build (for GitHub Actions)\n")
+    assert "stage " not in text
+    assert "docker:2375" not in text
+    assert "Repository secrets to create" in text
+    assert "the BuildKit builder's config (buildkitd-config-inline)" in " ".join(text.split())
+    assert "apk add" not in text
+
+
+def test_plan_for_picks_the_system_and_defaults_to_the_spec_outputs(tmp_path: Path) -> None:
+    (tmp_path / "mobyci.yaml").write_text(SPEC + "outputs: {github: .github/workflows/mobyci.yml}\n")
+    default = _mobyci("plan", "--format", "json", cwd=tmp_path)
+    assert default.returncode == 0, default.stderr
+    assert json.loads(default.stdout)["system"] == "github"
+    chosen = _mobyci("plan", "--for", "buildkite", cwd=tmp_path)
+    assert chosen.stdout.startswith("Build (for Buildkite)\n")
+    assert "\nSteps\n" in chosen.stdout
+    bad = _mobyci("plan", "--for", "jenkins", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "Invalid value for '--for': 'jenkins' is not one of: gitlab, buildkite, github" in bad.stderr
+
+
+def test_plan_piped_into_head_exits_zero_with_no_trailing_spaces(tmp_path: Path) -> None:
+    (tmp_path / "mobyci.yaml").write_text(SPEC)
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", f"{sys.executable} -m mobyci plan | head -1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "COLUMNS"},
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "Build (for GitLab CI)\n", "")
+    full = _mobyci("plan", cwd=tmp_path).stdout
+    assert all(line == line.rstrip() and len(line) <= 80 for line in full.splitlines())
+
+
+def test_dash_reads_the_spec_from_stdin(tmp_path: Path) -> None:
+    done = _mobyci("validate", "-", cwd=tmp_path, stdin=SPEC)
+    assert (done.returncode, done.stdout) == (0, "<stdin>: ok (moby v19.03.12, family 19.03, 2 targets)\n")
+    rendered = _mobyci("render", "-", cwd=tmp_path, stdin=SPEC)
+    assert rendered.returncode == 0
+    assert "gitee.com" in rendered.stdout
+    broken = _mobyci("validate", "-", cwd=tmp_path, stdin="version: 1\nmoby:\n\tref: v27.5.1\n")
+    assert broken.returncode == 1
+    assert broken.stderr == (
+        "<stdin>:3:1: a tab indents this line: YAML indents with spaces only; replace the tab with spaces\n"
+    )
+
+
+def test_mobyci_yml_is_found_when_mobyci_yaml_is_absent(tmp_path: Path) -> None:
+    (tmp_path / "mobyci.yml").write_text(SPEC)
+    done = _mobyci("validate", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "mobyci.yml: ok (moby v19.03.12, family 19.03, 2 targets)\n")
+    assert _mobyci("plan", cwd=tmp_path).returncode == 0
+    (tmp_path / "mobyci.yaml").write_text(SPEC.replace("v19.03.12", "v27.5.1"))
+    assert "v27.5.1" in _mobyci("validate", cwd=tmp_path).stdout  # mobyci.yaml wins when both exist
+
+
+def test_help_uses_placeholders_and_offers_completion() -> None:
+    runner = CliRunner()
+    top = runner.invoke(app, ["--help"]).stdout
+    assert "--install-completion" in top
+    assert "--show-completion" in top
+    assert "Usage: mobyci validate [OPTIONS] [SPEC]..." in runner.invoke(app, ["validate", "--help"]).stdout
+    patch = " ".join(runner.invoke(app, ["patch", "--help"]).stdout.split())
+    assert "Usage: mobyci patch [OPTIONS] [SPEC]" in patch
+    assert "-o, --output FILE" in patch
+    assert "--apply DIR" in patch
+    assert "--check DIR|FILE" in patch
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["render", "--format", "jenkins"], "'jenkins' is not one of: gitlab, buildkite, github"),
+        (["plan", "--format", "yaml"], "'yaml' is not one of: text, json, mermaid"),
+        (["init", "--preset", "corp"], "'corp' is not one of: seed, plain"),
+    ],
+)
+def test_bad_choice_names_the_choices_only(argv: list[str], expected: str) -> None:
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2
+    assert expected in result.stderr
+    assert "Value error" not in result.stderr
