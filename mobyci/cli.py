@@ -177,6 +177,24 @@ def plan(
             help="The CI system to show (default: the first one under outputs:, else gitlab).",
         ),
     ] = None,
+    fetches: Annotated[
+        bool,
+        typer.Option(
+            "--fetches",
+            help="List every upstream endpoint the build reaches, and whether a mirror, the proxy or nothing "
+            "carries it.",
+        ),
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="With --fetches: exit 1 if anything would go direct, naming it.")
+    ] = False,
 ) -> None:
     """Show what the spec will do: jobs, mirrors and proxies, CI variables to create, patch rules."""
-    _run(commands.plan, spec=spec, fmt=fmt.value, system=system.value if system else None)
+    _run(
+        commands.plan,
+        spec=spec,
+        fmt=fmt.value,
+        system=system.value if system else None,
+        fetches=fetches,
+        strict=strict,
+    )

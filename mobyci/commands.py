@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mobyci import __version__
 
 if TYPE_CHECKING:
+    from mobyci.generator.fetches import Inventory
     from mobyci.schemas.load import LoadedSpec
 
 EXIT_OK = 0
@@ -185,8 +186,24 @@ def patch(spec: Path, output: Path | None, apply: Path | None, check: Path | Non
     report = apply_patch(loaded, tree, check=check is not None)
     for line in report.lines:
         echo(line)
+    if check is not None:
+        _print_tree_inventory(loaded, tree)
     if check is not None and report.changed:
         raise Exit(EXIT_PROBLEM)
+
+
+def _print_tree_inventory(loaded: LoadedSpec, tree: Path) -> None:
+    """The exact fetch inventory of a checked-out tree, after the patch."""
+    import shutil
+
+    from mobyci.families.fetchscan import scan
+    from mobyci.generator.fetches import build_inventory, inventory_text
+
+    files = [str(p.relative_to(tree)) for p in sorted(tree.rglob("*")) if p.is_file() and not p.is_symlink()]
+    fetches = scan(files, lambda path: (tree / path).read_text("utf-8", errors="replace"))
+    inventory = build_inventory(loaded, _system_of(loaded), fetches, tree=str(tree), exact=True)
+    echo("")
+    sys.stdout.write(inventory_text(inventory, shutil.get_terminal_size((80, 24)).columns))
 
 
 def render(spec: Path, fmt: str, output: Path | None, all_outputs: bool, check: bool, force: bool) -> None:
@@ -263,13 +280,22 @@ def _write_files(generated: list[tuple[Path, str, str]], *, force: bool) -> None
         err(f"{path}: {'written' if write_atomic(path, fresh, mode=mode) else 'unchanged'}")
 
 
-def plan(spec: Path, fmt: str, system: str | None = None) -> None:
+def plan(spec: Path, fmt: str, system: str | None = None, fetches: bool = False, strict: bool = False) -> None:
     import shutil
 
+    from mobyci.errors import MobyciError
     from mobyci.generator import planview
     from mobyci.generator.render import make_plan
 
+    if strict and not fetches:
+        raise MobyciError("--strict applies to --fetches: run `mobyci plan --fetches --strict`")
     loaded = _load(spec)
+    width = shutil.get_terminal_size((80, 24)).columns
+    if fetches:
+        from mobyci.generator.fetches import plan_inventory
+
+        _print_inventory(plan_inventory(loaded, system or _system_of(loaded)), fmt, width, strict=strict)
+        return
     built = make_plan(loaded, system or _system_of(loaded))
     if fmt == "json":
         text = planview.plan_json(built)
@@ -277,9 +303,31 @@ def plan(spec: Path, fmt: str, system: str | None = None) -> None:
         text = planview.plan_mermaid(built)
     else:
         # The terminal's width (COLUMNS first), 80 when piped: logs and merge-request comments read it as is.
-        text = planview.plan_text(built, width=shutil.get_terminal_size((80, 24)).columns)
+        text = planview.plan_text(built, width=width)
     # One write: a reader that stops early (`plan | head -1`) gets whole lines and nothing fails.
     sys.stdout.write(text)
+
+
+def _print_inventory(inventory: Inventory, fmt: str, width: int, *, strict: bool) -> None:
+    import json
+
+    from mobyci.errors import MobyciError
+    from mobyci.generator.fetches import inventory_data, inventory_text
+
+    if fmt == "mermaid":
+        raise MobyciError("--fetches prints text or json, not mermaid")
+    if fmt == "json":
+        sys.stdout.write(json.dumps(inventory_data(inventory), indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(inventory_text(inventory, width))
+    if strict and inventory.direct:
+        sys.stdout.flush()
+        err(
+            f"mobyci: {len(inventory.direct)} fetches would go direct (no mirror rewrites them, no proxy carries them):"
+        )
+        for entry in inventory.direct:
+            err(f"  {entry.source}: {entry.endpoint} ({entry.kind}: {entry.via})")
+        raise Exit(EXIT_PROBLEM)
 
 
 def _system_of(loaded: LoadedSpec) -> str:

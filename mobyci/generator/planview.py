@@ -81,7 +81,7 @@ def plan_text(plan: Plan, width: int = 80) -> str:
     out: list[str] = []
     for title, rows in sections:
         out.append(title)
-        out += _layout(rows, width)
+        out += layout(rows, width)
         out.append("")
     return "\n".join(out)
 
@@ -139,7 +139,7 @@ def _job_text(plan: Plan, job: Job) -> str:
     return job.title + (f" ({'; '.join(facts)})" if facts else "")
 
 
-def _layout(rows: list[tuple[str, str]], width: int) -> list[str]:
+def layout(rows: list[tuple[str, str]], width: int) -> list[str]:
     import textwrap
 
     key_width = min(_KEY_WIDTH, max((len(key) for key, _ in rows), default=0))

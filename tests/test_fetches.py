@@ -1,0 +1,199 @@
+"""The fetch inventory: every GitHub URL a tree's build files name is listed, with its file and line, and routed
+through the git mirror when the spec has one; strict mode names what would go direct.
+
+The oracle is a plain grep of the same files (a different pattern than the scanner's), on the fixture trees
+always and on a real moby tree when MOBYCI_MOBY_GIT points at a moby git directory.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mobyci.families.fetchscan import scan
+from mobyci.generator.fetches import build_inventory, plan_inventory, stored_list
+from mobyci.schemas.load import load_text
+from tests.conftest import ROOT
+
+TREES = ROOT / "tests" / "fixtures" / "trees"
+MOBY_GIT = os.environ.get("MOBYCI_MOBY_GIT")
+SEED_MIRRORS = """\
+mirrors:
+  apt: mirrors.tuna.tsinghua.edu.cn
+  git: {"https://github.com/": "https://gitee.com/"}
+  downloads: {"https://download.docker.com/linux/static": "https://mirrors.aliyun.com/docker-ce/linux/static"}
+  registry: https://5162s31v.mirror.aliyuncs.com
+  goproxy: https://goproxy.cn,direct
+"""
+_GITHUB = re.compile(r"https://github\.com/[^\s\"'?$)`]+")
+
+
+def _spec(ref: str, mirrors: str = SEED_MIRRORS, family: str = "") -> str:
+    moby = f"{{ref: {ref}, family: '{family}'}}" if family else f"{{ref: {ref}}}"
+    return f"version: 1\nmoby: {moby}\n{mirrors}targets: [binary]\n"
+
+
+def _github_urls(files: dict[str, str]) -> set[tuple[str, int, str]]:
+    """(file, line, URL) of every GitHub URL on a non-comment line of the build files: Dockerfile, everything
+    under hack/dockerfile/."""
+    found = set()
+    for path, text in files.items():
+        if path != "Dockerfile" and not path.startswith("hack/dockerfile/"):
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip().startswith("#"):
+                continue
+            found |= {(path, number, url.rstrip(".,;:")) for url in _GITHUB.findall(line)}
+    return found
+
+
+def _tree_files(tree: Path) -> dict[str, str]:
+    return {str(p.relative_to(tree)): p.read_text("utf-8") for p in tree.rglob("*") if p.is_file()}
+
+
+def _check(files: dict[str, str], spec_text: str) -> None:
+    loaded = load_text(spec_text)
+    inventory = build_inventory(loaded, "gitlab", scan(list(files), files.__getitem__), tree="t", exact=True)
+    listed = {(e.source, e.endpoint): e for e in inventory.entries}
+    expected = _github_urls(files)
+    assert expected, "the tree names no GitHub URL: the check would prove nothing"
+    for path, line, url in expected:
+        entry = listed[(f"{path}:{line}", url)]
+        assert entry.route == "mirror", entry
+        assert entry.via == "mirrors.git -> " + url.replace("https://github.com/", "https://gitee.com/")
+    bare = build_inventory(
+        load_text(spec_text.replace('  git: {"https://github.com/": "https://gitee.com/"}\n', "")),
+        "gitlab",
+        scan(list(files), files.__getitem__),
+        tree="t",
+        exact=True,
+    )
+    direct = {(e.source, e.endpoint) for e in bare.direct}
+    assert {(f"{p}:{n}", u) for p, n, u in expected} <= direct
+
+
+@pytest.mark.parametrize("family", sorted(p.name for p in TREES.iterdir()))
+def test_every_github_url_of_a_fixture_tree_is_listed_and_mirrored(family: str) -> None:
+    ref = {"19.03": "v19.03.12", "20.10": "v20.10.27", "23.0": "v23.0.18", "24.0": "v24.0.9", "25-28": "v28.5.2"}
+    _check(_tree_files(TREES / family), _spec(ref.get(family, "master"), family="" if family in ref else family))
+
+
+def _git(*args: str) -> str:
+    assert MOBY_GIT is not None
+    return subprocess.run(["git", f"--git-dir={MOBY_GIT}", *args], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.mark.skipif(MOBY_GIT is None, reason="set MOBYCI_MOBY_GIT to a moby git directory")
+def test_the_stored_list_of_v28_5_2_matches_the_real_tree() -> None:
+    paths = _git("ls-tree", "-r", "--name-only", "v28.5.2").splitlines()
+    build_files = [p for p in paths if p == "Dockerfile" or p.startswith("hack/dockerfile/")]
+    files = {p: _git("show", f"v28.5.2:{p}") for p in build_files}
+    expected = _github_urls(files)
+    assert len(expected) >= 10
+    _check(files, _spec("v28.5.2"))
+    stored = {(e.source, e.endpoint) for e in plan_inventory(load_text(_spec("v28.5.2")), "gitlab").entries}
+    assert {(f"{p}:{n}", u) for p, n, u in expected} <= stored
+
+
+@pytest.mark.skipif(MOBY_GIT is None, reason="set MOBYCI_MOBY_GIT to a moby git directory")
+def test_every_stored_list_is_what_the_scan_gives_now() -> None:
+    from mobyci.generator.fetches import _stored
+
+    for tag, rows in _stored().items():
+        paths = _git("ls-tree", "-r", "--name-only", tag).splitlines()
+        fetches = scan(paths, functools.partial(_show, tag))
+        assert [list(f) for f in fetches] == rows, f"regenerate: python -m mobyci.families.fetchscan {tag}"
+
+
+def _show(tag: str, path: str) -> str:
+    return _git("show", f"{tag}:{path}")
+
+
+def _mobyci(tmp_path: Path, spec_text: str, *args: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "mobyci.yaml").write_text(spec_text)
+    return subprocess.run(
+        [sys.executable, "-m", "mobyci", "plan", "--fetches", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "COLUMNS"},
+    )
+
+
+def test_plan_fetches_json_marks_every_github_url_mirrored(tmp_path: Path) -> None:
+    done = _mobyci(tmp_path, _spec("v28.5.2"), "--format", "json", "--strict")
+    data = json.loads(done.stdout)
+    assert (data["ref"], data["tree"], data["exact"], data["caveat"]) == ("v28.5.2", "v28.5.2", True, "")
+    github = [f for f in data["fetches"] if f["endpoint"].startswith("https://github.com/")]
+    assert len(github) >= 10
+    assert all(f["route"] == "mirror" and f["via"].startswith("mirrors.git -> https://gitee.com/") for f in github)
+    swagger = {
+        "kind": "git",
+        "endpoint": "https://github.com/kolyshkin/go-swagger.git",
+        "source": "Dockerfile:89",
+        "route": "mirror",
+        "via": "mirrors.git -> https://gitee.com/kolyshkin/go-swagger.git",
+    }
+    assert swagger in data["fetches"]
+    # Not rewritten by any mirror of the seed, and no proxy: these go direct, so strict fails and names them.
+    assert done.returncode == 1
+    assert "Dockerfile:71: https://download.opensuse.org/repositories/devel:/tools:/criu/Debian_11/Release.key" in (
+        done.stderr
+    )
+
+
+def test_strict_names_every_github_url_without_the_git_mirror(tmp_path: Path) -> None:
+    mirrors = SEED_MIRRORS.replace('  git: {"https://github.com/": "https://gitee.com/"}\n', "")
+    done = _mobyci(tmp_path, _spec("v28.5.2", mirrors), "--strict")
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert re.fullmatch(
+        r"mobyci: \d+ fetches would go direct \(no mirror rewrites them, no proxy carries them\):", lines[0]
+    )
+    assert "  Dockerfile:89: https://github.com/kolyshkin/go-swagger.git (git: no mirrors.git rule matches it)" in lines
+    assert "  prepare: https://github.com/moby/moby.git (git: no mirrors.git rule matches it)" in lines
+
+
+def test_a_proxy_carries_what_no_mirror_rewrites(tmp_path: Path) -> None:
+    spec = _spec("v28.5.2").replace("targets:", "proxy: {https: $CORP_HTTPS_PROXY, http: $CORP_HTTP_PROXY}\ntargets:")
+    done = _mobyci(tmp_path, spec, "--format", "json", "--strict")
+    data = json.loads(done.stdout)
+    opensuse = next(f for f in data["fetches"] if f["source"] == "Dockerfile:71")
+    assert (opensuse["route"], opensuse["via"]) == ("proxy", "proxy.https ($CORP_HTTPS_PROXY)")
+    # Job images are pulled by the runner itself: the pipeline cannot route them, strict does not count them.
+    assert {f["route"] for f in data["fetches"] if f["source"] == "job images"} == {"runner"}
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_release_without_a_stored_list_gets_the_nearest_one_with_a_caveat() -> None:
+    tag, exact, _ = stored_list(load_text(_spec("v28.5.1")))
+    assert (tag, exact) == ("v28.5.2", False)
+    inventory = plan_inventory(load_text(_spec("v28.5.1")), "gitlab")
+    assert inventory.caveat == (
+        "v28.5.1 has no stored list: this is the list of v28.5.2, the nearest stored release of family 25-28; "
+        "`mobyci patch --check DIR` lists a checked-out tree exactly"
+    )
+    branch = stored_list(load_text(_spec("master", family="29")))
+    assert (branch[0], branch[1]) == ("docker-v29.7.2", False)
+
+
+def test_patch_check_lists_the_fetches_of_a_real_tree(tmp_path: Path) -> None:
+    (tmp_path / "mobyci.yaml").write_text(_spec("v28.5.2"))
+    done = subprocess.run(
+        [sys.executable, "-m", "mobyci", "patch", "--check", str(TREES / "25-28")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert f"Fetches of v28.5.2 (list of {TREES / '25-28'}; " in done.stdout
+    for path, line, url in _github_urls(_tree_files(TREES / "25-28")):
+        assert f"{url} ({path}:{line})" in " ".join(done.stdout.split())
