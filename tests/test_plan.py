@@ -161,3 +161,13 @@ def test_bad_choice_names_the_choices_only(argv: list[str], expected: str) -> No
     assert result.exit_code == 2
     assert expected in result.stderr
     assert "Value error" not in result.stderr
+
+
+def test_the_screenshot_in_the_docs_is_the_plan_of_the_seed_example() -> None:
+    from mobyci.schemas.load import load_file
+    from tests.conftest import EXAMPLES, ROOT
+
+    doc = (ROOT / "docs" / "plan.md").read_text()
+    shown = doc.split("$ mobyci plan\n", 1)[1].split("```", 1)[0]
+    loaded = load_file(str(EXAMPLES / "seed-19.03" / "mobyci.yaml"))
+    assert shown.rstrip("\n") == plan_text(make_plan(loaded, "gitlab"), width=80).rstrip("\n")

@@ -184,8 +184,9 @@ CASES: list[tuple[str, str, list[str]]] = [
         "version: 1\nmoby:\n  repo: https://bob:hunter2@github.com/moby/moby.git\n  ref: v19.03.12\n"
         "targets: [binary]\n",
         [
-            "mobyci.yaml:3:9: moby.repo: credentials in a URL would be written into generated files: remove them "
-            "and put the URL in a masked CI variable, then write its name here ($NAME)"
+            "mobyci.yaml:3:9: moby.repo: credentials in a URL would be written into generated files: remove them; "
+            "for a repository that needs a login, map it in mirrors.git (an exact entry) and name CI variables in "
+            "mirrors.git_auth"
         ],
     ),
     (
@@ -204,7 +205,8 @@ CASES: list[tuple[str, str, list[str]]] = [
         "targets: [binary]\n",
         [
             "mobyci.yaml:3:21: mirrors.registry: credentials in a URL would be written into generated files: "
-            "remove them and put the URL in a masked CI variable, then write its name here ($NAME)"
+            "remove them and name CI variables in mirrors.registry_auth ({username: $HARBOR_USER, password: "
+            "$HARBOR_PASSWORD})"
         ],
     ),
     (
@@ -582,6 +584,43 @@ CASES: list[tuple[str, str, list[str]]] = [
             "single quotes"
         ],
     ),
+    # Logins: named CI variables only, and only where a mirror takes them.
+    (
+        "login-literal-password",
+        "version: 1\nmoby: {ref: v27.5.1}\nmirrors:\n  registry: https://harbor.example.com\n"
+        "  registry_auth: {username: robot, password: hunter2}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:5:46: mirrors.registry_auth.password: a password in the spec would be written into "
+            "generated files: put it in a masked CI variable and write its name here ($NAME)"
+        ],
+    ),
+    (
+        "login-bad-user-name",
+        "version: 1\nmoby: {ref: v27.5.1}\nmirrors:\n  registry: https://harbor.example.com\n"
+        "  registry_auth: {username: 'ro bot', password: $P}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:5:29: mirrors.registry_auth.username: 'ro bot' is not a user name: letters, digits, "
+            ". _ - @, or a $CI_VARIABLE"
+        ],
+    ),
+    (
+        "git-login-without-https-mirror",
+        "version: 1\nmoby: {ref: v27.5.1}\nmirrors:\n  git: {'https://github.com/': 'git@git.example.com:gh/'}\n"
+        "  git_auth: {username: ci-bot, password: $GIT_MIRROR_TOKEN}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:5:13: mirrors.git_auth: only applies to https git mirrors: add one to mirrors.git, or "
+            "remove this key (an ssh mirror logs in with the runner's own key)"
+        ],
+    ),
+    (
+        "registry-login-without-registry",
+        "version: 1\nmoby: {ref: v27.5.1}\nmirrors:\n  registry_auth: {username: $U, password: $P}\n"
+        "targets: [binary]\n",
+        [
+            "mobyci.yaml:4:18: mirrors.registry_auth: only applies with mirrors.registry: set the mirror or remove "
+            "this key"
+        ],
+    ),
 ]
 
 
@@ -642,6 +681,31 @@ def test_nul_byte() -> None:
     with pytest.raises(SpecError) as caught:
         load_text("version: 1\nmoby: {ref: v1\x009}\n")
     assert str(caught.value) == "mobyci.yaml:2:15: unacceptable character '\\x00': remove it"
+
+
+def test_logins_warn_what_moby_s_own_build_cannot_carry() -> None:
+    text = (
+        "version: 1\nmoby: {ref: REF}\nmirrors:\n  git: {'https://github.com/': 'https://git.example.com/gh/'}\n"
+        "  git_auth: {username: ci-bot, password: $GIT_MIRROR_TOKEN}\n  registry: https://harbor.example.com\n"
+        "  registry_auth: {username: $HARBOR_USER, password: $HARBOR_PASSWORD}\ntargets: [binary]\n"
+    )
+    git = (
+        "mobyci.yaml:5:13: mirrors.git_auth: used by the pipeline's own clones only; the git clones inside moby's "
+        "Docker build (Dockerfile, hack/dockerfile/install/*.installer) cannot carry credentials without a build "
+        "secret, so the mirror must serve those repositories without a login (docs/mirrors.md)"
+    )
+    registry = (
+        "mobyci.yaml:7:18: mirrors.registry_auth: the login is used {}; the frozen-image download inside moby's "
+        "Docker build cannot carry it (no build secret), so the mirror must serve those images without a login "
+        "(docs/mirrors.md)"
+    )
+    assert load_text(text.replace("REF", "v27.5.1")).warnings == (git, registry.format("by BuildKit in the build jobs"))
+    assert load_text(text.replace("REF", "v20.10.27")).warnings == (
+        git,
+        registry.format(
+            "nowhere in family 20.10: mobyci logs in only in the bake build jobs of families 23.0 and later"
+        ),
+    )
 
 
 def test_family_unquoted_whole_number_is_the_family() -> None:

@@ -273,6 +273,13 @@ def inventory_data(inventory: Inventory) -> dict[str, object]:
     }
 
 
+def _short(endpoint: str) -> str:
+    """A digest shortened to 12 hex digits for people (JSON keeps it whole): an image line then fits 80 columns."""
+    import re
+
+    return re.sub(r"@sha256:([0-9a-f]{12})[0-9a-f]{52}", r"@sha256:\1…", endpoint)
+
+
 def inventory_text(inventory: Inventory, width: int = 80) -> str:
     from mobyci.generator.planview import layout
 
@@ -282,7 +289,7 @@ def inventory_text(inventory: Inventory, width: int = 80) -> str:
         lines += layout([("note", inventory.caveat)], width)
     lines.append("")
     for route in ROUTES:
-        rows = [(e.kind, f"{e.endpoint} ({e.source}): {e.via}") for e in inventory.entries if e.route == route]
+        rows = [(e.kind, f"{_short(e.endpoint)} ({e.source}): {e.via}") for e in inventory.entries if e.route == route]
         if rows:
             lines.append(f"{route} ({len(rows)})")
             lines += layout(rows, width)

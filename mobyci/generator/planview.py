@@ -158,6 +158,6 @@ def layout(rows: list[tuple[str, str]], width: int) -> list[str]:
         for index, part in enumerate(wrapped):
             lead = first if index == 0 else " " * indent
             if len(lead) + len(part) > width:
-                lead = " " * max(4, width - len(part))
+                lead = " " * max(0, min(4, width - len(part)))
             lines.append((lead + part).rstrip())
     return lines

@@ -384,8 +384,8 @@ def login_warnings(spec: Spec, release: Release) -> list[Finding]:
         where = (
             "by BuildKit in the build jobs"
             if release.family.build_style == "bake"
-            else f"nowhere in family {release.family.name}: its builds pull through the Docker daemon, which sends a "
-            "mirror only Docker Hub's credentials"
+            else f"nowhere in family {release.family.name}: mobyci logs in only in the bake build jobs of families "
+            "23.0 and later"
         )
         warnings.append(
             (

@@ -184,7 +184,7 @@ SCHEMA: Any = {
                                             'type': 'function-after',
                                             'function': {
                                                 'type': 'no-info',
-                                                'function': fields.check_git_url,
+                                                'function': fields.check_repo_url,
                                             },
                                             'schema': {
                                                 'type': 'str',

@@ -106,7 +106,8 @@ def check_url(
     schemes: tuple[str, ...] = ("https", "http"),
     allow_path: bool = True,
     allow_user: bool = False,
-    credentials_hint: str = "put the URL in a masked CI variable, then write its name here ($NAME)",
+    credentials_hint: str = "serve this mirror without a login (mobyci has no login for it), or reach the "
+    "upstream through the proxy",
 ) -> str:
     """A literal URL: a scheme from `schemes`, a valid host, and never a password or token in it."""
     check_length(value, MAX_URL_LENGTH)
@@ -203,7 +204,12 @@ def check_proxy(value: str) -> str:
             f"'{value}' reads as a CI variable name without its '$': write ${value} (or a URL such as "
             "http://proxy.example.com:3128)",
         )
-    return check_url(value, schemes=("http", "https", "socks5", "socks5h"), allow_path=False)
+    return check_url(
+        value,
+        schemes=("http", "https", "socks5", "socks5h"),
+        allow_path=False,
+        credentials_hint="put the URL in a masked CI variable, then write its name here ($NAME)",
+    )
 
 
 def check_no_proxy_entry(value: str) -> str:
@@ -279,6 +285,20 @@ def _ref_problem(ref: str) -> str | None:
 
 # Checks spec.py attaches to single fields. They live here, free of pydantic, because the compiled validator
 # (compiled.py) calls them without importing the models.
+
+
+def check_repo_url(value: str) -> str:
+    """moby.repo: a git URL; a login reaches it only as a git mirror's (mirrors.git_auth)."""
+    try:
+        return check_git_url(value)
+    except PydanticCustomError as exc:
+        if exc.type != "mobyci_credentials":
+            raise
+        raise fail(
+            "mobyci_credentials",
+            "credentials in a URL would be written into generated files: remove them; for a repository that needs "
+            "a login, map it in mirrors.git (an exact entry) and name CI variables in mirrors.git_auth",
+        ) from None
 
 
 def check_ref(value: str) -> str:

@@ -32,7 +32,7 @@ NonEmpty = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\s]+$
 class Moby(_Model):
     """Which moby to build."""
 
-    repo: Annotated[str, AfterValidator(fields.check_git_url)] = Field(
+    repo: Annotated[str, AfterValidator(fields.check_repo_url)] = Field(
         DEFAULT_REPO,
         description="Git URL of the moby repository or fork to build (https, ssh, or git@host:path). "
         "Fetched through mirrors.git when a rule matches it.",
