@@ -1,7 +1,7 @@
 """What each command does: the only module that reads and writes files, prints, and picks exit codes.
 
 Free of typer, so that both the typer CLI (cli.py) and the argv fast path (fastpath.py) call the same code.
-Heavy modules (ruamel.yaml, pydantic-core, jinja2, rich) are imported inside the commands that need them.
+Heavy modules (ruamel.yaml, pydantic-core, jinja2) are imported inside the commands that need them.
 """
 
 from __future__ import annotations

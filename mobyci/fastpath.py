@@ -37,7 +37,12 @@ _GRAMMARS = {
         {"--format": ("fmt", ("gitlab", "buildkite", "github")), "-o": ("output", None), "--output": ("output", None)},
         {"fmt": "gitlab", "output": None, "all_outputs": False, "check": False, "force": False},
     ),
-    "plan": _Grammar(commands.plan, {}, {"--format": ("fmt", ("text", "json", "mermaid"))}, {"fmt": "text"}),
+    "plan": _Grammar(
+        commands.plan,
+        {"--fetches": "fetches", "--strict": "strict"},
+        {"--format": ("fmt", ("text", "json", "mermaid")), "--for": ("system", ("gitlab", "buildkite", "github"))},
+        {"fmt": "text", "system": None, "fetches": False, "strict": False},
+    ),
     "patch": _Grammar(
         commands.patch,
         {"--force": "force"},

@@ -52,6 +52,8 @@ def _fast_call(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
         ["plan", "spec.yaml"],
         ["plan", "--format", "json", "spec.yaml"],
         ["plan", "--format=mermaid"],
+        ["plan", "--fetches", "--strict", "--for", "github", "--format=json"],
+        ["plan", "--for=buildkite", "s.yaml"],
         ["patch"],
         ["patch", "s.yaml", "-o", "ci/p.sh", "--force"],
         ["patch", "--apply", "../moby"],
@@ -103,7 +105,7 @@ def test_everything_else_goes_to_typer(argv: list[str]) -> None:
 _TOKENS = ["--version", "validate", "render", "plan", "patch", "a.yaml", "b.yaml", "-o", "--output", "out.yml",
            "--format", "gitlab", "github", "buildkite", "jenkins", "json", "text", "--all", "--check", "--force",
            "--apply", "--help", "-x", "--format=github", "--format=json", "--output=o.yml", "--check=dir", "-",
-           "--", ""]  # fmt: skip
+           "--", "", "--for", "--fetches", "--strict", "--for=gitlab"]  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None)
