@@ -184,10 +184,10 @@ def patch(spec: Path, output: Path | None, apply: Path | None, check: Path | Non
     tree = apply if apply is not None else check
     assert tree is not None
     report = apply_patch(loaded, tree, check=check is not None)
+    if check is not None:
+        _print_tree_inventory(loaded, tree)  # first: the patch's summary stays the last line
     for line in report.lines:
         echo(line)
-    if check is not None:
-        _print_tree_inventory(loaded, tree)
     if check is not None and report.changed:
         raise Exit(EXIT_PROBLEM)
 
@@ -202,8 +202,7 @@ def _print_tree_inventory(loaded: LoadedSpec, tree: Path) -> None:
     files = [str(p.relative_to(tree)) for p in sorted(tree.rglob("*")) if p.is_file() and not p.is_symlink()]
     fetches = scan(files, lambda path: (tree / path).read_text("utf-8", errors="replace"))
     inventory = build_inventory(loaded, _system_of(loaded), fetches, tree=str(tree), exact=True)
-    echo("")
-    sys.stdout.write(inventory_text(inventory, shutil.get_terminal_size((80, 24)).columns))
+    sys.stdout.write(inventory_text(inventory, shutil.get_terminal_size((80, 24)).columns) + "\n")
 
 
 def render(spec: Path, fmt: str, output: Path | None, all_outputs: bool, check: bool, force: bool) -> None:
