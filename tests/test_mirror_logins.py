@@ -73,5 +73,7 @@ def test_clone_sends_the_header_and_docker_login_reads_stdin(tmp_path: Path) -> 
     # The login went into the job's own client config, which the build then used.
     bake = next(c for c in calls if c["tool"] == "make")
     assert bake["docker_config"]["proxies"]["default"]["httpProxy"] == pc.HTTP_PROXY
+    # buildx still finds the builders of the runner's own client config (~/.docker/buildx), not an empty one.
+    assert bake["env"]["BUILDX_CONFIG"] == str(tmp_path / "home" / ".docker" / "buildx")
     for secret in (TOKEN, HARBOR_PASSWORD, base64.b64encode(f"ci-bot:{TOKEN}".encode()).decode()):
         assert secret not in done.stdout + done.stderr
