@@ -403,28 +403,12 @@ def _target_job(loaded: LoadedSpec, target: str, platforms: list[str] | None, bu
     )
 
 
-_JOB_DOCKER_CONFIG = ".mobyci-docker"
-
-
 def _registry_login_lines(loaded: LoadedSpec) -> list[str]:
-    """`docker login` to the registry mirror into a client config of the job's own, where BuildKit finds it.
-
-    A shell runner's ~/.docker/config.json holds the host's logins and must not be written: the job switches to
-    DOCKER_CONFIG in its work tree, keeping the CLI plugins (buildx) through a link and the builders through
-    BUILDX_CONFIG (buildx looks for builders next to the client config unless BUILDX_CONFIG is set, docker/buildx
-    v0.36.1 util/confutil/config.go:47-49).
-    """
+    """`docker login` to the registry mirror, in the client config where the job's other logins land (the CI
+    registry's, for the build cache): buildx hands every login of that config to the builder, which uses the one
+    of each registry host it talks to, the mirror's included."""
     login = registry_login_line(loaded)
-    if login is None:
-        return []
-    return [
-        f'mobyci_cfg="$PWD/{_JOB_DOCKER_CONFIG}" && mkdir -p "$mobyci_cfg"',
-        'mobyci_plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"',
-        '[ ! -d "$mobyci_plugins" ] || ln -sfn "$mobyci_plugins" "$mobyci_cfg/cli-plugins"',
-        'export BUILDX_CONFIG="${BUILDX_CONFIG:-${DOCKER_CONFIG:-$HOME/.docker}/buildx}"',
-        'export DOCKER_CONFIG="$mobyci_cfg"',
-        login,
-    ]
+    return [] if login is None else [login]
 
 
 def ref_version_lines(ref: str) -> list[str]:
