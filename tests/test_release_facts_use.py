@@ -147,11 +147,11 @@ def test_a_bad_today_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_package_jobs_build_with_the_release_cli_and_go(ref: str, cli: str, go: str, debian: str, branch: str) -> None:
     loaded = _load(ref, "{name: deb, distros: [debian-bookworm]}")
     plan = make_plan(loaded)
-    text = [" ".join(row) for _, rows in planview.plan_text(plan) for row in rows]
-    assert f"cli {cli}" in " ".join(text)
-    assert f"Go {go} moby {ref}: Dockerfile:3 ARG GO_VERSION (facts table of 2026-12-01)" in text
-    assert f"Go image golang:{go}-{debian} the engine's own build image, for /usr/local/go" in text
-    assert f"docker-ce-packaging {branch} the release line's branch (families/data.py)" in text
+    text = " ".join(planview.plan_text(plan).split())
+    assert f"cli {cli};" in text
+    assert f"Go {go}; moby {ref}: Dockerfile:3 ARG GO_VERSION (facts table of 2026-12-01)" in text
+    assert f"Go image golang:{go}-{debian}; the engine's own build image, for /usr/local/go" in text
+    assert f"docker-ce-packaging {branch}; the release line's branch (families/data.py)" in text
     job = plan.job("deb-debian-bookworm")
     assert f'cli_ref="${{MOBYCI_CLI_REF:-{cli}}}"' in job.script
     make = next(line for line in job.script if line.startswith("make -C mobyci-pkg/packaging/deb "))

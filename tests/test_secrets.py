@@ -84,7 +84,9 @@ def _specs() -> dict[str, str]:
     for ref in ("v19.03.12", "v20.10.27", "v24.0.9", "v27.5.1"):
         for mode in ("build-args", "dockerfile-env"):
             texts[f"proxy-{ref}-{mode}"] = PROXY_SPEC.replace("REF", ref).replace("MODE", mode)
-    for ref, distro in (("v19.03.12", "debian-buster"), ("v20.10.27", "debian-bullseye"), ("v27.5.1", "ubuntu-noble")):
+    # 19.03's packaging distros have all reached end of life: its spec builds binaries only.
+    texts["auth-v19.03.12"] = AUTH_SPEC.replace("REF", "v19.03.12").replace(", {name: deb, distros: [DISTRO]}", "")
+    for ref, distro in (("v20.10.27", "debian-bullseye"), ("v27.5.1", "ubuntu-noble")):
         texts[f"auth-{ref}"] = AUTH_SPEC.replace("REF", ref).replace("DISTRO", distro)
     return texts
 

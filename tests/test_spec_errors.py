@@ -495,9 +495,9 @@ CASES: list[tuple[str, str, list[str]]] = [
         "platform-typo",
         "version: 1\nmoby: {ref: v27.5.1}\ntargets:\n  - {name: cross, platforms: [linux/arm46]}\n",
         [
-            "mobyci.yaml:4:31: targets[0].platforms[0]: 'linux/arm46' is not supported by family 25-28: did you "
-            "mean 'linux/arm64'? Supported: linux/amd64, linux/arm/v5, linux/arm/v6, linux/arm/v7, linux/arm64, "
-            "linux/ppc64le, linux/s390x, windows/amd64"
+            "mobyci.yaml:4:31: targets[0].platforms[0]: 'linux/arm46' is not supported by v27.5.1 (its tree's cross "
+            "build): did you mean 'linux/arm64'? Supported: linux/amd64, linux/arm/v5, linux/arm/v6, linux/arm/v7, "
+            "linux/arm64, linux/ppc64le, linux/s390x, windows/amd64"
         ],
     ),
     (
@@ -690,13 +690,13 @@ def test_logins_warn_what_moby_s_own_build_cannot_carry() -> None:
         "  registry_auth: {username: $HARBOR_USER, password: $HARBOR_PASSWORD}\ntargets: [binary]\n"
     )
     git = (
-        "mobyci.yaml:5:13: mirrors.git_auth: used by the pipeline's own clones only; the git clones inside moby's "
-        "Docker build (Dockerfile, hack/dockerfile/install/*.installer) cannot carry credentials without a build "
-        "secret, so the mirror must serve those repositories without a login (docs/mirrors.md)"
+        "mobyci.yaml:5:13: mirrors.git_auth: warning: used by the pipeline's own clones only; the git clones inside "
+        "moby's Docker build (Dockerfile, hack/dockerfile/install/*.installer) cannot carry credentials without a "
+        "build secret, so the mirror must serve those repositories without a login (docs/mirrors.md)"
     )
     registry = (
-        "mobyci.yaml:7:18: mirrors.registry_auth: the login is used {}; the frozen-image download inside moby's "
-        "Docker build cannot carry it (no build secret), so the mirror must serve those images without a login "
+        "mobyci.yaml:7:18: mirrors.registry_auth: warning: the login is used {}; the frozen-image download inside "
+        "moby's Docker build cannot carry it (no build secret), so the mirror must serve those images without a login "
         "(docs/mirrors.md)"
     )
     assert load_text(text.replace("REF", "v27.5.1")).warnings == (git, registry.format("by BuildKit in the build jobs"))

@@ -550,7 +550,7 @@ def _applied(loaded: LoadedSpec, system: str, rules: set[str]) -> tuple[Applied,
                 "mirrors.apt",
                 mirrors.apt,
                 joined(
-                    f"Debian {release.family.debian} packages in the dev image build",
+                    f"Debian {release.debian} packages in the dev image build",
                     f"{knob} in the build environment" if knob and mirrors.apt != "archive" else "",
                     rule("apt"),
                     "package jobs' apt through RUN_FLAGS" if any(t.name == "deb" for t in spec.targets) else "",

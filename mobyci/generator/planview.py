@@ -108,7 +108,7 @@ def _sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
         ("Mirrors and proxies (where each applies)", applied),
     ]
     if plan.packages:
-        sections.append(("Packages built with (what, from)", [(w, f"{v} ({f})") for w, v, f in plan.packages]))
+        sections.append(("Packages built with (what, from)", [(w, f"{v}; {f}") for w, v, f in plan.packages]))
     if plan.ci_variables:
         used = [
             (name, ", ".join(a.key for a in plan.applied if _refers_to(a.value, name)) or "the spec")

@@ -243,24 +243,34 @@ def _check_targets(
 
 
 def _not_in(at: Loc, values: list[str], valid: tuple[str, ...], what: str) -> list[Finding]:
-    import difflib  # only a spec with problems pays for it
-
     findings: list[Finding] = []
     for index, value in enumerate(values):
         if value not in valid:
-            close = [c for c in difflib.get_close_matches(value, valid, n=3, cutoff=0.7) if _typo_of(value, c)][:1]
-            hint = f"did you mean '{close[0]}'? Supported: " if close else "use one of "
+            close = _suggestion(value, valid)
+            hint = f"did you mean '{close}'? Supported: " if close else "use one of "
             findings.append(((*at, index), f"'{value}' is not supported by {what}: {hint}{', '.join(valid)}"))
         elif values.index(value) != index:
             findings.append(((*at, index), f"'{value}' is listed twice: remove one"))
     return findings
 
 
-def _typo_of(value: str, candidate: str) -> bool:
-    """centos-7 is another release than centos-9, not a typo of it; linux/arm46 is a typo of linux/arm64."""
-    letters = [re.sub(r"\d", "", text) for text in (value, candidate)]
-    digits = [sorted(re.sub(r"\D", "", text)) for text in (value, candidate)]
-    return letters[0] != letters[1] or digits[0] == digits[1]
+def _suggestion(value: str, valid: tuple[str, ...]) -> str | None:
+    """The valid value `value` is most likely a typo of, if any. centos-7 is another release than centos-9, not a
+    typo of it (a close value that differs only in its digits means: no suggestion); linux/arm46 is a typo of
+    linux/arm64 (the same digits in another order)."""
+    import difflib  # only a spec with problems pays for it
+
+    def letters(text: str) -> str:
+        return re.sub(r"\d", "", text)
+
+    def digits(text: str) -> list[str]:
+        return sorted(re.sub(r"\D", "", text))
+
+    close = difflib.get_close_matches(value, valid, n=3, cutoff=0.7)
+    same_letters = [c for c in close if letters(c) == letters(value)]
+    if same_letters:
+        return next((c for c in same_letters if digits(c) == digits(value)), None)
+    return close[0] if close else None
 
 
 def _check_registry(spec: Spec) -> list[Finding]:
