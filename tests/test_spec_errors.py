@@ -488,7 +488,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         "version: 1\nmoby: {ref: v27.5.1}\npermissions: {contents: read}\ntargets: [binary]\n",
         [
             "mobyci.yaml:3:1: permissions: unknown key 'permissions'; allowed here: version, moby, mirrors, proxy, "
-            "targets, ci, outputs"
+            "targets, tls, ci, outputs"
         ],
     ),
     (
