@@ -6,12 +6,13 @@ Heavy modules (ruamel.yaml, pydantic-core, jinja2, rich) are imported inside the
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mobyci import __version__
 
@@ -23,6 +24,7 @@ EXIT_PROBLEM = 1
 EXIT_INTERNAL = 3
 EXIT_BROKEN_PIPE = 120  # what Python itself exits with when stdout cannot be flushed
 DEFAULT_SPEC = Path("mobyci.yaml")
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
 
 
 class Exit(Exception):
@@ -47,6 +49,14 @@ def run(command: Callable[..., None], /, **kwargs: Any) -> int:
         return EXIT_BROKEN_PIPE
     except MobyciError as exc:
         err(str(exc))
+        return EXIT_PROBLEM
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRNOS:
+            _internal_error()
+            return EXIT_INTERNAL
+        # Output redirected to a full disk or a read-only place (`mobyci render > /dev/full`).
+        _silence_stdout()
+        err(f"mobyci: cannot write the output: {exc.strerror}; free space or redirect it elsewhere")
         return EXIT_PROBLEM
     except Exception:
         _internal_error()
@@ -105,9 +115,11 @@ def _emit(text: str, output: Path | None, *, mode: int | None = None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    from mobyci.fsio import write_atomic
+    if output.is_dir():
+        from mobyci.errors import MobyciError
 
-    if not write_atomic(output, text, mode=mode):
+        raise MobyciError(f"{output}: is a directory; name a file inside it")
+    if not _write(output, text, mode=mode):
         err(f"{output}: unchanged")
 
 
@@ -155,22 +167,17 @@ def schema(output: Path | None) -> None:
 
 
 def patch(spec: Path, output: Path | None, apply: Path | None, check: Path | None, force: bool) -> None:
-    import shlex
-
     from mobyci.generator.patch import apply_patch
-    from mobyci.generator.patchscript import build_patch_script
 
     loaded = _load(spec)
     if check is not None and not check.is_dir():
-        command = f"mobyci patch {shlex.quote(loaded.path)} -o {shlex.quote(str(check))}"
-        _check_files([(check, build_patch_script(loaded, command=command), command)])
+        _check_files(_committed(loaded, spec, [("patch", check)], all_outputs=False))
         return
     if apply is None and check is None:
         if output is None:
-            sys.stdout.write(build_patch_script(loaded))
+            sys.stdout.write(_generate(_for_output(loaded, spec), "patch", None))
             return
-        command = f"mobyci patch {shlex.quote(loaded.path)} -o {shlex.quote(str(output))}"
-        _write_files([(output, build_patch_script(loaded, command=command), command)], force=force)
+        _write_files(_committed(loaded, spec, [("patch", output)], all_outputs=False), spec, force=force)
         return
     tree = apply if apply is not None else check
     assert tree is not None
@@ -182,77 +189,188 @@ def patch(spec: Path, output: Path | None, apply: Path | None, check: Path | Non
 
 
 def render(spec: Path, fmt: str, output: Path | None, all_outputs: bool, check: bool, force: bool) -> None:
-    from mobyci.generator.render import DEFAULT_OUTPUTS, render_command, render_pipeline
-
     loaded = _load(spec)
     if all_outputs:
-        files = _outputs_of(loaded, spec)
+        files = _committed(loaded, spec, _outputs_of(loaded), all_outputs=True)
     elif output is not None or check:
-        target = output if output is not None else Path(DEFAULT_OUTPUTS[fmt])
-        files = [(fmt, target, render_command(loaded.path, fmt, str(target)))]
+        files = _committed(loaded, spec, [(fmt, output)], all_outputs=False)
     else:
-        sys.stdout.write(render_pipeline(loaded, fmt))
+        sys.stdout.write(_generate(_for_output(loaded, spec), fmt, None))
         return
-    generated = [(path, _generate(loaded, kind, command), command) for kind, path, command in files]
     if check:
-        _check_files(generated)
+        _check_files(files)
     else:
-        _write_files(generated, force=force)
+        _write_files(files, spec, force=force)
 
 
-def _outputs_of(loaded: LoadedSpec, spec: Path) -> list[tuple[str, Path, str]]:
+def render_usage_error(
+    *, fmt_given: bool, output: Path | None, all_outputs: bool, check: bool, force: bool
+) -> str | None:
+    """Why these `render` options cannot go together, or None: an option that would be ignored is a usage error."""
+    if all_outputs and fmt_given:
+        return "--all renders each file listed under outputs: in its own format; drop --format"
+    if all_outputs and output is not None:
+        return "--all writes the files listed under outputs:; drop -o, or drop --all to write one file"
+    return _force_error(force, check=check, writes=all_outputs or output is not None)
+
+
+def patch_usage_error(*, output: Path | None, apply: Path | None, check: Path | None, force: bool) -> str | None:
+    """Why these `patch` options cannot go together, or None."""
+    if apply is not None and check is not None:
+        return "use --apply or --check, not both"
+    if output is not None and (apply is not None or check is not None):
+        return "-o writes the patch script; --apply and --check write none: drop -o"
+    return _force_error(force, check=check is not None, writes=output is not None)
+
+
+def _force_error(force: bool, *, check: bool, writes: bool) -> str | None:
+    if force and check:
+        return "--check writes nothing; drop --force"
+    if force and not writes:
+        return "--force overwrites a file written with -o (or --all); without them nothing is overwritten"
+    return None
+
+
+class _File(NamedTuple):
+    path: Path  # where to write or compare, as the user would name it from the working directory
+    fresh: str
+    fix: str  # the command that rewrites it, to paste from the working directory
+    kind: str
+
+
+def _for_output(loaded: LoadedSpec, spec: Path) -> LoadedSpec:
+    """The spec as generated files name it: relative to the repository root, whatever the working directory."""
+    from mobyci.site import locate
+
+    return loaded._replace(path=locate(spec).spec_rel)
+
+
+def _committed(
+    loaded: LoadedSpec, spec: Path, targets: list[tuple[str, Path | None]], *, all_outputs: bool
+) -> list[_File]:
+    """Each (kind, path) rendered for the file at that path (None: the kind's `outputs:` entry or usual path)."""
     import shlex
 
+    from mobyci.generator.render import default_output
+    from mobyci.site import display, locate
+
+    site = locate(spec)
+    named = loaded._replace(path=site.spec_rel)
+    files = []
+    for kind, given in targets:
+        path = given if given is not None else Path(display(site.under_root(default_output(named, kind))))
+        if all_outputs:
+            fix = f"mobyci render {shlex.quote(str(spec))} --all"
+        else:
+            command = "patch" if kind == "patch" else "render"
+            flag = f" --format {kind}" if kind not in ("patch", "gitlab") else ""
+            fix = f"mobyci {command} {shlex.quote(str(spec))}{flag} -o {shlex.quote(str(path))}"
+        files.append(_File(path, _generate(named, kind, site.rel(path)), fix, kind))
+    return files
+
+
+def _outputs_of(loaded: LoadedSpec) -> list[tuple[str, Path | None]]:
     from mobyci.errors import MobyciError
 
-    listed = [(kind, path) for kind, path in loaded.spec.outputs.as_dict().items() if path is not None]
+    listed = [kind for kind, path in loaded.spec.outputs.as_dict().items() if path is not None]
     if not listed:
         raise MobyciError(
             f"{loaded.path}: outputs: lists no files; add e.g. `outputs: {{gitlab: .gitlab-ci.yml}}` to use --all"
         )
-    command = f"mobyci render {shlex.quote(loaded.path)} --all"
-    return [(kind, spec.parent / path, command) for kind, path in listed]
+    return [(kind, None) for kind in listed]
 
 
-def _generate(loaded: LoadedSpec, kind: str, command: str) -> str:
+def _generate(loaded: LoadedSpec, kind: str, output: str | None) -> str:
+    """The file of `kind` that lives at `output` (relative to the repository root; None: its usual path)."""
     if kind == "patch":
-        from mobyci.generator.patchscript import build_patch_script
+        from mobyci.generator.patchscript import build_patch_script, patch_command
 
+        command = patch_command(loaded.path, output) if output is not None else None
         return build_patch_script(loaded, command=command)
-    from mobyci.generator.render import render_pipeline_with_command
+    from mobyci.generator.render import render_pipeline
 
-    return render_pipeline_with_command(loaded, kind, command)
+    return render_pipeline(loaded, kind, output)
 
 
-def _check_files(generated: list[tuple[Path, str, str]]) -> None:
+def _check_files(files: list[_File]) -> None:
+    from mobyci.errors import MobyciError
     from mobyci.generator.drift import drift
 
     stale = False
-    for path, fresh, command in generated:
-        existing = path.read_text("utf-8") if path.is_file() else None
-        found = drift(str(path), existing, fresh)
+    for file in files:
+        if file.path.exists() and not file.path.is_file():
+            raise MobyciError(f"{file.path}: is not a regular file; name the committed file to compare")
+        existing = file.path.read_text("utf-8", errors="replace") if file.path.is_file() else None
+        found = drift(str(file.path), existing, file.fresh)
         if found.status == "current":
-            echo(found.message(str(path), command))
+            echo(found.message(str(file.path), file.fix))
             continue
         stale = True
         sys.stdout.write(found.diff)
-        err(found.message(str(path), command))
+        fix = f"{file.fix} --force" if found.status in ("foreign", "edited") else file.fix
+        err(found.message(str(file.path), fix))
     if stale:
         raise Exit(EXIT_PROBLEM)
 
 
-def _write_files(generated: list[tuple[Path, str, str]], *, force: bool) -> None:
+def _write_files(files: list[_File], spec: Path, *, force: bool) -> None:
+    from mobyci.errors import MobyciError
+    from mobyci.generator.drift import drift
+
+    # Refuse before writing anything: one refused file must not leave the others half-updated.
+    for file in files:
+        _refuse_unsafe_path(file, spec)
+        if not file.path.is_file() or force:
+            continue
+        existing = file.path.read_text("utf-8", errors="replace")
+        found = drift(str(file.path), existing, file.fresh)
+        if found.status in ("foreign", "edited"):
+            sys.stderr.write(found.diff)
+            raise MobyciError(
+                found.message(
+                    str(file.path),
+                    f"{file.fix} --force",
+                    action="the diff above is what would be lost; to overwrite it anyway",
+                )
+            )
+    for file in files:
+        mode = 0o755 if file.fresh.startswith("#!") else None
+        err(f"{file.path}: {'written' if _write(file.path, file.fresh, mode=mode) else 'unchanged'}")
+
+
+def _refuse_unsafe_path(file: _File, spec: Path) -> None:
+    from mobyci.errors import MobyciError
+
+    path = file.path
+    example = "mobyci-patch.sh" if file.kind == "patch" else ".gitlab-ci.yml"
+    if _same_file(path, spec):
+        # Not even with --force: the spec is the one file a pipeline can never be regenerated from.
+        raise MobyciError(f"{path}: is the spec itself; write the output to another file, e.g. -o {example}")
+    for directory in path.parents:
+        if directory.exists() and not directory.is_dir():
+            raise MobyciError(f"{path}: {directory} is a file, not a directory; choose another path for -o")
+    if path.is_dir():
+        raise MobyciError(f"{path}: is a directory; name a file inside it, e.g. -o {path / example}")
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    try:
+        return os.path.samefile(one, other)
+    except OSError:
+        return False
+
+
+def _write(path: Path, text: str, *, mode: int | None = None) -> bool:
+    """Write `text` to `path` (atomically when it is a regular file); every failure is the user's to fix."""
     from mobyci.errors import MobyciError
     from mobyci.fsio import write_atomic
-    from mobyci.generator.header import read_header
 
-    # Refuse before writing anything: one foreign file must not leave the others half-updated.
-    for path, _, _ in generated:
-        if path.is_file() and not force and read_header(path.read_text("utf-8", errors="replace")) is None:
-            raise MobyciError(f"{path}: not written by mobyci (no mobyci header); pass --force to overwrite it")
-    for path, fresh, _ in generated:
-        mode = 0o755 if fresh.startswith("#!") else None
-        err(f"{path}: {'written' if write_atomic(path, fresh, mode=mode) else 'unchanged'}")
+    try:
+        return write_atomic(path, text, mode=mode)
+    except OSError as exc:
+        raise MobyciError(
+            f"{path}: cannot write it: {exc.strerror or exc}; free space, fix the permissions or choose another path"
+        ) from None
 
 
 def plan(spec: Path, fmt: str) -> None:

@@ -222,14 +222,22 @@ def write_patch_line(patch_script: str) -> str:
     return f"cat > {PATCH_SCRIPT} <<'{PATCH_EOF}'\n{body}\n{PATCH_EOF}"
 
 
-def render_check_line(loaded: LoadedSpec, fmt: str) -> str:
-    """The check job's last line: the committed files (all `outputs:`, or this format's file) are current."""
+def render_check_line(loaded: LoadedSpec, fmt: str, output: str) -> str:
+    """The check job's last line: the committed files (all `outputs:`, or this pipeline at `output`) are current.
+
+    Paths are relative to the repository root, where CI jobs start."""
     words = [f"{_CHECK_VENV}/bin/mobyci", "render", shlex.quote(loaded.path)]
     if any(loaded.spec.outputs.as_dict().values()):
         return " ".join([*words, "--all", "--check"])
     if fmt != "gitlab":
         words += ["--format", fmt]
-    return " ".join([*words, "--check"])
+    return " ".join([*words, "-o", shlex.quote(output), "--check"])
+
+
+def checked_files(loaded: LoadedSpec, output: str) -> list[str]:
+    """The files the check job reads: the spec and every committed output (or this pipeline alone)."""
+    listed = [path for path in loaded.spec.outputs.as_dict().values() if path is not None]
+    return list(dict.fromkeys([loaded.path, *(listed or [output])]))
 
 
 def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tuple[str, ...]) -> Job:
