@@ -112,6 +112,8 @@ class Format(StrEnum):
     gitlab = "gitlab"
     buildkite = "buildkite"
     github = "github"
+    gitlab_include = "gitlab-include"
+    buildkite_group = "buildkite-group"
 
 
 @app.command()

@@ -263,7 +263,7 @@ def _committed(
             fix = f"mobyci render {shlex.quote(str(spec))} --all"
         else:
             command = "patch" if kind == "patch" else "render"
-            flag = f" --format {kind}" if kind not in ("patch", "gitlab") else ""
+            flag = f" --format {kind}" if kind not in ("patch", "gitlab") else ""  # as render_command writes it
             fix = f"mobyci {command} {shlex.quote(str(spec))}{flag} -o {shlex.quote(str(path))}"
         files.append(_File(path, _generate(named, kind, site.rel(path)), fix, kind))
     return files
@@ -271,8 +271,9 @@ def _committed(
 
 def _outputs_of(loaded: LoadedSpec) -> list[tuple[str, Path | None]]:
     from mobyci.errors import MobyciError
+    from mobyci.generator.render import output_kind
 
-    listed = [kind for kind, path in loaded.spec.outputs.as_dict().items() if path is not None]
+    listed = [output_kind(key) for key, path in loaded.spec.outputs.as_dict().items() if path is not None]
     if not listed:
         raise MobyciError(
             f"{loaded.path}: outputs: lists no files; add e.g. `outputs: {{gitlab: .gitlab-ci.yml}}` to use --all"

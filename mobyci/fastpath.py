@@ -30,11 +30,12 @@ class _Grammar(NamedTuple):
     defaults: dict[str, Any]
 
 
+_FORMATS = ("gitlab", "buildkite", "github", "gitlab-include", "buildkite-group")
 _GRAMMARS = {
     "render": _Grammar(
         commands.render,
         {"--all": "all_outputs", "--check": "check", "--force": "force"},
-        {"--format": ("fmt", ("gitlab", "buildkite", "github")), "-o": ("output", None), "--output": ("output", None)},
+        {"--format": ("fmt", _FORMATS), "-o": ("output", None), "--output": ("output", None)},
         {"fmt": "gitlab", "output": None, "all_outputs": False, "check": False, "force": False},
     ),
     "plan": _Grammar(commands.plan, {}, {"--format": ("fmt", ("text", "json", "mermaid"))}, {"fmt": "text"}),

@@ -195,6 +195,8 @@ def _check_job(loaded: LoadedSpec, ca_lines: tuple[str, ...]) -> Job:
 
     pypi = loaded.spec.mirrors.pypi
     index = f" --index-url {shlex.quote(pypi)}" if pypi else ""
+    # By default the version that wrote the pipeline, so that a current pipeline renders to the same bytes.
+    requirement = loaded.spec.ci.mobyci_requirement or f"mobyci=={__version__}"
     return Job(
         name="mobyci-check",
         stage="check",
@@ -202,8 +204,7 @@ def _check_job(loaded: LoadedSpec, ca_lines: tuple[str, ...]) -> Job:
         script=(
             *ca_lines,
             f"python3 -m venv {_CHECK_VENV}",
-            # The version that wrote the pipeline, so a current pipeline renders to the same bytes.
-            f"{_CHECK_VENV}/bin/pip install --quiet{index} {shlex.quote(f'mobyci=={__version__}')}",
+            f"{_CHECK_VENV}/bin/pip install --quiet{index} {shlex.quote(requirement)}",
             f"{_CHECK_VENV}/bin/mobyci validate {shlex.quote(loaded.path)}",
         ),
         docker=False,

@@ -20,6 +20,8 @@ DEFAULT_OUTPUTS = {
     "gitlab": ".gitlab-ci.yml",
     "buildkite": ".buildkite/pipeline.yml",
     "github": ".github/workflows/mobyci.yml",
+    "gitlab-include": ".gitlab/mobyci.yml",
+    "buildkite-group": ".buildkite/mobyci.yml",
 }
 FORMATS = tuple(DEFAULT_OUTPUTS)
 
@@ -29,10 +31,15 @@ def default_output(loaded: LoadedSpec, kind: str) -> str:
 
     Rendering to stdout names this path, so `mobyci render > FILE`, `-o FILE` and `--all` write the same bytes.
     """
-    listed: str | None = loaded.spec.outputs.as_dict().get(kind)
+    listed: str | None = loaded.spec.outputs.as_dict().get(kind.replace("-", "_"))
     if listed is not None:
         return listed
     return "mobyci-patch.sh" if kind == "patch" else DEFAULT_OUTPUTS[kind]
+
+
+def output_kind(key: str) -> str:
+    """The format (or "patch") of an `outputs:` key: gitlab_include -> gitlab-include."""
+    return key.replace("_", "-")
 
 
 def render_command(spec_path: str, fmt: str, output: str) -> str:
@@ -58,6 +65,14 @@ def render_pipeline(loaded: LoadedSpec, fmt: str, output: str | None = None) -> 
         from mobyci.generator.buildkite import render_buildkite
 
         return render_buildkite(loaded, plan, build_patch_script(loaded), command)
+    if fmt == "gitlab-include":
+        from mobyci.generator.gitlab_include import render_gitlab_include
+
+        return render_gitlab_include(loaded, plan, build_patch_script(loaded), command, output)
+    if fmt == "buildkite-group":
+        from mobyci.generator.buildkite import render_buildkite_group
+
+        return render_buildkite_group(loaded, plan, build_patch_script(loaded), command)
     if fmt == "github":
         from mobyci.generator.github import render_github
 
