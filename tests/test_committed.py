@@ -66,7 +66,13 @@ def test_refuses_to_overwrite_a_hand_written_file(project: Path) -> None:
     (project / ".gitlab-ci.yml").write_text("build:\n  script: [make]\n")
     code, _, err = _run("render", "-o", ".gitlab-ci.yml")
     assert code == 1
-    assert err == ".gitlab-ci.yml: not written by mobyci (no mobyci header); pass --force to overwrite it\n"
+    # What would be lost, then the command that overwrites it anyway.
+    assert err.startswith("--- .gitlab-ci.yml (committed)\n+++ .gitlab-ci.yml (from the spec)\n")
+    assert "\n-build:\n-  script: [make]\n" in err
+    assert err.endswith(
+        ".gitlab-ci.yml: not written by mobyci (it has no mobyci header); the diff above is what would be lost; "
+        "to overwrite it anyway: mobyci render mobyci.yaml -o .gitlab-ci.yml --force\n"
+    )
     assert (project / ".gitlab-ci.yml").read_text() == "build:\n  script: [make]\n"
     assert _run("render", "-o", ".gitlab-ci.yml", "--force")[0] == 0
     assert read_header((project / ".gitlab-ci.yml").read_text()) is not None
@@ -104,7 +110,8 @@ def test_all_writes_and_checks_every_output(project: Path) -> None:
     script = project / "ci" / "mobyci-patch.sh"
     assert script.read_text().startswith("#!/bin/sh\n")
     assert os.access(script, os.X_OK)
-    assert "# Regenerate: mobyci render mobyci.yaml --all" in script.read_text()
+    # The same header whichever way it was written: `mobyci patch -o` writes these bytes too.
+    assert "# Regenerate: mobyci patch mobyci.yaml -o ci/mobyci-patch.sh" in script.read_text()
     assert _run("render", "--all", "--check") == (0, ".gitlab-ci.yml: current\nci/mobyci-patch.sh: current\n", "")
     script.write_text(script.read_text() + "echo extra\n")
     code, _, err = _run("render", "--all", "--check")
@@ -127,8 +134,8 @@ def test_output_paths_stay_inside_the_project() -> None:
     with pytest.raises(SpecError) as caught:
         load_text(BASE_SPEC + "outputs: {gitlab: ../elsewhere.yml}\n")
     assert str(caught.value) == (
-        "mobyci.yaml:15:19: outputs.gitlab: '../elsewhere.yml' must be a file path relative to the spec's "
-        "directory, inside it (no '..', not absolute)"
+        "mobyci.yaml:15:19: outputs.gitlab: '../elsewhere.yml' must be a file path relative to the repository "
+        "root, inside it (no '..', not absolute)"
     )
 
 
