@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
 
 from mobyci.generator.gitlab_include import stage_names
 from mobyci.generator.render import make_plan, render_pipeline
@@ -19,6 +20,8 @@ from mobyci.schemas.load import load_text
 from tests import buildkite_checks as bk
 from tests import pipeline_checks as pc
 from tests.conftest import ROOT
+from tests.test_fuzz import FUZZ, schema_problems, specs
+from tests.test_fuzz import load as fuzz_load
 
 HOST = """\
 include:
@@ -136,3 +139,42 @@ def test_the_buildkite_group_is_the_pipeline_in_one_group_step(name: str) -> Non
     for inside, alone in zip(group["steps"], full["steps"], strict=True):
         env = {**full.get("env", {}), **alone.get("env", {})}
         assert inside == ({**alone, "env": env} if env else alone)
+
+
+def _fragment_job(doc: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    """A fragment job with its extends chain merged as GitLab does for these keys (variables merge, others win)."""
+    merged: dict[str, Any] = {}
+    parent = job.get("extends")
+    if parent is not None:
+        merged = _fragment_job(doc, doc[parent])
+    for key, value in job.items():
+        if key == "variables":
+            merged["variables"] = {**merged.get("variables", {}), **value}
+        elif key != "extends":
+            merged[key] = value
+    return merged
+
+
+@FUZZ
+@given(specs())
+def test_drop_ins_are_the_whole_pipelines_reshaped(spec: dict[str, Any]) -> None:
+    loaded = fuzz_load(spec)
+    fragment_text = render_pipeline(loaded, "gitlab-include")
+    assert schema_problems("gitlab", fragment_text) == []
+    fragment, full = pc.load_yaml(fragment_text), pc.load_yaml(render_pipeline(loaded, "gitlab"))
+    for name, job in pc.jobs(full).items():
+        got = _fragment_job(fragment, fragment[name if name.startswith("mobyci-") else f"mobyci-{name}"])
+        expected = pc.resolved(full, job)
+        assert got["stage"] == f"mobyci-{expected['stage']}"
+        # The check job's last line checks its own file: the fragment, not .gitlab-ci.yml.
+        last = -1 if name == "mobyci-check" else None
+        assert got["script"][:last] == expected["script"][:last]
+        assert got.get("image") == expected.get("image")
+        assert got["variables"] == {**full["variables"], **expected.get("variables", {})}
+        assert got["inherit"] == {"default": False, "variables": False}
+        assert {k: got[k] for k in full["default"]} == full["default"]
+    group_text = render_pipeline(loaded, "buildkite-group")
+    assert schema_problems("buildkite", group_text) == []
+    (group,) = pc.load_yaml(group_text)["steps"]
+    whole = pc.load_yaml(render_pipeline(loaded, "buildkite"))
+    assert [s["key"] for s in group["steps"]] == [s["key"] for s in whole["steps"]]
