@@ -193,7 +193,9 @@ def patch(spec: Path, output: Path | None, apply: Path | None, check: Path | Non
         if output is None:
             sys.stdout.write(_generate(_for_output(loaded, spec), "patch", None))
             return
-        _write_files(_committed(loaded, spec, [("patch", output)], all_outputs=False), spec, force=force)
+        _write_files(
+            _committed(loaded, spec, [("patch", output)], all_outputs=False), _inputs(loaded, spec), force=force
+        )
         return
     tree = apply if apply is not None else check
     assert tree is not None
@@ -216,7 +218,7 @@ def render(spec: Path, fmt: str, output: Path | None, all_outputs: bool, check: 
     if check:
         _check_files(files)
     else:
-        _write_files(files, spec, force=force)
+        _write_files(files, _inputs(loaded, spec), force=force)
 
 
 def render_usage_error(
@@ -330,13 +332,18 @@ def _check_files(files: list[_File]) -> None:
         raise Exit(EXIT_PROBLEM)
 
 
-def _write_files(files: list[_File], spec: Path, *, force: bool) -> None:
+def _inputs(loaded: LoadedSpec, spec: Path) -> list[Path]:
+    """The files the spec reads: itself, and the CA certificates it names by path (relative to its directory)."""
+    return [spec, *(spec.parent / ca for ca in loaded.spec.tls.ca_certs if not ca.startswith("$"))]
+
+
+def _write_files(files: list[_File], inputs: list[Path], *, force: bool) -> None:
     from mobyci.errors import MobyciError
     from mobyci.generator.drift import drift
 
     # Refuse before writing anything: one refused file must not leave the others half-updated.
     for file in files:
-        _refuse_unsafe_path(file, spec)
+        _refuse_unsafe_path(file, inputs)
         if not file.path.is_file() or force:
             continue
         existing = file.path.read_text("utf-8", errors="replace")
@@ -355,14 +362,16 @@ def _write_files(files: list[_File], spec: Path, *, force: bool) -> None:
         err(f"{file.path}: {'written' if _write(file.path, file.fresh, mode=mode) else 'unchanged'}")
 
 
-def _refuse_unsafe_path(file: _File, spec: Path) -> None:
+def _refuse_unsafe_path(file: _File, inputs: list[Path]) -> None:
     from mobyci.errors import MobyciError
 
     path = file.path
     example = "mobyci-patch.sh" if file.kind == "patch" else ".gitlab-ci.yml"
-    if _same_file(path, spec):
+    if _same_file(path, inputs[0]):
         # Not even with --force: the spec is the one file a pipeline can never be regenerated from.
         raise MobyciError(f"{path}: is the spec itself; write the output to another file, e.g. -o {example}")
+    if any(_same_file(path, read) for read in inputs[1:]):
+        raise MobyciError(f"{path}: is a CA certificate the spec names in tls.ca_certs; write the output elsewhere")
     for directory in path.parents:
         if directory.exists() and not directory.is_dir():
             raise MobyciError(f"{path}: {directory} is a file, not a directory; choose another path for -o")

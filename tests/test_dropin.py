@@ -48,6 +48,8 @@ SPECS = {
     "dind": ROOT / "examples" / "release-27" / "mobyci.yaml",
     "shell": ROOT / "examples" / "fork-29-shell" / "mobyci.yaml",
     "19.03": ROOT / "examples" / "seed-19.03" / "mobyci.yaml",
+    "dind-ca": ROOT / "tests" / "golden" / "28-dind-ca" / "spec.yaml",
+    "shell-ca": ROOT / "tests" / "golden" / "23.0-shell-ca" / "spec.yaml",
 }
 
 
