@@ -54,6 +54,12 @@ def _run(command: Any, /, **kwargs: Any) -> None:
         raise typer.Exit(code)
 
 
+def _usage(problem: str | None) -> None:
+    if problem is not None:
+        # An option that would be ignored is bad usage (exit 2), like an unknown one.
+        raise typer.BadParameter(problem)
+
+
 def _version(value: bool) -> None:
     if value:
         _run(commands.version)
@@ -125,8 +131,7 @@ def patch(
     force: Annotated[bool, typer.Option(help="Overwrite a file that mobyci did not write.")] = False,
 ) -> None:
     """Write the patch script that points a moby checkout at the mirrors (or apply it here)."""
-    if apply is not None and check is not None:
-        raise typer.BadParameter("use --apply or --check, not both")
+    _usage(commands.patch_usage_error(output=output, apply=apply, check=check, force=force))
     _run(commands.patch, spec=spec, output=output, apply=apply, check=check, force=force)
 
 
@@ -134,14 +139,17 @@ class Format(StrEnum):
     gitlab = "gitlab"
     buildkite = "buildkite"
     github = "github"
+    gitlab_include = "gitlab-include"
+    buildkite_group = "buildkite-group"
 
 
 @app.command()
 def render(
     spec: SpecArg = commands.DEFAULT_SPEC,
     fmt: Annotated[
-        Format, typer.Option("--format", parser=_choice(Format), help="Which CI system to write for.")
-    ] = Format.gitlab,
+        Format | None,
+        typer.Option("--format", parser=_choice(Format), help="Which CI system to write for.  [default: gitlab]"),
+    ] = None,
     output: OutputOpt = None,
     all_outputs: Annotated[
         bool, typer.Option("--all", help="Write (or --check) every file the spec lists under outputs:.")
@@ -153,7 +161,13 @@ def render(
     force: Annotated[bool, typer.Option(help="Overwrite a file that mobyci did not write.")] = False,
 ) -> None:
     """Write the CI pipeline for the spec (stdout by default)."""
-    _run(commands.render, spec=spec, fmt=fmt.value, output=output, all_outputs=all_outputs, check=check, force=force)
+    _usage(
+        commands.render_usage_error(
+            fmt_given=fmt is not None, output=output, all_outputs=all_outputs, check=check, force=force
+        )
+    )
+    chosen = (fmt or Format.gitlab).value
+    _run(commands.render, spec=spec, fmt=chosen, output=output, all_outputs=all_outputs, check=check, force=force)
 
 
 class PlanFormat(StrEnum):

@@ -30,11 +30,12 @@ class _Grammar(NamedTuple):
     defaults: dict[str, Any]
 
 
+_FORMATS = ("gitlab", "buildkite", "github", "gitlab-include", "buildkite-group")
 _GRAMMARS = {
     "render": _Grammar(
         commands.render,
         {"--all": "all_outputs", "--check": "check", "--force": "force"},
-        {"--format": ("fmt", ("gitlab", "buildkite", "github")), "-o": ("output", None), "--output": ("output", None)},
+        {"--format": ("fmt", _FORMATS), "-o": ("output", None), "--output": ("output", None)},
         {"fmt": "gitlab", "output": None, "all_outputs": False, "check": False, "force": False},
     ),
     "plan": _Grammar(
@@ -99,7 +100,25 @@ def _parse_command(grammar: _Grammar, rest: list[str]) -> Call | None:
     if len(positional) > 1 or (kwargs.get("apply") is not None and kwargs.get("check") is not None):
         return None
     kwargs["spec"] = Path(positional[0]) if positional else commands.DEFAULT_SPEC
+    if _usage_error(grammar, kwargs, fmt_given="fmt" in seen):
+        return None  # the typer CLI reports it, with its usage line and exit code 2
     return grammar.command, kwargs
+
+
+def _usage_error(grammar: _Grammar, kwargs: dict[str, Any], *, fmt_given: bool) -> str | None:
+    if grammar.command is commands.render:
+        return commands.render_usage_error(
+            fmt_given=fmt_given,
+            output=kwargs["output"],
+            all_outputs=kwargs["all_outputs"],
+            check=kwargs["check"],
+            force=kwargs["force"],
+        )
+    if grammar.command is commands.patch:
+        return commands.patch_usage_error(
+            output=kwargs["output"], apply=kwargs["apply"], check=kwargs["check"], force=kwargs["force"]
+        )
+    return None
 
 
 def _exit_now(code: int) -> NoReturn:
@@ -110,6 +129,9 @@ def _exit_now(code: int) -> NoReturn:
         sys.stderr.flush()
     except BrokenPipeError:  # the reader went away (`| head`): nothing left to tell it
         code = code or commands.EXIT_BROKEN_PIPE
+    except OSError as exc:  # stdout is a full disk (`> /dev/full`): what was written is incomplete
+        commands.err(f"mobyci: cannot write the output: {exc.strerror}; free space or redirect it elsewhere")
+        code = code or commands.EXIT_PROBLEM
     os._exit(code)
 
 

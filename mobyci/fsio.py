@@ -1,4 +1,4 @@
-"""File writes the CLI does: atomic (temp file in the same directory, then rename), mode kept."""
+"""File writes the CLI does: atomic (temp file in the same directory, then rename), mode kept; devices in place."""
 
 from __future__ import annotations
 
@@ -15,6 +15,15 @@ def write_atomic(path: Path, content: str, *, mode: int | None = None) -> bool:
     A reader never sees a half-written file, and an interrupted write leaves the old file intact.
     """
     data = content.encode("utf-8")
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        info = None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        # A device or a pipe (/dev/stdout, a FIFO): written in place; renaming over it would replace the node.
+        with path.open("wb") as handle:
+            handle.write(data)
+        return True
     try:
         if path.read_bytes() == data:
             return False

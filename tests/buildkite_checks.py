@@ -363,7 +363,8 @@ def semantic_problems(doc: Any) -> list[str]:
         for value in dims.values():
             if not value:
                 problems.append(f"step {name}: an empty matrix dimension")
-        for path, text in strings({k: v for k, v in step.items() if k != "matrix"}):
+        # A group's members are steps of their own (in all_steps): their matrix references are theirs.
+        for path, text in strings({k: v for k, v in step.items() if k not in ("matrix", "steps")}):
             for match in MATRIX_REF_RE.finditer(text):
                 if (match.group(1) or "") not in dims:
                     problems.append(f"step {name}{path}: {match.group()} is not a matrix dimension of the step")

@@ -66,7 +66,13 @@ def test_refuses_to_overwrite_a_hand_written_file(project: Path) -> None:
     (project / ".gitlab-ci.yml").write_text("build:\n  script: [make]\n")
     code, _, err = _run("render", "-o", ".gitlab-ci.yml")
     assert code == 1
-    assert err == ".gitlab-ci.yml: not written by mobyci (no mobyci header); pass --force to overwrite it\n"
+    # What would be lost, then the command that overwrites it anyway.
+    assert err.startswith("--- .gitlab-ci.yml (committed)\n+++ .gitlab-ci.yml (from the spec)\n")
+    assert "\n-build:\n-  script: [make]\n" in err
+    assert err.endswith(
+        ".gitlab-ci.yml: not written by mobyci (it has no mobyci header); the diff above is what would be lost; "
+        "to overwrite it anyway: mobyci render mobyci.yaml -o .gitlab-ci.yml --force\n"
+    )
     assert (project / ".gitlab-ci.yml").read_text() == "build:\n  script: [make]\n"
     assert _run("render", "-o", ".gitlab-ci.yml", "--force")[0] == 0
     assert read_header((project / ".gitlab-ci.yml").read_text()) is not None
@@ -104,7 +110,8 @@ def test_all_writes_and_checks_every_output(project: Path) -> None:
     script = project / "ci" / "mobyci-patch.sh"
     assert script.read_text().startswith("#!/bin/sh\n")
     assert os.access(script, os.X_OK)
-    assert "# Regenerate: mobyci render mobyci.yaml --all" in script.read_text()
+    # The same header whichever way it was written: `mobyci patch -o` writes these bytes too.
+    assert "# Regenerate: mobyci patch mobyci.yaml -o ci/mobyci-patch.sh" in script.read_text()
     assert _run("render", "--all", "--check") == (0, ".gitlab-ci.yml: current\nci/mobyci-patch.sh: current\n", "")
     script.write_text(script.read_text() + "echo extra\n")
     code, _, err = _run("render", "--all", "--check")
@@ -127,8 +134,8 @@ def test_output_paths_stay_inside_the_project() -> None:
     with pytest.raises(SpecError) as caught:
         load_text(BASE_SPEC + "outputs: {gitlab: ../elsewhere.yml}\n")
     assert str(caught.value) == (
-        "mobyci.yaml:15:19: outputs.gitlab: '../elsewhere.yml' must be a file path relative to the spec's "
-        "directory, inside it (no '..', not absolute)"
+        "mobyci.yaml:15:19: outputs.gitlab: '../elsewhere.yml' must be a file path relative to the repository "
+        "root, inside it (no '..', not absolute)"
     )
 
 
@@ -198,3 +205,68 @@ def test_pre_commit_hooks_run_for_real(tmp_path: Path) -> None:
     invalid = try_repo("mobyci-validate")
     assert invalid.returncode == 1
     assert "mobyci.yaml:3:11: targets[0].name: 'binray' is not one of" in invalid.stdout
+
+
+# --- where the check job installs mobyci from ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("requirement", "image"),
+    [
+        ("mobyci==0.1.0", "python:3.12-slim"),
+        ("mobyci>=0.1,<0.2", "python:3.12-slim"),
+        # pip clones a VCS requirement with git, which the slim image lacks and the full one has.
+        ("git+https://git.example.com/tools/mobyci.git@v0.1.0", "python:3.12"),
+        ("git+ssh://git@git.example.com/tools/mobyci.git@v0.1.0", "python:3.12"),
+        ("https://pypi.example.com/packages/mobyci-0.1.0-py3-none-any.whl", "python:3.12-slim"),
+    ],
+)
+def test_the_check_job_installs_mobyci_from_the_spec_s_requirement(requirement: str, image: str) -> None:
+    import shlex
+
+    from mobyci.generator.render import render_pipeline
+    from mobyci.schemas.load import load_text
+    from tests.pipeline_checks import load_yaml
+
+    spec = BASE_SPEC.replace("mirrors:\n", "mirrors:\n  pypi: https://pypi.example.com/simple\n") + (
+        f"ci:\n  mobyci_requirement: '{requirement}'\n"
+    )
+    loaded = load_text(spec)
+    gitlab = load_yaml(render_pipeline(loaded, "gitlab"))["mobyci-check"]
+    install = (
+        f".mobyci-venv/bin/pip install --quiet --index-url https://pypi.example.com/simple {shlex.quote(requirement)}"
+    )
+    assert gitlab["script"][1] == install
+    assert gitlab["image"] == image
+    github = load_yaml(render_pipeline(loaded, "github"))["jobs"]["mobyci-check"]["steps"][-1]["run"]
+    assert f"\n{install}\n" in github
+
+
+def test_by_default_the_check_job_installs_the_version_that_rendered() -> None:
+    from mobyci import __version__
+    from mobyci.generator.render import render_pipeline
+    from mobyci.schemas.load import load_text
+    from tests.pipeline_checks import load_yaml
+
+    job = load_yaml(render_pipeline(load_text(BASE_SPEC), "gitlab"))["mobyci-check"]
+    assert job["script"][1] == f".mobyci-venv/bin/pip install --quiet mobyci=={__version__}"
+
+
+@pytest.mark.parametrize(
+    ("requirement", "message"),
+    [
+        ("requests==2.0", "'requests==2.0' is not a pip requirement for mobyci: write mobyci==VERSION"),
+        ("mobyci==0.1; rm -rf /", "must not contain spaces, newlines or control characters"),
+        ("http://pypi.example.com/mobyci-0.1.0.whl", "pip refuses a plain-http download unless the host is trusted"),
+        ("https://pypi.example.com/mobyci/", "is not a wheel or source archive: the URL must end in .whl"),
+        ("git+https://user:token@git.example.com/mobyci.git", "credentials in a URL would be written"),
+    ],
+)
+def test_a_requirement_that_is_not_mobyci_is_refused(requirement: str, message: str) -> None:
+    from mobyci.errors import SpecError
+    from mobyci.schemas.load import load_text
+
+    with pytest.raises(SpecError) as caught:
+        load_text(BASE_SPEC + f"ci:\n  mobyci_requirement: '{requirement}'\n")
+    assert "ci.mobyci_requirement: " in str(caught.value)
+    assert message in str(caught.value)

@@ -469,7 +469,7 @@ def test_the_check_job_checks_out_without_credentials() -> None:
     script = _run(doc, "mobyci-check")["run"]
     assert "/bin/mobyci validate mobyci.yaml\n" in script
     # The committed workflow is checked against the spec.
-    assert script.endswith("/bin/mobyci render mobyci.yaml --format github --check\n")
+    assert script.endswith("/bin/mobyci render mobyci.yaml --format github -o .github/workflows/mobyci.yml --check\n")
     assert "needs" not in check
     # Only the check job checks out the repository; the build jobs clone moby themselves.
     assert [j for j, s in steps(doc) if "actions/checkout" in s.get("uses", "")] == ["mobyci-check"]

@@ -395,8 +395,8 @@ CASES: list[tuple[str, str, list[str]]] = [
         "output-absolute",
         "version: 1\nmoby: {ref: v19.03.12}\ntargets: [binary]\noutputs: {patch: /etc/cron.d/x}\n",
         [
-            "mobyci.yaml:4:18: outputs.patch: '/etc/cron.d/x' must be a file path relative to the spec's "
-            "directory, inside it (no '..', not absolute)"
+            "mobyci.yaml:4:18: outputs.patch: '/etc/cron.d/x' must be a file path relative to the repository "
+            "root, inside it (no '..', not absolute)"
         ],
     ),
     (

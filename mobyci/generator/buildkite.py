@@ -60,15 +60,39 @@ def step_key(job_name: str) -> str:
 
 
 def render_buildkite(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: str) -> str:
+    env, steps = _env_and_steps(loaded, plan, patch_script)
+    doc: dict[str, Any] = {}
+    if env:
+        doc["env"] = env
+    doc["steps"] = steps
+    return with_header(dump(doc), spec_path=loaded.path, command=command, notes=_notes(loaded, plan))
+
+
+GROUP_KEY = "mobyci"
+
+
+def render_buildkite_group(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: str) -> str:
+    """The same steps as one group step, for `buildkite-agent pipeline upload` from an existing pipeline.
+
+    Nothing outside the group: the pipeline-wide env moves into each step, so the upload leaves the host's
+    environment alone; step keys already start with mobyci-, and the group's own key is `mobyci`, so another
+    step can `depends_on: mobyci`. Groups do not nest (Buildkite's group step docs), hence one level.
+    """
+    env, steps = _env_and_steps(loaded, plan, patch_script)
+    for step in steps:
+        if env:
+            step["env"] = {**env, **step.get("env", {})}
+    group = {"group": escape(f"mobyci: moby {plan.ref}"), "key": GROUP_KEY, "steps": steps}
+    return with_header(dump({"steps": [group]}), spec_path=loaded.path, command=command, notes=_notes(loaded, plan))
+
+
+def _env_and_steps(loaded: LoadedSpec, plan: p.Plan, patch_script: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
     keys = {job.name: step_key(job.name) for job in plan.jobs if not job.check_only}
     if len(set(keys.values())) != len(keys):
         raise ValueError(f"two jobs map to the same Buildkite step key: {sorted(keys.values())}")
     env = {name: escape(value) for name, value in plan.variables if var_ref_name(value) is None}
-    doc: dict[str, Any] = {}
-    if env:
-        doc["env"] = env
-    doc["steps"] = [_step(loaded, plan, job, keys, patch_script) for job in plan.jobs if not job.check_only]
-    return with_header(dump(doc), spec_path=loaded.path, command=command, notes=_notes(loaded, plan))
+    steps = [_step(loaded, plan, job, keys, patch_script) for job in plan.jobs if not job.check_only]
+    return env, steps
 
 
 def _runtime_variables(plan: p.Plan) -> list[tuple[str, str]]:

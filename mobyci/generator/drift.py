@@ -14,7 +14,7 @@ class Drift(NamedTuple):
     status: Status
     diff: str = ""
 
-    def message(self, label: str, command: str) -> str:
+    def message(self, label: str, command: str, *, action: str = "regenerate it with") -> str:
         why = {
             "current": "current",
             "missing": "missing",
@@ -24,7 +24,7 @@ class Drift(NamedTuple):
         }[self.status]
         if self.status == "current":
             return f"{label}: {why}"
-        return f"{label}: {why}; regenerate it with: {command}"
+        return f"{label}: {why}; {action}: {command}"
 
 
 def drift(label: str, existing: str | None, fresh: str) -> Drift:

@@ -60,7 +60,7 @@ def job_id(name: str) -> str:
     return ident if re.match(r"[A-Za-z_]", ident) else f"j-{ident}"
 
 
-def render_github(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: str) -> str:
+def render_github(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: str, output: str) -> str:
     ids = {job.name: job_id(job.name) for job in plan.jobs}
     if len(set(ids.values())) != len(ids):
         raise ValueError(f"two jobs map to the same GitHub job id: {sorted(ids.values())}")
@@ -83,7 +83,7 @@ def render_github(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: 
         doc["env"] = env
     # bash -eo pipefail for every run block, the same -e semantics as GitLab's job scripts.
     doc["defaults"] = {"run": {"shell": "bash"}}
-    doc["jobs"] = {ids[job.name]: _job(loaded, plan, job, ids, secrets, patch_script) for job in plan.jobs}
+    doc["jobs"] = {ids[job.name]: _job(loaded, plan, job, ids, secrets, patch_script, output) for job in plan.jobs}
     text = dump(doc)
     return with_header(_pin_comments(text), spec_path=loaded.path, command=command, notes=_notes(loaded, plan))
 
@@ -125,6 +125,7 @@ def _job(
     ids: dict[str, str],
     secrets: list[tuple[str, str]],
     patch_script: str,
+    output: str,
 ) -> dict[str, Any]:
     name = job.name
     if job.matrix:
@@ -177,7 +178,7 @@ def _job(
                 step["env"] = dict(ca_env)
             steps.append(step)
         steps.append(_setup_buildx(plan, secrets))
-    run: dict[str, Any] = {"name": job.title, "run": _script(loaded, plan, job, secrets, patch_script)}
+    run: dict[str, Any] = {"name": job.title, "run": _script(loaded, plan, job, secrets, patch_script, output)}
     env = {ref: f"${{{{ secrets.{ref} }}}}" for _, ref in secrets}
     if plan.ca_lines and plan.ca_lines[0] in job.script:
         env.update(ca_env)
@@ -197,7 +198,9 @@ def _pushes(job: p.Job) -> bool:
     return any("docker push " in line for line in job.script)
 
 
-def _script(loaded: LoadedSpec, plan: p.Plan, job: p.Job, secrets: list[tuple[str, str]], patch_script: str) -> str:
+def _script(
+    loaded: LoadedSpec, plan: p.Plan, job: p.Job, secrets: list[tuple[str, str]], patch_script: str, output: str
+) -> str:
     lines: list[str] = []
     refs, pairs = dict(secrets), _case_pairs(plan)
     for name, value in plan.variables:
@@ -218,7 +221,7 @@ def _script(loaded: LoadedSpec, plan: p.Plan, job: p.Job, secrets: list[tuple[st
         lines.append(p.write_patch_line(patch_script))
     lines += job.script
     if job.check_only:
-        lines.append(p.render_check_line(loaded, "github"))
+        lines.append(p.render_check_line(loaded, "github", output))
     text = "\n".join(lines) + "\n"
     if "${{" in text:
         # GitHub would substitute it into the script before the shell runs: script injection.

@@ -17,7 +17,16 @@ _LOGIN = 'printf "%s" "$CI_REGISTRY_PASSWORD" | docker login -u "$CI_REGISTRY_US
 _RETRY_WHEN = ["runner_system_failure", "stuck_or_timeout_failure", "api_failure", "scheduler_failure"]
 
 
-def render_gitlab(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: str) -> str:
+def render_gitlab(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: str, output: str) -> str:
+    """The pipeline that lives at `output` (relative to the repository root; its check job compares it)."""
+    doc, notes = document(loaded, plan, patch_script, output, "gitlab")
+    return with_header(dump(doc), spec_path=loaded.path, command=command, notes=notes)
+
+
+def document(
+    loaded: LoadedSpec, plan: p.Plan, patch_script: str, output: str, fmt: str
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The pipeline as a mapping, and the notes for its header; `fmt` names the file in the check job."""
     gitlab = loaded.spec.ci.gitlab
     dind = gitlab.runner == "dind"
     doc: dict[str, Any] = {
@@ -40,7 +49,7 @@ def render_gitlab(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: 
         # Jobs that only need git, tar and sha256sum: the same image, without a daemon to start.
         doc[".mobyci-tools"] = {"image": doc[".mobyci-docker"]["image"]}
     for job in plan.jobs:
-        doc[job.name] = _job(loaded, plan, job, patch_script, dind)
+        doc[job.name] = _job(loaded, plan, job, patch_script, dind, output, fmt)
     notes = [f"moby {plan.ref} (family {plan.release.family.name}), runner profile {gitlab.runner}."]
     if any(j.build_cache for j in plan.jobs):
         notes.append(
@@ -64,7 +73,7 @@ def render_gitlab(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: 
                 "through its own /etc/docker/certs.d/<registry>/ca.crt and system store"
             )
         )
-    return with_header(dump(doc), spec_path=loaded.path, command=command, notes=tuple(notes))
+    return doc, tuple(notes)
 
 
 def _service_ca_variables(plan: p.Plan) -> tuple[tuple[str, str], ...]:
@@ -148,11 +157,15 @@ def apk_add_line(mirror: str | None, packages: tuple[str, ...]) -> str:
     return f"apk add --no-cache --repositories-file /dev/null --repository {main} {' '.join(packages)}"
 
 
-def _job(loaded: LoadedSpec, plan: p.Plan, job: p.Job, patch_script: str, dind: bool) -> dict[str, Any]:
+def _job(
+    loaded: LoadedSpec, plan: p.Plan, job: p.Job, patch_script: str, dind: bool, output: str, fmt: str
+) -> dict[str, Any]:
     out: dict[str, Any] = {"stage": job.stage}
     if job.check_only:
-        out["image"] = _image(loaded, "python:3.12-slim")
-        out["rules"] = [{"changes": [loaded.path, ".gitlab-ci.yml"]}]
+        # pip needs git for a VCS requirement: the full python image has it (FROM buildpack-deps), slim has not.
+        vcs = (loaded.spec.ci.mobyci_requirement or "").startswith("git+")
+        out["image"] = _image(loaded, "python:3.12" if vcs else "python:3.12-slim")
+        out["rules"] = [{"changes": p.checked_files(loaded, output)}]
     elif dind:
         out["extends"] = ".mobyci-docker" if job.docker else ".mobyci-tools"
     out["needs"] = list(job.needs)
@@ -171,7 +184,7 @@ def _job(loaded: LoadedSpec, plan: p.Plan, job: p.Job, patch_script: str, dind: 
         script.append(p.write_patch_line(patch_script))
     script += job.script
     if job.check_only:
-        script.append(p.render_check_line(loaded, "gitlab"))
+        script.append(p.render_check_line(loaded, fmt, output))
     out["script"] = script
     if job.artifacts:
         out["artifacts"] = {

@@ -132,8 +132,17 @@ def render_script(
     )
 
 
+def patch_command(spec_path: str, output: str) -> str:
+    """The command that regenerates a patch script at `output`, for its header."""
+    return f"mobyci patch {shlex.quote(spec_path)} -o {shlex.quote(output)}"
+
+
 def build_patch_script(loaded: LoadedSpec, *, command: str | None = None) -> str:
-    """The patch script for a spec; `command` (how to regenerate the file) goes into its header."""
+    """The patch script for a spec; `command` (how to regenerate the file) goes into its header (default: the
+    command for its `outputs:` entry, else mobyci-patch.sh)."""
+    if command is None:
+        listed = loaded.spec.outputs.as_dict().get("patch")
+        command = patch_command(loaded.path, listed or "mobyci-patch.sh")
     return render_script(
         build_rules(loaded),
         family=loaded.release.family.name,

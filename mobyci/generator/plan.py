@@ -270,6 +270,8 @@ def _check_job(loaded: LoadedSpec, ca_lines: tuple[str, ...]) -> Job:
 
     pypi = loaded.spec.mirrors.pypi
     index = f" --index-url {shlex.quote(pypi)}" if pypi else ""
+    # By default the version that wrote the pipeline, so that a current pipeline renders to the same bytes.
+    requirement = loaded.spec.ci.mobyci_requirement or f"mobyci=={__version__}"
     return Job(
         name="mobyci-check",
         stage="check",
@@ -277,8 +279,7 @@ def _check_job(loaded: LoadedSpec, ca_lines: tuple[str, ...]) -> Job:
         script=(
             *ca_lines,
             f"python3 -m venv {_CHECK_VENV}",
-            # The version that wrote the pipeline, so a current pipeline renders to the same bytes.
-            f"{_CHECK_VENV}/bin/pip install --quiet{index} {shlex.quote(f'mobyci=={__version__}')}",
+            f"{_CHECK_VENV}/bin/pip install --quiet{index} {shlex.quote(requirement)}",
             f"{_CHECK_VENV}/bin/mobyci validate {shlex.quote(loaded.path)}",
         ),
         docker=False,
@@ -297,14 +298,22 @@ def write_patch_line(patch_script: str) -> str:
     return f"cat > {PATCH_SCRIPT} <<'{PATCH_EOF}'\n{body}\n{PATCH_EOF}"
 
 
-def render_check_line(loaded: LoadedSpec, fmt: str) -> str:
-    """The check job's last line: the committed files (all `outputs:`, or this format's file) are current."""
+def render_check_line(loaded: LoadedSpec, fmt: str, output: str) -> str:
+    """The check job's last line: the committed files (all `outputs:`, or this pipeline at `output`) are current.
+
+    Paths are relative to the repository root, where CI jobs start."""
     words = [f"{_CHECK_VENV}/bin/mobyci", "render", shlex.quote(loaded.path)]
     if any(loaded.spec.outputs.as_dict().values()):
         return " ".join([*words, "--all", "--check"])
     if fmt != "gitlab":
         words += ["--format", fmt]
-    return " ".join([*words, "--check"])
+    return " ".join([*words, "-o", shlex.quote(output), "--check"])
+
+
+def checked_files(loaded: LoadedSpec, output: str) -> list[str]:
+    """The files the check job reads: the spec and every committed output (or this pipeline alone)."""
+    listed = [path for path in loaded.spec.outputs.as_dict().values() if path is not None]
+    return list(dict.fromkeys([loaded.path, *(listed or [output])]))
 
 
 def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tuple[str, ...]) -> Job:

@@ -16,45 +16,71 @@ def make_plan(loaded: LoadedSpec, system: str = "gitlab") -> Plan:
     return build_plan(loaded, rewrites, system)
 
 
-# Where each format's file conventionally lives: named in the header when rendering to stdout.
+# Where each format's file conventionally lives, relative to the repository root.
 DEFAULT_OUTPUTS = {
     "gitlab": ".gitlab-ci.yml",
     "buildkite": ".buildkite/pipeline.yml",
     "github": ".github/workflows/mobyci.yml",
+    "gitlab-include": ".gitlab/mobyci.yml",
+    "buildkite-group": ".buildkite/mobyci.yml",
 }
+FORMATS = tuple(DEFAULT_OUTPUTS)
 
 
-def render_command(spec_path: str, fmt: str, output: str | None) -> str:
-    """The exact command that regenerates a file, for its header.
+def system_of(fmt: str) -> str:
+    """The CI system a format is written for: the drop-in fragments are their system's pipelines reshaped."""
+    return {"gitlab-include": "gitlab", "buildkite-group": "buildkite"}.get(fmt, fmt)
 
-    Rendering to stdout names the conventional path, so `mobyci render > .gitlab-ci.yml` and
-    `mobyci render -o .gitlab-ci.yml` write the same bytes and `--check` accepts either.
+
+def default_output(loaded: LoadedSpec, kind: str) -> str:
+    """Where the file of `kind` (a format or "patch") lives: its `outputs:` entry, else the conventional path.
+
+    Rendering to stdout names this path, so `mobyci render > FILE`, `-o FILE` and `--all` write the same bytes.
     """
+    listed: str | None = loaded.spec.outputs.as_dict().get(kind.replace("-", "_"))
+    if listed is not None:
+        return listed
+    return "mobyci-patch.sh" if kind == "patch" else DEFAULT_OUTPUTS[kind]
+
+
+def output_kind(key: str) -> str:
+    """The format (or "patch") of an `outputs:` key: gitlab_include -> gitlab-include."""
+    return key.replace("_", "-")
+
+
+def render_command(spec_path: str, fmt: str, output: str) -> str:
+    """The command that regenerates a file, for its header: the same whichever way the file was written."""
     words = ["mobyci", "render", shlex.quote(spec_path)]
     if fmt != "gitlab":
         words += ["--format", fmt]
-    return " ".join([*words, "-o", shlex.quote(output or DEFAULT_OUTPUTS[fmt])])
+    return " ".join([*words, "-o", shlex.quote(output)])
 
 
 def render_pipeline(loaded: LoadedSpec, fmt: str, output: str | None = None) -> str:
-    return render_pipeline_with_command(loaded, fmt, render_command(loaded.path, fmt, output))
-
-
-def render_pipeline_with_command(loaded: LoadedSpec, fmt: str, command: str) -> str:
-    """The pipeline, with `command` named in its header as the way to regenerate it."""
+    """The pipeline of `fmt` that lives at `output` (relative to the repository root; default_output if None)."""
     from mobyci.generator.patchscript import build_patch_script
 
-    plan = make_plan(loaded, fmt)
+    output = output or default_output(loaded, fmt)
+    command = render_command(loaded.path, fmt, output)
+    plan = make_plan(loaded, system_of(fmt))
     if fmt == "gitlab":
         from mobyci.generator.gitlab import render_gitlab
 
-        return render_gitlab(loaded, plan, build_patch_script(loaded), command)
+        return render_gitlab(loaded, plan, build_patch_script(loaded), command, output)
     if fmt == "buildkite":
         from mobyci.generator.buildkite import render_buildkite
 
         return render_buildkite(loaded, plan, build_patch_script(loaded), command)
+    if fmt == "gitlab-include":
+        from mobyci.generator.gitlab_include import render_gitlab_include
+
+        return render_gitlab_include(loaded, plan, build_patch_script(loaded), command, output)
+    if fmt == "buildkite-group":
+        from mobyci.generator.buildkite import render_buildkite_group
+
+        return render_buildkite_group(loaded, plan, build_patch_script(loaded), command)
     if fmt == "github":
         from mobyci.generator.github import render_github
 
-        return render_github(loaded, plan, build_patch_script(loaded), command)
+        return render_github(loaded, plan, build_patch_script(loaded), command, output)
     raise ValueError(f"unknown format {fmt}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
@@ -47,6 +48,7 @@ def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release 
     findings += _check_rewrites("downloads", spec.mirrors.downloads)
     findings += _check_names(spec)
     findings += _check_placeholders(spec)
+    findings += _check_outputs(spec)
     if release is not None:
         findings += limit_findings(pipeline_shape(spec, release))
     findings += _check_logins(spec)
@@ -331,6 +333,25 @@ def _check_apt(spec: Spec, release: Release | None) -> list[Finding]:
             )
         ]
     return []
+
+
+def _check_outputs(spec: Spec) -> list[Finding]:
+    # Two outputs on one file: `--all` would write it twice and `--all --check` would find it stale forever.
+    seen: dict[str, str] = {}
+    findings: list[Finding] = []
+    for kind, path in spec.outputs.as_dict().items():
+        if path is None:
+            continue
+        key = posixpath.normpath(path.replace("\\", "/"))
+        if key in seen:
+            findings.append(
+                (
+                    ("outputs", kind),
+                    f"'{path}' is already the file of outputs.{seen[key]}: give each output its own file",
+                )
+            )
+        seen.setdefault(key, kind)
+    return findings
 
 
 def _check_names(spec: Spec) -> list[Finding]:

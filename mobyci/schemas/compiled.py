@@ -113,21 +113,25 @@ class CI(Frozen):
     timeout: str
     retry: int
     artifacts_expire_in: str
+    mobyci_requirement: str | None
     gitlab: GitLab
     buildkite: Buildkite
     github: GitHub
-    field_names: ClassVar[tuple[str, ...]] = ('timeout', 'retry', 'artifacts_expire_in', 'gitlab', 'buildkite', 'github')
+    field_names: ClassVar[tuple[str, ...]] = ('timeout', 'retry', 'artifacts_expire_in', 'mobyci_requirement', 'gitlab', 'buildkite', 'github')
     nested_models: ClassVar[dict[str, type[Frozen]]] = {'gitlab': GitLab, 'buildkite': Buildkite, 'github': GitHub}
 
 
 class Outputs(Frozen):
-    """Files `mobyci render --all` writes and `--all --check` keeps current, relative to the spec's directory."""
+    """Files `mobyci render --all` writes and `--all --check` keeps current, relative to the repository root
+    (the spec's git top-level, else the spec's directory)."""
 
     gitlab: str | None
     buildkite: str | None
     github: str | None
     patch: str | None
-    field_names: ClassVar[tuple[str, ...]] = ('gitlab', 'buildkite', 'github', 'patch')
+    gitlab_include: str | None
+    buildkite_group: str | None
+    field_names: ClassVar[tuple[str, ...]] = ('gitlab', 'buildkite', 'github', 'patch', 'gitlab_include', 'buildkite_group')
     nested_models: ClassVar[dict[str, type[Frozen]]] = {}
 
 
@@ -727,6 +731,26 @@ SCHEMA: Any = {
                                             'default': '1 week',
                                         },
                                     },
+                                    'mobyci_requirement': {
+                                        'type': 'model-field',
+                                        'schema': {
+                                            'type': 'default',
+                                            'schema': {
+                                                'type': 'nullable',
+                                                'schema': {
+                                                    'type': 'function-after',
+                                                    'function': {
+                                                        'type': 'no-info',
+                                                        'function': fields.check_mobyci_requirement,
+                                                    },
+                                                    'schema': {
+                                                        'type': 'str',
+                                                    },
+                                                },
+                                            },
+                                            'default': None,
+                                        },
+                                    },
                                     'gitlab': {
                                         'type': 'model-field',
                                         'schema': {
@@ -1016,6 +1040,46 @@ SCHEMA: Any = {
                                         },
                                     },
                                     'patch': {
+                                        'type': 'model-field',
+                                        'schema': {
+                                            'type': 'default',
+                                            'schema': {
+                                                'type': 'nullable',
+                                                'schema': {
+                                                    'type': 'function-after',
+                                                    'function': {
+                                                        'type': 'no-info',
+                                                        'function': fields.check_output_path,
+                                                    },
+                                                    'schema': {
+                                                        'type': 'str',
+                                                    },
+                                                },
+                                            },
+                                            'default': None,
+                                        },
+                                    },
+                                    'gitlab_include': {
+                                        'type': 'model-field',
+                                        'schema': {
+                                            'type': 'default',
+                                            'schema': {
+                                                'type': 'nullable',
+                                                'schema': {
+                                                    'type': 'function-after',
+                                                    'function': {
+                                                        'type': 'no-info',
+                                                        'function': fields.check_output_path,
+                                                    },
+                                                    'schema': {
+                                                        'type': 'str',
+                                                    },
+                                                },
+                                            },
+                                            'default': None,
+                                        },
+                                    },
+                                    'buildkite_group': {
                                         'type': 'model-field',
                                         'schema': {
                                             'type': 'default',

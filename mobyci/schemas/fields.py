@@ -375,6 +375,35 @@ def check_pypi(value: str) -> str:
     return _check_https(value, "mobyci_pypi", "pip refuses a plain-http index unless the host is also trusted")
 
 
+# `mobyci` with PEP 440 version clauses: mobyci==0.1.0, mobyci~=0.1, mobyci>=0.1,<0.2.
+_VERSION_CLAUSE = r"(?:~=|===?|!=|<=|>=|<|>)[A-Za-z0-9.*+!_-]+"
+_NAMED_REQUIREMENT_RE = re.compile(rf"^mobyci(?:{_VERSION_CLAUSE}(?:,{_VERSION_CLAUSE})*)?$")
+_ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip")
+
+
+def check_mobyci_requirement(value: str) -> str:
+    """What pip installs mobyci from: `mobyci` with a version, a VCS URL, or the URL of a wheel or sdist."""
+    check_printable(value)
+    if _NAMED_REQUIREMENT_RE.match(value):
+        return value
+    if value.startswith(("git+https://", "git+ssh://")):
+        check_url(value.removeprefix("git+"), schemes=("https", "ssh"), allow_user=value.startswith("git+ssh://"))
+        return value
+    if "://" in value:
+        _check_https(value, "mobyci_requirement", "pip refuses a plain-http download unless the host is trusted")
+        if not value.endswith(_ARCHIVE_SUFFIXES):
+            raise fail(
+                "mobyci_requirement",
+                f"'{value}' is not a wheel or source archive: the URL must end in .whl, .tar.gz or .zip",
+            )
+        return value
+    raise fail(
+        "mobyci_requirement",
+        f"'{value}' is not a pip requirement for mobyci: write mobyci==VERSION (from the index, mirrors.pypi "
+        "when set), git+https://HOST/PATH.git@TAG, or the https URL of a wheel",
+    )
+
+
 # A registry host (a dot, a port or localhost: otherwise Docker reads it as a Docker Hub account), then
 # repository path components as Docker's reference grammar allows them.
 _IMAGE_PREFIX_RE = re.compile(
@@ -446,7 +475,7 @@ def check_output_path(value: str) -> str:
     if value.startswith("/") or ".." in parts or not value or value.endswith("/"):
         raise fail(
             "mobyci_output",
-            f"'{value}' must be a file path relative to the spec's directory, inside it (no '..', not absolute)",
+            f"'{value}' must be a file path relative to the repository root, inside it (no '..', not absolute)",
         )
     return value
 

@@ -222,7 +222,8 @@ class Tls(_Model):
 
 
 class Outputs(_Model):
-    """Files `mobyci render --all` writes and `--all --check` keeps current, relative to the spec's directory."""
+    """Files `mobyci render --all` writes and `--all --check` keeps current, relative to the repository root
+    (the spec's git top-level, else the spec's directory)."""
 
     gitlab: OutputPath | None = Field(None, description="GitLab pipeline, usually .gitlab-ci.yml.")
     buildkite: OutputPath | None = Field(None, description="Buildkite pipeline, usually .buildkite/pipeline.yml.")
@@ -230,6 +231,16 @@ class Outputs(_Model):
         None, description="GitHub Actions workflow, usually .github/workflows/mobyci.yml."
     )
     patch: OutputPath | None = Field(None, description="The patch script alone, e.g. ci/mobyci-patch.sh.")
+    gitlab_include: OutputPath | None = Field(
+        None,
+        description="GitLab jobs to include: from an existing .gitlab-ci.yml (no workflow, default, stages or "
+        "global variables; job names and stages start with mobyci-), e.g. .gitlab/mobyci.yml.",
+    )
+    buildkite_group: OutputPath | None = Field(
+        None,
+        description="One Buildkite group step to `buildkite-agent pipeline upload` from an existing pipeline "
+        "(no top-level env; step keys start with mobyci-), e.g. .buildkite/mobyci.yml.",
+    )
 
 
 class CI(_Model):
@@ -239,6 +250,13 @@ class CI(_Model):
     retry: int = Field(2, ge=0, le=2, description="Retries of a job that failed for infrastructure reasons (0-2).")
     artifacts_expire_in: Annotated[str, AfterValidator(fields.check_expire)] = Field(
         "1 week", description="How long build artifacts are kept ('1 week', '30 days', 'never')."
+    )
+    mobyci_requirement: Annotated[str, AfterValidator(fields.check_mobyci_requirement)] | None = Field(
+        None,
+        description="Where the check job installs mobyci from, as pip reads it: mobyci==VERSION (from PyPI, or "
+        "mirrors.pypi when set), a VCS URL (git+https://git.example.com/tools/mobyci.git@v0.1.0), or the https "
+        "URL of a wheel. Default: mobyci== the version that rendered the pipeline. The check re-renders, so "
+        "install the version you render with.",
     )
     gitlab: GitLab = Field(default_factory=GitLab)
     buildkite: Buildkite = Field(default_factory=Buildkite)
