@@ -111,6 +111,14 @@ def spec_path(spec: Path) -> Path:
     return spec
 
 
+def _refuse_stdin(spec: Path) -> None:
+    # A generated file names its spec: in its header, its regenerate command and its check job, which validates
+    # that file in CI. Standard input has no name to give them.
+    if str(spec) == "-":
+        err("<stdin>: render and patch write files that name their spec (the check job validates it): give its path")
+        raise Exit(EXIT_PROBLEM)
+
+
 def _load(spec: Path) -> LoadedSpec:
     from mobyci.schemas.load import load_file
 
@@ -195,6 +203,7 @@ def patch(spec: Path, output: Path | None, apply: Path | None, check: Path | Non
     from mobyci.generator.patch import apply_patch
 
     spec = spec_path(spec)  # generated files name the file that was read (mobyci.yml when that is the one)
+    _refuse_stdin(spec)
     loaded = _load(spec)
     if check is not None and not check.is_dir():
         _check_files(_committed(loaded, spec, [("patch", check)], all_outputs=False))
@@ -233,6 +242,7 @@ def _print_tree_inventory(loaded: LoadedSpec, tree: Path) -> None:
 
 def render(spec: Path, fmt: str, output: Path | None, all_outputs: bool, check: bool, force: bool) -> None:
     spec = spec_path(spec)  # generated files name the file that was read (mobyci.yml when that is the one)
+    _refuse_stdin(spec)
     loaded = _load(spec)
     if all_outputs:
         files = _committed(loaded, spec, _outputs_of(loaded), all_outputs=True)

@@ -116,9 +116,14 @@ def test_plan_piped_into_head_exits_zero_with_no_trailing_spaces(tmp_path: Path)
 def test_dash_reads_the_spec_from_stdin(tmp_path: Path) -> None:
     done = _mobyci("validate", "-", cwd=tmp_path, stdin=SPEC)
     assert (done.returncode, done.stdout) == (0, "<stdin>: ok (moby v19.03.12, family 19.03, 2 targets)\n")
-    rendered = _mobyci("render", "-", cwd=tmp_path, stdin=SPEC)
-    assert rendered.returncode == 0
-    assert "gitee.com" in rendered.stdout
+    assert "gitee.com" in _mobyci("plan", "-", cwd=tmp_path, stdin=SPEC).stdout
+    # A generated file names its spec (header, check job); standard input has no name to give it.
+    for command in ("render", "patch"):
+        refused = _mobyci(command, "-", cwd=tmp_path, stdin=SPEC)
+        assert (refused.returncode, refused.stdout) == (1, "")
+        assert refused.stderr == (
+            "<stdin>: render and patch write files that name their spec (the check job validates it): give its path\n"
+        )
     broken = _mobyci("validate", "-", cwd=tmp_path, stdin="version: 1\nmoby:\n\tref: v27.5.1\n")
     assert broken.returncode == 1
     assert broken.stderr == (
