@@ -43,6 +43,7 @@ targets:
   - name: deb
     distros: [debian-bookworm, debian-trixie, raspbian-bookworm, debian-bullseye, raspbian-bullseye,
               ubuntu-jammy, ubuntu-noble]
+ci: {gitlab: {runners: {arm: [arm32]}}}
 """
 _FLOOR = "import typer, ruamel.yaml\nfrom pydantic import BaseModel\nclass M(BaseModel):\n    x: int\nM(x=1)"
 ONE_TARGET = "version: 1\nmoby: {ref: v27.5.1}\ntargets: [binary]\n"

@@ -62,15 +62,20 @@ def _jobs(spec_text: str) -> dict[str, Any]:
 # --- the Plan -------------------------------------------------------------------------------------------------
 
 
-def test_one_job_per_distro_after_prepare_and_checksums_waits_for_them() -> None:
+def test_one_job_per_distro_after_prepare_and_the_sources_job_and_checksums_waits_for_them() -> None:
     spec = _spec("v27.5.1").replace("[centos-9]", "[centos-9, centos-10]")
     jobs = _jobs(spec)
     assert {"rpm-centos-9", "rpm-centos-10", "deb-debian-bookworm"} <= set(jobs)
+    # One sources job for all of them, next to prepare (not after it): the needs chain stays 3 long.
+    sources = jobs["packaging-sources"]
+    assert (sources.stage, sources.needs, sources.artifacts) == ("prepare", (), ("mobyci-pkg.tar.gz",))
     for name in ("rpm-centos-9", "rpm-centos-10", "deb-debian-bookworm"):
         job = jobs[name]
         assert job.stage == "build"
-        assert job.needs == ("prepare",)
+        assert job.needs == ("prepare", "packaging-sources")
         assert job.artifacts == (f"packages/{name.split('-', 1)[1]}/",)
+        # Distro jobs only build: they fetch nothing.
+        assert not any(word in line for line in job.script for word in ("git ", "checkout-"))
     assert set(jobs["checksums"].needs) >= {"rpm-centos-9", "rpm-centos-10", "deb-debian-bookworm"}
     # It verifies the packages' SHA256SUMS and publishes the combined list only (packages stay the jobs' own).
     assert jobs["checksums"].script[0].startswith("find packages -name SHA256SUMS")
@@ -89,8 +94,10 @@ def test_one_job_per_distro_after_prepare_and_checksums_waits_for_them() -> None
     ],
 )
 def test_branch_and_cli_ref_follow_the_release(ref: str, branch: str, cli: str) -> None:
-    job = _jobs(_spec(ref, rpm="centos-9", deb=_first(ref, "deb")))["rpm-centos-9"]
-    script = "\n".join(job.script)
+    jobs = _jobs(_spec(ref, rpm="centos-9", deb=_first(ref, "deb")))
+    job = jobs["rpm-centos-9"]
+    sources = jobs["packaging-sources"].script
+    script = "\n".join(sources)
     assert f"fetch -q --depth 1 origin {branch}\n" in script
     assert f'cli_ref="${{MOBYCI_CLI_REF:-{cli}}}"' in script
     # Packaging repository and CLI through the git mirror, never from github.com directly.
@@ -99,19 +106,23 @@ def test_branch_and_cli_ref_follow_the_release(ref: str, branch: str, cli: str) 
     assert "https://github.com/" not in script
     # The patched tree goes into src/; the packaging's own checkout (top-level make rpm / make centos-9,
     # scripts/checkout.sh, checkout-docker) never runs.
-    assert "mv moby mobyci-pkg/packaging/src/github.com/docker/docker" in script
+    assert "mv moby mobyci-pkg/packaging/src/github.com/docker/docker" in job.script
     makes = [line for line in job.script if line.startswith("make ")]
-    assert makes[-1].startswith("make -C mobyci-pkg/packaging/rpm ")
-    assert makes[-1].endswith(" centos-9")
-    assert not any(word in script for word in ("checkout-docker", "checkout-cli", "scripts/checkout.sh"))
+    assert len(makes) == 1
+    assert makes[0].startswith("make -C mobyci-pkg/packaging/rpm ")
+    assert makes[0].endswith(" centos-9")
+    everything = "\n".join([*sources, *job.script])
+    assert not any(word in everything for word in ("checkout-docker", "checkout-cli", "scripts/checkout.sh"))
+    checkouts = [line for line in sources if line.startswith("make ")]
     extras = EXTRA_SOURCES.get(branch, ())
     if extras:
-        assert makes[0].startswith("make -C mobyci-pkg/packaging ")
+        assert len(checkouts) == 1
+        assert checkouts[0].startswith("make -C mobyci-pkg/packaging ")
         for component in extras:
-            assert f"{component.repo_var}={MIRROR}docker/" in makes[0]
-            assert makes[0].split()[-len(extras) :] == [c.checkout for c in extras]
+            assert f"{component.repo_var}={MIRROR}docker/" in checkouts[0]
+            assert checkouts[0].split()[-len(extras) :] == [c.checkout for c in extras]
     else:
-        assert len(makes) == 1
+        assert checkouts == []
 
 
 def test_cli_ref_of_branches_and_commits() -> None:
@@ -131,9 +142,10 @@ def test_19_03_uses_the_monorepo_layout_and_its_run_hook(monkeypatch: pytest.Mon
     monkeypatch.setenv(lifecycle.TODAY_VAR, _DAY_19_03)
     jobs = _jobs(_spec("v19.03.12", rpm="fedora-32", deb="debian-buster"))
     rpm = jobs["rpm-fedora-32"].script
+    sources = jobs["packaging-sources"].script
     assert "mv moby mobyci-pkg/engine" in rpm
-    assert "git init -q mobyci-pkg/cli" in rpm
-    assert any("fetch -q --depth 1 origin 19.03" in line for line in rpm)
+    assert "git init -q mobyci-pkg/cli" in sources
+    assert any("fetch -q --depth 1 origin 19.03" in line for line in sources)
     build = next(line for line in rpm if line.startswith("make -C mobyci-pkg/packaging/rpm "))
     words = _sh_words(build)
     # 19.03's rpm/Makefile has no RUN_FLAGS: RPMBUILD is given again with $(RUN_FLAGS) in it.
@@ -313,12 +325,36 @@ PACKAGES = [
 ]
 
 
+DISTRO_MIRRORS = "mirrors:\n  apt: deb.mirror.test\n  centos_stream: https://centos.mirror.test/centos-stream\n"
+
+
 def test_package_pipeline_runs(tmp_path: Path) -> None:
-    spec_text = _spec("v27.5.1").replace("targets: [", "targets: [binary, ")
+    spec_text = _spec("v27.5.1").replace("targets: [", "targets: [binary, ").replace("mirrors:\n", DISTRO_MIRRORS)
     done, calls, artifacts, repos = _run(tmp_path, spec_text)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log
-    assert pc.passed_jobs(done.stdout) == ["prepare", "binary", "rpm-centos-9", "deb-debian-bookworm", "checksums"]
+    order = pc.passed_jobs(done.stdout)
+    assert sorted(order) == sorted(
+        ["prepare", "packaging-sources", "binary", "rpm-centos-9", "deb-debian-bookworm", "checksums"]
+    )
+    assert order[-1] == "checksums"
+
+    # One clone of each source per pipeline, whatever the number of distro jobs: every fetch is recorded with
+    # the URL the job gave (the git mirror's), before the test's own insteadOf sends it to a local repository.
+    fetched = [c["remote"] for c in calls if c["tool"] == "git" and "fetch" in c["args"]]
+    assert sorted(fetched) == sorted(f"{MIRROR}{name}.git" for name in repos)
+
+    # The package images were built from the branch's Dockerfiles as the sources job patched them: the mirror
+    # block right after the FROM of the distro image.
+    images = {c["args"][c["args"].index("-t") + 1]: c["dockerfile"] for c in calls if c["tool"] == "docker"
+              and c["args"][0] == "build"}  # fmt: skip
+    assert set(images) == {"rpmbuild-centos-9/x86_64", "debbuild-debian-bookworm/x86_64"}
+    for image, dockerfile in images.items():
+        lines = dockerfile.splitlines()
+        after = lines[lines.index("FROM ${BUILD_IMAGE}") + 1]
+        assert after == f"# mobyci:distro-mirror-{image.split('/')[0].split('-', 1)[1]}"
+    assert "#deb.mirror.test#g" in images["debbuild-debian-bookworm/x86_64"]
+    assert "baseurl=https://centos.mirror.test/centos-stream/$stream/BaseOS/" in images["rpmbuild-centos-9/x86_64"]
 
     makes = [c for c in calls if c["tool"] == "make" and c["args"][1] != "moby"]
     builds = {c["args"][-1]: c for c in makes if c["args"][1].endswith(("/rpm", "/deb"))}
@@ -347,7 +383,7 @@ def test_package_pipeline_runs(tmp_path: Path) -> None:
         assert call["compose_head"] == _tag_commit(repos["docker/compose"], "v2.32.4")
 
     checkouts = [c for c in makes if c["args"][1] == "mobyci-pkg/packaging"]
-    assert len(checkouts) == 2
+    assert len(checkouts) == 1
     assert all(c["args"][-2:] == ["checkout-buildx", "checkout-compose"] for c in checkouts)
 
     # make expanded the flags into the docker command lines; the CLI reads the proxy values from its env.
@@ -371,5 +407,7 @@ def test_package_pipeline_runs(tmp_path: Path) -> None:
 def test_packages_only_pipeline_runs(tmp_path: Path) -> None:
     done, _, artifacts, _ = _run(tmp_path, _spec("v27.5.1"))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert pc.passed_jobs(done.stdout) == ["prepare", "rpm-centos-9", "deb-debian-bookworm", "checksums"]
+    assert sorted(pc.passed_jobs(done.stdout)) == sorted(
+        ["prepare", "packaging-sources", "rpm-centos-9", "deb-debian-bookworm", "checksums"]
+    )
     assert pc.checked_sums(artifacts) == PACKAGES

@@ -6,7 +6,7 @@ rpm/Makefile, deb/Makefile, rpm/*/Dockerfile). Which branch a release uses is in
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple
 
 PACKAGING_REPO = "https://github.com/docker/docker-ce-packaging.git"
 CLI_REPO = "https://github.com/docker/cli.git"
@@ -48,3 +48,73 @@ RUN_FLAGS_HOOK: dict[tuple[str, str], str] = {
     " -v $(CURDIR)/rpmbuild/SRPMS:/root/rpmbuild/SRPMS"
     " $(RUN_FLAGS)",
 }
+
+
+# --- the package images' own package managers -------------------------------------------------------------------
+#
+# Every deb/<distro>/Dockerfile and rpm/<distro>/Dockerfile of the branches builds its image `FROM ${BUILD_IMAGE}`
+# (the distro image; rhel-* name that stage `subscribed-image`) and then runs apt-get or dnf/yum against the
+# distro's own archives. Which spec key points them at a mirror, and which hosts they reach without one.
+
+# Raspbian's archive has three names; the balenalib images' sources use one of them.
+RASPBIAN_HOSTS = ("archive.raspbian.org", "raspbian.raspberrypi.org", "mirrordirector.raspbian.org")
+# Debian releases that left deb.debian.org for archive.debian.org (`mirrors.apt: archive` serves these only).
+ARCHIVED_DEBIAN = ("stretch", "buster")
+
+
+class DistroArchive(NamedTuple):
+    """Where a package image gets its packages, and the spec key that mirrors it (None: no key can)."""
+
+    setting: str | None
+    hosts: tuple[str, ...]  # reached without a mirror
+
+
+def distro_archive(distro: str) -> DistroArchive:
+    kind, _, release = distro.partition("-")
+    if kind == "debian":
+        return DistroArchive("mirrors.apt", ("deb.debian.org", "security.debian.org"))
+    if kind == "raspbian":
+        # balenalib images also carry the Raspberry Pi Foundation's own repository next to Raspbian's.
+        return DistroArchive("mirrors.raspbian", (RASPBIAN_HOSTS[0], "archive.raspberrypi.org"))
+    if kind == "ubuntu":
+        return DistroArchive("mirrors.ubuntu.archive", ("archive.ubuntu.com", "security.ubuntu.com"))
+    # Fedora and CentOS Stream: a metalink service, which sends dnf on to mirrors it picks.
+    if kind == "fedora":
+        return DistroArchive("mirrors.fedora", ("mirrors.fedoraproject.org",))
+    if kind == "centos" and release in ("9", "10"):
+        return DistroArchive("mirrors.centos_stream", ("mirrors.centos.org",))
+    if kind == "centos":
+        return DistroArchive(None, ("mirrorlist.centos.org",))
+    # rhel-*: Red Hat's UBI repositories (registry.access.redhat.com/ubiN/ubi); no public mirror layout to point at.
+    return DistroArchive(None, ("cdn-ubi.redhat.com",))
+
+
+Arch = Literal["amd64", "arm64", "arm"]  # runner architectures, the keys of ci.<system>.runners
+ARM: Arch = "arm"  # what raspbian package images need
+
+
+def needs_arm(distro: str) -> bool:
+    """Whether the distro's package image exists only for 32-bit arm (balenalib/rpi-raspbian)."""
+    return distro.startswith("raspbian-")
+
+
+def serving_setting(mirrors: Any, distro: str) -> str | None:
+    """The spec key of `mirrors` (spec.mirrors) that points `distro`'s package image at a mirror, or None."""
+    family, _, release = distro.partition("-")
+    setting = distro_archive(distro).setting
+    if family == "debian":
+        # 'archive' (archive.debian.org) serves archived releases only; a mirror host, the live ones.
+        apt = mirrors.apt
+        served = apt is not None and (apt == "archive") == (release in ARCHIVED_DEBIAN)
+    elif family == "ubuntu":
+        served = mirrors.ubuntu is not None and mirrors.ubuntu.archive is not None
+    elif setting is not None:
+        served = getattr(mirrors, setting.removeprefix("mirrors.")) is not None
+    else:
+        served = False
+    return setting if served else None
+
+
+def mirrors_in_use(mirrors: Any) -> bool:
+    """Whether the spec points anything at a mirror: the sign of a build behind a firewall."""
+    return any(value not in (None, {}, True, False) for value in mirrors.as_dict().values())

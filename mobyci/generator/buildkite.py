@@ -122,8 +122,9 @@ def _step(loaded: LoadedSpec, plan: p.Plan, job: p.Job, keys: dict[str, str], pa
         step["matrix"] = {"setup": {name: list(values) for name, values in job.matrix}}
     if job.artifacts:
         step["artifact_paths"] = [_upload_glob(path) for path in job.artifacts]
-    if buildkite.queue:
-        step["agents"] = {"queue": buildkite.queue}
+    queue = buildkite.runners[job.arch] if job.arch is not None else buildkite.queue
+    if queue:
+        step["agents"] = {"queue": queue}
     step["timeout_in_minutes"] = max(1, math.ceil(plan.timeout_seconds / 60))
     if plan.retry:
         step["retry"] = {"automatic": [{"exit_status": s, "limit": plan.retry} for s in RETRY_EXIT_STATUSES]}

@@ -137,7 +137,9 @@ def _job(
     if job.registry_login:
         # The dev image lives in the repository's ghcr.io package: the job that builds it pushes, the others pull.
         out["permissions"] = {"packages": "write" if _pushes(job) else "read"}
-    out["runs-on"] = loaded.spec.ci.github.runs_on
+    github = loaded.spec.ci.github
+    labels = github.runners[job.arch] if job.arch is not None else [github.runs_on]
+    out["runs-on"] = labels[0] if len(labels) == 1 else list(labels)
     out["timeout-minutes"] = max(1, math.ceil(plan.timeout_seconds / 60))
     if job.matrix:
         out["strategy"] = {"fail-fast": False, "matrix": {dim: list(values) for dim, values in job.matrix}}

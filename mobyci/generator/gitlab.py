@@ -169,6 +169,9 @@ def _job(
     elif dind:
         out["extends"] = ".mobyci-docker" if job.docker else ".mobyci-tools"
     out["needs"] = list(job.needs)
+    if job.arch is not None:
+        # Replaces default.tags: the runners of that architecture.
+        out["tags"] = list(loaded.spec.ci.gitlab.runners[job.arch])
     if job.variables:
         out["variables"] = dict(job.variables)
     if job.matrix:

@@ -1,10 +1,11 @@
-"""rpm/deb package jobs through docker/docker-ce-packaging (issue 8).
+"""rpm/deb package jobs through docker/docker-ce-packaging.
 
-One job per distro, after `prepare`: the patched engine tree from moby-src.tar.gz goes where the packaging
-branch expects it (the docker-ce monorepo's engine/ and cli/ next to the packaging checkout on 19.03,
-src/github.com/docker/{docker,cli} from 20.10), the CLI is cloned at the matching ref, and the build runs
-through `make -C rpm|deb <distro>`. The top-level `make rpm` / `make centos-9` is never used: it runs
-scripts/checkout.sh, which fetches the engine again from origin and would replace the patched tree.
+The `packaging-sources` job fetches everything the distro jobs share once, next to `prepare`: the packaging branch
+(its Dockerfiles patched for the distro mirrors), the CLI at the matching ref and the plugins, as one archive. Each
+distro job then puts the patched engine tree from moby-src.tar.gz where the branch expects it (the docker-ce
+monorepo's engine/ and cli/ next to the packaging checkout on 19.03, src/github.com/docker/{docker,cli} from
+20.10) and only builds, through `make -C rpm|deb <distro>`. The top-level `make rpm` / `make centos-9` is never
+used: it runs scripts/checkout.sh, which fetches the engine again from origin and would replace the patched tree.
 
 The CLI ref and the Go version come from the release facts table (families/releases.py): docker/cli has no
 tag for some engine releases (v23.0.16-18, v25.0.8-17), and a packaging branch's own GO_VERSION (27.x: 1.22.12)
@@ -25,39 +26,59 @@ import shlex
 from typing import NamedTuple
 
 from mobyci.families.packaging_data import (
+    ARM,
     CLI_REPO,
     EXTRA_SOURCES,
     PACKAGING_REPO,
     RUN_FLAGS_HOOK,
+    needs_arm,
 )
 from mobyci.families.versions import tag_version
+from mobyci.generator import ca
+from mobyci.generator.distromirrors import PATCH_FILE, distro_mirrors, render_packaging_patch
 from mobyci.generator.mirrors import rewrite_url
-from mobyci.generator.plan import PACKAGES_DIR, SOURCE_ARCHIVE, SOURCE_DIR, Job, git_auth_lines, sums_line
-from mobyci.schemas.compiled import Target
+from mobyci.generator.plan import (
+    PACKAGES_DIR,
+    SOURCE_ARCHIVE,
+    SOURCE_DIR,
+    Job,
+    git_auth_lines,
+    sums_line,
+    write_heredoc,
+)
 from mobyci.schemas.load import LoadedSpec
 
 __all__ = ["WORK_DIR", "Toolchain", "cli_ref", "packaging_jobs", "run_flags", "toolchain"]
 
 WORK_DIR = "mobyci-pkg"  # the packaging checkout and, for 19.03, engine/ and cli/ next to it
+SOURCES_JOB = "packaging-sources"
+SOURCES_ARCHIVE = "mobyci-pkg.tar.gz"  # WORK_DIR as the sources job leaves it
 CLI_REF_VAR = "MOBYCI_CLI_REF"  # a CI variable that overrides the CLI ref chosen here
 _RELEASE_BRANCH = re.compile(r"^\d+\.(\d+|x)$")
 _OUTPUT = {"rpm": ("rpmbuild", "*.rpm"), "deb": ("debbuild", "*.deb")}
 
 
-def packaging_jobs(loaded: LoadedSpec, target: Target, build_args: tuple[str, ...]) -> list[Job]:
-    """One job per distro of `target` (rpm or deb), named `<kind>-<distro>`."""
+def packaging_jobs(loaded: LoadedSpec, build_args: tuple[str, ...]) -> list[Job]:
+    """The sources job, then one job per distro of every rpm and deb target, named `<kind>-<distro>`."""
     packaging = loaded.release.packaging
-    return [
-        Job(
-            name=f"{target.name}-{distro}",
-            stage="build",
-            title=f"{target.name} packages for {distro} (docker-ce-packaging {packaging.branch})",
-            script=tuple(_script(loaded, target.name, distro, build_args)),
-            needs=("prepare",),
-            artifacts=(f"{PACKAGES_DIR}/{distro}/",),
-        )
-        for distro in target.distros or ()
-    ]
+    targets = [t for t in loaded.spec.targets if t.name in ("rpm", "deb")]
+    if not targets:
+        return []
+    jobs = [_sources_job(loaded, [(t.name, d) for t in targets for d in t.distros or ()])]
+    for target in targets:
+        jobs += [
+            Job(
+                name=f"{target.name}-{distro}",
+                stage="build",
+                title=f"{target.name} packages for {distro} (docker-ce-packaging {packaging.branch})",
+                script=tuple(_script(loaded, target.name, distro, build_args)),
+                needs=("prepare", SOURCES_JOB),
+                artifacts=(f"{PACKAGES_DIR}/{distro}/",),
+                arch=ARM if needs_arm(distro) else None,
+            )
+            for distro in target.distros or ()
+        ]
+    return jobs
 
 
 class Toolchain(NamedTuple):
@@ -151,29 +172,31 @@ def _clone(path: str, url: str, ref: str) -> list[str]:
     ]
 
 
-def _script(loaded: LoadedSpec, kind: str, distro: str, build_args: tuple[str, ...]) -> list[str]:
+def _layout(loaded: LoadedSpec) -> tuple[str, str, str]:
+    """The packaging checkout, and where the engine and the CLI go for its branch."""
+    root = f"{WORK_DIR}/packaging"
+    if loaded.release.packaging.monorepo:
+        # 19.03: rpm/ and deb/ take ENGINE_DIR and CLI_DIR from ../../engine and ../../cli.
+        return root, f"{WORK_DIR}/engine", f"{WORK_DIR}/cli"
+    return root, f"{root}/src/github.com/docker/docker", f"{root}/src/github.com/docker/cli"
+
+
+def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]]) -> Job:
+    """Every source the distro jobs share, fetched once: the packaging branch (its Dockerfiles pointed at the distro
+    mirrors), the CLI at its ref and, from 27.x, the plugins at the refs the branch pins. Independent of prepare,
+    so the needs chain stays prepare|sources -> distro job -> checksums."""
     spec, packaging = loaded.spec, loaded.release.packaging
     git_mirrors = spec.mirrors.git
-    root = f"{WORK_DIR}/packaging"
-    out = f"{PACKAGES_DIR}/{distro}"
-    if packaging.monorepo:
-        # 19.03: rpm/ and deb/ take ENGINE_DIR and CLI_DIR from ../../engine and ../../cli.
-        engine, cli = f"{WORK_DIR}/engine", f"{WORK_DIR}/cli"
-    else:
-        engine, cli = f"{root}/src/github.com/docker/docker", f"{root}/src/github.com/docker/cli"
+    root, _, cli = _layout(loaded)
     default_ref = cli_ref(loaded)
     if shlex.quote(default_ref) != default_ref:
         raise ValueError(f"unexpected characters in the CLI ref {default_ref!r}")
     script = [
-        f'test -f {SOURCE_ARCHIVE} || {{ echo "{SOURCE_ARCHIVE} missing: the prepare job must archive the patched '
-        'tree for package jobs" >&2; exit 1; }',
-        f"rm -rf {SOURCE_DIR} {WORK_DIR} {out}",
-        f"tar -xzf {SOURCE_ARCHIVE}",
+        # Its clones go through the git mirror like prepare's: behind TLS inspection, git trusts the CA the same way.
+        *ca.job_lines(spec),
         *git_auth_lines(loaded),
+        f"rm -rf {WORK_DIR} {SOURCES_ARCHIVE}",
         *_clone(root, rewrite_url(PACKAGING_REPO, git_mirrors), shlex.quote(packaging.branch)),
-        f"mkdir -p {engine.rsplit('/', 1)[0]}",
-        # The patched tree itself, with its .git: the Makefiles read the engine commit from it.
-        f"mv {SOURCE_DIR} {engine}",
         f'cli_ref="${{{CLI_REF_VAR}:-{default_ref}}}"',
         *_clone(cli, rewrite_url(CLI_REPO, git_mirrors), '"$cli_ref"'),
     ]
@@ -183,12 +206,57 @@ def _script(loaded: LoadedSpec, kind: str, distro: str, build_args: tuple[str, .
         # touches src/github.com/docker/docker.
         overrides = " ".join(_make_arg(c.repo_var, rewrite_url(c.repo, git_mirrors)) for c in extras)
         script.append(f"make -C {root} {overrides} {' '.join(c.checkout for c in extras)}")
+    blocks = distro_mirrors(spec.mirrors, targets)
+    if blocks:
+        script += [
+            write_heredoc(PATCH_FILE, render_packaging_patch(blocks, packaging.branch), "MOBYCI_PKG_PATCH_EOF"),
+            f"sh {PATCH_FILE} {root}",
+        ]
+    script.append(f"tar -czf {SOURCES_ARCHIVE} {WORK_DIR}")
+    mirrored = f", package images pointed at {', '.join(dict.fromkeys(b.setting for b in blocks))}" if blocks else ""
+    return Job(
+        name=SOURCES_JOB,
+        stage="prepare",
+        title=f"Fetch docker-ce-packaging {packaging.branch}, the CLI"
+        + (" and the plugins" if extras else "")
+        + f" once for every package job{mirrored}",
+        script=tuple(script),
+        artifacts=(SOURCES_ARCHIVE,),
+        artifacts_expire_in="1 day",
+        docker=bool(extras),  # make, for the branch's checkout targets, comes with the docker job image
+    )
+
+
+def _script(loaded: LoadedSpec, kind: str, distro: str, build_args: tuple[str, ...]) -> list[str]:
+    packaging = loaded.release.packaging
+    root, engine, _ = _layout(loaded)
+    out = f"{PACKAGES_DIR}/{distro}"
+    script = [
+        *(
+            f'test -f {archive} || {{ echo "{archive} missing: the {job} job must archive {what} for package jobs" '
+            ">&2; exit 1; }"
+            for archive, job, what in (
+                (SOURCE_ARCHIVE, "prepare", "the patched tree"),
+                (SOURCES_ARCHIVE, SOURCES_JOB, "the packaging sources"),
+            )
+        ),
+        f"rm -rf {SOURCE_DIR} {WORK_DIR} {out}",
+        f"tar -xzf {SOURCE_ARCHIVE}",
+        f"tar -xzf {SOURCES_ARCHIVE}",
+        f"mkdir -p {engine.rsplit('/', 1)[0]}",
+        # The patched tree itself, with its .git: the Makefiles read the engine commit from it.
+        f"mv {SOURCE_DIR} {engine}",
+    ]
     make = [f"make -C {root}/{kind}"]
     tools = toolchain(loaded)
     if tools.go_version is not None and tools.go_image is not None:
         # The engine's own Go (its Dockerfile's GO_VERSION) instead of the branch's pinned one. The package
         # Dockerfiles only copy /usr/local/go out of GO_IMAGE, so the engine's golang image serves every distro.
         make += [_make_arg("GO_VERSION", tools.go_version), _make_arg("GO_IMAGE", tools.go_image)]
+    if needs_arm(distro):
+        # The image exists only for 32-bit arm; from 27.x the Makefiles build and run with --platform
+        # linux/$(ARCH), ARCH being `uname -m`, which an arm64 runner reports as aarch64.
+        make.append(f"ARCH={ARM}")
     if build_args:
         # Every branch's BUILD expands $(BUILD_IMAGE_FLAG) (set only when BUILD_IMAGE is): the predefined
         # proxy args, read by the docker CLI from the environment, reach yum/dnf/apt in the image build.

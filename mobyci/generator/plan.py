@@ -11,6 +11,7 @@ import shlex
 from typing import NamedTuple
 
 from mobyci.families import Release
+from mobyci.families.packaging_data import Arch
 from mobyci.families.versions import COMMIT_RE, tag_version
 from mobyci.generator import ca
 from mobyci.generator.mirrors import rewrite_url
@@ -59,6 +60,7 @@ class Job(NamedTuple):
     # A bake job that imports and exports the BuildKit cache: the emitter sets CACHE_VAR and a docker-container
     # builder in BUILDX_BUILDER (the docker driver cannot export a cache).
     build_cache: bool = False
+    arch: Arch | None = None  # needs a runner of this architecture (ci.<system>.runners); None: the default runners
 
 
 class Rewrite(NamedTuple):
@@ -78,6 +80,15 @@ class Applied(NamedTuple):
 
 
 SYSTEMS = ("gitlab", "buildkite", "github")
+
+
+class PackageImage(NamedTuple):
+    """The image an rpm/deb job builds in: where it runs and where its package manager gets packages."""
+
+    job: str
+    arch: Arch | None  # the runner architecture it needs; None: the default runners
+    mirror: str | None  # the spec key that points it at a mirror
+    hosts: tuple[str, ...]  # hosts it reaches directly (none when mirrored)
 
 
 class Plan(NamedTuple):
@@ -106,6 +117,7 @@ class Plan(NamedTuple):
     ca_places: tuple[str, ...] = ()
     system: str = "gitlab"  # the CI system the plan is for (SYSTEMS)
     applied: tuple[Applied, ...] = ()
+    package_images: tuple[PackageImage, ...] = ()
 
     def job(self, name: str) -> Job:
         return next(j for j in self.jobs if j.name == name)
@@ -127,12 +139,12 @@ def build_plan(loaded: LoadedSpec, rewrites: tuple[Rewrite, ...] = (), system: s
     ca_lines = ca.job_lines(spec)
     jobs: list[Job] = [_check_job(loaded, ca_lines), _prepare_job(loaded, build_args, ca_lines)]
     for target in spec.targets:
-        if target.name in ("rpm", "deb"):
-            from mobyci.generator.packaging import packaging_jobs
-
-            jobs += packaging_jobs(loaded, target, build_args)
-        else:
+        if target.name not in ("rpm", "deb"):
             jobs.append(_target_job(loaded, target.name, target.platforms, build_args))
+    if any(target.name in ("rpm", "deb") for target in spec.targets):
+        from mobyci.generator.packaging import packaging_jobs
+
+        jobs += packaging_jobs(loaded, build_args)
     built = [j.name for j in jobs if j.stage == "build"]
     if built:
         from_packages = [
@@ -178,7 +190,20 @@ def build_plan(loaded: LoadedSpec, rewrites: tuple[Rewrite, ...] = (), system: s
         ca_places=_ca_places(loaded),
         system=system,
         applied=_applied(loaded, system, {r.id for r in rewrites}),
+        package_images=tuple(_package_images(loaded, jobs)),
     )
+
+
+def _package_images(loaded: LoadedSpec, jobs: list[Job]) -> list[PackageImage]:
+    from mobyci.families.packaging_data import distro_archive, serving_setting
+
+    images = []
+    for target in loaded.spec.targets:
+        for distro in target.distros or ():
+            job = next(j for j in jobs if j.name == f"{target.name}-{distro}")
+            mirror = serving_setting(loaded.spec.mirrors, distro)
+            images.append(PackageImage(job.name, job.arch, mirror, () if mirror else distro_archive(distro).hosts))
+    return images
 
 
 def _proxy_variables(loaded: LoadedSpec, system: str) -> tuple[list[tuple[str, str]], list[str]]:
@@ -292,10 +317,15 @@ PATCH_EOF = "MOBYCI_PATCH_EOF"  # the heredoc delimiter that embeds the patch sc
 
 def write_patch_line(patch_script: str) -> str:
     """The prepare job's line that writes the embedded patch script to PATCH_SCRIPT (a quoted heredoc)."""
-    body = patch_script.rstrip("\n")
-    if PATCH_EOF in body:
-        raise ValueError(f"the patch script contains {PATCH_EOF}")
-    return f"cat > {PATCH_SCRIPT} <<'{PATCH_EOF}'\n{body}\n{PATCH_EOF}"
+    return write_heredoc(PATCH_SCRIPT, patch_script, PATCH_EOF)
+
+
+def write_heredoc(path: str, text: str, delimiter: str) -> str:
+    """A job line that writes `text` to `path` through a quoted heredoc (nothing in it is expanded)."""
+    body = text.rstrip("\n")
+    if delimiter in body:
+        raise ValueError(f"the text for {path} contains {delimiter}")
+    return f"cat > {path} <<'{delimiter}'\n{body}\n{delimiter}"
 
 
 def render_check_line(loaded: LoadedSpec, fmt: str, output: str) -> str:

@@ -44,6 +44,10 @@ def plan_data(plan: Plan) -> dict[str, Any]:
         "notes": list(plan.notes),
         "packages": [{"what": what, "value": value, "from": source} for what, value, source in plan.packages],
         "ca_installed": list(plan.ca_places),
+        "package_images": [
+            {"job": i.job, "runner_arch": i.arch, "mirror": i.mirror, "hosts_reached": list(i.hosts)}
+            for i in plan.package_images
+        ],
     }
 
 
@@ -109,6 +113,20 @@ def _sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
     ]
     if plan.packages:
         sections.append(("Packages built with (what, from)", [(w, f"{v}; {f}") for w, v, f in plan.packages]))
+    if plan.package_images:
+        sections.append(
+            (
+                "Package images (runner; mirror; hosts reached directly)",
+                [
+                    (
+                        i.job,
+                        f"{i.arch + ' runner' if i.arch else 'default runner'}; {i.mirror or 'no mirror'}; "
+                        f"{', '.join(i.hosts) or '-'}",
+                    )
+                    for i in plan.package_images
+                ],
+            )
+        )
     if plan.ci_variables:
         used = [
             (name, ", ".join(a.key for a in plan.applied if _refers_to(a.value, name)) or "the spec")

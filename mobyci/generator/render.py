@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 
+from mobyci.errors import MobyciError
 from mobyci.generator.plan import Plan, Rewrite, build_plan
 from mobyci.schemas.load import LoadedSpec
 
@@ -59,7 +60,12 @@ def render_command(spec_path: str, fmt: str, output: str) -> str:
 def render_pipeline(loaded: LoadedSpec, fmt: str, output: str | None = None) -> str:
     """The pipeline of `fmt` that lives at `output` (relative to the repository root; default_output if None)."""
     from mobyci.generator.patchscript import build_patch_script
+    from mobyci.schemas.checks import runner_findings
+    from mobyci.schemas.yamlpos import dotted
 
+    findings = runner_findings(loaded.spec, (system_of(fmt),))
+    if findings:
+        raise MobyciError("\n".join(f"{loaded.path}: {dotted(at)}: {message}" for at, message in findings))
     output = output or default_output(loaded, fmt)
     command = render_command(loaded.path, fmt, output)
     plan = make_plan(loaded, system_of(fmt))

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from mobyci.errors import MobyciError
+from mobyci.families.packaging_data import ARCHIVED_DEBIAN
 from mobyci.families.touchpoints import TOUCHPOINTS, Touchpoints
 
 if TYPE_CHECKING:
@@ -166,6 +167,16 @@ _APT_ARCHIVE_LINES: list[tuple[Piece, ...]] = [
     ),
     (" && echo 'Acquire::Check-Valid-Until \"false\";' > /etc/apt/apt.conf.d/99mobyci-archive",),
 ]
+
+
+def debian_apt_lines(apt: str, suite: str) -> list[str] | None:
+    """The Dockerfile lines that point apt at `mirrors.apt` in an image of Debian `suite`, the same lines the moby
+    patch inserts; None when that mirror cannot serve the suite ('archive' serves archived releases only)."""
+    archived = suite in ARCHIVED_DEBIAN
+    if (apt == "archive") != archived:
+        return None
+    lines = _APT_ARCHIVE_LINES if archived else _apt_lines(apt)
+    return ["".join(p for p in line if isinstance(p, str)) for line in lines]
 
 
 def _proxy_value(value: str, setting: str) -> tuple[Piece, ...]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from mobyci.families import Release, family_names, resolve, resolve_family
+from mobyci.families.packaging_data import distro_archive, mirrors_in_use, needs_arm, serving_setting
 from mobyci.families.versions import Version, tag_version
 from mobyci.schemas.compiled import Spec
 
@@ -49,6 +50,8 @@ def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release 
     findings += _check_names(spec)
     findings += _check_placeholders(spec)
     findings += _check_outputs(spec)
+    findings += runner_findings(spec, _output_systems(spec))
+    warnings += unmirrored_distros(spec)
     if release is not None:
         findings += limit_findings(pipeline_shape(spec, release))
     findings += _check_logins(spec)
@@ -357,6 +360,17 @@ def _check_outputs(spec: Spec) -> list[Finding]:
 def _check_names(spec: Spec) -> list[Finding]:
     named: list[tuple[Loc, str | None]] = [
         *((("ci", "gitlab", "tags", i), tag) for i, tag in enumerate(spec.ci.gitlab.tags)),
+        *(
+            (("ci", "gitlab", "runners", arch, i), tag)
+            for arch, tags in spec.ci.gitlab.runners.items()
+            for i, tag in enumerate(tags)
+        ),
+        *((("ci", "buildkite", "runners", arch), queue) for arch, queue in spec.ci.buildkite.runners.items()),
+        *(
+            (("ci", "github", "runners", arch, i), label)
+            for arch, labels in spec.ci.github.runners.items()
+            for i, label in enumerate(labels)
+        ),
         (("ci", "buildkite", "queue"), spec.ci.buildkite.queue),
         (("ci", "github", "runs_on"), spec.ci.github.runs_on),
         (("mirrors", "gosumdb"), spec.mirrors.gosumdb),
@@ -459,6 +473,74 @@ def _check_placeholders(spec: Spec) -> list[Finding]:
     return findings
 
 
+CI_SYSTEMS = ("gitlab", "buildkite", "github")
+_RUNNER_FORM = {"gitlab": "[<runner tag>]", "buildkite": "<agent queue>", "github": "[<runs-on label>]"}
+
+
+def _output_systems(spec: Spec) -> tuple[str, ...] | None:
+    """The CI systems the spec renders for (its `outputs:`), or None when it does not say."""
+    outputs = spec.outputs
+    written = {
+        "gitlab": (outputs.gitlab, outputs.gitlab_include),
+        "buildkite": (outputs.buildkite, outputs.buildkite_group),
+        "github": (outputs.github,),
+    }
+    named = tuple(system for system in CI_SYSTEMS if any(path is not None for path in written[system]))
+    return named or None
+
+
+def runner_findings(spec: Spec, systems: tuple[str, ...] | None) -> list[Finding]:
+    """Jobs that need a runner architecture the CI systems do not have (ci.<system>.runners).
+
+    `systems`: each of them must have it; None (the spec does not say which it renders for): at least one, and
+    `mobyci render` checks the one it renders (render.py)."""
+    findings: list[Finding] = []
+    for index, target in enumerate(spec.targets):
+        if target.name != "deb":
+            continue
+        for position, distro in enumerate(target.distros or ()):
+            if not needs_arm(distro):
+                continue
+            have = {system for system in CI_SYSTEMS if "arm" in getattr(spec.ci, system).runners}
+            missing = [s for s in systems if s not in have] if systems is not None else ([] if have else ["any"])
+            if not missing:
+                continue
+            wanted = CI_SYSTEMS if missing == ["any"] else missing
+            fixes = ", ".join(f"ci.{system}.runners: {{arm: {_RUNNER_FORM[system]}}}" for system in wanted)
+            findings.append(
+                (
+                    ("targets", index, "distros", position),
+                    f"{distro} packages build in balenalib/rpi-raspbian, an image only for 32-bit arm, and no runner "
+                    f"takes them: add {fixes} (a 32-bit arm runner, or an arm64 one whose CPU runs 32-bit code)",
+                )
+            )
+    return findings
+
+
+def unmirrored_distros(spec: Spec) -> list[Finding]:
+    """Package images whose package manager reaches the distro's own hosts, behind mirrors: a warning each."""
+    if not mirrors_in_use(spec.mirrors):
+        return []
+    findings: list[Finding] = []
+    for index, target in enumerate(spec.targets):
+        for position, distro in enumerate(target.distros or ()):
+            if serving_setting(spec.mirrors, distro) is not None:
+                continue
+            archive = distro_archive(distro)
+            via = " (through the proxy)" if spec.proxy.http or spec.proxy.https else " directly"
+            fix = f"set {archive.setting}" if archive.setting else "allow those hosts through the firewall or proxy"
+            if distro.startswith("debian-") and spec.mirrors.apt is not None:
+                fix = "mirrors.apt does not serve this release ('archive' serves archived releases only)"
+            findings.append(
+                (
+                    ("targets", index, "distros", position),
+                    f"no mirror for {distro}'s archive: its package image reaches {', '.join(archive.hosts)}{via}: "
+                    f"{fix}",
+                )
+            )
+    return findings
+
+
 class Shape(NamedTuple):
     """A spec's pipeline as the platforms count it: jobs, matrices and needs, each tied to the spec key behind it."""
 
@@ -469,7 +551,8 @@ class Shape(NamedTuple):
 
 def pipeline_shape(spec: Spec, release: Release) -> Shape:
     """The shape of the pipeline the plan builds (generator/plan.py): check, prepare, one job per target (cross:
-    one per platform, in a matrix; rpm and deb: one per distro) and a checksums job that needs every build job.
+    one per platform, in a matrix; rpm and deb: one per distro, after one packaging-sources job) and a checksums
+    job that needs every build job.
     tests/test_limits.py checks this against the plan and the rendered pipelines."""
     matrices: list[tuple[Loc, tuple[int, ...]]] = []
     build_jobs = 0
@@ -483,7 +566,9 @@ def pipeline_shape(spec: Spec, release: Release) -> Shape:
         else:
             build_jobs += 1
     needs: list[tuple[Loc, int]] = [(("targets",), build_jobs)] if build_jobs else []
-    return Shape(jobs=2 + build_jobs + (1 if build_jobs else 0), matrices=tuple(matrices), needs=tuple(needs))
+    # One packaging-sources job serves every rpm and deb job.
+    sources = 1 if any(target.name in ("rpm", "deb") for target in spec.targets) else 0
+    return Shape(jobs=2 + sources + build_jobs + (1 if build_jobs else 0), matrices=tuple(matrices), needs=tuple(needs))
 
 
 def limit_findings(shape: Shape) -> list[Finding]:

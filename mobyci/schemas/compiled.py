@@ -31,6 +31,15 @@ class Login(Frozen):
     nested_models: ClassVar[dict[str, type[Frozen]]] = {}
 
 
+class UbuntuMirrors(Frozen):
+    """Ubuntu archives: amd64 and i386 packages live on the archive, every other architecture on ports."""
+
+    archive: str | None
+    ports: str | None
+    field_names: ClassVar[tuple[str, ...]] = ('archive', 'ports')
+    nested_models: ClassVar[dict[str, type[Frozen]]] = {}
+
+
 class Mirrors(Frozen):
     """Where the build fetches from instead of the public hosts. Every key is optional."""
 
@@ -45,8 +54,12 @@ class Mirrors(Frozen):
     gosumdb: str | None
     alpine: str | None
     pypi: str | None
-    field_names: ClassVar[tuple[str, ...]] = ('apt', 'git', 'git_auth', 'downloads', 'registry', 'registry_auth', 'registry_tokens', 'goproxy', 'gosumdb', 'alpine', 'pypi')
-    nested_models: ClassVar[dict[str, type[Frozen]]] = {'git_auth': Login, 'registry_auth': Login}
+    ubuntu: UbuntuMirrors | None
+    raspbian: str | None
+    fedora: str | None
+    centos_stream: str | None
+    field_names: ClassVar[tuple[str, ...]] = ('apt', 'git', 'git_auth', 'downloads', 'registry', 'registry_auth', 'registry_tokens', 'goproxy', 'gosumdb', 'alpine', 'pypi', 'ubuntu', 'raspbian', 'fedora', 'centos_stream')
+    nested_models: ClassVar[dict[str, type[Frozen]]] = {'git_auth': Login, 'registry_auth': Login, 'ubuntu': UbuntuMirrors}
 
 
 class Proxy(Frozen):
@@ -82,10 +95,11 @@ class GitLab(Frozen):
     """GitLab CI settings."""
 
     tags: list[str]
+    runners: dict[Literal['amd64', 'arm64', 'arm'], list[str]]
     docker_version: str
     runner: Literal['dind', 'shell']
     image_prefix: str | None
-    field_names: ClassVar[tuple[str, ...]] = ('tags', 'docker_version', 'runner', 'image_prefix')
+    field_names: ClassVar[tuple[str, ...]] = ('tags', 'runners', 'docker_version', 'runner', 'image_prefix')
     nested_models: ClassVar[dict[str, type[Frozen]]] = {}
 
 
@@ -93,9 +107,10 @@ class Buildkite(Frozen):
     """Buildkite settings."""
 
     queue: str | None
+    runners: dict[Literal['amd64', 'arm64', 'arm'], str]
     concurrency_group: bool
     cache: str | None
-    field_names: ClassVar[tuple[str, ...]] = ('queue', 'concurrency_group', 'cache')
+    field_names: ClassVar[tuple[str, ...]] = ('queue', 'runners', 'concurrency_group', 'cache')
     nested_models: ClassVar[dict[str, type[Frozen]]] = {}
 
 
@@ -103,7 +118,8 @@ class GitHub(Frozen):
     """GitHub Actions settings."""
 
     runs_on: str
-    field_names: ClassVar[tuple[str, ...]] = ('runs_on',)
+    runners: dict[Literal['amd64', 'arm64', 'arm'], list[str]]
+    field_names: ClassVar[tuple[str, ...]] = ('runs_on', 'runners')
     nested_models: ClassVar[dict[str, type[Frozen]]] = {}
 
 
@@ -472,6 +488,135 @@ SCHEMA: Any = {
                                             'default': None,
                                         },
                                     },
+                                    'ubuntu': {
+                                        'type': 'model-field',
+                                        'schema': {
+                                            'type': 'default',
+                                            'schema': {
+                                                'type': 'nullable',
+                                                'schema': {
+                                                    'type': 'model',
+                                                    'cls': UbuntuMirrors,
+                                                    'schema': {
+                                                        'type': 'model-fields',
+                                                        'fields': {
+                                                            'archive': {
+                                                                'type': 'model-field',
+                                                                'schema': {
+                                                                    'type': 'default',
+                                                                    'schema': {
+                                                                        'type': 'nullable',
+                                                                        'schema': {
+                                                                            'type': 'function-after',
+                                                                            'function': {
+                                                                                'type': 'no-info',
+                                                                                'function': fields.check_url,
+                                                                            },
+                                                                            'schema': {
+                                                                                'type': 'str',
+                                                                            },
+                                                                        },
+                                                                    },
+                                                                    'default': None,
+                                                                },
+                                                            },
+                                                            'ports': {
+                                                                'type': 'model-field',
+                                                                'schema': {
+                                                                    'type': 'default',
+                                                                    'schema': {
+                                                                        'type': 'nullable',
+                                                                        'schema': {
+                                                                            'type': 'function-after',
+                                                                            'function': {
+                                                                                'type': 'no-info',
+                                                                                'function': fields.check_url,
+                                                                            },
+                                                                            'schema': {
+                                                                                'type': 'str',
+                                                                            },
+                                                                        },
+                                                                    },
+                                                                    'default': None,
+                                                                },
+                                                            },
+                                                        },
+                                                        'model_name': 'UbuntuMirrors',
+                                                        'computed_fields': [],
+                                                    },
+                                                    'custom_init': False,
+                                                    'root_model': False,
+                                                    'config': {
+                                                        'extra_fields_behavior': 'forbid',
+                                                        'strict': True,
+                                                        'title': 'UbuntuMirrors',
+                                                    },
+                                                    'ref': 'UbuntuMirrors',
+                                                },
+                                            },
+                                            'default': None,
+                                        },
+                                    },
+                                    'raspbian': {
+                                        'type': 'model-field',
+                                        'schema': {
+                                            'type': 'default',
+                                            'schema': {
+                                                'type': 'nullable',
+                                                'schema': {
+                                                    'type': 'function-after',
+                                                    'function': {
+                                                        'type': 'no-info',
+                                                        'function': fields.check_url,
+                                                    },
+                                                    'schema': {
+                                                        'type': 'str',
+                                                    },
+                                                },
+                                            },
+                                            'default': None,
+                                        },
+                                    },
+                                    'fedora': {
+                                        'type': 'model-field',
+                                        'schema': {
+                                            'type': 'default',
+                                            'schema': {
+                                                'type': 'nullable',
+                                                'schema': {
+                                                    'type': 'function-after',
+                                                    'function': {
+                                                        'type': 'no-info',
+                                                        'function': fields.check_url,
+                                                    },
+                                                    'schema': {
+                                                        'type': 'str',
+                                                    },
+                                                },
+                                            },
+                                            'default': None,
+                                        },
+                                    },
+                                    'centos_stream': {
+                                        'type': 'model-field',
+                                        'schema': {
+                                            'type': 'default',
+                                            'schema': {
+                                                'type': 'nullable',
+                                                'schema': {
+                                                    'type': 'function-after',
+                                                    'function': {
+                                                        'type': 'no-info',
+                                                        'function': fields.check_url,
+                                                    },
+                                                    'schema': {
+                                                        'type': 'str',
+                                                    },
+                                                },
+                                            },
+                                            'default': None,
+                                        },
+                                    },
                                 },
                                 'model_name': 'Mirrors',
                                 'computed_fields': [],
@@ -777,6 +922,34 @@ SCHEMA: Any = {
                                                                 'default_factory': list,
                                                             },
                                                         },
+                                                        'runners': {
+                                                            'type': 'model-field',
+                                                            'schema': {
+                                                                'type': 'default',
+                                                                'schema': {
+                                                                    'type': 'dict',
+                                                                    'keys_schema': {
+                                                                        'type': 'literal',
+                                                                        'expected': [
+                                                                            'amd64',
+                                                                            'arm64',
+                                                                            'arm',
+                                                                        ],
+                                                                    },
+                                                                    'values_schema': {
+                                                                        'type': 'list',
+                                                                        'items_schema': {
+                                                                            'type': 'str',
+                                                                            'min_length': 1,
+                                                                            'max_length': 256,
+                                                                            'pattern': '^[^\\s]+$',
+                                                                        },
+                                                                        'min_length': 1,
+                                                                    },
+                                                                },
+                                                                'default_factory': dict,
+                                                            },
+                                                        },
                                                         'docker_version': {
                                                             'type': 'model-field',
                                                             'schema': {
@@ -865,6 +1038,30 @@ SCHEMA: Any = {
                                                                 'default': None,
                                                             },
                                                         },
+                                                        'runners': {
+                                                            'type': 'model-field',
+                                                            'schema': {
+                                                                'type': 'default',
+                                                                'schema': {
+                                                                    'type': 'dict',
+                                                                    'keys_schema': {
+                                                                        'type': 'literal',
+                                                                        'expected': [
+                                                                            'amd64',
+                                                                            'arm64',
+                                                                            'arm',
+                                                                        ],
+                                                                    },
+                                                                    'values_schema': {
+                                                                        'type': 'str',
+                                                                        'min_length': 1,
+                                                                        'max_length': 256,
+                                                                        'pattern': '^[^\\s]+$',
+                                                                    },
+                                                                },
+                                                                'default_factory': dict,
+                                                            },
+                                                        },
                                                         'concurrency_group': {
                                                             'type': 'model-field',
                                                             'schema': {
@@ -933,6 +1130,34 @@ SCHEMA: Any = {
                                                                     'pattern': '^[^\\s]+$',
                                                                 },
                                                                 'default': 'ubuntu-24.04',
+                                                            },
+                                                        },
+                                                        'runners': {
+                                                            'type': 'model-field',
+                                                            'schema': {
+                                                                'type': 'default',
+                                                                'schema': {
+                                                                    'type': 'dict',
+                                                                    'keys_schema': {
+                                                                        'type': 'literal',
+                                                                        'expected': [
+                                                                            'amd64',
+                                                                            'arm64',
+                                                                            'arm',
+                                                                        ],
+                                                                    },
+                                                                    'values_schema': {
+                                                                        'type': 'list',
+                                                                        'items_schema': {
+                                                                            'type': 'str',
+                                                                            'min_length': 1,
+                                                                            'max_length': 256,
+                                                                            'pattern': '^[^\\s]+$',
+                                                                        },
+                                                                        'min_length': 1,
+                                                                    },
+                                                                },
+                                                                'default_factory': dict,
                                                             },
                                                         },
                                                     },

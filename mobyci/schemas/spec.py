@@ -59,6 +59,21 @@ class Login(_Model):
     )
 
 
+class UbuntuMirrors(_Model):
+    """Ubuntu archives: amd64 and i386 packages live on the archive, every other architecture on ports."""
+
+    archive: Url | None = Field(
+        None,
+        description="Mirror of archive.ubuntu.com/ubuntu (https://mirrors.example.com/ubuntu); security.ubuntu.com "
+        "is taken from it too (the same archive layout carries the -security pockets).",
+    )
+    ports: Url | None = Field(
+        None,
+        description="Mirror of ports.ubuntu.com/ubuntu-ports (https://mirrors.example.com/ubuntu-ports), used by "
+        "package images of arm64, armhf and other non-x86 runners.",
+    )
+
+
 class Mirrors(_Model):
     """Where the build fetches from instead of the public hosts. Every key is optional."""
 
@@ -115,6 +130,29 @@ class Mirrors(_Model):
         None,
         description="PyPI index (https://mirrors.example.com/pypi/simple) from which the check job installs mobyci.",
     )
+    ubuntu: UbuntuMirrors | None = Field(
+        None,
+        description="Ubuntu archives for the package images of deb ubuntu-* targets (their apt sources are "
+        "rewritten after the FROM of the distro image).",
+    )
+    raspbian: Url | None = Field(
+        None,
+        description="Raspbian archive root (https://mirrors.example.com/raspbian/raspbian) for the package images "
+        "of deb raspbian-* targets, instead of archive.raspbian.org/raspbian. Raspbian is its own archive (armhf "
+        "builds, suites with an rpi component): a Debian mirror does not serve it.",
+    )
+    fedora: Url | None = Field(
+        None,
+        description="Fedora mirror, the directory that holds releases/ and updates/ "
+        "(https://mirrors.example.com/fedora, the equivalent of dl.fedoraproject.org/pub/fedora/linux), for the "
+        "package images of rpm fedora-* targets instead of the metalink service.",
+    )
+    centos_stream: Url | None = Field(
+        None,
+        description="CentOS Stream mirror, the directory that holds 9-stream/ and 10-stream/ "
+        "(https://mirrors.example.com/centos-stream, like mirror.stream.centos.org), for the package images of "
+        "rpm centos-9 and centos-10 targets instead of the metalink service.",
+    )
 
 
 class Proxy(_Model):
@@ -158,11 +196,23 @@ class Target(_Model):
     )
 
 
+Arch = Literal["amd64", "arm64", "arm"]
+_RUNNERS = (
+    "Keyed by architecture (amd64, arm64, arm): the same keys in ci.gitlab, ci.buildkite and ci.github. Jobs "
+    "whose image needs that architecture run there (raspbian-* packages need arm: a 32-bit arm runner, or an "
+    "arm64 one whose CPU runs 32-bit code); every other job uses the default."
+)
+
+
 class GitLab(_Model):
     """GitLab CI settings."""
 
     tags: list[NonEmpty] = Field(
         default_factory=list, description="Runner tags for build jobs (e.g. saas-linux-medium-amd64)."
+    )
+    runners: dict[Arch, Annotated[list[NonEmpty], Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="Runner tags per architecture, e.g. {arm: [my-arm-runner]}, for the jobs that need it. " + _RUNNERS,
     )
     docker_version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")] = Field(
         "27.5.1", description="Version of the docker:<v>-cli image and docker:<v>-dind service (dind runner)."
@@ -184,6 +234,10 @@ class Buildkite(_Model):
     """Buildkite settings."""
 
     queue: NonEmpty | None = Field(None, description="Agent queue for build steps (agents: {queue: …}).")
+    runners: dict[Arch, NonEmpty] = Field(
+        default_factory=dict,
+        description="Agent queue per architecture, e.g. {arm: arm-agents}, for the jobs that need it. " + _RUNNERS,
+    )
     concurrency_group: bool = Field(
         False, description="Limit builds of the same ref to one at a time with a concurrency group."
     )
@@ -199,6 +253,11 @@ class GitHub(_Model):
     """GitHub Actions settings."""
 
     runs_on: NonEmpty = Field("ubuntu-24.04", description="Runner label for build jobs.")
+    runners: dict[Arch, Annotated[list[NonEmpty], Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="runs-on labels per architecture, e.g. {arm: [self-hosted, linux, ARM]}, for the jobs that need "
+        "it. " + _RUNNERS,
+    )
 
 
 OutputPath = Annotated[str, AfterValidator(fields.check_output_path)]
