@@ -153,7 +153,8 @@ def test_package_jobs_build_with_the_release_cli_and_go(ref: str, cli: str, go: 
     assert f"Go image golang:{go}-{debian}; the engine's own build image, for /usr/local/go" in text
     assert f"docker-ce-packaging {branch}; the release line's branch (families/data.py)" in text
     job = plan.job("deb-debian-bookworm")
-    assert f'cli_ref="${{MOBYCI_CLI_REF:-{cli}}}"' in job.script
+    # The CLI is fetched once, by the sources job; the distro job builds with the Go.
+    assert f'cli_ref="${{MOBYCI_CLI_REF:-{cli}}}"' in plan.job("packaging-sources").script
     make = next(line for line in job.script if line.startswith("make -C mobyci-pkg/packaging/deb "))
     assert make.split()[3:5] == [f"GO_VERSION={go}", f"GO_IMAGE=golang:{go}-{debian}"]
     data = planview.plan_data(plan)["packages"]
@@ -184,7 +185,8 @@ def test_every_release_validates_plans_and_renders_for_gitlab() -> None:
         assert cross.matrix == (("MOBYCI_PLATFORM", row.cross),), row.tag
         if any(t.startswith("{name: deb") for t in targets):
             job = next(j for j in plan.jobs if j.name.startswith("deb-"))
-            assert f'cli_ref="${{MOBYCI_CLI_REF:-{row.cli_ref}}}"' in job.script, row.tag
+            sources = plan.job("packaging-sources").script
+            assert f'cli_ref="${{MOBYCI_CLI_REF:-{row.cli_ref}}}"' in sources, row.tag
             assert f"GO_VERSION={row.go_version} GO_IMAGE=golang:{row.go_version}-{row.debian}" in " ".join(
                 job.script
             ), row.tag
