@@ -22,7 +22,13 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from mobyci.families.fetchscan import Fetch
-from mobyci.families.packaging_data import CLI_REPO, EXTRA_SOURCES, PACKAGING_REPO
+from mobyci.families.packaging_data import (
+    CLI_REPO,
+    EXTRA_SOURCES,
+    PACKAGING_REPO,
+    distro_archive,
+    serving_setting,
+)
 from mobyci.families.touchpoints import TOUCHPOINTS
 from mobyci.families.versions import tag_version
 from mobyci.generator.mirrors import rewrite_url
@@ -215,11 +221,23 @@ class _Router:
         clone("prepare", spec.moby.repo)
         packages = [t for t in spec.targets if t.name in ("rpm", "deb")]
         if packages:
-            job = f"{packages[0].name}-{(packages[0].distros or ['?'])[0]}"
-            clone(job, PACKAGING_REPO)
-            clone(job, CLI_REPO)
+            from mobyci.generator.packaging import SOURCES_JOB
+
+            clone(SOURCES_JOB, PACKAGING_REPO)
+            clone(SOURCES_JOB, CLI_REPO)
             for component in EXTRA_SOURCES.get(self.loaded.release.packaging.branch, ()):
-                clone(job, component.repo)
+                clone(SOURCES_JOB, component.repo)
+            # The package images' own apt/dnf: the distro mirror the sources job writes into their Dockerfiles.
+            for target in packages:
+                for distro in target.distros or ():
+                    job, setting = f"{target.name}-{distro}", serving_setting(mirrors, distro)
+                    kind = "apt" if target.name == "deb" else "dnf"
+                    for host in distro_archive(distro).hosts:
+                        if setting is not None:
+                            out.append(Entry(kind, host, job, "mirror", setting))
+                        else:
+                            why = f"no mirror for {distro}'s archive"
+                            out.append(Entry(kind, host, job, *self._fallback(f"http://{host}", why)))
         if mirrors.pypi:
             out.append(
                 Entry("pypi", "https://pypi.org/simple", "mobyci-check", "mirror", f"mirrors.pypi -> {mirrors.pypi}")
