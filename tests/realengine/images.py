@@ -1,0 +1,116 @@
+"""Debian base images without Docker Hub: debootstrap root filesystems, cached as tarballs outside the clone.
+
+The official `debian:<release>` images (and the golang images built on them) carry security and updates
+sources too; debootstrap writes one `deb` line, so the files are rewritten as the official images have them
+(bullseye: /etc/apt/sources.list; bookworm: deb822 /etc/apt/sources.list.d/debian.sources). The golang
+flavour adds what golang's images get from buildpack-deps:*-scm (git, curl, ca-certificates); no Go toolchain.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.realengine import cache_dir
+
+DEBIAN = "http://deb.debian.org/debian"
+_SCM = ("git", "curl", "ca-certificates")
+# Bump when the content recipe changes, so cached tarballs are rebuilt.
+_RECIPE = "1"
+
+_SOURCES = {
+    "bullseye": (
+        "etc/apt/sources.list",
+        "deb http://deb.debian.org/debian bullseye main\n"
+        "deb http://deb.debian.org/debian-security bullseye-security main\n"
+        "deb http://deb.debian.org/debian bullseye-updates main\n",
+    ),
+    "bookworm": (
+        "etc/apt/sources.list.d/debian.sources",
+        "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n"
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n"
+        "Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\nComponents: main\n"
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
+    ),
+}
+
+
+def rootfs_tarball(release: str, *, scm: bool = False) -> Path:
+    """A cached minbase root filesystem of `release` as a tar (built once, under a lock)."""
+    name = f"rootfs-{release}-{'scm' if scm else 'minbase'}-r{_RECIPE}.tar"
+    cache = cache_dir()
+    tarball = cache / name
+    with (cache / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not tarball.exists():
+            _build(release, scm, tarball)
+    return tarball
+
+
+def _build(release: str, scm: bool, tarball: Path) -> None:
+    with tempfile.TemporaryDirectory(dir=tarball.parent, prefix="debootstrap-") as tmp:
+        root = Path(tmp) / "root"
+        include = ["--include=" + ",".join(_SCM)] if scm else []
+        subprocess.run(
+            ["debootstrap", "--variant=minbase", *include, release, str(root), DEBIAN],
+            check=True,
+            capture_output=True,
+        )
+        (root / "etc/apt/sources.list").unlink(missing_ok=True)
+        path, text = _SOURCES[release]
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+        subprocess.run(["rm", "-rf", str(root / "var/cache/apt/archives"), str(root / "var/lib/apt/lists")], check=True)
+        (root / "var/lib/apt/lists/partial").mkdir(parents=True)
+        (root / "var/cache/apt/archives/partial").mkdir(parents=True)
+        partial = tarball.with_suffix(".partial")
+        subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(partial), "."], check=True)
+        partial.rename(tarball)
+
+
+# What golang's images set on top of their Debian base (their Dockerfile's ENV and WORKDIR); no Go here.
+_GOLANG_CHANGES = (
+    "ENV GOPATH=/go",
+    "ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "WORKDIR /go",
+)
+
+
+def publish(docker: Callable[..., Any], registry: str, name: str, release: str, *, golang: bool, ca: Path) -> None:
+    """Push `<registry>/<name>` (e.g. library/debian:bullseye) made from the cached root filesystem.
+
+    The corp CA goes into the image the way a platform team adds it to the base images it mirrors: in
+    /usr/local/share/ca-certificates (picked up when a build installs ca-certificates) and, where
+    ca-certificates is already installed, in the bundle. The image is removed from the engine afterwards,
+    so builds get it from the registry mirror like any Docker Hub image.
+    """
+    source = rootfs_tarball(release, scm=golang)
+    with tempfile.TemporaryDirectory(dir=source.parent, prefix="publish-") as tmp:
+        work = Path(tmp)
+        tarball = work / "rootfs.tar"
+        shutil.copyfile(source, tarball)
+        extra = work / "extra"
+        local = extra / "usr/local/share/ca-certificates"
+        local.mkdir(parents=True)
+        shutil.copyfile(ca, local / "mobyci-rehearsal-ca.crt")
+        members = ["./usr/local/share/ca-certificates/mobyci-rehearsal-ca.crt"]
+        if golang:
+            bundle = subprocess.run(
+                ["tar", "-xOf", str(tarball), "./etc/ssl/certs/ca-certificates.crt"], capture_output=True, check=True
+            ).stdout
+            (extra / "etc/ssl/certs").mkdir(parents=True)
+            (extra / "etc/ssl/certs/ca-certificates.crt").write_bytes(bundle + ca.read_bytes())
+            members.append("./etc/ssl/certs/ca-certificates.crt")
+            # The engine refuses a layer with two entries for one path: replace, do not shadow.
+            subprocess.run(["tar", "--delete", "-f", str(tarball), members[-1]], check=True)
+        subprocess.run(["tar", "-rf", str(tarball), "-C", str(extra), "--owner=0", "--group=0", *members], check=True)
+        changes = [*(_GOLANG_CHANGES if golang else ()), 'CMD ["bash"]']
+        ref = f"{registry}/{name}"
+        docker("import", *[a for c in changes for a in ("--change", c)], str(tarball), ref)
+    docker("push", ref)
+    docker("rmi", ref)
