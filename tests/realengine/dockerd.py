@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.realengine import DOCKER_CLIENT, netns
+from tests.realengine import DOCKER_CLIENT, netns, runc_bounded
 
 
 class Dockerd:
@@ -30,11 +30,15 @@ class Dockerd:
         self._pidfile = workdir / "dockerd.pid"
         bundle = workdir / "ca-certificates.crt"
         bundle.write_bytes(Path("/etc/ssl/certs/ca-certificates.crt").read_bytes() + ca.read_bytes())
+        runtime: list[str] = []
+        if runc_bounded.missing_caps():
+            # This machine's root lacks a capability that `docker run --privileged` asks for (runc_bounded.py).
+            runtime = ["--add-runtime", f"runc-bounded={Path(runc_bounded.__file__)}", "--default-runtime", "runc-bounded"]
         with self.log.open("ab") as out:
             self._proc = subprocess.Popen(
                 [*hosts.enter_args(hosts.runner), "dockerd", "--data-root", str(workdir / "data"),
                  "--host", self.host, "--exec-root", str(self._exec_root), "--pidfile", str(self._pidfile),
-                 "--registry-mirror", mirror, "--storage-driver", "overlay2"],
+                 "--registry-mirror", mirror, "--storage-driver", "overlay2", *runtime],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 env={**os.environ, "SSL_CERT_FILE": str(bundle)},
             )  # fmt: skip
