@@ -114,9 +114,7 @@ def _repo(path: Path, files: dict[str, bytes], tag: str) -> Path:
 def _serve(corp: corpmod.Corp, workdir: Path) -> None:
     src = workdir / "sources"
     corp.add_git_repo("github/docker/distribution.git", _repo(src / "distribution", {"registry": REGISTRY}, "v2.7"))
-    corp.add_git_repo(
-        "github/opencontainers/runc.git", _repo(src / "runc", {"runc": RUNC}, "v1.0.0-rc10")
-    )
+    corp.add_git_repo("github/opencontainers/runc.git", _repo(src / "runc", {"runc": RUNC}, "v1.0.0-rc10"))
     moby = src / "moby"
     moby.mkdir(parents=True)
     _git(moby, "init", "-q", "-b", "main")
@@ -130,9 +128,7 @@ def _serve(corp: corpmod.Corp, workdir: Path) -> None:
     corp.add_git_repo("github/moby/moby.git", moby)
     corp.add_file("github/checkpoint-restore/criu/archive/v3.14.tar.gz", _tgz({"criu-3.14/criu": CRIU}))
     arch = platform.machine()
-    corp.add_file(
-        f"docker-ce/linux/static/stable/{arch}/docker-17.06.2-ce.tgz", _tgz({"docker/docker": DOCKER_CLI})
-    )
+    corp.add_file(f"docker-ce/linux/static/stable/{arch}/docker-17.06.2-ce.tgz", _tgz({"docker/docker": DOCKER_CLI}))
     corp.add_file("gotestsum/gotestsum", GOTESTSUM)
 
 
@@ -173,13 +169,20 @@ def _run_pipeline(lab: Lab, tmp_path: Path, spec_text: str) -> tuple[subprocess.
         "CI_REGISTRY_PASSWORD": "unused-by-the-corp-registry",
     }
     done = lab.runner(
-        [pc.tool("gitlab-ci-local"), "--no-color", "--shell-executor-no-image", "--shell-isolation",
-         "--no-artifacts-to-source", "--ignore-predefined-vars", "CI_REGISTRY,CI_REGISTRY_IMAGE",
-         *[arg for name, value in variables.items() for arg in ("--variable", f"{name}={value}")]],
+        [
+            pc.tool("gitlab-ci-local"),
+            "--no-color",
+            "--shell-executor-no-image",
+            "--shell-isolation",
+            "--no-artifacts-to-source",
+            "--ignore-predefined-vars",
+            "CI_REGISTRY,CI_REGISTRY_IMAGE",
+            *[arg for name, value in variables.items() for arg in ("--variable", f"{name}={value}")],
+        ],
         env=_job_env(lab, tmp_path / "home"),
         cwd=project,
         timeout=1500,
-    )  # fmt: skip
+    )
     (tmp_path / "pipeline.log").write_text(done.stdout + done.stderr)
     return done, project / ".gitlab-ci-local" / "artifacts"
 
@@ -220,16 +223,24 @@ def _check_bundle(artifacts: Path) -> None:
         "bundles/binary-daemon/runc",
     ]
     bundle = artifacts / "checksums" / "moby" / "bundles" / "binary-daemon"
-    for name, content in (("docker", DOCKER_CLI), ("gotestsum", GOTESTSUM), ("criu", CRIU), ("runc", RUNC),
-                          ("registry-v2", REGISTRY)):  # fmt: skip
+    for name, content in (
+        ("docker", DOCKER_CLI),
+        ("gotestsum", GOTESTSUM),
+        ("criu", CRIU),
+        ("runc", RUNC),
+        ("registry-v2", REGISTRY),
+    ):
         assert (bundle / name).read_bytes() == content, name
     assert b'"schemaVersion": 2' in (bundle / "frozen-debian-manifest.json").read_bytes()
 
 
 @pytest.mark.parametrize("family", ["20.10", "19.03"])
 def test_pipeline_builds_behind_the_firewall(lab: Lab, tmp_path: Path, family: str) -> None:
-    assert lab.corp is not None and lab.dockerd is not None
-    marks = {p: len(_lines(p)) for p in (lab.corp.http_log, lab.corp.proxy_log, lab.corp.apt_log, lab.corp.registry_log)}
+    assert lab.corp is not None
+    assert lab.dockerd is not None
+    marks = {
+        p: len(_lines(p)) for p in (lab.corp.http_log, lab.corp.proxy_log, lab.corp.apt_log, lab.corp.registry_log)
+    }
     started = time.monotonic()
     done, artifacts = _run_pipeline(lab, tmp_path, SPEC.replace("REF", REFS[family]))
     print(f"\n[rehearsal] {family} pipeline: {time.monotonic() - started:.0f}s")
@@ -238,7 +249,7 @@ def test_pipeline_builds_behind_the_firewall(lab: Lab, tmp_path: Path, family: s
     _check_bundle(artifacts)
 
     def new(path: Path) -> list[str]:
-        return _lines(path)[marks[path]:]
+        return _lines(path)[marks[path] :]
 
     # The engine pulled the FROM images through the registry mirror.
     go_tag = "1.20.10-bullseye" if family == "20.10" else "1.13.15-bullseye"
@@ -256,7 +267,9 @@ def test_pipeline_builds_behind_the_firewall(lab: Lab, tmp_path: Path, family: s
     for repo in ("moby/moby", "docker/distribution", "opencontainers/runc"):
         assert any(f"POST /github/{repo}.git/git-upload-pack 200" in line for line in http), (repo, http)
     assert any("GET /github/checkpoint-restore/criu/archive/v3.14.tar.gz 200" in line for line in http)
-    assert any(f"GET /docker-ce/linux/static/stable/{platform.machine()}/docker-17.06.2-ce.tgz 200" in line for line in http)
+    assert any(
+        f"GET /docker-ce/linux/static/stable/{platform.machine()}/docker-17.06.2-ce.tgz 200" in line for line in http
+    )
     # apt went to the apt mirror, for the main archive and the security archive.
     apt = "\n".join(new(lab.corp.apt_log))
     assert "debrep/dists/bullseye/" in apt
@@ -266,7 +279,10 @@ def test_pipeline_builds_behind_the_firewall(lab: Lab, tmp_path: Path, family: s
     assert "GET http://upstream.rehearsal.test/gotestsum/gotestsum" in proxied
     assert any("upstream 10.204.0.1 GET /gotestsum/gotestsum 200" in line for line in http)
     # Nothing else: the proxy forwarded only to upstream and corp, the engine never asked Docker Hub.
-    assert all(re.match(rf"(GET|CONNECT) (http://)?(upstream\.rehearsal\.test|{re.escape(netns.CORP)})[/:]", t) for t in proxied), proxied
+    assert all(
+        re.match(rf"(GET|CONNECT) (http://)?(upstream\.rehearsal\.test|{re.escape(netns.CORP)})[/:]", t)
+        for t in proxied
+    ), proxied
     engine_log = lab.dockerd.log.read_text(errors="replace")
     for host in ("registry-1.docker.io", "auth.docker.io"):
         assert host not in engine_log
@@ -289,13 +305,16 @@ def _unpatched_build(lab: Lab, tmp_path: Path, family: str) -> subprocess.Comple
     shutil.copytree(TREES / family, tree)
     env = {
         **_job_env(lab, tmp_path / "home"),
-        "HTTP_PROXY": corpmod.PROXY, "http_proxy": corpmod.PROXY,
-        "HTTPS_PROXY": corpmod.PROXY, "https_proxy": corpmod.PROXY,
-        "NO_PROXY": netns.CORP, "no_proxy": netns.CORP,
+        "HTTP_PROXY": corpmod.PROXY,
+        "http_proxy": corpmod.PROXY,
+        "HTTPS_PROXY": corpmod.PROXY,
+        "https_proxy": corpmod.PROXY,
+        "NO_PROXY": netns.CORP,
+        "no_proxy": netns.CORP,
         "DOCKER_BUILD_APT_MIRROR": corpmod.APT,
         "DOCKER_BUILD_ARGS": "--build-arg HTTP_PROXY --build-arg HTTPS_PROXY --build-arg NO_PROXY "
         "--build-arg http_proxy --build-arg https_proxy --build-arg no_proxy",
-    }  # fmt: skip
+    }
     done = lab.runner(["make", "-C", str(tree), "binary" if family == "20.10" else "build"], env=env, timeout=900)
     (tmp_path / "make.log").write_text(done.stdout + done.stderr)
     return done

@@ -41,12 +41,46 @@ def make_ca(workdir: Path) -> tuple[Path, Path, Path]:
     """A test CA and a server certificate for corp's addresses: (ca.crt, server.crt, server.key)."""
     ca_key, ca_crt = workdir / "ca.key", workdir / "ca.crt"
     key, crt = workdir / "server.key", workdir / "server.crt"
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=mobyci rehearsal CA",
-             "-keyout", str(ca_key), "-out", str(ca_crt), "-addext", "basicConstraints=critical,CA:TRUE")  # fmt: skip
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=corp",
-             "-CA", str(ca_crt), "-CAkey", str(ca_key), "-keyout", str(key), "-out", str(crt),
-             "-addext", f"subjectAltName=IP:{netns.CORP},DNS:corp.rehearsal.test",
-             "-addext", "basicConstraints=critical,CA:FALSE")  # fmt: skip
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=mobyci rehearsal CA",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca_crt),
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+    )
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=corp",
+        "-CA",
+        str(ca_crt),
+        "-CAkey",
+        str(ca_key),
+        "-keyout",
+        str(key),
+        "-out",
+        str(crt),
+        "-addext",
+        f"subjectAltName=IP:{netns.CORP},DNS:corp.rehearsal.test",
+        "-addext",
+        "basicConstraints=critical,CA:FALSE",
+    )
     return ca_crt, crt, key
 
 
@@ -75,9 +109,7 @@ class Corp:
     def _spawn(self, args: list[str], log: Path, *, corp: bool = True) -> subprocess.Popen[bytes]:
         prefix = self.hosts.exec_args(self.hosts.corp) if corp else []
         with log.open("ab") as out:
-            proc = subprocess.Popen(
-                [*prefix, *args], stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT
-            )
+            proc = subprocess.Popen([*prefix, *args], stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT)
         self._procs.append(proc)
         return proc
 
@@ -86,12 +118,26 @@ class Corp:
         self.http_log.touch()
         self._start_apt()
         self._spawn(
-            [sys.executable, str(Path(__file__).with_name("corp_http.py")), "--root", str(self.root),
-             "--log", str(self.http_log), "--https", f"{netns.CORP}:443", "--cert", str(self._crt),
-             "--key", str(self._key), "--upstream", f"{netns.UPSTREAM}:80",
-             "--relay", f"{netns.CORP}:{APT_PORT}={self._unix}"],
+            [
+                sys.executable,
+                str(Path(__file__).with_name("corp_http.py")),
+                "--root",
+                str(self.root),
+                "--log",
+                str(self.http_log),
+                "--https",
+                f"{netns.CORP}:443",
+                "--cert",
+                str(self._crt),
+                "--key",
+                str(self._key),
+                "--upstream",
+                f"{netns.UPSTREAM}:80",
+                "--relay",
+                f"{netns.CORP}:{APT_PORT}={self._unix}",
+            ],
             w / "corp-http.out",
-        )  # fmt: skip
+        )
         (w / "registry.yml").write_text(
             "version: 0.1\nlog: {level: info, formatter: text}\n"
             f"storage: {{filesystem: {{rootdirectory: {w / 'registry-data'}}}}}\n"
@@ -132,8 +178,12 @@ class Corp:
         threading.Thread(target=relay, args=(listener, (socket.AF_INET, ("127.0.0.1", port))), daemon=True).start()
 
     def _wait_port(self, port: int) -> None:
-        probe = [*self.hosts.exec_args(self.hosts.corp), sys.executable, "-c",
-                 f"import socket; socket.create_connection(('{netns.CORP}', {port}), 1).close()"]  # fmt: skip
+        probe = [
+            *self.hosts.exec_args(self.hosts.corp),
+            sys.executable,
+            "-c",
+            f"import socket; socket.create_connection(('{netns.CORP}', {port}), 1).close()",
+        ]
         for _ in range(100):
             if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
                 return

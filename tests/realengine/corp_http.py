@@ -30,7 +30,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_name_tag: ClassVar[str]
     log_path: ClassVar[Path]
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def _log(self, status: int) -> None:
@@ -77,9 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
             "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
             "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
         }
-        done = subprocess.run(
-            ["git", "http-backend"], input=body, env=env, capture_output=True, check=False
-        )
+        done = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False)
         head, _, payload = done.stdout.partition(b"\r\n\r\n")
         status = 200
         headers = []

@@ -33,15 +33,36 @@ class Dockerd:
         runtime: list[str] = []
         if runc_bounded.missing_caps():
             # This machine's root lacks a capability that `docker run --privileged` asks for (runc_bounded.py).
-            runtime = ["--add-runtime", f"runc-bounded={Path(runc_bounded.__file__)}", "--default-runtime", "runc-bounded"]
+            runtime = [
+                "--add-runtime",
+                f"runc-bounded={Path(runc_bounded.__file__)}",
+                "--default-runtime",
+                "runc-bounded",
+            ]
         with self.log.open("ab") as out:
             self._proc = subprocess.Popen(
-                [*hosts.enter_args(hosts.runner), "dockerd", "--data-root", str(workdir / "data"),
-                 "--host", self.host, "--exec-root", str(self._exec_root), "--pidfile", str(self._pidfile),
-                 "--registry-mirror", mirror, "--storage-driver", "overlay2", *runtime],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                [
+                    *hosts.enter_args(hosts.runner),
+                    "dockerd",
+                    "--data-root",
+                    str(workdir / "data"),
+                    "--host",
+                    self.host,
+                    "--exec-root",
+                    str(self._exec_root),
+                    "--pidfile",
+                    str(self._pidfile),
+                    "--registry-mirror",
+                    mirror,
+                    "--storage-driver",
+                    "overlay2",
+                    *runtime,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 env={**os.environ, "SSL_CERT_FILE": str(bundle)},
-            )  # fmt: skip
+            )
         try:
             self._wait()
         except BaseException:

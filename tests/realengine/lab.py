@@ -51,34 +51,37 @@ class Lab:
                 ca=self.corp.ca,
             )
             for name, (release, golang) in self._images.items():
-                imagesmod.publish(
-                    self.dockerd.docker, corpmod.REGISTRY, name, release, golang=golang, ca=self.corp.ca
-                )
+                imagesmod.publish(self.dockerd.docker, corpmod.REGISTRY, name, release, golang=golang, ca=self.corp.ca)
         except BaseException:
             self.close()
             raise
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
-    def runner(self, args: list[str], *, env: dict[str, str] | None = None, timeout: float = 60,
-               cwd: Path | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    def runner(
+        self, args: list[str], *, env: dict[str, str] | None = None, timeout: float = 60, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run `args` with the runner's network (and the host's files), DOCKER_HOST at the runner's engine.
 
         The environment is `env` over a minimal one: none of this process's variables (CA bundle overrides,
         proxies) leak into what the runner does.
         """
-        assert self.hosts is not None and self.dockerd is not None
+        assert self.hosts is not None
+        assert self.dockerd is not None
         return subprocess.run(
             [*self.hosts.enter_args(self.hosts.runner), *args],
             capture_output=True,
             text=True,
             stdin=subprocess.DEVNULL,
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8",
-                 **self.dockerd.env(), **(env or {})},  # fmt: skip
+            env={
+                "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                "HOME": os.environ.get("HOME", "/root"),
+                "LANG": "C.UTF-8",
+                **self.dockerd.env(),
+                **(env or {}),
+            },
             cwd=cwd,
             timeout=timeout,
             check=False,

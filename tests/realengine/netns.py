@@ -8,6 +8,7 @@ deletes both namespaces (their veths go with them) and the per-namespace /etc fi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -82,10 +83,8 @@ def _kill_inside(ns: str) -> None:
         if not pids:
             return
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         for _ in range(50):
             done = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False)
             if not done.stdout.split():
