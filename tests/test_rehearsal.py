@@ -14,6 +14,7 @@ MOBYCI_REQUIRE_REHEARSAL=1 (set by .ci/run), which turns the skip into a failure
 from __future__ import annotations
 
 import io
+import json
 import os
 import platform
 import re
@@ -37,12 +38,15 @@ pytestmark = pytest.mark.rehearsal
 
 TREES = ROOT / "tests" / "fixtures" / "rehearsal"
 MOBY_URL = f"{corpmod.HTTPS}/github/moby/moby.git"
-REFS = {"20.10": "v20.10.27", "19.03": "v19.03.12"}
+REFS = {"20.10": "v20.10.27", "19.03": "v19.03.12", "25-28": "v27.5.1"}
 IMAGES = {
     "library/debian:bullseye": ("bullseye", False),
     "library/golang:1.20.10-bullseye": ("bullseye", True),
     "library/golang:1.13.15-bullseye": ("bullseye", True),
+    "library/debian:bookworm": ("bookworm", False),
+    "library/golang:1.22.11-bookworm": ("bookworm", True),
 }
+BUILDX_STANDIN = Path(realengine.__file__).with_name("buildx_bake_standin.py")
 # What the corp mirrors serve; each lands in the bundle, so the bundle proves where it came from.
 DOCKER_CLI = b"#!/bin/sh\necho 'docker CLI from the corp download mirror'\n"
 GOTESTSUM = b"#!/bin/sh\necho 'gotestsum from upstream, through the corporate proxy'\n"
@@ -151,8 +155,17 @@ def _job_env(lab: Lab, home: Path) -> dict[str, str]:
     bin_dir = home / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "docker").symlink_to(realengine.DOCKER_CLIENT)
+    # No buildx in Debian: the runner's buildx plugin is a stand-in (bake families only call it).
+    plugins = home / ".docker" / "cli-plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    (plugins / "docker-buildx").symlink_to(BUILDX_STANDIN)
     glcl = Path(pc.tool("gitlab-ci-local")).parent
-    return {"PATH": f"{bin_dir}:{glcl}:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(home)}
+    (home / "record.jsonl").touch()
+    return {
+        "PATH": f"{bin_dir}:{glcl}:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": str(home),
+        "MOBYCI_RECORD": str(home / "record.jsonl"),
+    }
 
 
 def _run_pipeline(lab: Lab, tmp_path: Path, spec_text: str) -> tuple[subprocess.CompletedProcess[str], Path]:
@@ -341,3 +354,35 @@ def test_a_missing_mirror_rule_fails_naming_the_host(lab: Lab, tmp_path: Path) -
     assert done.returncode != 0
     assert pc.passed_jobs(done.stdout) == ["prepare"]
     assert _failures_naming(done.stdout, "https://github.com/"), done.stdout[-4000:]
+
+
+def test_bake_family_runs_up_to_the_bake_call(lab: Lab, tmp_path: Path) -> None:
+    """25-28: prepare, make and the client config for real; the bake call reaches the buildx stand-in."""
+    assert lab.corp is not None
+    marks = {p: len(_lines(p)) for p in (lab.corp.proxy_log, lab.corp.apt_log, lab.corp.registry_log)}
+    done, artifacts = _run_pipeline(lab, tmp_path, SPEC.replace("REF", REFS["25-28"]))
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert pc.passed_jobs(done.stdout) == ["prepare", "binary", "checksums"]
+    calls = [json.loads(line) for line in (tmp_path / "home" / "record.jsonl").read_text().splitlines()]
+    assert [c["args"] for c in calls] == [["buildx", "bake", "binary"]]
+    # make ran in the patched tree, and the job-private client config carries the proxies bake turns into
+    # build args (the runner's own ~/.docker holds only the plugin).
+    assert calls[0]["cwd"].endswith("/builds/binary/moby")
+    no_proxy = f"docker,docker:2375,docker:2376,localhost,127.0.0.1,{netns.CORP}"
+    assert calls[0]["docker_config"] == {
+        "proxies": {"default": {"httpProxy": corpmod.PROXY, "httpsProxy": corpmod.PROXY, "noProxy": no_proxy}}
+    }
+    assert sorted(p.name for p in (tmp_path / "home" / ".docker").iterdir()) == ["cli-plugins"]
+    names = pc.checked_sums(artifacts)
+    assert "bundles/binary/dockerd-dev" in names
+    assert "bundles/binary/runc" in names
+    # What the stand-in's build shows of the 25+ patch: apt in bookworm's deb822 sources went to the apt
+    # mirror (no APT_MIRROR hook: the patch's own rewrite), the proxies from the client config reached RUN.
+    apt = "\n".join(_lines(lab.corp.apt_log)[marks[lab.corp.apt_log] :])
+    assert "debrep/dists/bookworm/" in apt
+    assert "bookworm-security" in apt
+    pulls = _registry_requests(_lines(lab.corp.registry_log)[marks[lab.corp.registry_log] :], "containerd/")
+    assert "HEAD /v2/library/golang/manifests/1.22.11-bookworm?ns=docker.io 200" in pulls, pulls
+    assert "HEAD /v2/library/debian/manifests/bookworm?ns=docker.io 200" in pulls, pulls
+    proxied = _proxied(_lines(lab.corp.proxy_log)[marks[lab.corp.proxy_log] :])
+    assert "GET http://upstream.rehearsal.test/gotestsum/gotestsum" in proxied
