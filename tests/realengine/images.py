@@ -81,8 +81,11 @@ _GOLANG_CHANGES = (
 )
 
 
-def publish(docker: Callable[..., Any], registry: str, name: str, release: str, *, golang: bool, ca: Path) -> None:
-    """Push `<registry>/<name>` (e.g. library/debian:bullseye) made from the cached root filesystem.
+def publish(
+    docker: Callable[..., Any], registry: str, names: list[str], release: str, *, golang: bool, ca: Path
+) -> None:
+    """Push `<registry>/<name>` for each of `names` (e.g. library/debian:bullseye), one image made from the cached
+    root filesystem.
 
     The corp CA goes into the image the way a platform team adds it to the base images it mirrors: in
     /usr/local/share/ca-certificates (picked up when a build installs ca-certificates) and, where
@@ -110,7 +113,10 @@ def publish(docker: Callable[..., Any], registry: str, name: str, release: str, 
             subprocess.run(["tar", "--delete", "-f", str(tarball), members[-1]], check=True)
         subprocess.run(["tar", "-rf", str(tarball), "-C", str(extra), "--owner=0", "--group=0", *members], check=True)
         changes = [*(_GOLANG_CHANGES if golang else ()), 'CMD ["bash"]']
-        ref = f"{registry}/{name}"
-        docker("import", *[a for c in changes for a in ("--change", c)], str(tarball), ref)
-    docker("push", ref)
-    docker("rmi", ref)
+        refs = [f"{registry}/{name}" for name in names]
+        docker("import", *[a for c in changes for a in ("--change", c)], str(tarball), refs[0])
+    for ref in refs[1:]:
+        docker("tag", refs[0], ref)
+    for ref in refs:
+        docker("push", ref)
+    docker("rmi", *refs)

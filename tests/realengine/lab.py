@@ -50,8 +50,11 @@ class Lab:
                 mirror=f"https://{corpmod.REGISTRY}",
                 ca=self.corp.ca,
             )
-            for name, (release, golang) in self._images.items():
-                imagesmod.publish(self.dockerd.docker, corpmod.REGISTRY, name, release, golang=golang, ca=self.corp.ca)
+            same: dict[tuple[str, bool], list[str]] = {}
+            for name, flavour in self._images.items():
+                same.setdefault(flavour, []).append(name)
+            for (release, golang), names in same.items():
+                imagesmod.publish(self.dockerd.docker, corpmod.REGISTRY, names, release, golang=golang, ca=self.corp.ca)
         except BaseException:
             self.close()
             raise
