@@ -34,7 +34,7 @@ from tests.realengine import corp as corpmod
 from tests.realengine import netns
 from tests.realengine.lab import Lab
 
-pytestmark = pytest.mark.rehearsal
+pytestmark = [pytest.mark.engine, pytest.mark.rehearsal]
 
 TREES = ROOT / "tests" / "fixtures" / "rehearsal"
 MOBY_URL = f"{corpmod.HTTPS}/github/moby/moby.git"
