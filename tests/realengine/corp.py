@@ -159,7 +159,7 @@ class Corp:
         conf.mkdir()
         (self.workdir / "acng").mkdir()
         (conf / "backends_debian").write_text("http://deb.debian.org/debian/\n")
-        # apt-cacher-ng refuses ports above 32767 here ("Error resolving address for binding"): pick below.
+        # apt-cacher-ng 3.7.4 refused port 39142 here ("Error resolving address for binding") and took 3143-30000.
         port = _free_port()
         (conf / "acng.conf").write_text(
             f"CacheDir: {cache_dir() / 'apt-cacher-ng'}\nLogDir: {self.workdir / 'acng'}\n"

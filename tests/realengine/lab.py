@@ -100,7 +100,9 @@ class Lab:
 
     def host_leftovers(self) -> list[str]:
         """What the lab left in the host namespace (call after close): namespaces, iptables changes."""
-        left = [n for n in netns.names() if n.startswith("mobyci-") and str(os.getpid()) in n]
+        mine = f"-{os.getpid()}-"
+        left = [n for n in netns.names() if n.startswith("mobyci-") and mine in n]
+        left += [str(p) for p in Path("/etc/netns").glob(f"mobyci-*{mine}*")]
         if iptables_rules() != self._iptables_before:
             left.append("iptables rules changed in the host namespace")
         return left
