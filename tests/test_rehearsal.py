@@ -235,7 +235,7 @@ def _check_bundle(artifacts: Path) -> None:
         "bundles/binary-daemon/registry-v2",
         "bundles/binary-daemon/runc",
     ]
-    bundle = artifacts / "checksums" / "moby" / "bundles" / "binary-daemon"
+    bundle = artifacts / "binary" / "moby" / "bundles" / "binary-daemon"  # as the build job uploaded it
     for name, content in (
         ("docker", DOCKER_CLI),
         ("gotestsum", GOTESTSUM),
@@ -357,27 +357,28 @@ def test_a_missing_mirror_rule_fails_naming_the_host(lab: Lab, tmp_path: Path) -
 
 
 def test_bake_family_runs_up_to_the_bake_call(lab: Lab, tmp_path: Path) -> None:
-    """25-28: prepare, make and the client config for real; the bake call reaches the buildx stand-in."""
+    """25-28: prepare, make and the registry login for real; the buildx calls reach the buildx stand-in."""
     assert lab.corp is not None
     marks = {p: len(_lines(p)) for p in (lab.corp.proxy_log, lab.corp.apt_log, lab.corp.registry_log)}
     done, artifacts = _run_pipeline(lab, tmp_path, SPEC.replace("REF", REFS["25-28"]))
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert pc.passed_jobs(done.stdout) == ["prepare", "binary", "checksums"]
     calls = [json.loads(line) for line in (tmp_path / "home" / "record.jsonl").read_text().splitlines()]
-    assert [c["args"] for c in calls] == [["buildx", "bake", "binary"]]
-    # make ran in the patched tree, and the job-private client config carries the proxies bake turns into
-    # build args (the runner's own ~/.docker holds only the plugin).
-    assert calls[0]["cwd"].endswith("/builds/binary/moby")
-    no_proxy = f"docker,docker:2375,docker:2376,localhost,127.0.0.1,{netns.CORP}"
-    assert calls[0]["docker_config"] == {
-        "proxies": {"default": {"httpProxy": corpmod.PROXY, "httpsProxy": corpmod.PROXY, "noProxy": no_proxy}}
-    }
-    assert sorted(p.name for p in (tmp_path / "home" / ".docker").iterdir()) == ["cli-plugins"]
+    assert [c["args"][:2] for c in calls] == [["buildx", "create"], ["buildx", "bake"], ["buildx", "rm"]]
+    create, bake, _ = calls
+    # The builder the job creates would pull through the registry mirror and run with the proxies.
+    assert f'mirrors = ["{corpmod.REGISTRY}"]' in create["buildkitd_config"]
+    assert f"env.https_proxy={corpmod.PROXY}" in " ".join(create["args"])
+    # make ran the bake call in the patched tree, with the proxies as build args read from the environment.
+    assert bake["cwd"].endswith("/builds/binary/moby")
+    assert bake["args"][-1] == "binary"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
+        assert f"*.args.{name}" in bake["args"]
     names = pc.checked_sums(artifacts)
     assert "bundles/binary/dockerd-dev" in names
     assert "bundles/binary/runc" in names
     # What the stand-in's build shows of the 25+ patch: apt in bookworm's deb822 sources went to the apt
-    # mirror (no APT_MIRROR hook: the patch's own rewrite), the proxies from the client config reached RUN.
+    # mirror (no APT_MIRROR hook: the patch's own rewrite), and the proxies reached RUN.
     apt = "\n".join(_lines(lab.corp.apt_log)[marks[lab.corp.apt_log] :])
     assert "debrep/dists/bookworm/" in apt
     assert "bookworm-security" in apt

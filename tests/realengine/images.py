@@ -84,8 +84,8 @@ _GOLANG_CHANGES = (
 def publish(
     docker: Callable[..., Any], registry: str, names: list[str], release: str, *, golang: bool, ca: Path
 ) -> None:
-    """Push `<registry>/<name>` for each of `names` (e.g. library/debian:bullseye), one image made from the cached
-    root filesystem.
+    """Push `<registry>/<name>` for each of `names` (e.g. library/debian:bullseye), made from one import of the
+    cached root filesystem.
 
     The corp CA goes into the image the way a platform team adds it to the base images it mirrors: in
     /usr/local/share/ca-certificates (picked up when a build installs ca-certificates) and, where
@@ -116,7 +116,18 @@ def publish(
         refs = [f"{registry}/{name}" for name in names]
         docker("import", *[a for c in changes for a in ("--change", c)], str(tarball), refs[0])
     for ref in refs[1:]:
-        docker("tag", refs[0], ref)
+        # Same layer, own image: a LABEL gives each name its own config, so builds of one never hit the
+        # engine's build cache for another (each test sees its own fetches).
+        docker(
+            "build",
+            "--quiet",
+            "--label",
+            f"org.opencontainers.image.ref.name={ref}",
+            "-t",
+            ref,
+            "-",
+            stdin=f"FROM {refs[0]}\n".encode(),
+        )
     for ref in refs:
         docker("push", ref)
     docker("rmi", *refs)
