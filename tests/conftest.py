@@ -25,9 +25,12 @@ version: 1
 moby:
   ref: v19.03.12
 mirrors:
-  apt: mirrors.tuna.tsinghua.edu.cn
+  apt: {archive: https://mirrors.tuna.tsinghua.edu.cn/debian-archive}
   git:
     "https://github.com/": "https://gitee.com/"
+  downloads:
+    # criu's tarball: GitHub's /archive/ layout, which a git mirror does not serve; kept at GitHub.
+    "https://github.com/checkpoint-restore/criu/archive/": "https://github.com/checkpoint-restore/criu/archive/"
   registry: https://docker.mirror.example.com
 proxy:
   http: $CORP_HTTP_PROXY
@@ -35,6 +38,9 @@ proxy:
   no_proxy: [localhost, .corp.example]
 targets:
   - binary
+ci:
+  gitlab:
+    image_prefix: registry.example.com/dockerhub
 """
 
 

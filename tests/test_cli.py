@@ -61,10 +61,14 @@ def test_init_seed_carries_the_manual_procedures_mirrors(runner: CliRunner, tmp_
     target.write_text(target.read_text().replace("YOUR-ID", "abc123"))
     spec = load_file(str(target)).spec
     assert spec.moby.ref == "v19.03.12"
-    assert spec.mirrors.apt == "mirrors.tuna.tsinghua.edu.cn"
+    assert spec.mirrors.apt is not None
+    assert not isinstance(spec.mirrors.apt, str)
+    assert spec.mirrors.apt.archive == "https://mirrors.tuna.tsinghua.edu.cn/debian-archive"
+    assert spec.mirrors.pypi == "https://pypi.tuna.tsinghua.edu.cn/simple"
     assert spec.mirrors.git == {"https://github.com/": "https://gitee.com/"}
     assert spec.mirrors.downloads == {
-        "https://download.docker.com/linux/static": "https://mirrors.aliyun.com/docker-ce/linux/static"
+        "https://github.com/checkpoint-restore/criu/archive/": "https://github.com/checkpoint-restore/criu/archive/",
+        "https://download.docker.com/linux/static": "https://mirrors.aliyun.com/docker-ce/linux/static",
     }
     assert spec.mirrors.registry is not None
 
@@ -115,7 +119,7 @@ def test_validate_warns_about_dockerfile_env(runner: CliRunner, tmp_path: Path, 
     result = runner.invoke(app, ["validate", str(spec)], catch_exceptions=False)
     assert result.exit_code == 0
     # Located like a problem, so editors jump to the key: file:line:col: key: warning: …
-    assert f"{spec}:12:9: proxy.mode: warning: dockerfile-env writes the proxy into the Dockerfile as ENV" in (
+    assert f"{spec}:15:9: proxy.mode: warning: dockerfile-env writes the proxy into the Dockerfile as ENV" in (
         result.stderr
     )
 

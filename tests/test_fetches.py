@@ -37,6 +37,10 @@ _GITHUB = re.compile(r"https://github\.com/[^\s\"'?$)`]+")
 
 def _spec(ref: str, mirrors: str = SEED_MIRRORS, family: str = "") -> str:
     moby = f"{{ref: {ref}, family: '{family}'}}" if family else f"{{ref: {ref}}}"
+    if ref.startswith("v19.03") or family == "19.03":  # Debian buster is archived: the seed's archive mirror
+        mirrors = mirrors.replace(
+            "apt: mirrors.tuna.tsinghua.edu.cn", "apt: {archive: https://mirrors.tuna.tsinghua.edu.cn/debian-archive}"
+        )
     return f"version: 1\nmoby: {moby}\n{mirrors}targets: [binary]\n"
 
 
@@ -154,7 +158,7 @@ def test_strict_names_every_github_url_without_the_git_mirror(tmp_path: Path) ->
     mirrors = SEED_MIRRORS.replace('  git: {"https://github.com/": "https://gitee.com/"}\n', "")
     done = _mobyci(tmp_path, _spec("v28.5.2", mirrors), "--strict")
     assert done.returncode == 1
-    lines = done.stderr.splitlines()
+    lines = [line for line in done.stderr.splitlines() if ": warning: " not in line]
     assert re.fullmatch(
         r"mobyci: \d+ fetches would go direct \(no mirror rewrites them, no proxy carries them\):", lines[0]
     )

@@ -22,7 +22,7 @@ from tests.test_fuzz import FORMATS, meaning, render_all, shell_lines, strings, 
 
 CORPUS = Path(__file__).parent / "hostile"
 CASES = sorted(p.stem for p in CORPUS.glob("*.yaml"))
-BASE = "version: 1\nmoby: {ref: v19.03.12}\ntargets: [binary]\n"
+BASE = "version: 1\nmoby: {ref: v20.10.27}\ntargets: [binary]\n"
 
 
 def _problems(path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -111,7 +111,7 @@ def test_ten_megabyte_text_is_refused_by_size() -> None:
 # --- valid look-alikes: accepted, and rendered exactly ------------------------------------------------------------
 
 
-def _spec(moby: str = "{ref: v19.03.12}", extra: str = "") -> str:
+def _spec(moby: str = "{ref: v20.10.27}", extra: str = "") -> str:
     return f"version: 1\nmoby: {moby}\ntargets: [binary]\n{extra}"
 
 
@@ -132,7 +132,7 @@ def _fetched(loaded: LoadedSpec, outputs: dict[str, str]) -> None:
 
 
 def test_utf8_bom_and_crlf_line_endings_are_accepted() -> None:
-    assert load_text("\ufeff" + BASE.replace("\n", "\r\n")).spec.moby.ref == "v19.03.12"
+    assert load_text("\ufeff" + BASE.replace("\n", "\r\n")).spec.moby.ref == "v20.10.27"
 
 
 @pytest.mark.parametrize("ref", ["yes", "no", "on", "off", "null", "0o17", "1e3", "feature/a+b@c,d=e"])
@@ -149,7 +149,8 @@ def test_unquoted_yes_and_no_stay_strings_in_yaml_1_2() -> None:
 
 
 def test_explicit_str_tag_keeps_a_number_as_text() -> None:
-    assert load_text(_spec("{ref: master, family: !!str 19.03}")).spec.moby.family == "19.03"
+    loaded = load_text(_spec("{ref: master, family: !!str 19.03}", "mirrors: {apt: archive}\n"))
+    assert loaded.spec.moby.family == "19.03"
 
 
 @pytest.mark.parametrize(
@@ -173,7 +174,7 @@ def test_registry_with_port_or_ip_literal_is_accepted_and_written_as_is(registry
     ],
 )
 def test_repository_urls_that_need_quoting_reach_git_intact(repo: str) -> None:
-    loaded, outputs = _render(_spec(f"{{ref: v19.03.12, repo: '{repo}'}}"))
+    loaded, outputs = _render(_spec(f"{{ref: v20.10.27, repo: '{repo}'}}"))
     assert make_plan(loaded).clone_url == repo
     _fetched(loaded, outputs)
 
@@ -191,7 +192,9 @@ def test_no_proxy_entries_that_look_like_other_types_stay_text() -> None:
     entries = ["yes", "::1", "[::1]", "10.0.0.0/8", ".corp.example:8080", "*"]
     listed = ", ".join(f"'{e}'" for e in entries)
     _, outputs = _render(_spec(extra=f"proxy: {{http: $CORP_PROXY, no_proxy: [{listed}]}}\n"))
-    assert meaning("gitlab", outputs["gitlab"])["variables"]["NO_PROXY"].endswith(",".join(entries))
+    no_proxy = meaning("gitlab", outputs["gitlab"])["variables"]["NO_PROXY"]
+    # GitLab adds the instance and its registry after the user's entries.
+    assert no_proxy.endswith(",".join([*entries, "$CI_SERVER_HOST", "$CI_REGISTRY"]))
 
 
 def test_anchors_and_aliases_in_small_numbers_are_fine() -> None:

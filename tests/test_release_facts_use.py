@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mobyci.errors import SpecError
+from mobyci.families import ARCHIVED_DEBIAN, lifecycle
 from mobyci.families import facts as ft
-from mobyci.families import lifecycle
 from mobyci.generator import planview
 from mobyci.generator.render import make_plan, render_pipeline
 from mobyci.schemas.load import LoadedSpec, load_text
@@ -14,7 +14,10 @@ from tests import pipeline_checks as pc
 
 
 def _load(ref: str, *targets: str) -> LoadedSpec:
-    return load_text(f"version: 1\nmoby: {{ref: '{ref}'}}\ntargets: [{', '.join(targets) or 'binary'}]\n")
+    row = ft.table().releases.get(ref)
+    # A release on an archived Debian (19.03: stretch or buster) needs an archive mirror to validate.
+    apt = "mirrors: {apt: archive}\n" if row is not None and row.debian in ARCHIVED_DEBIAN else ""
+    return load_text(f"version: 1\nmoby: {{ref: '{ref}'}}\n{apt}targets: [{', '.join(targets) or 'binary'}]\n")
 
 
 def _refused(ref: str, *targets: str) -> str:

@@ -55,6 +55,7 @@ moby: {ref: REF}
 mirrors:
   registry: https://hub-mirror.example.com
   git: {"https://github.com/": "https://gitee.com/"}
+  APT
 proxy:
   http: $CORP_HTTP_PROXY
   https: ${CORP_HTTPS_PROXY}
@@ -83,9 +84,18 @@ def _specs() -> dict[str, str]:
     texts.update({str(p.relative_to(ROOT)): p.read_text() for p in sorted((ROOT / "tests/golden").glob("*/spec.yaml"))})
     for ref in ("v19.03.12", "v20.10.27", "v24.0.9", "v27.5.1"):
         for mode in ("build-args", "dockerfile-env"):
-            texts[f"proxy-{ref}-{mode}"] = PROXY_SPEC.replace("REF", ref).replace("MODE", mode)
+            texts[f"proxy-{ref}-{mode}"] = (
+                PROXY_SPEC.replace("REF", ref)
+                .replace("MODE", mode)
+                # 19.03 builds on Debian buster, which only archive.debian.org still serves.
+                .replace("APT", "apt: archive" if ref == "v19.03.12" else "apt: mirrors.example.com")
+            )
     # 19.03's packaging distros have all reached end of life: its spec builds binaries only.
-    texts["auth-v19.03.12"] = AUTH_SPEC.replace("REF", "v19.03.12").replace(", {name: deb, distros: [DISTRO]}", "")
+    texts["auth-v19.03.12"] = (
+        AUTH_SPEC.replace("REF", "v19.03.12")
+        .replace(", {name: deb, distros: [DISTRO]}", "")
+        .replace("mirrors:\n", "mirrors:\n  apt: archive\n")  # Debian buster is archived
+    )
     for ref, distro in (("v20.10.27", "debian-bullseye"), ("v27.5.1", "ubuntu-noble")):
         texts[f"auth-{ref}"] = AUTH_SPEC.replace("REF", ref).replace("DISTRO", distro)
     return texts

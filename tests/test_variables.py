@@ -185,6 +185,8 @@ def test_no_output_shadows_a_moby_variable(family: str, ref_kind: str, monkeypat
     ref, family_key = (tag, "") if ref_kind == "tag" else ("corp/feature", f", family: '{family}'")
     for runner in ("dind", "shell"):
         text = SPEC.replace("REF", ref).replace(" FAMILY", family_key).replace("DISTRO", distro)
+        if family == "19.03":  # Debian buster is archived: validation insists on an archive mirror
+            text = text.replace("apt: deb.mirror.example.com", "apt: archive")
         loaded = load_text(text.replace("RUNNER", runner), "mobyci.yaml")
         for fmt in ("gitlab", "buildkite", "github"):
             doc = pc.load_yaml(render_pipeline(loaded, fmt))

@@ -11,7 +11,21 @@ from mobyci.families.versions import Version, parse_family_version, tag_version
 if TYPE_CHECKING:
     from mobyci.families.facts import ReleaseFacts
 
-__all__ = ["FAMILIES", "Family", "Packaging", "Release", "Variant", "Version", "family_names", "resolve"]
+# Debian releases moved to archive.debian.org: deb.debian.org answers 404 for their dists/ (buster checked
+# 2026-12-01: http://deb.debian.org/debian/dists/buster/Release is 404).
+ARCHIVED_DEBIAN = frozenset({"jessie", "stretch", "buster"})
+
+__all__ = [
+    "ARCHIVED_DEBIAN",
+    "FAMILIES",
+    "Family",
+    "Packaging",
+    "Release",
+    "Variant",
+    "Version",
+    "family_names",
+    "resolve",
+]
 
 
 class Release(NamedTuple):
@@ -38,6 +52,11 @@ class Release(NamedTuple):
         if self.variant and self.variant.apt_build_arg is not None:
             return self.variant.apt_build_arg
         return self.family.apt_build_arg
+
+    @property
+    def debian_archived(self) -> bool:
+        """Whether that Debian release is gone from deb.debian.org and its mirrors (served by archive.debian.org)."""
+        return self.debian in ARCHIVED_DEBIAN
 
     @property
     def buildkit_git_sources(self) -> bool:

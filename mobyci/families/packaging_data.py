@@ -104,8 +104,9 @@ def serving_setting(mirrors: Any, distro: str) -> str | None:
     setting = distro_archive(distro).setting
     if family == "debian":
         # 'archive' (archive.debian.org) serves archived releases only; a mirror host, the live ones.
-        apt = mirrors.apt
-        served = apt is not None and (apt == "archive") == (release in ARCHIVED_DEBIAN)
+        from mobyci.schemas.apt import apt_sources_for
+
+        served = apt_sources_for(mirrors, archived=release in ARCHIVED_DEBIAN) is not None
     elif family == "ubuntu":
         served = mirrors.ubuntu is not None and mirrors.ubuntu.archive is not None
     elif setting is not None:

@@ -83,15 +83,27 @@ class Touchpoints(NamedTuple):
     # that never reach the network in this Dockerfile (tonistiigi/xx, busybox, scratch, vpnkit, registry,
     # buildx-bin, compose-bin, docker:dind): they only provide files to COPY --from.
     debian_roots: tuple[str, ...] = ("base", "frozen-images")
+    # Plain downloads from GitHub's own URL layouts (/archive/, /releases/download/) inside git_files: a git
+    # prefix rule would send them to a git mirror, which serves neither layout. (URL, where it is.)
+    github_downloads: tuple[tuple[str, str], ...] = ()
+    # The dev image runs `pip3 install` (yamllint: v19.03.12 Dockerfile:289, v20.10.27:310, v24.0.9:542).
+    pip_install: bool = False
 
 
 _GIT = ("Dockerfile", "hack/dockerfile/install/*.installer", "hack/dockerfile/cli.sh")
 _DOWNLOADS = ("hack/dockerfile/install/dockercli.installer", "Dockerfile", "hack/dockerfile/cli.sh")
 _FROZEN = "contrib/download-frozen-image-v2.sh"
+# The criu stage's source tarball (v19.03.12 Dockerfile:56, v20.10.27 Dockerfile:38); 23.0+ install criu from
+# openSUSE's apt repository instead.
+_CRIU = (("https://github.com/checkpoint-restore/criu/archive/v${CRIU_VERSION}.tar.gz", "Dockerfile, criu stage"),)
 
 
 def _touchpoints(
-    *, apt_unhooked: tuple[str, ...], debian_roots: tuple[str, ...] = ("base", "frozen-images")
+    *,
+    apt_unhooked: tuple[str, ...],
+    debian_roots: tuple[str, ...] = ("base", "frozen-images"),
+    github_downloads: tuple[tuple[str, str], ...] = (),
+    pip: bool = False,
 ) -> Touchpoints:
     return Touchpoints(
         git_files=_GIT,
@@ -101,16 +113,18 @@ def _touchpoints(
         base_stage="base",
         apt_unhooked_stages=apt_unhooked,
         debian_roots=debian_roots,
+        github_downloads=github_downloads,
+        pip_install=pip,
     )
 
 
 TOUCHPOINTS: dict[str, Touchpoints] = {
     # 19.03: frozen-images is `FROM base`, so the build arg's hook in base covers every apt stage.
-    "19.03": _touchpoints(apt_unhooked=(), debian_roots=("base",)),
+    "19.03": _touchpoints(apt_unhooked=(), debian_roots=("base",), github_downloads=_CRIU, pip=True),
     # 20.10 - 24.0: base has the APT_MIRROR hook; frozen-images is `FROM debian:…` and never sees it.
-    "20.10": _touchpoints(apt_unhooked=("frozen-images",)),
-    "23.0": _touchpoints(apt_unhooked=("frozen-images",)),
-    "24.0": _touchpoints(apt_unhooked=("frozen-images",)),
+    "20.10": _touchpoints(apt_unhooked=("frozen-images",), github_downloads=_CRIU, pip=True),
+    "23.0": _touchpoints(apt_unhooked=("frozen-images",), pip=True),
+    "24.0": _touchpoints(apt_unhooked=("frozen-images",), pip=True),
     # 25+: no hook at all; every apt stage descends from base or frozen-images.
     "25-28": _touchpoints(apt_unhooked=("base", "frozen-images")),
     "29": _touchpoints(apt_unhooked=("base", "frozen-images")),

@@ -50,7 +50,7 @@ def distro_mirror(mirrors: Mirrors, kind: str, distro: str) -> DistroMirror | No
     setting = serving_setting(mirrors, distro)
     lines: list[str] | None = None
     if family == "debian" and mirrors.apt is not None:
-        lines = debian_apt_lines(mirrors.apt, release)
+        lines = debian_apt_lines(mirrors, release)
     elif family == "raspbian" and mirrors.raspbian is not None:
         hosts = "|".join(re.escape(h) for h in RASPBIAN_HOSTS)
         lines = _sed_run(

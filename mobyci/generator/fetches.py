@@ -179,7 +179,9 @@ class _Router:
             return self._image(endpoint, frozen=kind == "frozen-image")
         if kind == "apt":
             if mirrors.apt:
-                return "mirror", f"mirrors.apt -> {mirrors.apt}"
+                from mobyci.schemas.apt import describe
+
+                return "mirror", f"mirrors.apt -> {describe(mirrors, self.loaded.release)}"
             return self._fallback(endpoint, "no mirrors.apt")
         if kind == "go-modules":
             if mirrors.goproxy:

@@ -88,6 +88,9 @@ def _variables(plan: p.Plan, dind: bool) -> dict[str, Any]:
     variables: dict[str, Any] = dict(plan.variables)
     if dind:
         variables.update((var, f"${name}") for var, name in _service_ca_variables(plan))
+    for name in ("NO_PROXY", "no_proxy"):
+        if name in variables:
+            variables[name] = _no_proxy(variables[name])
     if any(j.registry_login for j in plan.jobs):
         variables[p.DEV_IMAGE_VAR] = "$CI_REGISTRY_IMAGE/moby-dev"
         variables[p.DEV_TAG_VAR] = "$CI_PIPELINE_ID"
@@ -101,6 +104,26 @@ def _variables(plan: p.Plan, dind: bool) -> dict[str, Any]:
             }
         )
     return variables
+
+
+# The GitLab instance (clones, API) and its container registry (host[:port], as docker login and push name it;
+# Go's NO_PROXY matching takes a host:port entry for that port): never through the corporate proxy.
+_INSTANCE_NO_PROXY = ("$CI_SERVER_HOST", "$CI_REGISTRY")
+
+
+def _no_proxy(value: str) -> str:
+    entries = [*value.split(","), *_INSTANCE_NO_PROXY]
+    return ",".join(dict.fromkeys(entries))
+
+
+def proxy_guards(plan: p.Plan) -> list[str]:
+    """Lines that stop a job at once, naming the variable (never its value), when a proxy CI variable is unset or
+    empty: GitLab passes protected variables only to protected branches and tags, not to merge-request pipelines."""
+    return [
+        f': "${{{name}:?set the CI/CD variable {name} (a protected variable is absent on merge-request pipelines '
+        'and unprotected branches)}"'
+        for name in plan.ci_variables
+    ]
 
 
 def _default(loaded: LoadedSpec, plan: p.Plan) -> dict[str, Any]:
@@ -135,6 +158,7 @@ def _dind_template(loaded: LoadedSpec, plan: p.Plan) -> dict[str, Any]:
         # The cli image has git and buildx but not make or bash, which moby's Makefile needs; the packaging
         # Makefiles call GNU date (coreutils).
         "before_script": [
+            *proxy_guards(plan),
             # apk reaches Alpine's CDN over https: the CA goes into the image's own bundle first.
             *((*plan.ca_lines, f"cat {ca.CA_FILE} >> /etc/ssl/certs/ca-certificates.crt") if plan.ca_lines else ()),
             apk_add_line(loaded.spec.mirrors.alpine, ("make", "bash", "coreutils")),
@@ -176,7 +200,7 @@ def _job(
         out["variables"] = dict(job.variables)
     if job.matrix:
         out["parallel"] = {"matrix": [{name: list(values) for name, values in job.matrix}]}
-    script: list[str] = []
+    script: list[str] = proxy_guards(plan)
     if job.registry_login or job.build_cache:
         script.append(_LOGIN)
     if job.build_cache:

@@ -34,7 +34,6 @@ DEV_IMAGE_VAR = "MOBYCI_DEV_IMAGE"
 DEV_TAG_VAR = "MOBYCI_DEV_TAG"
 _DEV_TAGGED = "${MOBYCI_DEV_IMAGE}:${MOBYCI_DEV_TAG}"
 _DEV_CACHE_VAR = "MOBYCI_DEV_CACHE"  # the dev image's layer cache, kept across pipelines
-_IN_DEV = "/go/src/github.com/docker/docker"
 # The cross matrix dimension. Not PLATFORM: moby reads that name as its product name (bake `variable "PLATFORM"`,
 # `--build-arg PLATFORM`), so a job variable PLATFORM=linux/arm64 ends up in `docker version` as the platform.
 PLATFORM_VAR = "MOBYCI_PLATFORM"
@@ -42,6 +41,8 @@ BUILDKITE_NOTE = "Buildkite: "  # notes about one CI system start with its name;
 # Set by the emitter of a job with a build cache: the cache ref or scope without its per-job key
 # (`type=registry,ref=registry/image:` or `type=gha,scope=mobyci-`); unset: no cache flags.
 CACHE_VAR = "MOBYCI_CACHE"
+_BUNDLE_TARGETS = ("binary", "dynbinary", "cross")
+_BUNDLE_TAR = "mobyci-bundles.tar"  # a make-run bundle, streamed out of the dev container
 
 
 class Job(NamedTuple):
@@ -357,13 +358,15 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tupl
         f"git -C {SOURCE_DIR} remote add origin {clone}",
         f"git -C {SOURCE_DIR} fetch -q --depth 1 origin {ref}",
         f"git -C {SOURCE_DIR} checkout -q FETCH_HEAD",
-        f"git -C {SOURCE_DIR} rev-parse HEAD > {GITCOMMIT_FILE}",
+        # Short, as moby's own Makefile stamps DOCKER_GITCOMMIT (`git rev-parse --short HEAD`).
+        f"git -C {SOURCE_DIR} rev-parse --short HEAD > {GITCOMMIT_FILE}",
         f"sh {PATCH_SCRIPT} {SOURCE_DIR}",
     ]
     artifacts = [GITCOMMIT_FILE]
     registry_login = False
-    if family.build_style == "make-run":
-        # The dev image holds the source and the toolchain; every target runs inside it.
+    if family.build_style == "make-run" and any(t.name in _BUNDLE_TARGETS for t in spec.targets):
+        # The dev image holds the source and the toolchain; every target runs inside it. Package jobs build
+        # from the source archive with docker-ce-packaging's own images and never use it.
         registry_login = True
         env = [
             f'export DOCKER_BUILD_ARGS="{_build_args_flags(build_args)}'
@@ -394,18 +397,21 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tupl
         stage="prepare",
         title="Check out moby, apply the mirror patch" + (", build the dev image" if registry_login else ""),
         script=tuple(script),
+        # As long as the build jobs' own: a build job retried days later still finds the source archive.
         artifacts=tuple(artifacts),
-        artifacts_expire_in="1 day",
         docker=registry_login,
         registry_login=registry_login,
     )
 
 
 def _apt_env(loaded: LoadedSpec) -> list[str]:
-    apt, knob = loaded.spec.mirrors.apt, loaded.release.apt_build_arg
-    if apt is None or apt == "archive" or knob is None:
+    """The family's own APT_MIRROR knob, for a bare host only: its hook swaps the host name and keeps http://."""
+    from mobyci.schemas.apt import apt_sources
+
+    sources, knob = apt_sources(loaded.spec.mirrors, loaded.release), loaded.release.apt_build_arg
+    if sources is None or not sources.host_only or not sources.debian.startswith("http://") or knob is None:
         return []
-    host = apt.split("://", 1)[-1].rstrip("/")
+    host = sources.debian.removeprefix("http://").removesuffix("/debian")
     return [f"export {knob}={shlex.quote(host)}"]
 
 
@@ -495,19 +501,20 @@ def _bake_lines(loaded: LoadedSpec, target: str, build_args: tuple[str, ...]) ->
 
 def _make_run_target(target: str, build_args: tuple[str, ...]) -> list[str]:
     # Inside docker-in-docker the Makefile cannot bind-mount bundles/ (DOCKER_HOST is remote), so run
-    # hack/make.sh in the dev image as `make binary` would, and copy the bundle out.
+    # hack/make.sh in the dev image as `make binary` would, and stream the bundle out.
     steps = {"binary": "binary", "dynbinary": "dynbinary", "cross": "cross"}[target]
     envs = " ".join(f"-e {name}" for name in (*build_args, "DOCKER_GITCOMMIT", "VERSION"))
     cross = f' -e DOCKER_CROSSPLATFORMS="${PLATFORM_VAR}"' if target == "cross" else ""
-    name = f"mobyci-{target}-$$"
+    inside = shlex.quote(f"hack/make.sh {steps} >&2 && tar -C bundles -cf - .")
     return [
         f'DOCKER_GITCOMMIT="$(cat {GITCOMMIT_FILE})" && export DOCKER_GITCOMMIT',
         f'docker pull "${DEV_IMAGE_VAR}:$MOBYCI_DEV_TAG"',
         # --privileged as the Makefile's own `docker run`: the image's entrypoint, hack/dind, mounts filesystems.
-        f'docker run --privileged --name "{name}" {envs}{cross} "{_DEV_TAGGED}" hack/make.sh {steps}',
+        # --rm: a failed build must not leave its container (GBs) on a persistent runner, so the bundle leaves
+        # the container as a tar stream on stdout (the build's own output goes to stderr).
+        f'docker run --rm --privileged {envs}{cross} "{_DEV_TAGGED}" sh -c {inside} > {_BUNDLE_TAR}',
         f"mkdir -p {SOURCE_DIR}/bundles",
-        f'docker cp "{name}:{_IN_DEV}/bundles/." {SOURCE_DIR}/bundles/',
-        f'docker rm "{name}"',
+        f"tar -C {SOURCE_DIR}/bundles -xf {_BUNDLE_TAR} && rm -f {_BUNDLE_TAR}",
     ]
 
 
@@ -583,15 +590,17 @@ def _applied(loaded: LoadedSpec, system: str, rules: set[str]) -> tuple[Applied,
         return "; ".join(part for part in parts if part)
 
     if mirrors.apt:
+        from mobyci.schemas.apt import describe
+
         knob = release.apt_build_arg
         out.append(
             Applied(
                 "mirrors.apt",
-                mirrors.apt,
+                describe(mirrors, release),
                 joined(
                     f"Debian {release.debian} packages in the dev image build",
-                    f"{knob} in the build environment" if knob and mirrors.apt != "archive" else "",
-                    rule("apt"),
+                    f"{knob} in the build environment" if _apt_env(loaded) else "",
+                    *(rule(r) for r in sorted(rules) if r.startswith("apt-")),
                     "package jobs' apt through RUN_FLAGS" if any(t.name == "deb" for t in spec.targets) else "",
                 ),
             )
@@ -634,7 +643,10 @@ def _applied(loaded: LoadedSpec, system: str, rules: set[str]) -> tuple[Applied,
         where = "apk add in the docker-in-docker jobs' docker:cli image" if system == "gitlab" else "not used: no apk"
         out.append(Applied("mirrors.alpine", mirrors.alpine, where))
     if mirrors.pypi:
-        out.append(Applied("mirrors.pypi", mirrors.pypi, "pip index of the mobyci-check job"))
+        dev_image = "the dev image's pip3 (PIP_INDEX_URL)" if "pypi" in rules else ""
+        out.append(
+            Applied("mirrors.pypi", mirrors.pypi, joined("pip index of the mobyci-check job", dev_image, rule("pypi")))
+        )
     for key, value in (("proxy.http", proxy.http), ("proxy.https", proxy.https)):
         if value:
             carried = "build args of every build" if proxy.mode == "build-args" else "ENV in the Dockerfile"
@@ -669,10 +681,5 @@ def _notes(loaded: LoadedSpec) -> tuple[str, ...]:
         notes.append(
             f"{BUILDKITE_NOTE}no build cache for the bake jobs (ci.buildkite.cache is unset): every stage is built "
             "each time, on the agents' own builder"
-        )
-    if spec.mirrors.apt and spec.mirrors.apt.startswith("https://") and release.apt_build_arg is not None:
-        notes.append(
-            f"the apt mirror reaches the build through {release.apt_build_arg}, which takes a host only: "
-            "Debian sources keep http:// there"
         )
     return tuple(notes)

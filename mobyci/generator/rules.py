@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, NamedTuple
 from mobyci.errors import MobyciError
 from mobyci.families.packaging_data import ARCHIVED_DEBIAN
 from mobyci.families.touchpoints import TOUCHPOINTS, Touchpoints
+from mobyci.schemas.apt import AptSources, apt_sources, apt_sources_for
 
 if TYPE_CHECKING:
+    from mobyci.schemas.compiled import Mirrors
     from mobyci.schemas.load import LoadedSpec
 
 MARKER_PREFIX = "# mobyci:"
@@ -97,6 +99,11 @@ def dockerfile_dq(value: str) -> str:
     return re.sub(r'([\\"$])', r"\\\1", value)
 
 
+def under_git_prefix(url: str, git: dict[str, str]) -> bool:
+    """Whether a git prefix rule (a key ending in '/') would rewrite `url`."""
+    return any(source.endswith("/") and url.startswith(source) for source in git)
+
+
 def _quoted_list(values: list[str]) -> str:
     return " or ".join(f"'{v}'" for v in values)
 
@@ -145,38 +152,56 @@ def _sed_repl(value: str) -> str:
     return re.sub(r"([\\&#])", r"\\\1", value)
 
 
-def _apt_lines(apt: str) -> list[tuple[Piece, ...]]:
-    if "://" in apt:
-        pattern = r"https?://(httpredir|deb|security)\.debian\.org"
-        replacement = apt.rstrip("/")
-    else:
-        pattern = r"(httpredir|deb|security)\.debian\.org"
-        replacement = apt
-    command = _sh_single(f"s#{pattern}#{_sed_repl(replacement)}#g")
-    return [
-        ("RUN for f in /etc/apt/sources.list /etc/apt/sources.list.d/debian.sources; do \\",),
-        (f'        if [ -f "$f" ]; then sed -E -i {command} "$f"; fi; \\',),
-        ("    done",),
+# Debian's own hosts as the official images' sources name them: bullseye/bookworm use deb.debian.org for both
+# repositories, buster images name security.debian.org; httpredir is the old name of deb.debian.org.
+_DEBIAN_HOSTS = r"https?://(deb|httpredir|security)\.debian\.org"
+_APT_FILES = "/etc/apt/sources.list /etc/apt/sources.list.d/debian.sources"
+_VALID_UNTIL = "/etc/apt/apt.conf.d/99mobyci-archive"
+
+
+def apt_sed_script(sources: AptSources) -> list[str]:
+    """The sed -E expressions that point every Debian line of sources.list and debian.sources at `sources`.
+
+    debian-security first: its URL starts with the debian one. `security.debian.org/` without a path (the
+    oldest images) is the security repository too. For an archived release the -updates suites go: the archive
+    keeps no Release file for them (a `deb` line is dropped, a deb822 Suites: field loses the word)."""
+    security, debian = _sed_repl(sources.security), _sed_repl(sources.debian)
+    script = [
+        f"s#{_DEBIAN_HOSTS}/debian-security/?([[:space:]]|$)#{security}\\2#g",
+        f"s#https?://security\\.debian\\.org/?([[:space:]]|$)#{security}\\1#g",
+        f"s#https?://(deb|httpredir)\\.debian\\.org/debian/?([[:space:]]|$)#{debian}\\2#g",
     ]
+    if sources.archived:
+        script += [
+            "/^deb(-src)?[[:space:]].*[[:space:]][a-z]+-updates([[:space:]]|$)/d",
+            "/^Suites:/s#[[:space:]]+[a-z]+-updates([[:space:]]|$)#\\1#g",
+        ]
+    return script
 
 
-_APT_ARCHIVE_LINES: list[tuple[Piece, ...]] = [
-    (
-        "RUN sed -E -i -e 's#(httpredir|deb|security)\\.debian\\.org#archive.debian.org#g' "
-        "-e '/buster-updates/d' /etc/apt/sources.list \\",
-    ),
-    (" && echo 'Acquire::Check-Valid-Until \"false\";' > /etc/apt/apt.conf.d/99mobyci-archive",),
-]
+def _apt_lines(sources: AptSources) -> list[tuple[Piece, ...]]:
+    expressions = " ".join(f"-e {_sh_single(e)}" for e in apt_sed_script(sources))
+    lines: list[tuple[Piece, ...]] = [
+        (f"RUN for f in {_APT_FILES}; do \\",),
+        (f'        if [ -f "$f" ]; then sed -E -i {expressions} "$f"; fi; \\',),
+    ]
+    if sources.archived:
+        lines += [
+            ("    done \\",),
+            (f" && echo 'Acquire::Check-Valid-Until \"false\";' > {_VALID_UNTIL}",),
+        ]
+    else:
+        lines.append(("    done",))
+    return lines
 
 
-def debian_apt_lines(apt: str, suite: str) -> list[str] | None:
+def debian_apt_lines(mirrors: Mirrors, suite: str) -> list[str] | None:
     """The Dockerfile lines that point apt at `mirrors.apt` in an image of Debian `suite`, the same lines the moby
     patch inserts; None when that mirror cannot serve the suite ('archive' serves archived releases only)."""
-    archived = suite in ARCHIVED_DEBIAN
-    if (apt == "archive") != archived:
+    sources = apt_sources_for(mirrors, archived=suite in ARCHIVED_DEBIAN)
+    if sources is None:
         return None
-    lines = _APT_ARCHIVE_LINES if archived else _apt_lines(apt)
-    return ["".join(p for p in line if isinstance(p, str)) for line in lines]
+    return ["".join(p for p in line if isinstance(p, str)) for line in _apt_lines(sources)]
 
 
 def _proxy_value(value: str, setting: str) -> tuple[Piece, ...]:
@@ -188,6 +213,52 @@ def _proxy_value(value: str, setting: str) -> tuple[Piece, ...]:
 
 def _env_line(name: str, pieces: tuple[Piece, ...]) -> tuple[Piece, ...]:
     return (f'ENV {name}="', *pieces, '"')
+
+
+def _apt_rules(loaded: LoadedSpec, tp: Touchpoints) -> list[Rule]:
+    sources = apt_sources(loaded.spec.mirrors, loaded.release)
+    if sources is None:
+        return []
+    # A bare host reaches the family's own APT_MIRROR hook through the build arg (plan.py); every other form
+    # needs URLs the hook cannot write (it swaps the host only), so mobyci's rewrite runs in base too.
+    hooked = loaded.release.apt_build_arg is not None
+    via_hook = sources.host_only and sources.debian.startswith("http://") and hooked
+    stages = list(tp.apt_unhooked_stages)
+    if not via_hook and tp.base_stage not in stages:
+        stages.insert(0, tp.base_stage)
+    where = f"{sources.debian} and {sources.security}"
+    if sources.archived:
+        where += f" (Debian {loaded.release.debian} is archived; expired Release files accepted)"
+    return [
+        _insert_rule(
+            f"apt-{stage}", f"apt in the {stage} stage uses {where}", tp, stage=stage, lines=_apt_lines(sources)
+        )
+        for stage in stages
+    ]
+
+
+def _pypi_rules(pypi: str | None, tp: Touchpoints) -> list[Rule]:
+    if pypi is None or not tp.pip_install:
+        return []
+    return [
+        _insert_rule(
+            "pypi",
+            "pip in the dev image installs from the PyPI mirror (ENV PIP_INDEX_URL in the base stage)",
+            tp,
+            stage=tp.base_stage,
+            lines=[_env_line("PIP_INDEX_URL", (dockerfile_dq(pypi),))],
+        )
+    ]
+
+
+def _git_host_rule(git: dict[str, str], downloads: dict[str, str], tp: Touchpoints) -> Rule:
+    # A download under a git prefix (GitHub's /archive/ tarballs) is a download, not a clone: its own
+    # mirrors.downloads entry is a longer prefix and wins in the same pass (mapped to itself, it stays).
+    rule = _rewrite_rule(
+        "git-host", "git fetch URLs point at the git mirrors", tp.git_files, dict(git), exact_keys=True
+    )
+    extra = tuple(Replacement(s, t) for s, t in downloads.items() if under_git_prefix(s, git))
+    return rule._replace(replacements=rule.replacements + extra)
 
 
 def build_rules(loaded: LoadedSpec) -> list[Rule]:
@@ -202,11 +273,7 @@ def build_rules(loaded: LoadedSpec) -> list[Rule]:
         rules += _ca_rules(tp)
 
     if mirrors.git:
-        rules.append(
-            _rewrite_rule(
-                "git-host", "git fetch URLs point at the git mirrors", tp.git_files, dict(mirrors.git), exact_keys=True
-            )
-        )
+        rules.append(_git_host_rule(mirrors.git, mirrors.downloads, tp))
     if mirrors.downloads:
         rules.append(
             _rewrite_rule(
@@ -269,28 +336,7 @@ def build_rules(loaded: LoadedSpec) -> list[Rule]:
             )
         )
 
-    if mirrors.apt == "archive":
-        for stage in (base_stage, *(s for s in tp.apt_unhooked_stages if s != base_stage)):
-            rules.append(
-                _insert_rule(
-                    "apt-archive" if stage == base_stage else f"apt-archive-{stage}",
-                    f"apt in the {stage} stage uses archive.debian.org (Debian {family.debian} is archived)",
-                    tp,
-                    stage=stage,
-                    lines=list(_APT_ARCHIVE_LINES),
-                )
-            )
-    elif mirrors.apt:
-        for stage in tp.apt_unhooked_stages:
-            rules.append(
-                _insert_rule(
-                    f"apt-{stage}",
-                    f"apt in the {stage} stage uses the Debian mirror (the stage has no APT_MIRROR hook)",
-                    tp,
-                    stage=stage,
-                    lines=_apt_lines(mirrors.apt),
-                )
-            )
+    rules += _apt_rules(loaded, tp)
 
     if mirrors.goproxy or mirrors.gosumdb:
         go_lines: list[tuple[Piece, ...]] = []
@@ -307,6 +353,8 @@ def build_rules(loaded: LoadedSpec) -> list[Rule]:
                 lines=go_lines,
             )
         )
+
+    rules += _pypi_rules(mirrors.pypi, tp)
 
     if family.gopath and mirrors.git:
         commands = [

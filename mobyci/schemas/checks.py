@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from mobyci.families import Release, family_names, resolve, resolve_family
 from mobyci.families.packaging_data import distro_archive, mirrors_in_use, needs_arm, serving_setting
 from mobyci.families.versions import Version, tag_version
-from mobyci.schemas.compiled import Spec
+from mobyci.schemas.compiled import AptMirrors, Spec
 
 if TYPE_CHECKING:
     import datetime
@@ -44,9 +44,8 @@ def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release 
     findings += target_findings
     warnings += target_warnings
     findings += _check_registry(spec)
-    findings += _check_apt(spec, release)
     findings += _check_rewrites("git", spec.mirrors.git)
-    findings += _check_rewrites("downloads", spec.mirrors.downloads)
+    findings += _check_rewrites("downloads", spec.mirrors.downloads, keep_under=spec.mirrors.git)
     findings += _check_names(spec)
     findings += _check_placeholders(spec)
     findings += _check_outputs(spec)
@@ -59,6 +58,12 @@ def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release 
         findings.append(
             (("mirrors", "registry_tokens"), "only applies with mirrors.registry: set the mirror or remove this key")
         )
+    # Last: a spec whose ref, family or keys are in question first gets those fixed (the Debian release, and so
+    # the apt mirror it needs, follows from them).
+    if not findings:
+        findings += _check_apt(spec, release)
+    if release is not None and not findings:
+        warnings += warn_spec(spec, release)
     # Messages quote the user's values: a newline in one must not start a line that reads like another problem.
     return (
         release,
@@ -299,7 +304,8 @@ def _host_root(url: str) -> bool:
     return "://" in url and not urlsplit(url).path
 
 
-def _check_rewrites(name: str, mapping: dict[str, str]) -> list[Finding]:
+def _check_rewrites(name: str, mapping: dict[str, str], keep_under: dict[str, str] | None = None) -> list[Finding]:
+    """`keep_under`: git prefixes; a download under one may map to itself (kept at its origin, not cloned)."""
     findings: list[Finding] = []
     for source, target in mapping.items():
         at: Loc = ("mirrors", name, source)
@@ -321,21 +327,18 @@ def _check_rewrites(name: str, mapping: dict[str, str]) -> list[Finding]:
                     "(an exact repository)",
                 )
             )
-        elif source == target:
+        elif source == target and not any(g.endswith("/") and source.startswith(g) for g in keep_under or {}):
             findings.append((at, f"'{source}' is mapped to itself: remove the entry"))
     return findings
 
 
 def _check_apt(spec: Spec, release: Release | None) -> list[Finding]:
-    if spec.mirrors.apt == "archive" and release is not None and release.family.debian != "buster":
-        return [
-            (
-                ("mirrors", "apt"),
-                f"'archive' serves Debian buster, but family {release.family.name} builds on Debian "
-                f"{release.family.debian}, which is still on the regular mirrors: give a mirror host instead",
-            )
-        ]
-    return []
+    if release is None:
+        return []
+    from mobyci.schemas.apt import apt_problem
+
+    problem = apt_problem(spec.mirrors, release)
+    return [] if problem is None else [(("mirrors", "apt"), problem)]
 
 
 def _check_outputs(spec: Spec) -> list[Finding]:
@@ -446,10 +449,17 @@ def login_warnings(spec: Spec, release: Release) -> list[Finding]:
 _PLACEHOLDER_RE = re.compile(r"YOUR[-_][A-Z]+")
 
 
+def _apt_text(apt: str | AptMirrors | None) -> str | None:
+    """mirrors.apt as one text: a mapping's URLs joined."""
+    if isinstance(apt, AptMirrors):
+        return " ".join(url for url in apt.as_dict().values() if url)
+    return apt
+
+
 def _check_placeholders(spec: Spec) -> list[Finding]:
     mirrors = spec.mirrors
     values: list[tuple[Loc, str | None]] = [
-        (("mirrors", "apt"), mirrors.apt),
+        (("mirrors", "apt"), _apt_text(mirrors.apt)),
         (("mirrors", "registry"), mirrors.registry),
         (("mirrors", "goproxy"), mirrors.goproxy),
         (("mirrors", "alpine"), mirrors.alpine),
@@ -539,6 +549,60 @@ def unmirrored_distros(spec: Spec) -> list[Finding]:
                 )
             )
     return findings
+
+
+def warn_spec(spec: Spec, release: Release) -> list[Finding]:
+    """What validates but will likely fail on a real runner: (key path, message), reported as warnings."""
+    from mobyci.families.touchpoints import TOUCHPOINTS
+
+    findings: list[Finding] = []
+    git, downloads = spec.mirrors.git, spec.mirrors.downloads
+    for url, where in TOUCHPOINTS[release.family.name].github_downloads:
+        prefix = max((s for s in git if s.endswith("/") and url.startswith(s)), key=len, default=None)
+        if prefix is None or any(url.startswith(s) for s in downloads):
+            continue
+        findings.append(
+            (
+                ("mirrors", "git", prefix),
+                f"would rewrite the download {url} ({where}) to {git[prefix]}{url[len(prefix) :]}: GitHub's "
+                "/archive/ and /releases/download/ layouts are not served by git mirrors (GitLab uses /-/archive/); "
+                f"map it in mirrors.downloads (a longer prefix wins), e.g. '{url.rsplit('/', 1)[0]}/': your file "
+                "mirror, or the same URL to keep it at GitHub through the proxy",
+            )
+        )
+    findings += _apt_https_warning(spec, release)
+    mirrored = any(v for v in spec.mirrors.as_dict().values() if v not in (True, None))
+    if mirrored and spec.ci.gitlab.image_prefix is None and spec.ci.gitlab.runner == "dind":
+        findings.append(
+            (
+                ("ci", "gitlab"),
+                f"mirrors are set but ci.gitlab.image_prefix is not: GitLab runners pull docker:"
+                f"{spec.ci.gitlab.docker_version}-cli, docker:{spec.ci.gitlab.docker_version}-dind and "
+                "python:3.12-slim from Docker Hub; behind a firewall set image_prefix to your registry's Docker "
+                "Hub proxy (or $CI_DEPENDENCY_PROXY_GROUP_IMAGE_PREFIX)",
+            )
+        )
+    return [(at, _one_line(message)) for at, message in findings]
+
+
+def _apt_https_warning(spec: Spec, release: Release) -> list[Finding]:
+    from mobyci.families.touchpoints import TOUCHPOINTS
+    from mobyci.schemas.apt import apt_sources
+
+    sources = apt_sources(spec.mirrors, release)
+    plain_debian = [s for s in TOUCHPOINTS[release.family.name].apt_unhooked_stages if s != "base"]
+    if sources is None or not plain_debian or not any(u.startswith("https://") for u in sources[:2]):
+        return []
+    if spec.tls.ca_certs:  # the CA rule writes a bundle into those stages (tls.ca_certs)
+        return []
+    return [
+        (
+            ("mirrors", "apt"),
+            f"the {', '.join(plain_debian)} stage builds FROM a plain debian image, which has no ca-certificates: "
+            "apt there cannot verify an https mirror. Serve it over http too (apt checks the signed Release files) "
+            "and write the http URL, or name the mirror's CA in tls.ca_certs (it is then written into that stage)",
+        )
+    ]
 
 
 class Shape(NamedTuple):

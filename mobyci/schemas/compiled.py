@@ -22,6 +22,16 @@ class Moby(Frozen):
     nested_models: ClassVar[dict[str, type[Frozen]]] = {}
 
 
+class AptMirrors(Frozen):
+    """Separate apt repositories (Nexus, Artifactory and other proxies serve one repository per URL)."""
+
+    debian: str | None
+    security: str | None
+    archive: str | None
+    field_names: ClassVar[tuple[str, ...]] = ('debian', 'security', 'archive')
+    nested_models: ClassVar[dict[str, type[Frozen]]] = {}
+
+
 class Login(Frozen):
     """A login named by CI variables: the values stay in your CI settings and are read when the job runs."""
 
@@ -43,7 +53,7 @@ class UbuntuMirrors(Frozen):
 class Mirrors(Frozen):
     """Where the build fetches from instead of the public hosts. Every key is optional."""
 
-    apt: str | None
+    apt: str | AptMirrors | None
     git: dict[str, str]
     git_auth: Login | None
     downloads: dict[str, str]
@@ -59,7 +69,7 @@ class Mirrors(Frozen):
     fedora: str | None
     centos_stream: str | None
     field_names: ClassVar[tuple[str, ...]] = ('apt', 'git', 'git_auth', 'downloads', 'registry', 'registry_auth', 'registry_tokens', 'goproxy', 'gosumdb', 'alpine', 'pypi', 'ubuntu', 'raspbian', 'fedora', 'centos_stream')
-    nested_models: ClassVar[dict[str, type[Frozen]]] = {'git_auth': Login, 'registry_auth': Login, 'ubuntu': UbuntuMirrors}
+    nested_models: ClassVar[dict[str, type[Frozen]]] = {'apt': AptMirrors, 'git_auth': Login, 'registry_auth': Login, 'ubuntu': UbuntuMirrors}
 
 
 class Proxy(Frozen):
@@ -277,14 +287,98 @@ SCHEMA: Any = {
                                             'schema': {
                                                 'type': 'nullable',
                                                 'schema': {
-                                                    'type': 'function-after',
-                                                    'function': {
-                                                        'type': 'no-info',
-                                                        'function': fields.check_apt,
-                                                    },
-                                                    'schema': {
-                                                        'type': 'str',
-                                                    },
+                                                    'type': 'union',
+                                                    'choices': [
+                                                        {
+                                                            'type': 'function-after',
+                                                            'function': {
+                                                                'type': 'no-info',
+                                                                'function': fields.check_apt,
+                                                            },
+                                                            'schema': {
+                                                                'type': 'str',
+                                                            },
+                                                        },
+                                                        {
+                                                            'type': 'model',
+                                                            'cls': AptMirrors,
+                                                            'schema': {
+                                                                'type': 'model-fields',
+                                                                'fields': {
+                                                                    'debian': {
+                                                                        'type': 'model-field',
+                                                                        'schema': {
+                                                                            'type': 'default',
+                                                                            'schema': {
+                                                                                'type': 'nullable',
+                                                                                'schema': {
+                                                                                    'type': 'function-after',
+                                                                                    'function': {
+                                                                                        'type': 'no-info',
+                                                                                        'function': fields.check_apt_url,
+                                                                                    },
+                                                                                    'schema': {
+                                                                                        'type': 'str',
+                                                                                    },
+                                                                                },
+                                                                            },
+                                                                            'default': None,
+                                                                        },
+                                                                    },
+                                                                    'security': {
+                                                                        'type': 'model-field',
+                                                                        'schema': {
+                                                                            'type': 'default',
+                                                                            'schema': {
+                                                                                'type': 'nullable',
+                                                                                'schema': {
+                                                                                    'type': 'function-after',
+                                                                                    'function': {
+                                                                                        'type': 'no-info',
+                                                                                        'function': fields.check_apt_url,
+                                                                                    },
+                                                                                    'schema': {
+                                                                                        'type': 'str',
+                                                                                    },
+                                                                                },
+                                                                            },
+                                                                            'default': None,
+                                                                        },
+                                                                    },
+                                                                    'archive': {
+                                                                        'type': 'model-field',
+                                                                        'schema': {
+                                                                            'type': 'default',
+                                                                            'schema': {
+                                                                                'type': 'nullable',
+                                                                                'schema': {
+                                                                                    'type': 'function-after',
+                                                                                    'function': {
+                                                                                        'type': 'no-info',
+                                                                                        'function': fields.check_apt_url,
+                                                                                    },
+                                                                                    'schema': {
+                                                                                        'type': 'str',
+                                                                                    },
+                                                                                },
+                                                                            },
+                                                                            'default': None,
+                                                                        },
+                                                                    },
+                                                                },
+                                                                'model_name': 'AptMirrors',
+                                                                'computed_fields': [],
+                                                            },
+                                                            'custom_init': False,
+                                                            'root_model': False,
+                                                            'config': {
+                                                                'extra_fields_behavior': 'forbid',
+                                                                'strict': True,
+                                                                'title': 'AptMirrors',
+                                                            },
+                                                            'ref': 'AptMirrors',
+                                                        },
+                                                    ],
                                                 },
                                             },
                                             'default': None,

@@ -311,9 +311,15 @@ def check_apt(value: str) -> str:
     if value == "archive":
         return value
     if "://" in value:
-        return check_url(value, allow_path=False)
+        return check_apt_url(value)
     check_url(f"http://{value}", allow_path=False)
     return value
+
+
+def check_apt_url(value: str) -> str:
+    """An apt repository URL: apt and the rewrite's sed read it, so no query, fragment or '#'."""
+    check_url(value)
+    return value.rstrip("/") or value
 
 
 def _check_https(value: str, kind: str, why_not_http: str) -> str:

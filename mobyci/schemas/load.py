@@ -6,6 +6,7 @@ Every problem comes back located (`file:line:col: key.path: message`); nothing h
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -82,7 +83,7 @@ def load_text(text: str, filename: str = "mobyci.yaml", base: Path | None = None
     try:
         spec = validate_data(doc.data)
     except pydantic_core.ValidationError as exc:
-        raise SpecError([_problem(filename, doc, error) for error in exc.errors()]) from None
+        raise SpecError([_problem(filename, doc, error) for error in _one_branch(exc.errors(), doc.data)]) from None
     release, findings, found_warnings = check_spec(spec)
     if spec.tls.ca_certs:
         from mobyci.schemas.cafiles import ca_file_findings
@@ -127,6 +128,36 @@ def _validator() -> pydantic_core.SchemaValidator:
         from mobyci.schemas.compile import live_schema
 
         return pydantic_core.SchemaValidator(live_schema(vars(compiled)))
+
+
+# A union member as pydantic names it in an error's loc: a validator function on str, or a model class.
+_BRANCH = re.compile(r"^(function-\w+\[.*\]|[A-Z][A-Za-z]+)$")
+
+
+def _one_branch(errors: list[Any], data: Any) -> list[Any]:
+    """Errors of a value that may be a string or a mapping (mirrors.apt) come once per union member: keep the
+    member the value's own type chose, and drop the member's name from the key path."""
+    kept = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        at = next((i for i, part in enumerate(loc) if isinstance(part, str) and _BRANCH.match(part)), None)
+        if at is None:
+            kept.append(error)
+            continue
+        mapping_branch = not loc[at].startswith("function-")
+        if mapping_branch == isinstance(_input_at(data, loc, at), dict):
+            kept.append({**error, "loc": loc[:at] + loc[at + 1 :]})
+    return kept or errors
+
+
+def _input_at(data: Any, loc: tuple[Any, ...], at: int) -> Any:
+    """The value at loc[:at] in the document's data."""
+    value = data
+    for part in loc[:at]:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
 
 
 def _problem(filename: str, doc: yamlpos.Document, error: Any) -> Problem:

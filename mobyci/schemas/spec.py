@@ -74,13 +74,39 @@ class UbuntuMirrors(_Model):
     )
 
 
+AptUrl = Annotated[str, AfterValidator(fields.check_apt_url)]
+
+
+class AptMirrors(_Model):
+    """Separate apt repositories (Nexus, Artifactory and other proxies serve one repository per URL)."""
+
+    debian: AptUrl | None = Field(
+        None,
+        description="Root of a Debian archive (serves dists/<release>), e.g. "
+        "https://nexus.example.com/repository/debian-proxy.",
+    )
+    security: AptUrl | None = Field(
+        None,
+        description="Root of debian-security (serves dists/<release>-security), e.g. "
+        "https://nexus.example.com/repository/debian-security-proxy. Default: debian's sibling /debian-security.",
+    )
+    archive: AptUrl | None = Field(
+        None,
+        description="A mirror of archive.debian.org's layout (serves /debian and /debian-security), used for "
+        "releases whose Debian is archived, e.g. https://mirrors.tuna.tsinghua.edu.cn/debian-archive.",
+    )
+
+
 class Mirrors(_Model):
     """Where the build fetches from instead of the public hosts. Every key is optional."""
 
-    apt: Annotated[str, AfterValidator(fields.check_apt)] | None = Field(
+    apt: Annotated[str, AfterValidator(fields.check_apt)] | AptMirrors | None = Field(
         None,
-        description="Debian mirror host (mirrors.example.com) or URL (https://mirrors.example.com) serving "
-        "/debian and /debian-security, or 'archive' for archive.debian.org (19.03's Debian buster is archived).",
+        description="Debian mirror: a host (mirrors.example.com) or URL without path (https://mirrors.example.com) "
+        "serving /debian and /debian-security; a URL with a path, the root of a Debian archive "
+        "(https://deb.mirror.example.com/debian; debian-security is its sibling /debian-security); 'archive' for "
+        "archive.debian.org; or a mapping of separate repositories {debian: URL, security: URL, archive: URL}. "
+        "A release whose Debian is archived (19.03: buster) needs 'archive' or archive: URL.",
     )
     git: dict[GitUrl, GitUrl] = Field(
         default_factory=dict,
@@ -128,7 +154,8 @@ class Mirrors(_Model):
     )
     pypi: Annotated[str, AfterValidator(fields.check_pypi)] | None = Field(
         None,
-        description="PyPI index (https://mirrors.example.com/pypi/simple) from which the check job installs mobyci.",
+        description="PyPI index (https://mirrors.example.com/pypi/simple) from which the check job installs mobyci "
+        "and the dev image's pip3 installs (PIP_INDEX_URL).",
     )
     ubuntu: UbuntuMirrors | None = Field(
         None,
