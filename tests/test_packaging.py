@@ -359,7 +359,7 @@ def test_package_pipeline_runs(tmp_path: Path) -> None:
         lines = dockerfile.splitlines()
         after = lines[lines.index("FROM ${BUILD_IMAGE}") + 1]
         assert after == f"# mobyci:distro-mirror-{image.split('/')[0].split('-', 1)[1]}"
-    assert "#deb.mirror.test#g" in images["debbuild-debian-bookworm/x86_64"]
+    assert "#http://deb.mirror.test/debian\\2#g" in images["debbuild-debian-bookworm/x86_64"]
     assert "baseurl=https://centos.mirror.test/centos-stream/$stream/BaseOS/" in images["rpmbuild-centos-9/x86_64"]
 
     makes = [c for c in calls if c["tool"] == "make" and c["args"][1] != "moby"]

@@ -239,7 +239,13 @@ def _unknown_key(loc: tuple[str | int, ...]) -> str:
     here: tuple[str, ...] = ()
     for part in loc[:-1]:
         here = (*here[:-1], f"{here[-1]}[]") if isinstance(part, int) and here else (*here, str(part))
-    elsewhere = [path for path in _key_paths(Spec, ()) if path[-1] == key and path[:-1] != here]
+    # Sibling blocks of one section (mirrors.ubuntu and mirrors.apt) name different upstreams with the same
+    # words: mirrors.ubuntu.security is not a misplaced mirrors.apt.security, so no "belongs under" there.
+    elsewhere = [
+        path
+        for path in _key_paths(Spec, ())
+        if path[-1] == key and path[:-1] != here and not (len(here) >= 2 and path[:-2] == here[:-1])
+    ]
     if elsewhere:
         places = " or ".join(f"{'.'.join(path[:-1]) or 'the top level'} ({'.'.join(path)})" for path in elsewhere)
         return f"unknown key '{key}' here; it belongs under {places}: move it there"
