@@ -1,19 +1,8 @@
-"""Patch rules applied to a moby tree in-process (`mobyci patch --apply/--check DIR`).
+"""A Python reference of the patch engine, for tests only: the generated sh script is the engine.
 
-The same engine is written twice: here in Python, and as the awk program of the sh script (patchscript.py,
-templates/patch.sh.j2). The property test in tests/test_patch_property.py holds them to equal results.
-
-The engine, per file (lines split on "\\n", bytes, no locale):
-1. Marker blocks: a line `# mobyci:<id>` followed by the rule's lines is an insertion already applied.
-   A marker of a rule this spec does not have here, or a block that differs, is an error (the tree was
-   patched with another spec). Block lines are never rewritten.
-2. Rewrites, rule after rule, each a single left-to-right pass over a line. At each position: a rule's
-   target found there is copied as is (so a second run, or a target that contains its source, changes
-   nothing); else the longest exact source whose next character cannot continue a URL path; else the
-   longest prefix source; else the character is copied.
-3. Insertions: after the only `FROM … AS <stage>` line, each missing block, in rule order.
-4. The result must be a fixed point: running 1-3 on it again must change nothing.
-A changed file is written whole, lines ending in "\\n", through a temporary file in its directory.
+It follows the steps written down in mobyci/generator/patch.py, in Python; tests/test_patch_property.py
+compares the script's results (under dash and busybox) with this one's for arbitrary rules and files, and
+tests/test_patch.py does on every family's fixture tree. Nothing in mobyci imports it.
 """
 
 from __future__ import annotations
@@ -25,24 +14,21 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
-from mobyci.errors import CheckFailed, MobyciError
-from mobyci.families.detect import check_tree, detect_family, unknown_family_message
-from mobyci.generator.patchscript import mismatch_message, miss_message, spec_description
+from mobyci.errors import MobyciError
+from mobyci.families.detect import holds_in, not_a_tree_message, unknown_family_message
+from mobyci.families.touchpoints import DETECTION, TREE_MARKERS, Condition
+from mobyci.generator.patchscript import mismatch_message, miss_message
 from mobyci.generator.rules import (
     CA_FILE_ENV,
     MARKER_PREFIX,
     EnvValue,
     Rule,
-    build_rules,
     check_rule,
     dockerfile_dq,
     patterns_of,
 )
-
-if TYPE_CHECKING:
-    from mobyci.schemas.load import LoadedSpec
 
 # Characters that can continue a URL path: an exact source followed by one of them is another URL.
 PATH_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~/-")
@@ -55,6 +41,31 @@ _FILE_PATTERN = re.compile(r"^[A-Za-z0-9._/*-]+$")
 class PatchReport:
     lines: list[str] = field(default_factory=list)  # the summary a person reads
     changed: bool = False  # whether anything changed (or, with check, would change)
+
+
+# ------------------------------------------------------------------------------------- the tree and its family
+
+
+def check_tree(tree: Path) -> None:
+    """Raise MobyciError unless `tree` looks like the root of a moby checkout (as the script's first lines do)."""
+    if not tree.is_dir():
+        raise MobyciError(f"{tree}: no such directory")
+    for marker in TREE_MARKERS:
+        if not (tree / marker).is_file():
+            raise MobyciError(not_a_tree_message(str(tree), marker))
+
+
+def _holds(tree: Path, condition: Condition) -> bool:
+    path = tree / condition.path
+    return holds_in(path.read_bytes() if path.is_file() else None, condition)
+
+
+def detect_family(tree: Path) -> str | None:
+    """The family of the moby tree in `tree` by touchpoints.DETECTION, or None when no rule matches."""
+    for family, conditions in DETECTION:
+        if all(_holds(tree, c) for c in conditions):
+            return family
+    return None
 
 
 # ---------------------------------------------------------------------------------------------- the engine
@@ -407,7 +418,7 @@ def run_rules(
     check: bool,
     environ: Mapping[str, str],
 ) -> PatchReport:
-    """The in-process engine: check the tree, run every rule on every file, then write all or nothing."""
+    """The reference engine: check the tree, run every rule on every file, then write all or nothing."""
     check_tree(tree)
     detected = detect_family(tree)
     if detected is None:
@@ -419,7 +430,7 @@ def run_rules(
     results = _collect(tree, rules, resolved)
     errors = [e for res in results for e in res.errors] or _rule_errors(resolved, results, detected)
     if errors:
-        raise (CheckFailed if check else MobyciError)("\n".join([*errors, "nothing was changed"]))
+        raise MobyciError("\n".join([*errors, "nothing was changed"]))
 
     lines = [f"moby family {detected} (detected from the tree)", *_summary(resolved, results, check=check)]
     for rule_id, rel, _, current in copies:
@@ -498,14 +509,3 @@ def _write_keep_mode(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def apply_patch(loaded: LoadedSpec, tree: Path, *, check: bool) -> PatchReport:
-    return run_rules(
-        build_rules(loaded),
-        tree,
-        family=loaded.release.family.name,
-        spec_desc=spec_description(loaded),
-        check=check,
-        environ=os.environ,
-    )

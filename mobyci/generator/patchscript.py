@@ -1,8 +1,8 @@
-"""The patch as a self-contained POSIX sh script, rendered from templates/patch.sh.j2.
+"""The patch as a self-contained POSIX sh script, rendered from templates/patch.sh.j2: the one patch engine.
 
-The script runs the same engine as patch.py (the in-process `--apply/--check`), written in awk; the property
-test in tests/test_patch_property.py holds the two to equal results. The messages both print are here, so
-that rendering a pipeline never loads the Python engine.
+CI runs the script; `mobyci patch --apply/--check DIR` runs it too (patch.py), so every message a user sees
+from the patch is written here or in the template. tests/test_patch_property.py holds its awk to the Python
+reference in tests/reference_patch.py.
 """
 
 from __future__ import annotations
