@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from mobyci.errors import MobyciError
-from mobyci.families.detect import holds_in, not_a_tree_message, unknown_family_message
-from mobyci.families.touchpoints import DETECTION, TREE_MARKERS, Condition
-from mobyci.generator.patchscript import mismatch_message, miss_message
+from mobyci.families.detect import holds_in
+from mobyci.families.touchpoints import DETECTION, DETECTION_HINT, TREE_MARKERS, Condition
+from mobyci.generator.patchscript import MISMATCH, MISS, NOT_A_TREE, UNKNOWN_FAMILY, miss_values
 from mobyci.generator.rules import (
     CA_FILE_ENV,
     MARKER_PREFIX,
@@ -52,7 +52,7 @@ def check_tree(tree: Path) -> None:
         raise MobyciError(f"{tree}: no such directory")
     for marker in TREE_MARKERS:
         if not (tree / marker).is_file():
-            raise MobyciError(not_a_tree_message(str(tree), marker))
+            raise MobyciError(NOT_A_TREE.format(tree=tree, missing=marker))
 
 
 def _holds(tree: Path, condition: Condition) -> bool:
@@ -373,12 +373,12 @@ def _rule_errors(resolved: list[_Resolved], results: list[_FileResult], family: 
                     "expected exactly one"
                 )
             elif state == "missing" and rule.required:
-                errors.append(miss_message(rule, family))
+                errors.append(MISS.format(**miss_values(rule), family=family))
         else:
             hits = sum(sum(res.hits.get(pos, [])) for res in results)
             seen = sum(res.seen.get(pos, 0) for res in results)
             if hits == 0 and seen == 0 and rule.required:
-                errors.append(miss_message(rule, family))
+                errors.append(MISS.format(**miss_values(rule), family=family))
     return errors
 
 
@@ -422,9 +422,9 @@ def run_rules(
     check_tree(tree)
     detected = detect_family(tree)
     if detected is None:
-        raise MobyciError(unknown_family_message(str(tree)))
+        raise MobyciError(UNKNOWN_FAMILY.format(tree=tree, hint=DETECTION_HINT))
     if detected != family:
-        raise MobyciError(mismatch_message(str(tree), detected, family, spec_desc))
+        raise MobyciError(MISMATCH.format(tree=tree, detected=detected, expected=family, spec=spec_desc))
     resolved = _resolve(rules, environ)
     copies = _tree_copies(rules, tree, environ)
     results = _collect(tree, rules, resolved)

@@ -359,12 +359,14 @@ def _both_engines_refuse(loaded: LoadedSpec, script: str, tree: Path, message: s
             assert (outcome.code, outcome.stdout, outcome.errors) == (1, [], [message])
 
 
-def test_family_mismatch(tmp_path: Path, busybox_bin: Path) -> None:
-    loaded = loaded_for("19.03")
+@pytest.mark.parametrize("spec_name", ["mobyci.yaml", 'ci/it\'s "$HOME" `x`.yaml'])
+def test_family_mismatch(tmp_path: Path, busybox_bin: Path, spec_name: str) -> None:
+    # The spec's name is part of the message the script prints: quoted so that sh prints it as it is.
+    loaded = load_text(spec_text(REFS["19.03"]), spec_name)
     script = build_patch_script(loaded)
     tree = copy_tree("25-28", tmp_path / "tree")
     message = (
-        f"{tree}: the tree is moby family 25-28, but the spec is for family 19.03 (mobyci.yaml, moby.ref "
+        f"{tree}: the tree is moby family 25-28, but the spec is for family 19.03 ({spec_name}, moby.ref "
         "v19.03.12): check out the spec's moby.ref in this tree, or fix moby.ref / moby.family"
     )
     _both_engines_refuse(loaded, script, tree, message, busybox_bin)

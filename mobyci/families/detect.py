@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from mobyci.families.touchpoints import (
     DETECTION,
-    DETECTION_HINT,
     Condition,
     Contains,
     Exists,
@@ -17,18 +16,10 @@ from mobyci.families.touchpoints import (
 )
 
 
-def not_a_tree_message(tree: str, missing: str) -> str:
-    return f"{tree}: not a moby source tree (no {missing}): run the patch in the root of a moby checkout"
-
-
-def unknown_family_message(tree: str) -> str:
-    return f"{tree}: cannot tell the moby release family of this tree ({DETECTION_HINT})"
-
-
 def holds_in(data: bytes | None, condition: Condition) -> bool:
     """Whether `condition` holds for a file whose content is `data` (None: no such file).
 
-    Shared by the tree on disk and the facts generator, which reads the same files from git objects."""
+    The facts generator reads the files from git objects; tests' reference patch engine from a tree on disk."""
     if isinstance(condition, Exists):
         return data is not None
     if data is None:
