@@ -14,21 +14,25 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from mobyci.errors import MobyciError
 from mobyci.families.detect import holds_in
 from mobyci.families.touchpoints import DETECTION, DETECTION_HINT, TREE_MARKERS, Condition
-from mobyci.generator.patchscript import MISMATCH, MISS, NOT_A_TREE, UNKNOWN_FAMILY, miss_values
+from mobyci.generator.patchscript import MISMATCH, MISS, NOT_A_TREE, UNKNOWN_FAMILY, miss_values, spec_description
 from mobyci.generator.rules import (
     CA_FILE_ENV,
     MARKER_PREFIX,
     EnvValue,
     Rule,
+    build_rules,
     check_rule,
     dockerfile_dq,
     patterns_of,
 )
+
+if TYPE_CHECKING:
+    from mobyci.schemas.load import LoadedSpec
 
 # Characters that can continue a URL path: an exact source followed by one of them is another URL.
 PATH_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~/-")
@@ -509,3 +513,15 @@ def _write_keep_mode(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def run_spec(loaded: LoadedSpec, tree: Path, *, check: bool, environ: Mapping[str, str]) -> PatchReport:
+    """The reference on a spec's rules, as `mobyci patch --apply/--check` runs the script on them."""
+    return run_rules(
+        build_rules(loaded),
+        tree,
+        family=loaded.release.family.name,
+        spec_desc=spec_description(loaded),
+        check=check,
+        environ=environ,
+    )

@@ -18,10 +18,9 @@ import pytest
 
 from mobyci.errors import MobyciError, SpecError
 from mobyci.generator.patch import apply_patch
-from mobyci.generator.patchscript import build_patch_script, spec_description
+from mobyci.generator.patchscript import build_patch_script
 from mobyci.generator.render import render_pipeline
-from mobyci.generator.rules import build_rules
-from mobyci.schemas.load import LoadedSpec, load_text
+from mobyci.schemas.load import load_text
 from tests import pipeline_checks as pc
 from tests import reference_patch as reference
 from tests.conftest import ROOT
@@ -129,7 +128,7 @@ def test_the_patch_trusts_the_ca_right_after_each_root_debian_from(tmp_path: Pat
         again = apply_patch(loaded, applied, check=True)
     finally:
         del os.environ["MOBYCI_CA_FILE"]
-    by_reference = _reference(loaded, python, env, check=False)
+    by_reference = reference.run_spec(loaded, python, check=False, environ=env)
     assert done.stdout.splitlines() == report.lines == by_reference.lines
     assert not again.pending
     assert again.lines[-1] == "already applied: nothing to change"
@@ -143,17 +142,6 @@ def test_the_patch_trusts_the_ca_right_after_each_root_debian_from(tmp_path: Pat
         assert dockerfile.count("COPY .mobyci/ca.crt /usr/local/share/ca-certificates/mobyci-ca.crt") == len(roots)
     assert (by_script / "Dockerfile").read_bytes() == (applied / "Dockerfile").read_bytes()
     assert (by_script / "Dockerfile").read_bytes() == (python / "Dockerfile").read_bytes()
-
-
-def _reference(loaded: LoadedSpec, tree: Path, env: dict[str, str], *, check: bool) -> reference.PatchReport:
-    return reference.run_rules(
-        build_rules(loaded),
-        tree,
-        family=loaded.release.family.name,
-        spec_desc=spec_description(loaded),
-        check=check,
-        environ=env,
-    )
 
 
 def test_the_patch_refuses_a_missing_ca_file_and_a_key(tmp_path: Path) -> None:
@@ -174,7 +162,7 @@ def test_the_patch_refuses_a_missing_ca_file_and_a_key(tmp_path: Path) -> None:
         assert done.returncode == 1
         assert done.stderr.startswith(f"mobyci-patch: {message}")
         with pytest.raises(MobyciError, match="^" + message.replace("(", r"\(")):
-            _reference(loaded, tree, env, check=False)
+            reference.run_spec(loaded, tree, check=False, environ=env)
         os.environ["MOBYCI_CA_FILE"] = value
         try:
             with pytest.raises(MobyciError, match="^" + message.replace("(", r"\(")):

@@ -345,14 +345,7 @@ def _both_engines_refuse(loaded: LoadedSpec, script: str, tree: Path, message: s
     """The reference, and `--apply` and the script under every shell, refuse the tree with exactly `message`
     (exit 1)."""
     with pytest.raises(MobyciError) as caught:
-        reference.run_rules(
-            build_rules(loaded),
-            tree,
-            family=loaded.release.family.name,
-            spec_desc=_desc(loaded),
-            check=False,
-            environ=ENV,
-        )
+        reference.run_spec(loaded, tree, check=False, environ=ENV)
     assert str(caught.value) == message
     for _, argv, extra in shells(busybox_bin):
         for outcome in (run_script(script, tree, argv, extra), run_apply(loaded, tree, extra)):
