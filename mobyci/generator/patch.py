@@ -29,8 +29,6 @@ from mobyci.errors import MobyciError
 if TYPE_CHECKING:
     from mobyci.schemas.load import LoadedSpec
 
-_PREFIX = "mobyci-patch: "  # what the script puts before each of its messages; the CLI prints them as its own
-
 
 class PatchReport(NamedTuple):
     lines: list[str]  # the summary a person reads (the script's standard output)
@@ -41,7 +39,7 @@ class PatchReport(NamedTuple):
 def apply_patch(loaded: LoadedSpec, tree: Path, *, check: bool) -> PatchReport:
     """Run the spec's patch script on `tree` with the `sh` on PATH, in the current environment (which holds
     the CI variables the script reads). Raises MobyciError with the script's messages when it refuses."""
-    from mobyci.generator.patchscript import build_patch_script
+    from mobyci.generator.patchscript import ME, build_patch_script
 
     shell = shutil.which("sh")
     if shell is None:
@@ -58,7 +56,7 @@ def apply_patch(loaded: LoadedSpec, tree: Path, *, check: bool) -> PatchReport:
         argv = [shell, str(path), *(["--check"] if check else []), "--", f"./{where}" if where[:1] == "-" else where]
         done = subprocess.run(argv, capture_output=True, check=False, stdin=subprocess.DEVNULL)
     lines = _lines(done.stdout)
-    messages = [line.removeprefix(_PREFIX) for line in _lines(done.stderr)]
+    messages = [line.removeprefix(f"{ME}: ") for line in _lines(done.stderr)]  # the CLI's own messages now
     if done.returncode == 0:
         return PatchReport(lines, False, messages)
     if done.returncode == 1 and messages:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from mobyci.schemas.load import LoadedSpec
 
 
+ME = "mobyci-patch"  # the script's name before each of its messages ("mobyci-patch: …")
+
 # What the script says when it refuses a tree. Fields in _RUN_TIME are shell expressions the script expands as it
 # runs; the others are filled in when it is rendered. (tests/reference_patch.py formats the same texts.)
 NOT_A_TREE = "{tree}: not a moby source tree (no {missing}): run the patch in the root of a moby checkout"
@@ -150,6 +152,7 @@ def render_script(
         patterns=patterns,
         markers=TREE_MARKERS,
         detect=_detect_tests(),
+        me=ME,
         not_a_tree=_sh_word(NOT_A_TREE),
         unknown=_sh_word(UNKNOWN_FAMILY, hint=DETECTION_HINT),
         mismatch=_sh_word(MISMATCH, expected=family, spec=spec_desc),

@@ -10,6 +10,7 @@ def root(context, missing=missing):
     cond_expr_undefined = Undefined
     if 0: yield None
     l_0_rules = resolve('rules')
+    l_0_me = resolve('me')
     l_0_markers = resolve('markers')
     l_0_not_a_tree = resolve('not_a_tree')
     l_0_detect = resolve('detect')
@@ -49,7 +50,9 @@ def root(context, missing=missing):
         yield str(environment.getattr(l_1_r, 'title'))
         yield '\n'
     l_1_r = missing
-    yield 'set -eu\nLC_ALL=C\nexport LC_ALL\n\nmobyci_me=mobyci-patch\nmobyci_nl=\'\n\'\nmobyci_usage() {\n\tprintf \'%s\\n\' "usage: sh $0 [--check] [MOBY_DIR]"\n}\nmobyci_die() {\n\tprintf \'%s: %s\\n\' "$mobyci_me" "$1" >&2\n\texit 1\n}\n\nmobyci_check=0\nmobyci_dir=\nwhile [ "$#" -gt 0 ]; do\n\tcase $1 in\n\t\t--check) mobyci_check=1 ;;\n\t\t-h | --help)\n\t\t\tmobyci_usage\n\t\t\texit 0\n\t\t\t;;\n\t\t--) shift; break ;;\n\t\t-*)\n\t\t\tmobyci_usage >&2\n\t\t\texit 2\n\t\t\t;;\n\t\t*)\n\t\t\tif [ -n "$mobyci_dir" ]; then\n\t\t\t\tmobyci_usage >&2\n\t\t\t\texit 2\n\t\t\tfi\n\t\t\tmobyci_dir=$1\n\t\t\t;;\n\tesac\n\tshift\ndone\nif [ "$#" -gt 0 ]; then\n\tif [ -n "$mobyci_dir" ] || [ "$#" -gt 1 ]; then\n\t\tmobyci_usage >&2\n\t\texit 2\n\tfi\n\tmobyci_dir=$1\nfi\n[ -n "$mobyci_dir" ] || mobyci_dir=.\n[ -d "$mobyci_dir" ] || mobyci_die "$mobyci_dir: no such directory"\n\n# A moby tree, of the spec\'s release family?\nfor mobyci_m in'
+    yield 'set -eu\nLC_ALL=C\nexport LC_ALL\n\nmobyci_me='
+    yield str(t_3((undefined(name='me') if l_0_me is missing else l_0_me)))
+    yield '\nmobyci_nl=\'\n\'\nmobyci_usage() {\n\tprintf \'%s\\n\' "usage: sh $0 [--check] [MOBY_DIR]"\n}\nmobyci_die() {\n\tprintf \'%s: %s\\n\' "$mobyci_me" "$1" >&2\n\texit 1\n}\n\nmobyci_check=0\nmobyci_dir=\nwhile [ "$#" -gt 0 ]; do\n\tcase $1 in\n\t\t--check) mobyci_check=1 ;;\n\t\t-h | --help)\n\t\t\tmobyci_usage\n\t\t\texit 0\n\t\t\t;;\n\t\t--) shift; break ;;\n\t\t-*)\n\t\t\tmobyci_usage >&2\n\t\t\texit 2\n\t\t\t;;\n\t\t*)\n\t\t\tif [ -n "$mobyci_dir" ]; then\n\t\t\t\tmobyci_usage >&2\n\t\t\t\texit 2\n\t\t\tfi\n\t\t\tmobyci_dir=$1\n\t\t\t;;\n\tesac\n\tshift\ndone\nif [ "$#" -gt 0 ]; then\n\tif [ -n "$mobyci_dir" ] || [ "$#" -gt 1 ]; then\n\t\tmobyci_usage >&2\n\t\texit 2\n\tfi\n\tmobyci_dir=$1\nfi\n[ -n "$mobyci_dir" ] || mobyci_dir=.\n[ -d "$mobyci_dir" ] || mobyci_die "$mobyci_dir: no such directory"\n\n# A moby tree, of the spec\'s release family?\nfor mobyci_m in'
     for l_1_m in (undefined(name='markers') if l_0_markers is missing else l_0_markers):
         _loop_vars = {}
         pass
@@ -323,5 +326,5 @@ def root(context, missing=missing):
     yield 'if [ "$MOBYCI_NRULES" = 0 ]; then\n\tprintf \'%s\\n\' "the spec maps no mirror into the tree: nothing to change"\nelif [ "$mobyci_nchanged" = 0 ]; then\n\tprintf \'%s\\n\' "already applied: nothing to change"\nelif [ "$mobyci_check" = 1 ]; then\n\t[ "$mobyci_nchanged" = 1 ] && mobyci_s=\'\' || mobyci_s=s\n\tprintf \'%s\\n\' "$mobyci_nchanged file$mobyci_s would change"\n\texit 1\nelse\n\t[ "$mobyci_nchanged" = 1 ] && mobyci_s=\'\' || mobyci_s=s\n\tprintf \'%s\\n\' "patched $mobyci_nchanged file$mobyci_s"\nfi\n'
 
 blocks = {}
-debug_info = '10=41&11=45&63=51&64=58&67=61&68=64&69=68&72=72&73=74&74=76&88=78&89=82&95=90&96=95&97=99&98=101&99=103&105=107&107=110&108=114&109=118&110=122&111=125&112=130&113=134&114=140&115=146&116=152&119=168&120=172&121=177&122=181&123=187&125=193&127=196&133=204&134=208&435=214&436=217&437=220&441=225&454=229&457=231&462=233&463=236&464=239&465=245&467=256&477=264&479=268&486=272&494=278&496=282&497=284&498=286&499=288&506=295&507=298&508=301&509=304&510=308'
-MOBYCI_STAMP = 'jinja2 3.1.6, patch.sh.j2 sha256 86732e88f0f738de9be4ccb3da483edb8272420e042a4c921fd3d9e63839b606'
+debug_info = '10=42&11=46&17=52&63=54&64=61&67=64&68=67&69=71&72=75&73=77&74=79&88=81&89=85&95=93&96=98&97=102&98=104&99=106&105=110&107=113&108=117&109=121&110=125&111=128&112=133&113=137&114=143&115=149&116=155&119=171&120=175&121=180&122=184&123=190&125=196&127=199&133=207&134=211&435=217&436=220&437=223&441=228&454=232&457=234&462=236&463=239&464=242&465=248&467=259&477=267&479=271&486=275&494=281&496=285&497=287&498=289&499=291&506=298&507=301&508=304&509=307&510=311'
+MOBYCI_STAMP = 'jinja2 3.1.6, patch.sh.j2 sha256 c9b3a2cd18949f11056f6ab8f3e225db5da463955ec2791319b321fe8b625554'
