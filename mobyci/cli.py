@@ -117,7 +117,8 @@ def patch(
     spec: SpecArg = commands.DEFAULT_SPEC,
     output: OutputOpt = None,
     apply: Annotated[
-        Path | None, typer.Option("--apply", metavar="DIR", help="Apply the rules to the moby tree in DIR.")
+        Path | None,
+        typer.Option("--apply", metavar="DIR", help="Run the patch script on the moby tree in DIR (with sh)."),
     ] = None,
     check: Annotated[
         Path | None,

@@ -219,11 +219,13 @@ def patch(spec: Path, output: Path | None, apply: Path | None, check: Path | Non
     tree = apply if apply is not None else check
     assert tree is not None
     report = apply_patch(loaded, tree, check=check is not None)
+    for note in report.notes:
+        err(note)
     if check is not None:
         _print_tree_inventory(loaded, tree)  # first: the patch's summary stays the last line
     for line in report.lines:
         echo(line)
-    if check is not None and report.changed:
+    if report.pending:
         raise Exit(EXIT_PROBLEM)
 
 

@@ -38,7 +38,3 @@ class SpecError(MobyciError):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = sorted(problems)
-
-
-class CheckFailed(MobyciError):
-    """A `--check` found drift or a patch rule that matches nothing (exit code 1)."""

@@ -1,8 +1,9 @@
 """tls.ca_certs: the corporate CA of a TLS-inspecting proxy, from the spec to every place a build trusts it.
 
-Validation of committed CA files, the patch (both engines) on fixture trees of every family, the GitLab dind
-service's entrypoint, GitHub's builder config, and a gitlab-ci-local run of the shell profile that shows the CA
-where git, pip, the patch and the Dockerfile read it. The real engine's half is tests/test_real_ca.py.
+Validation of committed CA files, the patch (the script, `--apply`, the Python reference) on fixture trees of
+every family, the GitLab dind service's entrypoint, GitHub's builder config, and a gitlab-ci-local run of the
+shell profile that shows the CA where git, pip, the patch and the Dockerfile read it.
+The real engine's half is tests/test_real_ca.py.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from mobyci.generator.patchscript import build_patch_script
 from mobyci.generator.render import render_pipeline
 from mobyci.schemas.load import load_text
 from tests import pipeline_checks as pc
+from tests import reference_patch as reference
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -115,7 +117,7 @@ def test_the_patch_trusts_the_ca_right_after_each_root_debian_from(tmp_path: Pat
     loaded = load_text(_spec(ref=ref, extra="mirrors: {apt: archive}\n" if ref == "v19.03.12" else ""))
     ca = tmp_path / "ca.crt"
     shutil.copy(GOLDEN_CA, ca)
-    by_script, in_process = _tree(tmp_path, family, "sh"), _tree(tmp_path, family, "py")
+    by_script, applied, python = (_tree(tmp_path, family, name) for name in ("sh", "apply", "py"))
     script = tmp_path / "patch.sh"
     script.write_text(build_patch_script(loaded))
     env = {**os.environ, "MOBYCI_CA_FILE": str(ca)}
@@ -123,14 +125,15 @@ def test_the_patch_trusts_the_ca_right_after_each_root_debian_from(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     os.environ["MOBYCI_CA_FILE"] = str(ca)
     try:
-        report = apply_patch(loaded, in_process, check=False)
-        again = apply_patch(loaded, in_process, check=True)
+        report = apply_patch(loaded, applied, check=False)
+        again = apply_patch(loaded, applied, check=True)
     finally:
         del os.environ["MOBYCI_CA_FILE"]
-    assert done.stdout.splitlines() == report.lines
-    assert not again.changed
+    by_reference = reference.run_spec(loaded, python, check=False, environ=env)
+    assert done.stdout.splitlines() == report.lines == by_reference.lines
+    assert not again.pending
     assert again.lines[-1] == "already applied: nothing to change"
-    for tree in (by_script, in_process):
+    for tree in (by_script, applied, python):
         assert (tree / ".mobyci" / "ca.crt").read_bytes() == GOLDEN_CA.read_bytes()
         dockerfile = (tree / "Dockerfile").read_text()
         # 19.03's frozen-images stage is `FROM base`: it inherits base's store. From 20.10 it is `FROM debian`.
@@ -138,7 +141,8 @@ def test_the_patch_trusts_the_ca_right_after_each_root_debian_from(tmp_path: Pat
         assert sorted(_blocks(dockerfile)) == sorted(roots)
         assert all(between == [] for between in _blocks(dockerfile).values())  # nothing runs before the CA
         assert dockerfile.count("COPY .mobyci/ca.crt /usr/local/share/ca-certificates/mobyci-ca.crt") == len(roots)
-    assert (by_script / "Dockerfile").read_bytes() == (in_process / "Dockerfile").read_bytes()
+    assert (by_script / "Dockerfile").read_bytes() == (applied / "Dockerfile").read_bytes()
+    assert (by_script / "Dockerfile").read_bytes() == (python / "Dockerfile").read_bytes()
 
 
 def test_the_patch_refuses_a_missing_ca_file_and_a_key(tmp_path: Path) -> None:
@@ -158,6 +162,8 @@ def test_the_patch_refuses_a_missing_ca_file_and_a_key(tmp_path: Path) -> None:
         done = subprocess.run(["dash", str(script), str(tree)], env=env, capture_output=True, text=True, check=False)
         assert done.returncode == 1
         assert done.stderr.startswith(f"mobyci-patch: {message}")
+        with pytest.raises(MobyciError, match="^" + message.replace("(", r"\(")):
+            reference.run_spec(loaded, tree, check=False, environ=env)
         os.environ["MOBYCI_CA_FILE"] = value
         try:
             with pytest.raises(MobyciError, match="^" + message.replace("(", r"\(")):
@@ -180,7 +186,7 @@ def test_a_changed_ca_is_copied_again(tmp_path: Path) -> None:
         report = apply_patch(loaded, tree, check=True)
     finally:
         del os.environ["MOBYCI_CA_FILE"]
-    assert report.changed
+    assert report.pending
     assert "  ca                 .mobyci/ca.crt                               to copy" in report.lines
 
 

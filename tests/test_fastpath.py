@@ -158,7 +158,7 @@ def test_render_imports_neither_typer_nor_pydantics_model_layer(tmp_path: Path, 
     spec.write_text(base_spec)
     loaded = _modules_after(["render", str(spec)])
     assert "mobyci.generator.gitlab" in loaded
-    # Rendering writes the sh script; the in-process engine (generator.patch) is for --apply/--check only.
+    # Rendering writes the sh script; running it on a tree (generator.patch) is for --apply/--check only.
     assert {"typer", "pydantic.main", "rich", "mobyci.generator.patch"} & loaded == set()
 
 

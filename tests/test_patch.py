@@ -1,4 +1,6 @@
-"""The patch engine: rules per family, the in-process engine and the generated sh script agree, byte for byte.
+"""The patch engine, the generated sh script: rules per family; the script under dash and busybox, `mobyci patch
+--apply/--check` (which runs it with the sh on PATH) and the Python reference (tests/reference_patch.py) agree,
+byte for byte.
 
 Fixture trees under tests/fixtures/trees/<family>/ are hand-written: they reproduce the shape of the lines of
 moby's trees that the patch works on, nothing more.
@@ -13,17 +15,19 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from typer.testing import CliRunner
 
 from mobyci import __version__
 from mobyci.cli import app
-from mobyci.errors import CheckFailed, MobyciError
-from mobyci.generator.patch import apply_patch, run_rules
+from mobyci.errors import MobyciError
+from mobyci.generator.patch import apply_patch
 from mobyci.generator.patchscript import build_patch_script
 from mobyci.generator.rules import Rule, build_rules
 from mobyci.schemas.load import LoadedSpec, load_text
+from tests import reference_patch as reference
 
 TREES = Path(__file__).parent / "fixtures" / "trees"
 DASH = shutil.which("dash")
@@ -134,29 +138,43 @@ def lines_of(text: str) -> list[str]:
     return text.split("\n")[:-1] if text.endswith("\n") else text.split("\n") if text else []
 
 
-def run_python(rules: list[Rule], tree: Path, family: str, *, check: bool = False, spec_desc: str = "x") -> Outcome:
+def run_reference(rules: list[Rule], tree: Path, family: str, *, check: bool = False, spec_desc: str = "x") -> Outcome:
     try:
-        report = run_rules(rules, tree, family=family, spec_desc=spec_desc, check=check, environ=ENV)
+        report = reference.run_rules(rules, tree, family=family, spec_desc=spec_desc, check=check, environ=ENV)
     except MobyciError as exc:
         return Outcome(1, [], lines_of(str(exc)))
     return Outcome(1 if check and report.changed else 0, report.lines, [])
 
 
+def run_apply(loaded: LoadedSpec, tree: Path, extra: Mapping[str, str], *, check: bool = False) -> Outcome:
+    """What `mobyci patch --apply/--check` reports, with `extra` (e.g. a PATH choosing the sh) in the environment."""
+    with mock.patch.dict(os.environ, {**ENV, **extra}):
+        try:
+            report = apply_patch(loaded, tree, check=check)
+        except MobyciError as exc:
+            return Outcome(1, [], lines_of(str(exc)))
+    assert report.notes == []
+    return Outcome(1 if report.pending else 0, report.lines, [])
+
+
 def both_engines(
     tmp_path: Path, family: str, loaded: LoadedSpec, busybox: Path | None, *, runs: int = 1
 ) -> tuple[dict[str, tuple[bytes, int]], list[Outcome]]:
-    """Apply the patch `runs` times with Python and with the script under every shell; all must agree."""
+    """Apply the patch `runs` times with the reference, and with the script and `--apply` under every shell;
+    all must agree."""
     rules = build_rules(loaded)
     script = build_patch_script(loaded)
-    reference = copy_tree(family, tmp_path / "python")
-    outcomes = [run_python(rules, reference, family, spec_desc=_desc(loaded)) for _ in range(runs)]
-    expected = snapshot(reference)
+    python = copy_tree(family, tmp_path / "python")
+    outcomes = [run_reference(rules, python, family, spec_desc=_desc(loaded)) for _ in range(runs)]
+    expected = snapshot(python)
     for name, argv, extra in shells(busybox):
         tree = copy_tree(family, tmp_path / name)
+        applied = copy_tree(family, tmp_path / f"{name}-apply")
         for index in range(runs):
-            got = run_script(script, tree, argv, extra)
-            assert got == outcomes[index], name
+            assert run_script(script, tree, argv, extra) == outcomes[index], name
+            assert run_apply(loaded, applied, extra) == outcomes[index], f"{name} --apply"
         assert snapshot(tree) == expected, name
+        assert snapshot(applied) == expected, f"{name} --apply"
     return expected, outcomes
 
 
@@ -285,16 +303,20 @@ def test_registry_keeps_tokens_by_default(tmp_path: Path, busybox_bin: Path) -> 
 def _all_outcomes(
     tmp_path: Path, family: str, loaded: LoadedSpec, busybox: Path | None, *, check: bool = False
 ) -> list[Outcome]:
-    """Python and every shell on fresh copies of the tree; asserts that none of them changed anything."""
+    """The reference, and the script and `--apply` under every shell, on fresh copies of the tree; asserts that
+    none of them changed anything."""
     rules = build_rules(loaded)
     script = build_patch_script(loaded)
     before = snapshot(TREES / family)
     tree = copy_tree(family, tmp_path / "python")
-    outcomes = [run_python(rules, tree, loaded.release.family.name, check=check, spec_desc=_desc(loaded))]
+    outcomes = [run_reference(rules, tree, loaded.release.family.name, check=check, spec_desc=_desc(loaded))]
     assert snapshot(tree) == before
     for name, argv, extra in shells(busybox):
         tree = copy_tree(family, tmp_path / name)
         outcomes.append(run_script(script, tree, argv, extra, check=check))
+        assert snapshot(tree) == before
+        tree = copy_tree(family, tmp_path / f"{name}-apply")
+        outcomes.append(run_apply(loaded, tree, extra, check=check))
         assert snapshot(tree) == before
     return outcomes
 
@@ -325,27 +347,31 @@ def test_missing_anchor_is_reported(tmp_path: Path, busybox_bin: Path) -> None:
         "rule goproxy: expected a line 'FROM … AS base' in Dockerfile; found none (detected family 25-28)",
         "nothing was changed",
     ]
-    assert run_python(build_rules(loaded), tree, "25-28").errors == expected
+    assert run_reference(build_rules(loaded), tree, "25-28").errors == expected
     for _, argv, extra in shells(busybox_bin):
         assert run_script(script, tree, argv, extra).errors == expected
+        assert run_apply(loaded, tree, extra).errors == expected
 
 
 def _both_engines_refuse(loaded: LoadedSpec, script: str, tree: Path, message: str, busybox_bin: Path) -> None:
-    """`--apply` and the script, under every shell, refuse the tree with exactly `message` (the script: exit 1)."""
+    """The reference, and `--apply` and the script under every shell, refuse the tree with exactly `message`
+    (exit 1)."""
     with pytest.raises(MobyciError) as caught:
-        apply_patch(loaded, tree, check=False)
+        reference.run_spec(loaded, tree, check=False, environ=ENV)
     assert str(caught.value) == message
     for _, argv, extra in shells(busybox_bin):
-        outcome = run_script(script, tree, argv, extra)
-        assert (outcome.code, outcome.errors) == (1, [message])
+        for outcome in (run_script(script, tree, argv, extra), run_apply(loaded, tree, extra)):
+            assert (outcome.code, outcome.stdout, outcome.errors) == (1, [], [message])
 
 
-def test_family_mismatch(tmp_path: Path, busybox_bin: Path) -> None:
-    loaded = loaded_for("19.03")
+@pytest.mark.parametrize("spec_name", ["mobyci.yaml", 'ci/it\'s "$HOME" `x`.yaml'])
+def test_family_mismatch(tmp_path: Path, busybox_bin: Path, spec_name: str) -> None:
+    # The spec's name is part of the message the script prints: quoted so that sh prints it as it is.
+    loaded = load_text(spec_text(REFS["19.03"]), spec_name)
     script = build_patch_script(loaded)
     tree = copy_tree("25-28", tmp_path / "tree")
     message = (
-        f"{tree}: the tree is moby family 25-28, but the spec is for family 19.03 (mobyci.yaml, moby.ref "
+        f"{tree}: the tree is moby family 25-28, but the spec is for family 19.03 ({spec_name}, moby.ref "
         "v19.03.12): check out the spec's moby.ref in this tree, or fix moby.ref / moby.family"
     )
     _both_engines_refuse(loaded, script, tree, message, busybox_bin)
@@ -385,13 +411,12 @@ def test_a_tree_patched_with_another_spec_is_refused(tmp_path: Path, busybox_bin
         "spec; start from a clean checkout"
     )
     tree = copy_tree("25-28", tmp_path / "tree")
-    apply_patch(first, tree, check=False)
+    assert run_apply(first, tree, {}).code == 0
     for loaded, message in ((second, differs), (third, foreign)):
-        with pytest.raises(MobyciError) as caught:
-            apply_patch(loaded, tree, check=False)
-        assert str(caught.value).splitlines() == [message, "nothing was changed"]
+        assert run_reference(build_rules(loaded), tree, "25-28").errors == [message, "nothing was changed"]
         for _, argv, extra in shells(busybox_bin):
             assert run_script(build_patch_script(loaded), tree, argv, extra).errors == [message, "nothing was changed"]
+            assert run_apply(loaded, tree, extra).errors == [message, "nothing was changed"]
 
 
 def test_unset_ci_variable(tmp_path: Path, busybox_bin: Path) -> None:
@@ -402,11 +427,12 @@ def test_unset_ci_variable(tmp_path: Path, busybox_bin: Path) -> None:
     ]
     env = {"CORP_HTTPS_PROXY": "http://proxy.example:1"}
     with pytest.raises(MobyciError) as caught:
-        run_rules(build_rules(loaded), tree, family="25-28", spec_desc="", check=False, environ=env)
+        reference.run_rules(build_rules(loaded), tree, family="25-28", spec_desc="", check=False, environ=env)
     assert str(caught.value).splitlines() == expected
     for _, argv, extra in shells(busybox_bin):
-        outcome = run_script(build_patch_script(loaded), tree, argv, {**extra, "CORP_HTTP_PROXY": ""})
-        assert (outcome.code, outcome.errors) == (1, expected)
+        unset = {**extra, "CORP_HTTP_PROXY": ""}
+        for outcome in (run_script(build_patch_script(loaded), tree, argv, unset), run_apply(loaded, tree, unset)):
+            assert (outcome.code, outcome.errors) == (1, expected)
 
 
 def test_unstable_rules_are_refused(tmp_path: Path, busybox_bin: Path) -> None:
@@ -461,8 +487,12 @@ def test_check_reports_a_required_miss_through_the_cli(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["patch", str(spec), "--check", str(tree)], catch_exceptions=False)
     assert result.exit_code == 1
     assert "rule downloads: expected 'https://example.org/a' in" in result.output
-    with pytest.raises(CheckFailed):
-        apply_patch(load_text(spec.read_text()), tree, check=True)
+    assert "mobyci-patch:" not in result.output  # the script's messages are the CLI's own
+    assert run_apply(load_text(spec.read_text()), tree, {}, check=True).errors == [
+        "rule downloads: expected 'https://example.org/a' in hack/dockerfile/install/dockercli.installer, "
+        "Dockerfile, hack/dockerfile/cli.sh; found none (detected family 29)",
+        "nothing was changed",
+    ]
 
 
 def test_script_through_the_cli_is_deterministic(tmp_path: Path) -> None:
@@ -570,3 +600,39 @@ def test_script_bytes_do_not_depend_on_hash_seed(tmp_path: Path) -> None:
 def test_header_names_the_regenerating_command() -> None:
     text = build_patch_script(loaded_for("29"), command="mobyci render ci/mobyci.yaml --all")
     assert "# Regenerate: mobyci render ci/mobyci.yaml --all\n" in text
+
+
+def test_apply_needs_an_sh_on_path(tmp_path: Path) -> None:
+    spec = tmp_path / "mobyci.yaml"
+    spec.write_text(spec_text(REFS["29"], "mirrors:\n  goproxy: https://goproxy.example.com\n"))
+    tree = copy_tree("29", tmp_path / "tree")
+    before = snapshot(tree)
+    empty = tmp_path / "no-tools"
+    empty.mkdir()
+    result = CliRunner().invoke(app, ["patch", str(spec), "--apply", str(tree)], env={"PATH": str(empty)})
+    assert (result.exit_code, result.output) == (
+        1,
+        "mobyci patch --apply/--check runs the patch script with sh: no sh on PATH; install a POSIX shell or run "
+        "`mobyci patch -o mobyci-patch.sh` and the script where one is\n",
+    )
+    assert snapshot(tree) == before
+
+
+def test_a_script_stopped_by_a_signal_is_a_message_not_a_crash(tmp_path: Path) -> None:
+    # A stand-in `sh` that stops as the script does on SIGINT (its trap exits 130), before doing anything.
+    standin = tmp_path / "standin-bin"
+    standin.mkdir()
+    (standin / "sh").write_text("#!/bin/sh\nexit 130\n")
+    (standin / "sh").chmod(0o755)
+    tree = copy_tree("29", tmp_path / "tree")
+    outcome = run_apply(loaded_for("29"), tree, {"PATH": str(standin)})
+    assert outcome == Outcome(1, [], [f"{tree}: the patch script stopped with exit code 130; run the patch again"])
+
+
+def test_a_tree_named_like_an_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The script hands the tree's paths to grep, which reads "-tree/go.mod" as options: --apply passes ./-tree.
+    monkeypatch.chdir(tmp_path)
+    copy_tree("29", tmp_path / "-tree")
+    outcome = run_apply(loaded_for("29", "mirrors:\n  goproxy: https://goproxy.example.com\n"), Path("-tree"), {})
+    assert (outcome.code, outcome.stdout[-1]) == (0, "patched 1 file")
+    assert "# mobyci:goproxy" in (tmp_path / "-tree" / "Dockerfile").read_text()

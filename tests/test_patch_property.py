@@ -1,5 +1,6 @@
 """Property: for arbitrary texts as sources, targets, inserted lines and CI variable values, the generated
-script (under dash and under busybox) ends in exactly the state the in-process engine does."""
+script (under dash and under busybox) ends in exactly the state the Python reference (tests/reference_patch.py)
+does, with the same output."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mobyci.errors import MobyciError
-from mobyci.generator.patch import run_rules
 from mobyci.generator.patchscript import render_script
 from mobyci.generator.rules import EnvValue, Insertion, Replacement, Rule
+from tests.reference_patch import run_rules
 from tests.test_patch import DASH, Outcome, lines_of, make_busybox_bin, run_script, shells
 
 CHARS = [*"ab/:.&\\|#%' \"$`*?[~-\t\r", "é", "中", "🙂"]
@@ -85,14 +86,14 @@ def _tree(root: Path, dockerfile: bytes) -> Path:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=cases())
 @pytest.mark.parametrize("check", [False, True])
-def test_script_equals_in_process(case: tuple[list[Rule], bytes, str], check: bool, busybox_bin: Path) -> None:
+def test_script_equals_the_reference(case: tuple[list[Rule], bytes, str], check: bool, busybox_bin: Path) -> None:
     rules, dockerfile, value = case
     if DASH is None:
         pytest.skip("dash is not installed")
     script = render_script(rules, family="25-28", spec_path="prop.yaml", spec_desc="prop")
     env = {"MOBYCI_TEST_VALUE": value}
     with tempfile.TemporaryDirectory() as tmp:
-        tree = _tree(Path(tmp) / "python", dockerfile)
+        tree = _tree(Path(tmp) / "reference", dockerfile)
         try:
             report = run_rules(rules, tree, family="25-28", spec_desc="prop", check=check, environ=env)
             expected = Outcome(1 if check and report.changed else 0, report.lines, [])

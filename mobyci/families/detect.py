@@ -1,18 +1,13 @@
 """Tell a moby tree's release family from its own files (no VERSION file exists in any release).
 
-The generated patch script runs the same decision list (touchpoints.DETECTION) in sh; keep the two in step
-by changing the data, not this code.
+The generated patch script runs the decision list (touchpoints.DETECTION) in sh on a checkout; the facts
+generator runs it here on files read from git objects. Change the data, not the code.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from mobyci.errors import MobyciError
 from mobyci.families.touchpoints import (
     DETECTION,
-    DETECTION_HINT,
-    TREE_MARKERS,
     Condition,
     Contains,
     Exists,
@@ -21,32 +16,10 @@ from mobyci.families.touchpoints import (
 )
 
 
-def not_a_tree_message(tree: str, missing: str) -> str:
-    return f"{tree}: not a moby source tree (no {missing}): run the patch in the root of a moby checkout"
-
-
-def unknown_family_message(tree: str) -> str:
-    return f"{tree}: cannot tell the moby release family of this tree ({DETECTION_HINT})"
-
-
-def check_tree(tree: Path) -> None:
-    """Raise MobyciError unless `tree` looks like the root of a moby checkout."""
-    if not tree.is_dir():
-        raise MobyciError(f"{tree}: no such directory")
-    for marker in TREE_MARKERS:
-        if not (tree / marker).is_file():
-            raise MobyciError(not_a_tree_message(str(tree), marker))
-
-
-def _holds(tree: Path, condition: Condition) -> bool:
-    path = tree / condition.path
-    return holds_in(path.read_bytes() if path.is_file() else None, condition)
-
-
 def holds_in(data: bytes | None, condition: Condition) -> bool:
     """Whether `condition` holds for a file whose content is `data` (None: no such file).
 
-    Shared by the tree on disk and the facts generator, which reads the same files from git objects."""
+    The facts generator reads the files from git objects; tests' reference patch engine from a tree on disk."""
     if isinstance(condition, Exists):
         return data is not None
     if data is None:
@@ -71,13 +44,5 @@ def detect_from(holds: dict[str, bool] | set[str]) -> str | None:
     """The family the decision list picks, given the keys (condition_key) of the conditions that hold."""
     for family, conditions in DETECTION:
         if all(condition_key(c) in holds for c in conditions):
-            return family
-    return None
-
-
-def detect_family(tree: Path) -> str | None:
-    """The family name ("19.03" … "29") of the moby tree in `tree`, or None when no rule matches."""
-    for family, conditions in DETECTION:
-        if all(_holds(tree, c) for c in conditions):
             return family
     return None

@@ -1,35 +1,70 @@
-"""The patch as a self-contained POSIX sh script, rendered from templates/patch.sh.j2.
+"""The patch as a self-contained POSIX sh script, rendered from templates/patch.sh.j2: the one patch engine.
 
-The script runs the same engine as patch.py (the in-process `--apply/--check`), written in awk; the property
-test in tests/test_patch_property.py holds the two to equal results. The messages both print are here, so
-that rendering a pipeline never loads the Python engine.
+CI runs the script; `mobyci patch --apply/--check DIR` runs it too (patch.py), so every message a user sees
+from the patch is written here or in the template. tests/test_patch_property.py holds its awk to the Python
+reference in tests/reference_patch.py.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+import string
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from mobyci.families.detect import not_a_tree_message, unknown_family_message
-from mobyci.families.touchpoints import DETECTION, TREE_MARKERS, Contains, Exists, HasLine, LineStarts
+from mobyci.families.touchpoints import DETECTION, DETECTION_HINT, TREE_MARKERS, Contains, Exists, HasLine, LineStarts
 from mobyci.generator.header import with_header
 from mobyci.generator.rules import CA_FILE_ENV, EnvValue, Rule, build_rules, check_rule, patterns_of
+from mobyci.generator.template import sh_dq
 
 if TYPE_CHECKING:
     from mobyci.schemas.load import LoadedSpec
 
 
-def miss_message(rule: Rule, family: str) -> str:
-    return f"rule {rule.id}: expected {rule.expected} in {', '.join(rule.files)}; found none (detected family {family})"
+ME = "mobyci-patch"  # the script's name before each of its messages ("mobyci-patch: …")
+
+# What the script says when it refuses a tree. Fields in _RUN_TIME are shell expressions the script expands as it
+# runs; the others are filled in when it is rendered. (tests/reference_patch.py formats the same texts.)
+NOT_A_TREE = "{tree}: not a moby source tree (no {missing}): run the patch in the root of a moby checkout"
+UNKNOWN_FAMILY = "{tree}: cannot tell the moby release family of this tree ({hint})"
+MISMATCH = (
+    "{tree}: the tree is moby family {detected}, but the spec is for family {expected} ({spec}): "
+    "check out the spec's moby.ref in this tree, or fix moby.ref / moby.family"
+)
+MISS = "rule {rule}: expected {expected} in {files}; found none (detected family {family})"
+_RUN_TIME = {"tree": "$mobyci_dir", "missing": "$mobyci_m", "detected": "$mobyci_family"}
 
 
-def mismatch_message(tree: str, detected: str, expected: str, spec_desc: str) -> str:
-    return (
-        f"{tree}: the tree is moby family {detected}, but the spec is for family {expected} ({spec_desc}): "
-        "check out the spec's moby.ref in this tree, or fix moby.ref / moby.family"
-    )
+def miss_values(rule: Rule) -> dict[str, str]:
+    return {"rule": rule.id, "expected": rule.expected, "files": ", ".join(rule.files)}
+
+
+def _pieces(message: str, values: dict[str, str]) -> list[tuple[str, bool]]:
+    """(text, is a shell expression) pieces of `message`, render-time fields filled in from `values`."""
+    pieces: list[tuple[str, bool]] = []
+    for literal, name, _, _ in string.Formatter().parse(message):
+        pieces.append((literal, False))
+        if name is not None:
+            pieces.append((_RUN_TIME[name], True) if name in _RUN_TIME else (values[name], False))
+    return pieces
+
+
+def _sh_word(message: str, **values: str) -> str:
+    """`message` as one sh word: double-quoted up to its last shell expression, the literal rest single-quoted."""
+    pieces = _pieces(message, values)
+    last = max(i for i, (_, expr) in enumerate(pieces) if expr)
+    head = "".join(text if expr else sh_dq(text) for text, expr in pieces[: last + 1])
+    tail = "".join(text for text, _ in pieces[last + 1 :])
+    return f'"{head}"' + (shlex.quote(tail) if tail else "")
+
+
+def _miss_head(rule: Rule) -> str:
+    """The rule's "found none" message up to the family, which the script detects and follows with _MISS_TAIL."""
+    return MISS.partition("{family}")[0].format(**miss_values(rule))
+
+
+_MISS_TAIL = MISS.partition("{family}")[2]
 
 
 def spec_description(loaded: LoadedSpec) -> str:
@@ -104,7 +139,7 @@ def render_script(
                 "files": ", ".join(rule.files),
                 "cases": "|".join(rule.files),
                 "required": rule.required,
-                "miss": miss_message(rule, "").removesuffix(")"),
+                "miss": _miss_head(rule),
                 "stage": rule.insertion.stage.lower() if rule.insertion else "",
                 "reps": [(r.source, r.target, int(r.exact)) for r in rule.replacements],
                 "body": [_sh_line(line) for line in rule.insertion.lines] if rule.insertion else [],
@@ -117,11 +152,11 @@ def render_script(
         patterns=patterns,
         markers=TREE_MARKERS,
         detect=_detect_tests(),
-        not_a_tree_tail=not_a_tree_message("", "\0").split("\0")[1],
-        unknown_tail=unknown_family_message(""),
-        mismatch_tail=mismatch_message("", "", family, spec_desc)
-        .split(":", 1)[1]
-        .removeprefix(" the tree is moby family "),
+        me=ME,
+        not_a_tree=_sh_word(NOT_A_TREE),
+        unknown=_sh_word(UNKNOWN_FAMILY, hint=DETECTION_HINT),
+        mismatch=_sh_word(MISMATCH, expected=family, spec=spec_desc),
+        miss_tail=_MISS_TAIL,
     )
     return with_header(
         body,

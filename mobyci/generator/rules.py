@@ -1,8 +1,8 @@
-"""The patch rules a spec asks for, for its release family: plain data that both the in-process engine and
-the generated sh script execute.
+"""The patch rules a spec asks for, for its release family: plain data that the generated sh script (the
+patch engine, patchscript.py) carries and executes; `mobyci plan` shows them.
 
 Two kinds of rule:
-- a rewrite: literal replacements in a set of files (single left-to-right pass; see patch.py);
+- a rewrite: literal replacements in a set of files (single left-to-right pass; the steps are in patch.py);
 - an insertion: a block of Dockerfile lines placed after the `FROM … AS <stage>` line, headed by a marker
   line `# mobyci:<rule id>` so that a second run recognises it.
 """
@@ -414,7 +414,7 @@ def _merge(pieces: list[Piece]) -> list[Piece]:
     return merged
 
 
-# A file pattern both engines can expand the same way (Python's fnmatch and sh globs).
+# A file pattern the script can use unquoted, as a glob and as a `case` pattern (and tests' fnmatch reads alike).
 _FILE_PATTERN = re.compile(r"^[A-Za-z0-9._/*-]+$")
 
 

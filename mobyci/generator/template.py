@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,11 @@ PRECOMPILED = _TEMPLATES / "patch_sh.py"
 
 def _sh_quote(value: object) -> str:
     return shlex.quote(str(value))  # '' for an empty value
+
+
+def sh_dq(value: object) -> str:
+    """`value` as literal text inside an sh double-quoted string."""
+    return re.sub(r'([\\"$`])', r"\\\1", str(value))
 
 
 def _source() -> str:
@@ -43,6 +49,7 @@ def environment() -> jinja2.Environment:
         autoescape=False,  # noqa: S701 (renders shell, not HTML; values go through sh_quote)
     )
     env.filters["sh_quote"] = _sh_quote
+    env.filters["sh_dq"] = sh_dq
     return env
 
 

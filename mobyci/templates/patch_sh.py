@@ -10,15 +10,17 @@ def root(context, missing=missing):
     cond_expr_undefined = Undefined
     if 0: yield None
     l_0_rules = resolve('rules')
+    l_0_me = resolve('me')
     l_0_markers = resolve('markers')
-    l_0_not_a_tree_tail = resolve('not_a_tree_tail')
+    l_0_not_a_tree = resolve('not_a_tree')
     l_0_detect = resolve('detect')
-    l_0_unknown_tail = resolve('unknown_tail')
+    l_0_unknown = resolve('unknown')
     l_0_family = resolve('family')
-    l_0_mismatch_tail = resolve('mismatch_tail')
+    l_0_mismatch = resolve('mismatch')
     l_0_env_checks = resolve('env_checks')
     l_0_copies = resolve('copies')
     l_0_patterns = resolve('patterns')
+    l_0_miss_tail = resolve('miss_tail')
     try:
         t_1 = environment.filters['length']
     except KeyError:
@@ -26,10 +28,16 @@ def root(context, missing=missing):
         def t_1(*unused):
             raise TemplateRuntimeError("No filter named 'length' found.")
     try:
-        t_2 = environment.filters['sh_quote']
+        t_2 = environment.filters['sh_dq']
     except KeyError:
         @internalcode
         def t_2(*unused):
+            raise TemplateRuntimeError("No filter named 'sh_dq' found.")
+    try:
+        t_3 = environment.filters['sh_quote']
+    except KeyError:
+        @internalcode
+        def t_3(*unused):
             raise TemplateRuntimeError("No filter named 'sh_quote' found.")
     pass
     yield '# The rule data below is literal text (URLs, shell and Dockerfile lines) quoted on purpose:\n# shellcheck disable=SC1003,SC2016,SC2089,SC2090\n#\n# Points a moby source tree at the mirrors of the spec. Usage:\n#   sh mobyci-patch.sh [--check] [MOBY_DIR]      (MOBY_DIR defaults to .)\n# --check reports what would change and exits 1 if anything would. Every rule is checked before any file\n# changes; a second run reports "already applied". Needs only POSIX sh, awk, grep, cmp, cp and mv.\n#\n# Rules:\n'
@@ -42,15 +50,17 @@ def root(context, missing=missing):
         yield str(environment.getattr(l_1_r, 'title'))
         yield '\n'
     l_1_r = missing
-    yield 'set -eu\nLC_ALL=C\nexport LC_ALL\n\nmobyci_me=mobyci-patch\nmobyci_nl=\'\n\'\nmobyci_usage() {\n\tprintf \'%s\\n\' "usage: sh $0 [--check] [MOBY_DIR]"\n}\nmobyci_die() {\n\tprintf \'%s: %s\\n\' "$mobyci_me" "$1" >&2\n\texit 1\n}\n\nmobyci_check=0\nmobyci_dir=\nwhile [ "$#" -gt 0 ]; do\n\tcase $1 in\n\t\t--check) mobyci_check=1 ;;\n\t\t-h | --help)\n\t\t\tmobyci_usage\n\t\t\texit 0\n\t\t\t;;\n\t\t--) shift; break ;;\n\t\t-*)\n\t\t\tmobyci_usage >&2\n\t\t\texit 2\n\t\t\t;;\n\t\t*)\n\t\t\tif [ -n "$mobyci_dir" ]; then\n\t\t\t\tmobyci_usage >&2\n\t\t\t\texit 2\n\t\t\tfi\n\t\t\tmobyci_dir=$1\n\t\t\t;;\n\tesac\n\tshift\ndone\nif [ "$#" -gt 0 ]; then\n\tif [ -n "$mobyci_dir" ] || [ "$#" -gt 1 ]; then\n\t\tmobyci_usage >&2\n\t\texit 2\n\tfi\n\tmobyci_dir=$1\nfi\n[ -n "$mobyci_dir" ] || mobyci_dir=.\n[ -d "$mobyci_dir" ] || mobyci_die "$mobyci_dir: no such directory"\n\n# A moby tree, of the spec\'s release family?\nfor mobyci_m in'
+    yield 'set -eu\nLC_ALL=C\nexport LC_ALL\n\nmobyci_me='
+    yield str(t_3((undefined(name='me') if l_0_me is missing else l_0_me)))
+    yield '\nmobyci_nl=\'\n\'\nmobyci_usage() {\n\tprintf \'%s\\n\' "usage: sh $0 [--check] [MOBY_DIR]"\n}\nmobyci_die() {\n\tprintf \'%s: %s\\n\' "$mobyci_me" "$1" >&2\n\texit 1\n}\n\nmobyci_check=0\nmobyci_dir=\nwhile [ "$#" -gt 0 ]; do\n\tcase $1 in\n\t\t--check) mobyci_check=1 ;;\n\t\t-h | --help)\n\t\t\tmobyci_usage\n\t\t\texit 0\n\t\t\t;;\n\t\t--) shift; break ;;\n\t\t-*)\n\t\t\tmobyci_usage >&2\n\t\t\texit 2\n\t\t\t;;\n\t\t*)\n\t\t\tif [ -n "$mobyci_dir" ]; then\n\t\t\t\tmobyci_usage >&2\n\t\t\t\texit 2\n\t\t\tfi\n\t\t\tmobyci_dir=$1\n\t\t\t;;\n\tesac\n\tshift\ndone\nif [ "$#" -gt 0 ]; then\n\tif [ -n "$mobyci_dir" ] || [ "$#" -gt 1 ]; then\n\t\tmobyci_usage >&2\n\t\texit 2\n\tfi\n\tmobyci_dir=$1\nfi\n[ -n "$mobyci_dir" ] || mobyci_dir=.\n[ -d "$mobyci_dir" ] || mobyci_die "$mobyci_dir: no such directory"\n\n# A moby tree, of the spec\'s release family?\nfor mobyci_m in'
     for l_1_m in (undefined(name='markers') if l_0_markers is missing else l_0_markers):
         _loop_vars = {}
         pass
         yield ' '
-        yield str(t_2(l_1_m))
+        yield str(t_3(l_1_m))
     l_1_m = missing
-    yield '; do\n\t[ -f "$mobyci_dir/$mobyci_m" ] || mobyci_die "$mobyci_dir: not a moby source tree (no $mobyci_m"'
-    yield str(t_2((undefined(name='not_a_tree_tail') if l_0_not_a_tree_tail is missing else l_0_not_a_tree_tail)))
+    yield '; do\n\t[ -f "$mobyci_dir/$mobyci_m" ] || mobyci_die '
+    yield str((undefined(name='not_a_tree') if l_0_not_a_tree is missing else l_0_not_a_tree))
     yield '\ndone\nmobyci_family=\n'
     l_1_loop = missing
     for (l_1_family, l_1_test), l_1_loop in LoopContext((undefined(name='detect') if l_0_detect is missing else l_0_detect), undefined):
@@ -60,15 +70,15 @@ def root(context, missing=missing):
         yield ' '
         yield str(l_1_test)
         yield '; then\n\tmobyci_family='
-        yield str(t_2(l_1_family))
+        yield str(t_3(l_1_family))
         yield '\n'
     l_1_loop = l_1_family = l_1_test = missing
-    yield 'fi\n[ -n "$mobyci_family" ] || mobyci_die "$mobyci_dir"'
-    yield str(t_2((undefined(name='unknown_tail') if l_0_unknown_tail is missing else l_0_unknown_tail)))
+    yield 'fi\n[ -n "$mobyci_family" ] || mobyci_die '
+    yield str((undefined(name='unknown') if l_0_unknown is missing else l_0_unknown))
     yield '\n[ "$mobyci_family" = '
-    yield str(t_2((undefined(name='family') if l_0_family is missing else l_0_family)))
-    yield ' ] \\\n\t|| mobyci_die "$mobyci_dir: the tree is moby family $mobyci_family"'
-    yield str(t_2((undefined(name='mismatch_tail') if l_0_mismatch_tail is missing else l_0_mismatch_tail)))
+    yield str(t_3((undefined(name='family') if l_0_family is missing else l_0_family)))
+    yield ' ] \\\n\t|| mobyci_die '
+    yield str((undefined(name='mismatch') if l_0_mismatch is missing else l_0_mismatch))
     yield '\n\n# Values read from the environment when the patch runs (CI variables): never written into this file.\nmobyci_dq() {\n\tprintf \'%s\\n\' "$1" | sed \'s/[\\\\"$]/\\\\&/g\'\n}\nmobyci_env_errors=\nmobyci_need() {\n\t# $1: the variable\'s value, $2: its name, $3: the spec key\n\tcase $1 in\n\t\t\'\') mobyci_env_errors="$mobyci_env_errors$3: the CI variable $2 is not set or empty: define it for the job that runs the patch$mobyci_nl" ;;\n\t\t*"$mobyci_nl"*) mobyci_env_errors="$mobyci_env_errors$3: the CI variable $2 contains a newline$mobyci_nl" ;;\n\tesac\n}\n'
     for (l_1_name, l_1_setting) in (undefined(name='env_checks') if l_0_env_checks is missing else l_0_env_checks):
         _loop_vars = {}
@@ -76,9 +86,9 @@ def root(context, missing=missing):
         yield 'mobyci_need "${'
         yield str(l_1_name)
         yield ':-}" '
-        yield str(t_2(l_1_name))
+        yield str(t_3(l_1_name))
         yield ' '
-        yield str(t_2(l_1_setting))
+        yield str(t_3(l_1_setting))
         yield '\n'
     l_1_name = l_1_setting = missing
     yield 'if [ -n "$mobyci_env_errors" ]; then\n\tprintf \'%s\' "$mobyci_env_errors" | while IFS= read -r mobyci_l; do printf \'%s: %s\\n\' "$mobyci_me" "$mobyci_l" >&2; done\n\texit 1\nfi\n'
@@ -108,7 +118,7 @@ def root(context, missing=missing):
         yield 'MOBYCI_R'
         yield str(environment.getattr(l_1_r, 'n'))
         yield '_ID='
-        yield str(t_2(environment.getattr(l_1_r, 'id')))
+        yield str(t_3(environment.getattr(l_1_r, 'id')))
         yield '\nMOBYCI_R'
         yield str(environment.getattr(l_1_r, 'n'))
         yield '_KIND='
@@ -130,13 +140,13 @@ def root(context, missing=missing):
                 yield '_S'
                 yield str(environment.getattr(l_2_loop, 'index'))
                 yield '='
-                yield str(t_2(l_2_s))
+                yield str(t_3(l_2_s))
                 yield '\nMOBYCI_R'
                 yield str(environment.getattr(l_1_r, 'n'))
                 yield '_T'
                 yield str(environment.getattr(l_2_loop, 'index'))
                 yield '='
-                yield str(t_2(l_2_t))
+                yield str(t_3(l_2_t))
                 yield '\nMOBYCI_R'
                 yield str(environment.getattr(l_1_r, 'n'))
                 yield '_X'
@@ -162,7 +172,7 @@ def root(context, missing=missing):
             yield 'MOBYCI_R'
             yield str(environment.getattr(l_1_r, 'n'))
             yield '_STAGE='
-            yield str(t_2(environment.getattr(l_1_r, 'stage')))
+            yield str(t_3(environment.getattr(l_1_r, 'stage')))
             yield '\nMOBYCI_R'
             yield str(environment.getattr(l_1_r, 'n'))
             yield '_N='
@@ -220,7 +230,11 @@ def root(context, missing=missing):
             yield str(l_1_p)
             yield '\n'
     l_1_p = missing
-    yield '\n# Every rule must have found its text (or its own earlier result).\nmobyci_rule() {\n\t# $1: rule number, $2: kind, $3: required (1/0), $4: "matched nothing" message without the family\n\tmobyci_h=0 mobyci_s=0 mobyci_i=missing\n\teval "mobyci_h=\\${mobyci_hits_$1:-0} mobyci_s=\\${mobyci_seen_$1:-0}"\n\teval "mobyci_i=\\${mobyci_ins_$1:-missing}"\n\tif [ "$2" = insert ]; then\n\t\tcase $mobyci_i in\n\t\t\tambiguous) mobyci_errors="$mobyci_errors$5$mobyci_nl" ;;\n\t\t\tmissing) [ "$3" = 0 ] || mobyci_errors="$mobyci_errors$4$mobyci_family)$mobyci_nl" ;;\n\t\tesac\n\telif [ "$mobyci_h" = 0 ] && [ "$mobyci_s" = 0 ] && [ "$3" = 1 ]; then\n\t\tmobyci_errors="$mobyci_errors$4$mobyci_family)$mobyci_nl"\n\tfi\n}\nif [ -z "$mobyci_errors" ]; then\n\t:\n'
+    yield '\n# Every rule must have found its text (or its own earlier result).\nmobyci_rule() {\n\t# $1: rule number, $2: kind, $3: required (1/0), $4: "matched nothing" message without the family\n\tmobyci_h=0 mobyci_s=0 mobyci_i=missing\n\teval "mobyci_h=\\${mobyci_hits_$1:-0} mobyci_s=\\${mobyci_seen_$1:-0}"\n\teval "mobyci_i=\\${mobyci_ins_$1:-missing}"\n\tif [ "$2" = insert ]; then\n\t\tcase $mobyci_i in\n\t\t\tambiguous) mobyci_errors="$mobyci_errors$5$mobyci_nl" ;;\n\t\t\tmissing) [ "$3" = 0 ] || mobyci_errors="$mobyci_errors$4$mobyci_family'
+    yield str(t_2((undefined(name='miss_tail') if l_0_miss_tail is missing else l_0_miss_tail)))
+    yield '$mobyci_nl" ;;\n\t\tesac\n\telif [ "$mobyci_h" = 0 ] && [ "$mobyci_s" = 0 ] && [ "$3" = 1 ]; then\n\t\tmobyci_errors="$mobyci_errors$4$mobyci_family'
+    yield str(t_2((undefined(name='miss_tail') if l_0_miss_tail is missing else l_0_miss_tail)))
+    yield '$mobyci_nl"\n\tfi\n}\nif [ -z "$mobyci_errors" ]; then\n\t:\n'
     for l_1_r in (undefined(name='rules') if l_0_rules is missing else l_0_rules):
         _loop_vars = {}
         pass
@@ -231,7 +245,7 @@ def root(context, missing=missing):
             yield ' insert '
             yield str((1 if environment.getattr(l_1_r, 'required') else 0))
             yield ' '
-            yield str(t_2(environment.getattr(l_1_r, 'miss')))
+            yield str(t_3(environment.getattr(l_1_r, 'miss')))
             yield ' \\\n\t"rule '
             yield str(environment.getattr(l_1_r, 'id'))
             yield ': '
@@ -248,7 +262,7 @@ def root(context, missing=missing):
             yield ' rewrite '
             yield str((1 if environment.getattr(l_1_r, 'required') else 0))
             yield ' '
-            yield str(t_2(environment.getattr(l_1_r, 'miss')))
+            yield str(t_3(environment.getattr(l_1_r, 'miss')))
             yield " ''\n"
     l_1_r = missing
     yield 'fi\n\nif [ -n "$mobyci_errors" ]; then\n\tprintf \'%s\' "$mobyci_errors" | while IFS= read -r mobyci_l; do printf \'%s: %s\\n\' "$mobyci_me" "$mobyci_l" >&2; done\n\tprintf \'%s: nothing was changed\\n\' "$mobyci_me" >&2\n\texit 1\nfi\n'
@@ -260,9 +274,9 @@ def root(context, missing=missing):
         yield ' ] && cmp -s "$mobyci_src" "$mobyci_dir"/'
         yield str(l_1_dest)
         yield '; then\n\tmobyci_st=\'already applied\'\nelse\n\tmobyci_copy=1\n\tmobyci_nchanged=$((mobyci_nchanged + 1))\n\t[ "$mobyci_check" = 1 ] && mobyci_st=\'to copy\' || mobyci_st=copied\nfi\nmobyci_rows="$mobyci_rows$(printf \'  %-18s %-44s %s\' '
-        yield str(t_2(l_1_id))
+        yield str(t_3(l_1_id))
         yield ' '
-        yield str(t_2(l_1_dest))
+        yield str(t_3(l_1_dest))
         yield ' "$mobyci_st")$mobyci_nl"\n'
     l_1_id = l_1_dest = missing
     yield '\n# Phase 2: move the new files into place (each a rename within its directory, keeping the mode).\nif [ "$mobyci_check" = 0 ]; then\n\tprintf \'%s\' "$mobyci_moves" | while IFS= read -r mobyci_rel; do\n\t\tmv -f "$mobyci_dir/$mobyci_rel.mobyci-tmp.$$" "$mobyci_dir/$mobyci_rel"\n\tdone\n'
@@ -312,5 +326,5 @@ def root(context, missing=missing):
     yield 'if [ "$MOBYCI_NRULES" = 0 ]; then\n\tprintf \'%s\\n\' "the spec maps no mirror into the tree: nothing to change"\nelif [ "$mobyci_nchanged" = 0 ]; then\n\tprintf \'%s\\n\' "already applied: nothing to change"\nelif [ "$mobyci_check" = 1 ]; then\n\t[ "$mobyci_nchanged" = 1 ] && mobyci_s=\'\' || mobyci_s=s\n\tprintf \'%s\\n\' "$mobyci_nchanged file$mobyci_s would change"\n\texit 1\nelse\n\t[ "$mobyci_nchanged" = 1 ] && mobyci_s=\'\' || mobyci_s=s\n\tprintf \'%s\\n\' "patched $mobyci_nchanged file$mobyci_s"\nfi\n'
 
 blocks = {}
-debug_info = '10=34&11=38&63=44&64=51&67=54&68=57&69=61&72=65&73=67&74=69&88=71&89=75&95=83&96=88&97=92&98=94&99=96&105=100&107=103&108=107&109=111&110=115&111=118&112=123&113=127&114=133&115=139&116=145&119=161&120=165&121=170&122=174&123=180&125=186&127=189&133=197&134=201&435=207&436=210&437=213&441=218&462=222&463=225&464=228&465=234&467=245&477=253&479=257&486=261&494=267&496=271&497=273&498=275&499=277&506=284&507=287&508=290&509=293&510=297'
-MOBYCI_STAMP = 'jinja2 3.1.6, patch.sh.j2 sha256 f5a248007771c97301e397d41916d5aa28300bec08486428e97bad36a2d09a91'
+debug_info = '10=42&11=46&17=52&63=54&64=61&67=64&68=67&69=71&72=75&73=77&74=79&88=81&89=85&95=93&96=98&97=102&98=104&99=106&105=110&107=113&108=117&109=121&110=125&111=128&112=133&113=137&114=143&115=149&116=155&119=171&120=175&121=180&122=184&123=190&125=196&127=199&133=207&134=211&435=217&436=220&437=223&441=228&454=232&457=234&462=236&463=239&464=242&465=248&467=259&477=267&479=271&486=275&494=281&496=285&497=287&498=289&499=291&506=298&507=301&508=304&509=307&510=311'
+MOBYCI_STAMP = 'jinja2 3.1.6, patch.sh.j2 sha256 c9b3a2cd18949f11056f6ab8f3e225db5da463955ec2791319b321fe8b625554'
