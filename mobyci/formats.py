@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
-
-if TYPE_CHECKING:
-    from mobyci.generator.plan import Plan
+from typing import Any, NamedTuple
 
 
 class Limit(NamedTuple):
@@ -109,10 +106,11 @@ SYSTEMS = tuple(dict.fromkeys(entry.system for entry in _ENTRIES))
 PATCH_OUTPUT = "mobyci-patch.sh"
 
 
-def emitter(name: str) -> Callable[[Plan], str]:
-    """The function that writes format `name` from a Plan, imported now."""
+def emitter(name: str) -> Callable[[Any], str]:
+    """The function that writes format `name` from a Plan (generator/plan.py), imported now. The registry names
+    no Plan type: it sits below everything it lists, and the plan reads it."""
     entry = FORMATS[name]
-    function: Callable[[Plan], str] = getattr(importlib.import_module(entry.module), entry.function)
+    function: Callable[[Any], str] = getattr(importlib.import_module(entry.module), entry.function)
     return function
 
 

@@ -392,6 +392,8 @@ def write_patch_line(patch_script: str) -> str:
 def write_heredoc(path: str, text: str, delimiter: str) -> str:
     """A job line that writes `text` to `path` through a quoted heredoc (nothing in it is expanded)."""
     body = text.rstrip("\n")
+    if not body:
+        raise ValueError(f"no text for {path}: a plan to emit needs its patch script")
     if delimiter in body:
         raise ValueError(f"the text for {path} contains {delimiter}")
     return f"cat > {path} <<'{delimiter}'\n{body}\n{delimiter}"

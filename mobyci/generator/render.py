@@ -10,10 +10,18 @@ from mobyci.generator.plan import Plan, Rewrite, build_plan
 from mobyci.schemas.load import LoadedSpec
 
 
-def make_plan(loaded: LoadedSpec, system: str = DEFAULT, *, fmt: str | None = None, output: str | None = None) -> Plan:
+def make_plan(
+    loaded: LoadedSpec,
+    system: str = DEFAULT,
+    *,
+    fmt: str | None = None,
+    output: str | None = None,
+    patch_script: str = "",
+) -> Plan:
     """The plan for one CI system (gitlab, buildkite, github), as the file of `fmt` (default: the system's own
-    format) at `output` (relative to the repository root; default: its `outputs:` entry or usual path)."""
-    from mobyci.generator.patchscript import build_patch_script
+    format) at `output` (relative to the repository root; default: its `outputs:` entry or usual path).
+
+    A plan to emit needs `patch_script` (build_patch_script); one that is only shown does not, and skips its cost."""
     from mobyci.generator.rules import build_rules
 
     fmt = fmt or system
@@ -26,7 +34,7 @@ def make_plan(loaded: LoadedSpec, system: str = DEFAULT, *, fmt: str | None = No
         fmt=fmt,
         output=output,
         command=render_command(loaded.path, fmt, output),
-        patch_script=build_patch_script(loaded),
+        patch_script=patch_script,
     )
 
 
@@ -57,6 +65,7 @@ def render_command(spec_path: str, fmt: str, output: str) -> str:
 def render_pipeline(loaded: LoadedSpec, fmt: str, output: str | None = None) -> str:
     """The pipeline of `fmt` that lives at `output` (relative to the repository root; default_output if None)."""
     from mobyci.formats import emitter
+    from mobyci.generator.patchscript import build_patch_script
     from mobyci.schemas.checks import runner_findings
     from mobyci.schemas.yamlpos import dotted
 
@@ -66,4 +75,5 @@ def render_pipeline(loaded: LoadedSpec, fmt: str, output: str | None = None) -> 
     findings = runner_findings(loaded.spec, (system,))
     if findings:
         raise MobyciError("\n".join(f"{loaded.path}: {dotted(at)}: {message}" for at, message in findings))
-    return emitter(fmt)(make_plan(loaded, system, fmt=fmt, output=output))
+    plan = make_plan(loaded, system, fmt=fmt, output=output, patch_script=build_patch_script(loaded))
+    return emitter(fmt)(plan)
