@@ -1,5 +1,8 @@
 """The Plan: what a spec will do, CI-neutral. Emitters (gitlab.py, …) know their CI system; this knows moby.
 
+The Plan is an emitter's only input: it carries the jobs with typed facts (writes the patch script, shares the
+dev image, needs a Docker engine, the tools it needs), the patch script, the file being rendered and the spec's
+settings block of that CI system. Emitters never read the spec (tests/test_formats.py checks their imports).
 Every moby-specific decision is taken here from the family data, so the emitters never branch on a family.
 Job scripts are POSIX sh lines run from the repository root; values from the spec reach them shell-quoted.
 """
@@ -8,7 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from mobyci.families import Release
 from mobyci.families.packaging_data import Arch
@@ -58,7 +61,7 @@ class Job(NamedTuple):
     matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()
     docker: bool = True  # needs a Docker engine
     # The dev image shared through the CI system's registry: "push" builds and pushes it, "pull" runs in it.
-    dev_image: str | None = None
+    dev_image: Literal["push", "pull"] | None = None
     check_only: bool = False  # the spec-validation job, not part of the build
     # A bake job that imports and exports the BuildKit cache: the emitter sets CACHE_VAR and a docker-container
     # builder in BUILDX_BUILDER (the docker driver cannot export a cache).
@@ -434,7 +437,7 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tupl
         f"sh {PATCH_SCRIPT} {SOURCE_DIR}",
     ]
     artifacts = [GITCOMMIT_FILE]
-    dev_image = None
+    dev_image: Literal["push", "pull"] | None = None
     if family.build_style == "make-run":
         # The dev image holds the source and the toolchain; every target runs inside it.
         dev_image = "push"
