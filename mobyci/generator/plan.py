@@ -389,14 +389,14 @@ PATCH_EOF = "MOBYCI_PATCH_EOF"  # the heredoc delimiter that embeds the patch sc
 
 def write_patch_line(patch_script: str) -> str:
     """The prepare job's line that writes the embedded patch script to PATCH_SCRIPT (a quoted heredoc)."""
+    if not patch_script.strip():
+        raise ValueError("the plan has no patch script: make it with one to emit a pipeline")
     return write_heredoc(PATCH_SCRIPT, patch_script, PATCH_EOF)
 
 
 def write_heredoc(path: str, text: str, delimiter: str) -> str:
     """A job line that writes `text` to `path` through a quoted heredoc (nothing in it is expanded)."""
     body = text.rstrip("\n")
-    if not body:
-        raise ValueError(f"no text for {path}: a plan to emit needs its patch script")
     if delimiter in body:
         raise ValueError(f"the text for {path} contains {delimiter}")
     return f"cat > {path} <<'{delimiter}'\n{body}\n{delimiter}"

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from mobyci.families import Release, family_names, resolve, resolve_family
 from mobyci.families.packaging_data import distro_archive, mirrors_in_use, needs_arm, serving_setting
 from mobyci.families.versions import Version, tag_version
+from mobyci.formats import SYSTEMS
 from mobyci.schemas.compiled import Spec
 
 if TYPE_CHECKING:
@@ -466,19 +467,16 @@ def _check_placeholders(spec: Spec) -> list[Finding]:
     return findings
 
 
-CI_SYSTEMS = ("gitlab", "buildkite", "github")
 _RUNNER_FORM = {"gitlab": "[<runner tag>]", "buildkite": "<agent queue>", "github": "[<runs-on label>]"}
 
 
 def _output_systems(spec: Spec) -> tuple[str, ...] | None:
     """The CI systems the spec renders for (its `outputs:`), or None when it does not say."""
-    outputs = spec.outputs
-    written = {
-        "gitlab": (outputs.gitlab, outputs.gitlab_include),
-        "buildkite": (outputs.buildkite, outputs.buildkite_group),
-        "github": (outputs.github,),
-    }
-    named = tuple(system for system in CI_SYSTEMS if any(path is not None for path in written[system]))
+    from mobyci.formats import FORMATS
+
+    listed = spec.outputs.as_dict()
+    written = {entry.system for entry in FORMATS.values() if listed.get(entry.outputs_key) is not None}
+    named = tuple(system for system in SYSTEMS if system in written)
     return named or None
 
 
@@ -494,11 +492,11 @@ def runner_findings(spec: Spec, systems: tuple[str, ...] | None) -> list[Finding
         for position, distro in enumerate(target.distros or ()):
             if not needs_arm(distro):
                 continue
-            have = {system for system in CI_SYSTEMS if "arm" in getattr(spec.ci, system).runners}
+            have = {system for system in SYSTEMS if "arm" in getattr(spec.ci, system).runners}
             missing = [s for s in systems if s not in have] if systems is not None else ([] if have else ["any"])
             if not missing:
                 continue
-            wanted = CI_SYSTEMS if missing == ["any"] else missing
+            wanted = SYSTEMS if missing == ["any"] else missing
             fixes = ", ".join(f"ci.{system}.runners: {{arm: {_RUNNER_FORM[system]}}}" for system in wanted)
             findings.append(
                 (
