@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic_core import PydanticCustomError
 
-from mobyci import commands
+from mobyci import commands, formats
 
 app = typer.Typer(
     name="mobyci",
@@ -136,12 +136,9 @@ def patch(
     _run(commands.patch, spec=spec, output=output, apply=apply, check=check, force=force)
 
 
-class Format(StrEnum):
-    gitlab = "gitlab"
-    buildkite = "buildkite"
-    github = "github"
-    gitlab_include = "gitlab-include"
-    buildkite_group = "buildkite-group"
+# The choices come from the format registry; typer lists an enum's values in help and completion.
+Format = StrEnum("Format", [(name.replace("-", "_"), name) for name in formats.NAMES])  # type: ignore[misc]
+System = StrEnum("System", [(name, name) for name in formats.SYSTEMS])  # type: ignore[misc]
 
 
 @app.command()
@@ -167,7 +164,7 @@ def render(
             fmt_given=fmt is not None, output=output, all_outputs=all_outputs, check=check, force=force
         )
     )
-    chosen = (fmt or Format.gitlab).value
+    chosen = fmt.value if fmt else formats.DEFAULT
     _run(commands.render, spec=spec, fmt=chosen, output=output, all_outputs=all_outputs, check=check, force=force)
 
 
@@ -185,10 +182,10 @@ def plan(
         typer.Option("--format", parser=_choice(PlanFormat), help="text for people, json for scripts, mermaid."),
     ] = PlanFormat.text,
     system: Annotated[
-        Format | None,
+        System | None,
         typer.Option(
             "--for",
-            parser=_choice(Format),
+            parser=_choice(System),
             help="The CI system to show (default: the first one under outputs:, else gitlab).",
         ),
     ] = None,

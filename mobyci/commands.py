@@ -307,6 +307,7 @@ def _committed(
     """Each (kind, path) rendered for the file at that path (None: the kind's `outputs:` entry or usual path)."""
     import shlex
 
+    from mobyci.formats import DEFAULT
     from mobyci.generator.render import default_output
     from mobyci.site import display, locate
 
@@ -319,7 +320,7 @@ def _committed(
             fix = f"mobyci render {shlex.quote(str(spec))} --all"
         else:
             command = "patch" if kind == "patch" else "render"
-            flag = f" --format {kind}" if kind not in ("patch", "gitlab") else ""  # as render_command writes it
+            flag = f" --format {kind}" if kind not in ("patch", DEFAULT) else ""  # as render_command writes it
             fix = f"mobyci {command} {shlex.quote(str(spec))}{flag} -o {shlex.quote(str(path))}"
         files.append(_File(path, _generate(named, kind, site.rel(path)), fix, kind))
     return files
@@ -489,5 +490,7 @@ def _print_inventory(inventory: Inventory, fmt: str, width: int, *, strict: bool
 
 def _system_of(loaded: LoadedSpec) -> str:
     """The CI system a spec is for: the first one its outputs list, else GitLab."""
-    outputs = loaded.spec.outputs
-    return next((name for name in ("gitlab", "buildkite", "github") if getattr(outputs, name)), "gitlab")
+    from mobyci.formats import DEFAULT, FORMATS, SYSTEMS
+
+    listed = loaded.spec.outputs.as_dict()
+    return next((name for name in SYSTEMS if listed.get(FORMATS[name].outputs_key)), DEFAULT)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
-from mobyci import commands
+from mobyci import commands, formats
 
 
 class _Grammar(NamedTuple):
@@ -30,18 +30,17 @@ class _Grammar(NamedTuple):
     defaults: dict[str, Any]
 
 
-_FORMATS = ("gitlab", "buildkite", "github", "gitlab-include", "buildkite-group")
 _GRAMMARS = {
     "render": _Grammar(
         commands.render,
         {"--all": "all_outputs", "--check": "check", "--force": "force"},
-        {"--format": ("fmt", _FORMATS), "-o": ("output", None), "--output": ("output", None)},
-        {"fmt": "gitlab", "output": None, "all_outputs": False, "check": False, "force": False},
+        {"--format": ("fmt", formats.NAMES), "-o": ("output", None), "--output": ("output", None)},
+        {"fmt": formats.DEFAULT, "output": None, "all_outputs": False, "check": False, "force": False},
     ),
     "plan": _Grammar(
         commands.plan,
         {"--fetches": "fetches", "--strict": "strict"},
-        {"--format": ("fmt", ("text", "json", "mermaid")), "--for": ("system", ("gitlab", "buildkite", "github"))},
+        {"--format": ("fmt", ("text", "json", "mermaid")), "--for": ("system", formats.SYSTEMS)},
         {"fmt": "text", "system": None, "fetches": False, "strict": False},
     ),
     "patch": _Grammar(

@@ -247,7 +247,7 @@ def test_the_embedded_patch_script_arrives_byte_for_byte(spec: Path, expected: P
 )
 def test_patch_scripts_with_any_dollar_and_backslash_survive_upload(script: str, tmp_path: Path) -> None:
     loaded = load_text(_spec("v24.0.9"))
-    doc = pc.load_yaml(render_buildkite(loaded, make_plan(loaded), script, "mobyci render"))
+    doc = pc.load_yaml(render_buildkite(make_plan(loaded, "buildkite")._replace(patch_script=script)))
     assert bc.semantic_problems(doc) == []
     assert _patch_written_by(doc, tmp_path) == script
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from mobyci import formats
 from mobyci.errors import SpecError
 from mobyci.generator.render import make_plan
-from mobyci.schemas import checks
 from mobyci.schemas.checks import Shape, limit_findings, pipeline_shape
 from mobyci.schemas.load import load_text
 from tests.conftest import EXAMPLES, ROOT
@@ -77,8 +77,9 @@ def test_every_broken_limit_is_reported() -> None:
 
 def test_a_spec_over_a_limit_is_refused_at_its_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
     # No family has more than 8 platforms: lower the limits to see the wiring from spec to message.
-    monkeypatch.setattr(checks, "GITLAB_MATRIX_JOBS", 2)
-    monkeypatch.setattr(checks, "GITLAB_NEEDS", 3)
+    gitlab = formats.FORMATS["gitlab"]
+    lowered = tuple(limit._replace(most={"matrix_jobs": 2, "needs": 3}[limit.what]) for limit in gitlab.limits)
+    monkeypatch.setitem(formats.FORMATS, "gitlab", gitlab._replace(limits=lowered))
     text = (
         "version: 1\nmoby: {ref: v27.5.1}\ntargets:\n  - binary\n  - name: cross\n"
         "    platforms: [linux/arm64, linux/arm/v7, linux/s390x]\n"

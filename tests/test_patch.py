@@ -604,7 +604,11 @@ def test_header_names_the_regenerating_command() -> None:
 
 def test_apply_needs_an_sh_on_path(tmp_path: Path) -> None:
     spec = tmp_path / "mobyci.yaml"
-    spec.write_text(spec_text(REFS["29"], "mirrors:\n  goproxy: https://goproxy.example.com\n"))
+    # image_prefix: without it, mirrors bring a warning about the runner's own images to the output.
+    mirrors = (
+        "mirrors:\n  goproxy: https://goproxy.example.com\nci:\n  gitlab:\n    image_prefix: registry.example.com/hub\n"
+    )
+    spec.write_text(spec_text(REFS["29"], mirrors))
     tree = copy_tree("29", tmp_path / "tree")
     before = snapshot(tree)
     empty = tmp_path / "no-tools"

@@ -102,6 +102,10 @@ def test_plan_for_picks_the_system_and_defaults_to_the_spec_outputs(tmp_path: Pa
     bad = _mobyci("plan", "--for", "jenkins", cwd=tmp_path)
     assert bad.returncode == 2
     assert "Invalid value for '--for': 'jenkins' is not one of: gitlab, buildkite, github" in bad.stderr
+    # A drop-in format is not a CI system: refused as usage, not planned (it used to end in an internal error).
+    dropin = _mobyci("plan", "--for", "gitlab-include", cwd=tmp_path)
+    assert dropin.returncode == 2
+    assert "'gitlab-include' is not one of: gitlab, buildkite, github" in dropin.stderr
 
 
 def test_plan_piped_into_head_exits_zero_with_no_trailing_spaces(tmp_path: Path) -> None:

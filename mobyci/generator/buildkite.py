@@ -20,9 +20,6 @@ from typing import Any
 from mobyci.generator import builder
 from mobyci.generator import plan as p
 from mobyci.generator.header import with_header
-from mobyci.generator.yamlout import dump
-from mobyci.schemas.fields import var_ref_name
-from mobyci.schemas.load import LoadedSpec
 
 KEY_PREFIX = "mobyci-"
 # -1: the agent was lost; 255: the agent was stopped (forced shutdown, spot instance reclaimed).
@@ -59,61 +56,55 @@ def step_key(job_name: str) -> str:
     return (name if name.startswith(KEY_PREFIX) else KEY_PREFIX + name)[:100]
 
 
-def render_buildkite(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: str) -> str:
-    env, steps = _env_and_steps(loaded, plan, patch_script)
+def render_buildkite(plan: p.Plan) -> str:
+    from mobyci.generator.yamlout import dump
+
+    env, steps = _env_and_steps(plan)
     doc: dict[str, Any] = {}
     if env:
         doc["env"] = env
     doc["steps"] = steps
-    return with_header(dump(doc), spec_path=loaded.path, command=command, notes=_notes(loaded, plan))
+    return with_header(dump(doc), spec_path=plan.spec_path, command=plan.command, notes=_notes(plan))
 
 
 GROUP_KEY = "mobyci"
 
 
-def render_buildkite_group(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: str) -> str:
+def render_buildkite_group(plan: p.Plan) -> str:
     """The same steps as one group step, for `buildkite-agent pipeline upload` from an existing pipeline.
 
     Nothing outside the group: the pipeline-wide env moves into each step, so the upload leaves the host's
     environment alone; step keys already start with mobyci-, and the group's own key is `mobyci`, so another
     step can `depends_on: mobyci`. Groups do not nest (Buildkite's group step docs), hence one level.
     """
-    env, steps = _env_and_steps(loaded, plan, patch_script)
+    from mobyci.generator.yamlout import dump
+
+    env, steps = _env_and_steps(plan)
     for step in steps:
         if env:
             step["env"] = {**env, **step.get("env", {})}
     group = {"group": escape(f"mobyci: moby {plan.ref}"), "key": GROUP_KEY, "steps": steps}
-    return with_header(dump({"steps": [group]}), spec_path=loaded.path, command=command, notes=_notes(loaded, plan))
+    return with_header(dump({"steps": [group]}), spec_path=plan.spec_path, command=plan.command, notes=_notes(plan))
 
 
-def _env_and_steps(loaded: LoadedSpec, plan: p.Plan, patch_script: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
+def _env_and_steps(plan: p.Plan) -> tuple[dict[str, str], list[dict[str, Any]]]:
     keys = {job.name: step_key(job.name) for job in plan.jobs if not job.check_only}
     if len(set(keys.values())) != len(keys):
         raise ValueError(f"two jobs map to the same Buildkite step key: {sorted(keys.values())}")
-    env = {name: escape(value) for name, value in plan.variables if var_ref_name(value) is None}
-    steps = [_step(loaded, plan, job, keys, patch_script) for job in plan.jobs if not job.check_only]
+    env = {name: escape(value) for name, value in plan.literal_variables()}
+    steps = [_step(plan, job, keys) for job in plan.jobs if not job.check_only]
     return env, steps
 
 
-def _runtime_variables(plan: p.Plan) -> list[tuple[str, str]]:
-    """(name, CI variable) for every pipeline variable that is a CI variable reference."""
-    out = []
-    for name, value in plan.variables:
-        ref = var_ref_name(value)
-        if ref is not None:
-            out.append((name, ref))
-    return out
-
-
-def _step(loaded: LoadedSpec, plan: p.Plan, job: p.Job, keys: dict[str, str], patch_script: str) -> dict[str, Any]:
-    buildkite = loaded.spec.ci.buildkite
+def _step(plan: p.Plan, job: p.Job, keys: dict[str, str]) -> dict[str, Any]:
+    buildkite = plan.settings
     name = job.name
     if job.matrix:
         name += " " + " ".join(f"{{{{matrix.{dimension}}}}}" for dimension, _ in job.matrix)
     step: dict[str, Any] = {"label": escape(f"{name}: {job.title}"), "key": keys[job.name]}
     if job.needs:
         step["depends_on"] = [keys[need] for need in job.needs]
-    step["commands"] = [escape(line) for line in _commands(loaded, plan, job, keys, patch_script)]
+    step["commands"] = [escape(line) for line in _commands(plan, job, keys)]
     if job.variables:
         step["env"] = {name: escape(value) for name, value in job.variables}
     if job.matrix:
@@ -122,13 +113,13 @@ def _step(loaded: LoadedSpec, plan: p.Plan, job: p.Job, keys: dict[str, str], pa
         step["matrix"] = {"setup": {name: list(values) for name, values in job.matrix}}
     if job.artifacts:
         step["artifact_paths"] = [_upload_glob(path) for path in job.artifacts]
-    queue = buildkite.runners[job.arch] if job.arch is not None else buildkite.queue
+    queue = buildkite["runners"][job.arch] if job.arch is not None else buildkite["queue"]
     if queue:
         step["agents"] = {"queue": queue}
     step["timeout_in_minutes"] = max(1, math.ceil(plan.timeout_seconds / 60))
     if plan.retry:
         step["retry"] = {"automatic": [{"exit_status": s, "limit": plan.retry} for s in RETRY_EXIT_STATUSES]}
-    if buildkite.concurrency_group:
+    if buildkite["concurrency_group"]:
         # One build of this ref at a time per step (groups are organisation-wide, hence the repository in the
         # name); a matrix step keeps its own jobs parallel.
         step["concurrency_group"] = escape(f"mobyci/{_repo_slug(plan.repo)}@{plan.ref}/{keys[job.name]}")
@@ -136,16 +127,16 @@ def _step(loaded: LoadedSpec, plan: p.Plan, job: p.Job, keys: dict[str, str], pa
     return step
 
 
-def _commands(loaded: LoadedSpec, plan: p.Plan, job: p.Job, keys: dict[str, str], patch_script: str) -> list[str]:
+def _commands(plan: p.Plan, job: p.Job, keys: dict[str, str]) -> list[str]:
     """The step's shell lines as the shell should see them (escaped for upload by the caller)."""
     lines = [f"export {name}={shlex.quote(f'{{{{matrix.{name}}}}}')}" for name, _ in job.matrix]
-    cache = loaded.spec.ci.buildkite.cache
+    cache = plan.settings["cache"]
     if job.build_cache and cache is not None:
         # The agents are logged in to the cache registry (their job, like the dev image's); the builder gets
         # the login through the client.
         lines.append(f'{p.CACHE_VAR}="type=registry,ref={cache}:" && export {p.CACHE_VAR}')
         lines += builder.create_lines(plan, "mobyci-$BUILDKITE_JOB_ID")
-    for name, ref in _runtime_variables(plan):
+    for name, ref in plan.variable_refs():
         # Fails early, naming the variable (never its value), when the agent does not provide it.
         lines.append(f'export {name}="${{{ref}:?set {ref} in the agent environment or as a Buildkite secret}}"')
     if job.registry_login:
@@ -159,8 +150,8 @@ def _commands(loaded: LoadedSpec, plan: p.Plan, job: p.Job, keys: dict[str, str]
             lines.append(
                 f"buildkite-agent artifact download --step {keys[need]} {shlex.quote(_download_query(path))} ."
             )
-    if job.name == "prepare":
-        lines.append(_write_patch(patch_script))
+    if job.writes_patch:
+        lines.append(_write_patch(plan.patch_script))
     lines += job.script
     return lines
 
@@ -198,13 +189,13 @@ def _repo_slug(repo: str) -> str:
     return slug.removesuffix(".git").strip("/")
 
 
-def _notes(loaded: LoadedSpec, plan: p.Plan) -> tuple[str, ...]:
+def _notes(plan: p.Plan) -> tuple[str, ...]:
     notes = [
         f"moby {plan.ref} (family {plan.release.family.name}), Buildkite.",
         "Upload it with interpolation on (the default): every runtime dollar sign is written doubled, and "
         "--no-interpolation would hand those to the shell as they are.",
     ]
-    agent_env = [ref for _, ref in _runtime_variables(plan)] + list(plan.ca_variables)
+    agent_env = [ref for _, ref in plan.variable_refs()] + list(plan.ca_variables)
     if any(job.registry_login for job in plan.jobs):
         agent_env.append(p.DEV_IMAGE_VAR)
     if agent_env:
@@ -235,12 +226,12 @@ def _notes(loaded: LoadedSpec, plan: p.Plan) -> tuple[str, ...]:
         f"Artifacts are kept as the organisation's retention says (ci.artifacts_expire_in "
         f"{plan.artifacts_expire_in!r} applies to GitLab only)."
     )
-    cache = loaded.spec.ci.buildkite.cache
+    cache = plan.settings["cache"]
     if cache and any(job.build_cache for job in plan.jobs):
         # Without it, the plan's own note says there is no cache.
         notes.append(
             f"Bake jobs cache their BuildKit layers in {cache}:<family>-<target>-<arch> on a docker-container builder "
             "given the registry mirror and the proxies; the agents must be logged in to that registry."
         )
-    notes += plan.notes
+    notes += plan.system_notes()
     return tuple(notes)

@@ -72,10 +72,9 @@ def job_lines(spec: Spec) -> tuple[str, ...]:
     )
 
 
-def dind_script(spec: Spec, env_names: tuple[tuple[str, str], ...]) -> str:
+def dind_script(mirror: str | None, env_names: tuple[tuple[str, str], ...]) -> str:
     """The dind service's entrypoint (sh -c): trust the CA, then start the image's own entrypoint with the
-    service's command as arguments. `env_names`: (service variable, CI variable) pairs."""
-    mirror = spec.mirrors.registry
+    service's command as arguments. `mirror`: mirrors.registry; `env_names`: (service variable, CI variable)."""
     hosts = list(HUB_HOSTS)
     if mirror:
         hosts.append(mirror.split("://", 1)[-1].rstrip("/").split("/", 1)[0])

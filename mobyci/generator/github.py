@@ -19,9 +19,6 @@ from mobyci.errors import MobyciError
 from mobyci.generator import builder, ca
 from mobyci.generator import plan as p
 from mobyci.generator.header import with_header
-from mobyci.generator.yamlout import dump
-from mobyci.schemas.fields import duration_seconds, var_ref_name
-from mobyci.schemas.load import LoadedSpec
 
 # Every action pinned to the full commit of a release tag (a tag can be moved; a commit cannot). The comment
 # names the tag so people and Dependabot can tell which release it is.
@@ -60,7 +57,9 @@ def job_id(name: str) -> str:
     return ident if re.match(r"[A-Za-z_]", ident) else f"j-{ident}"
 
 
-def render_github(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: str, output: str) -> str:
+def render_github(plan: p.Plan) -> str:
+    from mobyci.generator.yamlout import dump
+
     ids = {job.name: job_id(job.name) for job in plan.jobs}
     if len(set(ids.values())) != len(ids):
         raise ValueError(f"two jobs map to the same GitHub job id: {sorted(ids.values())}")
@@ -77,15 +76,15 @@ def render_github(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: 
         # A newer push to the same branch or pull request supersedes a running build.
         "concurrency": {"group": "mobyci-${{ github.ref }}", "cancel-in-progress": True},
     }
-    literals = {name: value for name, value in plan.variables if var_ref_name(value) is None}
+    literals = dict(plan.literal_variables())
     env = {name: value for name, value in literals.items() if name not in _case_pairs(plan)}
     if env:
         doc["env"] = env
     # bash -eo pipefail for every run block, the same -e semantics as GitLab's job scripts.
     doc["defaults"] = {"run": {"shell": "bash"}}
-    doc["jobs"] = {ids[job.name]: _job(loaded, plan, job, ids, secrets, patch_script, output) for job in plan.jobs}
+    doc["jobs"] = {ids[job.name]: _job(plan, job, ids, secrets) for job in plan.jobs}
     text = dump(doc)
-    return with_header(_pin_comments(text), spec_path=loaded.path, command=command, notes=_notes(loaded, plan))
+    return with_header(_pin_comments(text), spec_path=plan.spec_path, command=plan.command, notes=_notes(plan))
 
 
 def _pin_comments(text: str) -> str:
@@ -104,11 +103,7 @@ def _case_pairs(plan: p.Plan) -> set[str]:
 
 def _secret_variables(plan: p.Plan) -> list[tuple[str, str]]:
     """(name the build reads, repository secret) for every pipeline variable that refers to a CI variable."""
-    out = []
-    for name, value in plan.variables:
-        ref = var_ref_name(value)
-        if ref is not None:
-            out.append((name, ref))
+    out = list(plan.variable_refs())
     for ref in [*(ref for _, ref in out), *plan.ca_variables]:
         if ref.upper().startswith("GITHUB_"):
             raise MobyciError(
@@ -118,15 +113,7 @@ def _secret_variables(plan: p.Plan) -> list[tuple[str, str]]:
     return out
 
 
-def _job(
-    loaded: LoadedSpec,
-    plan: p.Plan,
-    job: p.Job,
-    ids: dict[str, str],
-    secrets: list[tuple[str, str]],
-    patch_script: str,
-    output: str,
-) -> dict[str, Any]:
+def _job(plan: p.Plan, job: p.Job, ids: dict[str, str], secrets: list[tuple[str, str]]) -> dict[str, Any]:
     name = job.name
     if job.matrix:
         name += " (" + ", ".join(f"${{{{ matrix.{dim} }}}}" for dim, _ in job.matrix) + ")"
@@ -136,9 +123,9 @@ def _job(
         out["needs"] = [ids[need] for need in job.needs]
     if job.registry_login:
         # The dev image lives in the repository's ghcr.io package: the job that builds it pushes, the others pull.
-        out["permissions"] = {"packages": "write" if _pushes(job) else "read"}
-    github = loaded.spec.ci.github
-    labels = github.runners[job.arch] if job.arch is not None else [github.runs_on]
+        out["permissions"] = {"packages": "write" if job.dev_image == "push" else "read"}
+    github = plan.settings
+    labels = github["runners"][job.arch] if job.arch is not None else [github["runs_on"]]
     out["runs-on"] = labels[0] if len(labels) == 1 else list(labels)
     out["timeout-minutes"] = max(1, math.ceil(plan.timeout_seconds / 60))
     if job.matrix:
@@ -147,7 +134,7 @@ def _job(
         out["env"] = dict(job.variables)
     steps: list[dict[str, Any]] = []
     uses_ca = bool(plan.ca_lines) and (job.docker or plan.ca_lines[0] in job.script)
-    if job.check_only or (uses_ca and ca.repo_files(loaded.spec)):
+    if job.check_only or (uses_ca and plan.ca_files):
         # CA files committed to the repository are read from its checkout.
         steps.append(
             {"name": "Check out the repository", "uses": uses("checkout"), "with": {"persist-credentials": False}}
@@ -180,7 +167,7 @@ def _job(
                 step["env"] = dict(ca_env)
             steps.append(step)
         steps.append(_setup_buildx(plan, secrets))
-    run: dict[str, Any] = {"name": job.title, "run": _script(loaded, plan, job, secrets, patch_script, output)}
+    run: dict[str, Any] = {"name": job.title, "run": _script(plan, job, secrets)}
     env = {ref: f"${{{{ secrets.{ref} }}}}" for _, ref in secrets}
     if plan.ca_lines and plan.ca_lines[0] in job.script:
         env.update(ca_env)
@@ -196,13 +183,7 @@ def _job(
     return out
 
 
-def _pushes(job: p.Job) -> bool:
-    return any("docker push " in line for line in job.script)
-
-
-def _script(
-    loaded: LoadedSpec, plan: p.Plan, job: p.Job, secrets: list[tuple[str, str]], patch_script: str, output: str
-) -> str:
+def _script(plan: p.Plan, job: p.Job, secrets: list[tuple[str, str]]) -> str:
     lines: list[str] = []
     refs, pairs = dict(secrets), _case_pairs(plan)
     for name, value in plan.variables:
@@ -219,11 +200,9 @@ def _script(
         ]
     if job.build_cache:
         lines.append(f'{p.CACHE_VAR}="type=gha,scope={CACHE_SCOPE}" && export {p.CACHE_VAR}')
-    if job.name == "prepare":
-        lines.append(p.write_patch_line(patch_script))
+    if job.writes_patch:
+        lines.append(p.write_patch_line(plan.patch_script))
     lines += job.script
-    if job.check_only:
-        lines.append(p.render_check_line(loaded, "github", output))
     text = "\n".join(lines) + "\n"
     if "${{" in text:
         # GitHub would substitute it into the script before the shell runs: script injection.
@@ -288,14 +267,15 @@ def _downloads(need: p.Job, need_ident: str) -> list[dict[str, Any]]:
 
 
 def _retention_days(expire_in: str) -> int | None:
-    if expire_in == "never":
+    seconds = p.expire_seconds(expire_in)
+    if seconds is None:
         return None  # the repository's own retention setting
-    days = math.ceil(duration_seconds(expire_in) / 86400)
+    days = math.ceil(seconds / 86400)
     return min(max(days, 1), _MAX_RETENTION_DAYS)
 
 
-def _notes(loaded: LoadedSpec, plan: p.Plan) -> tuple[str, ...]:
-    notes = [f"moby {plan.ref} (family {plan.release.family.name}), GitHub Actions on {loaded.spec.ci.github.runs_on}."]
+def _notes(plan: p.Plan) -> tuple[str, ...]:
+    notes = [f"moby {plan.ref} (family {plan.release.family.name}), GitHub Actions on {plan.settings['runs_on']}."]
     secrets = list(dict.fromkeys([*(ref for _, ref in _secret_variables(plan)), *plan.ca_variables]))
     if secrets:
         notes.append(
@@ -322,6 +302,5 @@ def _notes(loaded: LoadedSpec, plan: p.Plan) -> tuple[str, ...]:
         "Build artifacts are kept "
         + (f"{days} days (retention-days)." if days is not None else "as the repository's retention setting says.")
     )
-    # The GitLab shell-runner note is about GitLab's runner profile; the mirror note above covers GitHub.
-    notes += [note for note in plan.notes if not note.startswith(("shell runner:", p.BUILDKITE_NOTE))]
+    notes += plan.system_notes()
     return tuple(notes)

@@ -8,27 +8,38 @@ from typing import Any
 from mobyci.generator import builder, ca
 from mobyci.generator import plan as p
 from mobyci.generator.header import with_header
-from mobyci.generator.yamlout import dump
-from mobyci.schemas.load import LoadedSpec
 
 # The registry cache of bake jobs: one tag per family, target (platform) and runner architecture.
 CACHE_REPOSITORY = "$CI_REGISTRY_IMAGE/mobyci-cache"
 _LOGIN = 'printf "%s" "$CI_REGISTRY_PASSWORD" | docker login -u "$CI_REGISTRY_USER" --password-stdin "$CI_REGISTRY"'
 _RETRY_WHEN = ["runner_system_failure", "stuck_or_timeout_failure", "api_failure", "scheduler_failure"]
+# The docker-in-docker service, reached by its alias and ports: without these in NO_PROXY the docker CLI would
+# send its own connection to the daemon through the proxy. Added for the shell runner too (harmless there).
+DIND_NO_PROXY = ("docker", "docker:2375", "docker:2376")
 
 
-def render_gitlab(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: str, output: str) -> str:
-    """The pipeline that lives at `output` (relative to the repository root; its check job compares it)."""
-    doc, notes = document(loaded, plan, patch_script, output, "gitlab")
-    return with_header(dump(doc), spec_path=loaded.path, command=command, notes=notes)
+def render_gitlab(plan: p.Plan) -> str:
+    """The pipeline that lives at plan.output (relative to the repository root; its check job compares it)."""
+    from mobyci.generator.yamlout import dump
+
+    doc, notes = document(plan)
+    return with_header(dump(doc), spec_path=plan.spec_path, command=plan.command, notes=notes)
 
 
-def document(
-    loaded: LoadedSpec, plan: p.Plan, patch_script: str, output: str, fmt: str
-) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The pipeline as a mapping, and the notes for its header; `fmt` names the file in the check job."""
-    gitlab = loaded.spec.ci.gitlab
-    dind = gitlab.runner == "dind"
+def pipeline_variables(variables: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """The plan's variables as a GitLab pipeline sets them: NO_PROXY also names the docker-in-docker service."""
+    return tuple(
+        (name, ",".join(dict.fromkeys([*DIND_NO_PROXY, *value.split(",")])))
+        if name in ("NO_PROXY", "no_proxy")
+        else (name, value)
+        for name, value in variables
+    )
+
+
+def document(plan: p.Plan) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The pipeline as a mapping, and the notes for its header."""
+    settings = plan.settings
+    dind = settings["runner"] == "dind"
     doc: dict[str, Any] = {
         "stages": [s for s in ("check", "prepare", "build", "publish") if any(j.stage == s for j in plan.jobs)],
         "workflow": {
@@ -42,15 +53,15 @@ def document(
             "auto_cancel": {"on_new_commit": "interruptible"},
         },
         "variables": _variables(plan, dind),
-        "default": _default(loaded, plan),
+        "default": _default(plan),
     }
     if dind:
-        doc[".mobyci-docker"] = _dind_template(loaded, plan)
+        doc[".mobyci-docker"] = _dind_template(plan)
         # Jobs that only need git, tar and sha256sum: the same image, without a daemon to start.
         doc[".mobyci-tools"] = {"image": doc[".mobyci-docker"]["image"]}
     for job in plan.jobs:
-        doc[job.name] = _job(loaded, plan, job, patch_script, dind, output, fmt)
-    notes = [f"moby {plan.ref} (family {plan.release.family.name}), runner profile {gitlab.runner}."]
+        doc[job.name] = _job(plan, job, dind)
+    notes = [f"moby {plan.ref} (family {plan.release.family.name}), runner profile {settings['runner']}."]
     if any(j.build_cache for j in plan.jobs):
         notes.append(
             f"Bake jobs cache their BuildKit layers in {CACHE_REPOSITORY}:<family>-<target>-<arch> (mode=max), "
@@ -85,7 +96,7 @@ def _service_ca_variables(plan: p.Plan) -> tuple[tuple[str, str], ...]:
 def _variables(plan: p.Plan, dind: bool) -> dict[str, Any]:
     # YAML variables also reach the dind service, which pulls images and runs BuildKit ADD: that is why
     # project variables are re-assigned here under the names the daemon and the builds read.
-    variables: dict[str, Any] = dict(plan.variables)
+    variables: dict[str, Any] = dict(pipeline_variables(plan.variables))
     if dind:
         variables.update((var, f"${name}") for var, name in _service_ca_variables(plan))
     for name in ("NO_PROXY", "no_proxy"):
@@ -126,12 +137,12 @@ def proxy_guards(plan: p.Plan) -> list[str]:
     ]
 
 
-def _default(loaded: LoadedSpec, plan: p.Plan) -> dict[str, Any]:
+def _default(plan: p.Plan) -> dict[str, Any]:
     default: dict[str, Any] = {"interruptible": True, "timeout": _duration(plan.timeout_seconds)}
     if plan.retry:
         default["retry"] = {"max": plan.retry, "when": list(_RETRY_WHEN)}
-    if loaded.spec.ci.gitlab.tags:
-        default["tags"] = list(loaded.spec.ci.gitlab.tags)
+    if plan.settings["tags"]:
+        default["tags"] = list(plan.settings["tags"])
     return default
 
 
@@ -142,33 +153,33 @@ def _duration(seconds: int) -> str:
     return " ".join(x for x in parts if x) or f"{seconds}s"
 
 
-def _dind_template(loaded: LoadedSpec, plan: p.Plan) -> dict[str, Any]:
-    version = loaded.spec.ci.gitlab.docker_version
-    service: dict[str, Any] = {"name": _image(loaded, f"docker:{version}-dind"), "alias": "docker"}
+def _dind_template(plan: p.Plan) -> dict[str, Any]:
+    version = plan.settings["docker_version"]
+    service: dict[str, Any] = {"name": _image(plan, f"docker:{version}-dind"), "alias": "docker"}
     if plan.ca_variables:
         # The service's own entrypoint, run after the CA is in place; `command` stays its arguments ("$@").
-        script = ca.dind_script(loaded.spec, _service_ca_variables(plan))
+        script = ca.dind_script(plan.registry_mirror, _service_ca_variables(plan))
         service["entrypoint"] = ["sh", "-c", script, "mobyci-dind"]
-    if loaded.spec.mirrors.registry:
+    if plan.registry_mirror:
         # A literal: GitLab does not expand variables in a service command.
-        service["command"] = [f"--registry-mirror={loaded.spec.mirrors.registry}"]
+        service["command"] = [f"--registry-mirror={plan.registry_mirror}"]
+    # The cli image has git and buildx, but none of the tools the plan's Docker jobs need besides.
+    tools = dict.fromkeys(tool for job in plan.jobs if job.docker for tool in job.tools)
     return {
-        "image": _image(loaded, f"docker:{version}-cli"),
+        "image": _image(plan, f"docker:{version}-cli"),
         "services": [service],
-        # The cli image has git and buildx but not make or bash, which moby's Makefile needs; the packaging
-        # Makefiles call GNU date (coreutils).
         "before_script": [
             *proxy_guards(plan),
             # apk reaches Alpine's CDN over https: the CA goes into the image's own bundle first.
             *((*plan.ca_lines, f"cat {ca.CA_FILE} >> /etc/ssl/certs/ca-certificates.crt") if plan.ca_lines else ()),
-            apk_add_line(loaded.spec.mirrors.alpine, ("make", "bash", "coreutils")),
+            apk_add_line(plan.alpine_mirror, tuple(tools)),
         ],
     }
 
 
-def _image(loaded: LoadedSpec, name: str) -> str:
+def _image(plan: p.Plan, name: str) -> str:
     # GitLab expands variables in image names, so the dependency proxy's prefix variable works as is.
-    prefix = loaded.spec.ci.gitlab.image_prefix
+    prefix = plan.settings["image_prefix"]
     return f"{prefix}/{name}" if prefix else name
 
 
@@ -181,21 +192,19 @@ def apk_add_line(mirror: str | None, packages: tuple[str, ...]) -> str:
     return f"apk add --no-cache --repositories-file /dev/null --repository {main} {' '.join(packages)}"
 
 
-def _job(
-    loaded: LoadedSpec, plan: p.Plan, job: p.Job, patch_script: str, dind: bool, output: str, fmt: str
-) -> dict[str, Any]:
+def _job(plan: p.Plan, job: p.Job, dind: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"stage": job.stage}
     if job.check_only:
-        # pip needs git for a VCS requirement: the full python image has it (FROM buildpack-deps), slim has not.
-        vcs = (loaded.spec.ci.mobyci_requirement or "").startswith("git+")
-        out["image"] = _image(loaded, "python:3.12" if vcs else "python:3.12-slim")
-        out["rules"] = [{"changes": p.checked_files(loaded, output)}]
-    elif dind:
+        # The full python image has git (FROM buildpack-deps), slim has not.
+        out["image"] = _image(plan, "python:3.12" if "git" in job.tools else "python:3.12-slim")
+    if job.watches:
+        out["rules"] = [{"changes": list(job.watches)}]
+    if not job.check_only and dind:
         out["extends"] = ".mobyci-docker" if job.docker else ".mobyci-tools"
     out["needs"] = list(job.needs)
     if job.arch is not None:
         # Replaces default.tags: the runners of that architecture.
-        out["tags"] = list(loaded.spec.ci.gitlab.runners[job.arch])
+        out["tags"] = list(plan.settings["runners"][job.arch])
     if job.variables:
         out["variables"] = dict(job.variables)
     if job.matrix:
@@ -207,11 +216,9 @@ def _job(
         # The builder gets the login through the client (buildx hands it the job's registry credentials).
         script.append(f'{p.CACHE_VAR}="type=registry,ref={CACHE_REPOSITORY}:" && export {p.CACHE_VAR}')
         script += builder.create_lines(plan, "mobyci-$CI_JOB_ID")
-    if job.name == "prepare":
-        script.append(p.write_patch_line(patch_script))
+    if job.writes_patch:
+        script.append(p.write_patch_line(plan.patch_script))
     script += job.script
-    if job.check_only:
-        script.append(p.render_check_line(loaded, fmt, output))
     out["script"] = script
     if job.artifacts:
         out["artifacts"] = {

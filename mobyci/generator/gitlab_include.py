@@ -14,8 +14,6 @@ from typing import Any
 from mobyci.generator import plan as p
 from mobyci.generator.gitlab import document
 from mobyci.generator.header import with_header
-from mobyci.generator.yamlout import dump
-from mobyci.schemas.load import LoadedSpec
 
 PREFIX = "mobyci-"
 BASE = ".mobyci"
@@ -30,8 +28,10 @@ def _prefixed(name: str) -> str:
     return name if name.startswith(PREFIX) else PREFIX + name
 
 
-def render_gitlab_include(loaded: LoadedSpec, plan: p.Plan, patch_script: str, command: str, output: str) -> str:
-    full, notes = document(loaded, plan, patch_script, output, "gitlab-include")
+def render_gitlab_include(plan: p.Plan) -> str:
+    from mobyci.generator.yamlout import dump
+
+    full, notes = document(plan)
     base: dict[str, Any] = {"inherit": {"default": False, "variables": False}}
     base.update(full["default"])
     base["variables"] = full["variables"]
@@ -50,4 +50,4 @@ def render_gitlab_include(loaded: LoadedSpec, plan: p.Plan, patch_script: str, c
             job = {"extends": BASE, **job}
         doc[_prefixed(name)] = job
     notes = (*notes, f"Include it from .gitlab-ci.yml and add to your stages: {', '.join(stage_names(plan))}.")
-    return with_header(dump(doc), spec_path=loaded.path, command=command, notes=notes)
+    return with_header(dump(doc), spec_path=plan.spec_path, command=plan.command, notes=notes)

@@ -38,6 +38,7 @@ from mobyci.generator import ca
 from mobyci.generator.distromirrors import PATCH_FILE, distro_mirrors, render_packaging_patch
 from mobyci.generator.mirrors import rewrite_url
 from mobyci.generator.plan import (
+    MAKE_TOOLS,
     PACKAGES_DIR,
     SOURCE_ARCHIVE,
     SOURCE_DIR,
@@ -75,6 +76,7 @@ def packaging_jobs(loaded: LoadedSpec, build_args: tuple[str, ...]) -> list[Job]
                 needs=("prepare", SOURCES_JOB),
                 artifacts=(f"{PACKAGES_DIR}/{distro}/",),
                 arch=ARM if needs_arm(distro) else None,
+                tools=MAKE_TOOLS,
             )
             for distro in target.distros or ()
         ]
@@ -224,6 +226,7 @@ def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]]) -> Job:
         artifacts=(SOURCES_ARCHIVE,),
         artifacts_expire_in="1 day",
         docker=bool(extras),  # make, for the branch's checkout targets, comes with the docker job image
+        tools=("make",) if extras else (),
     )
 
 

@@ -1,5 +1,8 @@
 """The Plan: what a spec will do, CI-neutral. Emitters (gitlab.py, …) know their CI system; this knows moby.
 
+The Plan is an emitter's only input: it carries the jobs with typed facts (writes the patch script, shares the
+dev image, needs a Docker engine, the tools it needs), the patch script, the file being rendered and the spec's
+settings block of that CI system. Emitters never read the spec (tests/test_formats.py checks their imports).
 Every moby-specific decision is taken here from the family data, so the emitters never branch on a family.
 Job scripts are POSIX sh lines run from the repository root; values from the spec reach them shell-quoted.
 """
@@ -8,7 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from mobyci.families import Release
 from mobyci.families.packaging_data import Arch
@@ -23,10 +26,9 @@ SOURCE_ARCHIVE = "moby-src.tar.gz"
 GITCOMMIT_FILE = "mobyci-gitcommit"
 PATCH_SCRIPT = "mobyci-patch.sh"
 PACKAGES_DIR = "packages"  # rpm/deb jobs leave packages/<distro>/*.rpm|*.deb and a SHA256SUMS there
-# The dind service is reached by name and port; without these the docker CLI would send its own
-# connection to the daemon through the proxy.
+# The engine a job reaches on its own host; the CI system's emitter adds the hosts of an engine it runs as a
+# service (GitLab's docker-in-docker).
 LOCAL_NO_PROXY = ("localhost", "127.0.0.1")
-DIND_NO_PROXY = ("docker", "docker:2375", "docker:2376", *LOCAL_NO_PROXY)
 PROXY_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 # The dev image of families that build inside it; the emitter points this at its CI system's registry.
 DEV_IMAGE_VAR = "MOBYCI_DEV_IMAGE"
@@ -37,7 +39,10 @@ _DEV_CACHE_VAR = "MOBYCI_DEV_CACHE"  # the dev image's layer cache, kept across 
 # The cross matrix dimension. Not PLATFORM: moby reads that name as its product name (bake `variable "PLATFORM"`,
 # `--build-arg PLATFORM`), so a job variable PLATFORM=linux/arm64 ends up in `docker version` as the platform.
 PLATFORM_VAR = "MOBYCI_PLATFORM"
-BUILDKITE_NOTE = "Buildkite: "  # notes about one CI system start with its name; other emitters leave them out
+# What a job running moby's Makefiles needs besides git and the docker CLI: GNU make; bash, which moby's Makefile
+# calls (v19.03.12 Makefile:11 `$(shell bash -c ...)`, v28.5.2 Makefile:164 `bash -c`); GNU date, which the
+# packaging Makefiles call (docker-ce-packaging 28.x common.mk:15 `date -u -d ... --rfc-3339 ns`): coreutils.
+MAKE_TOOLS = ("make", "bash", "coreutils")
 # Set by the emitter of a job with a build cache: the cache ref or scope without its per-job key
 # (`type=registry,ref=registry/image:` or `type=gha,scope=mobyci-`); unset: no cache flags.
 CACHE_VAR = "MOBYCI_CACHE"
@@ -56,12 +61,21 @@ class Job(NamedTuple):
     variables: tuple[tuple[str, str], ...] = ()  # literal job variables (no secrets)
     matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()
     docker: bool = True  # needs a Docker engine
-    registry_login: bool = False  # logs in to the CI system's registry to share the dev image
+    # The dev image shared through the CI system's registry: "push" builds and pushes it, "pull" runs in it.
+    dev_image: Literal["push", "pull"] | None = None
     check_only: bool = False  # the spec-validation job, not part of the build
     # A bake job that imports and exports the BuildKit cache: the emitter sets CACHE_VAR and a docker-container
     # builder in BUILDX_BUILDER (the docker driver cannot export a cache).
     build_cache: bool = False
     arch: Arch | None = None  # needs a runner of this architecture (ci.<system>.runners); None: the default runners
+    writes_patch: bool = False  # the emitter writes Plan.patch_script to PATCH_SCRIPT before the script runs
+    tools: tuple[str, ...] = ()  # commands the job needs besides a shell, git, tar and the docker CLI
+    watches: tuple[str, ...] = ()  # files whose change is reason enough to run the job (empty: every pipeline)
+
+    @property
+    def registry_login(self) -> bool:
+        """Logs in to the CI system's registry to share the dev image."""
+        return self.dev_image is not None
 
 
 class Rewrite(NamedTuple):
@@ -80,7 +94,14 @@ class Applied(NamedTuple):
     where: str
 
 
-SYSTEMS = ("gitlab", "buildkite", "github")
+class Note(NamedTuple):
+    """A caveat for the file's header and `mobyci plan`; `systems`: the CI systems it is about (empty: all)."""
+
+    text: str
+    systems: tuple[str, ...] = ()
+
+    def applies_to(self, system: str) -> bool:
+        return not self.systems or system in self.systems
 
 
 class PackageImage(NamedTuple):
@@ -109,25 +130,64 @@ class Plan(NamedTuple):
     timeout_seconds: int
     retry: int
     artifacts_expire_in: str
-    notes: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
     # What package jobs build with: (what, value, where it came from); empty without rpm/deb targets.
     packages: tuple[tuple[str, str, str], ...] = ()
     # tls.ca_certs: the lines that assemble the CA in a job, the CI variables they read, and where it is trusted.
     ca_lines: tuple[str, ...] = ()
     ca_variables: tuple[str, ...] = ()
     ca_places: tuple[str, ...] = ()
-    system: str = "gitlab"  # the CI system the plan is for (SYSTEMS)
+    system: str = "gitlab"  # the CI system the plan is for (mobyci/formats.py SYSTEMS)
     applied: tuple[Applied, ...] = ()
     package_images: tuple[PackageImage, ...] = ()
+    fmt: str = "gitlab"  # the format being written (mobyci/formats.py FORMATS)
+    output: str = ".gitlab-ci.yml"  # where that file lives, relative to the repository root
+    command: str = ""  # the command that regenerates it, for its header
+    patch_script: str = ""  # the text the job that writes_patch writes to PATCH_SCRIPT
+    settings: dict[str, Any] = {}  # noqa: RUF012  # the spec's ci.<system> block (formats.py names the key)
+    alpine_mirror: str | None = None  # mirrors.alpine, for images that install packages with apk
+    ca_files: tuple[str, ...] = ()  # tls.ca_certs entries that are files in the repository (not CI variables)
 
     def job(self, name: str) -> Job:
         return next(j for j in self.jobs if j.name == name)
 
+    def system_notes(self) -> tuple[str, ...]:
+        """The notes about this plan's CI system."""
+        return tuple(note.text for note in self.notes if note.applies_to(self.system))
 
-def build_plan(loaded: LoadedSpec, rewrites: tuple[Rewrite, ...] = (), system: str = "gitlab") -> Plan:
+    def variable_refs(self) -> tuple[tuple[str, str], ...]:
+        """(name, CI variable) for every pipeline variable whose value is a CI variable reference."""
+        refs = ((name, var_ref_name(value)) for name, value in self.variables)
+        return tuple((name, ref) for name, ref in refs if ref is not None)
+
+    def literal_variables(self) -> tuple[tuple[str, str], ...]:
+        """Every pipeline variable whose value is written as is (not a CI variable reference)."""
+        return tuple((name, value) for name, value in self.variables if var_ref_name(value) is None)
+
+
+def expire_seconds(expire_in: str) -> int | None:
+    """An artifact expiry ('1 week') in seconds; None for 'never'."""
+    return None if expire_in == "never" else duration_seconds(expire_in)
+
+
+def build_plan(
+    loaded: LoadedSpec,
+    rewrites: tuple[Rewrite, ...] = (),
+    system: str = "gitlab",
+    *,
+    fmt: str | None = None,
+    output: str | None = None,
+    command: str = "",
+    patch_script: str = "",
+) -> Plan:
+    """The plan of the file of `fmt` (default: the system's own format) at `output` (default: its usual path)."""
+    from mobyci.formats import FORMATS
+
     spec, release = loaded.spec, loaded.release
     family = release.family
-    variables, ci_variables = _proxy_variables(loaded, system)
+    entry = FORMATS[fmt or system]
+    output = output or entry.default_output
+    variables, ci_variables = _proxy_variables(loaded)
     _login_variables(loaded, variables, ci_variables)
     version = tag_version(spec.moby.ref)
     if version is not None:
@@ -138,7 +198,10 @@ def build_plan(loaded: LoadedSpec, rewrites: tuple[Rewrite, ...] = (), system: s
         variables.append(("DOCKER_BUILDKIT", "1"))
     build_args = tuple(name for name in PROXY_ARGS if any(name == v for v, _ in variables))
     ca_lines = ca.job_lines(spec)
-    jobs: list[Job] = [_check_job(loaded, ca_lines), _prepare_job(loaded, build_args, ca_lines)]
+    jobs: list[Job] = [
+        _check_job(loaded, ca_lines, entry.name, output),
+        _prepare_job(loaded, build_args, ca_lines),
+    ]
     for target in spec.targets:
         if target.name not in ("rpm", "deb"):
             jobs.append(_target_job(loaded, target.name, target.platforms, build_args))
@@ -191,6 +254,13 @@ def build_plan(loaded: LoadedSpec, rewrites: tuple[Rewrite, ...] = (), system: s
         ca_places=_ca_places(loaded),
         system=system,
         applied=_applied(loaded, system, {r.id for r in rewrites}),
+        fmt=entry.name,
+        output=output,
+        command=command,
+        patch_script=patch_script,
+        settings=getattr(spec.ci, entry.settings).as_dict(),
+        alpine_mirror=spec.mirrors.alpine,
+        ca_files=ca.repo_files(spec),
         package_images=tuple(_package_images(loaded, jobs)),
     )
 
@@ -207,7 +277,7 @@ def _package_images(loaded: LoadedSpec, jobs: list[Job]) -> list[PackageImage]:
     return images
 
 
-def _proxy_variables(loaded: LoadedSpec, system: str) -> tuple[list[tuple[str, str]], list[str]]:
+def _proxy_variables(loaded: LoadedSpec) -> tuple[list[tuple[str, str]], list[str]]:
     proxy = loaded.spec.proxy
     variables: list[tuple[str, str]] = []
     ci_variables: list[str] = []
@@ -219,9 +289,7 @@ def _proxy_variables(loaded: LoadedSpec, system: str) -> tuple[list[tuple[str, s
         if name is not None and name not in ci_variables:
             ci_variables.append(name)
     if variables:
-        # Only GitLab's jobs reach a docker-in-docker service by name; Buildkite and GitHub use a local daemon.
-        dind = DIND_NO_PROXY if system == "gitlab" else LOCAL_NO_PROXY
-        no_proxy = ",".join(dict.fromkeys([*dind, *proxy.no_proxy]))
+        no_proxy = ",".join(dict.fromkeys([*LOCAL_NO_PROXY, *proxy.no_proxy]))
         variables += [("NO_PROXY", no_proxy), ("no_proxy", no_proxy)]
     return variables, ci_variables
 
@@ -291,7 +359,7 @@ def _build_args_flags(build_args: tuple[str, ...]) -> str:
 _CHECK_VENV = ".mobyci-venv"  # in the job's work tree: no shared /tmp path
 
 
-def _check_job(loaded: LoadedSpec, ca_lines: tuple[str, ...]) -> Job:
+def _check_job(loaded: LoadedSpec, ca_lines: tuple[str, ...], fmt: str, output: str) -> Job:
     from mobyci import __version__
 
     pypi = loaded.spec.mirrors.pypi
@@ -307,9 +375,13 @@ def _check_job(loaded: LoadedSpec, ca_lines: tuple[str, ...]) -> Job:
             f"python3 -m venv {_CHECK_VENV}",
             f"{_CHECK_VENV}/bin/pip install --quiet{index} {shlex.quote(requirement)}",
             f"{_CHECK_VENV}/bin/mobyci validate {shlex.quote(loaded.path)}",
+            _render_check_line(loaded, fmt, output),
         ),
         docker=False,
         check_only=True,
+        # pip needs git for a VCS requirement.
+        tools=("git",) if requirement.startswith("git+") else (),
+        watches=tuple(_checked_files(loaded, output)),
     )
 
 
@@ -318,6 +390,8 @@ PATCH_EOF = "MOBYCI_PATCH_EOF"  # the heredoc delimiter that embeds the patch sc
 
 def write_patch_line(patch_script: str) -> str:
     """The prepare job's line that writes the embedded patch script to PATCH_SCRIPT (a quoted heredoc)."""
+    if not patch_script.strip():
+        raise ValueError("the plan has no patch script: make it with one to emit a pipeline")
     return write_heredoc(PATCH_SCRIPT, patch_script, PATCH_EOF)
 
 
@@ -329,19 +403,21 @@ def write_heredoc(path: str, text: str, delimiter: str) -> str:
     return f"cat > {path} <<'{delimiter}'\n{body}\n{delimiter}"
 
 
-def render_check_line(loaded: LoadedSpec, fmt: str, output: str) -> str:
+def _render_check_line(loaded: LoadedSpec, fmt: str, output: str) -> str:
     """The check job's last line: the committed files (all `outputs:`, or this pipeline at `output`) are current.
 
     Paths are relative to the repository root, where CI jobs start."""
     words = [f"{_CHECK_VENV}/bin/mobyci", "render", shlex.quote(loaded.path)]
     if any(loaded.spec.outputs.as_dict().values()):
         return " ".join([*words, "--all", "--check"])
-    if fmt != "gitlab":
+    from mobyci.formats import DEFAULT
+
+    if fmt != DEFAULT:
         words += ["--format", fmt]
     return " ".join([*words, "-o", shlex.quote(output), "--check"])
 
 
-def checked_files(loaded: LoadedSpec, output: str) -> list[str]:
+def _checked_files(loaded: LoadedSpec, output: str) -> list[str]:
     """The files the check job reads: the spec and every committed output (or this pipeline alone)."""
     listed = [path for path in loaded.spec.outputs.as_dict().values() if path is not None]
     return list(dict.fromkeys([loaded.path, *(listed or [output])]))
@@ -363,11 +439,11 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tupl
         f"sh {PATCH_SCRIPT} {SOURCE_DIR}",
     ]
     artifacts = [GITCOMMIT_FILE]
-    registry_login = False
+    dev_image: Literal["push", "pull"] | None = None
     if family.build_style == "make-run" and any(t.name in _BUNDLE_TARGETS for t in spec.targets):
         # The dev image holds the source and the toolchain; every target runs inside it. Package jobs build
         # from the source archive with docker-ce-packaging's own images and never use it.
-        registry_login = True
+        dev_image = "push"
         env = [
             f'export DOCKER_BUILD_ARGS="{_build_args_flags(build_args)}'
             f' --cache-from ${_DEV_CACHE_VAR} --build-arg BUILDKIT_INLINE_CACHE=1"'
@@ -395,12 +471,14 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tupl
     return Job(
         name="prepare",
         stage="prepare",
-        title="Check out moby, apply the mirror patch" + (", build the dev image" if registry_login else ""),
+        title="Check out moby, apply the mirror patch" + (", build the dev image" if dev_image else ""),
         script=tuple(script),
         # As long as the build jobs' own: a build job retried days later still finds the source archive.
         artifacts=tuple(artifacts),
-        docker=registry_login,
-        registry_login=registry_login,
+        docker=dev_image is not None,
+        dev_image=dev_image,
+        writes_patch=True,
+        tools=MAKE_TOOLS if dev_image else (),
     )
 
 
@@ -443,8 +521,9 @@ def _target_job(loaded: LoadedSpec, target: str, platforms: list[str] | None, bu
         needs=("prepare",),
         artifacts=(f"{SOURCE_DIR}/{family.bundles[target]}/",),
         matrix=matrix,
-        registry_login=family.build_style == "make-run",
+        dev_image="pull" if family.build_style == "make-run" else None,
         build_cache=family.build_style == "bake",
+        tools=MAKE_TOOLS,
     )
 
 
@@ -655,31 +734,39 @@ def _applied(loaded: LoadedSpec, system: str, rules: set[str]) -> tuple[Applied,
     return tuple(out)
 
 
-def _notes(loaded: LoadedSpec) -> tuple[str, ...]:
+def _notes(loaded: LoadedSpec) -> tuple[Note, ...]:
     spec, release = loaded.spec, loaded.release
-    notes = []
+    notes: list[Note] = []
     if release.version is None:
         notes.append(
-            f"family {release.family.name} was given for ref {spec.moby.ref}; the patch script checks it "
-            "against the checked-out tree"
+            Note(
+                f"family {release.family.name} was given for ref {spec.moby.ref}; the patch script checks it "
+                "against the checked-out tree"
+            )
         )
     if release.buildkit_git_sources and spec.mirrors.git:
         notes.append(
-            "BuildKit `ADD …git` sources are fetched by the daemon: build-arg proxies do not reach them; the patch "
-            "rewrites their URLs and the daemon needs the proxy (set in pipeline variables)"
+            Note(
+                "BuildKit `ADD …git` sources are fetched by the daemon: build-arg proxies do not reach them; the patch "
+                "rewrites their URLs and the daemon needs the proxy (set in pipeline variables)"
+            )
         )
     if spec.mirrors.registry and spec.ci.gitlab.runner == "shell":
         daemon_json = f'daemon.json ("registry-mirrors": ["{spec.mirrors.registry}"])'
-        notes.append(
+        text = (
             "shell runner: the bake builds get the registry mirror through their own BuildKit builder; pulls by the "
             f"host daemon (the BuildKit image itself) use it only if the host daemon's {daemon_json} has it"
             if release.family.build_style == "bake"
             else f"shell runner: the registry mirror can only be set in the host daemon's {daemon_json}; the "
             "pipeline cannot set it"
         )
+        notes.append(Note(text, ("gitlab",)))
     if release.family.build_style == "bake" and spec.ci.buildkite.cache is None:
         notes.append(
-            f"{BUILDKITE_NOTE}no build cache for the bake jobs (ci.buildkite.cache is unset): every stage is built "
-            "each time, on the agents' own builder"
+            Note(
+                "Buildkite: no build cache for the bake jobs (ci.buildkite.cache is unset): every stage is built "
+                "each time, on the agents' own builder",
+                ("buildkite",),
+            )
         )
     return tuple(notes)

@@ -36,12 +36,12 @@ def plan_data(plan: Plan) -> dict[str, Any]:
             for job in plan.jobs
         ],
         "rewrites": [{"id": r.id, "title": r.title, "files": list(r.files)} for r in plan.rewrites],
-        "environment": [{"name": name, "value": value} for name, value in plan.variables],
+        "environment": [{"name": name, "value": value} for name, value in _environment(plan)],
         "build_args": list(plan.build_args),
         "ci_variables": list(plan.ci_variables),
         "mirrors_and_proxies": [{"key": a.key, "value": a.value, "where": a.where} for a in plan.applied],
         "registry_mirror": plan.registry_mirror,
-        "notes": list(plan.notes),
+        "notes": list(plan.system_notes()),
         "packages": [{"what": what, "value": value, "from": source} for what, value, source in plan.packages],
         "ca_installed": list(plan.ca_places),
         "package_images": [
@@ -105,7 +105,7 @@ def _sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
     jobs = [(job.name, _job_text(plan, job)) for job in plan.jobs]
     applied = [(a.key, f"{a.value}: {a.where}") for a in plan.applied] or [("-", "no mirrors or proxies")]
     rewrites = [(r.id, f"{r.title}: {', '.join(r.files)}") for r in plan.rewrites] or [("-", "no mirror rewrites")]
-    env = [(name, value) for name, value in plan.variables] or [("-", "no proxy or build environment")]
+    env = list(_environment(plan)) or [("-", "no proxy or build environment")]
     sections = [
         (f"Build (for {_SYSTEM_NAMES[plan.system]})", overview),
         ("Steps" if plan.system == "buildkite" else "Jobs", jobs),
@@ -138,9 +138,19 @@ def _sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
         sections.append(("Build args passed from the environment", [("", ", ".join(plan.build_args))]))
     if plan.ca_places:
         sections.append(("Corporate CA (tls.ca_certs) is trusted by", [("-", place) for place in plan.ca_places]))
-    if plan.notes:
-        sections.append(("Notes", [("-", note) for note in plan.notes]))
+    notes = plan.system_notes()
+    if notes:
+        sections.append(("Notes", [("-", note) for note in notes]))
     return sections
+
+
+def _environment(plan: Plan) -> tuple[tuple[str, str], ...]:
+    """The pipeline-wide variables as the plan's CI system sets them."""
+    if plan.system == "gitlab":
+        from mobyci.generator.gitlab import pipeline_variables
+
+        return pipeline_variables(plan.variables)
+    return plan.variables
 
 
 def _refers_to(value: str, name: str) -> bool:

@@ -5,32 +5,37 @@ from __future__ import annotations
 import shlex
 
 from mobyci.errors import MobyciError
+from mobyci.formats import DEFAULT, FORMATS, PATCH_OUTPUT
 from mobyci.generator.plan import Plan, Rewrite, build_plan
 from mobyci.schemas.load import LoadedSpec
 
 
-def make_plan(loaded: LoadedSpec, system: str = "gitlab") -> Plan:
-    """The plan for one CI system (gitlab, buildkite, github)."""
+def make_plan(
+    loaded: LoadedSpec,
+    system: str = DEFAULT,
+    *,
+    fmt: str | None = None,
+    output: str | None = None,
+    patch_script: str = "",
+) -> Plan:
+    """The plan for one CI system (gitlab, buildkite, github), as the file of `fmt` (default: the system's own
+    format) at `output` (relative to the repository root; default: its `outputs:` entry or usual path).
+
+    A plan to emit needs `patch_script` (build_patch_script); one that is only shown does not, and skips its cost."""
     from mobyci.generator.rules import build_rules
 
+    fmt = fmt or system
+    output = output or default_output(loaded, fmt)
     rewrites = tuple(Rewrite(r.id, r.title, tuple(r.files)) for r in build_rules(loaded))
-    return build_plan(loaded, rewrites, system)
-
-
-# Where each format's file conventionally lives, relative to the repository root.
-DEFAULT_OUTPUTS = {
-    "gitlab": ".gitlab-ci.yml",
-    "buildkite": ".buildkite/pipeline.yml",
-    "github": ".github/workflows/mobyci.yml",
-    "gitlab-include": ".gitlab/mobyci.yml",
-    "buildkite-group": ".buildkite/mobyci.yml",
-}
-FORMATS = tuple(DEFAULT_OUTPUTS)
-
-
-def system_of(fmt: str) -> str:
-    """The CI system a format is written for: the drop-in fragments are their system's pipelines reshaped."""
-    return {"gitlab-include": "gitlab", "buildkite-group": "buildkite"}.get(fmt, fmt)
+    return build_plan(
+        loaded,
+        rewrites,
+        FORMATS[fmt].system,
+        fmt=fmt,
+        output=output,
+        command=render_command(loaded.path, fmt, output),
+        patch_script=patch_script,
+    )
 
 
 def default_output(loaded: LoadedSpec, kind: str) -> str:
@@ -41,7 +46,7 @@ def default_output(loaded: LoadedSpec, kind: str) -> str:
     listed: str | None = loaded.spec.outputs.as_dict().get(kind.replace("-", "_"))
     if listed is not None:
         return listed
-    return "mobyci-patch.sh" if kind == "patch" else DEFAULT_OUTPUTS[kind]
+    return PATCH_OUTPUT if kind == "patch" else FORMATS[kind].default_output
 
 
 def output_kind(key: str) -> str:
@@ -52,41 +57,23 @@ def output_kind(key: str) -> str:
 def render_command(spec_path: str, fmt: str, output: str) -> str:
     """The command that regenerates a file, for its header: the same whichever way the file was written."""
     words = ["mobyci", "render", shlex.quote(spec_path)]
-    if fmt != "gitlab":
+    if fmt != DEFAULT:
         words += ["--format", fmt]
     return " ".join([*words, "-o", shlex.quote(output)])
 
 
 def render_pipeline(loaded: LoadedSpec, fmt: str, output: str | None = None) -> str:
     """The pipeline of `fmt` that lives at `output` (relative to the repository root; default_output if None)."""
+    from mobyci.formats import emitter
     from mobyci.generator.patchscript import build_patch_script
     from mobyci.schemas.checks import runner_findings
     from mobyci.schemas.yamlpos import dotted
 
-    findings = runner_findings(loaded.spec, (system_of(fmt),))
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt}")
+    system = FORMATS[fmt].system
+    findings = runner_findings(loaded.spec, (system,))
     if findings:
         raise MobyciError("\n".join(f"{loaded.path}: {dotted(at)}: {message}" for at, message in findings))
-    output = output or default_output(loaded, fmt)
-    command = render_command(loaded.path, fmt, output)
-    plan = make_plan(loaded, system_of(fmt))
-    if fmt == "gitlab":
-        from mobyci.generator.gitlab import render_gitlab
-
-        return render_gitlab(loaded, plan, build_patch_script(loaded), command, output)
-    if fmt == "buildkite":
-        from mobyci.generator.buildkite import render_buildkite
-
-        return render_buildkite(loaded, plan, build_patch_script(loaded), command)
-    if fmt == "gitlab-include":
-        from mobyci.generator.gitlab_include import render_gitlab_include
-
-        return render_gitlab_include(loaded, plan, build_patch_script(loaded), command, output)
-    if fmt == "buildkite-group":
-        from mobyci.generator.buildkite import render_buildkite_group
-
-        return render_buildkite_group(loaded, plan, build_patch_script(loaded), command)
-    if fmt == "github":
-        from mobyci.generator.github import render_github
-
-        return render_github(loaded, plan, build_patch_script(loaded), command, output)
-    raise ValueError(f"unknown format {fmt}")
+    plan = make_plan(loaded, system, fmt=fmt, output=output, patch_script=build_patch_script(loaded))
+    return emitter(fmt)(plan)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import posixpath
 import re
 from typing import TYPE_CHECKING, NamedTuple
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 from mobyci.families import Release, family_names, resolve, resolve_family
 from mobyci.families.packaging_data import distro_archive, mirrors_in_use, needs_arm, serving_setting
 from mobyci.families.versions import Version, tag_version
+from mobyci.formats import SYSTEMS
 from mobyci.schemas.compiled import AptMirrors, Spec
 
 if TYPE_CHECKING:
@@ -17,14 +19,6 @@ if TYPE_CHECKING:
 
 Loc = tuple[str | int, ...]
 Finding = tuple[Loc, str]
-
-# What the platforms refuse at pipeline creation (GitLab CI/CD YAML reference: parallel:matrix and needs;
-# Buildkite service quotas and build matrix docs). Checked here so that `mobyci validate` says so first.
-GITLAB_MATRIX_JOBS = 200  # jobs one parallel:matrix may create
-GITLAB_NEEDS = 50  # entries in one job's needs
-BUILDKITE_JOBS_PER_UPLOAD = 500  # jobs created by one `pipeline upload` (a matrix counts as its jobs)
-BUILDKITE_MATRIX_DIMENSIONS = 6
-BUILDKITE_MATRIX_ELEMENTS = 20  # values in one matrix dimension
 
 # Runner tags, queues, runner labels and GOSUMDB are plain names: they reach YAML, Buildkite strings that the
 # agent interpolates at upload, and GitHub expressions. Nothing else belongs in them.
@@ -483,19 +477,16 @@ def _check_placeholders(spec: Spec) -> list[Finding]:
     return findings
 
 
-CI_SYSTEMS = ("gitlab", "buildkite", "github")
 _RUNNER_FORM = {"gitlab": "[<runner tag>]", "buildkite": "<agent queue>", "github": "[<runs-on label>]"}
 
 
 def _output_systems(spec: Spec) -> tuple[str, ...] | None:
     """The CI systems the spec renders for (its `outputs:`), or None when it does not say."""
-    outputs = spec.outputs
-    written = {
-        "gitlab": (outputs.gitlab, outputs.gitlab_include),
-        "buildkite": (outputs.buildkite, outputs.buildkite_group),
-        "github": (outputs.github,),
-    }
-    named = tuple(system for system in CI_SYSTEMS if any(path is not None for path in written[system]))
+    from mobyci.formats import FORMATS
+
+    listed = spec.outputs.as_dict()
+    written = {entry.system for entry in FORMATS.values() if listed.get(entry.outputs_key) is not None}
+    named = tuple(system for system in SYSTEMS if system in written)
     return named or None
 
 
@@ -511,11 +502,11 @@ def runner_findings(spec: Spec, systems: tuple[str, ...] | None) -> list[Finding
         for position, distro in enumerate(target.distros or ()):
             if not needs_arm(distro):
                 continue
-            have = {system for system in CI_SYSTEMS if "arm" in getattr(spec.ci, system).runners}
+            have = {system for system in SYSTEMS if "arm" in getattr(spec.ci, system).runners}
             missing = [s for s in systems if s not in have] if systems is not None else ([] if have else ["any"])
             if not missing:
                 continue
-            wanted = CI_SYSTEMS if missing == ["any"] else missing
+            wanted = SYSTEMS if missing == ["any"] else missing
             fixes = ", ".join(f"ci.{system}.runners: {{arm: {_RUNNER_FORM[system]}}}" for system in wanted)
             findings.append(
                 (
@@ -636,52 +627,29 @@ def pipeline_shape(spec: Spec, release: Release) -> Shape:
 
 
 def limit_findings(shape: Shape) -> list[Finding]:
-    """Every platform limit the shape breaks, at the spec key that causes it."""
+    """Every platform limit (mobyci/formats.py) the shape breaks, at the spec key that causes it."""
+    from mobyci.formats import system_limits
+
+    limits = [limit for _, limit in system_limits()]
+
+    def broken(what: str, count: int) -> list[str]:
+        return [
+            limit.message.format(count=count, most=limit.most)
+            for limit in limits
+            if limit.what == what and count > limit.most
+        ]
+
     findings: list[Finding] = []
     for at, dimensions in shape.matrices:
-        jobs = 1
-        for size in dimensions:
-            jobs *= size
-        if jobs > GITLAB_MATRIX_JOBS:
-            findings.append(
-                (
-                    at,
-                    f"makes a matrix of {jobs} jobs; GitLab creates at most {GITLAB_MATRIX_JOBS} jobs per "
-                    "parallel:matrix: list fewer platforms",
-                )
-            )
-        if len(dimensions) > BUILDKITE_MATRIX_DIMENSIONS:
-            findings.append(
-                (
-                    at,
-                    f"makes a matrix of {len(dimensions)} dimensions; a Buildkite matrix has at most "
-                    f"{BUILDKITE_MATRIX_DIMENSIONS}",
-                )
-            )
-        largest = max(dimensions, default=0)
-        if largest > BUILDKITE_MATRIX_ELEMENTS:
-            findings.append(
-                (
-                    at,
-                    f"lists {largest} values; a Buildkite matrix dimension holds at most "
-                    f"{BUILDKITE_MATRIX_ELEMENTS}: list fewer platforms",
-                )
-            )
+        for limit in limits:
+            count = {
+                "matrix_jobs": math.prod(dimensions),
+                "matrix_dimensions": len(dimensions),
+                "matrix_values": max(dimensions, default=0),
+            }.get(limit.what)
+            if count is not None and count > limit.most:
+                findings.append((at, limit.message.format(count=count, most=limit.most)))
     for at, count in shape.needs:
-        if count > GITLAB_NEEDS:
-            findings.append(
-                (
-                    at,
-                    f"a job would need {count} jobs; GitLab allows at most {GITLAB_NEEDS} needs per job: "
-                    "build fewer targets or platforms",
-                )
-            )
-    if shape.jobs > BUILDKITE_JOBS_PER_UPLOAD:
-        findings.append(
-            (
-                ("targets",),
-                f"the pipeline has {shape.jobs} jobs; Buildkite creates at most "
-                f"{BUILDKITE_JOBS_PER_UPLOAD} jobs per pipeline upload: build fewer targets or platforms",
-            )
-        )
+        findings += [(at, message) for message in broken("needs", count)]
+    findings += [(("targets",), message) for message in broken("jobs", shape.jobs)]
     return findings
