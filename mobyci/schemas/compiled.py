@@ -946,9 +946,16 @@ SCHEMA: Any = {
                                         'schema': {
                                             'type': 'default',
                                             'schema': {
-                                                'type': 'int',
-                                                'ge': 0,
-                                                'le': 2,
+                                                'type': 'function-wrap',
+                                                'function': {
+                                                    'type': 'no-info',
+                                                    'function': fields.retries,
+                                                },
+                                                'schema': {
+                                                    'type': 'int',
+                                                    'ge': 0,
+                                                    'le': 2,
+                                                },
                                             },
                                             'default': 2,
                                         },
@@ -1007,10 +1014,17 @@ SCHEMA: Any = {
                                                                 'schema': {
                                                                     'type': 'list',
                                                                     'items_schema': {
-                                                                        'type': 'str',
-                                                                        'min_length': 1,
-                                                                        'max_length': 256,
-                                                                        'pattern': '^[^\\s]+$',
+                                                                        'type': 'function-wrap',
+                                                                        'function': {
+                                                                            'type': 'no-info',
+                                                                            'function': fields.one_word,
+                                                                        },
+                                                                        'schema': {
+                                                                            'type': 'str',
+                                                                            'min_length': 1,
+                                                                            'max_length': 256,
+                                                                            'pattern': '^[^\\s]+$',
+                                                                        },
                                                                     },
                                                                 },
                                                                 'default_factory': list,
@@ -1033,10 +1047,17 @@ SCHEMA: Any = {
                                                                     'values_schema': {
                                                                         'type': 'list',
                                                                         'items_schema': {
-                                                                            'type': 'str',
-                                                                            'min_length': 1,
-                                                                            'max_length': 256,
-                                                                            'pattern': '^[^\\s]+$',
+                                                                            'type': 'function-wrap',
+                                                                            'function': {
+                                                                                'type': 'no-info',
+                                                                                'function': fields.one_word,
+                                                                            },
+                                                                            'schema': {
+                                                                                'type': 'str',
+                                                                                'min_length': 1,
+                                                                                'max_length': 256,
+                                                                                'pattern': '^[^\\s]+$',
+                                                                            },
                                                                         },
                                                                         'min_length': 1,
                                                                     },
@@ -1049,8 +1070,15 @@ SCHEMA: Any = {
                                                             'schema': {
                                                                 'type': 'default',
                                                                 'schema': {
-                                                                    'type': 'str',
-                                                                    'pattern': '^\\d+\\.\\d+\\.\\d+$',
+                                                                    'type': 'function-wrap',
+                                                                    'function': {
+                                                                        'type': 'no-info',
+                                                                        'function': fields.release_version,
+                                                                    },
+                                                                    'schema': {
+                                                                        'type': 'str',
+                                                                        'pattern': '^\\d+\\.\\d+\\.\\d+$',
+                                                                    },
                                                                 },
                                                                 'default': '27.5.1',
                                                             },
@@ -1123,10 +1151,17 @@ SCHEMA: Any = {
                                                                 'schema': {
                                                                     'type': 'nullable',
                                                                     'schema': {
-                                                                        'type': 'str',
-                                                                        'min_length': 1,
-                                                                        'max_length': 256,
-                                                                        'pattern': '^[^\\s]+$',
+                                                                        'type': 'function-wrap',
+                                                                        'function': {
+                                                                            'type': 'no-info',
+                                                                            'function': fields.one_word,
+                                                                        },
+                                                                        'schema': {
+                                                                            'type': 'str',
+                                                                            'min_length': 1,
+                                                                            'max_length': 256,
+                                                                            'pattern': '^[^\\s]+$',
+                                                                        },
                                                                     },
                                                                 },
                                                                 'default': None,
@@ -1147,10 +1182,17 @@ SCHEMA: Any = {
                                                                         ],
                                                                     },
                                                                     'values_schema': {
-                                                                        'type': 'str',
-                                                                        'min_length': 1,
-                                                                        'max_length': 256,
-                                                                        'pattern': '^[^\\s]+$',
+                                                                        'type': 'function-wrap',
+                                                                        'function': {
+                                                                            'type': 'no-info',
+                                                                            'function': fields.one_word,
+                                                                        },
+                                                                        'schema': {
+                                                                            'type': 'str',
+                                                                            'min_length': 1,
+                                                                            'max_length': 256,
+                                                                            'pattern': '^[^\\s]+$',
+                                                                        },
                                                                     },
                                                                 },
                                                                 'default_factory': dict,
@@ -1218,10 +1260,17 @@ SCHEMA: Any = {
                                                             'schema': {
                                                                 'type': 'default',
                                                                 'schema': {
-                                                                    'type': 'str',
-                                                                    'min_length': 1,
-                                                                    'max_length': 256,
-                                                                    'pattern': '^[^\\s]+$',
+                                                                    'type': 'function-wrap',
+                                                                    'function': {
+                                                                        'type': 'no-info',
+                                                                        'function': fields.one_word,
+                                                                    },
+                                                                    'schema': {
+                                                                        'type': 'str',
+                                                                        'min_length': 1,
+                                                                        'max_length': 256,
+                                                                        'pattern': '^[^\\s]+$',
+                                                                    },
                                                                 },
                                                                 'default': 'ubuntu-24.04',
                                                             },
@@ -1243,10 +1292,17 @@ SCHEMA: Any = {
                                                                     'values_schema': {
                                                                         'type': 'list',
                                                                         'items_schema': {
-                                                                            'type': 'str',
-                                                                            'min_length': 1,
-                                                                            'max_length': 256,
-                                                                            'pattern': '^[^\\s]+$',
+                                                                            'type': 'function-wrap',
+                                                                            'function': {
+                                                                                'type': 'no-info',
+                                                                                'function': fields.one_word,
+                                                                            },
+                                                                            'schema': {
+                                                                                'type': 'str',
+                                                                                'min_length': 1,
+                                                                                'max_length': 256,
+                                                                                'pattern': '^[^\\s]+$',
+                                                                            },
                                                                         },
                                                                         'min_length': 1,
                                                                     },
@@ -1522,10 +1578,17 @@ SCHEMA: Any = {
                                 'schema': {
                                     'type': 'list',
                                     'items_schema': {
-                                        'type': 'str',
-                                        'min_length': 1,
-                                        'max_length': 256,
-                                        'pattern': '^[^\\s]+$',
+                                        'type': 'function-wrap',
+                                        'function': {
+                                            'type': 'no-info',
+                                            'function': fields.one_word,
+                                        },
+                                        'schema': {
+                                            'type': 'str',
+                                            'min_length': 1,
+                                            'max_length': 256,
+                                            'pattern': '^[^\\s]+$',
+                                        },
                                     },
                                 },
                             },
@@ -1541,10 +1604,17 @@ SCHEMA: Any = {
                                 'schema': {
                                     'type': 'list',
                                     'items_schema': {
-                                        'type': 'str',
-                                        'min_length': 1,
-                                        'max_length': 256,
-                                        'pattern': '^[^\\s]+$',
+                                        'type': 'function-wrap',
+                                        'function': {
+                                            'type': 'no-info',
+                                            'function': fields.one_word,
+                                        },
+                                        'schema': {
+                                            'type': 'str',
+                                            'min_length': 1,
+                                            'max_length': 256,
+                                            'pattern': '^[^\\s]+$',
+                                        },
                                     },
                                 },
                             },

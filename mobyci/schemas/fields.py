@@ -12,7 +12,8 @@ import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, ValidationError
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from mobyci.families.versions import COMMIT_RE
 
@@ -60,6 +61,44 @@ def fail(kind: str, message: str, **context: object) -> PydanticCustomError:
     # Messages quote the user's value: a newline in it must not start a line that reads like another problem.
     message = message.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
     return PydanticCustomError(kind, message, dict(context) if context else None)
+
+
+def _refused_by(exc: ValidationError, *kinds: str) -> bool:
+    """Whether the one error of a field's declared constraints (run by a wrap validator's handler) is one of `kinds`."""
+    return exc.error_count() == 1 and exc.errors()[0]["type"] in kinds
+
+
+# The wrap validators below sit next to a constraint spec.py declares (Field(pattern=…), Field(ge=…, le=…)), which
+# also goes into the JSON Schema for editors; each says in our words what that one constraint asks for.
+
+MAX_RETRY = 2  # GitLab's `retry:` takes 0 to 2; Buildkite and GitHub get the same count
+
+
+def retries(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        if _refused_by(exc, "greater_than_equal", "less_than_equal"):
+            raise fail("mobyci_range", f"must be between 0 and {MAX_RETRY}, got {value}") from None
+        raise
+
+
+def one_word(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        if _refused_by(exc, "string_pattern_mismatch"):
+            raise fail("mobyci_word", "must be one word: not empty, no spaces") from None
+        raise
+
+
+def release_version(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        if _refused_by(exc, "string_pattern_mismatch"):
+            raise fail("mobyci_version", f"'{value}' is not a version like 27.5.1") from None
+        raise
 
 
 def check_printable(value: str) -> None:

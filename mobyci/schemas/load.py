@@ -202,13 +202,6 @@ def _message(kind: str, error: Any, raw: str | None) -> str:
         return f"'{value}' is not one of: {', '.join(choices)}{suggestion}"
     if kind == "too_short":
         return "must not be empty"
-    if kind in ("greater_than_equal", "less_than_equal"):
-        return f"must be between 0 and 2, got {value}" if "retry" in str(error["loc"]) else str(error["msg"])
-    if kind == "string_pattern_mismatch":
-        pattern = str(ctx.get("pattern", ""))
-        if "\\d+\\.\\d+\\.\\d+" in pattern:
-            return f"'{value}' is not a version like 27.5.1"
-        return "must be one word: not empty, no spaces"
     if kind == "string_too_long":
         return f"is too long (at most {ctx.get('max_length')} characters)"
     if kind == "string_too_short":

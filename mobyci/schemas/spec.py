@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WrapValidator
 
 from mobyci.schemas import fields
 
@@ -26,7 +26,7 @@ GitUrl = Annotated[str, AfterValidator(fields.check_git_url)]
 ProxyValue = Annotated[str, AfterValidator(fields.check_proxy)]
 NoProxyEntry = Annotated[str, AfterValidator(fields.check_no_proxy_entry)]
 Duration = Annotated[str, AfterValidator(fields.check_duration)]
-NonEmpty = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\s]+$")]
+NonEmpty = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\s]+$"), WrapValidator(fields.one_word)]
 
 
 class Moby(_Model):
@@ -241,7 +241,7 @@ class GitLab(_Model):
         default_factory=dict,
         description="Runner tags per architecture, e.g. {arm: [my-arm-runner]}, for the jobs that need it. " + _RUNNERS,
     )
-    docker_version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")] = Field(
+    docker_version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$"), WrapValidator(fields.release_version)] = Field(
         "27.5.1", description="Version of the docker:<v>-cli image and docker:<v>-dind service (dind runner)."
     )
     runner: Literal["dind", "shell"] = Field(
@@ -333,7 +333,9 @@ class CI(_Model):
     """Settings shared by every CI system, then one block per system."""
 
     timeout: Duration = Field("2h", description="Time limit of each build job ('2h', '1h 30m').")
-    retry: int = Field(2, ge=0, le=2, description="Retries of a job that failed for infrastructure reasons (0-2).")
+    retry: Annotated[int, Field(ge=0, le=fields.MAX_RETRY), WrapValidator(fields.retries)] = Field(
+        2, description="Retries of a job that failed for infrastructure reasons (0-2)."
+    )
     artifacts_expire_in: Annotated[str, AfterValidator(fields.check_expire)] = Field(
         "1 week", description="How long build artifacts are kept ('1 week', '30 days', 'never')."
     )
