@@ -1,7 +1,7 @@
 """The command line's arguments and help, declared with typer; commands.py does the work.
 
 `mobyci validate` and `mobyci render` usually start through fastpath.py instead, which skips importing typer
-(issue 2's startup budget); tests check both ways call commands.py with the same arguments.
+(typer costs more than the whole startup budget); tests check both ways call commands.py with the same arguments.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def err(message: str) -> None:
 
 
 def _internal_error() -> None:
-    # Imported here: only a crash pays for them, not every start (issue 2's --version budget).
+    # Imported here: only a crash pays for them, not every start (`--version` is timed by bench/startup.py).
     import tempfile
     import traceback
 

@@ -1,4 +1,5 @@
-"""One exception family for every problem a user can fix; cli.py maps it to exit code 1.
+"""One exception family for every problem a user can fix; commands.py turns it into its message and exit
+code 1.
 
 Nothing here does IO: exceptions carry data, the CLI decides how to print it.
 """
@@ -21,10 +22,11 @@ class Problem(NamedTuple):
         where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
         key = f" {self.path}:" if self.path else ""
         # One problem, one line: a newline inside a quoted value must not forge another problem line.
-        return _one_line(f"{where}:{key} {self.message}")
+        return one_line(f"{where}:{key} {self.message}")
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """`text` with its newlines and tabs written as escapes: a value quoted in a message cannot forge a line."""
     return text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
 
 

@@ -1,7 +1,7 @@
 """The console entry point, and a fast path for `--version` and the commands CI and pre-commit run on every change.
 
 Importing typer and letting it coerce parameters (typer builds a pydantic TypeAdapter per parameter) costs
-more than issue 2's whole startup budget for `validate`. `mobyci --version` and plain invocations of
+more than the whole startup budget of `validate` (bench/startup.py). `mobyci --version` and plain invocations of
 `validate`, `render`, `plan` and `patch` (`--opt value` or `--opt=value`) are therefore read here, by a
 deliberately small grammar, and call commands.py directly. Anything else -- help, a value that starts with '-',
 an unknown option, a repeated option, any other command -- goes to the typer CLI, which owns every message and

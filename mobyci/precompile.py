@@ -1,4 +1,4 @@
-"""Regenerate the committed precompiled files that keep `validate` and `render` fast (issue 2 and 4):
+"""Regenerate the committed precompiled files that keep `validate` and `render` fast:
 
 - mobyci/schemas/compiled.py: the spec's run-time classes and pydantic-core schema, from schemas/spec.py;
 - mobyci/templates/patch_sh.py: the patch script template compiled by jinja2, from templates/patch.sh.j2.

@@ -8,6 +8,7 @@ import re
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
+from mobyci.errors import one_line
 from mobyci.families import Release, family_names, resolve, resolve_family
 from mobyci.families.packaging_data import distro_archive, mirrors_in_use, needs_arm, serving_setting
 from mobyci.families.versions import Version, tag_version
@@ -61,13 +62,9 @@ def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release 
     # Messages quote the user's values: a newline in one must not start a line that reads like another problem.
     return (
         release,
-        [(at, _one_line(message)) for at, message in findings],
-        [(at, _one_line(message)) for at, message in warnings],
+        [(at, one_line(message)) for at, message in findings],
+        [(at, one_line(message)) for at, message in warnings],
     )
-
-
-def _one_line(message: str) -> str:
-    return message.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
 
 
 def _known() -> str:

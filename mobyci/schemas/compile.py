@@ -1,8 +1,9 @@
 """Compile the pydantic models of spec.py into compiled.py: run-time classes plus pydantic-core's schema.
 
-Why: importing pydantic's model machinery and generating each model's core schema costs more than issue 2's
-whole startup budget for `validate`. The core schema is data, so it is generated here once, at development
-time, and committed; at run time pydantic-core validates with it and pydantic's model layer is never imported.
+Why: importing pydantic's model machinery and generating each model's core schema costs more than the whole
+startup budget of `validate` (bench/startup.py). The core schema is data, so it is generated here once, at
+development time, and committed; at run time pydantic-core validates with it and pydantic's model layer is
+never imported.
 spec.py stays the one source of truth: `mobyci schema` reads it, and tests check that compiled.py is current
 and that it judges every spec of the test corpora exactly as the models do.
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic_core import PydanticCustomError, ValidationError
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
+from mobyci.errors import one_line
 from mobyci.families.versions import COMMIT_RE
 
 SUPPORTED_VERSIONS = (1,)  # spec format versions this mobyci reads
@@ -59,8 +60,7 @@ _RESERVED_PROXY_NAMES = frozenset(
 
 def fail(kind: str, message: str, **context: object) -> PydanticCustomError:
     # Messages quote the user's value: a newline in it must not start a line that reads like another problem.
-    message = message.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
-    return PydanticCustomError(kind, message, dict(context) if context else None)
+    return PydanticCustomError(kind, one_line(message), dict(context) if context else None)
 
 
 def _refused_by(exc: ValidationError, *kinds: str) -> bool:

@@ -2,7 +2,7 @@
 
 Models check single values; checks.py does what needs several values at once (the family of the ref,
 platforms and distros for that family). Field descriptions are the reference documentation: they go into
-the JSON Schema that editors use and into docs/spec.md.
+the JSON Schema that editors use (`mobyci schema`); README's spec table says the same for readers.
 """
 
 from __future__ import annotations
