@@ -21,8 +21,8 @@ import pytest
 from mobyci.generator.patchscript import build_patch_script
 from mobyci.generator.render import make_plan
 from mobyci.schemas.load import load_text
-from tests import pipeline_checks as pc
-from tests.conftest import ROOT
+from tests.helpers import ROOT
+from tests.helpers import pipeline_checks as pc
 
 APT = ROOT / "tests" / "fixtures" / "apt"
 TREES = ROOT / "tests" / "fixtures" / "trees"

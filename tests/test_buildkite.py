@@ -1,7 +1,7 @@
 """Buildkite pipelines: golden files and examples, each checked for what it means.
 
 No offline buildkite-agent exists, so every rendered pipeline is checked with Buildkite's schema
-(check-jsonschema's vendor.buildkite), the semantic checks in tests/buildkite_checks.py (keys, depends_on,
+(check-jsonschema's vendor.buildkite), the semantic checks in tests/helpers/buildkite_checks.py (keys, depends_on,
 empty steps, matrix use, interpolation safety), a model of the agent's upload-time interpolation, and shellcheck of
 every step's script as the agent runs it (bash) after upload.
 Regenerate golden files and examples with `MOBYCI_UPDATE_GOLDEN=1 pytest tests/test_buildkite.py`.
@@ -24,10 +24,10 @@ from mobyci.generator.buildkite import can_escape, escape, render_buildkite, ste
 from mobyci.generator.patchscript import build_patch_script
 from mobyci.generator.render import make_plan, render_pipeline
 from mobyci.schemas.load import load_text
-from tests import buildkite_checks as bc
-from tests import pipeline_checks as pc
-from tests.conftest import EXAMPLES
-from tests.golden_cases import assert_current, cases, load_case
+from tests.helpers import EXAMPLES
+from tests.helpers import buildkite_checks as bc
+from tests.helpers import pipeline_checks as pc
+from tests.helpers.golden_cases import assert_current, cases, load_case
 
 CASES = cases("pipeline.yml", ".buildkite/pipeline.yml")
 

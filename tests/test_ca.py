@@ -21,9 +21,9 @@ from mobyci.generator.patch import apply_patch
 from mobyci.generator.patchscript import build_patch_script
 from mobyci.generator.render import render_pipeline
 from mobyci.schemas.load import load_text
-from tests import pipeline_checks as pc
-from tests import reference_patch as reference
-from tests.conftest import ROOT
+from tests.helpers import ROOT
+from tests.helpers import pipeline_checks as pc
+from tests.helpers import reference_patch as reference
 
 FIXTURES = ROOT / "tests" / "fixtures"
 GOLDEN_CA = FIXTURES / "public-ca.pem"  # a throwaway CA's certificate (its key was never kept)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from mobyci import __version__
 from mobyci.cli import app
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 @pytest.fixture

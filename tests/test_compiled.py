@@ -25,7 +25,7 @@ from mobyci.schemas.frozen import Frozen
 from mobyci.schemas.load import load_text, validate_data
 from mobyci.schemas.spec import Spec
 from mobyci.templates import patch_sh
-from tests.test_spec_errors import CASES
+from tests.helpers.spec_error_cases import CASES
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = sorted(

@@ -17,11 +17,12 @@ from hypothesis import given
 from mobyci.generator.gitlab_include import stage_names
 from mobyci.generator.render import make_plan, render_pipeline
 from mobyci.schemas.load import load_text
-from tests import buildkite_checks as bk
-from tests import pipeline_checks as pc
-from tests.conftest import ROOT
-from tests.test_fuzz import FUZZ, schema_problems, specs
-from tests.test_fuzz import load as fuzz_load
+from tests.helpers import ROOT
+from tests.helpers import buildkite_checks as bk
+from tests.helpers import pipeline_checks as pc
+from tests.helpers.fuzz_specs import FUZZ, specs
+from tests.helpers.fuzz_specs import load as fuzz_load
+from tests.helpers.outputs import schema_problems
 
 HOST = """\
 include:

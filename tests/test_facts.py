@@ -14,7 +14,7 @@ from mobyci.families import FAMILIES, releases
 from mobyci.families import facts as ft
 from mobyci.families import generate as gen
 from mobyci.families.detect import detect_from
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 _CLONES = {name: os.environ.get(f"MOBYCI_{name.upper()}_GIT") for name in ("moby", "cli", "packaging")}
 _ROWS = list(ft.table().releases.values())

@@ -20,7 +20,7 @@ import pytest
 from mobyci.families.fetchscan import scan
 from mobyci.generator.fetches import build_inventory, plan_inventory, stored_list
 from mobyci.schemas.load import load_text
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 TREES = ROOT / "tests" / "fixtures" / "trees"
 MOBY_GIT = os.environ.get("MOBYCI_MOBY_GIT")

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from mobyci.cli import app
 from mobyci.generator.render import make_plan, render_pipeline
 from mobyci.schemas.load import load_file, load_text
-from tests import pipeline_checks as pc
-from tests.conftest import EXAMPLES
+from tests.helpers import EXAMPLES
+from tests.helpers import pipeline_checks as pc
 
 SEED = EXAMPLES / "seed-19.03" / "mobyci.yaml"
 TUNA_ARCHIVE = "https://mirrors.tuna.tsinghua.edu.cn/debian-archive"

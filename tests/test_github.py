@@ -23,9 +23,9 @@ from mobyci.errors import MobyciError
 from mobyci.generator import github as gh
 from mobyci.generator.render import render_pipeline
 from mobyci.schemas.load import load_text
-from tests import pipeline_checks as pc
-from tests.conftest import ROOT
-from tests.golden_cases import assert_current, cases
+from tests.helpers import ROOT
+from tests.helpers import pipeline_checks as pc
+from tests.helpers.golden_cases import assert_current, cases
 
 FIXTURES = ROOT / "tests" / "fixtures"
 

@@ -17,8 +17,8 @@ import pytest
 from mobyci import __version__
 from mobyci.generator.render import make_plan, render_pipeline
 from mobyci.schemas.load import load_file, load_text
-from tests import pipeline_checks as pc
-from tests.golden_cases import assert_current, cases
+from tests.helpers import pipeline_checks as pc
+from tests.helpers.golden_cases import assert_current, cases
 
 CASES = cases("gitlab-ci.yml", ".gitlab-ci.yml")
 

@@ -18,7 +18,7 @@ import pytest
 from mobyci.errors import SpecError
 from mobyci.generator.render import make_plan
 from mobyci.schemas.load import LoadedSpec, load_file, load_text
-from tests.test_fuzz import FORMATS, meaning, render_all, shell_lines, strings, words_under_dash
+from tests.helpers.outputs import FORMATS, meaning, render_all, shell_lines, strings, words_under_dash
 
 CORPUS = Path(__file__).parent / "hostile"
 CASES = sorted(p.stem for p in CORPUS.glob("*.yaml"))

@@ -14,8 +14,8 @@ from mobyci.errors import SpecError
 from mobyci.generator.render import make_plan
 from mobyci.schemas.checks import Shape, limit_findings, pipeline_shape
 from mobyci.schemas.load import load_text
-from tests.conftest import EXAMPLES, ROOT
-from tests.test_fuzz import FORMATS, meaning, render_all
+from tests.helpers import EXAMPLES, ROOT
+from tests.helpers.outputs import FORMATS, meaning, render_all
 
 PLATFORMS = ("targets", 0, "platforms")
 

@@ -11,9 +11,8 @@ import base64
 import os
 from pathlib import Path
 
-from tests import pipeline_checks as pc
-from tests.conftest import ROOT
-from tests.test_pipeline_run import _moby_repo
+from tests.helpers import ROOT
+from tests.helpers import pipeline_checks as pc
 
 STANDINS = ROOT / "tests" / "fixtures" / "standins"
 TOKEN = "glpat-mirror-t0ken-4c4c"  # noqa: S105 (a marker, not a secret)
@@ -55,7 +54,11 @@ def test_clone_sends_the_header_and_docker_login_reads_stdin(tmp_path: Path) -> 
         done, calls, _ = pc.run_shell_pipeline(
             tmp_path,
             SPEC,
-            git_mirrors={"https://git.mirror.test/github/moby/moby.git": _moby_repo(tmp_path, "25-28", "v27.5.1")},
+            git_mirrors={
+                "https://git.mirror.test/github/moby/moby.git": pc.fixture_moby_repo(
+                    tmp_path, ROOT / "tests" / "fixtures" / "trees" / "25-28", "v27.5.1"
+                )
+            },
             standins=standins,
             variables={"GIT_MIRROR_TOKEN": TOKEN, "HARBOR_USER": "mobyci-robot", "HARBOR_PASSWORD": HARBOR_PASSWORD},
         )

@@ -23,9 +23,9 @@ from mobyci.generator import packaging as pkg
 from mobyci.generator.plan import build_plan
 from mobyci.generator.render import render_pipeline
 from mobyci.schemas.load import load_text
-from tests import buildkite_checks as bc
-from tests import pipeline_checks as pc
-from tests.conftest import ROOT
+from tests.helpers import ROOT
+from tests.helpers import buildkite_checks as bc
+from tests.helpers import pipeline_checks as pc
 
 FIXTURES = ROOT / "tests" / "fixtures"
 GOPROXY = "https://goproxy.mirror.test|direct"

@@ -1,5 +1,5 @@
 """The patch engine, the generated sh script: rules per family; the script under dash and busybox, `mobyci patch
---apply/--check` (which runs it with the sh on PATH) and the Python reference (tests/reference_patch.py) agree,
+--apply/--check` (which runs it with the sh on PATH) and the Python reference (tests/helpers/reference_patch.py) agree,
 byte for byte.
 
 Fixture trees under tests/fixtures/trees/<family>/ are hand-written: they reproduce the shape of the lines of
@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
@@ -27,22 +26,14 @@ from mobyci.generator.patch import apply_patch
 from mobyci.generator.patchscript import build_patch_script
 from mobyci.generator.rules import Rule, build_rules
 from mobyci.schemas.load import LoadedSpec, load_text
-from tests import reference_patch as reference
+from tests.helpers import reference_patch as reference
+from tests.helpers.families import NEWEST_TAG
+from tests.helpers.shells import DASH, ENV, Outcome, lines_of, make_busybox_bin, run_script, shells
 
 TREES = Path(__file__).parent / "fixtures" / "trees"
-DASH = shutil.which("dash")
-BUSYBOX = shutil.which("busybox")
 SHELLCHECK = shutil.which("shellcheck") or str(Path(sys.executable).parent / "shellcheck")
-ENV = {"CORP_HTTP_PROXY": "http://proxy.corp.example:3128", "CORP_HTTPS_PROXY": 'http://p"x$y\\z.example:1'}
 
-REFS = {
-    "19.03": "v19.03.12",
-    "20.10": "v20.10.27",
-    "23.0": "v23.0.18",
-    "24.0": "v24.0.9",
-    "25-28": "v27.5.1",
-    "29": "docker-v29.7.2",
-}
+REFS = NEWEST_TAG
 FAMILIES = list(REFS)
 
 FULL_MIRRORS = """\
@@ -91,51 +82,9 @@ def snapshot(tree: Path) -> dict[str, tuple[bytes, int]]:
     }
 
 
-@dataclass
-class Outcome:
-    code: int
-    stdout: list[str]
-    errors: list[str]  # messages without the "mobyci-patch: " prefix
-
-
-def make_busybox_bin(factory: pytest.TempPathFactory) -> Path:
-    """A directory of busybox applets (sh, sed, grep, awk, cp, mv…) to use as the only PATH."""
-    if BUSYBOX is None:
-        pytest.skip("busybox is not installed (.ci/run installs it)")
-    directory = factory.mktemp("busybox-bin")
-    subprocess.run([BUSYBOX, "--install", "-s", str(directory)], check=True)
-    return directory
-
-
 @pytest.fixture(scope="session")
 def busybox_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_busybox_bin(tmp_path_factory)
-
-
-def shells(busybox: Path | None) -> list[tuple[str, list[str], dict[str, str]]]:
-    """(name, argv prefix, extra env) of every shell to run the script with."""
-    found: list[tuple[str, list[str], dict[str, str]]] = []
-    if DASH is not None:
-        found.append(("dash", [DASH], {}))
-    if busybox is not None:
-        # Only busybox on PATH: its ash, and its sed, grep, awk, cp and mv.
-        found.append(("busybox", [str(busybox / "sh")], {"PATH": str(busybox)}))
-    return found
-
-
-def run_script(script: str, tree: Path, argv: list[str], extra: Mapping[str, str], *, check: bool = False) -> Outcome:
-    path = tree.parent / f"{tree.name}-patch.sh"
-    path.write_text(script, encoding="utf-8")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **ENV, **extra}
-    args = [*argv, str(path), *(["--check"] if check else []), str(tree)]
-    done = subprocess.run(args, capture_output=True, env=env, check=False)
-    errors = [line.removeprefix("mobyci-patch: ") for line in lines_of(done.stderr.decode())]
-    return Outcome(done.returncode, lines_of(done.stdout.decode()), errors)
-
-
-def lines_of(text: str) -> list[str]:
-    """Lines split on newlines only (a carriage return is part of a line here)."""
-    return text.split("\n")[:-1] if text.endswith("\n") else text.split("\n") if text else []
 
 
 def run_reference(rules: list[Rule], tree: Path, family: str, *, check: bool = False, spec_desc: str = "x") -> Outcome:

@@ -1,5 +1,5 @@
 """Property: for arbitrary texts as sources, targets, inserted lines and CI variable values, the generated
-script (under dash and under busybox) ends in exactly the state the Python reference (tests/reference_patch.py)
+script (under dash and under busybox) ends in exactly the state the Python reference (tests/helpers/reference_patch.py)
 does, with the same output."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from mobyci.errors import MobyciError
 from mobyci.generator.patchscript import render_script
 from mobyci.generator.rules import EnvValue, Insertion, Replacement, Rule
-from tests.reference_patch import run_rules
-from tests.test_patch import DASH, Outcome, lines_of, make_busybox_bin, run_script, shells
+from tests.helpers.reference_patch import run_rules
+from tests.helpers.shells import DASH, Outcome, lines_of, make_busybox_bin, run_script, shells
 
 CHARS = [*"ab/:.&\\|#%' \"$`*?[~-\t\r", "é", "中", "🙂"]
 text = st.text(alphabet=st.sampled_from(CHARS), max_size=8)

@@ -8,15 +8,14 @@ saw, the build args and environment, and the bundles and SHA256SUMS passed from 
 from __future__ import annotations
 
 import platform
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests import pipeline_checks as pc
-from tests.conftest import ROOT
+from tests.helpers import ROOT
+from tests.helpers import pipeline_checks as pc
 
 FIXTURES = ROOT / "tests" / "fixtures"
 SPEC = """\
@@ -39,20 +38,6 @@ NO_PROXY = (
 )
 
 
-def _git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def _moby_repo(tmp: Path, tree: str, ref: str) -> Path:
-    repo = tmp / "moby-origin"
-    shutil.copytree(FIXTURES / "trees" / tree, repo)
-    _git(repo, "init", "-q", "-b", "master")
-    _git(repo, "add", "-A")
-    _git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "moby")
-    _git(repo, "tag", ref)
-    return repo
-
-
 def _run(
     tmp_path: Path, ref: str, tree: str, platforms: str
 ) -> tuple[subprocess.CompletedProcess[str], list[Any], Path]:
@@ -63,7 +48,11 @@ def _run(
     return pc.run_shell_pipeline(
         tmp_path,
         spec_text,
-        git_mirrors={"https://git.mirror.test/github/moby/moby.git": _moby_repo(tmp_path, tree, ref)},
+        git_mirrors={
+            "https://git.mirror.test/github/moby/moby.git": pc.fixture_moby_repo(
+                tmp_path, FIXTURES / "trees" / tree, ref
+            )
+        },
         standins=FIXTURES / "standins",
         variables={"CI_REGISTRY_PASSWORD": "registry-t0ken"},
     )
@@ -176,12 +165,12 @@ def _check_bake_calls(calls: list[Any], family: str, expected_commit: str, versi
     ],
 )
 def test_bake_family_pipeline_runs(tmp_path: Path, ref: str, tree: str, commit_format: str) -> None:
-    origin = _moby_repo(tmp_path, tree, ref if ref.startswith("v") else "v0.0.0-fixture")
+    origin = pc.fixture_moby_repo(tmp_path, FIXTURES / "trees" / tree, ref if ref.startswith("v") else "v0.0.0-fixture")
     commit = _git_out(origin, "rev-parse", "HEAD")
     if ref == "COMMIT":
         ref = commit
     elif not ref.startswith("v"):
-        _git(origin, "branch", ref)
+        pc.git(origin, "branch", ref)
     spec_text = SPEC.replace("REF", ref).replace("PLATFORMS", "linux/arm64")
     spec_text = spec_text.replace("targets: [binary,", "targets: [binary, dynbinary,")
     if not ref.startswith("v"):

@@ -182,7 +182,7 @@ def test_bad_choice_names_the_choices_only(argv: list[str], expected: str) -> No
 
 def test_the_screenshot_in_the_docs_is_the_plan_of_the_seed_example() -> None:
     from mobyci.schemas.load import load_file
-    from tests.conftest import EXAMPLES, ROOT
+    from tests.helpers import EXAMPLES, ROOT
 
     doc = (ROOT / "docs" / "plan.md").read_text()
     shown = doc.split("$ mobyci plan\n", 1)[1].split("```", 1)[0]

@@ -32,8 +32,8 @@ import pytest
 
 from mobyci.generator.patchscript import build_patch_script
 from mobyci.schemas.load import load_text
-from tests import real_engine as re_
-from tests.conftest import ROOT
+from tests.helpers import ROOT
+from tests.helpers import real_engine as re_
 
 pytestmark = pytest.mark.engine
 

@@ -10,7 +10,7 @@ from mobyci.families import facts as ft
 from mobyci.generator import planview
 from mobyci.generator.render import make_plan, render_pipeline
 from mobyci.schemas.load import LoadedSpec, load_text
-from tests import pipeline_checks as pc
+from tests.helpers import pipeline_checks as pc
 
 
 def _load(ref: str, *targets: str) -> LoadedSpec:

@@ -20,10 +20,10 @@ from mobyci.errors import SpecError
 from mobyci.generator.planview import plan_mermaid, plan_text
 from mobyci.generator.render import make_plan
 from mobyci.schemas.load import LoadedSpec, load_text
-from tests import buildkite_checks as bk
-from tests import pipeline_checks as pc
-from tests.conftest import EXAMPLES, ROOT
-from tests.test_fuzz import FORMATS, render_all, strings
+from tests.helpers import EXAMPLES, ROOT
+from tests.helpers import buildkite_checks as bk
+from tests.helpers import pipeline_checks as pc
+from tests.helpers.outputs import FORMATS, render_all, strings
 
 PASSWORD = "Pr0xyPa55-7f3a9c"  # noqa: S105 (a marker, not a secret)
 SECRETS = {

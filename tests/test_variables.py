@@ -21,19 +21,11 @@ import pytest
 
 from mobyci.generator.render import render_pipeline
 from mobyci.schemas.load import load_text
-from tests import pipeline_checks as pc
-from tests.conftest import ROOT
+from tests.helpers import ROOT
+from tests.helpers import pipeline_checks as pc
+from tests.helpers.families import FIXTURE_TAGS
 
 TREES = ROOT / "tests" / "fixtures" / "trees"
-# The tags each fixture tree stands for (the Makefiles and bake files of a family differ between patch releases).
-FAMILY_TAGS = {
-    "19.03": ("v19.03.12",),
-    "20.10": ("v20.10.27",),
-    "23.0": ("v23.0.0", "v23.0.6", "v23.0.7", "v23.0.18"),
-    "24.0": ("v24.0.0", "v24.0.9"),
-    "25-28": ("v25.0.17", "v26.1.5", "v27.5.1", "v28.5.2"),
-    "29": ("docker-v29.4.0", "docker-v29.4.1", "docker-v29.7.2"),
-}
 # Variables mobyci sets because moby reads them: each is a documented knob, set to what moby expects.
 INTENDED = {
     "VERSION": "the version binaries report (hack/make.sh, bake variable)",
@@ -84,7 +76,7 @@ def moby_variables(family: str) -> set[str]:
 
 
 def test_the_fixture_trees_list_the_variables_moby_reads() -> None:
-    for family in FAMILY_TAGS:
+    for family in FIXTURE_TAGS:
         names = moby_variables(family)
         # The ones that matter here, read by every family from 23.0 on (bake) or by all (Makefile).
         assert {"VERSION", "DOCKER_GITCOMMIT", "PLATFORM", "PRODUCT"} <= names, family
@@ -93,7 +85,7 @@ def test_the_fixture_trees_list_the_variables_moby_reads() -> None:
 
 
 @pytest.mark.skipif(not os.environ.get("MOBYCI_MOBY_GIT"), reason="set MOBYCI_MOBY_GIT to a moby/moby git dir")
-@pytest.mark.parametrize("family", list(FAMILY_TAGS))
+@pytest.mark.parametrize("family", list(FIXTURE_TAGS))
 def test_the_fixture_trees_match_the_real_tags(family: str) -> None:
     git_dir = os.environ["MOBYCI_MOBY_GIT"]
 
@@ -104,7 +96,7 @@ def test_the_fixture_trees_match_the_real_tags(family: str) -> None:
         return done.stdout if done.returncode == 0 else None
 
     real: set[str] = set()
-    for tag in FAMILY_TAGS[family]:
+    for tag in FIXTURE_TAGS[family]:
         makefile = show(tag, "Makefile")
         assert makefile is not None, tag
         real |= makefile_variables(makefile)

@@ -24,6 +24,7 @@ __all__ = [
     "Variant",
     "Version",
     "family_names",
+    "missing_data",
     "resolve",
 ]
 
@@ -71,6 +72,19 @@ class Release(NamedTuple):
 
 def family_names() -> list[str]:
     return [f.name for f in FAMILIES]
+
+
+def missing_data(family: Family) -> list[str]:
+    """The tables outside data.py that have no entry for `family` (none: every family is complete, and a test
+    checks it). validate reports a gap as a problem of the spec's family, so that rendering never meets it."""
+    from mobyci.families.touchpoints import DETECTION, TOUCHPOINTS
+
+    missing = []
+    if family.name not in TOUCHPOINTS:
+        missing.append("touchpoints.TOUCHPOINTS (the files its patch rules work on)")
+    if all(name != family.name for name, _ in DETECTION):
+        missing.append("touchpoints.DETECTION (how the patch script recognises its tree)")
+    return missing
 
 
 def family_of(version: Version) -> Family | None:

@@ -46,7 +46,6 @@ class Family(NamedTuple):
     # Where the checkout must live for the build: GOPATH-mode families need src/github.com/docker/docker.
     gopath: bool
     bundles: dict[str, str]  # target -> output directory of its bundle, relative to the tree
-    checksums: bool  # whether the build itself writes .sha256 files next to binaries
     cross_platforms: tuple[str, ...]
     packaging: tuple[tuple[Version, Packaging], ...]  # (first release using it, branch), ascending
     # How the apt mirror reaches `make binary` without a patch: the environment variable the build reads

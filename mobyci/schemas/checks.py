@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from mobyci.errors import one_line
-from mobyci.families import Release, family_names, resolve, resolve_family
+from mobyci.families import Release, family_names, missing_data, resolve, resolve_family
 from mobyci.families.packaging_data import distro_archive, mirrors_in_use, needs_arm, serving_setting
 from mobyci.families.versions import Version, tag_version
 from mobyci.formats import SYSTEMS
@@ -35,6 +35,15 @@ def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release 
 
     `today` is the day distro lifecycles are judged on (default: lifecycle.today(), MOBYCI_TODAY or the clock)."""
     release, findings, warnings = _check_family(spec)
+    if release is not None and (gaps := missing_data(release.family)):
+        where = ("moby", "family") if spec.moby.family is not None else ("moby", "ref")
+        findings.append(
+            (
+                where,
+                f"mobyci cannot build family {release.family.name} yet: mobyci/families has no entry for it in "
+                f"{'; '.join(gaps)}. This is a gap in mobyci, not in the spec: report it",
+            )
+        )
     target_findings, target_warnings = _check_targets(spec, release, today)
     findings += target_findings
     warnings += target_warnings
@@ -570,7 +579,7 @@ def warn_spec(spec: Spec, release: Release) -> list[Finding]:
                 "Hub proxy (or $CI_DEPENDENCY_PROXY_GROUP_IMAGE_PREFIX)",
             )
         )
-    return [(at, _one_line(message)) for at, message in findings]
+    return [(at, one_line(message)) for at, message in findings]
 
 
 def _apt_https_warning(spec: Spec, release: Release) -> list[Finding]:

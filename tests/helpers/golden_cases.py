@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mobyci.generator.render import render_pipeline
 from mobyci.schemas.load import LoadedSpec, load_text
-from tests.conftest import EXAMPLES, ROOT
+from tests.helpers import EXAMPLES, ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
 UPDATE = os.environ.get("MOBYCI_UPDATE_GOLDEN") == "1"

@@ -240,3 +240,19 @@ def checked_sums(artifacts: Path) -> list[str]:
         assert hashlib.sha256(found[0].read_bytes()).hexdigest() == digest, name
         names.append(name)
     return names
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def fixture_moby_repo(tmp: Path, tree: Path, ref: str) -> Path:
+    """A git repository of a fixture tree (tests/fixtures/trees/<family>) with `ref` tagged, for the pipeline
+    to clone through its git mirror."""
+    repo = tmp / "moby-origin"
+    shutil.copytree(tree, repo)
+    git(repo, "init", "-q", "-b", "master")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "moby")
+    git(repo, "tag", ref)
+    return repo

@@ -1,0 +1,42 @@
+"""Helpers shared by the test modules; no test module imports another.
+
+- pipeline_checks, buildkite_checks: what GitLab and Buildkite would do with a pipeline (limits, interpolation,
+  a shell run of its jobs);
+- golden_cases: golden files and examples, regenerated with MOBYCI_UPDATE_GOLDEN=1;
+- outputs: every output of a spec, and how each platform reads it;
+- fuzz_specs: hypothesis strategies of valid specs;
+- spec_error_cases: invalid specs with the exact messages expected;
+- shells: dash and busybox runs of the patch script;
+- real_engine: a real Docker engine, for the tests that need one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+EXAMPLES = ROOT / "examples"
+
+# A small, complete spec: tests start from it and change one thing.
+BASE_SPEC = """\
+version: 1
+moby:
+  ref: v19.03.12
+mirrors:
+  apt: {archive: https://mirrors.tuna.tsinghua.edu.cn/debian-archive}
+  git:
+    "https://github.com/": "https://gitee.com/"
+  downloads:
+    # criu's tarball: GitHub's /archive/ layout, which a git mirror does not serve; kept at GitHub.
+    "https://github.com/checkpoint-restore/criu/archive/": "https://github.com/checkpoint-restore/criu/archive/"
+  registry: https://docker.mirror.example.com
+proxy:
+  http: $CORP_HTTP_PROXY
+  https: ${CORP_HTTPS_PROXY}
+  no_proxy: [localhost, .corp.example]
+targets:
+  - binary
+ci:
+  gitlab:
+    image_prefix: registry.example.com/dockerhub
+"""
