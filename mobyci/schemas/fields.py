@@ -63,42 +63,36 @@ def fail(kind: str, message: str, **context: object) -> PydanticCustomError:
     return PydanticCustomError(kind, one_line(message), dict(context) if context else None)
 
 
-def _refused_by(exc: ValidationError, *kinds: str) -> bool:
-    """Whether the one error of a field's declared constraints (run by a wrap validator's handler) is one of `kinds`."""
-    return exc.error_count() == 1 and exc.errors()[0]["type"] in kinds
-
-
 # The wrap validators below sit next to a constraint spec.py declares (Field(pattern=…), Field(ge=…, le=…)), which
 # also goes into the JSON Schema for editors; each says in our words what that one constraint asks for.
 
 MAX_RETRY = 2  # GitLab's `retry:` takes 0 to 2; Buildkite and GitHub get the same count
+_BOUNDS = ("greater_than_equal", "less_than_equal")
+_PATTERN = ("string_pattern_mismatch",)
+
+
+def _worded(
+    value: object, handler: ValidatorFunctionWrapHandler, refused_by: tuple[str, ...], kind: str, message: str
+) -> object:
+    """The declared constraints (`handler`) applied to `value`; when `refused_by` one of them, our message."""
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        if exc.error_count() == 1 and exc.errors()[0]["type"] in refused_by:
+            raise fail(kind, message) from None
+        raise
 
 
 def retries(value: object, handler: ValidatorFunctionWrapHandler) -> object:
-    try:
-        return handler(value)
-    except ValidationError as exc:
-        if _refused_by(exc, "greater_than_equal", "less_than_equal"):
-            raise fail("mobyci_range", f"must be between 0 and {MAX_RETRY}, got {value}") from None
-        raise
+    return _worded(value, handler, _BOUNDS, "mobyci_range", f"must be between 0 and {MAX_RETRY}, got {value}")
 
 
 def one_word(value: object, handler: ValidatorFunctionWrapHandler) -> object:
-    try:
-        return handler(value)
-    except ValidationError as exc:
-        if _refused_by(exc, "string_pattern_mismatch"):
-            raise fail("mobyci_word", "must be one word: not empty, no spaces") from None
-        raise
+    return _worded(value, handler, _PATTERN, "mobyci_word", "must be one word: not empty, no spaces")
 
 
 def release_version(value: object, handler: ValidatorFunctionWrapHandler) -> object:
-    try:
-        return handler(value)
-    except ValidationError as exc:
-        if _refused_by(exc, "string_pattern_mismatch"):
-            raise fail("mobyci_version", f"'{value}' is not a version like 27.5.1") from None
-        raise
+    return _worded(value, handler, _PATTERN, "mobyci_version", f"'{value}' is not a version like 27.5.1")
 
 
 def check_printable(value: str) -> None:
