@@ -128,7 +128,7 @@ def _load(spec: Path) -> LoadedSpec:
     return loaded
 
 
-def _emit(text: str, output: Path | None, *, mode: int | None = None) -> None:
+def _emit(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
@@ -136,7 +136,7 @@ def _emit(text: str, output: Path | None, *, mode: int | None = None) -> None:
         from mobyci.errors import MobyciError
 
         raise MobyciError(f"{output}: is a directory; name a file inside it")
-    if not _write(output, text, mode=mode):
+    if not _write(output, text):
         err(f"{output}: unchanged")
 
 
