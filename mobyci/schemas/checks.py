@@ -21,10 +21,6 @@ if TYPE_CHECKING:
 Loc = tuple[str | int, ...]
 Finding = tuple[Loc, str]
 
-# Runner tags, queues, runner labels and GOSUMDB are plain names: they reach YAML, Buildkite strings that the
-# agent interpolates at upload, and GitHub expressions. Nothing else belongs in them.
-_NAME_RE = re.compile(r"^[A-Za-z0-9._:/=+@-]+$")
-
 
 # Release-looking refs that are not spelled as moby spells its tags.
 _BARE_VERSION = re.compile(r"^(?:docker-)?v?(\d+)\.(\d+)\.(\d+)$")
@@ -50,7 +46,6 @@ def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release 
     findings += _check_registry(spec)
     findings += _check_rewrites("git", spec.mirrors.git)
     findings += _check_rewrites("downloads", spec.mirrors.downloads, keep_under=spec.mirrors.git)
-    findings += _check_names(spec)
     findings += _check_placeholders(spec)
     findings += _check_outputs(spec)
     findings += runner_findings(spec, _output_systems(spec))
@@ -357,39 +352,6 @@ def _check_outputs(spec: Spec) -> list[Finding]:
                 )
             )
         seen.setdefault(key, kind)
-    return findings
-
-
-def _check_names(spec: Spec) -> list[Finding]:
-    named: list[tuple[Loc, str | None]] = [
-        *((("ci", "gitlab", "tags", i), tag) for i, tag in enumerate(spec.ci.gitlab.tags)),
-        *(
-            (("ci", "gitlab", "runners", arch, i), tag)
-            for arch, tags in spec.ci.gitlab.runners.items()
-            for i, tag in enumerate(tags)
-        ),
-        *((("ci", "buildkite", "runners", arch), queue) for arch, queue in spec.ci.buildkite.runners.items()),
-        *(
-            (("ci", "github", "runners", arch, i), label)
-            for arch, labels in spec.ci.github.runners.items()
-            for i, label in enumerate(labels)
-        ),
-        (("ci", "buildkite", "queue"), spec.ci.buildkite.queue),
-        (("ci", "github", "runs_on"), spec.ci.github.runs_on),
-        (("mirrors", "gosumdb"), spec.mirrors.gosumdb),
-    ]
-    findings: list[Finding] = []
-    for at, value in named:
-        if value is None or _NAME_RE.match(value):
-            continue
-        odd = next(c for c in value if not _NAME_RE.match(c))
-        findings.append(
-            (
-                at,
-                f"'{value}' has {odd!r}: write a plain name (letters, digits and . _ - : / = + @), "
-                "no shell or CI syntax",
-            )
-        )
     return findings
 
 

@@ -1014,16 +1014,23 @@ SCHEMA: Any = {
                                                                 'schema': {
                                                                     'type': 'list',
                                                                     'items_schema': {
-                                                                        'type': 'function-wrap',
+                                                                        'type': 'function-after',
                                                                         'function': {
                                                                             'type': 'no-info',
-                                                                            'function': fields.one_word,
+                                                                            'function': fields.check_name,
                                                                         },
                                                                         'schema': {
-                                                                            'type': 'str',
-                                                                            'min_length': 1,
-                                                                            'max_length': 256,
-                                                                            'pattern': '^[^\\s]+$',
+                                                                            'type': 'function-wrap',
+                                                                            'function': {
+                                                                                'type': 'no-info',
+                                                                                'function': fields.one_word,
+                                                                            },
+                                                                            'schema': {
+                                                                                'type': 'str',
+                                                                                'min_length': 1,
+                                                                                'max_length': 256,
+                                                                                'pattern': '^[^\\s]+$',
+                                                                            },
                                                                         },
                                                                     },
                                                                 },
@@ -1047,16 +1054,23 @@ SCHEMA: Any = {
                                                                     'values_schema': {
                                                                         'type': 'list',
                                                                         'items_schema': {
-                                                                            'type': 'function-wrap',
+                                                                            'type': 'function-after',
                                                                             'function': {
                                                                                 'type': 'no-info',
-                                                                                'function': fields.one_word,
+                                                                                'function': fields.check_name,
                                                                             },
                                                                             'schema': {
-                                                                                'type': 'str',
-                                                                                'min_length': 1,
-                                                                                'max_length': 256,
-                                                                                'pattern': '^[^\\s]+$',
+                                                                                'type': 'function-wrap',
+                                                                                'function': {
+                                                                                    'type': 'no-info',
+                                                                                    'function': fields.one_word,
+                                                                                },
+                                                                                'schema': {
+                                                                                    'type': 'str',
+                                                                                    'min_length': 1,
+                                                                                    'max_length': 256,
+                                                                                    'pattern': '^[^\\s]+$',
+                                                                                },
                                                                             },
                                                                         },
                                                                         'min_length': 1,
@@ -1151,16 +1165,23 @@ SCHEMA: Any = {
                                                                 'schema': {
                                                                     'type': 'nullable',
                                                                     'schema': {
-                                                                        'type': 'function-wrap',
+                                                                        'type': 'function-after',
                                                                         'function': {
                                                                             'type': 'no-info',
-                                                                            'function': fields.one_word,
+                                                                            'function': fields.check_name,
                                                                         },
                                                                         'schema': {
-                                                                            'type': 'str',
-                                                                            'min_length': 1,
-                                                                            'max_length': 256,
-                                                                            'pattern': '^[^\\s]+$',
+                                                                            'type': 'function-wrap',
+                                                                            'function': {
+                                                                                'type': 'no-info',
+                                                                                'function': fields.one_word,
+                                                                            },
+                                                                            'schema': {
+                                                                                'type': 'str',
+                                                                                'min_length': 1,
+                                                                                'max_length': 256,
+                                                                                'pattern': '^[^\\s]+$',
+                                                                            },
                                                                         },
                                                                     },
                                                                 },
@@ -1182,16 +1203,23 @@ SCHEMA: Any = {
                                                                         ],
                                                                     },
                                                                     'values_schema': {
-                                                                        'type': 'function-wrap',
+                                                                        'type': 'function-after',
                                                                         'function': {
                                                                             'type': 'no-info',
-                                                                            'function': fields.one_word,
+                                                                            'function': fields.check_name,
                                                                         },
                                                                         'schema': {
-                                                                            'type': 'str',
-                                                                            'min_length': 1,
-                                                                            'max_length': 256,
-                                                                            'pattern': '^[^\\s]+$',
+                                                                            'type': 'function-wrap',
+                                                                            'function': {
+                                                                                'type': 'no-info',
+                                                                                'function': fields.one_word,
+                                                                            },
+                                                                            'schema': {
+                                                                                'type': 'str',
+                                                                                'min_length': 1,
+                                                                                'max_length': 256,
+                                                                                'pattern': '^[^\\s]+$',
+                                                                            },
                                                                         },
                                                                     },
                                                                 },
@@ -1260,16 +1288,23 @@ SCHEMA: Any = {
                                                             'schema': {
                                                                 'type': 'default',
                                                                 'schema': {
-                                                                    'type': 'function-wrap',
+                                                                    'type': 'function-after',
                                                                     'function': {
                                                                         'type': 'no-info',
-                                                                        'function': fields.one_word,
+                                                                        'function': fields.check_name,
                                                                     },
                                                                     'schema': {
-                                                                        'type': 'str',
-                                                                        'min_length': 1,
-                                                                        'max_length': 256,
-                                                                        'pattern': '^[^\\s]+$',
+                                                                        'type': 'function-wrap',
+                                                                        'function': {
+                                                                            'type': 'no-info',
+                                                                            'function': fields.one_word,
+                                                                        },
+                                                                        'schema': {
+                                                                            'type': 'str',
+                                                                            'min_length': 1,
+                                                                            'max_length': 256,
+                                                                            'pattern': '^[^\\s]+$',
+                                                                        },
                                                                     },
                                                                 },
                                                                 'default': 'ubuntu-24.04',
@@ -1292,16 +1327,23 @@ SCHEMA: Any = {
                                                                     'values_schema': {
                                                                         'type': 'list',
                                                                         'items_schema': {
-                                                                            'type': 'function-wrap',
+                                                                            'type': 'function-after',
                                                                             'function': {
                                                                                 'type': 'no-info',
-                                                                                'function': fields.one_word,
+                                                                                'function': fields.check_name,
                                                                             },
                                                                             'schema': {
-                                                                                'type': 'str',
-                                                                                'min_length': 1,
-                                                                                'max_length': 256,
-                                                                                'pattern': '^[^\\s]+$',
+                                                                                'type': 'function-wrap',
+                                                                                'function': {
+                                                                                    'type': 'no-info',
+                                                                                    'function': fields.one_word,
+                                                                                },
+                                                                                'schema': {
+                                                                                    'type': 'str',
+                                                                                    'min_length': 1,
+                                                                                    'max_length': 256,
+                                                                                    'pattern': '^[^\\s]+$',
+                                                                                },
                                                                             },
                                                                         },
                                                                         'min_length': 1,

@@ -29,6 +29,7 @@ _SHELL_CHARS = "\"'`$\\<>{}^"
 # Unicode categories that print as nothing or as whitespace: control, format (zero-width, bidi overrides),
 # separators, private use, surrogates, unassigned.
 _INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+_NAME_RE = re.compile(r"^[A-Za-z0-9._:/=+@-]+$")  # check_name
 VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VAR_REF_RE = re.compile(r"^\$(?:\{(?P<braced>[^}]*)\}|(?P<bare>.*))$")
 _HOST_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -403,6 +404,18 @@ def check_goproxy(value: str) -> str:
 
 def check_gosumdb(value: str) -> str:
     check_printable(value)
+    return check_name(value)
+
+
+def check_name(value: str) -> str:
+    """Runner tags, queues, runner labels and GOSUMDB are plain names: they reach YAML, Buildkite strings that
+    the agent interpolates at upload, and GitHub expressions. Nothing else belongs in them."""
+    if not _NAME_RE.match(value):
+        odd = next(c for c in value if not _NAME_RE.match(c))
+        raise fail(
+            "mobyci_name",
+            f"'{value}' has {odd!r}: write a plain name (letters, digits and . _ - : / = + @), no shell or CI syntax",
+        )
     return value
 
 

@@ -27,6 +27,7 @@ ProxyValue = Annotated[str, AfterValidator(fields.check_proxy)]
 NoProxyEntry = Annotated[str, AfterValidator(fields.check_no_proxy_entry)]
 Duration = Annotated[str, AfterValidator(fields.check_duration)]
 NonEmpty = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\s]+$"), WrapValidator(fields.one_word)]
+Name = Annotated[NonEmpty, AfterValidator(fields.check_name)]  # reaches YAML, Buildkite and GitHub expressions
 
 
 class Moby(_Model):
@@ -234,10 +235,10 @@ _RUNNERS = (
 class GitLab(_Model):
     """GitLab CI settings."""
 
-    tags: list[NonEmpty] = Field(
+    tags: list[Name] = Field(
         default_factory=list, description="Runner tags for build jobs (e.g. saas-linux-medium-amd64)."
     )
-    runners: dict[Arch, Annotated[list[NonEmpty], Field(min_length=1)]] = Field(
+    runners: dict[Arch, Annotated[list[Name], Field(min_length=1)]] = Field(
         default_factory=dict,
         description="Runner tags per architecture, e.g. {arm: [my-arm-runner]}, for the jobs that need it. " + _RUNNERS,
     )
@@ -260,8 +261,8 @@ class GitLab(_Model):
 class Buildkite(_Model):
     """Buildkite settings."""
 
-    queue: NonEmpty | None = Field(None, description="Agent queue for build steps (agents: {queue: …}).")
-    runners: dict[Arch, NonEmpty] = Field(
+    queue: Name | None = Field(None, description="Agent queue for build steps (agents: {queue: …}).")
+    runners: dict[Arch, Name] = Field(
         default_factory=dict,
         description="Agent queue per architecture, e.g. {arm: arm-agents}, for the jobs that need it. " + _RUNNERS,
     )
@@ -279,8 +280,8 @@ class Buildkite(_Model):
 class GitHub(_Model):
     """GitHub Actions settings."""
 
-    runs_on: NonEmpty = Field("ubuntu-24.04", description="Runner label for build jobs.")
-    runners: dict[Arch, Annotated[list[NonEmpty], Field(min_length=1)]] = Field(
+    runs_on: Name = Field("ubuntu-24.04", description="Runner label for build jobs.")
+    runners: dict[Arch, Annotated[list[Name], Field(min_length=1)]] = Field(
         default_factory=dict,
         description="runs-on labels per architecture, e.g. {arm: [self-hosted, linux, ARM]}, for the jobs that need "
         "it. " + _RUNNERS,
