@@ -19,11 +19,12 @@ from typing import Any
 
 import pytest
 
+from mobyci.families import family_names
 from mobyci.generator.render import render_pipeline
 from mobyci.schemas.load import load_text
 from tests.helpers import ROOT
 from tests.helpers import pipeline_checks as pc
-from tests.helpers.families import FIXTURE_TAGS
+from tests.helpers.families import FIXTURE_TAGS, NEWEST_TAG
 
 TREES = ROOT / "tests" / "fixtures" / "trees"
 # Variables mobyci sets because moby reads them: each is a documented knob, set to what moby expects.
@@ -157,17 +158,19 @@ proxy: {http: $CORP_HTTP_PROXY, https: $CORP_HTTPS_PROXY, no_proxy: [.corp.examp
 targets: [binary, dynbinary, cross, {name: deb, distros: [DISTRO]}]
 ci: {gitlab: {runner: RUNNER}, buildkite: {cache: registry.example.com/ci/moby-cache}}
 """
-REFS = {
-    "19.03": ("v19.03.12", "debian-buster"),
-    "20.10": ("v20.10.27", "debian-bullseye"),
-    "23.0": ("v23.0.18", "debian-bookworm"),
-    "24.0": ("v24.0.9", "debian-bookworm"),
-    "25-28": ("v28.5.2", "debian-bookworm"),
-    "29": ("docker-v29.7.2", "debian-bookworm"),
+# A deb distro each family's newest tag packages for.
+DISTROS = {
+    "19.03": "debian-buster",
+    "20.10": "debian-bullseye",
+    "23.0": "debian-bookworm",
+    "24.0": "debian-bookworm",
+    "25-28": "debian-bookworm",
+    "29": "debian-bookworm",
 }
+REFS = {family: (NEWEST_TAG[family], distro) for family, distro in DISTROS.items()}
 
 
-@pytest.mark.parametrize("family", list(REFS))
+@pytest.mark.parametrize("family", family_names())  # a family missing from DISTROS fails
 @pytest.mark.parametrize("ref_kind", ["tag", "branch"])
 def test_no_output_shadows_a_moby_variable(family: str, ref_kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     tag, distro = REFS[family]
