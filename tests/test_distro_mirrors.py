@@ -20,8 +20,8 @@ from mobyci.families import FAMILIES, lifecycle
 from mobyci.generator.distromirrors import ANCHOR, DistroMirror, distro_mirrors, render_packaging_patch
 from mobyci.generator.plan import build_plan
 from mobyci.schemas.load import load_text
-from tests import pipeline_checks as pc
-from tests.conftest import ROOT
+from tests.helpers import ROOT
+from tests.helpers import pipeline_checks as pc
 
 IMAGES = ROOT / "tests" / "fixtures" / "distro-images"
 APT = "mirrors.example.test"
@@ -380,7 +380,7 @@ def test_render_refuses_a_system_without_the_runner() -> None:
 
 def test_the_raspbian_job_runs_on_the_arm_runner_of_every_system() -> None:
     from mobyci.generator.render import render_pipeline
-    from tests import buildkite_checks as bc
+    from tests.helpers import buildkite_checks as bc
 
     loaded = load_text(RASPBIAN_SPEC + RUNNERS, "mobyci.yaml")
     gitlab = pc.jobs(pc.load_yaml(render_pipeline(loaded, "gitlab")))

@@ -1,4 +1,5 @@
-"""Test modules share code only through tests/helpers: no test module imports another, nor conftest."""
+"""Test modules share code only through tests/helpers: no test module imports another, nor conftest, nor a
+helper by its old place (tests.pipeline_checks)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,12 @@ def test_no_test_module_imports_another() -> None:
     offenders = {}
     for path in sorted((ROOT / "tests").rglob("*.py")):
         modules = _imported_modules(ast.parse(path.read_text(encoding="utf-8")))
-        bad = sorted(m for m in modules if m.startswith(("tests.test_", "tests.conftest")))
+        bad = sorted(m for m in modules if m.startswith("tests.") and not m.startswith("tests.helpers"))
         if bad:
             offenders[str(path.relative_to(ROOT))] = bad
     assert offenders == {}, "move what they share into tests/helpers/"
 
 
 def test_the_check_sees_an_import_of_a_test_module() -> None:
-    tree = ast.parse("from tests.test_fuzz import FORMATS\nimport tests.conftest\n")
-    assert {"tests.test_fuzz", "tests.conftest"} <= _imported_modules(tree)
+    tree = ast.parse("from tests.test_fuzz import FORMATS\nimport tests.conftest\nfrom tests import pipeline_checks\n")
+    assert {"tests.test_fuzz", "tests.conftest", "tests.pipeline_checks"} <= _imported_modules(tree)
