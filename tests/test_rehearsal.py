@@ -1,5 +1,5 @@
 """The firewall rehearsal: the rendered GitLab pipeline, run by gitlab-ci-local's shell executor on a real Docker
-engine in a network where only the corp mirrors answer (tests/realengine).
+engine in a network where only the corp mirrors answer (tests/helpers/realengine).
 
 Two synthetic moby trees (tests/fixtures/rehearsal) carry moby's real network touch points: FROM Docker Hub
 images, apt through deb.debian.org and the family's apt hook, installers that git clone from GitHub, a
@@ -7,7 +7,7 @@ download.docker.com static download, the frozen-image script's registryBase, and
 proxy reaches. The pipeline must pass, and the corp logs must show each fetch arriving at its mirror; the
 same tree without the patch, or with one mirror rule missing, must fail naming the host it could not reach.
 
-Needs root and Debian's docker.io & co. (see tests/realengine); skipped without them unless
+Needs root and Debian's docker.io & co. (see tests/helpers/realengine); skipped without them unless
 MOBYCI_REQUIRE_REHEARSAL=1 (set by .ci/run), which turns the skip into a failure.
 """
 
@@ -27,12 +27,11 @@ from pathlib import Path
 
 import pytest
 
-from tests import pipeline_checks as pc
-from tests import realengine
-from tests.conftest import ROOT
-from tests.realengine import corp as corpmod
-from tests.realengine import netns
-from tests.realengine.lab import Lab
+from tests.helpers import ROOT, realengine
+from tests.helpers import pipeline_checks as pc
+from tests.helpers.realengine import corp as corpmod
+from tests.helpers.realengine import netns
+from tests.helpers.realengine.lab import Lab
 
 pytestmark = [pytest.mark.engine, pytest.mark.rehearsal]
 

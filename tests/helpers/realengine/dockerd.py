@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.realengine import DOCKER_CLIENT, netns, runc_bounded
+from tests.helpers.realengine import DOCKER_CLIENT, netns, runc_bounded
 
 
 class Dockerd:

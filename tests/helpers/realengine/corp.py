@@ -21,8 +21,8 @@ import threading
 import time
 from pathlib import Path
 
-from tests.realengine import cache_dir, netns
-from tests.realengine.corp_http import relay
+from tests.helpers.realengine import cache_dir, netns
+from tests.helpers.realengine.corp_http import relay
 
 REGISTRY_PORT = 5000
 APT_PORT = 3142

@@ -16,10 +16,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from tests.realengine import corp as corpmod
-from tests.realengine import dockerd as dockerdmod
-from tests.realengine import images as imagesmod
-from tests.realengine import netns
+from tests.helpers.realengine import corp as corpmod
+from tests.helpers.realengine import dockerd as dockerdmod
+from tests.helpers.realengine import images as imagesmod
+from tests.helpers.realengine import netns
 
 
 def iptables_rules() -> str:

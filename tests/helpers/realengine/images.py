@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.realengine import cache_dir
+from tests.helpers.realengine import cache_dir
 
 DEBIAN = "http://deb.debian.org/debian"
 _SCM = ("git", "curl", "ca-certificates")
