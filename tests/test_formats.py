@@ -18,7 +18,7 @@ import pytest
 from mobyci import formats
 from mobyci.generator.plan import Plan
 from mobyci.schemas.compiled import Outputs
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 EMITTERS = sorted({entry.module for entry in formats.FORMATS.values()})
 
