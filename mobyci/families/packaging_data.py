@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, NamedTuple
 
+from mobyci.families import ARCHIVED_DEBIAN
+
 PACKAGING_REPO = "https://github.com/docker/docker-ce-packaging.git"
 CLI_REPO = "https://github.com/docker/cli.git"
 
@@ -58,8 +60,6 @@ RUN_FLAGS_HOOK: dict[tuple[str, str], str] = {
 
 # Raspbian's archive has three names; the balenalib images' sources use one of them.
 RASPBIAN_HOSTS = ("archive.raspbian.org", "raspbian.raspberrypi.org", "mirrordirector.raspbian.org")
-# Debian releases that left deb.debian.org for archive.debian.org (`mirrors.apt: archive` serves these only).
-ARCHIVED_DEBIAN = ("stretch", "buster")
 
 
 class DistroArchive(NamedTuple):

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from mobyci.errors import MobyciError
-from mobyci.families.packaging_data import ARCHIVED_DEBIAN
+from mobyci.families import ARCHIVED_DEBIAN
 from mobyci.families.touchpoints import TOUCHPOINTS, Touchpoints
 from mobyci.schemas.apt import AptSources, apt_sources, apt_sources_for
 
