@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from mobyci import __version__
 
 if TYPE_CHECKING:
-    from mobyci.generator.fetches import Inventory
-    from mobyci.schemas.load import LoadedSpec
+    from mobyci.load.reader import LoadedSpec
+    from mobyci.plan.fetches import Inventory
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -120,7 +120,7 @@ def _refuse_stdin(spec: Path) -> None:
 
 
 def _load(spec: Path) -> LoadedSpec:
-    from mobyci.schemas.load import load_file
+    from mobyci.load.reader import load_file
 
     loaded = load_file(str(spec_path(spec)))
     for warning in loaded.warnings:
@@ -145,7 +145,7 @@ def version() -> None:
 
 
 def init(path: Path, preset: str, force: bool) -> None:
-    from mobyci.generator.starter import starter_spec
+    from mobyci.committed.starter import starter_spec
 
     if path.exists() and not force:
         err(f"{path}: already exists; pass --force to overwrite it")
@@ -156,12 +156,15 @@ def init(path: Path, preset: str, force: bool) -> None:
 
 def validate(specs: list[Path] | None) -> None:
     from mobyci.errors import SpecError
-    from mobyci.schemas.load import load_file
+    from mobyci.load.reader import load_file
+    from mobyci.plan.limits import check as check_limits
 
     failed = False
     for spec in specs or [spec_path(DEFAULT_SPEC)]:
         try:
             loaded = load_file(str(spec))
+            # The pipeline the spec makes must fit every CI system's limits: counted on its Plan.
+            check_limits(loaded)
         except SpecError as exc:
             err(_generated_not_spec(spec) or str(exc))
             failed = True
@@ -194,13 +197,13 @@ def _generated_not_spec(spec: Path) -> str | None:
 
 
 def schema(output: Path | None) -> None:
-    from mobyci.schemas.jsonschema import schema_text
+    from mobyci.spec.jsonschema import schema_text
 
     _emit(schema_text(), output)
 
 
 def patch(spec: Path, output: Path | None, apply: Path | None, check: Path | None, force: bool) -> None:
-    from mobyci.generator.patch import apply_patch
+    from mobyci.patch.run import apply_patch
 
     spec = spec_path(spec)  # generated files name the file that was read (mobyci.yml when that is the one)
     _refuse_stdin(spec)
@@ -234,7 +237,7 @@ def _print_tree_inventory(loaded: LoadedSpec, tree: Path) -> None:
     import shutil
 
     from mobyci.families.fetchscan import scan
-    from mobyci.generator.fetches import build_inventory, inventory_text
+    from mobyci.plan.fetches import build_inventory, inventory_text
 
     files = [str(p.relative_to(tree)) for p in sorted(tree.rglob("*")) if p.is_file() and not p.is_symlink()]
     fetches = scan(files, lambda path: (tree / path).read_text("utf-8", errors="replace"))
@@ -296,7 +299,7 @@ class _File(NamedTuple):
 
 def _for_output(loaded: LoadedSpec, spec: Path) -> LoadedSpec:
     """The spec as generated files name it: relative to the repository root, whatever the working directory."""
-    from mobyci.site import locate
+    from mobyci.committed.site import locate
 
     return loaded._replace(path=locate(spec).spec_rel)
 
@@ -307,9 +310,9 @@ def _committed(
     """Each (kind, path) rendered for the file at that path (None: the kind's `outputs:` entry or usual path)."""
     import shlex
 
+    from mobyci.committed.site import display, locate
+    from mobyci.emit.render import default_output
     from mobyci.formats import DEFAULT
-    from mobyci.generator.render import default_output
-    from mobyci.site import display, locate
 
     site = locate(spec)
     named = loaded._replace(path=site.spec_rel)
@@ -327,8 +330,8 @@ def _committed(
 
 
 def _outputs_of(loaded: LoadedSpec) -> list[tuple[str, Path | None]]:
+    from mobyci.emit.render import output_kind
     from mobyci.errors import MobyciError
-    from mobyci.generator.render import output_kind
 
     listed = [output_kind(key) for key, path in loaded.spec.outputs.as_dict().items() if path is not None]
     if not listed:
@@ -341,18 +344,18 @@ def _outputs_of(loaded: LoadedSpec) -> list[tuple[str, Path | None]]:
 def _generate(loaded: LoadedSpec, kind: str, output: str | None) -> str:
     """The file of `kind` that lives at `output` (relative to the repository root; None: its usual path)."""
     if kind == "patch":
-        from mobyci.generator.patchscript import build_patch_script, patch_command
+        from mobyci.patch.script import build_patch_script, patch_command
 
         command = patch_command(loaded.path, output) if output is not None else None
         return build_patch_script(loaded, command=command)
-    from mobyci.generator.render import render_pipeline
+    from mobyci.emit.render import render_pipeline
 
     return render_pipeline(loaded, kind, output)
 
 
 def _check_files(files: list[_File]) -> None:
+    from mobyci.committed.drift import drift
     from mobyci.errors import MobyciError
-    from mobyci.generator.drift import drift
 
     stale = False
     for file in files:
@@ -377,8 +380,8 @@ def _inputs(loaded: LoadedSpec, spec: Path) -> list[Path]:
 
 
 def _write_files(files: list[_File], inputs: list[Path], *, force: bool) -> None:
+    from mobyci.committed.drift import drift
     from mobyci.errors import MobyciError
-    from mobyci.generator.drift import drift
 
     # Refuse before writing anything: one refused file must not leave the others half-updated.
     for file in files:
@@ -427,8 +430,8 @@ def _same_file(one: Path, other: Path) -> bool:
 
 def _write(path: Path, text: str, *, mode: int | None = None) -> bool:
     """Write `text` to `path` (atomically when it is a regular file); every failure is the user's to fix."""
+    from mobyci.committed.fsio import write_atomic
     from mobyci.errors import MobyciError
-    from mobyci.fsio import write_atomic
 
     try:
         return write_atomic(path, text, mode=mode)
@@ -441,16 +444,16 @@ def _write(path: Path, text: str, *, mode: int | None = None) -> bool:
 def plan(spec: Path, fmt: str, system: str | None = None, fetches: bool = False, strict: bool = False) -> None:
     import shutil
 
+    from mobyci.emit.render import make_plan
     from mobyci.errors import MobyciError
-    from mobyci.generator import planview
-    from mobyci.generator.render import make_plan
+    from mobyci.plan import view as planview
 
     if strict and not fetches:
         raise MobyciError("--strict applies to --fetches: run `mobyci plan --fetches --strict`")
     loaded = _load(spec)
     width = shutil.get_terminal_size((80, 24)).columns
     if fetches:
-        from mobyci.generator.fetches import plan_inventory
+        from mobyci.plan.fetches import plan_inventory
 
         _print_inventory(plan_inventory(loaded, system or _system_of(loaded)), fmt, width, strict=strict)
         return
@@ -470,7 +473,7 @@ def _print_inventory(inventory: Inventory, fmt: str, width: int, *, strict: bool
     import json
 
     from mobyci.errors import MobyciError
-    from mobyci.generator.fetches import inventory_data, inventory_text
+    from mobyci.plan.fetches import inventory_data, inventory_text
 
     if fmt == "mermaid":
         raise MobyciError("--fetches prints text or json, not mermaid")

@@ -69,21 +69,21 @@ _BUILDKITE_LIMITS = (
 )
 
 _ENTRIES = (
-    Format("gitlab", "gitlab", "mobyci.generator.gitlab", "render_gitlab", ".gitlab-ci.yml", "gitlab", _GITLAB_LIMITS),
+    Format("gitlab", "gitlab", "mobyci.emit.gitlab", "render_gitlab", ".gitlab-ci.yml", "gitlab", _GITLAB_LIMITS),
     Format(
         "buildkite",
         "buildkite",
-        "mobyci.generator.buildkite",
+        "mobyci.emit.buildkite",
         "render_buildkite",
         ".buildkite/pipeline.yml",
         "buildkite",
         _BUILDKITE_LIMITS,
     ),
-    Format("github", "github", "mobyci.generator.github", "render_github", ".github/workflows/mobyci.yml", "github"),
+    Format("github", "github", "mobyci.emit.github", "render_github", ".github/workflows/mobyci.yml", "github"),
     Format(
         "gitlab-include",
         "gitlab",
-        "mobyci.generator.gitlab_include",
+        "mobyci.emit.gitlab_include",
         "render_gitlab_include",
         ".gitlab/mobyci.yml",
         "gitlab",
@@ -91,7 +91,7 @@ _ENTRIES = (
     Format(
         "buildkite-group",
         "buildkite",
-        "mobyci.generator.buildkite",
+        "mobyci.emit.buildkite",
         "render_buildkite_group",
         ".buildkite/mobyci.yml",
         "buildkite",
@@ -107,7 +107,7 @@ PATCH_OUTPUT = "mobyci-patch.sh"
 
 
 def emitter(name: str) -> Callable[[Any], str]:
-    """The function that writes format `name` from a Plan (generator/plan.py), imported now. The registry names
+    """The function that writes format `name` from a Plan (mobyci/plan/model.py), imported now. The registry names
     no Plan type: it sits below everything it lists, and the plan reads it."""
     entry = FORMATS[name]
     function: Callable[[Any], str] = getattr(importlib.import_module(entry.module), entry.function)

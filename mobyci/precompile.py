@@ -1,6 +1,6 @@
 """Regenerate the committed precompiled files that keep `validate` and `render` fast:
 
-- mobyci/schemas/compiled.py: the spec's run-time classes and pydantic-core schema, from schemas/spec.py;
+- mobyci/spec/compiled.py: the spec's run-time classes and pydantic-core schema, from spec/model.py;
 - mobyci/templates/patch_sh.py: the patch script template compiled by jinja2, from templates/patch.sh.j2.
 
     python -m mobyci.precompile
@@ -10,8 +10,8 @@ Tests fail while either file is stale, and each names this command.
 
 from __future__ import annotations
 
-from mobyci.generator import template
-from mobyci.schemas import compile as spec_compiler
+from mobyci.patch import template
+from mobyci.spec import compile as spec_compiler
 
 
 def main() -> None:

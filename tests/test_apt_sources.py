@@ -18,9 +18,9 @@ from typing import NamedTuple
 
 import pytest
 
-from mobyci.generator.patchscript import build_patch_script
-from mobyci.generator.render import make_plan
-from mobyci.schemas.load import load_text
+from mobyci.emit.render import make_plan
+from mobyci.load.reader import load_text
+from mobyci.patch.script import build_patch_script
 from tests.helpers import ROOT
 from tests.helpers import pipeline_checks as pc
 

@@ -20,10 +20,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mobyci.generator.buildkite import can_escape, escape, render_buildkite, step_key
-from mobyci.generator.patchscript import build_patch_script
-from mobyci.generator.render import make_plan, render_pipeline
-from mobyci.schemas.load import load_text
+from mobyci.emit.buildkite import can_escape, escape, render_buildkite, step_key
+from mobyci.emit.render import make_plan, render_pipeline
+from mobyci.load.reader import load_text
+from mobyci.patch.script import build_patch_script
 from tests.helpers import EXAMPLES
 from tests.helpers import buildkite_checks as bc
 from tests.helpers import pipeline_checks as pc

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from mobyci.emit.render import render_pipeline
 from mobyci.errors import MobyciError, SpecError
-from mobyci.generator.patch import apply_patch
-from mobyci.generator.patchscript import build_patch_script
-from mobyci.generator.render import render_pipeline
-from mobyci.schemas.load import load_text
+from mobyci.load.reader import load_text
+from mobyci.patch.run import apply_patch
+from mobyci.patch.script import build_patch_script
 from tests.helpers import ROOT
 from tests.helpers import pipeline_checks as pc
 from tests.helpers import reference_patch as reference
@@ -280,8 +280,8 @@ def test_github_jobs_that_read_a_committed_ca_check_the_repository_out(tmp_path:
 
 
 def test_plan_shows_where_the_ca_is_installed() -> None:
-    from mobyci.generator.planview import plan_data
-    from mobyci.generator.render import make_plan
+    from mobyci.emit.render import make_plan
+    from mobyci.plan.view import plan_data
 
     spec = ROOT / "tests" / "golden" / "23.0-shell-ca" / "spec.yaml"
     data = plan_data(make_plan(load_text(spec.read_text(), "spec.yaml", base=spec.parent)))

@@ -54,7 +54,7 @@ def test_init_writes_a_valid_spec(runner: CliRunner, tmp_path: Path, preset: str
 
 
 def test_init_seed_carries_the_manual_procedures_mirrors(runner: CliRunner, tmp_path: Path) -> None:
-    from mobyci.schemas.load import load_file
+    from mobyci.load.reader import load_file
 
     target = tmp_path / "mobyci.yaml"
     runner.invoke(app, ["init", str(target), "--preset", "seed"], catch_exceptions=False)
@@ -146,7 +146,7 @@ def test_schema_accepts_examples_and_rejects_typos(runner: CliRunner, base_spec:
 def test_internal_error_is_one_line_and_exit_3(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mobyci.schemas import load
+    from mobyci.load import reader as load
 
     def boom(_path: str) -> None:
         raise RuntimeError("simulated bug")
@@ -183,7 +183,7 @@ def test_installed_entry_point_runs(tmp_path: Path, base_spec: str) -> None:
 def test_readme_documents_every_spec_field() -> None:
     from pydantic import BaseModel
 
-    from mobyci.schemas import spec as models
+    from mobyci.spec import model as models
 
     readme = (ROOT / "README.md").read_text()
     reference = readme[readme.index("## The spec") :]

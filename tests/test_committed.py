@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mobyci.cli import app
-from mobyci.generator.header import digest, read_header
+from mobyci.committed.header import digest, read_header
 from tests.helpers import BASE_SPEC, ROOT
 
 OUTPUTS = "outputs:\n  gitlab: .gitlab-ci.yml\n  patch: ci/mobyci-patch.sh\n"
@@ -129,7 +129,7 @@ def test_all_without_outputs_is_an_input_error(tmp_path: Path, monkeypatch: pyte
 
 def test_output_paths_stay_inside_the_project() -> None:
     from mobyci.errors import SpecError
-    from mobyci.schemas.load import load_text
+    from mobyci.load.reader import load_text
 
     with pytest.raises(SpecError) as caught:
         load_text(BASE_SPEC + "outputs: {gitlab: ../elsewhere.yml}\n")
@@ -224,8 +224,8 @@ def test_pre_commit_hooks_run_for_real(tmp_path: Path) -> None:
 def test_the_check_job_installs_mobyci_from_the_spec_s_requirement(requirement: str, image: str) -> None:
     import shlex
 
-    from mobyci.generator.render import render_pipeline
-    from mobyci.schemas.load import load_text
+    from mobyci.emit.render import render_pipeline
+    from mobyci.load.reader import load_text
     from tests.helpers.pipeline_checks import load_yaml
 
     spec = BASE_SPEC.replace("mirrors:\n", "mirrors:\n  pypi: https://pypi.example.com/simple\n").replace(
@@ -244,8 +244,8 @@ def test_the_check_job_installs_mobyci_from_the_spec_s_requirement(requirement: 
 
 def test_by_default_the_check_job_installs_the_version_that_rendered() -> None:
     from mobyci import __version__
-    from mobyci.generator.render import render_pipeline
-    from mobyci.schemas.load import load_text
+    from mobyci.emit.render import render_pipeline
+    from mobyci.load.reader import load_text
     from tests.helpers.pipeline_checks import load_yaml
 
     job = load_yaml(render_pipeline(load_text(BASE_SPEC), "gitlab"))["mobyci-check"]
@@ -264,7 +264,7 @@ def test_by_default_the_check_job_installs_the_version_that_rendered() -> None:
 )
 def test_a_requirement_that_is_not_mobyci_is_refused(requirement: str, message: str) -> None:
     from mobyci.errors import SpecError
-    from mobyci.schemas.load import load_text
+    from mobyci.load.reader import load_text
 
     with pytest.raises(SpecError) as caught:
         load_text(BASE_SPEC.replace("ci:\n", f"ci:\n  mobyci_requirement: '{requirement}'\n"))

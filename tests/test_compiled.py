@@ -1,7 +1,7 @@
 """The precompiled files are current and change nothing: compiled.py (the spec's run-time schema) judges every
 spec exactly as the pydantic models do, and templates/patch_sh.py renders exactly what patch.sh.j2 does.
 
-The models in spec.py are the source of truth; compiled.py is what `validate` and `render` run. These tests
+The models in model.py are the source of truth; compiled.py is what `validate` and `render` run. These tests
 compare the two on every spec the other test corpora hold and on generated ones: same errors (type, key path,
 message, input) for a bad spec, same values for a good one.
 """
@@ -17,13 +17,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mobyci.generator import template
-from mobyci.generator.patchscript import build_patch_script
-from mobyci.schemas import compile as compiler
-from mobyci.schemas import compiled, yamlpos
-from mobyci.schemas.frozen import Frozen
-from mobyci.schemas.load import load_text, validate_data
-from mobyci.schemas.spec import Spec
+from mobyci.load import yamlpos
+from mobyci.load.reader import load_text, validate_data
+from mobyci.patch import template
+from mobyci.patch.script import build_patch_script
+from mobyci.spec import compile as compiler
+from mobyci.spec import compiled
+from mobyci.spec.frozen import Frozen
+from mobyci.spec.model import Spec
 from mobyci.templates import patch_sh
 from tests.helpers.spec_error_cases import CASES
 
@@ -171,7 +172,7 @@ def test_precompiled_template_is_used_and_renders_what_the_template_does(monkeyp
 
 
 def test_a_core_refusing_the_committed_schema_gets_one_built_live(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mobyci.schemas import load
+    from mobyci.load import reader as load
 
     text = "version: 1\nmoby: {ref: v27.5.1}\ntargets: [binary]\n"
     built: list[bool] = []

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from mobyci.families import FAMILIES, lifecycle
-from mobyci.generator.distromirrors import ANCHOR, DistroMirror, distro_mirrors, render_packaging_patch
-from mobyci.generator.plan import build_plan
-from mobyci.schemas.load import load_text
+from mobyci.load.reader import load_text
+from mobyci.plan.build import build_plan
+from mobyci.plan.distromirrors import ANCHOR, DistroMirror, distro_mirrors, render_packaging_patch
 from tests.helpers import ROOT
 from tests.helpers import pipeline_checks as pc
 
@@ -368,8 +368,8 @@ def test_raspbian_without_an_arm_runner_is_refused_with_the_fix() -> None:
 
 
 def test_render_refuses_a_system_without_the_runner() -> None:
+    from mobyci.emit.render import render_pipeline
     from mobyci.errors import MobyciError
-    from mobyci.generator.render import render_pipeline
 
     loaded = load_text(RASPBIAN_SPEC + "ci: {gitlab: {runners: {arm: [arm32]}}}\n", "mobyci.yaml")
     assert "arm32" in render_pipeline(loaded, "gitlab")
@@ -379,7 +379,7 @@ def test_render_refuses_a_system_without_the_runner() -> None:
 
 
 def test_the_raspbian_job_runs_on_the_arm_runner_of_every_system() -> None:
-    from mobyci.generator.render import render_pipeline
+    from mobyci.emit.render import render_pipeline
     from tests.helpers import buildkite_checks as bc
 
     loaded = load_text(RASPBIAN_SPEC + RUNNERS, "mobyci.yaml")
@@ -417,7 +417,7 @@ def test_the_raspbian_job_runs_on_the_arm_runner_of_every_system() -> None:
 
 
 def test_plan_lists_the_hosts_unmirrored_package_images_reach() -> None:
-    from mobyci.generator.planview import plan_data, plan_text
+    from mobyci.plan.view import plan_data, plan_text
 
     spec = (
         "version: 1\nmoby: {ref: v28.5.2}\nmirrors: {fedora: 'https://fedora.mirror.test/fedora'}\n"

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from mobyci.generator.gitlab_include import stage_names
-from mobyci.generator.render import make_plan, render_pipeline
-from mobyci.schemas.load import load_text
+from mobyci.emit.gitlab_include import stage_names
+from mobyci.emit.render import make_plan, render_pipeline
+from mobyci.load.reader import load_text
 from tests.helpers import ROOT
 from tests.helpers import buildkite_checks as bk
 from tests.helpers import pipeline_checks as pc

@@ -9,7 +9,7 @@ from mobyci.errors import SpecError
 from mobyci.families import FAMILIES, family_names, missing_data, touchpoints
 from mobyci.families import facts as ft
 from mobyci.families.lifecycle import LIFECYCLE
-from mobyci.schemas.load import load_text
+from mobyci.load.reader import load_text
 from tests.helpers import ROOT
 from tests.helpers.families import FIXTURE_TAGS, NEWEST_TAG
 from tests.helpers.fuzz_specs import TAGS as FUZZ_TAGS

@@ -149,7 +149,7 @@ def test_validate_imports_neither_typer_nor_pydantics_model_layer_nor_jinja2(tmp
     spec = tmp_path / "mobyci.yaml"
     spec.write_text(base_spec)
     loaded = _modules_after(["validate", str(spec)])
-    assert "mobyci.schemas.compiled" in loaded  # it did validate
+    assert "mobyci.spec.compiled" in loaded  # it did validate
     assert {"typer", "pydantic.main", "jinja2", "rich"} & loaded == set()
 
 
@@ -157,9 +157,9 @@ def test_render_imports_neither_typer_nor_pydantics_model_layer(tmp_path: Path, 
     spec = tmp_path / "mobyci.yaml"
     spec.write_text(base_spec)
     loaded = _modules_after(["render", str(spec)])
-    assert "mobyci.generator.gitlab" in loaded
-    # Rendering writes the sh script; running it on a tree (generator.patch) is for --apply/--check only.
-    assert {"typer", "pydantic.main", "rich", "mobyci.generator.patch"} & loaded == set()
+    assert "mobyci.emit.gitlab" in loaded
+    # Rendering writes the sh script; running it on a tree (mobyci.patch.run) is for --apply/--check only.
+    assert {"typer", "pydantic.main", "rich", "mobyci.patch.run"} & loaded == set()
 
 
 def test_fast_path_exit_codes_and_messages(tmp_path: Path, base_spec: str) -> None:

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from mobyci.families.fetchscan import scan
-from mobyci.generator.fetches import build_inventory, plan_inventory, stored_list
-from mobyci.schemas.load import load_text
+from mobyci.load.reader import load_text
+from mobyci.plan.fetches import build_inventory, plan_inventory, stored_list
 from tests.helpers import ROOT
 
 TREES = ROOT / "tests" / "fixtures" / "trees"
@@ -108,7 +108,7 @@ def test_the_stored_list_of_v28_5_2_matches_the_real_tree() -> None:
 
 @pytest.mark.skipif(MOBY_GIT is None, reason="set MOBYCI_MOBY_GIT to a moby git directory")
 def test_every_stored_list_is_what_the_scan_gives_now() -> None:
-    from mobyci.generator.fetches import _stored
+    from mobyci.plan.fetches import _stored
 
     for tag, rows in _stored().items():
         paths = _git("ls-tree", "-r", "--name-only", tag).splitlines()

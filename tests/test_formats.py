@@ -1,6 +1,6 @@
 """The format registry is the one list of formats, and emitters read the Plan alone.
 
-An emitter that reached into the spec (mobyci.schemas, LoadedSpec) would again decide things the Plan should
+An emitter that reached into the spec (mobyci.load, mobyci.spec, LoadedSpec) would again decide things the Plan should
 carry, so no emitter module may import it; the registry must name every emitter and nothing else lists formats.
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from mobyci import formats
-from mobyci.generator.plan import Plan
-from mobyci.schemas.compiled import Outputs
+from mobyci.plan.model import Plan
+from mobyci.spec.compiled import Outputs
 from tests.helpers import ROOT
 
 EMITTERS = sorted({entry.module for entry in formats.FORMATS.values()})
@@ -45,15 +45,15 @@ def test_no_emitter_imports_the_spec(module: str) -> None:
     wrong = [
         f"{path.name}:{line}: {name}"
         for line, name in _imports(path)
-        if name.startswith("mobyci.schemas") or name.endswith(".LoadedSpec")
+        if name.startswith(("mobyci.load", "mobyci.spec")) or name.endswith(".LoadedSpec")
     ]
     assert wrong == []
 
 
 def test_the_import_check_sees_a_spec_import(tmp_path: Path) -> None:
     emitter = tmp_path / "emitter.py"
-    emitter.write_text("def f():\n    from mobyci.schemas.load import LoadedSpec\n    import mobyci.schemas.fields\n")
-    assert _imports(emitter) == [(2, "mobyci.schemas.load.LoadedSpec"), (3, "mobyci.schemas.fields")]
+    emitter.write_text("def f():\n    from mobyci.load.reader import LoadedSpec\n    import mobyci.spec.fields\n")
+    assert _imports(emitter) == [(2, "mobyci.load.reader.LoadedSpec"), (3, "mobyci.spec.fields")]
 
 
 @pytest.mark.parametrize("name", formats.NAMES)
@@ -71,7 +71,7 @@ def test_outputs_keys_are_the_formats_and_the_patch_script() -> None:
 
 
 def test_each_system_has_its_own_format_and_settings_block() -> None:
-    from mobyci.schemas.compiled import CI
+    from mobyci.spec.compiled import CI
 
     for system in formats.SYSTEMS:
         entry = formats.FORMATS[system]
@@ -84,8 +84,7 @@ def test_each_system_has_its_own_format_and_settings_block() -> None:
 def test_the_registry_imports_no_emitter() -> None:
     # The fast path imports the registry: it must not pull the YAML writer in.
     code = (
-        "import sys, mobyci.formats; "
-        "print(sorted(m for m in sys.modules if m.startswith(('mobyci.generator', 'ruamel'))))"
+        "import sys, mobyci.formats; print(sorted(m for m in sys.modules if m.startswith(('mobyci.emit', 'ruamel'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"

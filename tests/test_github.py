@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
+from mobyci.emit import github as gh
+from mobyci.emit.render import render_pipeline
 from mobyci.errors import MobyciError
-from mobyci.generator import github as gh
-from mobyci.generator.render import render_pipeline
-from mobyci.schemas.load import load_text
+from mobyci.load.reader import load_text
 from tests.helpers import ROOT
 from tests.helpers import pipeline_checks as pc
 from tests.helpers.golden_cases import assert_current, cases

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from mobyci import __version__
-from mobyci.generator.render import make_plan, render_pipeline
-from mobyci.schemas.load import load_file, load_text
+from mobyci.emit.render import make_plan, render_pipeline
+from mobyci.load.reader import load_file, load_text
 from tests.helpers import pipeline_checks as pc
 from tests.helpers.golden_cases import assert_current, cases
 
@@ -202,7 +202,7 @@ def test_shell_profile_has_no_image_or_service() -> None:
 
 
 def test_plan_json_is_stable_and_names_variables_not_values(tmp_path: Path) -> None:
-    from mobyci.generator.planview import plan_json
+    from mobyci.plan.view import plan_json
 
     spec = tmp_path / "mobyci.yaml"
     spec.write_text(_proxy_spec("v27.5.1").replace("RUNNER", "dind"))

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from mobyci.emit.render import make_plan
 from mobyci.errors import SpecError
-from mobyci.generator.render import make_plan
-from mobyci.schemas.load import LoadedSpec, load_file, load_text
+from mobyci.load.reader import LoadedSpec, load_file, load_text
 from tests.helpers.outputs import FORMATS, meaning, render_all, shell_lines, strings, words_under_dash
 
 CORPUS = Path(__file__).parent / "hostile"

@@ -1,19 +1,20 @@
 """Platform limits: a spec whose pipeline GitLab or Buildkite would reject is refused by `mobyci validate`, at the
 key that causes it. Today a cross target has at most 8 platforms, so the limits are also tested on shapes
-directly, and the shape mobyci counts is checked against the pipelines it renders."""
+directly, and the shape counted on the Plan is checked against the pipelines it renders."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mobyci import formats
+from mobyci.emit.render import make_plan
 from mobyci.errors import SpecError
-from mobyci.generator.render import make_plan
-from mobyci.schemas.checks import Shape, limit_findings, pipeline_shape
-from mobyci.schemas.load import load_text
+from mobyci.load.reader import load_text
+from mobyci.plan.limits import Shape, check, limit_findings, shape
 from tests.helpers import EXAMPLES, ROOT
 from tests.helpers.outputs import FORMATS, meaning, render_all
 
@@ -21,8 +22,8 @@ PLATFORMS = ("targets", 0, "platforms")
 
 
 def test_shapes_within_every_limit_pass() -> None:
-    shape = Shape(jobs=500, matrices=((PLATFORMS, (20,)), (("x",), (10, 20)), (("y",), (2,) * 6)), needs=(((), 50),))
-    assert limit_findings(shape) == []
+    given = Shape(jobs=500, matrices=((PLATFORMS, (20,)), (("x",), (10, 20)), (("y",), (2,) * 6)), needs=(((), 50),))
+    assert limit_findings(given) == []
 
 
 def test_gitlab_matrix_of_more_than_200_jobs() -> None:
@@ -66,8 +67,8 @@ def test_buildkite_upload_of_more_than_500_jobs() -> None:
 
 
 def test_every_broken_limit_is_reported() -> None:
-    shape = Shape(jobs=900, matrices=((PLATFORMS, (300,)),), needs=((("targets",), 302),))
-    assert [message.split(";")[1].split(":")[0].strip() for _, message in limit_findings(shape)] == [
+    given = Shape(jobs=900, matrices=((PLATFORMS, (300,)),), needs=((("targets",), 302),))
+    assert [message.split(";")[1].split(":")[0].strip() for _, message in limit_findings(given)] == [
         "GitLab creates at most 200 jobs per parallel",
         "a Buildkite matrix dimension holds at most 20",
         "GitLab allows at most 50 needs per job",
@@ -84,8 +85,12 @@ def test_a_spec_over_a_limit_is_refused_at_its_platforms(monkeypatch: pytest.Mon
         "version: 1\nmoby: {ref: v27.5.1}\ntargets:\n  - binary\n  - name: cross\n"
         "    platforms: [linux/arm64, linux/arm/v7, linux/s390x]\n"
     )
+    loaded = load_text(text)  # loading alone does not count jobs: the plan does
     with pytest.raises(SpecError) as caught:
-        load_text(text)
+        check(loaded)
+    with pytest.raises(SpecError) as rendered:
+        make_plan(loaded, "github")  # render and plan build the plan: the same check, whatever the format
+    assert rendered.value.problems == caught.value.problems
     assert [str(p) for p in caught.value.problems] == [
         "mobyci.yaml:4:3: targets: a job would need 4 jobs; GitLab allows at most 3 needs per job: build fewer "
         "targets or platforms",
@@ -110,28 +115,44 @@ def _texts() -> dict[str, str]:
     return texts
 
 
+def _gitlab_shape(doc: dict[str, Any]) -> Shape:
+    """The shape GitLab would see: jobs are the top-level mappings with a script; a matrix counts in full."""
+    jobs = {name: body for name, body in doc.items() if isinstance(body, dict) and "script" in body}
+    dims = {
+        name: tuple(len(v) if isinstance(v, list) else 1 for v in body["parallel"]["matrix"][0].values())
+        for name, body in jobs.items()
+        if "parallel" in body
+    }
+    sizes = {name: math.prod(dims.get(name, ())) for name in jobs}
+    needs = [sum(sizes[n if isinstance(n, str) else n["job"]] for n in body.get("needs", ())) for body in jobs.values()]
+    widest = max(needs, default=0)
+    return Shape(
+        jobs=sum(sizes.values()),
+        matrices=tuple((("targets",), d) for d in dims.values()),
+        needs=((("targets",), widest),) if widest else (),
+    )
+
+
 @pytest.mark.parametrize(("text"), list(_texts().values()), ids=list(_texts()))
-def test_shape_matches_the_plan_and_the_rendered_pipelines(text: str) -> None:
+def test_the_shape_counted_on_the_plan_is_the_rendered_pipelines(text: str) -> None:
     loaded = load_text(text)
-    shape = pipeline_shape(loaded.spec, loaded.release)
-    plan = make_plan(loaded)
-    sizes = {job.name: math.prod(len(values) for _, values in job.matrix) for job in plan.jobs}
-    assert shape.jobs == sum(sizes.values())
-    assert [dims for _, dims in shape.matrices] == [
-        tuple(len(values) for _, values in job.matrix) for job in plan.jobs if job.matrix
-    ]
-    widest_needs = max((sum(sizes[n] for n in job.needs) for job in plan.jobs), default=0)
-    assert max((count for _, count in shape.needs), default=0) == widest_needs
+    counted = shape(make_plan(loaded))
     outputs = render_all(loaded)
-    gitlab = meaning("gitlab", outputs["gitlab"])
-    for job in plan.jobs:
-        if job.matrix:
-            (entry,) = gitlab[job.name]["parallel"]["matrix"]
-            assert math.prod(len(v) for v in entry.values()) == sizes[job.name]
+    seen = _gitlab_shape(meaning("gitlab", outputs["gitlab"]))
+    assert (counted.jobs, [d for _, d in counted.matrices], [n for _, n in counted.needs]) == (
+        seen.jobs,
+        [d for _, d in seen.matrices],
+        [n for _, n in seen.needs],
+    )
     if "buildkite" in FORMATS:
         steps = meaning("buildkite", outputs["buildkite"])["steps"]
         jobs = sum(math.prod(len(v) for v in s.get("matrix", {}).get("setup", {}).values()) or 1 for s in steps)
-        assert jobs == shape.jobs - 1  # the spec check runs in the bootstrap step, not in the upload
+        assert jobs == counted.jobs - 1  # the spec check runs in the bootstrap step, not in the upload
+
+
+def test_a_matrix_is_reported_at_the_platforms_it_comes_from() -> None:
+    plan = make_plan(load_text("version: 1\nmoby: {ref: v27.5.1}\ntargets: [binary, cross]\n"))
+    assert shape(plan).matrices == ((("targets", 1, "platforms"), (len(plan.release.cross_platforms),)),)
 
 
 def test_examples_exist() -> None:

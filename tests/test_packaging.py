@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
+from mobyci.emit.render import render_pipeline
 from mobyci.families import FAMILIES, lifecycle
 from mobyci.families.packaging_data import EXTRA_SOURCES
-from mobyci.generator import packaging as pkg
-from mobyci.generator.plan import build_plan
-from mobyci.generator.render import render_pipeline
-from mobyci.schemas.load import load_text
+from mobyci.load.reader import load_text
+from mobyci.plan import packaging as pkg
+from mobyci.plan.build import build_plan
 from tests.helpers import ROOT
 from tests.helpers import buildkite_checks as bc
 from tests.helpers import pipeline_checks as pc

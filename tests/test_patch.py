@@ -22,10 +22,10 @@ from typer.testing import CliRunner
 from mobyci import __version__
 from mobyci.cli import app
 from mobyci.errors import MobyciError
-from mobyci.generator.patch import apply_patch
-from mobyci.generator.patchscript import build_patch_script
-from mobyci.generator.rules import Rule, build_rules
-from mobyci.schemas.load import LoadedSpec, load_text
+from mobyci.load.reader import LoadedSpec, load_text
+from mobyci.patch.rules import Rule, build_rules
+from mobyci.patch.run import apply_patch
+from mobyci.patch.script import build_patch_script
 from tests.helpers import reference_patch as reference
 from tests.helpers.families import NEWEST_TAG
 from tests.helpers.shells import DASH, ENV, Outcome, lines_of, make_busybox_bin, run_script, shells

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mobyci.errors import MobyciError
-from mobyci.generator.patchscript import render_script
-from mobyci.generator.rules import EnvValue, Insertion, Replacement, Rule
+from mobyci.patch.rules import EnvValue, Insertion, Replacement, Rule
+from mobyci.patch.script import render_script
 from tests.helpers.reference_patch import run_rules
 from tests.helpers.shells import DASH, Outcome, lines_of, make_busybox_bin, run_script, shells
 

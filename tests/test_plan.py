@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from mobyci.cli import app
-from mobyci.generator.planview import plan_text
-from mobyci.generator.render import make_plan
-from mobyci.schemas.load import load_text
+from mobyci.emit.render import make_plan
+from mobyci.load.reader import load_text
+from mobyci.plan.view import plan_text
 
 SPEC = """\
 version: 1
@@ -181,7 +181,7 @@ def test_bad_choice_names_the_choices_only(argv: list[str], expected: str) -> No
 
 
 def test_the_screenshot_in_the_docs_is_the_plan_of_the_seed_example() -> None:
-    from mobyci.schemas.load import load_file
+    from mobyci.load.reader import load_file
     from tests.helpers import EXAMPLES, ROOT
 
     doc = (ROOT / "docs" / "plan.md").read_text()

@@ -30,8 +30,8 @@ from typing import NamedTuple
 
 import pytest
 
-from mobyci.generator.patchscript import build_patch_script
-from mobyci.schemas.load import load_text
+from mobyci.load.reader import load_text
+from mobyci.patch.script import build_patch_script
 from tests.helpers import ROOT
 from tests.helpers import real_engine as re_
 

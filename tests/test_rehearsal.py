@@ -168,8 +168,8 @@ def _job_env(lab: Lab, home: Path) -> dict[str, str]:
 
 
 def _run_pipeline(lab: Lab, tmp_path: Path, spec_text: str) -> tuple[subprocess.CompletedProcess[str], Path]:
-    from mobyci.generator.render import render_pipeline
-    from mobyci.schemas.load import load_text
+    from mobyci.emit.render import render_pipeline
+    from mobyci.load.reader import load_text
 
     pipeline = render_pipeline(load_text(spec_text, "mobyci.yaml"), "gitlab")
     project = pc.gitlab_ci_local_repo(tmp_path / "project", pipeline, {"mobyci.yaml": spec_text})

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from mobyci.emit.render import make_plan, render_pipeline
 from mobyci.errors import SpecError
 from mobyci.families import ARCHIVED_DEBIAN, lifecycle
 from mobyci.families import facts as ft
-from mobyci.generator import planview
-from mobyci.generator.render import make_plan, render_pipeline
-from mobyci.schemas.load import LoadedSpec, load_text
+from mobyci.load.reader import LoadedSpec, load_text
+from mobyci.plan import view as planview
 from tests.helpers import pipeline_checks as pc
 
 

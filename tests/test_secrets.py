@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from mobyci.emit.render import make_plan
 from mobyci.errors import SpecError
-from mobyci.generator.planview import plan_mermaid, plan_text
-from mobyci.generator.render import make_plan
-from mobyci.schemas.load import LoadedSpec, load_text
+from mobyci.load.reader import LoadedSpec, load_text
+from mobyci.plan.view import plan_mermaid, plan_text
 from tests.helpers import EXAMPLES, ROOT
 from tests.helpers import buildkite_checks as bk
 from tests.helpers import pipeline_checks as pc

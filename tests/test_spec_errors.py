@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mobyci.errors import SpecError
-from mobyci.schemas.load import load_file, load_text
+from mobyci.load.reader import load_file, load_text
 from tests.helpers.spec_error_cases import CASES
 
 

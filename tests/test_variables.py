@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
+from mobyci.emit.render import render_pipeline
 from mobyci.families import family_names
-from mobyci.generator.render import render_pipeline
-from mobyci.schemas.load import load_text
+from mobyci.load.reader import load_text
 from tests.helpers import ROOT
 from tests.helpers import pipeline_checks as pc
 from tests.helpers.families import FIXTURE_TAGS, NEWEST_TAG

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from mobyci.generator import yamlout
+from mobyci.emit import yamlout
 
 
 def _stock_dump(data: dict[str, Any]) -> str:

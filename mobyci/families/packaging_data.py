@@ -104,7 +104,7 @@ def serving_setting(mirrors: Any, distro: str) -> str | None:
     setting = distro_archive(distro).setting
     if family == "debian":
         # 'archive' (archive.debian.org) serves archived releases only; a mirror host, the live ones.
-        from mobyci.schemas.apt import apt_sources_for
+        from mobyci.spec.apt import apt_sources_for
 
         served = apt_sources_for(mirrors, archived=release in ARCHIVED_DEBIAN) is not None
     elif family == "ubuntu":

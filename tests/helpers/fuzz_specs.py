@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from mobyci.families import FAMILIES, resolve, resolve_family
-from mobyci.schemas.load import LoadedSpec, load_text
+from mobyci.load.reader import LoadedSpec, load_text
 
 EXAMPLES = int(os.environ.get("MOBYCI_FUZZ_EXAMPLES", "40"))  # per property; 40 run in about 20 seconds
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

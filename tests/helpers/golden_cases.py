@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mobyci.generator.render import render_pipeline
-from mobyci.schemas.load import LoadedSpec, load_text
+from mobyci.emit.render import render_pipeline
+from mobyci.load.reader import LoadedSpec, load_text
 from tests.helpers import EXAMPLES, ROOT
 
 GOLDEN = ROOT / "tests" / "golden"

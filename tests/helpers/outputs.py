@@ -11,20 +11,20 @@ from typing import Any
 import jsonschema
 from check_jsonschema.builtin_schemas import get_builtin_schema
 
-from mobyci.generator.patchscript import build_patch_script
-from mobyci.generator.render import make_plan, render_pipeline
-from mobyci.schemas.load import LoadedSpec
+from mobyci.emit.render import make_plan, render_pipeline
+from mobyci.load.reader import LoadedSpec
+from mobyci.patch.script import build_patch_script
 from tests.helpers import buildkite_checks as bk
 from tests.helpers.pipeline_checks import load_yaml, tool
 
 ALL_FORMATS = ("gitlab", "buildkite", "github")
-FORMATS = tuple(f for f in ALL_FORMATS if importlib.util.find_spec(f"mobyci.generator.{f}") is not None)
+FORMATS = tuple(f for f in ALL_FORMATS if importlib.util.find_spec(f"mobyci.emit.{f}") is not None)
 SCHEMAS = {"gitlab": "vendor.gitlab-ci", "buildkite": "vendor.buildkite", "github": "vendor.github-workflows"}
 
 
 def render_all(loaded: LoadedSpec) -> dict[str, str]:
     """Every output a spec has: each pipeline format that exists, the patch script, and the plan as JSON."""
-    from mobyci.generator.planview import plan_json
+    from mobyci.plan.view import plan_json
 
     out = {fmt: render_pipeline(loaded, fmt) for fmt in FORMATS}
     out["patch"] = build_patch_script(loaded)

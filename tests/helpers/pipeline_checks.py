@@ -193,8 +193,8 @@ def run_shell_pipeline(
     recording stand-ins in `standins` come first on PATH. The proxies and `variables` are the CI variables.
     Returns the run, the stand-ins' recorded calls, and the artifacts directory.
     """
-    from mobyci.generator.render import render_pipeline
-    from mobyci.schemas.load import load_text
+    from mobyci.emit.render import render_pipeline
+    from mobyci.load.reader import load_text
 
     home = tmp_path / "home"
     home.mkdir()

@@ -1,6 +1,6 @@
 """A Python reference of the patch engine, for tests only: the generated sh script is the engine.
 
-It follows the steps written down in mobyci/generator/patch.py, in Python; tests/test_patch_property.py
+It follows the steps written down in mobyci/patch/run.py, in Python; tests/test_patch_property.py
 compares the script's results (under dash and busybox) with this one's for arbitrary rules and files, and
 tests/test_patch.py does on every family's fixture tree. Nothing in mobyci imports it.
 """
@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from mobyci.errors import MobyciError
 from mobyci.families.detect import holds_in
 from mobyci.families.touchpoints import DETECTION, DETECTION_HINT, TREE_MARKERS, Condition
-from mobyci.generator.patchscript import MISMATCH, MISS, NOT_A_TREE, UNKNOWN_FAMILY, miss_values, spec_description
-from mobyci.generator.rules import (
+from mobyci.patch.rules import (
     CA_FILE_ENV,
     MARKER_PREFIX,
     EnvValue,
@@ -30,9 +29,10 @@ from mobyci.generator.rules import (
     dockerfile_dq,
     patterns_of,
 )
+from mobyci.patch.script import MISMATCH, MISS, NOT_A_TREE, UNKNOWN_FAMILY, miss_values, spec_description
 
 if TYPE_CHECKING:
-    from mobyci.schemas.load import LoadedSpec
+    from mobyci.load.reader import LoadedSpec
 
 # Characters that can continue a URL path: an exact source followed by one of them is another URL.
 PATH_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~/-")

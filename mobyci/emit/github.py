@@ -1,0 +1,306 @@
+"""Plan -> .github/workflows/mobyci.yml. Knows GitHub Actions; everything about moby comes from the Plan.
+
+Script injection is the classic GitHub Actions hole: GitHub substitutes `${{ … }}` into `run:` text before the
+shell sees it. So no `${{` is ever written into a `run:` block. Secrets and matrix values reach the shell through
+the step's `env:` (`CORP_HTTP_PROXY: ${{ secrets.CORP_HTTP_PROXY }}`) and the script reads them as shell variables
+(`export HTTP_PROXY="$CORP_HTTP_PROXY"`). Expressions appear only in `with:`, `env:`, `name:`, `concurrency:`
+and artifact names, where GitHub passes them as data.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+import re
+import shlex
+from typing import Any
+
+from mobyci.committed.header import with_header
+from mobyci.errors import MobyciError
+from mobyci.plan import builder, ca, shell
+from mobyci.plan import model as p
+
+# Every action pinned to the full commit of a release tag (a tag can be moved; a commit cannot). The comment
+# names the tag so people and Dependabot can tell which release it is.
+ACTIONS = {
+    "checkout": ("actions/checkout", "3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    "upload-artifact": ("actions/upload-artifact", "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
+    "download-artifact": ("actions/download-artifact", "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
+    "setup-buildx": ("docker/setup-buildx-action", "37fe631027851001ddb9b187196cc803df7f5f0e", "v4.3.0"),
+    "login": ("docker/login-action", "4907a6ddec9925e35a0a9e82d7399ccc52663121", "v4.1.0"),
+    # Puts ACTIONS_RUNTIME_TOKEN and the cache service URLs into the environment of later steps: buildx reads
+    # them for `type=gha` caches, and GitHub gives them to actions only, not to `run:` steps. The commit moby's
+    # own CI pins (docker-v29.7.2 .github/workflows/buildkit.yml).
+    "github-runtime": ("crazy-max/ghaction-github-runtime", "04d248b84655b509d8c44dc1d6f990c879747487", "v4.0.0"),
+}
+BUILDX_STEP_ID = "buildx"
+# The builder setup-buildx-action created, by name: buildx looks a named builder up and fails when it is missing,
+# where an unnamed lookup would fall back to the runner daemon's own builder (no mirror, no builder proxies).
+BUILDX_BUILDER_EXPR = f"${{{{ steps.{BUILDX_STEP_ID}.outputs.name }}}}"
+CACHE_SCOPE = "mobyci-"  # gha cache scope prefix; the key names family, target (platform) and architecture
+DEV_REGISTRY = "ghcr.io"
+# Pushes to the default branch and tags build; pull requests build the merge result. GitHub cannot name "the
+# default branch" in `on:`, so the usual names are listed.
+PUSH_BRANCHES = ("main", "master")
+_JOB_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+# GitHub keeps artifacts at most 90 days (public repositories; private ones can be set to 400).
+_MAX_RETENTION_DAYS = 90
+
+
+def uses(action: str) -> str:
+    repo, sha, _ = ACTIONS[action]
+    return f"{repo}@{sha}"
+
+
+def job_id(name: str) -> str:
+    ident = _JOB_ID_UNSAFE.sub("-", name).strip("-") or "job"
+    return ident if re.match(r"[A-Za-z_]", ident) else f"j-{ident}"
+
+
+def render_github(plan: p.Plan) -> str:
+    from mobyci.emit.yamlout import dump
+
+    ids = {job.name: job_id(job.name) for job in plan.jobs}
+    if len(set(ids.values())) != len(ids):
+        raise ValueError(f"two jobs map to the same GitHub job id: {sorted(ids.values())}")
+    secrets = _secret_variables(plan)
+    doc: dict[str, Any] = {
+        "name": "mobyci",
+        "on": {
+            "push": {"branches": list(PUSH_BRANCHES), "tags": ["**"]},
+            "pull_request": None,
+            "workflow_dispatch": None,
+        },
+        # Read-only by default; only the jobs that use the dev image on ghcr.io get packages access.
+        "permissions": {"contents": "read"},
+        # A newer push to the same branch or pull request supersedes a running build.
+        "concurrency": {"group": "mobyci-${{ github.ref }}", "cancel-in-progress": True},
+    }
+    literals = dict(plan.literal_variables())
+    env = {name: value for name, value in literals.items() if name not in _case_pairs(plan)}
+    if env:
+        doc["env"] = env
+    # bash -eo pipefail for every run block, the same -e semantics as GitLab's job scripts.
+    doc["defaults"] = {"run": {"shell": "bash"}}
+    doc["jobs"] = {ids[job.name]: _job(plan, job, ids, secrets) for job in plan.jobs}
+    text = dump(doc)
+    return with_header(_pin_comments(text), spec_path=plan.spec_path, command=plan.command, notes=_notes(plan))
+
+
+def _pin_comments(text: str) -> str:
+    """`uses: owner/repo@sha` -> `uses: owner/repo@sha # vX.Y.Z` (ruamel cannot attach comments to plain data)."""
+    for repo, sha, version in ACTIONS.values():
+        text = text.replace(f"uses: {repo}@{sha}\n", f"uses: {repo}@{sha} # {version}\n")
+    return text
+
+
+def _case_pairs(plan: p.Plan) -> set[str]:
+    """Variables set in both cases (HTTP_PROXY, http_proxy): GitHub's `env:` keys are case-insensitive, so these
+    are exported by the run blocks instead."""
+    lower = [name.lower() for name, _ in plan.variables]
+    return {name for name, _ in plan.variables if lower.count(name.lower()) > 1}
+
+
+def _secret_variables(plan: p.Plan) -> list[tuple[str, str]]:
+    """(name the build reads, repository secret) for every pipeline variable that refers to a CI variable."""
+    out = list(plan.variable_refs())
+    for ref in [*(ref for _, ref in out), *plan.ca_variables]:
+        if ref.upper().startswith("GITHUB_"):
+            raise MobyciError(
+                f"{plan.spec_path}: the CI variable {ref} cannot be a GitHub secret (names starting with GITHUB_ "
+                "are reserved); rename it in the spec and in the repository secrets"
+            )
+    return out
+
+
+def _job(plan: p.Plan, job: p.Job, ids: dict[str, str], secrets: list[tuple[str, str]]) -> dict[str, Any]:
+    name = job.name
+    if job.matrix:
+        name += " (" + ", ".join(f"${{{{ matrix.{dim} }}}}" for dim, _ in job.matrix) + ")"
+    name += f": {job.title}"
+    out: dict[str, Any] = {"name": name}
+    if job.needs:
+        out["needs"] = [ids[need] for need in job.needs]
+    if job.registry_login:
+        # The dev image lives in the repository's ghcr.io package: the job that builds it pushes, the others pull.
+        out["permissions"] = {"packages": "write" if job.dev_image == "push" else "read"}
+    github = plan.settings
+    labels = github["runners"][job.arch] if job.arch is not None else [github["runs_on"]]
+    out["runs-on"] = labels[0] if len(labels) == 1 else list(labels)
+    out["timeout-minutes"] = max(1, math.ceil(plan.timeout_seconds / 60))
+    if job.matrix:
+        out["strategy"] = {"fail-fast": False, "matrix": {dim: list(values) for dim, values in job.matrix}}
+    if job.variables:
+        out["env"] = dict(job.variables)
+    steps: list[dict[str, Any]] = []
+    uses_ca = bool(plan.ca_lines) and (job.docker or plan.ca_lines[0] in job.script)
+    if job.check_only or (uses_ca and plan.ca_files):
+        # CA files committed to the repository are read from its checkout.
+        steps.append(
+            {"name": "Check out the repository", "uses": uses("checkout"), "with": {"persist-credentials": False}}
+        )
+    for need in job.needs:
+        steps += _downloads(plan.job(need), ids[need])
+    if job.registry_login:
+        steps.append(
+            {
+                "name": f"Log in to {DEV_REGISTRY}",
+                "uses": uses("login"),
+                "with": {
+                    "registry": DEV_REGISTRY,
+                    "username": "${{ github.actor }}",
+                    "password": "${{ secrets.GITHUB_TOKEN }}",
+                },
+            }
+        )
+    if job.build_cache:
+        steps.append({"name": "Expose the GitHub Actions cache service to buildx", "uses": uses("github-runtime")})
+    ca_env = {name: f"${{{{ secrets.{name} }}}}" for name in plan.ca_variables} if uses_ca else {}
+    if job.docker:
+        if plan.ca_lines:
+            # Before the builder starts: buildx copies the CA file named in its config into the builder.
+            step: dict[str, Any] = {
+                "name": "Trust the corporate CA (tls.ca_certs)",
+                "run": "\n".join(plan.ca_lines) + "\n",
+            }
+            if ca_env:
+                step["env"] = dict(ca_env)
+            steps.append(step)
+        steps.append(_setup_buildx(plan, secrets))
+    run: dict[str, Any] = {"name": job.title, "run": _script(plan, job, secrets)}
+    env = {ref: f"${{{{ secrets.{ref} }}}}" for _, ref in secrets}
+    if plan.ca_lines and plan.ca_lines[0] in job.script:
+        env.update(ca_env)
+    env.update({dim: f"${{{{ matrix.{dim} }}}}" for dim, _ in job.matrix})
+    if job.docker:
+        env[builder.BUILDER_VAR] = BUILDX_BUILDER_EXPR
+    if env:
+        run["env"] = env
+    steps.append(run)
+    if job.artifacts:
+        steps.append(_upload(plan, job, ids[job.name]))
+    out["steps"] = steps
+    return out
+
+
+def _script(plan: p.Plan, job: p.Job, secrets: list[tuple[str, str]]) -> str:
+    lines: list[str] = []
+    refs, pairs = dict(secrets), _case_pairs(plan)
+    for name, value in plan.variables:
+        if name in refs:
+            # Fails early, naming the secret (never its value): pull requests from forks get no secrets.
+            lines.append(f'export {name}="${{{refs[name]}:?set the repository secret {refs[name]}}}"')
+        elif name in pairs:
+            lines.append(f"export {name}={shlex.quote(value)}")
+    if job.registry_login:
+        # ghcr.io wants lower case; GITHUB_REPOSITORY keeps the owner's capitals.
+        lines += [
+            f'export {p.DEV_IMAGE_VAR}="{DEV_REGISTRY}/${{GITHUB_REPOSITORY,,}}/moby-dev"',
+            f'export {p.DEV_TAG_VAR}="$GITHUB_RUN_ID"',
+        ]
+    if job.build_cache:
+        lines.append(f'{p.CACHE_VAR}="type=gha,scope={CACHE_SCOPE}" && export {p.CACHE_VAR}')
+    if job.writes_patch:
+        lines.append(shell.write_patch_line(plan.patch_script))
+    lines += job.script
+    text = "\n".join(lines) + "\n"
+    if "${{" in text:
+        # GitHub would substitute it into the script before the shell runs: script injection.
+        raise ValueError(f"job {job.name}: a run block must not contain '${{{{'")
+    return text
+
+
+def _setup_buildx(plan: p.Plan, secrets: list[tuple[str, str]]) -> dict[str, Any]:
+    """A docker-container builder: it does not inherit the daemon's proxies or mirrors, so both are given here."""
+    # `docker build` (moby's Makefiles) loads its image into the daemon, as with the daemon's own builder.
+    opts = ["default-load=true"]
+    refs, values = dict(secrets), dict(plan.variables)
+    for name in builder.driver_env(plan):
+        source = f"${{{{ secrets.{refs[name]} }}}}" if name in refs else values[name]
+        # buildx reads each driver option as a CSV record: quoted, NO_PROXY's commas stay in the value.
+        opts.append(f'"env.{name}={source}"')
+    step: dict[str, Any] = {"name": "Set up a BuildKit builder", "id": BUILDX_STEP_ID, "uses": uses("setup-buildx")}
+    inputs: dict[str, Any] = {"driver-opts": "\n".join(opts) + "\n"}
+    config = builder.buildkitd_config(plan, ca_path=_CA_PATH if plan.ca_lines else None)
+    if config:
+        inputs["buildkitd-config-inline"] = config
+    step["with"] = inputs
+    return step
+
+
+# Where the CA step writes the CA (the job's work tree); an expression is allowed in `with:`.
+_CA_PATH = "${{ github.workspace }}/" + ca.CA_FILE
+
+
+def _artifact_name(job: p.Job, job_ident: str) -> str:
+    # Matrix jobs upload one artifact each; names cannot hold the '/' of a platform, so the job index is used.
+    return f"{job_ident}-matrix-${{{{ strategy.job-index }}}}" if job.matrix else job_ident
+
+
+def _artifact_root(paths: tuple[str, ...]) -> str:
+    """The directory upload-artifact makes the artifact's root: a lone directory itself, else the common parent."""
+    if len(paths) == 1 and paths[0].endswith("/"):
+        return paths[0].rstrip("/")
+    parents = [posixpath.dirname(path.rstrip("/")) for path in paths]
+    return posixpath.commonpath(parents) if all(parents) else "."
+
+
+def _upload(plan: p.Plan, job: p.Job, job_ident: str) -> dict[str, Any]:
+    inputs: dict[str, Any] = {
+        "name": _artifact_name(job, job_ident),
+        "path": "\n".join(job.artifacts) + "\n",
+        "if-no-files-found": "error",
+    }
+    days = _retention_days(job.artifacts_expire_in or plan.artifacts_expire_in)
+    if days is not None:
+        inputs["retention-days"] = days
+    return {"name": "Upload " + ", ".join(job.artifacts), "uses": uses("upload-artifact"), "with": inputs}
+
+
+def _downloads(need: p.Job, need_ident: str) -> list[dict[str, Any]]:
+    if not need.artifacts:
+        return []
+    inputs: dict[str, Any]
+    inputs = {"pattern": f"{need_ident}-matrix-*", "merge-multiple": True} if need.matrix else {"name": need_ident}
+    inputs["path"] = _artifact_root(need.artifacts)
+    return [{"name": f"Download the artifacts of {need.name}", "uses": uses("download-artifact"), "with": inputs}]
+
+
+def _retention_days(expire_in: str) -> int | None:
+    seconds = p.expire_seconds(expire_in)
+    if seconds is None:
+        return None  # the repository's own retention setting
+    days = math.ceil(seconds / 86400)
+    return min(max(days, 1), _MAX_RETENTION_DAYS)
+
+
+def _notes(plan: p.Plan) -> tuple[str, ...]:
+    notes = [f"moby {plan.ref} (family {plan.release.family.name}), GitHub Actions on {plan.settings['runs_on']}."]
+    secrets = list(dict.fromkeys([*(ref for _, ref in _secret_variables(plan)), *plan.ca_variables]))
+    if secrets:
+        notes.append(
+            "Repository secrets this workflow reads (Settings -> Secrets and variables -> Actions): "
+            + ", ".join(secrets)
+        )
+    if any(job.registry_login for job in plan.jobs):
+        notes.append(
+            f"The dev image is shared through {DEV_REGISTRY}/<owner>/<repo>/moby-dev with the workflow's GITHUB_TOKEN "
+            "(packages: write in prepare only); pull requests from forks cannot push it."
+        )
+    if plan.registry_mirror:
+        notes.append(
+            "The registry mirror reaches BuildKit (buildkitd-config-inline); pulls by the runner's own Docker daemon "
+            f'(the BuildKit image, docker pull/run) use it only if the runner\'s daemon.json has "registry-mirrors": '
+            f'["{plan.registry_mirror}"].'
+        )
+    if plan.retry:
+        notes.append(
+            f"ci.retry ({plan.retry}) does not apply: GitHub Actions has no automatic retry; re-run failed jobs."
+        )
+    days = _retention_days(plan.artifacts_expire_in)
+    notes.append(
+        "Build artifacts are kept "
+        + (f"{days} days (retention-days)." if days is not None else "as the repository's retention setting says.")
+    )
+    notes += plan.system_notes()
+    return tuple(notes)

@@ -1,0 +1,228 @@
+"""Plan -> .gitlab-ci.yml. Knows GitLab; everything about moby comes from the Plan."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from mobyci.committed.header import with_header
+from mobyci.plan import builder, ca, shell
+from mobyci.plan import model as p
+
+# The registry cache of bake jobs: one tag per family, target (platform) and runner architecture.
+CACHE_REPOSITORY = "$CI_REGISTRY_IMAGE/mobyci-cache"
+_LOGIN = 'printf "%s" "$CI_REGISTRY_PASSWORD" | docker login -u "$CI_REGISTRY_USER" --password-stdin "$CI_REGISTRY"'
+_RETRY_WHEN = ["runner_system_failure", "stuck_or_timeout_failure", "api_failure", "scheduler_failure"]
+# The docker-in-docker service, reached by its alias and ports: without these in NO_PROXY the docker CLI would
+# send its own connection to the daemon through the proxy. Added for the shell runner too (harmless there).
+DIND_NO_PROXY = ("docker", "docker:2375", "docker:2376")
+
+
+def render_gitlab(plan: p.Plan) -> str:
+    """The pipeline that lives at plan.output (relative to the repository root; its check job compares it)."""
+    from mobyci.emit.yamlout import dump
+
+    doc, notes = document(plan)
+    return with_header(dump(doc), spec_path=plan.spec_path, command=plan.command, notes=notes)
+
+
+def pipeline_variables(variables: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """The plan's variables as a GitLab pipeline sets them: NO_PROXY also names the docker-in-docker service."""
+    return tuple(
+        (name, ",".join(dict.fromkeys([*DIND_NO_PROXY, *value.split(",")])))
+        if name in ("NO_PROXY", "no_proxy")
+        else (name, value)
+        for name, value in variables
+    )
+
+
+def document(plan: p.Plan) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The pipeline as a mapping, and the notes for its header."""
+    settings = plan.settings
+    dind = settings["runner"] == "dind"
+    doc: dict[str, Any] = {
+        "stages": [s for s in ("check", "prepare", "build", "publish") if any(j.stage == s for j in plan.jobs)],
+        "workflow": {
+            # Merge requests, the default branch and tags; a branch with an open MR runs only the MR pipeline.
+            "rules": [
+                {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'},
+                {"if": "$CI_COMMIT_BRANCH && $CI_OPEN_MERGE_REQUESTS", "when": "never"},
+                {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"},
+                {"if": "$CI_COMMIT_TAG"},
+            ],
+            "auto_cancel": {"on_new_commit": "interruptible"},
+        },
+        "variables": _variables(plan, dind),
+        "default": _default(plan),
+    }
+    if dind:
+        doc[".mobyci-docker"] = _dind_template(plan)
+        # Jobs that only need git, tar and sha256sum: the same image, without a daemon to start.
+        doc[".mobyci-tools"] = {"image": doc[".mobyci-docker"]["image"]}
+    for job in plan.jobs:
+        doc[job.name] = _job(plan, job, dind)
+    notes = [f"moby {plan.ref} (family {plan.release.family.name}), runner profile {settings['runner']}."]
+    if any(j.build_cache for j in plan.jobs):
+        notes.append(
+            f"Bake jobs cache their BuildKit layers in {CACHE_REPOSITORY}:<family>-<target>-<arch> (mode=max), "
+            "on a docker-container builder given the registry mirror and the proxies."
+        )
+    if plan.ci_variables:
+        notes.append(
+            "CI/CD variables this pipeline reads (set them in the project settings, masked): "
+            + ", ".join(plan.ci_variables)
+        )
+    if plan.ca_variables:
+        notes.append(
+            "CA certificates (tls.ca_certs) from CI/CD variables: "
+            + ", ".join(plan.ca_variables)
+            + (
+                " -- of type Variable holding the PEM text: the docker-in-docker service has no access to the "
+                "job's files"
+                if dind
+                else " -- of type File or Variable (PEM text). The runner's Docker daemon trusts the CA only "
+                "through its own /etc/docker/certs.d/<registry>/ca.crt and system store"
+            )
+        )
+    return doc, tuple(notes)
+
+
+def _service_ca_variables(plan: p.Plan) -> tuple[tuple[str, str], ...]:
+    """(service variable, CI variable) for each CA the dind service reads: project variables reach services only
+    re-assigned in `variables:`."""
+    return tuple((f"MOBYCI_SERVICE_CA_{index}", name) for index, name in enumerate(plan.ca_variables, 1))
+
+
+def _variables(plan: p.Plan, dind: bool) -> dict[str, Any]:
+    # YAML variables also reach the dind service, which pulls images and runs BuildKit ADD: that is why
+    # project variables are re-assigned here under the names the daemon and the builds read.
+    variables: dict[str, Any] = dict(pipeline_variables(plan.variables))
+    if dind:
+        variables.update((var, f"${name}") for var, name in _service_ca_variables(plan))
+    for name in ("NO_PROXY", "no_proxy"):
+        if name in variables:
+            variables[name] = _no_proxy(variables[name])
+    if any(j.registry_login for j in plan.jobs):
+        variables[p.DEV_IMAGE_VAR] = "$CI_REGISTRY_IMAGE/moby-dev"
+        variables[p.DEV_TAG_VAR] = "$CI_PIPELINE_ID"
+    if dind:
+        variables.update(
+            {
+                "DOCKER_TLS_CERTDIR": "/certs",
+                "DOCKER_HOST": "tcp://docker:2376",
+                "DOCKER_TLS_VERIFY": "1",
+                "DOCKER_CERT_PATH": "/certs/client",
+            }
+        )
+    return variables
+
+
+# The GitLab instance (clones, API) and its container registry (host[:port], as docker login and push name it;
+# Go's NO_PROXY matching takes a host:port entry for that port): never through the corporate proxy.
+_INSTANCE_NO_PROXY = ("$CI_SERVER_HOST", "$CI_REGISTRY")
+
+
+def _no_proxy(value: str) -> str:
+    entries = [*value.split(","), *_INSTANCE_NO_PROXY]
+    return ",".join(dict.fromkeys(entries))
+
+
+def proxy_guards(plan: p.Plan) -> list[str]:
+    """Lines that stop a job at once, naming the variable (never its value), when a proxy CI variable is unset or
+    empty: GitLab passes protected variables only to protected branches and tags, not to merge-request pipelines."""
+    return [
+        f': "${{{name}:?set the CI/CD variable {name} (a protected variable is absent on merge-request pipelines '
+        'and unprotected branches)}"'
+        for name in plan.ci_variables
+    ]
+
+
+def _default(plan: p.Plan) -> dict[str, Any]:
+    default: dict[str, Any] = {"interruptible": True, "timeout": _duration(plan.timeout_seconds)}
+    if plan.retry:
+        default["retry"] = {"max": plan.retry, "when": list(_RETRY_WHEN)}
+    if plan.settings["tags"]:
+        default["tags"] = list(plan.settings["tags"])
+    return default
+
+
+def _duration(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    minutes = rest // 60
+    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
+    return " ".join(x for x in parts if x) or f"{seconds}s"
+
+
+def _dind_template(plan: p.Plan) -> dict[str, Any]:
+    version = plan.settings["docker_version"]
+    service: dict[str, Any] = {"name": _image(plan, f"docker:{version}-dind"), "alias": "docker"}
+    if plan.ca_variables:
+        # The service's own entrypoint, run after the CA is in place; `command` stays its arguments ("$@").
+        script = ca.dind_script(plan.registry_mirror, _service_ca_variables(plan))
+        service["entrypoint"] = ["sh", "-c", script, "mobyci-dind"]
+    if plan.registry_mirror:
+        # A literal: GitLab does not expand variables in a service command.
+        service["command"] = [f"--registry-mirror={plan.registry_mirror}"]
+    # The cli image has git and buildx, but none of the tools the plan's Docker jobs need besides.
+    tools = dict.fromkeys(tool for job in plan.jobs if job.docker for tool in job.tools)
+    return {
+        "image": _image(plan, f"docker:{version}-cli"),
+        "services": [service],
+        "before_script": [
+            *proxy_guards(plan),
+            # apk reaches Alpine's CDN over https: the CA goes into the image's own bundle first.
+            *((*plan.ca_lines, f"cat {ca.CA_FILE} >> /etc/ssl/certs/ca-certificates.crt") if plan.ca_lines else ()),
+            apk_add_line(plan.alpine_mirror, tuple(tools)),
+        ],
+    }
+
+
+def _image(plan: p.Plan, name: str) -> str:
+    # GitLab expands variables in image names, so the dependency proxy's prefix variable works as is.
+    prefix = plan.settings["image_prefix"]
+    return f"{prefix}/{name}" if prefix else name
+
+
+def apk_add_line(mirror: str | None, packages: tuple[str, ...]) -> str:
+    """`apk add` for the cli image, from `mirror` instead of Alpine's CDN when one is set: its `main`
+    repository for the image's own Alpine release (/etc/alpine-release, e.g. 3.21.3 -> v3.21)."""
+    if mirror is None:
+        return f"apk add --no-cache {' '.join(packages)}"
+    main = f'{shlex.quote(mirror)}"/v$(cut -d. -f1,2 /etc/alpine-release)/main"'
+    return f"apk add --no-cache --repositories-file /dev/null --repository {main} {' '.join(packages)}"
+
+
+def _job(plan: p.Plan, job: p.Job, dind: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"stage": job.stage}
+    if job.check_only:
+        # The full python image has git (FROM buildpack-deps), slim has not.
+        out["image"] = _image(plan, "python:3.12" if "git" in job.tools else "python:3.12-slim")
+    if job.watches:
+        out["rules"] = [{"changes": list(job.watches)}]
+    if not job.check_only and dind:
+        out["extends"] = ".mobyci-docker" if job.docker else ".mobyci-tools"
+    out["needs"] = list(job.needs)
+    if job.arch is not None:
+        # Replaces default.tags: the runners of that architecture.
+        out["tags"] = list(plan.settings["runners"][job.arch])
+    if job.variables:
+        out["variables"] = dict(job.variables)
+    if job.matrix:
+        out["parallel"] = {"matrix": [{name: list(values) for name, values in job.matrix}]}
+    script: list[str] = proxy_guards(plan)
+    if job.registry_login or job.build_cache:
+        script.append(_LOGIN)
+    if job.build_cache:
+        # The builder gets the login through the client (buildx hands it the job's registry credentials).
+        script.append(f'{p.CACHE_VAR}="type=registry,ref={CACHE_REPOSITORY}:" && export {p.CACHE_VAR}')
+        script += builder.create_lines(plan, "mobyci-$CI_JOB_ID")
+    if job.writes_patch:
+        script.append(shell.write_patch_line(plan.patch_script))
+    script += job.script
+    out["script"] = script
+    if job.artifacts:
+        out["artifacts"] = {
+            "paths": list(job.artifacts),
+            "expire_in": job.artifacts_expire_in or plan.artifacts_expire_in,
+        }
+    return out

@@ -1,0 +1,104 @@
+"""The corporate CA of `tls.ca_certs`, as shell the jobs run: assembled at run time from CI variables and
+repository files, never written into a generated file.
+
+A CI variable's value is read either way, so that one spec works on every CI system: a path to a file (a GitLab
+file variable, a Buildkite agent environment path) or the PEM text itself (a GitHub secret, a GitLab variable
+of type "Variable").
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from mobyci.patch.rules import CA_FILE_ENV
+from mobyci.spec.compiled import Spec
+from mobyci.spec.fields import var_ref_name
+
+CA_FILE = ".mobyci-ca.crt"  # the CA certificates alone, in the job's work tree
+# The system's roots plus the CA: git's http.sslCAInfo and pip's cert replace the default roots, so hosts
+# reached without the inspecting proxy (no_proxy) keep working.
+TRUST_FILE = ".mobyci-trust.pem"
+_SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
+# Registries whose certs.d directory the dind service fills: Docker Hub under the names the daemon uses.
+HUB_HOSTS = ("docker.io", "registry-1.docker.io", "index.docker.io")
+
+# Prints the PEM text of one tls.ca_certs value: $1 the value, $2 where it came from (for the message).
+_READ_FUNCTION = (
+    'mobyci_ca() { if [ -f "$1" ]; then cat -- "$1"; else case $1 in *\'-----BEGIN CERTIFICATE-----\'*) '
+    "printf '%s\\n' \"$1\" | sed '/^$/d' ;; "
+    "*) printf 'mobyci: %s is neither a readable file nor PEM text\\n' \"$2\" >&2; return 1 ;; esac; fi; }"
+)
+_NO_KEY = (
+    "! grep -q 'PRIVATE KEY-----' {file} || {{ printf 'mobyci: tls.ca_certs holds a private key, not a "
+    "certificate\\n' >&2; exit 1; }}"
+)
+
+
+def ca_variables(spec: Spec) -> tuple[str, ...]:
+    """The CI variables tls.ca_certs names, in order."""
+    names = (var_ref_name(entry) for entry in spec.tls.ca_certs)
+    return tuple(dict.fromkeys(name for name in names if name is not None))
+
+
+def repo_files(spec: Spec) -> tuple[str, ...]:
+    return tuple(entry for entry in spec.tls.ca_certs if var_ref_name(entry) is None)
+
+
+def _reads(spec: Spec) -> str:
+    parts = []
+    for entry in spec.tls.ca_certs:
+        name = var_ref_name(entry)
+        if name is None:
+            parts.append(f"mobyci_ca {shlex.quote(entry)} {shlex.quote(entry)}")
+        else:
+            unset = f"set {name} (tls.ca_certs) for this job"
+            parts.append(f'mobyci_ca "${{{name}:?{unset}}}" {name}')
+    return " && ".join(parts)
+
+
+def job_lines(spec: Spec) -> tuple[str, ...]:
+    """Lines that write CA_FILE and TRUST_FILE and point git, pip and the patch script at them."""
+    if not spec.tls.ca_certs:
+        return ()
+    bundles = " ".join(_SYSTEM_BUNDLES)
+    return (
+        _READ_FUNCTION,
+        f"{{ {_reads(spec)}; }} > {CA_FILE}",
+        _NO_KEY.format(file=CA_FILE),
+        f'for f in {bundles}; do if [ -f "$f" ]; then cat "$f"; break; fi; done > {TRUST_FILE}',
+        f"cat {CA_FILE} >> {TRUST_FILE}",
+        # GIT_SSL_CAINFO is http.sslCAInfo for this job only; a shell runner's global git config is left alone.
+        f'export {CA_FILE_ENV}="$PWD/{CA_FILE}" GIT_SSL_CAINFO="$PWD/{TRUST_FILE}" PIP_CERT="$PWD/{TRUST_FILE}"',
+    )
+
+
+def dind_script(mirror: str | None, env_names: tuple[tuple[str, str], ...]) -> str:
+    """The dind service's entrypoint (sh -c): trust the CA, then start the image's own entrypoint with the
+    service's command as arguments. `mirror`: mirrors.registry; `env_names`: (service variable, CI variable)."""
+    hosts = list(HUB_HOSTS)
+    if mirror:
+        hosts.append(mirror.split("://", 1)[-1].rstrip("/").split("/", 1)[0])
+    reads = " && ".join(f'mobyci_ca "${{{var}:-}}" {name}' for var, name in env_names)
+    dirs = " ".join(f"/etc/docker/certs.d/{host}" for host in hosts)
+    return "\n".join(
+        [
+            "set -eu",
+            _READ_FUNCTION,
+            # A file variable's file exists in the job's container only: the service needs the PEM text.
+            f"{{ {reads}; }} > /etc/docker/mobyci-ca.crt || {{ echo 'mobyci: give the service the CA as PEM text "
+            "(a CI variable of type Variable)' >&2; exit 1; }",
+            # The daemon's Go TLS reads the system bundle (token servers such as auth.docker.io, git and https
+            # ADD sources); certs.d is its per-registry setting.
+            "cat /etc/docker/mobyci-ca.crt >> /etc/ssl/certs/ca-certificates.crt",
+            f'for d in {dirs}; do mkdir -p "$d" && cp /etc/docker/mobyci-ca.crt "$d/ca.crt"; done',
+            'exec dockerd-entrypoint.sh "$@"',
+        ]
+    )
+
+
+def buildkitd_ca(path: str, mirror: str | None) -> str:
+    """buildkitd.toml lines that make a builder trust the CA file at `path` for Docker Hub and the mirror."""
+    hosts = ["docker.io"]
+    if mirror:
+        hosts.append(mirror.split("://", 1)[-1].rstrip("/"))
+    return "".join(f'[registry."{host}"]\n  ca = ["{path}"]\n' for host in hosts)

@@ -1,0 +1,188 @@
+"""Distro mirrors for docker-ce-packaging's package images, and the sh script that patches their Dockerfiles.
+
+Every deb/<distro>/Dockerfile and rpm/<distro>/Dockerfile builds `FROM ${BUILD_IMAGE}` (the distro image) and then
+runs apt-get or dnf against the distro's own archives (docs/packaging.md lists the lines per branch). The patch
+inserts, right after every such FROM, a marked block of RUN lines that rewrite the image's package sources to the
+spec's mirror. As with moby's own patch: the text is literal, a second run changes nothing, every file is checked
+before any is written, and the tree must be the packaging branch the spec builds with (each Dockerfile there).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import NamedTuple
+
+from mobyci.families.packaging_data import RASPBIAN_HOSTS, serving_setting
+from mobyci.patch.rules import MARKER_PREFIX, debian_apt_lines
+from mobyci.spec.compiled import Mirrors
+
+PATCH_FILE = "mobyci-packaging-patch.sh"
+_BLOCK_EOF = "MOBYCI_BLOCK_EOF"
+# The FROM of the distro image, as every branch writes it (rhel-* name the stage).
+_ANCHOR_ERE = r"^FROM[ \t]+[$][{]BUILD_IMAGE[}]([ \t]+AS[ \t]+[A-Za-z0-9_.-]+)?[ \t]*$"
+ANCHOR = re.compile(_ANCHOR_ERE.replace("[$][{]", r"\$\{").replace("[}]", r"\}"))
+
+# CentOS Stream repositories enabled by default or by the Dockerfiles (crb), as the metalink names them, and their
+# directory on a mirror laid out like mirror.stream.centos.org.
+_STREAM_REPOS = (
+    ("baseos", "$stream/BaseOS/$basearch/os/"),
+    ("appstream", "$stream/AppStream/$basearch/os/"),
+    ("crb", "$stream/CRB/$basearch/os/"),
+    ("extras-sig-extras-common", "SIGs/$stream/extras/$basearch/extras-common/"),
+)
+
+
+class DistroMirror(NamedTuple):
+    distro: str
+    setting: str  # the spec key that serves it
+    dockerfile: str  # relative to the packaging checkout
+    lines: tuple[str, ...]  # inserted after the marker, after every FROM of the distro image
+
+    @property
+    def marker(self) -> str:
+        return f"{MARKER_PREFIX}distro-mirror-{self.distro}"
+
+
+def distro_mirror(mirrors: Mirrors, kind: str, distro: str) -> DistroMirror | None:
+    """The block that points `distro`'s package image at the spec's mirror, or None when no mirror serves it."""
+    family, _, release = distro.partition("-")
+    setting = serving_setting(mirrors, distro)
+    lines: list[str] | None = None
+    if family == "debian" and mirrors.apt is not None:
+        lines = debian_apt_lines(mirrors, release)
+    elif family == "raspbian" and mirrors.raspbian is not None:
+        hosts = "|".join(re.escape(h) for h in RASPBIAN_HOSTS)
+        lines = _sed_run(
+            ("/etc/apt/sources.list", "/etc/apt/sources.list.d/*.list"),
+            [f"s#https?://({hosts})/raspbian/?#{_repl(mirrors.raspbian)}/#g"],
+        )
+    elif family == "ubuntu" and mirrors.ubuntu is not None and mirrors.ubuntu.archive is not None:
+        exprs = [rf"s#https?://(archive|security)\.ubuntu\.com/ubuntu/?#{_repl(mirrors.ubuntu.archive)}/#g"]
+        if mirrors.ubuntu.ports is not None:
+            exprs.append(rf"s#https?://ports\.ubuntu\.com/ubuntu-ports/?#{_repl(mirrors.ubuntu.ports)}/#g")
+        # jammy and older: sources.list; noble and later: deb822 ubuntu.sources.
+        lines = _sed_run(
+            ("/etc/apt/sources.list", "/etc/apt/sources.list.d/*.list", "/etc/apt/sources.list.d/*.sources"), exprs
+        )
+    elif family == "fedora" and mirrors.fedora is not None:
+        # fedora.repo and fedora-updates.repo carry a metalink and a commented baseurl on download.example.
+        lines = _sed_run(
+            ("/etc/yum.repos.d/fedora.repo", "/etc/yum.repos.d/fedora-updates.repo"),
+            [
+                "s|^metalink=|#metalink=|",
+                f"s|^#baseurl=http://download[.]example/pub/fedora/linux/|baseurl={_repl(mirrors.fedora, '|')}/|",
+            ],
+        )
+    elif family == "centos" and setting is not None and mirrors.centos_stream is not None:
+        base = _repl(mirrors.centos_stream, "|")
+        lines = _sed_run(
+            ("/etc/yum.repos.d/centos.repo", "/etc/yum.repos.d/centos-addons.repo"),
+            [
+                f"s|^metalink=https://mirrors[.]centos[.]org/metalink[?]repo=centos-{repo}-[$]stream&.*|"
+                f"baseurl={base}/{path}|"
+                for repo, path in _STREAM_REPOS
+            ],
+        )
+    if lines is None or setting is None:
+        return None
+    return DistroMirror(distro, setting, f"{kind}/{distro}/Dockerfile", tuple(lines))
+
+
+def _repl(url: str, delimiter: str = "#") -> str:
+    """`url` (without a trailing slash) as the replacement of a sed `s` command with `delimiter`."""
+    return re.sub(rf"([\\&{re.escape(delimiter)}])", r"\\\1", url.rstrip("/"))
+
+
+def _sed_run(files: tuple[str, ...], exprs: list[str]) -> list[str]:
+    options = " ".join(f"-e {shlex.quote(e)}" for e in exprs)
+    return [
+        f"RUN for f in {' '.join(files)}; do \\",
+        f'        if [ -f "$f" ]; then sed -E -i {options} "$f"; fi; \\',
+        "    done",
+    ]
+
+
+def distro_mirrors(mirrors: Mirrors, targets: list[tuple[str, str]]) -> list[DistroMirror]:
+    """The blocks for every (kind, distro) the spec packages that a mirror serves, in spec order."""
+    found = (distro_mirror(mirrors, kind, distro) for kind, distro in targets)
+    return [m for m in found if m is not None]
+
+
+# The engine, per Dockerfile: the block file's lines go after every FROM of the distro image, unless the marker
+# and the same lines are already there. Exit 2: no such FROM; 3: a mobyci block that differs (another spec).
+_AWK = (
+    r"""
+BEGIN { n = 0; while ((getline l < block) > 0) b[++n] = l; close(block) }
+{ line[NR] = $0 }
+END {
+	anchors = 0
+	for (i = 1; i <= NR; i++) {
+		print line[i]
+		if (line[i] !~ /ANCHOR/) continue
+		anchors++
+		if (substr(line[i + 1], 1, MARKLEN) != MARK) {
+			for (k = 1; k <= n; k++) print b[k]
+			continue
+		}
+		for (k = 1; k <= n; k++) if (line[i + k] != b[k]) exit 3
+		for (k = 1; k <= n; k++) print line[i + k]
+		i += n
+	}
+	if (anchors == 0) exit 2
+}
+""".replace("ANCHOR", _ANCHOR_ERE)
+    .replace("MARKLEN", str(len(MARKER_PREFIX)))
+    .replace("MARK", f'"{MARKER_PREFIX}"')
+)
+
+
+def render_packaging_patch(blocks: list[DistroMirror], branch: str) -> str:
+    """A POSIX sh script: `sh mobyci-packaging-patch.sh [PACKAGING_DIR]` patches the checkout of `branch`."""
+    if "'" in _AWK:
+        raise ValueError("the awk program must not contain a single quote")
+    out = [
+        "#!/bin/sh",
+        f"# Points the package images of docker-ce-packaging (branch {branch}) at the spec's distro mirrors.",
+        "# Every Dockerfile is checked before any is written; a second run changes nothing.",
+        "set -eu",
+        "LC_ALL=C",
+        "export LC_ALL",
+        "me=mobyci-packaging-patch",
+        'die() { printf \'%s: %s\\n\' "$me" "$1" >&2; exit 1; }',
+        'dir="${1:-.}"',
+        '[ -f "$dir/common.mk" ] || die "$dir: not a docker-ce-packaging checkout (no common.mk)"',
+        'tmp="$(mktemp -d)"',
+        "trap 'rm -rf \"$tmp\"' EXIT",
+        "# shellcheck disable=SC2016 # an awk program: its $ are awk's",
+        f"awk_prog='{_AWK}'",
+        "problems=",
+    ]
+    for n, block in enumerate(blocks, 1):
+        body = "\n".join([block.marker, *block.lines])
+        if _BLOCK_EOF in body:
+            raise ValueError(f"a block contains {_BLOCK_EOF}")
+        path = shlex.quote(block.dockerfile)
+        out += [
+            f"cat > \"$tmp/b{n}\" <<'{_BLOCK_EOF}'\n{body}\n{_BLOCK_EOF}",
+            f'if [ ! -f "$dir"/{path} ]; then',
+            f'\tproblems="$problems {block.dockerfile}: missing: the checkout is not branch {branch}, or it has no '
+            f'{block.distro};"',
+            f'elif awk -v block="$tmp/b{n}" "$awk_prog" "$dir"/{path} > "$tmp/o{n}"; then :',
+            f'elif [ "$?" -eq 2 ]; then problems="$problems {block.dockerfile}: no FROM line of the distro image '
+            '(BUILD_IMAGE);"',
+            f'else problems="$problems {block.dockerfile}: its mobyci block differs (patched with another spec);"',
+            "fi",
+        ]
+    out += [
+        'if [ -n "$problems" ]; then die "nothing changed:$problems"; fi',
+    ]
+    for n, block in enumerate(blocks, 1):
+        path = shlex.quote(block.dockerfile)
+        out += [
+            f'if cmp -s "$tmp/o{n}" "$dir"/{path}; then echo "$me: {block.dockerfile}: already applied"; else',
+            f'\tcp "$tmp/o{n}" "$dir"/{path}.mobyci-new && mv "$dir"/{path}.mobyci-new "$dir"/{path}',
+            f'\techo "$me: {block.dockerfile}: {block.setting}"',
+            "fi",
+        ]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,317 @@
+"""The fetch inventory: every upstream endpoint a build reaches, where it comes from, and how it gets there.
+
+Each endpoint takes one route:
+- mirror: a mirror of the spec rewrites it (the patch rule that does it covers its file), or serves it;
+- proxy: nothing rewrites it, the proxy carries it (its scheme has a proxy, its host is not in no_proxy);
+- runner: the CI system's own machinery fetches it (job images pulled by the runner, GitHub actions); the
+  runner's configuration decides, not the pipeline;
+- skipped: the spec makes the build not fetch it (the frozen-image token request with registry_tokens: false);
+- direct: nothing does, it leaves the firewall as is. `--strict` fails on these.
+
+Tree endpoints come from a scan of the tree (families/fetchscan.py): the real one for `patch --check DIR`, the
+stored list of the spec's release (or its nearest stored release) for `plan --fetches`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from functools import cache
+from importlib import resources
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from mobyci.families.fetchscan import Fetch
+from mobyci.families.packaging_data import (
+    CLI_REPO,
+    EXTRA_SOURCES,
+    PACKAGING_REPO,
+    distro_archive,
+    serving_setting,
+)
+from mobyci.families.touchpoints import TOUCHPOINTS
+from mobyci.families.versions import tag_version
+from mobyci.load.reader import LoadedSpec
+from mobyci.plan.mirrors import rewrite_url
+
+ROUTES = ("mirror", "proxy", "runner", "skipped", "direct")
+_DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
+
+
+class Entry(NamedTuple):
+    kind: str
+    endpoint: str
+    source: str  # file:line in the tree, or the job of the pipeline's own fetch
+    route: str  # one of ROUTES
+    via: str  # the mirror URL, the proxy key, or why it goes direct
+
+
+class Inventory(NamedTuple):
+    ref: str
+    system: str
+    tree: str  # the stored release whose list this is, or the directory scanned
+    exact: bool  # the list is the ref's own (a stored tag, or a real tree)
+    caveat: str
+    entries: tuple[Entry, ...]
+
+    @property
+    def direct(self) -> tuple[Entry, ...]:
+        return tuple(e for e in self.entries if e.route == "direct")
+
+
+@cache
+def _stored() -> dict[str, list[list[object]]]:
+    text = resources.files("mobyci.families").joinpath("fetches.json").read_text("utf-8")
+    data: dict[str, list[list[object]]] = json.loads(text)
+    return data
+
+
+def stored_list(loaded: LoadedSpec) -> tuple[str, bool, list[Fetch]]:
+    """(stored tag, whether it is the ref itself, its fetches): the ref's own list, else the nearest stored release
+    of the same family."""
+    data = _stored()
+    ref = loaded.spec.moby.ref
+    if ref in data:
+        return ref, True, [Fetch(*row) for row in data[ref]]  # type: ignore[arg-type]
+    family = loaded.release.family
+    wanted = loaded.release.version
+    candidates = [(tag, tag_version(tag)) for tag in data]
+    same = [(tag, v) for tag, v in candidates if v is not None and family.contains(v)]
+
+    def distance(item: tuple[str, object]) -> tuple[int, ...]:
+        version = item[1]
+        assert version is not None
+        have = (version.major, version.minor or 0, version.patch or 0)  # type: ignore[attr-defined]
+        if wanted is None:
+            return tuple(-part for part in have)  # a branch or commit: the newest of the family
+        want = (wanted.major, wanted.minor or 0, wanted.patch or 0)
+        return tuple(abs(a - b) for a, b in zip(want, have, strict=True))
+
+    tag = min(same, key=distance)[0]
+    return tag, False, [Fetch(*row) for row in data[tag]]  # type: ignore[arg-type]
+
+
+def plan_inventory(loaded: LoadedSpec, system: str) -> Inventory:
+    """The inventory for `plan --fetches`: the stored list of the ref's release, plus the pipeline's own fetches."""
+    tag, exact, fetches = stored_list(loaded)
+    caveat = (
+        ""
+        if exact
+        else f"{loaded.spec.moby.ref} has no stored list: this is the list of {tag}, the nearest stored release of "
+        f"family {loaded.release.family.name}; `mobyci patch --check DIR` lists a checked-out tree exactly"
+    )
+    return build_inventory(loaded, system, fetches, tree=tag, exact=exact, caveat=caveat)
+
+
+def build_inventory(
+    loaded: LoadedSpec, system: str, fetches: list[Fetch], *, tree: str, exact: bool, caveat: str = ""
+) -> Inventory:
+    router = _Router(loaded, system)
+    entries = [router.tree_entry(f) for f in fetches]
+    entries += router.pipeline_entries()
+    return Inventory(loaded.spec.moby.ref, system, tree, exact, caveat, tuple(entries))
+
+
+class _Router:
+    def __init__(self, loaded: LoadedSpec, system: str) -> None:
+        from mobyci.patch.rules import build_rules
+
+        self.loaded = loaded
+        self.spec = loaded.spec
+        self.system = system
+        self.rules = {rule.id: rule.files for rule in build_rules(loaded)}
+        self.touchpoints = TOUCHPOINTS[loaded.release.family.name]
+
+    def _covered(self, rule_id: str, path: str) -> bool:
+        return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.rules.get(rule_id, ()))
+
+    def _proxy(self, url: str) -> str | None:
+        """The proxy key that carries `url`, if any."""
+        proxy = self.spec.proxy
+        parts = urlsplit(url if "://" in url else f"https://{url}")
+        host = parts.hostname or ""
+        for entry in proxy.no_proxy:
+            bare = entry.lstrip("*").split(":")[0]
+            if not entry.startswith("$") and (
+                host == bare.lstrip(".") or (bare.startswith(".") and host.endswith(bare))
+            ):
+                return None
+        if parts.scheme == "https" and proxy.https:
+            return "proxy.https"
+        if parts.scheme == "http" and proxy.http:
+            return "proxy.http"
+        return None
+
+    def _fallback(self, url: str, why: str) -> tuple[str, str]:
+        key = self._proxy(url)
+        if key is not None:
+            return "proxy", f"{key} ({getattr(self.spec.proxy, key.split('.')[1])})"
+        return "direct", why
+
+    def tree_entry(self, fetch: Fetch) -> Entry:
+        route, via = self._route(fetch)
+        return Entry(fetch.kind, fetch.endpoint, f"{fetch.file}:{fetch.line}", route, via)
+
+    def _route(self, fetch: Fetch) -> tuple[str, str]:
+        mirrors = self.spec.mirrors
+        kind, endpoint, path = fetch.kind, fetch.endpoint, fetch.file
+        target = rewrite_url(endpoint, mirrors.git) if kind in ("git", "download") else endpoint
+        if target != endpoint and self._covered("git-host", path):
+            # The git-host rule rewrites every URL of a covered file that a mirrors.git key matches.
+            return "mirror", f"mirrors.git -> {target}"
+        if kind == "git":
+            why = "no mirrors.git rule matches it" if target == endpoint else f"no patch rule covers {path}"
+            return self._fallback(endpoint, why)
+        if kind == "download":
+            source = next((s for s in sorted(mirrors.downloads, key=len, reverse=True) if endpoint.startswith(s)), None)
+            if source is not None and self._covered("downloads", path):
+                return "mirror", f"mirrors.downloads -> {mirrors.downloads[source]}{endpoint[len(source) :]}"
+            return self._fallback(endpoint, "no mirrors.downloads prefix matches it")
+        if kind == "registry":
+            if "auth." in endpoint:
+                if mirrors.registry and not mirrors.registry_tokens:
+                    return "skipped", "mirrors.registry_tokens: false (no token request)"
+                return self._fallback(endpoint, "the frozen-image script asks it for Docker Hub tokens")
+            if mirrors.registry:
+                return "mirror", f"mirrors.registry -> {mirrors.registry}"
+            return self._fallback(endpoint, "no mirrors.registry")
+        if kind in ("image", "frozen-image"):
+            return self._image(endpoint, frozen=kind == "frozen-image")
+        if kind == "apt":
+            if mirrors.apt:
+                from mobyci.spec.apt import describe
+
+                return "mirror", f"mirrors.apt -> {describe(mirrors, self.loaded.release)}"
+            return self._fallback(endpoint, "no mirrors.apt")
+        if kind == "go-modules":
+            if mirrors.goproxy:
+                return "mirror", f"mirrors.goproxy -> {mirrors.goproxy}"
+            return self._fallback(endpoint, "no mirrors.goproxy")
+        return self._fallback(endpoint, "unknown kind")
+
+    def _image(self, image: str, *, frozen: bool) -> tuple[str, str]:
+        first = image.split("/", 1)[0]
+        on_hub = "/" not in image or ("." not in first and ":" not in first and first != "localhost")
+        if not on_hub:
+            return self._fallback(f"https://{first}", f"{first} has no mirror")
+        registry = self.spec.mirrors.registry
+        if registry is None:
+            return self._fallback("https://registry-1.docker.io", "no mirrors.registry")
+        if frozen:
+            return "mirror", f"mirrors.registry -> {registry} (patch rule registry)"
+        where = {
+            "gitlab": "the docker-in-docker service's --registry-mirror"
+            if self.spec.ci.gitlab.runner == "dind"
+            else "the shell runner's daemon.json, which you set",
+            "buildkite": "the agents' daemon.json, which you set",
+            "github": "the BuildKit builder's mirror config",
+        }[self.system]
+        return "mirror", f"mirrors.registry -> {registry} ({where})"
+
+    def pipeline_entries(self) -> list[Entry]:
+        spec, system = self.spec, self.system
+        out: list[Entry] = []
+        mirrors = spec.mirrors
+
+        def clone(job: str, url: str) -> None:
+            target = rewrite_url(url, mirrors.git)
+            if target != url:
+                out.append(Entry("git", url, job, "mirror", f"mirrors.git -> {target}"))
+            else:
+                out.append(Entry("git", url, job, *self._fallback(url, "no mirrors.git rule matches it")))
+
+        clone("prepare", spec.moby.repo)
+        packages = [t for t in spec.targets if t.name in ("rpm", "deb")]
+        if packages:
+            from mobyci.plan.packaging import SOURCES_JOB
+
+            clone(SOURCES_JOB, PACKAGING_REPO)
+            clone(SOURCES_JOB, CLI_REPO)
+            for component in EXTRA_SOURCES.get(self.loaded.release.packaging.branch, ()):
+                clone(SOURCES_JOB, component.repo)
+            # The package images' own apt/dnf: the distro mirror the sources job writes into their Dockerfiles.
+            for target in packages:
+                for distro in target.distros or ():
+                    job, setting = f"{target.name}-{distro}", serving_setting(mirrors, distro)
+                    kind = "apt" if target.name == "deb" else "dnf"
+                    for host in distro_archive(distro).hosts:
+                        if setting is not None:
+                            out.append(Entry(kind, host, job, "mirror", setting))
+                        else:
+                            why = f"no mirror for {distro}'s archive"
+                            out.append(Entry(kind, host, job, *self._fallback(f"http://{host}", why)))
+        if mirrors.pypi:
+            out.append(
+                Entry("pypi", "https://pypi.org/simple", "mobyci-check", "mirror", f"mirrors.pypi -> {mirrors.pypi}")
+            )
+        else:
+            out.append(
+                Entry(
+                    "pypi",
+                    "https://pypi.org/simple",
+                    "mobyci-check",
+                    *self._fallback("https://pypi.org", "no mirrors.pypi"),
+                )
+            )
+        if system == "gitlab":
+            gitlab = spec.ci.gitlab
+            images = [f"docker:{gitlab.docker_version}-cli", "python:3.12-slim"]
+            if gitlab.runner == "dind":
+                images.append(f"docker:{gitlab.docker_version}-dind")
+            for image in images:
+                if gitlab.image_prefix:
+                    out.append(
+                        Entry(
+                            "image", image, "job images", "mirror", f"ci.gitlab.image_prefix -> {gitlab.image_prefix}"
+                        )
+                    )
+                else:
+                    out.append(Entry("image", image, "job images", "runner", "pulled by the runner from Docker Hub"))
+            if gitlab.runner == "dind":
+                cdn = "https://dl-cdn.alpinelinux.org/alpine"
+                if mirrors.alpine:
+                    out.append(
+                        Entry("alpine", cdn, "apk add (dind jobs)", "mirror", f"mirrors.alpine -> {mirrors.alpine}")
+                    )
+                else:
+                    out.append(Entry("alpine", cdn, "apk add (dind jobs)", *self._fallback(cdn, "no mirrors.alpine")))
+        if system == "github":
+            out.append(Entry("action", "https://github.com/actions", "every job", "runner", "actions pinned by commit"))
+        return out
+
+
+def inventory_data(inventory: Inventory) -> dict[str, object]:
+    return {
+        "schema_version": 1,
+        "ref": inventory.ref,
+        "system": inventory.system,
+        "tree": inventory.tree,
+        "exact": inventory.exact,
+        "caveat": inventory.caveat,
+        "fetches": [entry._asdict() for entry in inventory.entries],
+        "direct": len(inventory.direct),
+    }
+
+
+def _short(endpoint: str) -> str:
+    """A digest shortened to 12 hex digits for people (JSON keeps it whole): an image line then fits 80 columns."""
+    import re
+
+    return re.sub(r"@sha256:([0-9a-f]{12})[0-9a-f]{52}", r"@sha256:\1…", endpoint)
+
+
+def inventory_text(inventory: Inventory, width: int = 80) -> str:
+    from mobyci.plan.view import layout
+
+    title = f"Fetches of {inventory.ref} (list of {inventory.tree}; {len(inventory.entries)} endpoints)"
+    lines = [title]
+    if inventory.caveat:
+        lines += layout([("note", inventory.caveat)], width)
+    lines.append("")
+    for route in ROUTES:
+        rows = [(e.kind, f"{_short(e.endpoint)} ({e.source}): {e.via}") for e in inventory.entries if e.route == route]
+        if rows:
+            lines.append(f"{route} ({len(rows)})")
+            lines += layout(rows, width)
+            lines.append("")
+    return "\n".join(lines)

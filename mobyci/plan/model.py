@@ -1,0 +1,194 @@
+"""The Plan: what a spec will do, CI-neutral. Emitters (gitlab.py, …) know their CI system; this knows moby.
+
+The Plan is an emitter's only input: it carries the jobs with typed facts (writes the patch script, shares the
+dev image, needs a Docker engine, the tools it needs), the patch script, the file being rendered and the spec's
+settings block of that CI system. Emitters never read the spec (tests/test_formats.py checks their imports).
+Every moby-specific decision is taken here from the family data, so the emitters never branch on a family.
+Job scripts are POSIX sh lines run from the repository root; values from the spec reach them shell-quoted.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NamedTuple
+
+from mobyci.families import Release
+from mobyci.families.packaging_data import Arch
+from mobyci.spec.fields import duration_seconds, var_ref_name
+
+SOURCE_DIR = "moby"
+
+
+SOURCE_ARCHIVE = "moby-src.tar.gz"
+
+
+GITCOMMIT_FILE = "mobyci-gitcommit"
+
+
+PATCH_SCRIPT = "mobyci-patch.sh"
+
+
+PACKAGES_DIR = "packages"  # rpm/deb jobs leave packages/<distro>/*.rpm|*.deb and a SHA256SUMS there
+
+
+# The engine a job reaches on its own host; the CI system's emitter adds the hosts of an engine it runs as a
+# service (GitLab's docker-in-docker).
+LOCAL_NO_PROXY = ("localhost", "127.0.0.1")
+
+
+PROXY_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+
+
+# The dev image of families that build inside it; the emitter points this at its CI system's registry.
+DEV_IMAGE_VAR = "MOBYCI_DEV_IMAGE"
+
+
+# A tag unique to the pipeline run (the emitter sets it from its CI system's run id).
+DEV_TAG_VAR = "MOBYCI_DEV_TAG"
+
+
+# The cross matrix dimension. Not PLATFORM: moby reads that name as its product name (bake `variable "PLATFORM"`,
+# `--build-arg PLATFORM`), so a job variable PLATFORM=linux/arm64 ends up in `docker version` as the platform.
+PLATFORM_VAR = "MOBYCI_PLATFORM"
+
+
+# What a job running moby's Makefiles needs besides git and the docker CLI: GNU make; bash, which moby's Makefile
+# calls (v19.03.12 Makefile:11 `$(shell bash -c ...)`, v28.5.2 Makefile:164 `bash -c`); GNU date, which the
+# packaging Makefiles call (docker-ce-packaging 28.x common.mk:15 `date -u -d ... --rfc-3339 ns`): coreutils.
+MAKE_TOOLS = ("make", "bash", "coreutils")
+
+
+# Set by the emitter of a job with a build cache: the cache ref or scope without its per-job key
+# (`type=registry,ref=registry/image:` or `type=gha,scope=mobyci-`); unset: no cache flags.
+CACHE_VAR = "MOBYCI_CACHE"
+
+
+class Job(NamedTuple):
+    name: str
+    stage: str  # check | prepare | build | publish
+    title: str
+    script: tuple[str, ...]
+    needs: tuple[str, ...] = ()
+    artifacts: tuple[str, ...] = ()
+    artifacts_expire_in: str | None = None  # None: the spec's ci.artifacts_expire_in
+    variables: tuple[tuple[str, str], ...] = ()  # literal job variables (no secrets)
+    matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    docker: bool = True  # needs a Docker engine
+    # The dev image shared through the CI system's registry: "push" builds and pushes it, "pull" runs in it.
+    dev_image: Literal["push", "pull"] | None = None
+    check_only: bool = False  # the spec-validation job, not part of the build
+    # A bake job that imports and exports the BuildKit cache: the emitter sets CACHE_VAR and a docker-container
+    # builder in BUILDX_BUILDER (the docker driver cannot export a cache).
+    build_cache: bool = False
+    arch: Arch | None = None  # needs a runner of this architecture (ci.<system>.runners); None: the default runners
+    writes_patch: bool = False  # the emitter writes Plan.patch_script to PATCH_SCRIPT before the script runs
+    tools: tuple[str, ...] = ()  # commands the job needs besides a shell, git, tar and the docker CLI
+    watches: tuple[str, ...] = ()  # files whose change is reason enough to run the job (empty: every pipeline)
+    # The spec key a job's matrix comes from, where a platform limit it breaks is reported.
+    matrix_key: tuple[str | int, ...] = ()
+
+    @property
+    def registry_login(self) -> bool:
+        """Logs in to the CI system's registry to share the dev image."""
+        return self.dev_image is not None
+
+
+class Rewrite(NamedTuple):
+    """One patch rule, as people read it in `mobyci plan`."""
+
+    id: str
+    title: str
+    files: tuple[str, ...]
+
+
+class Applied(NamedTuple):
+    """One mirror or proxy of the spec and where the pipeline applies it, as people read it in `mobyci plan`."""
+
+    key: str  # the spec key (mirrors.apt, proxy.http)
+    value: str  # as written in the spec (a CI variable reference stays a reference)
+    where: str
+
+
+class Note(NamedTuple):
+    """A caveat for the file's header and `mobyci plan`; `systems`: the CI systems it is about (empty: all)."""
+
+    text: str
+    systems: tuple[str, ...] = ()
+
+    def applies_to(self, system: str) -> bool:
+        return not self.systems or system in self.systems
+
+
+class PackageImage(NamedTuple):
+    """The image an rpm/deb job builds in: where it runs and where its package manager gets packages."""
+
+    job: str
+    arch: Arch | None  # the runner architecture it needs; None: the default runners
+    mirror: str | None  # the spec key that points it at a mirror
+    hosts: tuple[str, ...]  # hosts it reaches directly (none when mirrored)
+
+
+class Plan(NamedTuple):
+    spec_path: str
+    repo: str
+    clone_url: str  # repo through the git mirror
+    ref: str
+    release: Release
+    jobs: tuple[Job, ...]
+    # Pipeline-wide variables: name -> value as written (a CI variable reference or a literal).
+    variables: tuple[tuple[str, str], ...]
+    # CI variables the pipeline reads (never their values): proxy URLs.
+    ci_variables: tuple[str, ...]
+    build_args: tuple[str, ...]  # predefined build args passed from the environment
+    registry_mirror: str | None
+    rewrites: tuple[Rewrite, ...]
+    timeout_seconds: int
+    retry: int
+    artifacts_expire_in: str
+    notes: tuple[Note, ...] = ()
+    # What package jobs build with: (what, value, where it came from); empty without rpm/deb targets.
+    packages: tuple[tuple[str, str, str], ...] = ()
+    # tls.ca_certs: the lines that assemble the CA in a job, the CI variables they read, and where it is trusted.
+    ca_lines: tuple[str, ...] = ()
+    ca_variables: tuple[str, ...] = ()
+    ca_places: tuple[str, ...] = ()
+    system: str = "gitlab"  # the CI system the plan is for (mobyci/formats.py SYSTEMS)
+    applied: tuple[Applied, ...] = ()
+    package_images: tuple[PackageImage, ...] = ()
+    fmt: str = "gitlab"  # the format being written (mobyci/formats.py FORMATS)
+    output: str = ".gitlab-ci.yml"  # where that file lives, relative to the repository root
+    command: str = ""  # the command that regenerates it, for its header
+    patch_script: str = ""  # the text the job that writes_patch writes to PATCH_SCRIPT
+    settings: dict[str, Any] = {}  # noqa: RUF012  # the spec's ci.<system> block (formats.py names the key)
+    alpine_mirror: str | None = None  # mirrors.alpine, for images that install packages with apk
+    ca_files: tuple[str, ...] = ()  # tls.ca_certs entries that are files in the repository (not CI variables)
+
+    def job(self, name: str) -> Job:
+        return next(j for j in self.jobs if j.name == name)
+
+    def system_notes(self) -> tuple[str, ...]:
+        """The notes about this plan's CI system."""
+        return tuple(note.text for note in self.notes if note.applies_to(self.system))
+
+    def variable_refs(self) -> tuple[tuple[str, str], ...]:
+        """(name, CI variable) for every pipeline variable whose value is a CI variable reference."""
+        refs = ((name, var_ref_name(value)) for name, value in self.variables)
+        return tuple((name, ref) for name, ref in refs if ref is not None)
+
+    def literal_variables(self) -> tuple[tuple[str, str], ...]:
+        """Every pipeline variable whose value is written as is (not a CI variable reference)."""
+        return tuple((name, value) for name, value in self.variables if var_ref_name(value) is None)
+
+
+def expire_seconds(expire_in: str) -> int | None:
+    """An artifact expiry ('1 week') in seconds; None for 'never'."""
+    return None if expire_in == "never" else duration_seconds(expire_in)
+
+
+# The names the job scripts read a login from; the pipeline assigns them from the spec's CI variables.
+GIT_USERNAME_VAR, GIT_PASSWORD_VAR = "MOBYCI_GIT_USERNAME", "MOBYCI_GIT_PASSWORD"
+
+
+REGISTRY_USERNAME_VAR, REGISTRY_PASSWORD_VAR = "MOBYCI_REGISTRY_USERNAME", "MOBYCI_REGISTRY_PASSWORD"
+
+
+PATCH_EOF = "MOBYCI_PATCH_EOF"  # the heredoc delimiter that embeds the patch script in a prepare job

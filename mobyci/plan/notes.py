@@ -1,0 +1,153 @@
+"""What `mobyci plan` and the file headers say about a plan: where each mirror, proxy and the CA are applied, and
+the caveats of this spec on each CI system."""
+
+from __future__ import annotations
+
+from mobyci.load.reader import LoadedSpec
+from mobyci.plan import ca
+from mobyci.plan.model import (
+    Applied,
+    Note,
+)
+from mobyci.plan.shell import apt_env
+
+
+def ca_places(loaded: LoadedSpec) -> tuple[str, ...]:
+    """Where the CA of tls.ca_certs is trusted, for `mobyci plan` (each CI system's own places are added by its
+    emitter's notes)."""
+    spec = loaded.spec
+    if not spec.tls.ca_certs:
+        return ()
+    from mobyci.families.touchpoints import TOUCHPOINTS
+
+    roots = TOUCHPOINTS[loaded.release.family.name].debian_roots
+    return (
+        f"prepare job: git (GIT_SSL_CAINFO={ca.TRUST_FILE}, the system roots plus the CA) and the patch "
+        f"({ca.CA_FILE} copied into the tree as .mobyci/ca.crt)",
+        f"check job: pip (PIP_CERT={ca.TRUST_FILE})",
+        "moby's Dockerfile: stage"
+        + ("s " if len(roots) > 1 else " ")
+        + ", ".join(roots)
+        + " (COPY + update-ca-certificates right after FROM) and every stage built on them",
+        "GitLab dind: the docker-in-docker service (system bundle and /etc/docker/certs.d/<registry>/ca.crt)",
+        "BuildKit builders mobyci creates: GitHub's docker/setup-buildx-action builder and the bake jobs' "
+        "docker-container builder (buildkitd config ca = […] for Docker Hub and the mirror)",
+        "GitLab shell runners, Buildkite agents, GitHub runners: the host's Docker daemon only through its own "
+        "/etc/docker/certs.d/<registry>/ca.crt and system trust store (set by the runner's administrator)",
+    )
+
+
+def applied_mirrors(loaded: LoadedSpec, system: str, rules: set[str]) -> tuple[Applied, ...]:
+    """Every mirror and proxy of the spec, and where this system's pipeline applies it."""
+    spec, release = loaded.spec, loaded.release
+    mirrors, proxy = spec.mirrors, spec.proxy
+    out: list[Applied] = []
+
+    def rule(rule_id: str) -> str:
+        return f"patch rule {rule_id}" if rule_id in rules else ""
+
+    def joined(*parts: str) -> str:
+        return "; ".join(part for part in parts if part)
+
+    if mirrors.apt:
+        from mobyci.spec.apt import describe
+
+        knob = release.apt_build_arg
+        out.append(
+            Applied(
+                "mirrors.apt",
+                describe(mirrors, release),
+                joined(
+                    f"Debian {release.debian} packages in the dev image build",
+                    f"{knob} in the build environment" if apt_env(loaded) else "",
+                    *(rule(r) for r in sorted(rules) if r.startswith("apt-")),
+                    "package jobs' apt through RUN_FLAGS" if any(t.name == "deb" for t in spec.targets) else "",
+                ),
+            )
+        )
+    for source, target in mirrors.git.items():
+        out.append(
+            Applied(
+                "mirrors.git",
+                f"{source} -> {target}",
+                joined("the prepare and package jobs' clones", rule("git-host"), rule("git-insteadof")),
+            )
+        )
+    if mirrors.git_auth:
+        out.append(
+            Applied("mirrors.git_auth", mirrors.git_auth.password, "Authorization header of the pipeline's own clones")
+        )
+    for source, target in mirrors.downloads.items():
+        out.append(Applied("mirrors.downloads", f"{source} -> {target}", rule("downloads")))
+    if mirrors.registry:
+        daemon = {
+            "gitlab": "--registry-mirror of the docker-in-docker service"
+            if spec.ci.gitlab.runner == "dind"
+            else "not set: the shell runner's daemon.json must list it",
+            "buildkite": "not set: each agent's daemon.json must list it",
+            "github": "the BuildKit builder's config (buildkitd-config-inline)",
+        }[system]
+        out.append(Applied("mirrors.registry", mirrors.registry, joined(daemon, rule("registry"))))
+    if mirrors.registry_auth:
+        out.append(
+            Applied(
+                "mirrors.registry_auth",
+                mirrors.registry_auth.password,
+                "docker login in the build jobs" if release.family.build_style == "bake" else "not used (see validate)",
+            )
+        )
+    if mirrors.goproxy:
+        where = joined("GOPROXY of Go installs in the build", rule("goproxy"))
+        out.append(Applied("mirrors.goproxy", mirrors.goproxy, where))
+    if mirrors.alpine:
+        where = "apk add in the docker-in-docker jobs' docker:cli image" if system == "gitlab" else "not used: no apk"
+        out.append(Applied("mirrors.alpine", mirrors.alpine, where))
+    if mirrors.pypi:
+        dev_image = "the dev image's pip3 (PIP_INDEX_URL)" if "pypi" in rules else ""
+        out.append(
+            Applied("mirrors.pypi", mirrors.pypi, joined("pip index of the mobyci-check job", dev_image, rule("pypi")))
+        )
+    for key, value in (("proxy.http", proxy.http), ("proxy.https", proxy.https)):
+        if value:
+            carried = "build args of every build" if proxy.mode == "build-args" else "ENV in the Dockerfile"
+            service = "; the docker-in-docker service's pulls" if system == "gitlab" else ""
+            out.append(Applied(key, value, f"{carried}, the jobs' own clones and downloads{service}"))
+    return tuple(out)
+
+
+def plan_notes(loaded: LoadedSpec) -> tuple[Note, ...]:
+    spec, release = loaded.spec, loaded.release
+    notes: list[Note] = []
+    if release.version is None:
+        notes.append(
+            Note(
+                f"family {release.family.name} was given for ref {spec.moby.ref}; the patch script checks it "
+                "against the checked-out tree"
+            )
+        )
+    if release.buildkit_git_sources and spec.mirrors.git:
+        notes.append(
+            Note(
+                "BuildKit `ADD …git` sources are fetched by the daemon: build-arg proxies do not reach them; the patch "
+                "rewrites their URLs and the daemon needs the proxy (set in pipeline variables)"
+            )
+        )
+    if spec.mirrors.registry and spec.ci.gitlab.runner == "shell":
+        daemon_json = f'daemon.json ("registry-mirrors": ["{spec.mirrors.registry}"])'
+        text = (
+            "shell runner: the bake builds get the registry mirror through their own BuildKit builder; pulls by the "
+            f"host daemon (the BuildKit image itself) use it only if the host daemon's {daemon_json} has it"
+            if release.family.build_style == "bake"
+            else f"shell runner: the registry mirror can only be set in the host daemon's {daemon_json}; the "
+            "pipeline cannot set it"
+        )
+        notes.append(Note(text, ("gitlab",)))
+    if release.family.build_style == "bake" and spec.ci.buildkite.cache is None:
+        notes.append(
+            Note(
+                "Buildkite: no build cache for the bake jobs (ci.buildkite.cache is unset): every stage is built "
+                "each time, on the agents' own builder",
+                ("buildkite",),
+            )
+        )
+    return tuple(notes)

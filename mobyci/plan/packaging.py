@@ -1,0 +1,276 @@
+"""rpm/deb package jobs through docker/docker-ce-packaging.
+
+The `packaging-sources` job fetches everything the distro jobs share once, next to `prepare`: the packaging branch
+(its Dockerfiles patched for the distro mirrors), the CLI at the matching ref and the plugins, as one archive. Each
+distro job then puts the patched engine tree from moby-src.tar.gz where the branch expects it (the docker-ce
+monorepo's engine/ and cli/ next to the packaging checkout on 19.03, src/github.com/docker/{docker,cli} from
+20.10) and only builds, through `make -C rpm|deb <distro>`. The top-level `make rpm` / `make centos-9` is never
+used: it runs scripts/checkout.sh, which fetches the engine again from origin and would replace the patched tree.
+
+The CLI ref and the Go version come from the release facts table (families/releases.py): docker/cli has no
+tag for some engine releases (v23.0.16-18, v25.0.8-17), and a packaging branch's own GO_VERSION (27.x: 1.22.12)
+is older than what later releases of the lines it packages need (v25.0.17: 1.26.5). Every branch's
+rpm/Makefile and deb/Makefile include ../common.mk, whose `GO_VERSION:=…` names the golang image
+(`GO_IMAGE?=$(GO_BASE_IMAGE):$(GO_VERSION)-<debian>`), from which the package Dockerfiles copy /usr/local/go;
+GO_VERSION and GO_IMAGE on make's command line override both.
+
+Proxies reach the package image builds as predefined build args (BUILD_IMAGE_FLAG, which every branch's BUILD
+expands) and the package build containers through RUN_FLAGS (`-e NAME`, value from the environment), with the
+Go proxy mirror as `-e GOPROXY=…` overriding the Dockerfiles' hard-coded `ENV GOPROXY`.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import NamedTuple
+
+from mobyci.families.packaging_data import (
+    ARM,
+    CLI_REPO,
+    EXTRA_SOURCES,
+    PACKAGING_REPO,
+    RUN_FLAGS_HOOK,
+    needs_arm,
+)
+from mobyci.families.versions import tag_version
+from mobyci.load.reader import LoadedSpec
+from mobyci.plan import ca
+from mobyci.plan.distromirrors import PATCH_FILE, distro_mirrors, render_packaging_patch
+from mobyci.plan.mirrors import rewrite_url
+from mobyci.plan.model import MAKE_TOOLS, PACKAGES_DIR, SOURCE_ARCHIVE, SOURCE_DIR, Job
+from mobyci.plan.shell import git_auth_lines, sums_line, write_heredoc
+
+__all__ = ["WORK_DIR", "Toolchain", "cli_ref", "packaging_jobs", "run_flags", "toolchain"]
+
+WORK_DIR = "mobyci-pkg"  # the packaging checkout and, for 19.03, engine/ and cli/ next to it
+SOURCES_JOB = "packaging-sources"
+SOURCES_ARCHIVE = "mobyci-pkg.tar.gz"  # WORK_DIR as the sources job leaves it
+CLI_REF_VAR = "MOBYCI_CLI_REF"  # a CI variable that overrides the CLI ref chosen here
+_RELEASE_BRANCH = re.compile(r"^\d+\.(\d+|x)$")
+_OUTPUT = {"rpm": ("rpmbuild", "*.rpm"), "deb": ("debbuild", "*.deb")}
+
+
+def packaging_jobs(loaded: LoadedSpec, build_args: tuple[str, ...]) -> list[Job]:
+    """The sources job, then one job per distro of every rpm and deb target, named `<kind>-<distro>`."""
+    packaging = loaded.release.packaging
+    targets = [t for t in loaded.spec.targets if t.name in ("rpm", "deb")]
+    if not targets:
+        return []
+    jobs = [_sources_job(loaded, [(t.name, d) for t in targets for d in t.distros or ()])]
+    for target in targets:
+        jobs += [
+            Job(
+                name=f"{target.name}-{distro}",
+                stage="build",
+                title=f"{target.name} packages for {distro} (docker-ce-packaging {packaging.branch})",
+                script=tuple(_script(loaded, target.name, distro, build_args)),
+                needs=("prepare", SOURCES_JOB),
+                artifacts=(f"{PACKAGES_DIR}/{distro}/",),
+                arch=ARM if needs_arm(distro) else None,
+                tools=MAKE_TOOLS,
+            )
+            for distro in target.distros or ()
+        ]
+    return jobs
+
+
+class Toolchain(NamedTuple):
+    """What package jobs build the engine with, and where each value came from (for `mobyci plan`)."""
+
+    cli_ref: str
+    cli_from: str
+    go_version: str | None  # None: the packaging branch's own GO_VERSION
+    go_from: str
+    # The golang image the engine's own Dockerfile builds from: it existed when the release was made, unlike
+    # golang:<go>-<the branch's Debian> (no golang:1.19.5-bookworm exists for v23.0.0 on the 23.0 branch).
+    go_image: str | None = None
+
+
+def toolchain(loaded: LoadedSpec) -> Toolchain:
+    release, ref = loaded.release, loaded.spec.moby.ref
+    facts = release.facts
+    if facts is not None:
+        from mobyci.families.facts import table
+
+        made = table().made
+        if facts.cli_ref_how == "same tag":
+            cli_from = f"docker/cli tag of the same release (facts table of {made})"
+        else:
+            cli_from = (
+                f"docker/cli has no v{facts.version} tag; {facts.cli_ref} is its newest "
+                f"{facts.version.major}.{facts.version.minor} tag at or below (facts table of {made})"
+            )
+        go_from = f"moby {facts.tag}: Dockerfile:{facts.go_line} ARG GO_VERSION (facts table of {made})"
+        image = f"golang:{facts.go_version}-{facts.debian}"
+        return Toolchain(facts.cli_ref, cli_from, facts.go_version, go_from, image)
+    branch = release.packaging.branch
+    go_from = f"docker-ce-packaging {branch}: its common.mk GO_VERSION (the ref is not in the facts table)"
+    return Toolchain(cli_ref(loaded), _cli_rule(ref), None, go_from)
+
+
+def _cli_rule(ref: str) -> str:
+    if tag_version(ref) is not None:
+        return "docker/cli tag named like the engine's (the release is not in the facts table)"
+    if _RELEASE_BRANCH.match(ref):
+        return "docker/cli branch of the same name"
+    return "docker/cli branch of the packaging line"
+
+
+def cli_ref(loaded: LoadedSpec) -> str:
+    """The docker/cli ref that goes with the engine ref.
+
+    A release tag in the facts table takes the CLI tag the table names (the same tag, or the newest CLI tag of
+    the line at or below: v25.0.17 → v25.0.7). Another release tag maps to the CLI's tag of the same version
+    (from 29.0 the engine's docker-v29.7.2 → v29.7.2). A release branch name (27.x, 20.10) is the same name in
+    docker/cli. Anything else (a fork's branch, a commit) takes the CLI's branch of the packaging line: set
+    MOBYCI_CLI_REF to choose.
+    """
+    ref = loaded.spec.moby.ref
+    if loaded.release.facts is not None:
+        return loaded.release.facts.cli_ref
+    if tag_version(ref) is not None:
+        return "v" + ref.removeprefix("docker-").removeprefix("v")
+    if _RELEASE_BRANCH.match(ref):
+        return ref
+    branch = loaded.release.packaging.branch
+    if branch == "master":
+        return "master"
+    # 29.4 packages the 29 line, whose CLI branch is 29.x.
+    return f"{branch.split('.')[0]}.x" if int(branch.split(".")[0]) >= 27 else branch
+
+
+def run_flags(loaded: LoadedSpec, build_args: tuple[str, ...]) -> list[str]:
+    """`docker run` options for the package build container, as words for the recipe's shell."""
+    words = [f"-e {name}" for name in build_args]
+    mirrors = loaded.spec.mirrors
+    # Values are quoted for the recipe shell that make hands the line to (a GOPROXY list may contain `|`).
+    if mirrors.goproxy is not None:
+        words.append("-e " + shlex.quote(f"GOPROXY={mirrors.goproxy}"))
+    if mirrors.gosumdb is not None:
+        words.append("-e " + shlex.quote(f"GOSUMDB={mirrors.gosumdb}"))
+    return words
+
+
+def _make_arg(name: str, value: str) -> str:
+    """NAME=value as one make command-line argument: `$` doubled for make, then quoted for the job shell."""
+    return shlex.quote(f"{name}={value.replace('$', '$$')}")
+
+
+def _clone(path: str, url: str, ref: str) -> list[str]:
+    return [
+        f"git init -q {path}",
+        f"git -C {path} remote add origin {shlex.quote(url)}",
+        f"git -C {path} fetch -q --depth 1 origin {ref}",
+        f"git -C {path} checkout -q FETCH_HEAD",
+    ]
+
+
+def _layout(loaded: LoadedSpec) -> tuple[str, str, str]:
+    """The packaging checkout, and where the engine and the CLI go for its branch."""
+    root = f"{WORK_DIR}/packaging"
+    if loaded.release.packaging.monorepo:
+        # 19.03: rpm/ and deb/ take ENGINE_DIR and CLI_DIR from ../../engine and ../../cli.
+        return root, f"{WORK_DIR}/engine", f"{WORK_DIR}/cli"
+    return root, f"{root}/src/github.com/docker/docker", f"{root}/src/github.com/docker/cli"
+
+
+def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]]) -> Job:
+    """Every source the distro jobs share, fetched once: the packaging branch (its Dockerfiles pointed at the distro
+    mirrors), the CLI at its ref and, from 27.x, the plugins at the refs the branch pins. Independent of prepare,
+    so the needs chain stays prepare|sources -> distro job -> checksums."""
+    spec, packaging = loaded.spec, loaded.release.packaging
+    git_mirrors = spec.mirrors.git
+    root, _, cli = _layout(loaded)
+    default_ref = cli_ref(loaded)
+    if shlex.quote(default_ref) != default_ref:
+        raise ValueError(f"unexpected characters in the CLI ref {default_ref!r}")
+    script = [
+        # Its clones go through the git mirror like prepare's: behind TLS inspection, git trusts the CA the same way.
+        *ca.job_lines(spec),
+        *git_auth_lines(loaded),
+        f"rm -rf {WORK_DIR} {SOURCES_ARCHIVE}",
+        *_clone(root, rewrite_url(PACKAGING_REPO, git_mirrors), shlex.quote(packaging.branch)),
+        f'cli_ref="${{{CLI_REF_VAR}:-{default_ref}}}"',
+        *_clone(cli, rewrite_url(CLI_REPO, git_mirrors), '"$cli_ref"'),
+    ]
+    extras = EXTRA_SOURCES.get(packaging.branch, ())
+    if extras:
+        # The branch's own checkout targets, at the refs it pins, from the mirrored URLs; none of them
+        # touches src/github.com/docker/docker.
+        overrides = " ".join(_make_arg(c.repo_var, rewrite_url(c.repo, git_mirrors)) for c in extras)
+        script.append(f"make -C {root} {overrides} {' '.join(c.checkout for c in extras)}")
+    blocks = distro_mirrors(spec.mirrors, targets)
+    if blocks:
+        script += [
+            write_heredoc(PATCH_FILE, render_packaging_patch(blocks, packaging.branch), "MOBYCI_PKG_PATCH_EOF"),
+            f"sh {PATCH_FILE} {root}",
+        ]
+    script.append(f"tar -czf {SOURCES_ARCHIVE} {WORK_DIR}")
+    mirrored = f", package images pointed at {', '.join(dict.fromkeys(b.setting for b in blocks))}" if blocks else ""
+    return Job(
+        name=SOURCES_JOB,
+        stage="prepare",
+        title=f"Fetch docker-ce-packaging {packaging.branch}, the CLI"
+        + (" and the plugins" if extras else "")
+        + f" once for every package job{mirrored}",
+        script=tuple(script),
+        artifacts=(SOURCES_ARCHIVE,),
+        artifacts_expire_in="1 day",
+        docker=bool(extras),  # make, for the branch's checkout targets, comes with the docker job image
+        tools=("make",) if extras else (),
+    )
+
+
+def _script(loaded: LoadedSpec, kind: str, distro: str, build_args: tuple[str, ...]) -> list[str]:
+    packaging = loaded.release.packaging
+    root, engine, _ = _layout(loaded)
+    out = f"{PACKAGES_DIR}/{distro}"
+    script = [
+        *(
+            f'test -f {archive} || {{ echo "{archive} missing: the {job} job must archive {what} for package jobs" '
+            ">&2; exit 1; }"
+            for archive, job, what in (
+                (SOURCE_ARCHIVE, "prepare", "the patched tree"),
+                (SOURCES_ARCHIVE, SOURCES_JOB, "the packaging sources"),
+            )
+        ),
+        f"rm -rf {SOURCE_DIR} {WORK_DIR} {out}",
+        f"tar -xzf {SOURCE_ARCHIVE}",
+        f"tar -xzf {SOURCES_ARCHIVE}",
+        f"mkdir -p {engine.rsplit('/', 1)[0]}",
+        # The patched tree itself, with its .git: the Makefiles read the engine commit from it.
+        f"mv {SOURCE_DIR} {engine}",
+    ]
+    make = [f"make -C {root}/{kind}"]
+    tools = toolchain(loaded)
+    if tools.go_version is not None and tools.go_image is not None:
+        # The engine's own Go (its Dockerfile's GO_VERSION) instead of the branch's pinned one. The package
+        # Dockerfiles only copy /usr/local/go out of GO_IMAGE, so the engine's golang image serves every distro.
+        make += [_make_arg("GO_VERSION", tools.go_version), _make_arg("GO_IMAGE", tools.go_image)]
+    if needs_arm(distro):
+        # The image exists only for 32-bit arm; from 27.x the Makefiles build and run with --platform
+        # linux/$(ARCH), ARCH being `uname -m`, which an arm64 runner reports as aarch64.
+        make.append(f"ARCH={ARM}")
+    if build_args:
+        # Every branch's BUILD expands $(BUILD_IMAGE_FLAG) (set only when BUILD_IMAGE is): the predefined
+        # proxy args, read by the docker CLI from the environment, reach yum/dnf/apt in the image build.
+        make.append(_make_arg("BUILD_IMAGE_FLAG", " ".join(f"--build-arg {name}" for name in build_args)))
+    flags = run_flags(loaded, build_args)
+    if flags:
+        make.append(_make_arg("RUN_FLAGS", " ".join(flags)))
+        hook = RUN_FLAGS_HOOK.get((packaging.branch, kind))
+        if hook is not None:
+            # `$(CURDIR)` and `$(RUN_FLAGS)` are make's to expand: single-quoted on purpose.
+            script.append("# shellcheck disable=SC2016")
+            make.append(shlex.quote(hook))
+    make.append(distro)
+    directory, pattern = _OUTPUT[kind]
+    script += [
+        " ".join(make),
+        f"mkdir -p {out}",
+        f"find {root}/{kind}/{directory} -name '{pattern}' -exec cp {{}} {out}/ ';'",
+        f'ls {out}/{pattern} >/dev/null 2>&1 || {{ echo "no {pattern} built for {distro}" >&2; exit 1; }}',
+        sums_line(out),
+    ]
+    return script

@@ -1,0 +1,191 @@
+"""`mobyci plan` output: JSON for scripts, Mermaid for merge requests, text for people."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mobyci.plan.model import Job, Plan
+
+
+def plan_data(plan: Plan) -> dict[str, Any]:
+    """A stable JSON document: keys and order only change with a new `schema_version`."""
+    release = plan.release
+    return {
+        "schema_version": 2,
+        "spec": plan.spec_path,
+        "system": plan.system,
+        "moby": {
+            "repo": plan.repo,
+            "clone_url": plan.clone_url,
+            "ref": plan.ref,
+            "family": release.family.name,
+            "version": None if release.version is None else str(release.version),
+            "build_style": release.family.build_style,
+        },
+        "jobs": [
+            {
+                "name": job.name,
+                "stage": job.stage,
+                "title": job.title,
+                "needs": list(job.needs),
+                "matrix": {name: list(values) for name, values in job.matrix},
+                "artifacts": list(job.artifacts),
+                "build_cache": job.build_cache,
+            }
+            for job in plan.jobs
+        ],
+        "rewrites": [{"id": r.id, "title": r.title, "files": list(r.files)} for r in plan.rewrites],
+        "environment": [{"name": name, "value": value} for name, value in _environment(plan)],
+        "build_args": list(plan.build_args),
+        "ci_variables": list(plan.ci_variables),
+        "mirrors_and_proxies": [{"key": a.key, "value": a.value, "where": a.where} for a in plan.applied],
+        "registry_mirror": plan.registry_mirror,
+        "notes": list(plan.system_notes()),
+        "packages": [{"what": what, "value": value, "from": source} for what, value, source in plan.packages],
+        "ca_installed": list(plan.ca_places),
+        "package_images": [
+            {"job": i.job, "runner_arch": i.arch, "mirror": i.mirror, "hosts_reached": list(i.hosts)}
+            for i in plan.package_images
+        ],
+    }
+
+
+def plan_json(plan: Plan) -> str:
+    return json.dumps(plan_data(plan), indent=2, ensure_ascii=False) + "\n"
+
+
+def plan_mermaid(plan: Plan) -> str:
+    def node(name: str) -> str:
+        return name.replace("-", "_")
+
+    lines = ["flowchart LR"]
+    for job in plan.jobs:
+        label = job.name
+        if job.matrix:
+            label += " x " + ", ".join(str(len(values)) for _, values in job.matrix)
+        lines.append(f'    {node(job.name)}["{label}"]')
+    for job in plan.jobs:
+        lines += [f"    {node(need)} --> {node(job.name)}" for need in job.needs]
+    return "\n".join(lines) + "\n"
+
+
+_SYSTEM_NAMES = {"gitlab": "GitLab CI", "buildkite": "Buildkite", "github": "GitHub Actions"}
+_VARIABLES_TITLE = {
+    "gitlab": "CI/CD variables to create (masked; names only, never values)",
+    "buildkite": "Agent environment variables or Buildkite secrets to create",
+    "github": "Repository secrets to create",
+}
+_KEY_WIDTH = 22  # a longer key puts its text on the next line
+
+
+def plan_text(plan: Plan, width: int = 80) -> str:
+    """The plan for a person, laid out in `width` columns; words are never broken and no line ends in spaces."""
+    sections = _sections(plan)
+    out: list[str] = []
+    for title, rows in sections:
+        out.append(title)
+        out += layout(rows, width)
+        out.append("")
+    return "\n".join(out)
+
+
+def _sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
+    release = plan.release
+    family = release.family
+    overview = [
+        ("moby", f"{plan.repo} @ {plan.ref}"),
+        ("clone from", plan.clone_url),
+        ("family", f"{family.name} ({family.build_style}, Debian {release.debian})"),
+    ]
+    if release.facts is not None:
+        overview.append(("Go", f"{release.facts.go_version} (Dockerfile:{release.facts.go_line})"))
+    if release.variant is not None:
+        overview.append(("variant", release.variant.note))
+    jobs = [(job.name, _job_text(plan, job)) for job in plan.jobs]
+    applied = [(a.key, f"{a.value}: {a.where}") for a in plan.applied] or [("-", "no mirrors or proxies")]
+    rewrites = [(r.id, f"{r.title}: {', '.join(r.files)}") for r in plan.rewrites] or [("-", "no mirror rewrites")]
+    env = list(_environment(plan)) or [("-", "no proxy or build environment")]
+    sections = [
+        (f"Build (for {_SYSTEM_NAMES[plan.system]})", overview),
+        ("Steps" if plan.system == "buildkite" else "Jobs", jobs),
+        ("Mirrors and proxies (where each applies)", applied),
+    ]
+    if plan.packages:
+        sections.append(("Packages built with (what, from)", [(w, f"{v}; {f}") for w, v, f in plan.packages]))
+    if plan.package_images:
+        sections.append(
+            (
+                "Package images (runner; mirror; hosts reached directly)",
+                [
+                    (
+                        i.job,
+                        f"{i.arch + ' runner' if i.arch else 'default runner'}; {i.mirror or 'no mirror'}; "
+                        f"{', '.join(i.hosts) or '-'}",
+                    )
+                    for i in plan.package_images
+                ],
+            )
+        )
+    if plan.ci_variables:
+        used = [
+            (name, ", ".join(a.key for a in plan.applied if _refers_to(a.value, name)) or "the spec")
+            for name in plan.ci_variables
+        ]
+        sections.append((_VARIABLES_TITLE[plan.system], used))
+    sections += [("Patch rules (applied to the moby tree)", rewrites), ("Environment (as written)", env)]
+    if plan.build_args:
+        sections.append(("Build args passed from the environment", [("", ", ".join(plan.build_args))]))
+    if plan.ca_places:
+        sections.append(("Corporate CA (tls.ca_certs) is trusted by", [("-", place) for place in plan.ca_places]))
+    notes = plan.system_notes()
+    if notes:
+        sections.append(("Notes", [("-", note) for note in notes]))
+    return sections
+
+
+def _environment(plan: Plan) -> tuple[tuple[str, str], ...]:
+    """The pipeline-wide variables as the plan's CI system sets them."""
+    if plan.system == "gitlab":
+        from mobyci.emit.gitlab import pipeline_variables
+
+        return pipeline_variables(plan.variables)
+    return plan.variables
+
+
+def _refers_to(value: str, name: str) -> bool:
+    return any(f"{ref}" in value for ref in (f"${name}", f"${{{name}}}"))
+
+
+def _job_text(plan: Plan, job: Job) -> str:
+    facts = [f"stage {job.stage}"] if plan.system == "gitlab" else []
+    if job.needs:
+        facts.append("needs " + ", ".join(job.needs))
+    facts += [f"{name}: {', '.join(values)}" for name, values in job.matrix]
+    if job.build_cache:
+        facts.append("build cache")
+    return job.title + (f" ({'; '.join(facts)})" if facts else "")
+
+
+def layout(rows: list[tuple[str, str]], width: int) -> list[str]:
+    import textwrap
+
+    key_width = min(_KEY_WIDTH, max((len(key) for key, _ in rows), default=0))
+    indent = 2 + key_width + 2 if key_width else 2
+    lines: list[str] = []
+    for key, text in rows:
+        wrapped = textwrap.wrap(
+            text, width=max(20, width - indent), break_long_words=False, break_on_hyphens=False
+        ) or [""]
+        first = f"  {key.ljust(key_width)}  " if key_width else "  "
+        if len(key) > key_width or len(first) + len(wrapped[0]) > width:
+            # The key alone on its line; a word longer than the text column (a URL, a host list) moves left
+            # as far as it must, never cut.
+            lines.append(f"  {key}".rstrip())
+            first = " " * indent
+        for index, part in enumerate(wrapped):
+            lead = first if index == 0 else " " * indent
+            if len(lead) + len(part) > width:
+                lead = " " * max(0, min(4, width - len(part)))
+            lines.append((lead + part).rstrip())
+    return lines

@@ -1,0 +1,561 @@
+"""Checks that need several values of a spec at once: the family of the ref, and what that family supports."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from mobyci.errors import one_line
+from mobyci.families import Release, family_names, missing_data, resolve, resolve_family
+from mobyci.families.packaging_data import distro_archive, mirrors_in_use, needs_arm, serving_setting
+from mobyci.families.versions import Version, tag_version
+from mobyci.formats import SYSTEMS
+from mobyci.spec.compiled import AptMirrors, Spec
+
+if TYPE_CHECKING:
+    import datetime
+
+Loc = tuple[str | int, ...]
+Finding = tuple[Loc, str]
+
+
+# Release-looking refs that are not spelled as moby spells its tags.
+_BARE_VERSION = re.compile(r"^(?:docker-)?v?(\d+)\.(\d+)\.(\d+)$")
+
+
+def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release | None, list[Finding], list[Finding]]:
+    """The release the spec builds, every cross-field problem and every warning, as (key path, message).
+
+    `today` is the day distro lifecycles are judged on (default: lifecycle.today(), MOBYCI_TODAY or the clock)."""
+    release, findings, warnings = _check_family(spec)
+    if release is not None and (gaps := missing_data(release.family)):
+        where = ("moby", "family") if spec.moby.family is not None else ("moby", "ref")
+        findings.append(
+            (
+                where,
+                f"mobyci cannot build family {release.family.name} yet: mobyci/families has no entry for it in "
+                f"{'; '.join(gaps)}. This is a gap in mobyci, not in the spec: report it",
+            )
+        )
+    target_findings, target_warnings = _check_targets(spec, release, today)
+    findings += target_findings
+    warnings += target_warnings
+    findings += _check_registry(spec)
+    findings += _check_rewrites("git", spec.mirrors.git)
+    findings += _check_rewrites("downloads", spec.mirrors.downloads, keep_under=spec.mirrors.git)
+    findings += _check_placeholders(spec)
+    findings += _check_outputs(spec)
+    findings += runner_findings(spec, _output_systems(spec))
+    warnings += unmirrored_distros(spec)
+    findings += _check_logins(spec)
+    if not spec.mirrors.registry_tokens and spec.mirrors.registry is None:
+        findings.append(
+            (("mirrors", "registry_tokens"), "only applies with mirrors.registry: set the mirror or remove this key")
+        )
+    # Last: a spec whose ref, family or keys are in question first gets those fixed (the Debian release, and so
+    # the apt mirror it needs, follows from them).
+    if not findings:
+        findings += _check_apt(spec, release)
+    if release is not None and not findings:
+        warnings += warn_spec(spec, release)
+    # Messages quote the user's values: a newline in one must not start a line that reads like another problem.
+    return (
+        release,
+        [(at, one_line(message)) for at, message in findings],
+        [(at, one_line(message)) for at, message in warnings],
+    )
+
+
+def _known() -> str:
+    return ", ".join(family_names())
+
+
+def _check_family(spec: Spec) -> tuple[Release | None, list[Finding], list[Finding]]:
+    ref, family = spec.moby.ref, spec.moby.family
+    version = tag_version(ref)
+    if version is not None:
+        release = resolve(ref, None)
+        if release is None:
+            return (
+                None,
+                [
+                    (
+                        ("moby", "ref"),
+                        f"{ref} is not in a supported release family (supported: {_known()}): "
+                        "pick a release from 19.03 on",
+                    )
+                ],
+                [],
+            )
+        findings, warnings = _check_release(ref, version, release)
+        if family is not None:
+            given = resolve_family(family)
+            if given is None or given.family != release.family or not _is_prefix(family, str(version)):
+                findings.append(
+                    (
+                        ("moby", "family"),
+                        f"'{family}' does not match ref {ref} (family {release.family.name}): "
+                        "remove moby.family (it is derived from the tag) or correct it",
+                    )
+                )
+            else:
+                warnings = []  # the user said which family the unknown release builds like
+        return release, findings, warnings
+    misspelled = _misspelled_tag(ref)
+    if misspelled is not None:
+        return None, [(("moby", "ref"), misspelled)], []
+    if family is None:
+        kind = "commit" if len(ref) == 40 and all(c in "0123456789abcdef" for c in ref) else "branch"
+        return (
+            None,
+            [
+                (
+                    ("moby", "family"),
+                    f"required: the ref '{ref}' is a {kind}, so mobyci cannot tell which release it builds like. "
+                    f"Add moby.family (one of {_known()}, or a version such as 26.1)",
+                )
+            ],
+            [],
+        )
+    release = resolve_family(family)
+    if release is None:
+        return (
+            None,
+            [
+                (
+                    ("moby", "family"),
+                    f"unknown family '{family}': use one of {_known()}, or a version such as 26.1",
+                )
+            ],
+            [],
+        )
+    return release, [], []
+
+
+def _misspelled_tag(ref: str) -> str | None:
+    """A ref written like a release but not as moby tags it (27.5.1, v29.0.0, docker-v27.5.1): what to write."""
+    match = _BARE_VERSION.match(ref)
+    if match is None:
+        return None
+    major, minor, patch = (int(g) for g in match.groups())
+    minor_text = f"{minor:02d}" if major < 20 else str(minor)
+    tag = f"{'docker-' if major >= 29 else ''}v{major}.{minor_text}.{patch}"
+    why = "from 29.0 the engine's tags are docker-vX.Y.Z" if major >= 29 else "moby tags releases vX.Y.Z"
+    return f"'{ref}' is not a moby tag ({why}); did you mean {tag}?"
+
+
+def _line(version: Version) -> str:
+    # 19.03 and 20.10 are release lines of their own; from 23.0 a line is a major version.
+    return str(Version(version.major, version.minor)) if version.major < 23 else str(version.major)
+
+
+def _check_release(ref: str, version: Version, release: Release) -> tuple[list[Finding], list[Finding]]:
+    """A release tag against the facts table: known, refused (not a release), or new (a warning)."""
+    if release.facts is not None or "-" in ref.removeprefix("docker-"):
+        return [], []  # a known release, or a pre-release (the table holds releases only)
+    from mobyci.families import facts
+
+    made = facts.table().made
+    line = facts.same_major(version)
+    at: Loc = ("moby", "ref")
+    if line and not facts.is_newer(version, line[-1]):
+        near = " or ".join(facts.nearest(version))
+        return [(at, f"{ref} is not a moby release (facts table of {made}); did you mean {near}?")], []
+    if line and not facts.line_is_open(line[-1]):
+        newest = line[-1]
+        return [
+            (
+                at,
+                f"{ref} is not a moby release: the {_line(version)} line's newest is {newest.tag} of {newest.date}, "
+                f"and it had no release in the year before the facts table was made ({made}); "
+                f"did you mean {newest.tag}?",
+            )
+        ], []
+    newest_text = f" (newest of its line: {line[-1].tag})" if line else ""
+    return [], [
+        (
+            at,
+            f"{ref} is newer than every release in mobyci's facts table of {made}{newest_text}: taken for family "
+            f"{release.family.name} with that family's defaults; if its tree differs, set moby.family, and "
+            "a newer mobyci may know the release",
+        )
+    ]
+
+
+def _is_prefix(family: str, version: str) -> bool:
+    """A family written as a version must be a prefix of the tag's version ("23.0" of "23.0.18")."""
+    if not family[:1].isdigit() or "-" in family:
+        return True
+    want = family.removesuffix(".x").split(".")
+    have = version.split(".")
+    return [int(p) for p in want] == [int(p) for p in have[: len(want)]]
+
+
+def _check_targets(
+    spec: Spec, release: Release | None, today: datetime.date | None
+) -> tuple[list[Finding], list[Finding]]:
+    findings: list[Finding] = []
+    warnings: list[Finding] = []
+    seen: set[str] = set()
+    for index, target in enumerate(spec.targets):
+        at: Loc = ("targets", index)
+        if target.name in seen:
+            findings.append(((*at, "name"), f"target {target.name} is listed twice: merge the two entries"))
+        seen.add(target.name)
+        if target.platforms is not None and target.name != "cross":
+            findings.append(((*at, "platforms"), f"only the cross target takes platforms, not {target.name}"))
+        if target.distros is not None and target.name not in ("rpm", "deb"):
+            findings.append(((*at, "distros"), f"only the rpm and deb targets take distros, not {target.name}"))
+        if target.name in ("rpm", "deb") and not target.distros:
+            findings.append(((*at, "distros"), f"required: list the distros to build {target.name} packages for"))
+        if release is None:
+            continue
+        if target.name == "cross" and target.platforms:
+            what = (
+                f"{release.facts.tag} (its tree's cross build)"
+                if release.facts is not None
+                else f"family {release.family.name}"
+            )
+            findings += _not_in((*at, "platforms"), target.platforms, release.cross_platforms, what)
+        if target.name in ("rpm", "deb") and target.distros:
+            packaging = release.packaging
+            valid = packaging.rpm if target.name == "rpm" else packaging.deb
+            findings += _not_in(
+                (*at, "distros"),
+                target.distros,
+                valid,
+                f"docker-ce-packaging branch {packaging.branch} (family {release.family.name})",
+            )
+            # Only package targets pay for the lifecycle table and the clock.
+            from mobyci.families import lifecycle
+
+            day = today if today is not None else lifecycle.today()
+            for position, distro in enumerate(target.distros):
+                if distro not in valid:
+                    continue
+                problem = lifecycle.problem(distro, day)
+                if problem:
+                    findings.append(((*at, "distros", position), problem))
+                heads_up = lifecycle.warning(distro, day)
+                if heads_up:
+                    warnings.append(((*at, "distros", position), heads_up))
+    return findings, warnings
+
+
+def _not_in(at: Loc, values: list[str], valid: tuple[str, ...], what: str) -> list[Finding]:
+    findings: list[Finding] = []
+    for index, value in enumerate(values):
+        if value not in valid:
+            close = _suggestion(value, valid)
+            hint = f"did you mean '{close}'? Supported: " if close else "use one of "
+            findings.append(((*at, index), f"'{value}' is not supported by {what}: {hint}{', '.join(valid)}"))
+        elif values.index(value) != index:
+            findings.append(((*at, index), f"'{value}' is listed twice: remove one"))
+    return findings
+
+
+def _suggestion(value: str, valid: tuple[str, ...]) -> str | None:
+    """The valid value `value` is most likely a typo of, if any. centos-7 is another release than centos-9, not a
+    typo of it (a close value that differs only in its digits means: no suggestion); linux/arm46 is a typo of
+    linux/arm64 (the same digits in another order)."""
+    import difflib  # only a spec with problems pays for it
+
+    def letters(text: str) -> str:
+        return re.sub(r"\d", "", text)
+
+    def digits(text: str) -> list[str]:
+        return sorted(re.sub(r"\D", "", text))
+
+    close = difflib.get_close_matches(value, valid, n=3, cutoff=0.7)
+    same_letters = [c for c in close if letters(c) == letters(value)]
+    if same_letters:
+        return next((c for c in same_letters if digits(c) == digits(value)), None)
+    return close[0] if close else None
+
+
+def _check_registry(spec: Spec) -> list[Finding]:
+    registry = spec.mirrors.registry
+    gitlab = spec.ci.gitlab
+    if registry is None or urlsplit(registry).path in ("", "/") or gitlab.runner != "dind":
+        return []
+    if int(gitlab.docker_version.split(".")[0]) < 25:
+        return [
+            (
+                ("mirrors", "registry"),
+                f"docker {gitlab.docker_version} (ci.gitlab.docker_version) refuses a registry mirror with a "
+                "path: give only https://host[:port], or use docker 25 or newer",
+            )
+        ]
+    return []
+
+
+def _host_root(url: str) -> bool:
+    """https://github.com: a whole host written without the '/' that makes a key a prefix rewrite."""
+    return "://" in url and not urlsplit(url).path
+
+
+def _check_rewrites(name: str, mapping: dict[str, str], keep_under: dict[str, str] | None = None) -> list[Finding]:
+    """`keep_under`: git prefixes; a download under one may map to itself (kept at its origin, not cloned)."""
+    findings: list[Finding] = []
+    for source, target in mapping.items():
+        at: Loc = ("mirrors", name, source)
+        both_exact = not source.endswith("/") and not target.endswith("/")
+        if name == "git" and both_exact and (_host_root(source) or _host_root(target)):
+            # As an exact repository, https://github.com matches no clone URL: the build would go to GitHub.
+            findings.append(
+                (
+                    at,
+                    f"'{source}' is a whole host, not one repository: write the prefix rewrite with a trailing '/' "
+                    f'("{source.rstrip("/")}/": "{target.rstrip("/")}/")',
+                )
+            )
+        elif source.endswith("/") != target.endswith("/"):
+            findings.append(
+                (
+                    at,
+                    f"'{source}' and '{target}' must both end with '/' (a prefix rewrite) or both not "
+                    "(an exact repository)",
+                )
+            )
+        elif source == target and not any(g.endswith("/") and source.startswith(g) for g in keep_under or {}):
+            findings.append((at, f"'{source}' is mapped to itself: remove the entry"))
+    return findings
+
+
+def _check_apt(spec: Spec, release: Release | None) -> list[Finding]:
+    if release is None:
+        return []
+    from mobyci.spec.apt import apt_problem
+
+    problem = apt_problem(spec.mirrors, release)
+    return [] if problem is None else [(("mirrors", "apt"), problem)]
+
+
+def _check_outputs(spec: Spec) -> list[Finding]:
+    # Two outputs on one file: `--all` would write it twice and `--all --check` would find it stale forever.
+    seen: dict[str, str] = {}
+    findings: list[Finding] = []
+    for kind, path in spec.outputs.as_dict().items():
+        if path is None:
+            continue
+        key = posixpath.normpath(path.replace("\\", "/"))
+        if key in seen:
+            findings.append(
+                (
+                    ("outputs", kind),
+                    f"'{path}' is already the file of outputs.{seen[key]}: give each output its own file",
+                )
+            )
+        seen.setdefault(key, kind)
+    return findings
+
+
+def git_auth_prefixes(spec: Spec) -> list[str]:
+    """The git mirror URLs (https/http targets of mirrors.git) that mirrors.git_auth logs in to."""
+    targets = [target for target in spec.mirrors.git.values() if target.startswith(("https://", "http://"))]
+    return sorted(dict.fromkeys(targets))
+
+
+def _check_logins(spec: Spec) -> list[Finding]:
+    findings: list[Finding] = []
+    if spec.mirrors.git_auth is not None and not git_auth_prefixes(spec):
+        findings.append(
+            (
+                ("mirrors", "git_auth"),
+                "only applies to https git mirrors: add one to mirrors.git, or remove this key (an ssh mirror logs "
+                "in with the runner's own key)",
+            )
+        )
+    if spec.mirrors.registry_auth is not None and spec.mirrors.registry is None:
+        findings.append(
+            (("mirrors", "registry_auth"), "only applies with mirrors.registry: set the mirror or remove this key")
+        )
+    return findings
+
+
+def login_warnings(spec: Spec, release: Release) -> list[Finding]:
+    """What a login cannot reach: moby's own Docker build has no build secret to carry it."""
+    warnings: list[Finding] = []
+    if spec.mirrors.git_auth is not None:
+        warnings.append(
+            (
+                ("mirrors", "git_auth"),
+                "used by the pipeline's own clones only; the git clones inside moby's Docker build (Dockerfile, "
+                "hack/dockerfile/install/*.installer) cannot carry credentials without a build secret, so the "
+                "mirror must serve those repositories without a login (docs/mirrors.md)",
+            )
+        )
+    if spec.mirrors.registry_auth is not None:
+        where = (
+            "by BuildKit in the build jobs"
+            if release.family.build_style == "bake"
+            else f"nowhere in family {release.family.name}: mobyci logs in only in the bake build jobs of families "
+            "23.0 and later"
+        )
+        warnings.append(
+            (
+                ("mirrors", "registry_auth"),
+                f"the login is used {where}; the frozen-image download inside moby's Docker build cannot carry it "
+                "(no build secret), so the mirror must serve those images without a login (docs/mirrors.md)",
+            )
+        )
+    return warnings
+
+
+# Placeholders that mobyci's own starter specs (templates/init/*.yaml) ask the user to replace.
+_PLACEHOLDER_RE = re.compile(r"YOUR[-_][A-Z]+")
+
+
+def _apt_text(apt: str | AptMirrors | None) -> str | None:
+    """mirrors.apt as one text: a mapping's URLs joined."""
+    if isinstance(apt, AptMirrors):
+        return " ".join(url for url in apt.as_dict().values() if url)
+    return apt
+
+
+def _check_placeholders(spec: Spec) -> list[Finding]:
+    mirrors = spec.mirrors
+    values: list[tuple[Loc, str | None]] = [
+        (("mirrors", "apt"), _apt_text(mirrors.apt)),
+        (("mirrors", "registry"), mirrors.registry),
+        (("mirrors", "goproxy"), mirrors.goproxy),
+        (("mirrors", "alpine"), mirrors.alpine),
+        (("mirrors", "pypi"), mirrors.pypi),
+        (("proxy", "http"), spec.proxy.http),
+        (("proxy", "https"), spec.proxy.https),
+        (("moby", "repo"), spec.moby.repo),
+        *((("mirrors", "git", key), f"{key} {value}") for key, value in mirrors.git.items()),
+        *((("mirrors", "downloads", key), f"{key} {value}") for key, value in mirrors.downloads.items()),
+    ]
+    findings: list[Finding] = []
+    for at, value in values:
+        found = _PLACEHOLDER_RE.search(value or "")
+        if found:
+            findings.append(
+                (
+                    at,
+                    f"{found.group()} is the starter spec's placeholder: put your own address here (or remove the key)",
+                )
+            )
+    return findings
+
+
+_RUNNER_FORM = {"gitlab": "[<runner tag>]", "buildkite": "<agent queue>", "github": "[<runs-on label>]"}
+
+
+def _output_systems(spec: Spec) -> tuple[str, ...] | None:
+    """The CI systems the spec renders for (its `outputs:`), or None when it does not say."""
+    from mobyci.formats import FORMATS
+
+    listed = spec.outputs.as_dict()
+    written = {entry.system for entry in FORMATS.values() if listed.get(entry.outputs_key) is not None}
+    named = tuple(system for system in SYSTEMS if system in written)
+    return named or None
+
+
+def runner_findings(spec: Spec, systems: tuple[str, ...] | None) -> list[Finding]:
+    """Jobs that need a runner architecture the CI systems do not have (ci.<system>.runners).
+
+    `systems`: each of them must have it; None (the spec does not say which it renders for): at least one, and
+    `mobyci render` checks the one it renders (render.py)."""
+    findings: list[Finding] = []
+    for index, target in enumerate(spec.targets):
+        if target.name != "deb":
+            continue
+        for position, distro in enumerate(target.distros or ()):
+            if not needs_arm(distro):
+                continue
+            have = {system for system in SYSTEMS if "arm" in getattr(spec.ci, system).runners}
+            missing = [s for s in systems if s not in have] if systems is not None else ([] if have else ["any"])
+            if not missing:
+                continue
+            wanted = SYSTEMS if missing == ["any"] else missing
+            fixes = ", ".join(f"ci.{system}.runners: {{arm: {_RUNNER_FORM[system]}}}" for system in wanted)
+            findings.append(
+                (
+                    ("targets", index, "distros", position),
+                    f"{distro} packages build in balenalib/rpi-raspbian, an image only for 32-bit arm, and no runner "
+                    f"takes them: add {fixes} (a 32-bit arm runner, or an arm64 one whose CPU runs 32-bit code)",
+                )
+            )
+    return findings
+
+
+def unmirrored_distros(spec: Spec) -> list[Finding]:
+    """Package images whose package manager reaches the distro's own hosts, behind mirrors: a warning each."""
+    if not mirrors_in_use(spec.mirrors):
+        return []
+    findings: list[Finding] = []
+    for index, target in enumerate(spec.targets):
+        for position, distro in enumerate(target.distros or ()):
+            if serving_setting(spec.mirrors, distro) is not None:
+                continue
+            archive = distro_archive(distro)
+            via = " (through the proxy)" if spec.proxy.http or spec.proxy.https else " directly"
+            fix = f"set {archive.setting}" if archive.setting else "allow those hosts through the firewall or proxy"
+            if distro.startswith("debian-") and spec.mirrors.apt is not None:
+                fix = "mirrors.apt does not serve this release ('archive' serves archived releases only)"
+            findings.append(
+                (
+                    ("targets", index, "distros", position),
+                    f"no mirror for {distro}'s archive: its package image reaches {', '.join(archive.hosts)}{via}: "
+                    f"{fix}",
+                )
+            )
+    return findings
+
+
+def warn_spec(spec: Spec, release: Release) -> list[Finding]:
+    """What validates but will likely fail on a real runner: (key path, message), reported as warnings."""
+    from mobyci.families.touchpoints import TOUCHPOINTS
+
+    findings: list[Finding] = []
+    git, downloads = spec.mirrors.git, spec.mirrors.downloads
+    for url, where in TOUCHPOINTS[release.family.name].github_downloads:
+        prefix = max((s for s in git if s.endswith("/") and url.startswith(s)), key=len, default=None)
+        if prefix is None or any(url.startswith(s) for s in downloads):
+            continue
+        findings.append(
+            (
+                ("mirrors", "git", prefix),
+                f"would rewrite the download {url} ({where}) to {git[prefix]}{url[len(prefix) :]}: GitHub's "
+                "/archive/ and /releases/download/ layouts are not served by git mirrors (GitLab uses /-/archive/); "
+                f"map it in mirrors.downloads (a longer prefix wins), e.g. '{url.rsplit('/', 1)[0]}/': your file "
+                "mirror, or the same URL to keep it at GitHub through the proxy",
+            )
+        )
+    findings += _apt_https_warning(spec, release)
+    mirrored = any(v for v in spec.mirrors.as_dict().values() if v not in (True, None))
+    if mirrored and spec.ci.gitlab.image_prefix is None and spec.ci.gitlab.runner == "dind":
+        findings.append(
+            (
+                ("ci", "gitlab"),
+                f"mirrors are set but ci.gitlab.image_prefix is not: GitLab runners pull docker:"
+                f"{spec.ci.gitlab.docker_version}-cli, docker:{spec.ci.gitlab.docker_version}-dind and "
+                "python:3.12-slim from Docker Hub; behind a firewall set image_prefix to your registry's Docker "
+                "Hub proxy (or $CI_DEPENDENCY_PROXY_GROUP_IMAGE_PREFIX)",
+            )
+        )
+    return [(at, one_line(message)) for at, message in findings]
+
+
+def _apt_https_warning(spec: Spec, release: Release) -> list[Finding]:
+    from mobyci.families.touchpoints import TOUCHPOINTS
+    from mobyci.spec.apt import apt_sources
+
+    sources = apt_sources(spec.mirrors, release)
+    plain_debian = [s for s in TOUCHPOINTS[release.family.name].apt_unhooked_stages if s != "base"]
+    if sources is None or not plain_debian or not any(u.startswith("https://") for u in sources[:2]):
+        return []
+    if spec.tls.ca_certs:  # the CA rule writes a bundle into those stages (tls.ca_certs)
+        return []
+    return [
+        (
+            ("mirrors", "apt"),
+            f"the {', '.join(plain_debian)} stage builds FROM a plain debian image, which has no ca-certificates: "
+            "apt there cannot verify an https mirror. Serve it over http too (apt checks the signed Release files) "
+            "and write the http URL, or name the mirror's CA in tls.ca_certs (it is then written into that stage)",
+        )
+    ]
