@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic_core import PydanticCustomError
 
 from mobyci import commands, formats
+from mobyci.spec.core import PydanticCustomError
 
 app = typer.Typer(
     name="mobyci",

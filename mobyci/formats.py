@@ -31,6 +31,10 @@ class Format(NamedTuple):
     default_output: str  # where the file conventionally lives, relative to the repository root
     # The CI system's own settings block in the spec (ci.<settings>), and its limits; drop-ins share their system's.
     settings: str
+    # Its `outputs.<key>` entry's description, for the spec's schema and `mobyci schema`.
+    output_description: str
+    # The class in mobyci/spec/model.py that declares the ci.<settings> block (drop-ins share their system's).
+    settings_model: str
     limits: tuple[Limit, ...] = ()
 
     @property
@@ -69,7 +73,17 @@ _BUILDKITE_LIMITS = (
 )
 
 _ENTRIES = (
-    Format("gitlab", "gitlab", "mobyci.emit.gitlab", "render_gitlab", ".gitlab-ci.yml", "gitlab", _GITLAB_LIMITS),
+    Format(
+        "gitlab",
+        "gitlab",
+        "mobyci.emit.gitlab",
+        "render_gitlab",
+        ".gitlab-ci.yml",
+        "gitlab",
+        "GitLab pipeline, usually .gitlab-ci.yml.",
+        "GitLab",
+        _GITLAB_LIMITS,
+    ),
     Format(
         "buildkite",
         "buildkite",
@@ -77,9 +91,20 @@ _ENTRIES = (
         "render_buildkite",
         ".buildkite/pipeline.yml",
         "buildkite",
+        "Buildkite pipeline, usually .buildkite/pipeline.yml.",
+        "Buildkite",
         _BUILDKITE_LIMITS,
     ),
-    Format("github", "github", "mobyci.emit.github", "render_github", ".github/workflows/mobyci.yml", "github"),
+    Format(
+        "github",
+        "github",
+        "mobyci.emit.github",
+        "render_github",
+        ".github/workflows/mobyci.yml",
+        "github",
+        "GitHub Actions workflow, usually .github/workflows/mobyci.yml.",
+        "GitHub",
+    ),
     Format(
         "gitlab-include",
         "gitlab",
@@ -87,6 +112,9 @@ _ENTRIES = (
         "render_gitlab_include",
         ".gitlab/mobyci.yml",
         "gitlab",
+        "GitLab jobs to include: from an existing .gitlab-ci.yml (no workflow, default, stages or global variables; "
+        "job names and stages start with mobyci-), e.g. .gitlab/mobyci.yml.",
+        "GitLab",
     ),
     Format(
         "buildkite-group",
@@ -95,6 +123,9 @@ _ENTRIES = (
         "render_buildkite_group",
         ".buildkite/mobyci.yml",
         "buildkite",
+        "One Buildkite group step to `buildkite-agent pipeline upload` from an existing pipeline (no top-level env; "
+        "step keys start with mobyci-), e.g. .buildkite/mobyci.yml.",
+        "Buildkite",
     ),
 )
 FORMATS: dict[str, Format] = {entry.name: entry for entry in _ENTRIES}

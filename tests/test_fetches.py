@@ -21,6 +21,7 @@ from mobyci.families.fetchscan import scan
 from mobyci.load.reader import load_text
 from mobyci.plan.fetches import build_inventory, plan_inventory, stored_list
 from tests.helpers import ROOT
+from tests.helpers.families import NEWEST_TAG
 
 TREES = ROOT / "tests" / "fixtures" / "trees"
 MOBY_GIT = os.environ.get("MOBYCI_MOBY_GIT")
@@ -85,8 +86,7 @@ def _check(files: dict[str, str], spec_text: str) -> None:
 
 @pytest.mark.parametrize("family", sorted(p.name for p in TREES.iterdir()))
 def test_every_github_url_of_a_fixture_tree_is_listed_and_mirrored(family: str) -> None:
-    ref = {"19.03": "v19.03.12", "20.10": "v20.10.27", "23.0": "v23.0.18", "24.0": "v24.0.9", "25-28": "v28.5.2"}
-    _check(_tree_files(TREES / family), _spec(ref.get(family, "master"), family="" if family in ref else family))
+    _check(_tree_files(TREES / family), _spec(NEWEST_TAG[family]))
 
 
 def _git(*args: str) -> str:

@@ -188,3 +188,15 @@ def test_the_screenshot_in_the_docs_is_the_plan_of_the_seed_example() -> None:
     shown = doc.split("$ mobyci plan\n", 1)[1].split("```", 1)[0]
     loaded = load_file(str(EXAMPLES / "seed-19.03" / "mobyci.yaml"))
     assert shown.rstrip("\n") == plan_text(make_plan(loaded, "gitlab"), width=80).rstrip("\n")
+
+
+def test_a_rule_s_caveat_reaches_the_plan() -> None:
+    # proxy.mode dockerfile-env writes the proxy as ENV: the rule's caveat is shown where the rule is listed.
+    text = "version: 1\nmoby: {ref: v20.10.27}\nproxy: {http: $CORP_HTTP_PROXY, mode: dockerfile-env}\ntargets: [binary]\n"
+    plan = make_plan(load_text(text))
+    (rule,) = [r for r in plan.rewrites if r.id == "proxy-env"]
+    assert rule.notes == ("the proxy persists in the dev image and its history",)
+    shown = " ".join(plan_text(plan, width=200).split())
+    assert "(note: the proxy persists in the dev image and its history)" in shown
+    plain = make_plan(load_text(text.replace(", mode: dockerfile-env", "")))
+    assert all(not r.notes for r in plain.rewrites)

@@ -35,7 +35,9 @@ def make_plan(
 
     fmt = fmt or system
     output = output or default_output(loaded, fmt)
-    rewrites = tuple(Rewrite(r.id, r.title, tuple(r.files)) for r in (build_rules(loaded) if rules is None else rules))
+    rewrites = tuple(
+        Rewrite(r.id, r.title, tuple(r.files), r.notes) for r in (build_rules(loaded) if rules is None else rules)
+    )
     plan = build_plan(
         loaded,
         rewrites,

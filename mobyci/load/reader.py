@@ -10,12 +10,10 @@ import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import pydantic_core
-
 from mobyci.errors import Problem, SpecError
 from mobyci.families import Release
 from mobyci.load import yamlpos
-from mobyci.spec import compiled
+from mobyci.spec import compiled, core
 from mobyci.spec.checks import check_spec, login_warnings
 from mobyci.spec.compiled import Spec
 from mobyci.spec.frozen import Frozen
@@ -89,7 +87,7 @@ def load_text(text: str, filename: str = "mobyci.yaml", base: Path | None = None
         raise SpecError(problems)
     try:
         spec = validate_data(doc.data)
-    except pydantic_core.ValidationError as exc:
+    except core.ValidationError as exc:
         raise SpecError([_problem(filename, doc, error) for error in _one_branch(exc.errors(), doc.data)]) from None
     release, findings, found_warnings = check_spec(spec)
     if spec.tls.ca_certs:
@@ -119,22 +117,22 @@ def load_text(text: str, filename: str = "mobyci.yaml", base: Path | None = None
 
 
 def validate_data(data: Any) -> Spec:
-    """The spec in `data` (plain YAML values), validated; raises pydantic_core.ValidationError."""
+    """The spec in `data` (plain YAML values), validated; raises core.ValidationError."""
     spec: Spec = _validator().validate_python(data)
     return spec
 
 
 @functools.cache
-def _validator() -> pydantic_core.SchemaValidator:
+def _validator() -> core.SchemaValidator:
     # The committed schema is plain data that every pydantic-core since the oldest one pyproject admits reads the
     # same way (CI runs the whole suite, which compares its verdicts with the models', on the oldest and the
     # pinned pydantic). Only a pydantic-core that refuses it pays for building the schema from the models.
     try:
-        return pydantic_core.SchemaValidator(compiled.SCHEMA)
-    except pydantic_core.SchemaError:
+        return core.SchemaValidator(compiled.SCHEMA)
+    except core.SchemaError:
         from mobyci.spec.compile import live_schema
 
-        return pydantic_core.SchemaValidator(live_schema(vars(compiled)))
+        return core.SchemaValidator(live_schema(vars(compiled)))
 
 
 # A union member as pydantic names it in an error's loc: a validator function on str, or a model class.

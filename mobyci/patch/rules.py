@@ -18,6 +18,7 @@ from mobyci.errors import MobyciError
 from mobyci.families import ARCHIVED_DEBIAN
 from mobyci.families.touchpoints import TOUCHPOINTS, Touchpoints
 from mobyci.spec.apt import AptSources, apt_sources, apt_sources_for
+from mobyci.spec.fields import var_ref_name
 
 if TYPE_CHECKING:
     from mobyci.load.reader import LoadedSpec
@@ -34,8 +35,6 @@ TOKEN_NONE = "token='' # mobyci:registry-tokens (the mirror serves no tokens)"  
 TOKEN_HEADER = '-H "Authorization: Bearer $token"'  # noqa: S105
 TOKEN_HEADER_IF_SET = '${token:+-H "Authorization: Bearer $token"}'  # noqa: S105
 REGISTRY_BASE = "registryBase='https://registry-1.docker.io'"
-
-_VAR_REF = re.compile(r"^\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))$")
 
 
 class Replacement(NamedTuple):
@@ -205,10 +204,10 @@ def debian_apt_lines(mirrors: Mirrors, suite: str) -> list[str] | None:
 
 
 def _proxy_value(value: str, setting: str) -> tuple[Piece, ...]:
-    match = _VAR_REF.match(value)
-    if match is None:
+    name = var_ref_name(value)  # the spec validated it: a reference is a valid name here
+    if name is None:
         return (dockerfile_dq(value),)
-    return (EnvValue(match.group("braced") or match.group("bare"), setting),)
+    return (EnvValue(name, setting),)
 
 
 def _env_line(name: str, pieces: tuple[Piece, ...]) -> tuple[Piece, ...]:

@@ -98,6 +98,7 @@ class Rewrite(NamedTuple):
     id: str
     title: str
     files: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # caveats of the rule (the proxy written as ENV stays in the image)
 
 
 class Applied(NamedTuple):

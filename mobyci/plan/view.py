@@ -35,7 +35,10 @@ def plan_data(plan: Plan) -> dict[str, Any]:
             }
             for job in plan.jobs
         ],
-        "rewrites": [{"id": r.id, "title": r.title, "files": list(r.files)} for r in plan.rewrites],
+        "rewrites": [
+            {"id": r.id, "title": r.title, "files": list(r.files), **({"notes": list(r.notes)} if r.notes else {})}
+            for r in plan.rewrites
+        ],
         "environment": [{"name": name, "value": value} for name, value in _environment(plan)],
         "build_args": list(plan.build_args),
         "ci_variables": list(plan.ci_variables),
@@ -104,7 +107,10 @@ def _sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
         overview.append(("variant", release.variant.note))
     jobs = [(job.name, _job_text(plan, job)) for job in plan.jobs]
     applied = [(a.key, f"{a.value}: {a.where}") for a in plan.applied] or [("-", "no mirrors or proxies")]
-    rewrites = [(r.id, f"{r.title}: {', '.join(r.files)}") for r in plan.rewrites] or [("-", "no mirror rewrites")]
+    rewrites = [
+        (r.id, f"{r.title}: {', '.join(r.files)}" + "".join(f" (note: {note})" for note in r.notes))
+        for r in plan.rewrites
+    ] or [("-", "no mirror rewrites")]
     env = list(_environment(plan)) or [("-", "no proxy or build environment")]
     sections = [
         (f"Build (for {_SYSTEM_NAMES[plan.system]})", overview),

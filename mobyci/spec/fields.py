@@ -9,11 +9,13 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic_core import PydanticCustomError, ValidationError
-from pydantic_core.core_schema import ValidatorFunctionWrapHandler
+from mobyci.spec.core import PydanticCustomError, ValidationError
+
+if TYPE_CHECKING:
+    from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from mobyci.errors import one_line
 from mobyci.families.versions import COMMIT_RE

@@ -7,10 +7,11 @@ the JSON Schema that editors use (`mobyci schema`); README's spec table says the
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WrapValidator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WrapValidator, create_model
 
+from mobyci.formats import FORMATS
 from mobyci.spec import fields
 
 DEFAULT_REPO = "https://github.com/moby/moby.git"
@@ -308,29 +309,29 @@ class Tls(_Model):
     )
 
 
-class Outputs(_Model):
-    """Files `mobyci render --all` writes and `--all --check` keeps current, relative to the repository root
-    (the spec's git top-level, else the spec's directory)."""
-
-    gitlab: OutputPath | None = Field(None, description="GitLab pipeline, usually .gitlab-ci.yml.")
-    buildkite: OutputPath | None = Field(None, description="Buildkite pipeline, usually .buildkite/pipeline.yml.")
-    github: OutputPath | None = Field(
-        None, description="GitHub Actions workflow, usually .github/workflows/mobyci.yml."
-    )
-    patch: OutputPath | None = Field(None, description="The patch script alone, e.g. ci/mobyci-patch.sh.")
-    gitlab_include: OutputPath | None = Field(
-        None,
-        description="GitLab jobs to include: from an existing .gitlab-ci.yml (no workflow, default, stages or "
-        "global variables; job names and stages start with mobyci-), e.g. .gitlab/mobyci.yml.",
-    )
-    buildkite_group: OutputPath | None = Field(
-        None,
-        description="One Buildkite group step to `buildkite-agent pipeline upload` from an existing pipeline "
-        "(no top-level env; step keys start with mobyci-), e.g. .buildkite/mobyci.yml.",
-    )
+# The outputs: keys and the ci.<system> blocks come from the format registry (mobyci/formats.py), so a CI system
+# added there gets both; its settings block is the class its entry names, declared above.
+def _output(description: str) -> Any:
+    return (OutputPath | None, Field(None, description=description))
 
 
-class CI(_Model):
+# The CI systems' own pipelines, the patch script, then the drop-in forms (the order `render --all` writes them).
+_OUTPUTS: dict[str, Any] = {
+    e.outputs_key: _output(e.output_description) for e in FORMATS.values() if e.name == e.system
+}
+_OUTPUTS["patch"] = _output("The patch script alone, e.g. ci/mobyci-patch.sh.")
+_OUTPUTS |= {e.outputs_key: _output(e.output_description) for e in FORMATS.values() if e.name != e.system}
+Outputs = create_model(
+    "Outputs",
+    __base__=_Model,
+    __doc__="""Files `mobyci render --all` writes and `--all --check` keeps current, relative to the repository root
+    (the spec's git top-level, else the spec's directory).""",
+    __module__=__name__,
+    **_OUTPUTS,
+)
+
+
+class _CISettings(_Model):
     """Settings shared by every CI system, then one block per system."""
 
     timeout: Duration = Field("2h", description="Time limit of each build job ('2h', '1h 30m').")
@@ -347,9 +348,13 @@ class CI(_Model):
         "URL of a wheel. Default: mobyci== the version that rendered the pipeline. The check re-renders, so "
         "install the version you render with.",
     )
-    gitlab: GitLab = Field(default_factory=GitLab)
-    buildkite: Buildkite = Field(default_factory=Buildkite)
-    github: GitHub = Field(default_factory=GitHub)
+
+
+_SETTINGS: dict[str, Any] = {
+    e.settings: (globals()[e.settings_model], Field(default_factory=globals()[e.settings_model]))
+    for e in FORMATS.values()
+}
+CI = create_model("CI", __base__=_CISettings, __doc__=_CISettings.__doc__, __module__=__name__, **_SETTINGS)
 
 
 class Spec(_Model):
