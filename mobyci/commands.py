@@ -203,7 +203,7 @@ def schema(output: Path | None) -> None:
 
 
 def patch(spec: Path, output: Path | None, apply: Path | None, check: Path | None, force: bool) -> None:
-    from mobyci.patch.run import apply_patch
+    from mobyci.patch.apply import apply_patch
 
     spec = spec_path(spec)  # generated files name the file that was read (mobyci.yml when that is the one)
     _refuse_stdin(spec)

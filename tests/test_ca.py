@@ -19,7 +19,7 @@ import pytest
 from mobyci.emit.render import render_pipeline
 from mobyci.errors import MobyciError, SpecError
 from mobyci.load.reader import load_text
-from mobyci.patch.run import apply_patch
+from mobyci.patch.apply import apply_patch
 from mobyci.patch.script import build_patch_script
 from tests.helpers import ROOT
 from tests.helpers import pipeline_checks as pc

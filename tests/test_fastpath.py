@@ -158,8 +158,8 @@ def test_render_imports_neither_typer_nor_pydantics_model_layer(tmp_path: Path, 
     spec.write_text(base_spec)
     loaded = _modules_after(["render", str(spec)])
     assert "mobyci.emit.gitlab" in loaded
-    # Rendering writes the sh script; running it on a tree (mobyci.patch.run) is for --apply/--check only.
-    assert {"typer", "pydantic.main", "rich", "mobyci.patch.run"} & loaded == set()
+    # Rendering writes the sh script; running it on a tree (mobyci.patch.apply) is for --apply/--check only.
+    assert {"typer", "pydantic.main", "rich", "mobyci.patch.apply"} & loaded == set()
 
 
 def test_fast_path_exit_codes_and_messages(tmp_path: Path, base_spec: str) -> None:

@@ -50,7 +50,7 @@ def test_seed_plan_shows_the_archive_mirror_criu_mapping_and_pypi(
 
 def test_criu_tarball_is_not_sent_to_the_git_mirror(tmp_path: Path) -> None:
     """In the patched v19.03.12 Dockerfile (fixture tree) the criu URL keeps its downloads mapping; clones move."""
-    from mobyci.patch.run import apply_patch
+    from mobyci.patch.apply import apply_patch
 
     tree = tmp_path / "moby"
     import shutil

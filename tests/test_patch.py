@@ -23,8 +23,8 @@ from mobyci import __version__
 from mobyci.cli import app
 from mobyci.errors import MobyciError
 from mobyci.load.reader import LoadedSpec, load_text
+from mobyci.patch.apply import apply_patch
 from mobyci.patch.rules import Rule, build_rules
-from mobyci.patch.run import apply_patch
 from mobyci.patch.script import build_patch_script
 from tests.helpers import reference_patch as reference
 from tests.helpers.families import NEWEST_TAG

@@ -192,7 +192,9 @@ def test_the_screenshot_in_the_docs_is_the_plan_of_the_seed_example() -> None:
 
 def test_a_rule_s_caveat_reaches_the_plan() -> None:
     # proxy.mode dockerfile-env writes the proxy as ENV: the rule's caveat is shown where the rule is listed.
-    text = "version: 1\nmoby: {ref: v20.10.27}\nproxy: {http: $CORP_HTTP_PROXY, mode: dockerfile-env}\ntargets: [binary]\n"
+    text = (
+        "version: 1\nmoby: {ref: v20.10.27}\nproxy: {http: $CORP_HTTP_PROXY, mode: dockerfile-env}\ntargets: [binary]\n"
+    )
     plan = make_plan(load_text(text))
     (rule,) = [r for r in plan.rewrites if r.id == "proxy-env"]
     assert rule.notes == ("the proxy persists in the dev image and its history",)

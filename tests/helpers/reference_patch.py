@@ -1,6 +1,6 @@
 """A Python reference of the patch engine, for tests only: the generated sh script is the engine.
 
-It follows the steps written down in mobyci/patch/run.py, in Python; tests/test_patch_property.py
+It follows the steps written down in mobyci/patch/apply.py, in Python; tests/test_patch_property.py
 compares the script's results (under dash and busybox) with this one's for arbitrary rules and files, and
 tests/test_patch.py does on every family's fixture tree. Nothing in mobyci imports it.
 """
