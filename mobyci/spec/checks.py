@@ -222,16 +222,21 @@ def _check_targets(
         if target.name in ("rpm", "deb") and target.distros:
             packaging = release.packaging
             valid = packaging.rpm if target.name == "rpm" else packaging.deb
+            # Only package targets pay for the lifecycle table and the clock.
+            from mobyci.families import lifecycle
+
+            day = today if today is not None else lifecycle.today()
+            # The hint offers only distros whose package repositories still exist: an old branch's list names
+            # distros that are refused anyway.
+            usable = tuple(distro for distro in valid if lifecycle.problem(distro, day) is None)
             findings += _not_in(
                 (*at, "distros"),
                 target.distros,
                 valid,
                 f"docker-ce-packaging branch {packaging.branch} (family {release.family.name})",
+                offered=usable,
+                none_offered="none of its distros still has package repositories: build a newer moby release",
             )
-            # Only package targets pay for the lifecycle table and the clock.
-            from mobyci.families import lifecycle
-
-            day = today if today is not None else lifecycle.today()
             for position, distro in enumerate(target.distros):
                 if distro not in valid:
                     continue
@@ -244,13 +249,26 @@ def _check_targets(
     return findings, warnings
 
 
-def _not_in(at: Loc, values: list[str], valid: tuple[str, ...], what: str) -> list[Finding]:
+def _not_in(
+    at: Loc,
+    values: list[str],
+    valid: tuple[str, ...],
+    what: str,
+    *,
+    offered: tuple[str, ...] | None = None,
+    none_offered: str = "",
+) -> list[Finding]:
+    """`offered`: the valid values worth suggesting (default: all); `none_offered`: the hint when there are none."""
     findings: list[Finding] = []
+    offered = valid if offered is None else offered
     for index, value in enumerate(values):
         if value not in valid:
-            close = _suggestion(value, valid)
-            hint = f"did you mean '{close}'? Supported: " if close else "use one of "
-            findings.append(((*at, index), f"'{value}' is not supported by {what}: {hint}{', '.join(valid)}"))
+            close = _suggestion(value, offered)
+            if not offered:
+                hint = none_offered
+            else:
+                hint = (f"did you mean '{close}'? Supported: " if close else "use one of ") + ", ".join(offered)
+            findings.append(((*at, index), f"'{value}' is not supported by {what}: {hint}"))
         elif values.index(value) != index:
             findings.append(((*at, index), f"'{value}' is listed twice: remove one"))
     return findings

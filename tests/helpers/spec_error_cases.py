@@ -320,7 +320,19 @@ CASES: list[tuple[str, str, list[str]]] = [
         "version: 1\nmoby: {ref: v27.5.1}\ntargets:\n  - name: rpm\n    distros: [centos-7]\n",
         [
             "mobyci.yaml:5:15: targets[0].distros[0]: 'centos-7' is not supported by docker-ce-packaging branch "
-            "27.x (family 25-28): use one of centos-9, centos-10, fedora-40, fedora-41, rhel-8, rhel-9"
+            "27.x (family 25-28): use one of centos-9, centos-10, rhel-8, rhel-9"
+        ],
+    ),
+    (
+        # Only distros that still have package repositories are offered (the tests' day is 2026-12-01): the
+        # branch (deb/ on docker-ce-packaging 20.10) also lists debian-buster, raspbian-buster and ubuntu-kinetic,
+        # whose repositories are gone.
+        "distro-hint-offers-live-distros-only",
+        "version: 1\nmoby: {ref: v20.10.27}\ntargets:\n  - name: deb\n    distros: [debian-busterx]\n",
+        [
+            "mobyci.yaml:5:15: targets[0].distros[0]: 'debian-busterx' is not supported by docker-ce-packaging "
+            "branch 20.10 (family 20.10): did you mean 'debian-bullseye'? Supported: debian-bullseye, "
+            "raspbian-bullseye, ubuntu-bionic, ubuntu-focal, ubuntu-jammy"
         ],
     ),
     (
@@ -543,7 +555,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         [
             "mobyci.yaml:4:27: targets[0].distros[0]: 'ubuntu-jamy' is not supported by docker-ce-packaging branch "
             "27.x (family 25-28): did you mean 'ubuntu-jammy'? Supported: debian-bookworm, debian-bullseye, "
-            "raspbian-bookworm, raspbian-bullseye, ubuntu-focal, ubuntu-jammy, ubuntu-noble, ubuntu-oracular"
+            "raspbian-bookworm, raspbian-bullseye, ubuntu-focal, ubuntu-jammy, ubuntu-noble"
         ],
     ),
     (
