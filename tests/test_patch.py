@@ -589,3 +589,15 @@ def test_a_tree_named_like_an_option(tmp_path: Path, monkeypatch: pytest.MonkeyP
     outcome = run_apply(loaded_for("29", "mirrors:\n  goproxy: https://goproxy.example.com\n"), Path("-tree"), {})
     assert (outcome.code, outcome.stdout[-1]) == (0, "patched 1 file")
     assert "# mobyci:goproxy" in (tmp_path / "-tree" / "Dockerfile").read_text()
+
+
+def test_the_script_run_by_hand_on_a_tree_named_like_an_option(tmp_path: Path) -> None:
+    # `sh mobyci-patch.sh -- -tree` as a user types it: the script itself must not hand "-tree/…" to grep or cp.
+    if DASH is None:
+        pytest.skip("dash is not installed")
+    copy_tree("29", tmp_path / "-tree")
+    script = tmp_path / "p.sh"
+    script.write_text(build_patch_script(loaded_for("29", "mirrors:\n  goproxy: https://goproxy.example.com\n")))
+    done = subprocess.run([DASH, str(script), "--", "-tree"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "# mobyci:goproxy" in (tmp_path / "-tree" / "Dockerfile").read_text()
