@@ -35,6 +35,7 @@ from mobyci.plan.notes import applied_mirrors, ca_places, plan_notes
 from mobyci.plan.shell import (
     apt_env,
     build_args_flags,
+    clone_lines,
     git_auth_lines,
     ref_version_lines,
     registry_login_lines,
@@ -245,15 +246,12 @@ def _checked_files(loaded: LoadedSpec, output: str) -> list[str]:
 
 def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tuple[str, ...]) -> Job:
     spec, family = loaded.spec, loaded.release.family
-    clone = shlex.quote(rewrite_url(spec.moby.repo, spec.mirrors.git))
-    ref = shlex.quote(spec.moby.ref)
+    init, *clone = clone_lines(SOURCE_DIR, rewrite_url(spec.moby.repo, spec.mirrors.git), shlex.quote(spec.moby.ref))
     script = [
         *ca_lines,
         *git_auth_lines(loaded),
-        f"rm -rf {SOURCE_DIR} && git init -q {SOURCE_DIR}",
-        f"git -C {SOURCE_DIR} remote add origin {clone}",
-        f"git -C {SOURCE_DIR} fetch -q --depth 1 origin {ref}",
-        f"git -C {SOURCE_DIR} checkout -q FETCH_HEAD",
+        f"rm -rf {SOURCE_DIR} && {init}",  # a rerun on a shell runner finds the last run's checkout
+        *clone,
         # Short, as moby's own Makefile stamps DOCKER_GITCOMMIT (`git rev-parse --short HEAD`).
         f"git -C {SOURCE_DIR} rev-parse --short HEAD > {GITCOMMIT_FILE}",
         f"sh {PATCH_SCRIPT} {SOURCE_DIR}",

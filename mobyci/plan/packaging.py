@@ -39,7 +39,7 @@ from mobyci.plan import ca
 from mobyci.plan.distromirrors import PATCH_FILE, distro_mirrors, render_packaging_patch
 from mobyci.plan.mirrors import rewrite_url
 from mobyci.plan.model import MAKE_TOOLS, PACKAGES_DIR, SOURCE_ARCHIVE, SOURCE_DIR, Job
-from mobyci.plan.shell import git_auth_lines, sums_line, write_heredoc
+from mobyci.plan.shell import clone_lines, git_auth_lines, sums_line, write_heredoc
 
 __all__ = ["WORK_DIR", "Toolchain", "cli_ref", "packaging_jobs", "run_flags", "toolchain"]
 
@@ -157,15 +157,6 @@ def _make_arg(name: str, value: str) -> str:
     return shlex.quote(f"{name}={value.replace('$', '$$')}")
 
 
-def _clone(path: str, url: str, ref: str) -> list[str]:
-    return [
-        f"git init -q {path}",
-        f"git -C {path} remote add origin {shlex.quote(url)}",
-        f"git -C {path} fetch -q --depth 1 origin {ref}",
-        f"git -C {path} checkout -q FETCH_HEAD",
-    ]
-
-
 def _layout(loaded: LoadedSpec) -> tuple[str, str, str]:
     """The packaging checkout, and where the engine and the CLI go for its branch."""
     root = f"{WORK_DIR}/packaging"
@@ -190,9 +181,9 @@ def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]]) -> Job:
         *ca.job_lines(spec),
         *git_auth_lines(loaded),
         f"rm -rf {WORK_DIR} {SOURCES_ARCHIVE}",
-        *_clone(root, rewrite_url(PACKAGING_REPO, git_mirrors), shlex.quote(packaging.branch)),
+        *clone_lines(root, rewrite_url(PACKAGING_REPO, git_mirrors), shlex.quote(packaging.branch)),
         f'cli_ref="${{{CLI_REF_VAR}:-{default_ref}}}"',
-        *_clone(cli, rewrite_url(CLI_REPO, git_mirrors), '"$cli_ref"'),
+        *clone_lines(cli, rewrite_url(CLI_REPO, git_mirrors), '"$cli_ref"'),
     ]
     extras = EXTRA_SOURCES.get(packaging.branch, ())
     if extras:

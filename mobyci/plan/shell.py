@@ -113,3 +113,14 @@ def apt_env(loaded: LoadedSpec) -> list[str]:
         return []
     host = sources.debian.removeprefix("http://").removesuffix("/debian")
     return [f"export {knob}={shlex.quote(host)}"]
+
+
+def clone_lines(path: str, url: str, ref: str) -> list[str]:
+    """A shallow checkout of one ref into `path`. `ref` is shell text as given (quoted, or a "$variable");
+    fetching the ref itself works for a branch, a tag and, on hosts that allow it, a commit."""
+    return [
+        f"git init -q {path}",
+        f"git -C {path} remote add origin {shlex.quote(url)}",
+        f"git -C {path} fetch -q --depth 1 origin {ref}",
+        f"git -C {path} checkout -q FETCH_HEAD",
+    ]
