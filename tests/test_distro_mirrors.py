@@ -16,45 +16,30 @@ from pathlib import Path
 
 import pytest
 
-from mobyci.families import FAMILIES, lifecycle
+from mobyci.families import lifecycle
 from mobyci.load.reader import load_text
 from mobyci.plan.build import build_plan
 from mobyci.plan.distromirrors import ANCHOR, DistroMirror, distro_mirrors, render_packaging_patch
-from tests.helpers import ROOT
 from tests.helpers import pipeline_checks as pc
+from tests.helpers.packaging_trees import (
+    APT,
+    BRANCHES,
+    FEDORA,
+    IMAGES,
+    MIRRORS,
+    PORTS,
+    RASPBIAN,
+    STREAM,
+    UBUNTU,
+    live,
+    packaging_distros,
+    packaging_tree,
+    run_patch,
+    shells,
+    snapshot,
+)
 
-IMAGES = ROOT / "tests" / "fixtures" / "distro-images"
-APT = "mirrors.example.test"
-UBUNTU = "https://ubuntu.mirror.test/ubuntu"
-PORTS = "https://ubuntu.mirror.test/ubuntu-ports"
-RASPBIAN = "https://raspbian.mirror.test/raspbian/raspbian"
-FEDORA = "https://fedora.mirror.test/fedora"
-STREAM = "https://centos.mirror.test/centos-stream"
-MIRRORS = f"""\
-mirrors:
-  apt: {APT}
-  ubuntu: {{archive: "{UBUNTU}", ports: "{PORTS}"}}
-  raspbian: {RASPBIAN}
-  fedora: {FEDORA}
-  centos_stream: {STREAM}
-"""
-# Branches the package jobs use, by a release of each.
-BRANCHES = {
-    "19.03": "v19.03.12",
-    "20.10": "v20.10.27",
-    "23.0": "v23.0.18",
-    "24.0": "v24.0.9",
-    "27.x": "v27.5.1",
-    "28.x": "v28.5.2",
-    "29.4": "docker-v29.4.0",
-    "master": "docker-v29.7.2",
-}
 DEB822 = ("bookworm", "trixie", "noble", "plucky", "questing", "resolute")  # suites whose images use *.sources
-
-
-def _packaging(branch: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    packaging = next(p for f in FAMILIES for _, p in f.packaging if p.branch == branch)
-    return packaging.rpm, packaging.deb
 
 
 def _spec(ref: str, rpm: tuple[str, ...], deb: tuple[str, ...], mirrors: str = MIRRORS) -> str:
@@ -71,36 +56,6 @@ def _spec(ref: str, rpm: tuple[str, ...], deb: tuple[str, ...], mirrors: str = M
 
 # A day each branch's distros were still served (lifecycle.py refuses the others); None: today.
 _DAYS = {"19.03": "2021-01-01", "20.10": "2022-06-01", "23.0": "2023-06-01", "24.0": "2023-12-01"}
-
-
-def _live(distros: tuple[str, ...]) -> tuple[str, ...]:
-    day = lifecycle.today()
-    return tuple(d for d in distros if lifecycle.problem(d, day) is None)
-
-
-def _tree(root: Path, rpm: tuple[str, ...], deb: tuple[str, ...]) -> Path:
-    """A packaging checkout of the branch's shape: common.mk and a Dockerfile per distro."""
-    root.mkdir(parents=True)
-    (root / "common.mk").write_text("ARCH=$(shell uname -m)\n")
-    for kind, distros in (("rpm", rpm), ("deb", deb)):
-        for distro in distros:
-            shape = "rhel" if distro.startswith("rhel-") else kind
-            (root / kind / distro).mkdir(parents=True)
-            shutil.copy(IMAGES / f"{shape}.Dockerfile", root / kind / distro / "Dockerfile")
-    return root
-
-
-def _shells() -> list[str]:
-    return [shell for shell in ("dash", "busybox", "bash") if shutil.which(shell)]
-
-
-def _run_patch(script: Path, tree: Path, shell: str) -> subprocess.CompletedProcess[str]:
-    command = [shell, "sh", str(script), str(tree)] if shell == "busybox" else [shell, str(script), str(tree)]
-    return subprocess.run(command, capture_output=True, text=True, check=False)
-
-
-def _snapshot(tree: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(tree)): p.read_bytes() for p in sorted(tree.rglob("*")) if p.is_file()}
 
 
 def _blocks_after_from(dockerfile: str) -> list[list[str]]:
@@ -193,7 +148,7 @@ def test_every_source_of_every_mirrored_distro_points_at_the_mirror(
 ) -> None:
     if branch in _DAYS:
         monkeypatch.setenv(lifecycle.TODAY_VAR, _DAYS[branch])
-    rpm, deb = (_live(d) for d in _packaging(branch))
+    rpm, deb = (live(d) for d in packaging_distros(branch))
     loaded = load_text(_spec(BRANCHES[branch], rpm, deb), "mobyci.yaml")
     assert loaded.release.packaging.branch == branch
     blocks = distro_mirrors(loaded.spec.mirrors, [("rpm", d) for d in rpm] + [("deb", d) for d in deb])
@@ -212,9 +167,9 @@ def test_every_source_of_every_mirrored_distro_points_at_the_mirror(
 
     script = tmp_path / "patch.sh"
     script.write_text(render_packaging_patch(blocks, branch))
-    for shell in _shells():
-        tree = _tree(tmp_path / shell / "packaging", rpm, deb)
-        done = _run_patch(script, tree, shell)
+    for shell in shells():
+        tree = packaging_tree(tmp_path / shell / "packaging", rpm, deb)
+        done = run_patch(script, tree, shell)
         assert done.returncode == 0, done.stderr
         for block in blocks:
             dockerfile = (tree / block.dockerfile).read_text()
@@ -267,42 +222,42 @@ def _two_blocks() -> tuple[list[DistroMirror], str]:
     return distro_mirrors(loaded.spec.mirrors, targets), "28.x"
 
 
-@pytest.mark.parametrize("shell", _shells())
+@pytest.mark.parametrize("shell", shells())
 def test_patch_is_idempotent_and_checks_every_file_before_writing(tmp_path: Path, shell: str) -> None:
     blocks, branch = _two_blocks()
     script = tmp_path / "patch.sh"
     script.write_text(render_packaging_patch(blocks, branch))
-    tree = _tree(tmp_path / "packaging", ("centos-9", "fedora-43", "rhel-9"), ("ubuntu-noble",))
-    first = _run_patch(script, tree, shell)
+    tree = packaging_tree(tmp_path / "packaging", ("centos-9", "fedora-43", "rhel-9"), ("ubuntu-noble",))
+    first = run_patch(script, tree, shell)
     assert first.returncode == 0, first.stderr
-    patched = _snapshot(tree)
-    second = _run_patch(script, tree, shell)
+    patched = snapshot(tree)
+    second = run_patch(script, tree, shell)
     assert second.returncode == 0, second.stderr
-    assert _snapshot(tree) == patched
+    assert snapshot(tree) == patched
     assert second.stdout.count("already applied") == len(blocks)
 
     # A tree whose last Dockerfile has no FROM of the distro image: nothing is written, not even the first file.
-    fresh = _tree(tmp_path / "fresh", ("centos-9", "fedora-43"), ("ubuntu-noble",))
+    fresh = packaging_tree(tmp_path / "fresh", ("centos-9", "fedora-43"), ("ubuntu-noble",))
     noble = fresh / "deb/ubuntu-noble/Dockerfile"
     noble.write_text(noble.read_text().replace("FROM ${BUILD_IMAGE}", "FROM ubuntu:noble"))
-    before = _snapshot(fresh)
-    done = _run_patch(script, fresh, shell)
+    before = snapshot(fresh)
+    done = run_patch(script, fresh, shell)
     assert done.returncode == 1
     assert "deb/ubuntu-noble/Dockerfile: no FROM line of the distro image (BUILD_IMAGE)" in done.stderr
-    assert _snapshot(fresh) == before
+    assert snapshot(fresh) == before
 
     # Another branch (a distro missing), or a tree patched with other mirrors: refused, nothing written.
     (fresh / "deb/ubuntu-noble/Dockerfile").unlink()
-    done = _run_patch(script, fresh, shell)
+    done = run_patch(script, fresh, shell)
     assert done.returncode == 1
     assert "deb/ubuntu-noble/Dockerfile: missing: the checkout is not branch 28.x" in done.stderr
     other = tmp_path / "other.sh"
     other.write_text(render_packaging_patch(blocks, branch).replace(FEDORA, "https://elsewhere.test/fedora"))
-    done = _run_patch(other, tree, shell)
+    done = run_patch(other, tree, shell)
     assert done.returncode == 1
     assert "rpm/fedora-43/Dockerfile: its mobyci block differs (patched with another spec)" in done.stderr
-    assert _snapshot(tree) == patched
-    done = _run_patch(script, tmp_path, shell)
+    assert snapshot(tree) == patched
+    done = run_patch(script, tmp_path, shell)
     assert done.returncode == 1
     assert "not a docker-ce-packaging checkout" in done.stderr
 
@@ -311,8 +266,8 @@ def test_rhel_stage_gets_the_block_after_its_named_from(tmp_path: Path) -> None:
     block = DistroMirror("rhel-9", "mirrors.test", "rpm/rhel-9/Dockerfile", ("RUN true",))
     script = tmp_path / "patch.sh"
     script.write_text(render_packaging_patch([block], "28.x"))
-    tree = _tree(tmp_path / "packaging", ("rhel-9",), ())
-    done = _run_patch(script, tree, "sh")
+    tree = packaging_tree(tmp_path / "packaging", ("rhel-9",), ())
+    done = run_patch(script, tree, "sh")
     assert done.returncode == 0, done.stderr
     lines = (tree / "rpm/rhel-9/Dockerfile").read_text().splitlines()
     at = lines.index("FROM ${BUILD_IMAGE} AS subscribed-image")

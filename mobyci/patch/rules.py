@@ -380,11 +380,13 @@ def build_rules(loaded: LoadedSpec) -> list[Rule]:
 # Debian's trust store when the image has ca-certificates (golang images do); else the bundle path that apt
 # (GnuTLS), curl and Go read, which a later `apt-get install ca-certificates` rebuilds from
 # /usr/local/share/ca-certificates -- this CA included (debian images, the frozen-images stage).
-_CA_LINES: list[tuple[Piece, ...]] = [
-    (f"COPY {CA_TREE_FILE} {_CA_TRUSTED}",),
-    ("RUN if command -v update-ca-certificates >/dev/null 2>&1; then update-ca-certificates; \\",),
-    (f"    else mkdir -p /etc/ssl/certs && cat {_CA_TRUSTED} >> /etc/ssl/certs/ca-certificates.crt; fi",),
-]
+# The package images of docker-ce-packaging's deb/ Dockerfiles use the same lines (plan/packagingca.py).
+DEBIAN_CA_LINES = (
+    f"COPY {CA_TREE_FILE} {_CA_TRUSTED}",
+    "RUN if command -v update-ca-certificates >/dev/null 2>&1; then update-ca-certificates; \\",
+    f"    else mkdir -p /etc/ssl/certs && cat {_CA_TRUSTED} >> /etc/ssl/certs/ca-certificates.crt; fi",
+)
+_CA_LINES: list[tuple[Piece, ...]] = [(line,) for line in DEBIAN_CA_LINES]
 
 
 def _ca_rules(tp: Touchpoints) -> list[Rule]:

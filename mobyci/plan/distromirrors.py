@@ -1,4 +1,5 @@
-"""Distro mirrors for docker-ce-packaging's package images, and the sh script that patches their Dockerfiles.
+"""Distro mirrors (and the CA of tls.ca_certs, plan/packagingca.py) for docker-ce-packaging's package images, and
+the sh script that patches their Dockerfiles.
 
 Every deb/<distro>/Dockerfile and rpm/<distro>/Dockerfile builds `FROM ${BUILD_IMAGE}` (the distro image) and then
 runs apt-get or dnf against the distro's own archives (docs/packaging.md lists the lines per branch). The patch
@@ -11,10 +12,12 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from mobyci.families.packaging_data import RASPBIAN_HOSTS, serving_setting
-from mobyci.patch.rules import MARKER_PREFIX, debian_apt_lines
+from mobyci.patch.rules import CA_FILE_ENV, MARKER_PREFIX, debian_apt_lines
+from mobyci.plan.packagingca import CONTEXT_FILE, ca_block
 from mobyci.spec.compiled import Mirrors
 
 PATCH_FILE = "mobyci-packaging-patch.sh"
@@ -42,6 +45,33 @@ class DistroMirror(NamedTuple):
     @property
     def marker(self) -> str:
         return f"{MARKER_PREFIX}distro-mirror-{self.distro}"
+
+    @property
+    def body(self) -> tuple[str, ...]:
+        return (self.marker, *self.lines)
+
+
+class DockerfileBlock(NamedTuple):
+    """Everything the patch inserts after every FROM of the distro image in one Dockerfile: marked sections, the
+    CA's first (tls.ca_certs), then the distro mirror's."""
+
+    distro: str
+    setting: str  # what the patch reports when it writes the file
+    dockerfile: str
+    body: tuple[str, ...]
+
+
+def dockerfile_blocks(mirrors: Mirrors, targets: list[tuple[str, str]], *, ca: bool) -> list[DockerfileBlock]:
+    """The block of every Dockerfile the patch changes, in spec order: the distro mirror's where one serves it and,
+    with `ca`, the CA's in every one."""
+    out = []
+    for kind, distro in targets:
+        mirror = distro_mirror(mirrors, kind, distro)
+        sections = (ca_block(kind) if ca else ()) + (mirror.body if mirror else ())
+        settings = (["tls.ca_certs"] if ca else []) + ([mirror.setting] if mirror else [])
+        if sections:
+            out.append(DockerfileBlock(distro, ", ".join(settings), f"{kind}/{distro}/Dockerfile", sections))
+    return out
 
 
 def distro_mirror(mirrors: Mirrors, kind: str, distro: str) -> DistroMirror | None:
@@ -137,13 +167,19 @@ END {
 )
 
 
-def render_packaging_patch(blocks: list[DistroMirror], branch: str) -> str:
-    """A POSIX sh script: `sh mobyci-packaging-patch.sh [PACKAGING_DIR]` patches the checkout of `branch`."""
+def render_packaging_patch(
+    blocks: Sequence[DistroMirror | DockerfileBlock], branch: str, ca_contexts: tuple[str, ...] = ()
+) -> str:
+    """A POSIX sh script: `sh mobyci-packaging-patch.sh [PACKAGING_DIR]` patches the checkout of `branch`.
+    `ca_contexts`: the build contexts (deb, rpm) that get the CA file of $MOBYCI_CA_FILE for the blocks' COPY."""
     if "'" in _AWK:
         raise ValueError("the awk program must not contain a single quote")
     out = [
         "#!/bin/sh",
-        f"# Points the package images of docker-ce-packaging (branch {branch}) at the spec's distro mirrors.",
+        f"# Points the package images of docker-ce-packaging (branch {branch}) at the spec's distro mirrors."
+        if not ca_contexts
+        else f"# Makes the package images of docker-ce-packaging (branch {branch}) trust the CA of tls.ca_certs "
+        f"(${CA_FILE_ENV},\n# copied into their build contexts) and use the spec's distro mirrors.",
         "# Every Dockerfile is checked before any is written; a second run changes nothing.",
         "set -eu",
         "LC_ALL=C",
@@ -156,10 +192,11 @@ def render_packaging_patch(blocks: list[DistroMirror], branch: str) -> str:
         "trap 'rm -rf \"$tmp\"' EXIT",
         "# shellcheck disable=SC2016 # an awk program: its $ are awk's",
         f"awk_prog='{_AWK}'",
+        *_ca_checks(ca_contexts),
         "problems=",
     ]
     for n, block in enumerate(blocks, 1):
-        body = "\n".join([block.marker, *block.lines])
+        body = "\n".join(block.body)
         if _BLOCK_EOF in body:
             raise ValueError(f"a block contains {_BLOCK_EOF}")
         path = shlex.quote(block.dockerfile)
@@ -177,6 +214,15 @@ def render_packaging_patch(blocks: list[DistroMirror], branch: str) -> str:
     out += [
         'if [ -n "$problems" ]; then die "nothing changed:$problems"; fi',
     ]
+    for context in ca_contexts:
+        target = shlex.quote(f"{context}/{CONTEXT_FILE}")
+        out += [
+            f'mkdir -p "$dir"/{shlex.quote(context)}/{shlex.quote(CONTEXT_FILE.rsplit("/", 1)[0])}',
+            f'if cmp -s "$ca_src" "$dir"/{target}; then echo "$me: {context}/{CONTEXT_FILE}: already applied"; else',
+            f'\tcp "$ca_src" "$dir"/{target}.mobyci-new && mv "$dir"/{target}.mobyci-new "$dir"/{target}',
+            f'\techo "$me: {context}/{CONTEXT_FILE}: tls.ca_certs"',
+            "fi",
+        ]
     for n, block in enumerate(blocks, 1):
         path = shlex.quote(block.dockerfile)
         out += [
@@ -186,3 +232,20 @@ def render_packaging_patch(blocks: list[DistroMirror], branch: str) -> str:
             "fi",
         ]
     return "\n".join(out) + "\n"
+
+
+def _ca_checks(contexts: tuple[str, ...]) -> list[str]:
+    """Lines that refuse a missing, unreadable or wrong CA file before anything is written (as moby's patch does)."""
+    if not contexts:
+        return []
+    what = f"tls.ca_certs: {CA_FILE_ENV}"
+    return [
+        f"ca_src=${{{CA_FILE_ENV}:-}}",
+        f'[ -n "$ca_src" ] || die "{what} is not set: set it to the PEM file of the CA certificates (the generated '
+        'pipelines do)"',
+        f'[ -f "$ca_src" ] && [ -r "$ca_src" ] || die "{what} names no readable file: $ca_src"',
+        '! grep -q \'PRIVATE KEY-----\' "$ca_src" || die "tls.ca_certs: $ca_src holds a private key, not a '
+        'certificate"',
+        'grep -q -e \'-----BEGIN CERTIFICATE-----\' "$ca_src" || die "tls.ca_certs: $ca_src holds no PEM certificate '
+        '(-----BEGIN CERTIFICATE-----)"',
+    ]

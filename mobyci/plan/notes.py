@@ -34,6 +34,20 @@ def ca_places(loaded: LoadedSpec) -> tuple[str, ...]:
         "docker-container builder (buildkitd config ca = […] for Docker Hub and the mirror)",
         "GitLab shell runners, Buildkite agents, GitHub runners: the host's Docker daemon only through its own "
         "/etc/docker/certs.d/<registry>/ca.crt and system trust store (set by the runner's administrator)",
+        *_package_image_places(loaded),
+    )
+
+
+def _package_image_places(loaded: LoadedSpec) -> tuple[str, ...]:
+    """The package images of rpm/deb targets: the packaging patch's CA block after each FROM ${BUILD_IMAGE}."""
+    from mobyci.plan.packagingca import CONTEXT_FILE, trust_store
+
+    kinds = [t for t in loaded.spec.targets if t.name in ("rpm", "deb") and t.distros]
+    return tuple(
+        f"{t.name} package images (docker-ce-packaging {loaded.release.packaging.branch} "
+        f"{t.name}/<distro>/Dockerfile): {trust_store(t.name)} right after FROM ${{BUILD_IMAGE}}, from "
+        f"{t.name}/{CONTEXT_FILE} in the build context (packaging-sources job); their build containers too"
+        for t in kinds
     )
 
 

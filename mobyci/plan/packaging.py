@@ -36,7 +36,7 @@ from mobyci.families.packaging_data import (
 from mobyci.families.versions import tag_version
 from mobyci.load.reader import LoadedSpec
 from mobyci.plan import ca
-from mobyci.plan.distromirrors import PATCH_FILE, distro_mirrors, render_packaging_patch
+from mobyci.plan.distromirrors import PATCH_FILE, distro_mirrors, dockerfile_blocks, render_packaging_patch
 from mobyci.plan.mirrors import rewrite_url
 from mobyci.plan.model import MAKE_TOOLS, PACKAGES_DIR, SOURCE_ARCHIVE, SOURCE_DIR, Job
 from mobyci.plan.shell import clone_lines, git_auth_lines, sums_line, write_heredoc
@@ -191,14 +191,20 @@ def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]]) -> Job:
         # touches src/github.com/docker/docker.
         overrides = " ".join(_make_arg(c.repo_var, rewrite_url(c.repo, git_mirrors)) for c in extras)
         script.append(f"make -C {root} {overrides} {' '.join(c.checkout for c in extras)}")
-    blocks = distro_mirrors(spec.mirrors, targets)
+    mirrored_blocks = distro_mirrors(spec.mirrors, targets)
+    # With tls.ca_certs, the CA goes into every package image through the same patch: copied from the file
+    # ca.job_lines assembled above into each build context (deb/, rpm/), which the archive carries to the distro
+    # jobs as the prepare job's archive carries moby's .mobyci/ca.crt.
+    contexts = tuple(dict.fromkeys(kind for kind, _ in targets)) if spec.tls.ca_certs else ()
+    blocks = dockerfile_blocks(spec.mirrors, targets, ca=bool(contexts)) if contexts else mirrored_blocks
     if blocks:
-        script += [
-            write_heredoc(PATCH_FILE, render_packaging_patch(blocks, packaging.branch), "MOBYCI_PKG_PATCH_EOF"),
-            f"sh {PATCH_FILE} {root}",
-        ]
+        patch = render_packaging_patch(blocks, packaging.branch, contexts)
+        script += [write_heredoc(PATCH_FILE, patch, "MOBYCI_PKG_PATCH_EOF"), f"sh {PATCH_FILE} {root}"]
     script.append(f"tar -czf {SOURCES_ARCHIVE} {WORK_DIR}")
-    mirrored = f", package images pointed at {', '.join(dict.fromkeys(b.setting for b in blocks))}" if blocks else ""
+    settings = dict.fromkeys(b.setting for b in mirrored_blocks)
+    mirrored = f", package images pointed at {', '.join(settings)}" if settings else ""
+    if contexts:
+        mirrored += ", the CA trusted in them" if settings else ", the CA trusted in the package images"
     return Job(
         name=SOURCES_JOB,
         stage="prepare",

@@ -7,6 +7,7 @@
 - fuzz_specs: hypothesis strategies of valid specs;
 - spec_error_cases: invalid specs with the exact messages expected;
 - shells: dash and busybox runs of the patch script;
+- packaging_trees: docker-ce-packaging trees of every branch's shape, for the packaging patch;
 - real_engine: a real Docker engine, for the tests that need one;
 - realengine: the firewall rehearsal's network namespaces, corp mirrors, private dockerd and images.
 """
