@@ -481,13 +481,23 @@ def _print_inventory(inventory: Inventory, fmt: str, width: int, *, strict: bool
         sys.stdout.write(json.dumps(inventory_data(inventory), indent=2, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(inventory_text(inventory, width))
-    if strict and inventory.direct:
+    if strict and (inventory.direct or inventory.untrusted):
         sys.stdout.flush()
-        err(
-            f"mobyci: {len(inventory.direct)} fetches would go direct (no mirror rewrites them, no proxy carries them):"
-        )
-        for entry in inventory.direct:
-            err(f"  {entry.source}: {entry.endpoint} ({entry.kind}: {entry.via})")
+        if inventory.direct:
+            err(
+                f"mobyci: {len(inventory.direct)} fetches would go direct (no mirror rewrites them, no proxy carries "
+                "them):"
+            )
+            for entry in inventory.direct:
+                err(f"  {entry.source}: {entry.endpoint} ({entry.kind}: {entry.via})")
+        if inventory.untrusted:
+            # tls.ca_certs says TLS is inspected: these fail with x509 as surely as a direct fetch is blocked.
+            err(
+                f"mobyci: {len(inventory.untrusted)} TLS fetches would fail behind the inspecting proxy (their "
+                "client does not trust tls.ca_certs):"
+            )
+            for entry in inventory.untrusted:
+                err(f"  {entry.source}: {entry.endpoint} ({entry.kind}: {entry.ca_where})")
         raise Exit(EXIT_PROBLEM)
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from mobyci.families.fetchscan import scan
 from mobyci.load.reader import load_text
-from mobyci.plan.fetches import build_inventory, plan_inventory, stored_list
+from mobyci.plan.fetches import Inventory, build_inventory, plan_inventory, stored_list
 from tests.helpers import ROOT
 from tests.helpers.families import NEWEST_TAG
 
@@ -113,7 +113,7 @@ def test_every_stored_list_is_what_the_scan_gives_now() -> None:
     for tag, rows in _stored().items():
         paths = _git("ls-tree", "-r", "--name-only", tag).splitlines()
         fetches = scan(paths, functools.partial(_show, tag))
-        assert [list(f) for f in fetches] == rows, f"regenerate: python -m mobyci.families.fetchscan {tag}"
+        assert [f.row() for f in fetches] == rows, f"regenerate: python -m mobyci.families.fetchscan {tag}"
 
 
 def _show(tag: str, path: str) -> str:
@@ -145,6 +145,9 @@ def test_plan_fetches_json_marks_every_github_url_mirrored(tmp_path: Path) -> No
         "source": "Dockerfile:89",
         "route": "mirror",
         "via": "mirrors.git -> https://gitee.com/kolyshkin/go-swagger.git",
+        "tls": True,
+        "ca": "",
+        "ca_where": "",
     }
     assert swagger in data["fetches"]
     # Not rewritten by any mirror of the seed, and no proxy: these go direct, so strict fails and names them.
@@ -201,3 +204,126 @@ def test_patch_check_lists_the_fetches_of_a_real_tree(tmp_path: Path) -> None:
     assert f"Fetches of v28.5.2 (list of {TREES / '25-28'}; " in done.stdout
     for path, line, url in _github_urls(_tree_files(TREES / "25-28")):
         assert f"{url} ({path}:{line})" in " ".join(done.stdout.split())
+
+
+# --- TLS endpoints and the CA of tls.ca_certs -----------------------------------------------------------------------
+
+CA = "tls: {ca_certs: [$CORP_CA_CERT]}\n"
+
+
+def _marks(inventory: Inventory, source: str, endpoint: str) -> tuple[bool, str, str]:
+    entry = next(e for e in inventory.entries if (e.source, e.endpoint) == (source, endpoint))
+    return entry.tls, entry.ca, entry.ca_where
+
+
+def test_the_scan_marks_what_buildkit_adds_itself() -> None:
+    from mobyci.families.fetchscan import Fetch
+
+    dockerfile = (
+        "FROM debian:bookworm AS base\n"
+        "ADD --chmod=0644 https://download.example.org/key.asc /etc/apt/key.asc\n"
+        "ADD https://github.com/go-delve/delve.git?ref=v1&keep-git-dir=1 .\n"
+        "RUN git clone https://github.com/opencontainers/runc.git\n"
+    )
+    found = scan(["Dockerfile"], {"Dockerfile": dockerfile}.__getitem__)
+    assert [f for f in found if f.kind != "image"] == [
+        Fetch("download", "https://download.example.org/key.asc", "Dockerfile", 2, "builder"),
+        Fetch("git", "https://github.com/go-delve/delve.git", "Dockerfile", 3, "builder"),
+        Fetch("git", "https://github.com/opencontainers/runc.git", "Dockerfile", 4),
+    ]
+    assert found[-1].row() == ["git", "https://github.com/opencontainers/runc.git", "Dockerfile", 4]
+
+
+def test_tls_is_the_scheme_of_what_the_client_reaches() -> None:
+    # The seed's apt mirror is a bare host: http, like deb.debian.org itself; its registry and git mirrors are https.
+    inventory = plan_inventory(load_text(_spec("v28.5.2")), "gitlab")
+    assert _marks(inventory, "Dockerfile:66", "http://deb.debian.org/debian") == (False, "", "")
+    assert _marks(inventory, "Dockerfile:58", "golang:1.24.9-bookworm") == (True, "", "")
+    assert _marks(inventory, "prepare", "https://github.com/moby/moby.git") == (True, "", "")
+    https_apt = _spec("v28.5.2").replace(
+        "apt: mirrors.tuna.tsinghua.edu.cn", "apt: https://mirrors.tuna.tsinghua.edu.cn"
+    )
+    assert _marks(plan_inventory(load_text(https_apt), "gitlab"), "Dockerfile:66", "http://deb.debian.org/debian")[0]
+    # Without tls.ca_certs nothing is said about trust, and strict counts nothing for it.
+    assert all(e.ca == "" for e in inventory.entries)
+    assert inventory.untrusted == ()
+
+
+def test_with_a_ca_each_tls_fetch_says_whether_its_client_trusts_it() -> None:
+    from mobyci.families.fetchscan import Fetch
+
+    loaded = load_text(_spec("v28.5.2") + CA)
+    fetches = [
+        Fetch("git", "https://github.com/containerd/containerd.git", "hack/dockerfile/install/containerd.installer", 9),
+        Fetch("git", "https://github.com/go-delve/delve.git", "Dockerfile", 112, "builder"),
+        Fetch("image", "golang:1.24.9-bookworm", "Dockerfile", 58),
+        Fetch("image", "ghcr.io/example/tool:1", "Dockerfile", 60),
+        Fetch("frozen-image", "busybox:latest", "Dockerfile", 122),
+    ]
+    gitlab = build_inventory(loaded, "gitlab", fetches, tree="t", exact=True)
+    containerd, delve, golang, ghcr, frozen = gitlab.entries[:5]
+    assert (containerd.tls, containerd.ca) == (True, "yes")
+    assert containerd.ca_where == "the build stage's store (patch rule ca)"
+    # 25+ builds run in a docker-container builder: ADD sources are fetched with its own roots, and its registry
+    # config trusts the CA for Docker Hub and the mirror only.
+    assert (delve.ca, ghcr.ca, golang.ca, frozen.ca) == ("no", "no", "yes", "yes")
+    assert gitlab.untrusted == (delve, ghcr)
+    by_source = {e.source: e for e in gitlab.entries}
+    assert (by_source["prepare"].ca, by_source["prepare"].ca_where) == ("yes", "the job's git (GIT_SSL_CAINFO)")
+    assert by_source["mobyci-check"].ca == "yes"
+    assert {e.ca for e in gitlab.entries if e.source == "job images"} == {"runner"}
+    assert {e.ca for e in gitlab.entries if e.source == "apk add (dind jobs)"} == {"yes"}
+
+
+def test_the_builder_decides_who_trusts_images_and_add_sources() -> None:
+    from mobyci.families.fetchscan import Fetch
+
+    fetches = [Fetch("image", "golang:1.20.10-bullseye", "Dockerfile", 13)]
+    dind = load_text(_spec("v20.10.27") + CA)
+    shell = load_text(_spec("v20.10.27") + CA + "ci: {gitlab: {runner: shell}}\n")
+    # 20.10 builds with the daemon's own BuildKit: dind's daemon has the CA, a shell runner's host daemon is the
+    # administrator's.
+    assert build_inventory(dind, "gitlab", fetches, tree="t", exact=True).entries[0].ca == "yes"
+    assert build_inventory(shell, "gitlab", fetches, tree="t", exact=True).entries[0].ca == "runner"
+    assert build_inventory(dind, "buildkite", fetches, tree="t", exact=True).entries[0].ca == "runner"
+    assert build_inventory(dind, "github", fetches, tree="t", exact=True).entries[0].ca == "yes"
+
+
+def test_package_images_trust_the_ca_over_tls_only_where_they_use_it() -> None:
+    spec = (
+        _spec("v28.5.2").replace(
+            "targets: [binary]",
+            "targets: [{name: rpm, distros: [rhel-9, centos-9]}, {name: deb, distros: [ubuntu-noble]}]",
+        )
+        + CA
+    )
+    inventory = plan_inventory(load_text(spec), "gitlab")
+    # UBI's CDN and CentOS Stream's metalink are https; Ubuntu's archive is http.
+    assert _marks(inventory, "rpm-rhel-9", "cdn-ubi.redhat.com") == (
+        True,
+        "yes",
+        "the package image's store (packaging patch)",
+    )
+    assert _marks(inventory, "rpm-centos-9", "mirrors.centos.org")[:2] == (True, "yes")
+    assert _marks(inventory, "deb-ubuntu-noble", "archive.ubuntu.com") == (False, "", "")
+
+
+def test_strict_with_a_ca_names_the_fetches_whose_client_does_not_trust_it(tmp_path: Path) -> None:
+    spec = _spec("v28.5.2").replace("targets:", "proxy: {https: $P, http: $P}\n" + CA + "targets:")
+    done = _mobyci(tmp_path, spec, "--strict")
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if ": warning: " not in line]
+    assert lines == [
+        "mobyci: 1 TLS fetches would fail behind the inspecting proxy (their client does not trust tls.ca_certs):",
+        "  Dockerfile:71: https://download.opensuse.org/repositories/devel:/tools:/criu/Debian_11/Release.key "
+        "(download: BuildKit's ADD in a docker-container builder (it reads its own roots))",
+    ]
+    title = done.stdout.splitlines()[0]
+    assert title.endswith("over TLS, 1 whose client does not trust the CA)"), title
+    assert "[TLS; CA NOT trusted by BuildKit's ADD in a docker-container builder" in " ".join(done.stdout.split())
+    # JSON: the same marks and counts, and the same bytes from run to run.
+    first = _mobyci(tmp_path, spec, "--format", "json")
+    data = json.loads(first.stdout)
+    assert (data["ca_certs"], data["ca_untrusted"]) == (True, 1)
+    assert data["tls"] == sum(f["tls"] for f in data["fetches"])
+    assert _mobyci(tmp_path, spec, "--format", "json").stdout == first.stdout

@@ -23,6 +23,7 @@ _ARG_RE = re.compile(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)=\"?([^\"\s]*)\"?\s*$")
 _FROM_RE = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", re.IGNORECASE)
 _FROZEN_RE = re.compile(r"\b([a-z0-9][a-z0-9./_-]*:[A-Za-z0-9._-]+)@sha256:[0-9a-f]{64}")
 _VAR_RE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+_ADD_RE = re.compile(r"^\s*ADD\s", re.IGNORECASE)
 _GIT_HINT_RE = re.compile(r"git (?:clone|remote add|fetch)|_REPO(?:SITORY)?=|\.git\b")
 
 
@@ -33,6 +34,13 @@ class Fetch(NamedTuple):
     endpoint: str
     file: str
     line: int
+    # "builder": a Dockerfile `ADD <url>`, which BuildKit fetches itself, outside every stage's trust store;
+    # "": the build step's own program (git, curl, apt, go) or, for images, the image pull.
+    by: str = ""
+
+    def row(self) -> list[object]:
+        """As fetches.json stores it: `by` only when set."""
+        return [self.kind, self.endpoint, self.file, self.line, *([self.by] if self.by else [])]
 
 
 def scanned(paths: Iterable[str]) -> list[str]:
@@ -69,7 +77,8 @@ def _urls(path: str, text: str) -> list[Fetch]:
                 kind = "git"
             else:
                 kind = "download"
-            out.append(Fetch(kind, url, path, number))
+            by = "builder" if path == DOCKERFILE and _ADD_RE.match(line) else ""
+            out.append(Fetch(kind, url, path, number, by))
     return out
 
 
@@ -133,7 +142,7 @@ def _main(argv: list[str]) -> None:
     for tag in argv:
         paths = git("ls-tree", "-r", "--name-only", tag).splitlines()
         fetches = scan(paths, functools.partial(_show, git, tag))
-        data[tag] = [list(f) for f in fetches]
+        data[tag] = [f.row() for f in fetches]
     text = json.dumps(dict(sorted(data.items())), separators=(",", ":"))
     data_file.write_text(text.replace("],[", "],\n[").replace(":[[", ":[\n[") + "\n", "utf-8")
 

@@ -67,6 +67,7 @@ class DistroArchive(NamedTuple):
 
     setting: str | None
     hosts: tuple[str, ...]  # reached without a mirror
+    tls: bool = False  # whether the image's package manager reaches them over https (the metalinks, UBI's CDN)
 
 
 def distro_archive(distro: str) -> DistroArchive:
@@ -80,13 +81,13 @@ def distro_archive(distro: str) -> DistroArchive:
         return DistroArchive("mirrors.ubuntu.archive", ("archive.ubuntu.com", "security.ubuntu.com"))
     # Fedora and CentOS Stream: a metalink service, which sends dnf on to mirrors it picks.
     if kind == "fedora":
-        return DistroArchive("mirrors.fedora", ("mirrors.fedoraproject.org",))
+        return DistroArchive("mirrors.fedora", ("mirrors.fedoraproject.org",), tls=True)
     if kind == "centos" and release in ("9", "10"):
-        return DistroArchive("mirrors.centos_stream", ("mirrors.centos.org",))
+        return DistroArchive("mirrors.centos_stream", ("mirrors.centos.org",), tls=True)
     if kind == "centos":
         return DistroArchive(None, ("mirrorlist.centos.org",))
     # rhel-*: Red Hat's UBI repositories (registry.access.redhat.com/ubiN/ubi); no public mirror layout to point at.
-    return DistroArchive(None, ("cdn-ubi.redhat.com",))
+    return DistroArchive(None, ("cdn-ubi.redhat.com",), tls=True)
 
 
 Arch = Literal["amd64", "arm64", "arm"]  # runner architectures, the keys of ci.<system>.runners

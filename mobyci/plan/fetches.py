@@ -18,7 +18,7 @@ import fnmatch
 import json
 from functools import cache
 from importlib import resources
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from mobyci.families.fetchscan import Fetch
@@ -32,7 +32,9 @@ from mobyci.families.packaging_data import (
 from mobyci.families.touchpoints import TOUCHPOINTS
 from mobyci.families.versions import tag_version
 from mobyci.load.reader import LoadedSpec
+from mobyci.plan.fetchtls import Trust
 from mobyci.plan.mirrors import rewrite_url
+from mobyci.spec.compiled import Mirrors
 
 ROUTES = ("mirror", "proxy", "runner", "skipped", "direct")
 _DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
@@ -44,6 +46,9 @@ class Entry(NamedTuple):
     source: str  # file:line in the tree, or the job of the pipeline's own fetch
     route: str  # one of ROUTES
     via: str  # the mirror URL, the proxy key, or why it goes direct
+    tls: bool = False  # the connection its client opens (to the mirror, when one serves it) is TLS
+    ca: str = ""  # with tls.ca_certs, whether that client trusts the CA: one of fetchtls.TRUSTS
+    ca_where: str = ""  # that client, and where it reads the CA
 
 
 class Inventory(NamedTuple):
@@ -53,10 +58,16 @@ class Inventory(NamedTuple):
     exact: bool  # the list is the ref's own (a stored tag, or a real tree)
     caveat: str
     entries: tuple[Entry, ...]
+    ca: bool = False  # the spec has tls.ca_certs: every TLS entry says whether its client trusts the CA
 
     @property
     def direct(self) -> tuple[Entry, ...]:
         return tuple(e for e in self.entries if e.route == "direct")
+
+    @property
+    def untrusted(self) -> tuple[Entry, ...]:
+        """TLS fetches whose client does not trust the CA of tls.ca_certs (none without it)."""
+        return tuple(e for e in self.entries if e.ca == "no")
 
 
 @cache
@@ -109,7 +120,8 @@ def build_inventory(
     router = _Router(loaded, system)
     entries = [router.tree_entry(f) for f in fetches]
     entries += router.pipeline_entries()
-    return Inventory(loaded.spec.moby.ref, system, tree, exact, caveat, tuple(entries))
+    ca = bool(loaded.spec.tls.ca_certs)
+    return Inventory(loaded.spec.moby.ref, system, tree, exact, caveat, tuple(entries), ca)
 
 
 class _Router:
@@ -121,6 +133,13 @@ class _Router:
         self.system = system
         self.rules = {rule.id: rule.files for rule in build_rules(loaded)}
         self.touchpoints = TOUCHPOINTS[loaded.release.family.name]
+        self.trust = Trust(loaded, system)
+
+    def _entry(
+        self, kind: str, endpoint: str, source: str, route: str, via: str, url: str | None, client: str
+    ) -> Entry:
+        """An entry, marked: `url` is what `client` connects to (None: nothing is fetched)."""
+        return Entry(kind, endpoint, source, route, via, *self.trust.mark(url, client))
 
     def _covered(self, rule_id: str, path: str) -> bool:
         return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.rules.get(rule_id, ()))
@@ -150,7 +169,40 @@ class _Router:
 
     def tree_entry(self, fetch: Fetch) -> Entry:
         route, via = self._route(fetch)
-        return Entry(fetch.kind, fetch.endpoint, f"{fetch.file}:{fetch.line}", route, via)
+        # Images are pulled by the daemon or builder, ADD sources fetched by BuildKit, the rest by the step.
+        client = "builder-pull" if fetch.kind == "image" else "builder-add" if fetch.by == "builder" else "stage"
+        url = self._contacted(fetch.kind, fetch.endpoint, route)
+        return self._entry(fetch.kind, fetch.endpoint, f"{fetch.file}:{fetch.line}", route, via, url, client)
+
+    def _contacted(self, kind: str, endpoint: str, route: str) -> str | None:
+        """The URL the client of a tree fetch connects to: the mirror's when one serves it."""
+        mirrors = self.spec.mirrors
+        if route == "skipped":
+            return None
+        if kind in ("image", "frozen-image"):
+            if route == "mirror" and mirrors.registry:
+                return mirrors.registry
+            first = endpoint.split("/", 1)[0]
+            on_hub = "/" not in endpoint or ("." not in first and ":" not in first and first != "localhost")
+            return "https://registry-1.docker.io" if on_hub else f"https://{first}"
+        if route != "mirror":
+            return endpoint
+        if kind in ("git", "download"):
+            target = rewrite_url(endpoint, mirrors.git)
+            if target != endpoint:
+                return target
+            source = max((s for s in mirrors.downloads if endpoint.startswith(s)), key=len)
+            return mirrors.downloads[source] + endpoint[len(source) :]
+        if kind == "registry":
+            return mirrors.registry
+        if kind == "apt":
+            from mobyci.spec.apt import apt_sources
+
+            sources = apt_sources(mirrors, self.loaded.release)
+            return sources.debian if sources is not None else endpoint
+        if kind == "go-modules":
+            return mirrors.goproxy
+        return endpoint
 
     def _route(self, fetch: Fetch) -> tuple[str, str]:
         mirrors = self.spec.mirrors
@@ -212,13 +264,15 @@ class _Router:
         spec, system = self.spec, self.system
         out: list[Entry] = []
         mirrors = spec.mirrors
+        entry = self._entry
 
         def clone(job: str, url: str) -> None:
             target = rewrite_url(url, mirrors.git)
             if target != url:
-                out.append(Entry("git", url, job, "mirror", f"mirrors.git -> {target}"))
+                out.append(entry("git", url, job, "mirror", f"mirrors.git -> {target}", target, "job-git"))
             else:
-                out.append(Entry("git", url, job, *self._fallback(url, "no mirrors.git rule matches it")))
+                route = self._fallback(url, "no mirrors.git rule matches it")
+                out.append(entry("git", url, job, *route, url, "job-git"))
 
         clone("prepare", spec.moby.repo)
         packages = [t for t in spec.targets if t.name in ("rpm", "deb")]
@@ -229,30 +283,18 @@ class _Router:
             clone(SOURCES_JOB, CLI_REPO)
             for component in EXTRA_SOURCES.get(self.loaded.release.packaging.branch, ()):
                 clone(SOURCES_JOB, component.repo)
-            # The package images' own apt/dnf: the distro mirror the sources job writes into their Dockerfiles.
-            for target in packages:
-                for distro in target.distros or ():
-                    job, setting = f"{target.name}-{distro}", serving_setting(mirrors, distro)
-                    kind = "apt" if target.name == "deb" else "dnf"
-                    for host in distro_archive(distro).hosts:
-                        if setting is not None:
-                            out.append(Entry(kind, host, job, "mirror", setting))
-                        else:
-                            why = f"no mirror for {distro}'s archive"
-                            out.append(Entry(kind, host, job, *self._fallback(f"http://{host}", why)))
+            out += self._package_entries(packages)
+        pypi = "https://pypi.org/simple"
         if mirrors.pypi:
             out.append(
-                Entry("pypi", "https://pypi.org/simple", "mobyci-check", "mirror", f"mirrors.pypi -> {mirrors.pypi}")
-            )
-        else:
-            out.append(
-                Entry(
-                    "pypi",
-                    "https://pypi.org/simple",
-                    "mobyci-check",
-                    *self._fallback("https://pypi.org", "no mirrors.pypi"),
+                entry(
+                    "pypi", pypi, "mobyci-check", "mirror", f"mirrors.pypi -> {mirrors.pypi}", mirrors.pypi, "check-pip"
                 )
             )
+        else:
+            route = self._fallback("https://pypi.org", "no mirrors.pypi")
+            out.append(entry("pypi", pypi, "mobyci-check", *route, pypi, "check-pip"))
+        hub = "https://registry-1.docker.io"
         if system == "gitlab":
             gitlab = spec.ci.gitlab
             images = [f"docker:{gitlab.docker_version}-cli", "python:3.12-slim"]
@@ -260,24 +302,59 @@ class _Router:
                 images.append(f"docker:{gitlab.docker_version}-dind")
             for image in images:
                 if gitlab.image_prefix:
+                    via = f"ci.gitlab.image_prefix -> {gitlab.image_prefix}"
+                    # A registry path: the runner pulls it over https.
                     out.append(
-                        Entry(
-                            "image", image, "job images", "mirror", f"ci.gitlab.image_prefix -> {gitlab.image_prefix}"
-                        )
+                        entry("image", image, "job images", "mirror", via, "https://" + gitlab.image_prefix, "runner")
                     )
                 else:
-                    out.append(Entry("image", image, "job images", "runner", "pulled by the runner from Docker Hub"))
+                    via = "pulled by the runner from Docker Hub"
+                    out.append(entry("image", image, "job images", "runner", via, hub, "runner"))
             if gitlab.runner == "dind":
                 cdn = "https://dl-cdn.alpinelinux.org/alpine"
+                where = "apk add (dind jobs)"
                 if mirrors.alpine:
-                    out.append(
-                        Entry("alpine", cdn, "apk add (dind jobs)", "mirror", f"mirrors.alpine -> {mirrors.alpine}")
-                    )
+                    via = f"mirrors.alpine -> {mirrors.alpine}"
+                    out.append(entry("alpine", cdn, where, "mirror", via, mirrors.alpine, "dind-apk"))
                 else:
-                    out.append(Entry("alpine", cdn, "apk add (dind jobs)", *self._fallback(cdn, "no mirrors.alpine")))
+                    out.append(entry("alpine", cdn, where, *self._fallback(cdn, "no mirrors.alpine"), cdn, "dind-apk"))
         if system == "github":
-            out.append(Entry("action", "https://github.com/actions", "every job", "runner", "actions pinned by commit"))
+            actions = "https://github.com/actions"
+            out.append(entry("action", actions, "every job", "runner", "actions pinned by commit", actions, "runner"))
         return out
+
+    def _package_entries(self, packages: list[Any]) -> list[Entry]:
+        """The package images' own apt/dnf: the distro mirror the sources job writes into their Dockerfiles."""
+        mirrors = self.spec.mirrors
+        out: list[Entry] = []
+        for target in packages:
+            for distro in target.distros or ():
+                job, setting = f"{target.name}-{distro}", serving_setting(mirrors, distro)
+                kind = "apt" if target.name == "deb" else "dnf"
+                archive = distro_archive(distro)
+                for host in archive.hosts:
+                    if setting is not None:
+                        url = _distro_mirror_url(mirrors, distro)
+                        out.append(self._entry(kind, host, job, "mirror", setting, url, "package-image"))
+                    else:
+                        url = f"{'https' if archive.tls else 'http'}://{host}"
+                        route = self._fallback(url, f"no mirror for {distro}'s archive")
+                        out.append(self._entry(kind, host, job, *route, url, "package-image"))
+        return out
+
+
+def _distro_mirror_url(mirrors: Mirrors, distro: str) -> str | None:
+    """The mirror a package image's package manager reaches instead of its distro's archive."""
+    family, _, release = distro.partition("-")
+    if family == "debian":
+        from mobyci.families import ARCHIVED_DEBIAN
+        from mobyci.spec.apt import apt_sources_for
+
+        sources = apt_sources_for(mirrors, archived=release in ARCHIVED_DEBIAN)
+        return sources.debian if sources is not None else None
+    if family == "ubuntu":
+        return mirrors.ubuntu.archive if mirrors.ubuntu is not None else None
+    return {"raspbian": mirrors.raspbian, "fedora": mirrors.fedora, "centos": mirrors.centos_stream}.get(family)
 
 
 def inventory_data(inventory: Inventory) -> dict[str, object]:
@@ -290,7 +367,18 @@ def inventory_data(inventory: Inventory) -> dict[str, object]:
         "caveat": inventory.caveat,
         "fetches": [entry._asdict() for entry in inventory.entries],
         "direct": len(inventory.direct),
+        "tls": sum(entry.tls for entry in inventory.entries),
+        "ca_certs": inventory.ca,
+        "ca_untrusted": len(inventory.untrusted),
     }
+
+
+def _tls_mark(entry: Entry) -> str:
+    if not entry.tls:
+        return ""
+    if not entry.ca:
+        return " [TLS]"
+    return f" [TLS; CA {'NOT trusted' if entry.ca == 'no' else 'trusted'} by {entry.ca_where}]"
 
 
 def _short(endpoint: str) -> str:
@@ -303,13 +391,22 @@ def _short(endpoint: str) -> str:
 def inventory_text(inventory: Inventory, width: int = 80) -> str:
     from mobyci.plan.view import layout
 
-    title = f"Fetches of {inventory.ref} (list of {inventory.tree}; {len(inventory.entries)} endpoints)"
+    tls = sum(e.tls for e in inventory.entries)
+    untrusted = f", {len(inventory.untrusted)} whose client does not trust the CA" if inventory.ca else ""
+    title = (
+        f"Fetches of {inventory.ref} (list of {inventory.tree}; {len(inventory.entries)} endpoints, {tls} over TLS"
+        f"{untrusted})"
+    )
     lines = [title]
     if inventory.caveat:
         lines += layout([("note", inventory.caveat)], width)
     lines.append("")
     for route in ROUTES:
-        rows = [(e.kind, f"{_short(e.endpoint)} ({e.source}): {e.via}") for e in inventory.entries if e.route == route]
+        rows = [
+            (e.kind, f"{_short(e.endpoint)} ({e.source}): {e.via}{_tls_mark(e)}")
+            for e in inventory.entries
+            if e.route == route
+        ]
         if rows:
             lines.append(f"{route} ({len(rows)})")
             lines += layout(rows, width)

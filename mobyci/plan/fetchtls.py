@@ -1,0 +1,90 @@
+"""TLS in the fetch inventory: whether a fetch opens a TLS connection, and whether its client trusts the CA of
+tls.ca_certs, by where mobyci installs it (plan/notes.py `ca_places` lists the same places).
+
+A fetch is over TLS when the URL its client connects to is https (git over https too): the mirror's when a mirror
+serves it, else the endpoint's own; a registry is always https (the engine refuses a plain-http mirror). Behind an
+inspecting proxy, such a fetch fails with `x509: certificate signed by unknown authority` unless its client trusts
+the CA. Trust is one of:
+
+- yes: mobyci puts the CA where that client reads it (the job's git and pip, the patched Dockerfile stages, the
+  package images, the docker-in-docker daemon, the BuildKit builders' registry config);
+- no: it does not (a BuildKit `ADD` of an https or git URL in a docker-container builder, which reads only its own
+  roots; a registry other than Docker Hub and the mirror there): `--strict` names these when tls.ca_certs is set;
+- runner: the runner's own daemon or agent fetches it; its administrator installs the CA there.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from mobyci.load.reader import LoadedSpec
+
+TRUSTS = ("yes", "no", "runner")
+
+
+class Tls(NamedTuple):
+    tls: bool
+    trust: str  # one of TRUSTS, or "" (not over TLS, or the spec has no tls.ca_certs)
+    where: str  # the client, and where it reads the CA
+
+
+def over_tls(url: str) -> bool:
+    """A URL with a scheme, or a GOPROXY list (any https proxy, or `direct`: the module's VCS host over https)."""
+    return any(e.strip().startswith("https://") or e.strip() == "direct" for e in re.split(r"[,|]", url))
+
+
+class Trust:
+    """Who fetches what on this spec's CI system, and whether mobyci makes that client trust the CA."""
+
+    def __init__(self, loaded: LoadedSpec, system: str) -> None:
+        self.ca = bool(loaded.spec.tls.ca_certs)
+        spec, release = loaded.spec, loaded.release
+        bake = release.family.build_style == "bake"
+        # The builder that runs moby's build: a docker-container builder reads only its own roots (for ADD) and
+        # the `ca` of its buildkitd config (Docker Hub and the registry mirror); the docker-in-docker daemon
+        # reads the system bundle the service entrypoint added the CA to; a host daemon is the runner's.
+        cached = system == "gitlab" or (system == "buildkite" and spec.ci.buildkite.cache is not None)
+        if system == "github" or (bake and cached):
+            self.builder = "container"
+        elif system == "gitlab" and spec.ci.gitlab.runner == "dind":
+            self.builder = "dind"
+        else:
+            self.builder = "host"
+        self.registry_mirror = spec.mirrors.registry
+
+    def mark(self, url: str | None, client: str) -> Tls:
+        """`url`: what the client connects to (None: nothing is fetched); `client`: a key of _CLIENTS, or
+        `builder-add`/`builder-pull`, which depend on the builder."""
+        if url is None or not over_tls(url):
+            return Tls(False, "", "")
+        if not self.ca:
+            return Tls(True, "", "")
+        if client == "builder-add":
+            return {
+                "container": Tls(True, "no", "BuildKit's ADD in a docker-container builder (it reads its own roots)"),
+                "dind": Tls(True, "yes", "BuildKit's ADD in the docker-in-docker daemon (its system bundle)"),
+                "host": Tls(True, "runner", "BuildKit's ADD in the runner's own daemon (its administrator's)"),
+            }[self.builder]
+        if client == "builder-pull":
+            hub = url.startswith("https://registry-1.docker.io")
+            mirror = self.registry_mirror is not None and url.startswith(self.registry_mirror.rstrip("/"))
+            if self.builder == "container":
+                if hub or mirror:
+                    return Tls(True, "yes", "the docker-container builder (buildkitd config ca = …)")
+                return Tls(True, "no", "the docker-container builder (its ca is for Docker Hub and the mirror)")
+            if self.builder == "dind":
+                return Tls(True, "yes", "the docker-in-docker daemon (certs.d, system bundle)")
+            return Tls(True, "runner", "the runner's own daemon (its administrator's certs.d)")
+        trust, where = _CLIENTS[client]
+        return Tls(True, trust, where)
+
+
+_CLIENTS = {
+    "stage": ("yes", "the build stage's store (patch rule ca)"),
+    "job-git": ("yes", "the job's git (GIT_SSL_CAINFO)"),
+    "check-pip": ("yes", "the check job's pip (PIP_CERT)"),
+    "package-image": ("yes", "the package image's store (packaging patch)"),
+    "dind-apk": ("yes", "apk in docker:cli (its bundle)"),
+    "runner": ("runner", "the runner itself (its administrator's)"),
+}
