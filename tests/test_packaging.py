@@ -417,3 +417,39 @@ def test_packages_only_pipeline_runs(tmp_path: Path) -> None:
         ["prepare", "packaging-sources", "rpm-centos-9", "deb-debian-bookworm", "checksums"]
     )
     assert pc.checked_sums(artifacts) == PACKAGES
+
+
+def test_package_images_trust_the_ca_from_their_build_context(tmp_path: Path) -> None:
+    """With tls.ca_certs, the sources job's patch put the CA into deb/ and rpm/ and the trust lines right after
+    the FROM of the distro image; the distro jobs built from that context, as the archive carried it."""
+    ca = FIXTURES / "public-ca.pem"
+    spec_text = _spec("v27.5.1").replace("targets:", "tls: {ca_certs: [$CORP_CA_CERT]}\ntargets:")
+    origins = tmp_path / "origins"
+    repos = {
+        "moby/moby": _repo(origins / "moby", FIXTURES / "trees" / "25-28", ("v27.5.1",)),
+        "docker/docker-ce-packaging": _repo(origins / "packaging", FIXTURES / "packaging", branch="27.x"),
+        "docker/cli": _repo(origins / "cli", {"VERSION": "27.5.1\n"}, ("v27.5.1",)),
+        "docker/buildx": _repo(origins / "buildx", {"README": "buildx\n"}, ("v0.20.1",)),
+        "docker/compose": _repo(origins / "compose", {"README": "compose\n"}, ("v2.32.4",)),
+    }
+    done, calls, _ = pc.run_shell_pipeline(
+        tmp_path,
+        spec_text,
+        git_mirrors={f"{MIRROR}{name}.git": path for name, path in repos.items()},
+        standins=FIXTURES / "standins-packaging",
+        variables={"CORP_CA_CERT": str(ca)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    builds = {
+        c["args"][c["args"].index("-t") + 1]: c for c in calls if c["tool"] == "docker" and c["args"][0] == "build"
+    }
+    assert set(builds) == {"rpmbuild-centos-9/x86_64", "debbuild-debian-bookworm/x86_64"}
+    for image, call in builds.items():
+        assert call["args"][-1] == "."
+        assert call["cwd"].endswith("/mobyci-pkg/packaging/" + image[:3])  # make -C deb|rpm: the context
+        assert call["context_ca"] == ca.read_text()
+        lines = call["dockerfile"].splitlines()
+        at = lines.index("FROM ${BUILD_IMAGE}")
+        store = "/usr/local/share/ca-certificates" if image.startswith("deb") else "/etc/pki/ca-trust/source/anchors"
+        assert lines[at + 1 : at + 3] == ["# mobyci:ca", f"COPY .mobyci/ca.crt {store}/mobyci-ca.crt"]
+    assert ca.read_text().splitlines()[1] not in done.stdout  # the log shows no certificate text
