@@ -302,7 +302,8 @@ class Tls(_Model):
         default_factory=list,
         max_length=8,
         description="CA certificates (PEM) that every TLS client of the build trusts: the docker-in-docker "
-        "daemon, BuildKit builders, git and pip in the jobs, and every Debian stage of moby's Dockerfile. Each is "
+        "daemon, BuildKit builders, git and pip in the jobs, every Debian stage of moby's Dockerfile and the "
+        "package images of rpm/deb targets. Each is "
         "a CI variable reference ($CORP_CA_CERT) whose value at run time is a file path (GitLab file variable, "
         "Buildkite agent environment) or the PEM text (GitHub secret), or a path inside this repository, "
         "relative to the spec's directory, for a CA that is public.",
