@@ -264,10 +264,13 @@ def test_with_a_ca_each_tls_fetch_says_whether_its_client_trusts_it() -> None:
     containerd, delve, golang, ghcr, frozen = gitlab.entries[:5]
     assert (containerd.tls, containerd.ca) == (True, "yes")
     assert containerd.ca_where == "the build stage's store (patch rule ca)"
-    # 25+ builds run in a docker-container builder: ADD sources are fetched with its own roots, and its registry
-    # config trusts the CA for Docker Hub and the mirror only.
-    assert (delve.ca, ghcr.ca, golang.ca, frozen.ca) == ("no", "no", "yes", "yes")
-    assert gitlab.untrusted == (delve, ghcr)
+    # 25+ builds run in a docker-container builder: its registry config trusts the CA for Docker Hub and the
+    # mirror, and the CA appended to its system bundle covers ADD sources and other registries.
+    assert (delve.ca, ghcr.ca, golang.ca, frozen.ca) == ("yes", "yes", "yes", "yes")
+    assert delve.ca_where == "BuildKit's ADD in a docker-container builder (its system bundle)"
+    assert ghcr.ca_where == "the docker-container builder (its system bundle)"
+    assert golang.ca_where == "the docker-container builder (buildkitd config ca = …)"
+    assert gitlab.untrusted == ()
     by_source = {e.source: e for e in gitlab.entries}
     assert (by_source["prepare"].ca, by_source["prepare"].ca_where) == ("yes", "the job's git (GIT_SSL_CAINFO)")
     assert by_source["mobyci-check"].ca == "yes"
@@ -308,22 +311,46 @@ def test_package_images_trust_the_ca_over_tls_only_where_they_use_it() -> None:
     assert _marks(inventory, "deb-ubuntu-noble", "archive.ubuntu.com") == (False, "", "")
 
 
+# No client of today's plans is left without the CA; this stand-in takes the CA away from BuildKit's ADD to see
+# what --strict does with one that is.
+_UNTRUSTING_STANDIN = """\
+import sys
+import mobyci.plan.fetchtls as fetchtls
+real = fetchtls.Trust.mark
+def mark(self, url, client):
+    got = real(self, url, client)
+    if client == "builder-add" and got.trust:
+        return got._replace(trust="no", where="an untrusting stand-in client")
+    return got
+fetchtls.Trust.mark = mark
+from mobyci.cli import app
+sys.argv = ["mobyci", "plan", "--fetches", "--strict"]
+app()
+"""
+
+
 def test_strict_with_a_ca_names_the_fetches_whose_client_does_not_trust_it(tmp_path: Path) -> None:
     spec = _spec("v28.5.2").replace("targets:", "proxy: {https: $P, http: $P}\n" + CA + "targets:")
     done = _mobyci(tmp_path, spec, "--strict")
-    assert done.returncode == 1
-    lines = [line for line in done.stderr.splitlines() if ": warning: " not in line]
+    assert done.returncode == 0, done.stderr  # every TLS client trusts the CA, nothing is direct
+    assert "[TLS; CA trusted by BuildKit's ADD in a docker-container builder (its system bundle)]" in " ".join(
+        done.stdout.split()
+    )
+    title = done.stdout.splitlines()[0]
+    assert title.endswith("over TLS, 0 whose client does not trust the CA)"), title
+    untrusting = subprocess.run(
+        [sys.executable, "-c", _UNTRUSTING_STANDIN], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert untrusting.returncode == 1
+    lines = [line for line in untrusting.stderr.splitlines() if ": warning: " not in line]
     assert lines == [
         "mobyci: 1 TLS fetches would fail behind the inspecting proxy (their client does not trust tls.ca_certs):",
         "  Dockerfile:71: https://download.opensuse.org/repositories/devel:/tools:/criu/Debian_11/Release.key "
-        "(download: BuildKit's ADD in a docker-container builder (it reads its own roots))",
+        "(download: an untrusting stand-in client)",
     ]
-    title = done.stdout.splitlines()[0]
-    assert title.endswith("over TLS, 1 whose client does not trust the CA)"), title
-    assert "[TLS; CA NOT trusted by BuildKit's ADD in a docker-container builder" in " ".join(done.stdout.split())
     # JSON: the same marks and counts, and the same bytes from run to run.
     first = _mobyci(tmp_path, spec, "--format", "json")
     data = json.loads(first.stdout)
-    assert (data["ca_certs"], data["ca_untrusted"]) == (True, 1)
+    assert (data["ca_certs"], data["ca_untrusted"]) == (True, 0)
     assert data["tls"] == sum(f["tls"] for f in data["fetches"])
     assert _mobyci(tmp_path, spec, "--format", "json").stdout == first.stdout

@@ -167,6 +167,14 @@ def _job(plan: p.Plan, job: p.Job, ids: dict[str, str], secrets: list[tuple[str,
                 step["env"] = dict(ca_env)
             steps.append(step)
         steps.append(_setup_buildx(plan, secrets))
+        if plan.ca_lines:
+            steps.append(
+                {
+                    "name": "The builder trusts the corporate CA for ADD and git sources",
+                    "run": "\n".join(builder.trust_lines()) + "\n",
+                    "env": {builder.BUILDER_VAR: BUILDX_BUILDER_EXPR},
+                }
+            )
     run: dict[str, Any] = {"name": job.title, "run": _script(plan, job, secrets)}
     env = {ref: f"${{{{ secrets.{ref} }}}}" for _, ref in secrets}
     if plan.ca_lines and plan.ca_lines[0] in job.script:

@@ -19,6 +19,13 @@ from mobyci.plan import model as p
 BUILDER_VAR = "BUILDX_BUILDER"
 BUILDKITD_CONFIG_FILE = ".mobyci-buildkitd.toml"
 _EOF = "MOBYCI_BUILDKITD_EOF"
+# The builder's container: buildx names it after the builder's first node, `<builder>0` (docker/buildx
+# driver/driver.go BuilderName, store/nodegroup.go nextNodeName; the docs' `docker logs buildx_buildkit_mybuilder0`).
+_CONTAINER = f'"buildx_buildkit_${{{BUILDER_VAR}}}0"'
+# moby/buildkit's image is Alpine with git (Dockerfile, stage buildkit-export): Go's TLS (ADD of an https URL,
+# registries) and git's libcurl (ADD of a git URL; buildkit runs git with a cleaned environment, so no
+# GIT_SSL_CAINFO reaches it: util/gitutil/git_cli.go) both read Alpine's one bundle.
+_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 def registry_host(url: str) -> str:
@@ -65,5 +72,18 @@ def create_lines(plan: p.Plan, name: str) -> list[str]:
         f'{BUILDER_VAR}="{name}" && export {BUILDER_VAR}',
         f'docker buildx create --name "${BUILDER_VAR}" {" ".join(options)} --bootstrap',
         f"trap 'docker buildx rm \"${BUILDER_VAR}\" >/dev/null 2>&1 || true' EXIT",
+        *(trust_lines() if plan.ca_lines else []),
     ]
     return lines
+
+
+def trust_lines() -> list[str]:
+    """Lines that make the builder named in BUILDER_VAR trust the CA for everything it fetches itself.
+
+    Its buildkitd config's `ca` covers only the registries it names; an `ADD https://…` or `ADD <git URL>` and any
+    other registry use the container's system bundle, so the CA is appended there. The daemon is restarted
+    because Go reads the system roots once per process."""
+    return [
+        f"docker exec -i {_CONTAINER} sh -c 'cat >> {_BUNDLE}' < {ca.CA_FILE}",
+        f"docker restart {_CONTAINER} > /dev/null",
+    ]

@@ -7,9 +7,8 @@ inspecting proxy, such a fetch fails with `x509: certificate signed by unknown a
 the CA. Trust is one of:
 
 - yes: mobyci puts the CA where that client reads it (the job's git and pip, the patched Dockerfile stages, the
-  package images, the docker-in-docker daemon, the BuildKit builders' registry config);
-- no: it does not (a BuildKit `ADD` of an https or git URL in a docker-container builder, which reads only its own
-  roots; a registry other than Docker Hub and the mirror there): `--strict` names these when tls.ca_certs is set;
+  package images, the docker-in-docker daemon, the BuildKit builders' registry config and system bundle);
+- no: it does not: `--strict` names these when tls.ca_certs is set (no client is left so today);
 - runner: the runner's own daemon or agent fetches it; its administrator installs the CA there.
 """
 
@@ -41,9 +40,10 @@ class Trust:
         self.ca = bool(loaded.spec.tls.ca_certs)
         spec, release = loaded.spec, loaded.release
         bake = release.family.build_style == "bake"
-        # The builder that runs moby's build: a docker-container builder reads only its own roots (for ADD) and
-        # the `ca` of its buildkitd config (Docker Hub and the registry mirror); the docker-in-docker daemon
-        # reads the system bundle the service entrypoint added the CA to; a host daemon is the runner's.
+        # The builder that runs moby's build: a docker-container builder reads its system bundle (the CA is
+        # appended there) and the `ca` of its buildkitd config (Docker Hub and the registry mirror); the
+        # docker-in-docker daemon reads the system bundle the service entrypoint added the CA to; a host daemon is
+        # the runner's.
         cached = system == "gitlab" or (system == "buildkite" and spec.ci.buildkite.cache is not None)
         if system == "github" or (bake and cached):
             self.builder = "container"
@@ -62,7 +62,7 @@ class Trust:
             return Tls(True, "", "")
         if client == "builder-add":
             return {
-                "container": Tls(True, "no", "BuildKit's ADD in a docker-container builder (it reads its own roots)"),
+                "container": Tls(True, "yes", "BuildKit's ADD in a docker-container builder (its system bundle)"),
                 "dind": Tls(True, "yes", "BuildKit's ADD in the docker-in-docker daemon (its system bundle)"),
                 "host": Tls(True, "runner", "BuildKit's ADD in the runner's own daemon (its administrator's)"),
             }[self.builder]
@@ -72,7 +72,7 @@ class Trust:
             if self.builder == "container":
                 if hub or mirror:
                     return Tls(True, "yes", "the docker-container builder (buildkitd config ca = …)")
-                return Tls(True, "no", "the docker-container builder (its ca is for Docker Hub and the mirror)")
+                return Tls(True, "yes", "the docker-container builder (its system bundle)")
             if self.builder == "dind":
                 return Tls(True, "yes", "the docker-in-docker daemon (certs.d, system bundle)")
             return Tls(True, "runner", "the runner's own daemon (its administrator's certs.d)")

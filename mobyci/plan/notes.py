@@ -31,7 +31,8 @@ def ca_places(loaded: LoadedSpec) -> tuple[str, ...]:
         + " (COPY + update-ca-certificates right after FROM) and every stage built on them",
         "GitLab dind: the docker-in-docker service (system bundle and /etc/docker/certs.d/<registry>/ca.crt)",
         "BuildKit builders mobyci creates: GitHub's docker/setup-buildx-action builder and the bake jobs' "
-        "docker-container builder (buildkitd config ca = […] for Docker Hub and the mirror)",
+        "docker-container builder (buildkitd config ca = […] for Docker Hub and the mirror; appended to the "
+        "builder container's system bundle for ADD of https and git URLs and other registries)",
         "GitLab shell runners, Buildkite agents, GitHub runners: the host's Docker daemon only through its own "
         "/etc/docker/certs.d/<registry>/ca.crt and system trust store (set by the runner's administrator)",
         *_package_image_places(loaded),
