@@ -32,8 +32,9 @@ import pytest
 
 from mobyci.load.reader import load_text
 from mobyci.patch.script import build_patch_script
-from tests.helpers import ROOT
-from tests.helpers import real_engine as re_
+from tests.helpers import ROOT, realengine
+from tests.helpers.realengine import images, tls
+from tests.helpers.realengine.dockerd import HOST_NETWORK_ARGS, Dockerd
 
 pytestmark = pytest.mark.engine
 
@@ -67,25 +68,6 @@ def _host_ip() -> str:
         probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
         address: str = probe.getsockname()[0]
     return address
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
-def _test_ca(tmp: Path, ip: str) -> tuple[Path, Path, Path]:
-    """(CA certificate, server certificate, server key): a throwaway CA and a certificate for HOST and `ip`."""
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
-    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj",
-             "/CN=mobyci test inspection CA", "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=tmp)  # fmt: skip
-    _openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", f"/CN={HOST}", cwd=tmp)
-    (tmp / "ext.cnf").write_text(
-        f"subjectAltName=DNS:{HOST},IP:{ip}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
-    )
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf", cwd=tmp)  # fmt: skip
-    return tmp / "ca.pem", tmp / "server.pem", tmp / "server.key"
 
 
 class _Mirror(http.server.BaseHTTPRequestHandler):
@@ -138,13 +120,6 @@ def _serve_mirror(ip: str, cert: Path, key: Path, root: Path) -> tuple[http.serv
     return server, server.server_address[1]
 
 
-def _free_port(ip: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((ip, 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def _git_repo(root: Path) -> None:
     work = root / "work"
     work.mkdir()
@@ -162,7 +137,7 @@ def _git_repo(root: Path) -> None:
 class World(NamedTuple):
     tmp: Path
     ca: Path
-    engine: re_.Engine
+    engine: Dockerd
     mirror: str  # host:port of the https mirror
     ip: str
     registry: str  # host:port of the TLS registry
@@ -171,36 +146,28 @@ class World(NamedTuple):
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    re_.require_real_engine()
+    realengine.require("the real-engine TLS test", (*realengine.ENGINE_TOOLS, "git"))
     tmp = tmp_path_factory.mktemp("tls")
     ip = _host_ip()
-    ca, cert, key = _test_ca(tmp, ip)
+    ca, cert, key = tls.make_ca(tmp, cn="mobyci test inspection CA", dns=(HOST,), ips=(ip,))
     files = tmp / "files"
     files.mkdir()
     _git_repo(files)
     server, port = _serve_mirror(ip, cert, key, files)
-    registry_port = _free_port(ip)
-    (tmp / "registry.yml").write_text(
-        "version: 0.1\n"
-        f"storage: {{filesystem: {{rootdirectory: {tmp / 'registry'}}}}}\n"
-        f"http: {{addr: '{ip}:{registry_port}', tls: {{certificate: {cert}, key: {key}}}}}\n"
-    )
-    registry = subprocess.Popen(
-        ["docker-registry", "serve", str(tmp / "registry.yml")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    certs_d = Path("/etc/docker/certs.d") / f"{ip}:{registry_port}"  # the daemon's per-registry CA setting
+    registry = f"{ip}:{tls.free_port(ip)}"
+    # The daemon reads its per-registry CA from /etc/docker/certs.d only (no option moves it): this test writes
+    # the host's directory for its own registry's address and removes it afterwards.
+    certs_d = Path("/etc/docker/certs.d") / registry
     try:
-        with re_.dockerd(tmp) as engine:
-            engine.import_rootfs(re_.rootfs("scm", ("ca-certificates", "curl", "git")), GOLANG_STANDIN)
-            engine.import_rootfs(re_.rootfs("minbase"), DEBIAN_STANDIN)
-            yield World(tmp, ca, engine, f"{HOST}:{port}", ip, f"{ip}:{registry_port}", certs_d)
+        with (
+            tls.TlsRegistry(tmp / "registry", registry, cert, key),
+            Dockerd(tmp / "engine", args=HOST_NETWORK_ARGS) as engine,
+        ):
+            images.import_image(engine.docker, images.rootfs_tarball("bookworm", images.SCM), GOLANG_STANDIN)
+            images.import_image(engine.docker, images.rootfs_tarball("bookworm"), DEBIAN_STANDIN)
+            yield World(tmp, ca, engine, f"{HOST}:{port}", ip, registry, certs_d)
     finally:
         shutil.rmtree(certs_d, ignore_errors=True)
-        registry.terminate()
-        registry.wait(timeout=30)
         server.shutdown()
         server.server_close()
 
@@ -223,13 +190,11 @@ def _patched_tree(world: World, name: str, *, with_ca: bool) -> Path:
 
 
 def _build(world: World, tree: Path) -> subprocess.CompletedProcess[str]:
-    engine = world.engine
     out = tree / "out"
-    engine.env["DOCKER_BUILDKIT"] = "1"
-    return engine.docker(
+    return world.engine.docker(
         "build", "--progress", "plain", "--network", "host", "--add-host", f"{HOST}:{world.ip}",
         "--target", "all", "--output", f"type=local,dest={out}", str(tree),
-        check=False, timeout=1800,
+        check=False, env={"DOCKER_BUILDKIT": "1"},
     )  # fmt: skip
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import platform
 import re
 import shutil
@@ -77,12 +76,7 @@ def _failures_naming(output: str, host: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    why = realengine.missing()
-    if why:
-        message = f"the firewall rehearsal needs {', '.join(why)}"
-        if os.environ.get("MOBYCI_REQUIRE_REHEARSAL") == "1":
-            pytest.fail(f"{message} (MOBYCI_REQUIRE_REHEARSAL=1: install them, as .ci/run does)")
-        pytest.skip(message)
+    realengine.require("the firewall rehearsal", realengine.REHEARSAL_TOOLS, strict_var="MOBYCI_REQUIRE_REHEARSAL")
     started = time.monotonic()
     workdir = tmp_path_factory.mktemp("rehearsal")
     lab = Lab(workdir, images=IMAGES)

@@ -8,8 +8,8 @@
 - spec_error_cases: invalid specs with the exact messages expected;
 - shells: dash and busybox runs of the patch script;
 - packaging_trees: docker-ce-packaging trees of every branch's shape, for the packaging patch;
-- real_engine: a real Docker engine, for the tests that need one;
-- realengine: the firewall rehearsal's network namespaces, corp mirrors, private dockerd and images.
+- realengine: a real Docker engine for the tests that need one: a private dockerd, debootstrap images, network
+  namespaces, a test CA and TLS registry, the firewall rehearsal's corp mirrors, the docker:dind stand-in.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@
   downloads nothing.
 - corporate proxy: tinyproxy at CORP:8888, log level Info (one CONNECT/GET line per request).
 
-The TLS certificates come from a throwaway CA made per run (`ca_cert`).
+The TLS certificates come from a throwaway CA made per run (tls.make_ca).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.helpers.realengine import cache_dir, netns
+from tests.helpers.realengine import cache_dir, netns, tls
 from tests.helpers.realengine.corp_http import relay
 
 REGISTRY_PORT = 5000
@@ -33,57 +33,6 @@ PROXY = f"http://{netns.CORP}:{PROXY_PORT}"
 HTTPS = f"https://{netns.CORP}"
 
 
-def _openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-
-def make_ca(workdir: Path) -> tuple[Path, Path, Path]:
-    """A test CA and a server certificate for corp's addresses: (ca.crt, server.crt, server.key)."""
-    ca_key, ca_crt = workdir / "ca.key", workdir / "ca.crt"
-    key, crt = workdir / "server.key", workdir / "server.crt"
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=mobyci rehearsal CA",
-        "-keyout",
-        str(ca_key),
-        "-out",
-        str(ca_crt),
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-    )
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=corp",
-        "-CA",
-        str(ca_crt),
-        "-CAkey",
-        str(ca_key),
-        "-keyout",
-        str(key),
-        "-out",
-        str(crt),
-        "-addext",
-        f"subjectAltName=IP:{netns.CORP},DNS:corp.rehearsal.test",
-        "-addext",
-        "basicConstraints=critical,CA:FALSE",
-    )
-    return ca_crt, crt, key
-
-
 class Corp:
     """Starts the corp services in `hosts.corp`; their logs are under `workdir`. `close()` stops them."""
 
@@ -93,7 +42,9 @@ class Corp:
         self.root = workdir / "served"  # git/ (bare repositories by URL path), www/ (files by URL path)
         (self.root / "git").mkdir(parents=True)
         (self.root / "www").mkdir(parents=True)
-        self.ca, self._crt, self._key = make_ca(workdir)
+        self.ca, self._crt, self._key = tls.make_ca(
+            workdir, cn="mobyci rehearsal CA", dns=("corp.rehearsal.test",), ips=(netns.CORP,)
+        )
         self.http_log = workdir / "corp-http.log"
         self.registry_log = workdir / "registry.log"
         self.proxy_log = workdir / "tinyproxy.log"

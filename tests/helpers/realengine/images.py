@@ -1,9 +1,10 @@
-"""Debian base images without Docker Hub: debootstrap root filesystems, cached as tarballs outside the clone.
+"""Debian base images without Docker Hub: debootstrap root filesystems, cached as tarballs outside the clone,
+one tarball per release and package list, shared by every engine test.
 
 The official `debian:<release>` images (and the golang images built on them) carry security and updates
 sources too; debootstrap writes one `deb` line, so the files are rewritten as the official images have them
 (bullseye: /etc/apt/sources.list; bookworm: deb822 /etc/apt/sources.list.d/debian.sources). The golang
-flavour adds what golang's images get from buildpack-deps:*-scm (git, curl, ca-certificates); no Go toolchain.
+flavour adds what golang's images get from buildpack-deps:*-scm (SCM: git, curl, ca-certificates); no Go toolchain.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import fcntl
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from tests.helpers.realengine import cache_dir
 
 DEBIAN = "http://deb.debian.org/debian"
-_SCM = ("git", "curl", "ca-certificates")
+SCM = ("ca-certificates", "curl", "git")
 # Bump when the content recipe changes, so cached tarballs are rebuilt.
 _RECIPE = "1"
 
@@ -40,26 +41,29 @@ _SOURCES = {
 }
 
 
-def rootfs_tarball(release: str, *, scm: bool = False) -> Path:
-    """A cached minbase root filesystem of `release` as a tar (built once, under a lock)."""
-    name = f"rootfs-{release}-{'scm' if scm else 'minbase'}-r{_RECIPE}.tar"
+def rootfs_tarball(release: str, include: Iterable[str] = ()) -> Path:
+    """A cached minbase root filesystem of `release` with the packages `include` (and what they depend on), as a
+    tar; built once, under a lock, as `rootfs-<release>-<packages or minbase>-r<recipe>.tar`."""
+    packages = sorted(set(include))
+    name = f"rootfs-{release}-{'+'.join(packages) or 'minbase'}-r{_RECIPE}.tar"
     cache = cache_dir()
     tarball = cache / name
     with (cache / f"{name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another test process may be making the same one
         if not tarball.exists():
-            _build(release, scm, tarball)
+            _build(release, packages, tarball)
     return tarball
 
 
-def _build(release: str, scm: bool, tarball: Path) -> None:
+def _build(release: str, packages: list[str], tarball: Path) -> None:
     with tempfile.TemporaryDirectory(dir=tarball.parent, prefix="debootstrap-") as tmp:
         root = Path(tmp) / "root"
-        include = ["--include=" + ",".join(_SCM)] if scm else []
+        include = ["--include=" + ",".join(packages)] if packages else []
         subprocess.run(
             ["debootstrap", "--variant=minbase", *include, release, str(root), DEBIAN],
             check=True,
             capture_output=True,
+            timeout=1800,
         )
         (root / "etc/apt/sources.list").unlink(missing_ok=True)
         path, text = _SOURCES[release]
@@ -71,6 +75,11 @@ def _build(release: str, scm: bool, tarball: Path) -> None:
         partial = tarball.with_suffix(".partial")
         subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(partial), "."], check=True)
         partial.rename(tarball)
+
+
+def import_image(docker: Callable[..., Any], tarball: Path, image: str, *, changes: Sequence[str] = ()) -> None:
+    """`docker import` the root filesystem `tarball` as `image`, with Dockerfile instructions `changes`."""
+    docker("import", *[a for c in changes for a in ("--change", c)], str(tarball), image)
 
 
 # What golang's images set on top of their Debian base (their Dockerfile's ENV and WORKDIR); no Go here.
@@ -92,7 +101,7 @@ def publish(
     ca-certificates is already installed, in the bundle. The image is removed from the engine afterwards,
     so builds get it from the registry mirror like any Docker Hub image.
     """
-    source = rootfs_tarball(release, scm=golang)
+    source = rootfs_tarball(release, SCM if golang else ())
     with tempfile.TemporaryDirectory(dir=source.parent, prefix="publish-") as tmp:
         work = Path(tmp)
         tarball = work / "rootfs.tar"
@@ -114,7 +123,7 @@ def publish(
         subprocess.run(["tar", "-rf", str(tarball), "-C", str(extra), "--owner=0", "--group=0", *members], check=True)
         changes = [*(_GOLANG_CHANGES if golang else ()), 'CMD ["bash"]']
         refs = [f"{registry}/{name}" for name in names]
-        docker("import", *[a for c in changes for a in ("--change", c)], str(tarball), refs[0])
+        import_image(docker, tarball, refs[0], changes=changes)
     for ref in refs[1:]:
         # Same layer, own image: a LABEL gives each name its own config, so builds of one never hit the
         # engine's build cache for another (each test sees its own fetches).
@@ -126,7 +135,7 @@ def publish(
             "-t",
             ref,
             "-",
-            stdin=f"FROM {refs[0]}\n".encode(),
+            stdin=f"FROM {refs[0]}\n",
         )
     for ref in refs:
         docker("push", ref)

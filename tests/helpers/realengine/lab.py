@@ -45,9 +45,10 @@ class Lab:
             (self.workdir / "runner").mkdir(parents=True)
             self.corp = corpmod.Corp(self.hosts, self.workdir / "corp")
             self.dockerd = dockerdmod.Dockerd(
-                self.hosts,
                 self.workdir / "runner",
-                mirror=f"https://{corpmod.REGISTRY}",
+                netns=self.hosts.runner,
+                # The corp registry stands in for Docker Hub, as the runners' daemon.json would say.
+                args=("--registry-mirror", f"https://{corpmod.REGISTRY}", "--storage-driver", "overlay2"),
                 ca=self.corp.ca,
             )
             same: dict[tuple[str, bool], list[str]] = {}
