@@ -84,6 +84,8 @@ def dind_script(mirror: str | None, env_names: tuple[tuple[str, str], ...]) -> s
         [
             "set -eu",
             _READ_FUNCTION,
+            # docker:dind has no /etc/docker until its daemon starts (nothing in its Dockerfiles makes it).
+            "mkdir -p /etc/docker",
             # A file variable's file exists in the job's container only: the service needs the PEM text.
             f"{{ {reads}; }} > /etc/docker/mobyci-ca.crt || {{ echo 'mobyci: give the service the CA as PEM text "
             "(a CI variable of type Variable)' >&2; exit 1; }",

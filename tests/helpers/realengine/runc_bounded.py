@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """An OCI runtime for the test engine: runc, minus the capabilities this machine's root does not hold.
 
-`docker run --privileged` asks runc for every capability the kernel knows; where root's own bounding set
-lacks one (on some VMs CAP_SYS_RESOURCE), runc fails with "unable to apply caps: operation not permitted".
-This drops exactly those from the bundle's config.json, then runs the real runc with the same arguments;
+`docker run --privileged` (and `docker exec` into such a container) asks runc for every capability the kernel
+knows; where root's own bounding set lacks one (on some VMs CAP_SYS_RESOURCE), runc fails with "unable to apply
+caps: operation not permitted". This drops exactly those from the bundle's config.json (create) or the process
+file (exec), then runs the real runc with the same arguments;
 nothing else changes. dockerd uses it as its default runtime only where root lacks a capability.
 """
 
@@ -72,25 +73,36 @@ def missing_caps() -> set[str]:
     return {f"CAP_{NAMES[n]}" for n in range(min(last + 1, len(NAMES))) if not bounding & (1 << n)}
 
 
-def _bundle(argv: list[str]) -> Path | None:
+def _arg(argv: list[str], names: tuple[str, ...]) -> Path | None:
     for i, arg in enumerate(argv):
-        if arg in ("--bundle", "-b") and i + 1 < len(argv):
+        if arg in names and i + 1 < len(argv):
             return Path(argv[i + 1])
-        if arg.startswith("--bundle="):
-            return Path(arg.split("=", 1)[1])
+        for name in names:
+            if name.startswith("--") and arg.startswith(f"{name}="):
+                return Path(arg.split("=", 1)[1])
     return None
+
+
+def _drop(path: Path, drop: set[str], process: bool) -> None:
+    """Remove `drop` from the capabilities of an OCI config (`process` False) or of a process.json (True)."""
+    config = json.loads(path.read_text())
+    caps = (config if process else config.get("process", {})).get("capabilities", {})
+    for kind, names in caps.items():
+        caps[kind] = [n for n in names if n not in drop]
+    path.write_text(json.dumps(config))
 
 
 def main() -> None:
     argv = sys.argv[1:]
-    bundle = _bundle(argv)
     drop = missing_caps()
-    if bundle is not None and drop and (bundle / "config.json").is_file():
-        config = json.loads((bundle / "config.json").read_text())
-        caps = config.get("process", {}).get("capabilities", {})
-        for kind, names in caps.items():
-            caps[kind] = [n for n in names if n not in drop]
-        (bundle / "config.json").write_text(json.dumps(config))
+    if drop:
+        # `runc create --bundle DIR` reads DIR/config.json; `runc exec --process FILE` (docker exec) reads FILE.
+        bundle = _arg(argv, ("--bundle", "-b"))
+        if bundle is not None and (bundle / "config.json").is_file():
+            _drop(bundle / "config.json", drop, process=False)
+        process = _arg(argv, ("--process", "-p"))
+        if "exec" in argv and process is not None and process.is_file():
+            _drop(process, drop, process=True)
     os.execv(RUNC, [RUNC, *argv])  # noqa: S606 - exec the real runtime with the same arguments
 
 
