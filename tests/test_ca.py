@@ -222,7 +222,7 @@ def _run_service_script(tmp_path: Path, value: str) -> subprocess.CompletedProce
     root = tmp_path / "root"
     (root / "etc/ssl/certs").mkdir(parents=True)
     (root / "etc/ssl/certs/ca-certificates.crt").write_text("SYSTEM ROOTS\n")
-    (root / "etc/docker").mkdir()
+    # No etc/docker: docker:dind has none until its daemon starts (test_real_dind runs the script for real).
     script = script.replace("/etc/", f"{root}/etc/").replace("exec dockerd-entrypoint.sh", "exec echo started:")
     return subprocess.run(
         ["dash", "-c", script, "mobyci-dind", "--registry-mirror=x"],
