@@ -41,7 +41,7 @@ pytestmark = pytest.mark.engine
 
 REGISTRY = f"{netns.CORP}:5000"
 HELLO = "mobyci/hello:1"  # on Docker Hub as far as the inner daemon knows: it gets it through the mirror
-# Where a daemon reads a registry's CA (docker docs, "Verify repository client with certificates"): Docker Hub
+# Where a daemon reads a registry's CA (https://docs.docker.com/engine/security/certificates/): Docker Hub
 # under the names the daemon uses for it, and the mirror.
 CERTS_D = ("docker.io", "registry-1.docker.io", "index.docker.io", REGISTRY)
 SPEC = """\
@@ -71,6 +71,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         corp = hosts.exec_args(hosts.corp)
         with (
             tls.TlsRegistry(workdir / "registry", REGISTRY, cert, key, prefix=corp) as registry,
+            # The outer engine trusts the CA to push the test image; the inner one gets it from the service only.
             Dockerd(workdir / "engine", netns=hosts.runner, ca=ca) as engine,
         ):
             _push_hello(engine, workdir)
