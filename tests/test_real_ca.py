@@ -10,6 +10,8 @@ is patched by the generated patch script and built by dockerd's BuildKit:
   once the CA is its /etc/docker/certs.d/<registry>/ca.crt;
 - without it, the same build and pull fail on the certificate.
 
+A stand-in for a BuildKit builder's container takes the CA into its system bundle through the lines the bake jobs run.
+
 Images are stand-ins made by debootstrap (no Docker Hub here); a rootfs is cached outside the clone.
 """
 
@@ -234,3 +236,57 @@ def test_daemon_pulls_through_tls_only_with_the_ca(world: World) -> None:
     refused = engine.docker("pull", image, check=False)
     assert refused.returncode != 0
     assert "x509: certificate signed by unknown authority" in refused.stderr
+
+
+# --- a BuildKit builder's container trusts the CA once the job's lines ran ----------------------------------------
+
+# Stands in for the container buildx starts for a docker-container builder (moby/buildkit, Alpine with git): like
+# it, git and curl here read the one system bundle /etc/ssl/certs/ca-certificates.crt. BuildKit itself is not run
+# (no buildx or moby/buildkit image here): what is checked is that the job's lines reach that container by the name
+# buildx gives it, leave the CA in its bundle, and keep it running across the restart.
+BUILDER = "mobyci-test"
+
+
+def test_builder_container_stand_in_trusts_the_ca_after_the_job_lines(world: World) -> None:
+    from mobyci.plan.builder import trust_lines
+    from mobyci.plan.ca import CA_FILE
+    from tests.helpers.realengine import DOCKER_CLIENT
+
+    engine, container = world.engine, f"buildx_buildkit_{BUILDER}0"
+    engine.docker(
+        "run", "-d", "--name", container, "--network", "host", "--add-host", f"{HOST}:{world.ip}",
+        GOLANG_STANDIN, "sleep", "infinity",
+    )  # fmt: skip
+    try:
+        url = f"https://{world.mirror}"
+        fetches = (("git", "ls-remote", f"{url}/git/hello.git"), ("curl", "-fsS", f"{url}/hello.txt"))
+        for fetch in fetches:
+            refused = engine.docker("exec", container, *fetch, check=False)
+            assert refused.returncode != 0
+            assert "certificate" in refused.stderr.lower(), refused.stderr
+
+        job = world.tmp / "builder-job"
+        (job / "bin").mkdir(parents=True)
+        (job / "bin" / "docker").symlink_to(DOCKER_CLIENT)
+        shutil.copy(world.ca, job / CA_FILE)
+        env = {
+            **os.environ,
+            **engine.env(),
+            "DOCKER_CONFIG": str(job / "client"),
+            "PATH": f"{job / 'bin'}:{os.environ['PATH']}",
+            "BUILDX_BUILDER": BUILDER,
+        }
+        lines = "\n".join(trust_lines())
+        ran = subprocess.run(["sh", "-ec", lines], cwd=job, env=env, capture_output=True, text=True, check=False)
+        assert (ran.returncode, ran.stderr) == (0, "")
+
+        assert engine.docker("inspect", "-f", "{{.State.Running}}", container).stdout == "true\n"
+        assert engine.docker("exec", container, "git", "ls-remote", f"{url}/git/hello.git").stdout.endswith(
+            "\trefs/heads/main\n"
+        )
+        got = engine.docker("exec", container, "curl", "-fsS", f"{url}/hello.txt").stdout
+        assert got == "a file over https\n"
+        bundle = engine.docker("exec", container, "cat", "/etc/ssl/certs/ca-certificates.crt").stdout
+        assert bundle.endswith(world.ca.read_text())
+    finally:
+        engine.docker("rm", "-f", container, check=False)
