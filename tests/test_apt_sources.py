@@ -22,7 +22,7 @@ from mobyci.emit.render import make_plan
 from mobyci.load.reader import load_text
 from mobyci.patch.script import build_patch_script
 from tests.helpers import ROOT
-from tests.helpers import pipeline_checks as pc
+from tests.helpers import pipeline_tools as pc
 
 APT = ROOT / "tests" / "fixtures" / "apt"
 TREES = ROOT / "tests" / "fixtures" / "trees"

@@ -1,9 +1,9 @@
 """Buildkite pipelines: golden files and examples, each checked for what it means.
 
 No offline buildkite-agent exists, so every rendered pipeline is checked with Buildkite's schema
-(check-jsonschema's vendor.buildkite), the semantic checks in tests/helpers/buildkite_checks.py (keys, depends_on,
-empty steps, matrix use, interpolation safety), a model of the agent's upload-time interpolation, and shellcheck of
-every step's script as the agent runs it (bash) after upload.
+(check-jsonschema's vendor.buildkite), the semantic checks in tests/helpers/buildkite_agent_standin.py (keys,
+depends_on, empty steps, matrix use, interpolation safety), a model of the agent's upload-time interpolation, and
+shellcheck of every step's script as the agent runs it (bash) after upload.
 Regenerate golden files and examples with `MOBYCI_UPDATE_GOLDEN=1 pytest tests/test_buildkite.py`.
 """
 
@@ -25,8 +25,8 @@ from mobyci.emit.render import make_plan, render_pipeline
 from mobyci.load.reader import load_text
 from mobyci.patch.script import build_patch_script
 from tests.helpers import EXAMPLES
-from tests.helpers import buildkite_checks as bc
-from tests.helpers import pipeline_checks as pc
+from tests.helpers import buildkite_agent_standin as bc
+from tests.helpers import pipeline_tools as pc
 from tests.helpers.golden_cases import assert_current, cases, load_case
 
 CASES = cases("pipeline.yml", ".buildkite/pipeline.yml")

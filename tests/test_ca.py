@@ -22,7 +22,7 @@ from mobyci.load.reader import load_text
 from mobyci.patch.apply import apply_patch
 from mobyci.patch.script import build_patch_script
 from tests.helpers import ROOT
-from tests.helpers import pipeline_checks as pc
+from tests.helpers import pipeline_tools as pc
 from tests.helpers import reference_patch as reference
 
 FIXTURES = ROOT / "tests" / "fixtures"

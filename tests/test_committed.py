@@ -165,7 +165,7 @@ def test_same_spec_same_bytes_anywhere(tmp_path: Path, env: dict[str, str]) -> N
 
 
 def test_pre_commit_hooks_run_for_real(tmp_path: Path) -> None:
-    from tests.helpers.pipeline_checks import tool
+    from tests.helpers.pipeline_tools import tool
 
     repo = tmp_path / "user-repo"
     repo.mkdir()
@@ -226,7 +226,7 @@ def test_the_check_job_installs_mobyci_from_the_spec_s_requirement(requirement: 
 
     from mobyci.emit.render import render_pipeline
     from mobyci.load.reader import load_text
-    from tests.helpers.pipeline_checks import load_yaml
+    from tests.helpers.pipeline_tools import load_yaml
 
     spec = BASE_SPEC.replace("mirrors:\n", "mirrors:\n  pypi: https://pypi.example.com/simple\n").replace(
         "ci:\n", f"ci:\n  mobyci_requirement: '{requirement}'\n"
@@ -246,7 +246,7 @@ def test_by_default_the_check_job_installs_the_version_that_rendered() -> None:
     from mobyci import __version__
     from mobyci.emit.render import render_pipeline
     from mobyci.load.reader import load_text
-    from tests.helpers.pipeline_checks import load_yaml
+    from tests.helpers.pipeline_tools import load_yaml
 
     job = load_yaml(render_pipeline(load_text(BASE_SPEC), "gitlab"))["mobyci-check"]
     assert f".mobyci-venv/bin/pip install --quiet mobyci=={__version__}" in job["script"]

@@ -20,7 +20,7 @@ from mobyci.families import lifecycle
 from mobyci.load.reader import load_text
 from mobyci.plan.build import build_plan
 from mobyci.plan.distromirrors import ANCHOR, DistroMirror, distro_mirrors, render_packaging_patch
-from tests.helpers import pipeline_checks as pc
+from tests.helpers import pipeline_tools as pc
 from tests.helpers.packaging_trees import (
     APT,
     BRANCHES,
@@ -335,7 +335,7 @@ def test_render_refuses_a_system_without_the_runner() -> None:
 
 def test_the_raspbian_job_runs_on_the_arm_runner_of_every_system() -> None:
     from mobyci.emit.render import render_pipeline
-    from tests.helpers import buildkite_checks as bc
+    from tests.helpers import buildkite_agent_standin as bc
 
     loaded = load_text(RASPBIAN_SPEC + RUNNERS, "mobyci.yaml")
     gitlab = pc.jobs(pc.load_yaml(render_pipeline(loaded, "gitlab")))

@@ -18,8 +18,8 @@ from mobyci.emit.gitlab_include import stage_names
 from mobyci.emit.render import make_plan, render_pipeline
 from mobyci.load.reader import load_text
 from tests.helpers import ROOT
-from tests.helpers import buildkite_checks as bk
-from tests.helpers import pipeline_checks as pc
+from tests.helpers import buildkite_agent_standin as bk
+from tests.helpers import pipeline_tools as pc
 from tests.helpers.fuzz_specs import FUZZ, specs
 from tests.helpers.fuzz_specs import load as fuzz_load
 from tests.helpers.outputs import schema_problems

@@ -14,7 +14,7 @@ from mobyci.cli import app
 from mobyci.emit.render import make_plan, render_pipeline
 from mobyci.load.reader import load_file, load_text
 from tests.helpers import EXAMPLES
-from tests.helpers import pipeline_checks as pc
+from tests.helpers import pipeline_tools as pc
 
 SEED = EXAMPLES / "seed-19.03" / "mobyci.yaml"
 TUNA_ARCHIVE = "https://mirrors.tuna.tsinghua.edu.cn/debian-archive"

@@ -17,7 +17,7 @@ from ruamel.yaml import YAML
 from mobyci.emit.render import make_plan
 from tests.helpers.fuzz_specs import FUZZ, as_yaml, load, specs
 from tests.helpers.outputs import FORMATS, meaning, render_all, schema_problems, shell_lines, strings, words_under_dash
-from tests.helpers.pipeline_checks import load_yaml
+from tests.helpers.pipeline_tools import load_yaml
 
 
 def test_formats_are_found() -> None:

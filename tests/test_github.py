@@ -24,7 +24,7 @@ from mobyci.emit.render import render_pipeline
 from mobyci.errors import MobyciError
 from mobyci.load.reader import load_text
 from tests.helpers import ROOT
-from tests.helpers import pipeline_checks as pc
+from tests.helpers import pipeline_tools as pc
 from tests.helpers.golden_cases import assert_current, cases
 
 FIXTURES = ROOT / "tests" / "fixtures"

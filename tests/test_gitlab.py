@@ -17,7 +17,7 @@ import pytest
 from mobyci import __version__
 from mobyci.emit.render import make_plan, render_pipeline
 from mobyci.load.reader import load_file, load_text
-from tests.helpers import pipeline_checks as pc
+from tests.helpers import pipeline_tools as pc
 from tests.helpers.golden_cases import assert_current, cases
 
 CASES = cases("gitlab-ci.yml", ".gitlab-ci.yml")

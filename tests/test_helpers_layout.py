@@ -1,5 +1,5 @@
 """Test modules share code only through tests/helpers: no test module imports another, nor conftest, nor a
-helper by its old place (tests.pipeline_checks)."""
+helper by its old place (tests.pipeline_tools)."""
 
 from __future__ import annotations
 
@@ -30,5 +30,5 @@ def test_no_test_module_imports_another() -> None:
 
 
 def test_the_check_sees_an_import_of_a_test_module() -> None:
-    tree = ast.parse("from tests.test_fuzz import FORMATS\nimport tests.conftest\nfrom tests import pipeline_checks\n")
-    assert {"tests.test_fuzz", "tests.conftest", "tests.pipeline_checks"} <= _imported_modules(tree)
+    tree = ast.parse("from tests.test_fuzz import FORMATS\nimport tests.conftest\nfrom tests import pipeline_tools\n")
+    assert {"tests.test_fuzz", "tests.conftest", "tests.pipeline_tools"} <= _imported_modules(tree)

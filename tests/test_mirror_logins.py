@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from tests.helpers import ROOT
-from tests.helpers import pipeline_checks as pc
+from tests.helpers import pipeline_tools as pc
 
 STANDINS = ROOT / "tests" / "fixtures" / "standins"
 TOKEN = "glpat-mirror-t0ken-4c4c"  # noqa: S105 (a marker, not a secret)

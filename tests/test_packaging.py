@@ -24,8 +24,8 @@ from mobyci.load.reader import load_text
 from mobyci.plan import packaging as pkg
 from mobyci.plan.build import build_plan
 from tests.helpers import ROOT
-from tests.helpers import buildkite_checks as bc
-from tests.helpers import pipeline_checks as pc
+from tests.helpers import buildkite_agent_standin as bc
+from tests.helpers import pipeline_tools as pc
 
 FIXTURES = ROOT / "tests" / "fixtures"
 GOPROXY = "https://goproxy.mirror.test|direct"

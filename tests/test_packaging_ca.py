@@ -26,7 +26,7 @@ from mobyci.plan.distromirrors import ANCHOR, PATCH_FILE
 from mobyci.plan.packaging import SOURCES_JOB
 from mobyci.plan.packagingca import CONTEXT_FILE, MARKER, ca_block
 from tests.helpers import ROOT
-from tests.helpers import pipeline_checks as pc
+from tests.helpers import pipeline_tools as pc
 from tests.helpers.packaging_trees import BRANCHES, MIRRORS, live, packaging_distros, packaging_tree, shells, snapshot
 
 CA = ROOT / "tests" / "fixtures" / "public-ca.pem"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import ROOT
-from tests.helpers import pipeline_checks as pc
+from tests.helpers import pipeline_tools as pc
 
 FIXTURES = ROOT / "tests" / "fixtures"
 SPEC = """\

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT, realengine
-from tests.helpers import pipeline_checks as pc
+from tests.helpers import pipeline_tools as pc
 from tests.helpers.realengine import corp as corpmod
 from tests.helpers.realengine import netns
 from tests.helpers.realengine.lab import Lab

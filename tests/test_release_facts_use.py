@@ -10,7 +10,7 @@ from mobyci.families import ARCHIVED_DEBIAN, lifecycle
 from mobyci.families import facts as ft
 from mobyci.load.reader import LoadedSpec, load_text
 from mobyci.plan import view as planview
-from tests.helpers import pipeline_checks as pc
+from tests.helpers import pipeline_tools as pc
 
 
 def _load(ref: str, *targets: str) -> LoadedSpec:

@@ -21,8 +21,8 @@ from mobyci.errors import SpecError
 from mobyci.load.reader import LoadedSpec, load_text
 from mobyci.plan.view import plan_mermaid, plan_text
 from tests.helpers import EXAMPLES, ROOT
-from tests.helpers import buildkite_checks as bk
-from tests.helpers import pipeline_checks as pc
+from tests.helpers import buildkite_agent_standin as bk
+from tests.helpers import pipeline_tools as pc
 from tests.helpers.outputs import FORMATS, render_all, strings
 
 PASSWORD = "Pr0xyPa55-7f3a9c"  # noqa: S105 (a marker, not a secret)

@@ -23,7 +23,7 @@ from mobyci.emit.render import render_pipeline
 from mobyci.families import family_names
 from mobyci.load.reader import load_text
 from tests.helpers import ROOT
-from tests.helpers import pipeline_checks as pc
+from tests.helpers import pipeline_tools as pc
 from tests.helpers.families import FIXTURE_TAGS, NEWEST_TAG
 
 TREES = ROOT / "tests" / "fixtures" / "trees"

@@ -1,6 +1,6 @@
 """Helpers shared by the test modules; no test module imports another.
 
-- pipeline_checks, buildkite_checks: what GitLab and Buildkite would do with a pipeline (limits, interpolation,
+- pipeline_tools, buildkite_agent_standin: what GitLab and Buildkite would do with a pipeline (limits, interpolation,
   a shell run of its jobs);
 - golden_cases: golden files and examples, regenerated with MOBYCI_UPDATE_GOLDEN=1;
 - outputs: every output of a spec, and how each platform reads it;

@@ -14,8 +14,8 @@ from check_jsonschema.builtin_schemas import get_builtin_schema
 from mobyci.emit.render import make_plan, render_pipeline
 from mobyci.load.reader import LoadedSpec
 from mobyci.patch.script import build_patch_script
-from tests.helpers import buildkite_checks as bk
-from tests.helpers.pipeline_checks import load_yaml, tool
+from tests.helpers import buildkite_agent_standin as bk
+from tests.helpers.pipeline_tools import load_yaml, tool
 
 ALL_FORMATS = ("gitlab", "buildkite", "github")
 FORMATS = tuple(f for f in ALL_FORMATS if importlib.util.find_spec(f"mobyci.emit.{f}") is not None)

@@ -1,5 +1,5 @@
-"""Checks of generated Buildkite pipelines that the official schema cannot make, and the agent's upload-time
-interpolation as a Python model (no offline buildkite-agent exists).
+"""A stand-in for buildkite-agent (no offline agent exists): its upload-time interpolation as a Python model, and
+the checks of generated pipelines that Buildkite makes and its official schema cannot.
 
 `interpolate` follows buildkite/interpolate, the library `buildkite-agent pipeline upload` runs over every string
 of a pipeline:

@@ -1,4 +1,5 @@
-"""Checks of generated GitLab pipelines that the official schema cannot make, plus the external validators.
+"""Tools the pipeline tests share: the external validators (schemas, shellcheck, gitlab-ci-local) and the rules
+GitLab applies that its official schema cannot express.
 
 Reused by the golden, example, property and executed-pipeline tests.
 """
