@@ -354,3 +354,15 @@ def test_strict_with_a_ca_names_the_fetches_whose_client_does_not_trust_it(tmp_p
     assert (data["ca_certs"], data["ca_untrusted"]) == (True, 0)
     assert data["tls"] == sum(f["tls"] for f in data["fetches"])
     assert _mobyci(tmp_path, spec, "--format", "json").stdout == first.stdout
+
+
+def test_an_image_pull_names_the_mirror_setting_of_the_builder_that_pulls() -> None:
+    from mobyci.families.fetchscan import Fetch
+
+    fetches = [Fetch("image", "golang:1.24.9-bookworm", "Dockerfile", 58)]
+    # 23.0+ GitLab jobs bake on a docker-container builder: its buildkitd.toml mirrors Docker Hub, not the service.
+    bake = build_inventory(load_text(_spec("v28.5.2")), "gitlab", fetches, tree="t", exact=True).entries[0]
+    assert bake.via == "mirrors.registry -> https://5162s31v.mirror.aliyuncs.com (the BuildKit builder's mirror config)"
+    # 20.10 builds with the daemon's own BuildKit: in the docker-in-docker service, with its --registry-mirror.
+    daemon = build_inventory(load_text(_spec("v20.10.27")), "gitlab", fetches, tree="t", exact=True).entries[0]
+    assert daemon.via.endswith("(the docker-in-docker service's --registry-mirror)")

@@ -251,13 +251,16 @@ class _Router:
             return self._fallback("https://registry-1.docker.io", "no mirrors.registry")
         if frozen:
             return "mirror", f"mirrors.registry -> {registry} (patch rule registry)"
-        where = {
-            "gitlab": "the docker-in-docker service's --registry-mirror"
-            if self.spec.ci.gitlab.runner == "dind"
-            else "the shell runner's daemon.json, which you set",
-            "buildkite": "the agents' daemon.json, which you set",
-            "github": "the BuildKit builder's mirror config",
-        }[self.system]
+        if self.trust.builder == "container":
+            # A docker-container builder pulls with its own buildkitd.toml, not the daemon's registry-mirrors.
+            where = "the BuildKit builder's mirror config"
+        else:
+            where = {
+                "gitlab": "the docker-in-docker service's --registry-mirror"
+                if self.spec.ci.gitlab.runner == "dind"
+                else "the shell runner's daemon.json, which you set",
+                "buildkite": "the agents' daemon.json, which you set",
+            }[self.system]
         return "mirror", f"mirrors.registry -> {registry} ({where})"
 
     def pipeline_entries(self) -> list[Entry]:
