@@ -304,7 +304,9 @@ def _tag_commit(repo: Path, tag: str) -> str:
     return done.stdout.strip()
 
 
-def _run(tmp_path: Path, spec_text: str) -> tuple[subprocess.CompletedProcess[str], list[Any], Path, dict[str, Path]]:
+def _run(
+    tmp_path: Path, spec_text: str, variables: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], list[Any], Path, dict[str, Path]]:
     origins = tmp_path / "origins"
     repos = {
         "moby/moby": _repo(origins / "moby", FIXTURES / "trees" / "25-28", ("v27.5.1",)),
@@ -318,7 +320,7 @@ def _run(tmp_path: Path, spec_text: str) -> tuple[subprocess.CompletedProcess[st
         spec_text,
         git_mirrors={f"{MIRROR}{name}.git": path for name, path in repos.items()},
         standins=FIXTURES / "standins-packaging",
-        variables={},
+        variables=variables or {},
     )
     return done, calls, artifacts, repos
 
@@ -424,21 +426,7 @@ def test_package_images_trust_the_ca_from_their_build_context(tmp_path: Path) ->
     the FROM of the distro image; the distro jobs built from that context, as the archive carried it."""
     ca = FIXTURES / "public-ca.pem"
     spec_text = _spec("v27.5.1").replace("targets:", "tls: {ca_certs: [$CORP_CA_CERT]}\ntargets:")
-    origins = tmp_path / "origins"
-    repos = {
-        "moby/moby": _repo(origins / "moby", FIXTURES / "trees" / "25-28", ("v27.5.1",)),
-        "docker/docker-ce-packaging": _repo(origins / "packaging", FIXTURES / "packaging", branch="27.x"),
-        "docker/cli": _repo(origins / "cli", {"VERSION": "27.5.1\n"}, ("v27.5.1",)),
-        "docker/buildx": _repo(origins / "buildx", {"README": "buildx\n"}, ("v0.20.1",)),
-        "docker/compose": _repo(origins / "compose", {"README": "compose\n"}, ("v2.32.4",)),
-    }
-    done, calls, _ = pc.run_shell_pipeline(
-        tmp_path,
-        spec_text,
-        git_mirrors={f"{MIRROR}{name}.git": path for name, path in repos.items()},
-        standins=FIXTURES / "standins-packaging",
-        variables={"CORP_CA_CERT": str(ca)},
-    )
+    done, calls, _, _ = _run(tmp_path, spec_text, {"CORP_CA_CERT": str(ca)})
     assert done.returncode == 0, done.stdout + done.stderr
     builds = {
         c["args"][c["args"].index("-t") + 1]: c for c in calls if c["tool"] == "docker" and c["args"][0] == "build"

@@ -81,10 +81,8 @@ def _assert_trusted_first(dockerfile: str, kind: str, name: str) -> None:
         assert first_use > anchors[0] + len(block), (name, lines[first_use])
 
 
-@pytest.mark.parametrize("branch", list(BRANCHES))
-def test_every_package_image_of_every_branch_trusts_the_ca_first(
-    tmp_path: Path, branch: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _branch_script(tmp_path: Path, branch: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, tuple[str, ...], tuple[str, ...]]:
+    """The packaging patch of a spec with the CA and every live distro of `branch`: (script, rpm, deb)."""
     from mobyci.families import lifecycle
 
     if branch in _DAYS:
@@ -94,6 +92,14 @@ def test_every_package_image_of_every_branch_trusts_the_ca_first(
     assert text is not None
     script = tmp_path / "patch.sh"
     script.write_text(text)
+    return script, rpm, deb
+
+
+@pytest.mark.parametrize("branch", list(BRANCHES))
+def test_every_package_image_of_every_branch_trusts_the_ca_first(
+    tmp_path: Path, branch: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script, rpm, deb = _branch_script(tmp_path, branch, monkeypatch)
     tree = packaging_tree(tmp_path / "packaging", rpm, deb)
     done = _run(script, tree)
     assert done.returncode == 0, done.stderr
@@ -133,15 +139,7 @@ def test_real_branch_heads_get_the_ca_before_any_network_use(
 ) -> None:
     if not (PACKAGING_GIT / "HEAD").exists():
         pytest.skip(f"no docker-ce-packaging clone at {PACKAGING_GIT} (set MOBYCI_PACKAGING_GIT)")
-    from mobyci.families import lifecycle
-
-    if branch in _DAYS:
-        monkeypatch.setenv(lifecycle.TODAY_VAR, _DAYS[branch])
-    rpm, deb = (live(d) for d in packaging_distros(branch))
-    text = _patch_of(_spec(BRANCHES[branch], rpm, deb))
-    assert text is not None
-    script = tmp_path / "patch.sh"
-    script.write_text(text)
+    script, rpm, deb = _branch_script(tmp_path, branch, monkeypatch)
     tree = _branch_tree(branch, tmp_path / "packaging")
     done = _run(script, tree)
     assert done.returncode == 0, done.stderr
