@@ -81,7 +81,9 @@ def _assert_trusted_first(dockerfile: str, kind: str, name: str) -> None:
         assert first_use > anchors[0] + len(block), (name, lines[first_use])
 
 
-def _branch_script(tmp_path: Path, branch: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, tuple[str, ...], tuple[str, ...]]:
+def _branch_script(
+    tmp_path: Path, branch: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, tuple[str, ...], tuple[str, ...]]:
     """The packaging patch of a spec with the CA and every live distro of `branch`: (script, rpm, deb)."""
     from mobyci.families import lifecycle
 
