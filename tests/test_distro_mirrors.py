@@ -329,7 +329,7 @@ def test_render_refuses_a_system_without_the_runner() -> None:
     loaded = load_text(RASPBIAN_SPEC + "ci: {gitlab: {runners: {arm: [arm32]}}}\n", "mobyci.yaml")
     assert "arm32" in render_pipeline(loaded, "gitlab")
     for fmt in ("buildkite", "github"):
-        with pytest.raises(MobyciError, match=rf"^mobyci.yaml: targets\[0\]\.distros\[1\]: .*ci\.{fmt}\.runners"):
+        with pytest.raises(MobyciError, match=rf"^mobyci.yaml:3:50: targets\[0\]\.distros\[1\]: .*ci\.{fmt}\.runners"):
             render_pipeline(loaded, fmt)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING
 
-from mobyci.errors import MobyciError
+from mobyci.errors import SpecError
 from mobyci.formats import DEFAULT, FORMATS, PATCH_OUTPUT
 from mobyci.load.reader import LoadedSpec
 from mobyci.plan.build import build_plan
@@ -78,7 +78,6 @@ def render_command(spec_path: str, fmt: str, output: str) -> str:
 def render_pipeline(loaded: LoadedSpec, fmt: str, output: str | None = None) -> str:
     """The pipeline of `fmt` that lives at `output` (relative to the repository root; default_output if None)."""
     from mobyci.formats import emitter
-    from mobyci.load.yamlpos import dotted
     from mobyci.patch.script import build_patch_script
     from mobyci.spec.checks import runner_findings
 
@@ -87,7 +86,9 @@ def render_pipeline(loaded: LoadedSpec, fmt: str, output: str | None = None) -> 
     system = FORMATS[fmt].system
     findings = runner_findings(loaded.spec, (system,))
     if findings:
-        raise MobyciError("\n".join(f"{loaded.path}: {dotted(at)}: {message}" for at, message in findings))
+        # Located like validate's problems: the spec's other outputs may not need these runners, so only
+        # rendering this system's file finds them.
+        raise SpecError([loaded.problem(at, message) for at, message in findings])
     from mobyci.patch.rules import build_rules
 
     rules = build_rules(loaded)  # once: the script and the plan's list of rewrites both come from them
