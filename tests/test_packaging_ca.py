@@ -20,14 +20,20 @@ from pathlib import Path
 
 import pytest
 
-from mobyci.load.reader import load_text
-from mobyci.plan.build import build_plan
-from mobyci.plan.distromirrors import ANCHOR, PATCH_FILE
-from mobyci.plan.packaging import SOURCES_JOB
+from mobyci.plan.distromirrors import ANCHOR
 from mobyci.plan.packagingca import CONTEXT_FILE, MARKER, ca_block
 from tests.helpers import ROOT
 from tests.helpers import pipeline_tools as pc
-from tests.helpers.packaging_trees import BRANCHES, MIRRORS, live, packaging_distros, packaging_tree, shells, snapshot
+from tests.helpers.packaging_trees import (
+    BRANCHES,
+    MIRRORS,
+    live,
+    packaging_distros,
+    packaging_patch_of,
+    packaging_tree,
+    shells,
+    snapshot,
+)
 
 CA = ROOT / "tests" / "fixtures" / "public-ca.pem"
 PACKAGING_GIT = Path(os.environ.get("MOBYCI_PACKAGING_GIT", "/work/.mirror/docker+docker-ce-packaging/repo"))
@@ -47,16 +53,6 @@ def _spec(ref: str, rpm: tuple[str, ...], deb: tuple[str, ...], extra: str = CA_
         f"version: 1\nmoby: {{ref: {ref}}}\n{mirrors}{extra}targets: [{', '.join(kinds)}]\n"
         "ci: {gitlab: {runners: {arm: [arm32]}}}\n"
     )
-
-
-def _patch_of(spec: str) -> str | None:
-    """The packaging patch script the packaging-sources job writes, as the job's heredoc holds it."""
-    job = next(j for j in build_plan(load_text(spec, "mobyci.yaml")).jobs if j.name == SOURCES_JOB)
-    found = [line for line in job.script if line.startswith(f"cat > {PATCH_FILE} <<")]
-    if not found:
-        return None
-    body = found[0].split("\n", 1)[1]
-    return body.rsplit("\n", 1)[0] + "\n"
 
 
 def _run(script: Path, tree: Path, shell: str = "dash", ca: Path | None = CA) -> subprocess.CompletedProcess[str]:
@@ -90,7 +86,7 @@ def _branch_script(
     if branch in _DAYS:
         monkeypatch.setenv(lifecycle.TODAY_VAR, _DAYS[branch])
     rpm, deb = (live(d) for d in packaging_distros(branch))
-    text = _patch_of(_spec(BRANCHES[branch], rpm, deb))
+    text = packaging_patch_of(_spec(BRANCHES[branch], rpm, deb))
     assert text is not None
     script = tmp_path / "patch.sh"
     script.write_text(text)
@@ -155,7 +151,7 @@ def test_real_branch_heads_get_the_ca_before_any_network_use(
 
 
 def test_without_ca_certs_nothing_of_the_ca_is_written(tmp_path: Path) -> None:
-    text = _patch_of(_spec("v28.5.2", ("fedora-43", "rhel-9"), ("debian-bookworm",), extra=""))
+    text = packaging_patch_of(_spec("v28.5.2", ("fedora-43", "rhel-9"), ("debian-bookworm",), extra=""))
     assert text is not None
     assert "MOBYCI_CA_FILE" not in text
     assert MARKER not in text
@@ -167,13 +163,13 @@ def test_without_ca_certs_nothing_of_the_ca_is_written(tmp_path: Path) -> None:
     assert MARKER not in (tree / "rpm/rhel-9/Dockerfile").read_text()
     # No mirror and no CA: no patch at all.
     bare = "version: 1\nmoby: {ref: v28.5.2}\ntargets: [{name: rpm, distros: [rhel-9]}]\n"
-    assert _patch_of(bare) is None
+    assert packaging_patch_of(bare) is None
 
 
 @pytest.mark.parametrize("shell", shells())
 def test_a_bad_ca_file_is_refused_before_anything_is_written(tmp_path: Path, shell: str) -> None:
     # rhel-9 has no mirror: its Dockerfile gets the CA block alone.
-    text = _patch_of(_spec("v28.5.2", ("centos-9", "rhel-9"), ("ubuntu-noble",)))
+    text = packaging_patch_of(_spec("v28.5.2", ("centos-9", "rhel-9"), ("ubuntu-noble",)))
     assert text is not None
     script = tmp_path / "patch.sh"
     script.write_text(text)
@@ -196,7 +192,7 @@ def test_a_bad_ca_file_is_refused_before_anything_is_written(tmp_path: Path, she
 
     # A tree the mirror-only patch of another spec changed: its block differs, nothing is written.
     mirror_only = tmp_path / "mirror-only.sh"
-    mirror_text = _patch_of(_spec("v28.5.2", ("centos-9", "rhel-9"), ("ubuntu-noble",), extra=""))
+    mirror_text = packaging_patch_of(_spec("v28.5.2", ("centos-9", "rhel-9"), ("ubuntu-noble",), extra=""))
     assert mirror_text is not None
     mirror_only.write_text(mirror_text)
     assert _run(mirror_only, tree, shell, None).returncode == 0
@@ -218,7 +214,7 @@ def test_a_bad_ca_file_is_refused_before_anything_is_written(tmp_path: Path, she
 
 
 def test_patch_with_the_ca_passes_shellcheck() -> None:
-    text = _patch_of(_spec("v28.5.2", ("centos-9", "rhel-9"), ("ubuntu-noble",)))
+    text = packaging_patch_of(_spec("v28.5.2", ("centos-9", "rhel-9"), ("ubuntu-noble",)))
     assert text is not None
     assert pc.shellcheck(text) == ""
 

@@ -10,7 +10,10 @@ is patched by the generated patch script and built by dockerd's BuildKit:
   once the CA is its /etc/docker/certs.d/<registry>/ca.crt;
 - without it, the same build and pull fail on the certificate.
 
-A stand-in for a BuildKit builder's container takes the CA into its system bundle through the lines the bake jobs run.
+A docker-ce-packaging deb image patched by the packaging patch (the mirror block and the CA block after
+`FROM ${BUILD_IMAGE}`) builds from deb/ with apt, git and curl over the mirror, and fails on apt without the CA.
+A stand-in for a BuildKit builder's container takes the CA into its system bundle through the lines the bake jobs
+run.
 
 Images are stand-ins made by debootstrap (no Docker Hub here); a rootfs is cached outside the clone.
 """
@@ -290,3 +293,67 @@ def test_builder_container_stand_in_trusts_the_ca_after_the_job_lines(world: Wor
         assert bundle.endswith(world.ca.read_text())
     finally:
         engine.docker("rm", "-f", container, check=False)
+
+
+# --- a docker-ce-packaging deb image behind the inspecting proxy ----------------------------------------------------
+
+# The shape of deb/<distro>/Dockerfile on the packaging branches (a distro image as BUILD_IMAGE, apt first; 28.x
+# deb/debian-bookworm/Dockerfile), made runnable here: no Go image, and a git clone and a curl standing for the Go
+# module downloads and git of the package build. Built from deb/ as the branch's deb/Makefile does.
+PACKAGE_DOCKERFILE = """\
+ARG BUILD_IMAGE=debian:bookworm
+FROM ${BUILD_IMAGE}
+ARG DEBIAN_FRONTEND=noninteractive
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl git
+RUN git clone -q https://@MIRROR@/git/hello.git /hello && curl -fsS https://@MIRROR@/hello.txt > /hello.txt
+
+FROM scratch
+COPY --from=0 /hello/README /hello.txt /
+"""
+
+
+def _package_tree(world: World, name: str, *, with_ca: bool) -> Path:
+    from tests.helpers.packaging_trees import packaging_patch_of, packaging_tree
+
+    tree = packaging_tree(world.tmp / name, (), ("debian-bookworm",))
+    (tree / "deb" / "debian-bookworm" / "Dockerfile").write_text(PACKAGE_DOCKERFILE.replace("@MIRROR@", world.mirror))
+    tls = "tls: {ca_certs: [$CORP_CA_CERT]}\n" if with_ca else ""
+    spec = (
+        f"version: 1\nmoby: {{ref: v28.5.2}}\nmirrors: {{apt: 'https://{world.mirror}'}}\n{tls}"
+        "targets: [{name: deb, distros: [debian-bookworm]}]\n"
+    )
+    text = packaging_patch_of(spec)
+    assert text is not None
+    script = world.tmp / f"{name}.sh"
+    script.write_text(text)
+    env = {**os.environ, "MOBYCI_CA_FILE": str(world.ca)} if with_ca else dict(os.environ)
+    done = subprocess.run(["sh", str(script), str(tree)], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return tree
+
+
+def _package_build(world: World, tree: Path) -> subprocess.CompletedProcess[str]:
+    return world.engine.docker(
+        "build", "--progress", "plain", "--network", "host", "--add-host", f"{HOST}:{world.ip}",
+        "--build-arg", f"BUILD_IMAGE={DEBIAN_STANDIN}", "-f", str(tree / "deb" / "debian-bookworm" / "Dockerfile"),
+        "--output", f"type=local,dest={tree / 'out'}", str(tree / "deb"),
+        check=False, env={"DOCKER_BUILDKIT": "1"},
+    )  # fmt: skip
+
+
+def test_package_image_reaches_the_mirror_only_with_the_ca(world: World) -> None:
+    trusted = _package_tree(world, "pkg-with-ca", with_ca=True)
+    assert (trusted / "deb" / ".mobyci" / "ca.crt").read_text() == world.ca.read_text()
+    done = _package_build(world, trusted)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert (trusted / "out" / "README").read_text() == "hello through the inspecting proxy\n"  # git
+    assert (trusted / "out" / "hello.txt").read_text() == "a file over https\n"  # curl
+
+    untrusted = _package_tree(world, "pkg-without-ca", with_ca=False)
+    assert not (untrusted / "deb" / ".mobyci").exists()
+    failed = _package_build(world, untrusted)
+    assert failed.returncode != 0
+    log = failed.stdout + failed.stderr
+    # apt, pointed at the https mirror by the distro-mirror block, is the first to refuse its certificate.
+    refused = [line for line in log.splitlines() if "Certificate verification failed" in line]
+    assert refused, log[-4000:]

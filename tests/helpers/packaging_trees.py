@@ -10,6 +10,10 @@ import subprocess
 from pathlib import Path
 
 from mobyci.families import FAMILIES, lifecycle
+from mobyci.load.reader import load_text
+from mobyci.plan.build import build_plan
+from mobyci.plan.distromirrors import PATCH_FILE
+from mobyci.plan.packaging import SOURCES_JOB
 from tests.helpers import ROOT
 
 IMAGES = ROOT / "tests" / "fixtures" / "distro-images"
@@ -73,3 +77,13 @@ def run_patch(script: Path, tree: Path, shell: str) -> subprocess.CompletedProce
 
 def snapshot(tree: Path) -> dict[str, bytes]:
     return {str(p.relative_to(tree)): p.read_bytes() for p in sorted(tree.rglob("*")) if p.is_file()}
+
+
+def packaging_patch_of(spec: str) -> str | None:
+    """The packaging patch script the packaging-sources job writes, as the job's heredoc holds it (None: none)."""
+    job = next(j for j in build_plan(load_text(spec, "mobyci.yaml")).jobs if j.name == SOURCES_JOB)
+    found = [line for line in job.script if line.startswith(f"cat > {PATCH_FILE} <<")]
+    if not found:
+        return None
+    body = found[0].split("\n", 1)[1]
+    return body.rsplit("\n", 1)[0] + "\n"
