@@ -435,6 +435,9 @@ def test_bake_steps_cache_in_the_spec_registry_on_their_own_builder() -> None:
     create = next(c for c in binary if c.startswith("docker buildx create"))
     assert "--driver docker-container" in create
     assert '--driver-opt "\\"env.http_proxy=$${http_proxy:-}\\""' in create
+    # The builder's container reads http_proxy when it is created: the proxy, a CI variable here, is exported first.
+    export = next(i for i, c in enumerate(binary) if c.startswith("export http_proxy="))
+    assert export < binary.index(create)
     assert "registry.example.com/ci/moby-cache:<family>-<target>-<arch>" in render_pipeline(
         load_text(cached), "buildkite"
     )

@@ -130,15 +130,15 @@ def _step(plan: p.Plan, job: p.Job, keys: dict[str, str]) -> dict[str, Any]:
 def _commands(plan: p.Plan, job: p.Job, keys: dict[str, str]) -> list[str]:
     """The step's shell lines as the shell should see them (escaped for upload by the caller)."""
     lines = [f"export {name}={shlex.quote(f'{{{{matrix.{name}}}}}')}" for name, _ in job.matrix]
-    cache = plan.settings["cache"]
-    if job.build_cache and cache is not None:
-        # The agents are logged in to the cache registry (their job, like the dev image's); the builder gets
-        # the login through the client.
-        lines.append(f'{p.CACHE_VAR}="type=registry,ref={cache}:" && export {p.CACHE_VAR}')
-        lines += builder.create_lines(plan, "mobyci-$BUILDKITE_JOB_ID")
     for name, ref in plan.variable_refs():
         # Fails early, naming the variable (never its value), when the agent does not provide it.
         lines.append(f'export {name}="${{{ref}:?set {ref} in the agent environment or as a Buildkite secret}}"')
+    cache = plan.settings["cache"]
+    if job.build_cache and cache is not None:
+        # The agents are logged in to the cache registry (their job, like the dev image's); the builder gets
+        # the login through the client. After the exports: the builder's container takes the proxies from them.
+        lines.append(f'{p.CACHE_VAR}="type=registry,ref={cache}:" && export {p.CACHE_VAR}')
+        lines += builder.create_lines(plan, "mobyci-$BUILDKITE_JOB_ID")
     if job.registry_login:
         lines += [
             f'export {p.DEV_IMAGE_VAR}="${{{p.DEV_IMAGE_VAR}:?set {p.DEV_IMAGE_VAR} in the agent environment: '
