@@ -16,6 +16,7 @@ from mobyci.load import yamlpos
 from mobyci.spec import compiled, core
 from mobyci.spec.checks import check_spec, login_warnings
 from mobyci.spec.compiled import Spec
+from mobyci.spec.fields import EMBED_DELIMITER_RE
 from mobyci.spec.frozen import Frozen
 
 
@@ -90,6 +91,7 @@ def load_text(text: str, filename: str = "mobyci.yaml", base: Path | None = None
     except core.ValidationError as exc:
         raise SpecError([_problem(filename, doc, error) for error in _one_branch(exc.errors(), doc.data)]) from None
     release, findings, found_warnings = check_spec(spec)
+    findings += _embed_delimiters(doc.data)
     if spec.tls.ca_certs:
         from mobyci.spec.cafiles import ca_file_findings
 
@@ -114,6 +116,22 @@ def load_text(text: str, filename: str = "mobyci.yaml", base: Path | None = None
         for loc, message in found_warnings
     ]
     return LoadedSpec(spec, release, filename, tuple(warnings), doc)
+
+
+def _embed_delimiters(data: Any, at: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every value that holds a line mobyci ends an embedded text with: in a job's heredoc it would end it early."""
+    if isinstance(data, str):
+        found = EMBED_DELIMITER_RE.search(data)
+        return (
+            [(at, f"contains {found.group(0)}, which ends a text mobyci embeds in the pipeline: remove it")]
+            if found
+            else []
+        )
+    if isinstance(data, dict):
+        return [f for key, value in data.items() for f in _embed_delimiters(value, (*at, str(key)))]
+    if isinstance(data, list):
+        return [f for index, value in enumerate(data) for f in _embed_delimiters(value, (*at, index))]
+    return []
 
 
 def validate_data(data: Any) -> Spec:

@@ -17,6 +17,7 @@ from mobyci.plan.model import (
     REGISTRY_PASSWORD_VAR,
     REGISTRY_USERNAME_VAR,
 )
+from mobyci.spec.fields import EMBED_DELIMITER_RE
 
 
 def git_auth_lines(loaded: LoadedSpec) -> list[str]:
@@ -70,6 +71,8 @@ def write_patch_line(patch_script: str) -> str:
 def write_heredoc(path: str, text: str, delimiter: str) -> str:
     """A job line that writes `text` to `path` through a quoted heredoc (nothing in it is expanded)."""
     body = text.rstrip("\n")
+    if not EMBED_DELIMITER_RE.fullmatch(delimiter):
+        raise ValueError(f"{delimiter}: not a delimiter the spec's validation keeps out of spec values")
     if delimiter in body:
         raise ValueError(f"the text for {path} contains {delimiter}")
     return f"cat > {path} <<'{delimiter}'\n{body}\n{delimiter}"

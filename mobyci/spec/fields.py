@@ -35,6 +35,9 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9._:/=+@-]+$")  # check_name
 VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VAR_REF_RE = re.compile(r"^\$(?:\{(?P<braced>[^}]*)\}|(?P<bare>.*))$")
 _HOST_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+# The lines that end the texts a job writes through a heredoc (the patch scripts, buildkitd.toml): every
+# delimiter mobyci uses has this form (plan/shell.write_heredoc insists), and no spec value may hold one.
+EMBED_DELIMITER_RE = re.compile(r"MOBYCI_[A-Z_]*EOF")
 _DURATION_PART_RE = re.compile(r"(\d+)\s*([a-z]+)")
 _DURATION_UNITS = {
     "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,

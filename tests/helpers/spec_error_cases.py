@@ -324,6 +324,16 @@ CASES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
+        # A heredoc delimiter mobyci ends an embedded script with would end it early inside a job.
+        "embed-delimiter-in-a-value",
+        "version: 1\nmoby: {ref: v28.5.2}\nmirrors: {apt: 'https://deb.example.com/MOBYCI_PKG_PATCH_EOF'}\n"
+        "targets: [binary]\n",
+        [
+            "mobyci.yaml:3:16: mirrors.apt: contains MOBYCI_PKG_PATCH_EOF, which ends a text mobyci embeds in the "
+            "pipeline: remove it"
+        ],
+    ),
+    (
         # Only distros that still have package repositories are offered (the tests' day is 2026-12-01): the
         # branch (deb/ on docker-ce-packaging 20.10) also lists debian-buster, raspbian-buster and ubuntu-kinetic,
         # whose repositories are gone.
