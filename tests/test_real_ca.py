@@ -268,6 +268,16 @@ def test_builder_container_stand_in_trusts_the_ca_after_the_job_lines(world: Wor
             assert refused.returncode != 0
             assert "certificate" in refused.stderr.lower(), refused.stderr
 
+        # A STAND-IN for buildkitd's buildctl: "not ready" on the first call, as a restarting daemon can be.
+        buildctl = (
+            "#!/bin/sh\n# mobyci test stand-in for buildctl\n"
+            "echo x >> /root/buildctl-calls\n"
+            '[ "$(wc -l < /root/buildctl-calls)" -gt 1 ] || { echo "buildkitd not ready" >&2; exit 1; }\n'
+        )
+        engine.docker(
+            "exec", "-i", container, "sh", "-c", "cat > /usr/local/bin/buildctl && chmod +x /usr/local/bin/buildctl",
+            stdin=buildctl,
+        )  # fmt: skip
         job = world.tmp / "builder-job"
         (job / "bin").mkdir(parents=True)
         (job / "bin" / "docker").symlink_to(DOCKER_CLIENT)
@@ -284,6 +294,8 @@ def test_builder_container_stand_in_trusts_the_ca_after_the_job_lines(world: Wor
         assert (ran.returncode, ran.stderr) == (0, "")
 
         assert engine.docker("inspect", "-f", "{{.State.Running}}", container).stdout == "true\n"
+        # The lines waited for the restarted daemon: they asked again after "not ready".
+        assert engine.docker("exec", container, "cat", "/root/buildctl-calls").stdout == "x\nx\n"
         assert engine.docker("exec", container, "git", "ls-remote", f"{url}/git/hello.git").stdout.endswith(
             "\trefs/heads/main\n"
         )

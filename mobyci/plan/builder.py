@@ -82,8 +82,13 @@ def trust_lines() -> list[str]:
 
     Its buildkitd config's `ca` covers only the registries it names; an `ADD https://…` or `ADD <git URL>` and any
     other registry use the container's system bundle, so the CA is appended there. The daemon is restarted
-    because Go reads the system roots once per process."""
+    because Go reads the system roots once per process, and waited for as buildx waits for a new builder
+    (`buildctl debug workers` until it answers: docker/buildx driver/docker-container/driver.go:328-354): buildx
+    bootstraps only a builder whose container is not running, so it would not wait itself."""
     return [
         f"docker exec -i {_CONTAINER} sh -c 'cat >> {_BUNDLE}' < {ca.CA_FILE}",
         f"docker restart {_CONTAINER} > /dev/null",
+        f"mobyci_try=0; until docker exec {_CONTAINER} buildctl debug workers > /dev/null 2>&1; do "
+        'mobyci_try=$((mobyci_try + 1)); [ "$mobyci_try" -lt 30 ] || { echo "mobyci: the BuildKit builder did not '
+        'come back after its restart" >&2; exit 1; }; sleep 1; done',
     ]
