@@ -2,7 +2,7 @@
 tls.ca_certs, by where mobyci installs it (plan/notes.py `ca_places` lists the same places).
 
 A fetch is over TLS when the URL its client connects to is https (git over https too): the mirror's when a mirror
-serves it, else the endpoint's own; a registry is always https (the engine refuses a plain-http mirror). Behind an
+serves it, else the endpoint's own; a registry is always https (validation refuses a plain-http mirror). Behind an
 inspecting proxy, such a fetch fails with `x509: certificate signed by unknown authority` unless its client trusts
 the CA. Trust is one of:
 

@@ -370,7 +370,11 @@ def _check_https(value: str, kind: str, why_not_http: str) -> str:
 
 def check_registry(value: str) -> str:
     if value.startswith("http://"):
-        raise fail("mobyci_registry", "a plain-http registry mirror is refused by the engine: use an https URL")
+        raise fail(
+            "mobyci_registry",
+            "mobyci reaches the registry mirror over https only (BuildKit builders, the frozen-image script; plain "
+            "http would need insecure-registry settings on each): use an https URL",
+        )
     return check_url(
         value,
         schemes=("https",),
