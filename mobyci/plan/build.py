@@ -44,14 +44,8 @@ from mobyci.plan.shell import (
 from mobyci.spec.fields import duration_seconds, var_ref_name
 
 _DEV_TAGGED = "${MOBYCI_DEV_IMAGE}:${MOBYCI_DEV_TAG}"
-
-
 _DEV_CACHE_VAR = "MOBYCI_DEV_CACHE"  # the dev image's layer cache, kept across pipelines
-
-
 _BUNDLE_TARGETS = ("binary", "dynbinary", "cross")
-
-
 _BUNDLE_TAR = "mobyci-bundles.tar"  # a make-run bundle, streamed out of the dev container
 
 
@@ -87,10 +81,11 @@ def build_plan(
         _check_job(loaded, ca_lines, entry.name, output),
         _prepare_job(loaded, build_args, ca_lines),
     ]
+    packages_built = any(target.name in ("rpm", "deb") for target in spec.targets)
     for index, target in enumerate(spec.targets):
         if target.name not in ("rpm", "deb"):
             jobs.append(_target_job(loaded, target.name, target.platforms, build_args, index))
-    if any(target.name in ("rpm", "deb") for target in spec.targets):
+    if packages_built:
         from mobyci.plan.packaging import packaging_jobs
 
         jobs += packaging_jobs(loaded, build_args)
@@ -102,7 +97,7 @@ def build_plan(
         jobs.append(_checksums_job(built, bundles=not all(from_packages), packages=any(from_packages)))
     notes = plan_notes(loaded)
     packages: tuple[tuple[str, str, str], ...] = ()
-    if any(t.name in ("rpm", "deb") for t in spec.targets):
+    if packages_built:
         from mobyci.plan.packaging import CLI_REF_VAR, toolchain
 
         tools = toolchain(loaded)
@@ -170,9 +165,7 @@ def _proxy_variables(loaded: LoadedSpec) -> tuple[list[tuple[str, str]], list[st
         if value is None:
             continue
         variables += [(upper, value), (upper.lower(), value)]
-        name = var_ref_name(value)
-        if name is not None and name not in ci_variables:
-            ci_variables.append(name)
+        _read_ci_variable(value, ci_variables)
     if variables:
         no_proxy = ",".join(dict.fromkeys([*LOCAL_NO_PROXY, *proxy.no_proxy]))
         variables += [("NO_PROXY", no_proxy), ("no_proxy", no_proxy)]
@@ -190,9 +183,14 @@ def _login_variables(loaded: LoadedSpec, variables: list[tuple[str, str]], ci_va
             continue
         variables += [(user_var, login.username), (password_var, login.password)]
         for value in (login.username, login.password):
-            name = var_ref_name(value)
-            if name is not None and name not in ci_variables:
-                ci_variables.append(name)
+            _read_ci_variable(value, ci_variables)
+
+
+def _read_ci_variable(value: str, ci_variables: list[str]) -> None:
+    """Adds the CI variable `value` refers to (if it is a reference) to the ones the pipeline reads, once."""
+    name = var_ref_name(value)
+    if name is not None and name not in ci_variables:
+        ci_variables.append(name)
 
 
 _CHECK_VENV = ".mobyci-venv"  # in the job's work tree: no shared /tmp path
@@ -365,18 +363,16 @@ def _bake_lines(loaded: LoadedSpec, target: str, build_args: tuple[str, ...]) ->
     cache = [f"--set '*.cache-from=${{{CACHE_VAR}}}{k}'" for k in imports]
     cache.append(f"--set '*.cache-to=${{{CACHE_VAR}}}{key},mode=max,ignore-error=true'")
     lines.append(f'if [ -n "${{{CACHE_VAR}:-}}" ]; then mobyci_bake="$mobyci_bake {" ".join(cache)}"; fi')
-    make_target = {"binary": "binary", "dynbinary": "dynbinary", "cross": "cross"}[target]
-    lines.append(f'make -C {SOURCE_DIR} BAKE_CMD="$mobyci_bake" {make_target}')
+    lines.append(f'make -C {SOURCE_DIR} BAKE_CMD="$mobyci_bake" {target}')
     return lines
 
 
 def _make_run_target(target: str, build_args: tuple[str, ...]) -> list[str]:
     # Inside docker-in-docker the Makefile cannot bind-mount bundles/ (DOCKER_HOST is remote), so run
     # hack/make.sh in the dev image as `make binary` would, and stream the bundle out.
-    steps = {"binary": "binary", "dynbinary": "dynbinary", "cross": "cross"}[target]
     envs = " ".join(f"-e {name}" for name in (*build_args, "DOCKER_GITCOMMIT", "VERSION"))
     cross = f' -e DOCKER_CROSSPLATFORMS="${PLATFORM_VAR}"' if target == "cross" else ""
-    inside = shlex.quote(f"hack/make.sh {steps} >&2 && tar -C bundles -cf - .")
+    inside = shlex.quote(f"hack/make.sh {target} >&2 && tar -C bundles -cf - .")
     return [
         f'DOCKER_GITCOMMIT="$(cat {GITCOMMIT_FILE})" && export DOCKER_GITCOMMIT',
         f'docker pull "${DEV_IMAGE_VAR}:$MOBYCI_DEV_TAG"',

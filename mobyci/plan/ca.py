@@ -11,6 +11,7 @@ from __future__ import annotations
 import shlex
 
 from mobyci.patch.rules import CA_FILE_ENV
+from mobyci.plan.mirrors import registry_host
 from mobyci.spec.compiled import Spec
 from mobyci.spec.fields import var_ref_name
 
@@ -77,7 +78,7 @@ def dind_script(mirror: str | None, env_names: tuple[tuple[str, str], ...]) -> s
     service's command as arguments. `mirror`: mirrors.registry; `env_names`: (service variable, CI variable)."""
     hosts = list(HUB_HOSTS)
     if mirror:
-        hosts.append(mirror.split("://", 1)[-1].rstrip("/").split("/", 1)[0])
+        hosts.append(registry_host(mirror))
     reads = " && ".join(f'mobyci_ca "${{{var}:-}}" {name}' for var, name in env_names)
     dirs = " ".join(f"/etc/docker/certs.d/{host}" for host in hosts)
     return "\n".join(
@@ -96,11 +97,3 @@ def dind_script(mirror: str | None, env_names: tuple[tuple[str, str], ...]) -> s
             'exec dockerd-entrypoint.sh "$@"',
         ]
     )
-
-
-def buildkitd_ca(path: str, mirror: str | None) -> str:
-    """buildkitd.toml lines that make a builder trust the CA file at `path` for Docker Hub and the mirror."""
-    hosts = ["docker.io"]
-    if mirror:
-        hosts.append(mirror.split("://", 1)[-1].rstrip("/"))
-    return "".join(f'[registry."{host}"]\n  ca = ["{path}"]\n' for host in hosts)

@@ -65,14 +65,12 @@ def limit_findings(shape: Shape) -> list[Finding]:
 
     findings: list[Finding] = []
     for at, dimensions in shape.matrices:
-        for limit in limits:
-            count = {
-                "matrix_jobs": math.prod(dimensions),
-                "matrix_dimensions": len(dimensions),
-                "matrix_values": max(dimensions, default=0),
-            }.get(limit.what)
-            if count is not None and count > limit.most:
-                findings.append((at, limit.message.format(count=count, most=limit.most)))
+        counts = {
+            "matrix_jobs": math.prod(dimensions),
+            "matrix_dimensions": len(dimensions),
+            "matrix_values": max(dimensions, default=0),
+        }
+        findings += [(at, message) for what, count in counts.items() for message in broken(what, count)]
     for at, count in shape.needs:
         findings += [(at, message) for message in broken("needs", count)]
     findings += [(("targets",), message) for message in broken("jobs", shape.jobs)]

@@ -1,4 +1,4 @@
-"""Mirror mappings applied to single URLs (the clone URL of moby itself)."""
+"""Mirror mappings applied to single URLs (the clone URL of moby itself), and the registry mirror's host."""
 
 from __future__ import annotations
 
@@ -11,3 +11,8 @@ def rewrite_url(url: str, mapping: dict[str, str]) -> str:
     if prefixes:
         return mapping[prefixes[0]] + url[len(prefixes[0]) :]
     return url
+
+
+def registry_host(url: str) -> str:
+    """host[:port] of a registry URL: what `docker login` and /etc/docker/certs.d/<host> name."""
+    return url.split("://", 1)[-1].split("/", 1)[0]

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from mobyci.load.reader import LoadedSpec
 from mobyci.plan import ca
-from mobyci.plan.model import (
-    Applied,
-    Note,
-)
+from mobyci.plan.model import Applied, Note
 from mobyci.plan.shell import apt_env
 
 

@@ -8,6 +8,7 @@ import shlex
 
 from mobyci.families.versions import COMMIT_RE, tag_version
 from mobyci.load.reader import LoadedSpec
+from mobyci.plan.mirrors import registry_host
 from mobyci.plan.model import (
     GIT_PASSWORD_VAR,
     GIT_USERNAME_VAR,
@@ -43,18 +44,6 @@ def git_auth_lines(loaded: LoadedSpec) -> list[str]:
     ]
 
 
-def registry_login_line(loaded: LoadedSpec) -> str | None:
-    """`docker login` to the registry mirror, the password read from stdin (never an argument)."""
-    registry = loaded.spec.mirrors.registry
-    if loaded.spec.mirrors.registry_auth is None or registry is None:
-        return None
-    host = registry.split("://", 1)[1].split("/", 1)[0]
-    return (
-        f"printf '%s\\n' \"${REGISTRY_PASSWORD_VAR}\" | "
-        f'docker login --username "${REGISTRY_USERNAME_VAR}" --password-stdin {shlex.quote(host)}'
-    )
-
-
 def build_args_flags(build_args: tuple[str, ...]) -> str:
     # `--build-arg NAME` without a value makes the docker CLI read NAME from its environment: the value
     # never appears on a command line or in the job log, and predefined proxy args stay out of the image.
@@ -79,11 +68,16 @@ def write_heredoc(path: str, text: str, delimiter: str) -> str:
 
 
 def registry_login_lines(loaded: LoadedSpec) -> list[str]:
-    """`docker login` to the registry mirror, in the client config where the job's other logins land (the CI
-    registry's, for the build cache): buildx hands every login of that config to the builder, which uses the one
-    of each registry host it talks to, the mirror's included."""
-    login = registry_login_line(loaded)
-    return [] if login is None else [login]
+    """`docker login` to the registry mirror, the password read from stdin (never an argument), in the client
+    config where the job's other logins land (the CI registry's, for the build cache): buildx hands every login of
+    that config to the builder, which uses the one of each registry host it talks to, the mirror's included."""
+    registry = loaded.spec.mirrors.registry
+    if loaded.spec.mirrors.registry_auth is None or registry is None:
+        return []
+    return [
+        f"printf '%s\\n' \"${REGISTRY_PASSWORD_VAR}\" | "
+        f'docker login --username "${REGISTRY_USERNAME_VAR}" --password-stdin {shlex.quote(registry_host(registry))}'
+    ]
 
 
 def ref_version_lines(ref: str) -> list[str]:
