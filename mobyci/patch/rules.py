@@ -440,3 +440,19 @@ def check_rule(rule: Rule) -> None:
 
 def patterns_of(rules: Sequence[Rule]) -> list[str]:
     return list(dict.fromkeys(p for rule in rules for p in rule.files))
+
+
+def ca_file_checks(src: str, die: str) -> tuple[str, ...]:
+    """sh lines that read CA_FILE_ENV into the variable `src` and stop through the function `die` unless it names a
+    readable PEM file of certificates, before anything is written: moby's patch and the packaging patch."""
+    what = f"tls.ca_certs: {CA_FILE_ENV}"
+    return (
+        f"{src}=${{{CA_FILE_ENV}:-}}",
+        f'[ -n "${src}" ] || {die} "{what} is not set: set it to the PEM file of the CA certificates (the generated '
+        'pipelines do)"',
+        f'[ -f "${src}" ] && [ -r "${src}" ] || {die} "{what} names no readable file: ${src}"',
+        f'! grep -q \'PRIVATE KEY-----\' "${src}" || {die} "tls.ca_certs: ${src} holds a private key, not a '
+        'certificate"',
+        f'grep -q -e \'-----BEGIN CERTIFICATE-----\' "${src}" || {die} "tls.ca_certs: ${src} holds no PEM '
+        'certificate (-----BEGIN CERTIFICATE-----)"',
+    )

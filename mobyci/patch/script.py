@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from mobyci.committed.header import with_header
 from mobyci.families.touchpoints import DETECTION, DETECTION_HINT, TREE_MARKERS, Contains, Exists, HasLine, LineStarts
-from mobyci.patch.rules import CA_FILE_ENV, EnvValue, Rule, build_rules, check_rule, patterns_of
+from mobyci.patch.rules import CA_FILE_ENV, EnvValue, Rule, build_rules, ca_file_checks, check_rule, patterns_of
 from mobyci.patch.template import sh_dq
 
 if TYPE_CHECKING:
@@ -149,6 +149,7 @@ def render_script(
         env_checks=env_checks,
         copies=[(rule.id, rule.tree_file) for rule in rules if rule.tree_file],
         ca_env=CA_FILE_ENV,
+        ca_checks=ca_file_checks("mobyci_src", "mobyci_die"),
         patterns=patterns,
         markers=TREE_MARKERS,
         detect=_detect_tests(),

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from mobyci.families.packaging_data import RASPBIAN_HOSTS, serving_setting
-from mobyci.patch.rules import CA_FILE_ENV, MARKER_PREFIX, debian_apt_lines
+from mobyci.patch.rules import CA_FILE_ENV, MARKER_PREFIX, ca_file_checks, debian_apt_lines
 from mobyci.plan.packagingca import CONTEXT_FILE, ca_block
 from mobyci.spec.compiled import Mirrors
 
@@ -238,14 +238,4 @@ def _ca_checks(contexts: tuple[str, ...]) -> list[str]:
     """Lines that refuse a missing, unreadable or wrong CA file before anything is written (as moby's patch does)."""
     if not contexts:
         return []
-    what = f"tls.ca_certs: {CA_FILE_ENV}"
-    return [
-        f"ca_src=${{{CA_FILE_ENV}:-}}",
-        f'[ -n "$ca_src" ] || die "{what} is not set: set it to the PEM file of the CA certificates (the generated '
-        'pipelines do)"',
-        f'[ -f "$ca_src" ] && [ -r "$ca_src" ] || die "{what} names no readable file: $ca_src"',
-        '! grep -q \'PRIVATE KEY-----\' "$ca_src" || die "tls.ca_certs: $ca_src holds a private key, not a '
-        'certificate"',
-        'grep -q -e \'-----BEGIN CERTIFICATE-----\' "$ca_src" || die "tls.ca_certs: $ca_src holds no PEM certificate '
-        '(-----BEGIN CERTIFICATE-----)"',
-    ]
+    return list(ca_file_checks("ca_src", "die"))

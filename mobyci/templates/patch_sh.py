@@ -94,20 +94,21 @@ def root(context, missing=missing):
     yield 'if [ -n "$mobyci_env_errors" ]; then\n\tprintf \'%s\' "$mobyci_env_errors" | while IFS= read -r mobyci_l; do printf \'%s: %s\\n\' "$mobyci_me" "$mobyci_l" >&2; done\n\texit 1\nfi\n'
     for (l_1_id, l_1_dest) in (undefined(name='copies') if l_0_copies is missing else l_0_copies):
         l_1_ca_env = resolve('ca_env')
+        l_1_ca_checks = resolve('ca_checks')
         _loop_vars = {}
         pass
         yield '# Rule '
         yield str(l_1_id)
         yield ' copies the CA bundle the pipeline assembled ('
         yield str((undefined(name='ca_env') if l_1_ca_env is missing else l_1_ca_env))
-        yield ") into the tree, for the Dockerfile's COPY.\nmobyci_src=${"
-        yield str((undefined(name='ca_env') if l_1_ca_env is missing else l_1_ca_env))
-        yield ':-}\n[ -n "$mobyci_src" ] || mobyci_die "tls.ca_certs: '
-        yield str((undefined(name='ca_env') if l_1_ca_env is missing else l_1_ca_env))
-        yield ' is not set: set it to the PEM file of the CA certificates (the generated pipelines do)"\n[ -f "$mobyci_src" ] && [ -r "$mobyci_src" ] || mobyci_die "tls.ca_certs: '
-        yield str((undefined(name='ca_env') if l_1_ca_env is missing else l_1_ca_env))
-        yield ' names no readable file: $mobyci_src"\n! grep -q \'PRIVATE KEY-----\' "$mobyci_src" || mobyci_die "tls.ca_certs: $mobyci_src holds a private key, not a certificate"\ngrep -q -e \'-----BEGIN CERTIFICATE-----\' "$mobyci_src" || mobyci_die "tls.ca_certs: $mobyci_src holds no PEM certificate (-----BEGIN CERTIFICATE-----)"\n'
-    l_1_id = l_1_dest = l_1_ca_env = missing
+        yield ") into the tree, for the Dockerfile's COPY.\n"
+        for l_2_line in (undefined(name='ca_checks') if l_1_ca_checks is missing else l_1_ca_checks):
+            _loop_vars = {}
+            pass
+            yield str(l_2_line)
+            yield '\n'
+        l_2_line = missing
+    l_1_id = l_1_dest = l_1_ca_env = l_1_ca_checks = missing
     yield '\n# The rules, as data for the awk engine below.\nMOBYCI_NRULES='
     yield str(t_1((undefined(name='rules') if l_0_rules is missing else l_0_rules)))
     yield '\nexport MOBYCI_NRULES\n'
@@ -326,5 +327,5 @@ def root(context, missing=missing):
     yield 'if [ "$MOBYCI_NRULES" = 0 ]; then\n\tprintf \'%s\\n\' "the spec maps no mirror into the tree: nothing to change"\nelif [ "$mobyci_nchanged" = 0 ]; then\n\tprintf \'%s\\n\' "already applied: nothing to change"\nelif [ "$mobyci_check" = 1 ]; then\n\t[ "$mobyci_nchanged" = 1 ] && mobyci_s=\'\' || mobyci_s=s\n\tprintf \'%s\\n\' "$mobyci_nchanged file$mobyci_s would change"\n\texit 1\nelse\n\t[ "$mobyci_nchanged" = 1 ] && mobyci_s=\'\' || mobyci_s=s\n\tprintf \'%s\\n\' "patched $mobyci_nchanged file$mobyci_s"\nfi\n'
 
 blocks = {}
-debug_info = '10=42&11=46&17=52&65=54&66=61&69=64&70=67&71=71&74=75&75=77&76=79&90=81&91=85&97=93&98=98&99=102&100=104&101=106&107=110&109=113&110=117&111=121&112=125&113=128&114=133&115=137&116=143&117=149&118=155&121=171&122=175&123=180&124=184&125=190&127=196&129=199&135=207&136=211&437=217&438=220&439=223&443=228&456=232&459=234&464=236&465=239&466=242&467=248&469=259&479=267&481=271&488=275&496=281&498=285&499=287&500=289&501=291&508=298&509=301&510=304&511=307&512=311'
-MOBYCI_STAMP = 'jinja2 3.1.6, patch.sh.j2 sha256 f235c719d091c1e2580c0cd41f78c5b1232ddba47f69a687900793bc1b22dd4f'
+debug_info = '10=42&11=46&17=52&65=54&66=61&69=64&70=67&71=71&74=75&75=77&76=79&90=81&91=85&97=93&98=99&99=103&100=106&105=111&107=114&108=118&109=122&110=126&111=129&112=134&113=138&114=144&115=150&116=156&119=172&120=176&121=181&122=185&123=191&125=197&127=200&133=208&134=212&435=218&436=221&437=224&441=229&454=233&457=235&462=237&463=240&464=243&465=249&467=260&477=268&479=272&486=276&494=282&496=286&497=288&498=290&499=292&506=299&507=302&508=305&509=308&510=312'
+MOBYCI_STAMP = 'jinja2 3.1.6, patch.sh.j2 sha256 3fa26a99a634218199e524bf9412b4c041e406a0089c8ab1b17ead0c41468f3a'
