@@ -18,6 +18,7 @@ from typing import NamedTuple
 from mobyci.families.packaging_data import RASPBIAN_HOSTS, serving_setting
 from mobyci.patch.rules import CA_FILE_ENV, MARKER_PREFIX, ca_file_checks, debian_apt_lines
 from mobyci.plan.packagingca import CONTEXT_FILE, ca_block
+from mobyci.plan.shell import write_heredoc
 from mobyci.spec.compiled import Mirrors
 
 PATCH_FILE = "mobyci-packaging-patch.sh"
@@ -196,12 +197,9 @@ def render_packaging_patch(
         "problems=",
     ]
     for n, block in enumerate(blocks, 1):
-        body = "\n".join(block.body)
-        if _BLOCK_EOF in body:
-            raise ValueError(f"a block contains {_BLOCK_EOF}")
         path = shlex.quote(block.dockerfile)
         out += [
-            f"cat > \"$tmp/b{n}\" <<'{_BLOCK_EOF}'\n{body}\n{_BLOCK_EOF}",
+            write_heredoc(f'"$tmp/b{n}"', "\n".join(block.body), _BLOCK_EOF),
             f'if [ ! -f "$dir"/{path} ]; then',
             f'\tproblems="$problems {block.dockerfile}: missing: the checkout is not branch {branch}, or it has no '
             f'{block.distro};"',
@@ -215,23 +213,23 @@ def render_packaging_patch(
         'if [ -n "$problems" ]; then die "nothing changed:$problems"; fi',
     ]
     for context in ca_contexts:
-        target = shlex.quote(f"{context}/{CONTEXT_FILE}")
-        out += [
-            f'mkdir -p "$dir"/{shlex.quote(context)}/{shlex.quote(CONTEXT_FILE.rsplit("/", 1)[0])}',
-            f'if cmp -s "$ca_src" "$dir"/{target}; then echo "$me: {context}/{CONTEXT_FILE}: already applied"; else',
-            f'\tcp "$ca_src" "$dir"/{target}.mobyci-new && mv "$dir"/{target}.mobyci-new "$dir"/{target}',
-            f'\techo "$me: {context}/{CONTEXT_FILE}: tls.ca_certs"',
-            "fi",
-        ]
+        out.append(f'mkdir -p "$dir"/{shlex.quote(context)}/{shlex.quote(CONTEXT_FILE.rsplit("/", 1)[0])}')
+        out += _install('"$ca_src"', f"{context}/{CONTEXT_FILE}", "tls.ca_certs")
     for n, block in enumerate(blocks, 1):
-        path = shlex.quote(block.dockerfile)
-        out += [
-            f'if cmp -s "$tmp/o{n}" "$dir"/{path}; then echo "$me: {block.dockerfile}: already applied"; else',
-            f'\tcp "$tmp/o{n}" "$dir"/{path}.mobyci-new && mv "$dir"/{path}.mobyci-new "$dir"/{path}',
-            f'\techo "$me: {block.dockerfile}: {block.setting}"',
-            "fi",
-        ]
+        out += _install(f'"$tmp/o{n}"', block.dockerfile, block.setting)
     return "\n".join(out) + "\n"
+
+
+def _install(source: str, relative: str, what: str) -> list[str]:
+    """Lines that put `source` (shell text) at `relative` in the checkout, replaced whole, and say so: `what`, or
+    "already applied" when the file holds it already."""
+    path = shlex.quote(relative)
+    return [
+        f'if cmp -s {source} "$dir"/{path}; then echo "$me: {relative}: already applied"; else',
+        f'\tcp {source} "$dir"/{path}.mobyci-new && mv "$dir"/{path}.mobyci-new "$dir"/{path}',
+        f'\techo "$me: {relative}: {what}"',
+        "fi",
+    ]
 
 
 def _ca_checks(contexts: tuple[str, ...]) -> list[str]:
