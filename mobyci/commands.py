@@ -310,9 +310,9 @@ def _committed(
     """Each (kind, path) rendered for the file at that path (None: the kind's `outputs:` entry or usual path)."""
     import shlex
 
+    from mobyci.committed.header import regenerate_command
     from mobyci.committed.site import display, locate
     from mobyci.emit.render import default_output
-    from mobyci.formats import DEFAULT
 
     site = locate(spec)
     named = loaded._replace(path=site.spec_rel)
@@ -322,9 +322,7 @@ def _committed(
         if all_outputs:
             fix = f"mobyci render {shlex.quote(str(spec))} --all"
         else:
-            command = "patch" if kind == "patch" else "render"
-            flag = f" --format {kind}" if kind not in ("patch", DEFAULT) else ""  # as render_command writes it
-            fix = f"mobyci {command} {shlex.quote(str(spec))}{flag} -o {shlex.quote(str(path))}"
+            fix = regenerate_command(str(spec), kind, str(path))
         files.append(_File(path, _generate(named, kind, site.rel(path)), fix, kind))
     return files
 
@@ -344,9 +342,10 @@ def _outputs_of(loaded: LoadedSpec) -> list[tuple[str, Path | None]]:
 def _generate(loaded: LoadedSpec, kind: str, output: str | None) -> str:
     """The file of `kind` that lives at `output` (relative to the repository root; None: its usual path)."""
     if kind == "patch":
-        from mobyci.patch.script import build_patch_script, patch_command
+        from mobyci.committed.header import regenerate_command
+        from mobyci.patch.script import build_patch_script
 
-        command = patch_command(loaded.path, output) if output is not None else None
+        command = regenerate_command(loaded.path, "patch", output) if output is not None else None
         return build_patch_script(loaded, command=command)
     from mobyci.emit.render import render_pipeline
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import shlex
 from typing import TYPE_CHECKING
 
+from mobyci.committed.header import regenerate_command
 from mobyci.errors import SpecError
 from mobyci.formats import DEFAULT, FORMATS, PATCH_OUTPUT
 from mobyci.load.reader import LoadedSpec
@@ -44,7 +44,7 @@ def make_plan(
         FORMATS[fmt].system,
         fmt=fmt,
         output=output,
-        command=render_command(loaded.path, fmt, output),
+        command=regenerate_command(loaded.path, fmt, output),
         patch_script=patch_script,
     )
     limits.check(loaded, plan)
@@ -65,14 +65,6 @@ def default_output(loaded: LoadedSpec, kind: str) -> str:
 def output_kind(key: str) -> str:
     """The format (or "patch") of an `outputs:` key: gitlab_include -> gitlab-include."""
     return key.replace("_", "-")
-
-
-def render_command(spec_path: str, fmt: str, output: str) -> str:
-    """The command that regenerates a file, for its header: the same whichever way the file was written."""
-    words = ["mobyci", "render", shlex.quote(spec_path)]
-    if fmt != DEFAULT:
-        words += ["--format", fmt]
-    return " ".join([*words, "-o", shlex.quote(output)])
 
 
 def render_pipeline(loaded: LoadedSpec, fmt: str, output: str | None = None) -> str:

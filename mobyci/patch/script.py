@@ -13,8 +13,9 @@ import string
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from mobyci.committed.header import with_header
+from mobyci.committed.header import regenerate_command, with_header
 from mobyci.families.touchpoints import DETECTION, DETECTION_HINT, TREE_MARKERS, Contains, Exists, HasLine, LineStarts
+from mobyci.formats import PATCH_OUTPUT
 from mobyci.patch.rules import CA_FILE_ENV, EnvValue, Rule, build_rules, ca_file_checks, check_rule, patterns_of
 from mobyci.patch.template import sh_dq
 
@@ -162,15 +163,10 @@ def render_script(
     return with_header(
         body,
         spec_path=_comment(spec_path),
-        command=_comment(command or f"mobyci patch {shlex.quote(spec_path)} -o mobyci-patch.sh"),
+        command=_comment(command or regenerate_command(spec_path, "patch", PATCH_OUTPUT)),
         notes=(f"moby family {family}",),
         shebang="#!/bin/sh",
     )
-
-
-def patch_command(spec_path: str, output: str) -> str:
-    """The command that regenerates a patch script at `output`, for its header."""
-    return f"mobyci patch {shlex.quote(spec_path)} -o {shlex.quote(output)}"
 
 
 def build_patch_script(loaded: LoadedSpec, *, command: str | None = None, rules: list[Rule] | None = None) -> str:
@@ -178,7 +174,7 @@ def build_patch_script(loaded: LoadedSpec, *, command: str | None = None, rules:
     command for its `outputs:` entry, else mobyci-patch.sh)."""
     if command is None:
         listed = loaded.spec.outputs.as_dict().get("patch")
-        command = patch_command(loaded.path, listed or "mobyci-patch.sh")
+        command = regenerate_command(loaded.path, "patch", listed or PATCH_OUTPUT)
     return render_script(
         build_rules(loaded) if rules is None else rules,
         family=loaded.release.family.name,

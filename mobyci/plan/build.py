@@ -226,14 +226,11 @@ def _render_check_line(loaded: LoadedSpec, fmt: str, output: str) -> str:
     """The check job's last line: the committed files (all `outputs:`, or this pipeline at `output`) are current.
 
     Paths are relative to the repository root, where CI jobs start."""
-    words = [f"{_CHECK_VENV}/bin/mobyci", "render", shlex.quote(loaded.path)]
     if any(loaded.spec.outputs.as_dict().values()):
-        return " ".join([*words, "--all", "--check"])
-    from mobyci.formats import DEFAULT
+        return f"{_CHECK_VENV}/bin/mobyci render {shlex.quote(loaded.path)} --all --check"
+    from mobyci.committed.header import regenerate_command
 
-    if fmt != DEFAULT:
-        words += ["--format", fmt]
-    return " ".join([*words, "-o", shlex.quote(output), "--check"])
+    return f"{_CHECK_VENV}/bin/{regenerate_command(loaded.path, fmt, output)} --check"
 
 
 def _checked_files(loaded: LoadedSpec, output: str) -> list[str]:
