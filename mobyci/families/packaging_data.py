@@ -99,22 +99,26 @@ def needs_arm(distro: str) -> bool:
     return distro.startswith("raspbian-")
 
 
-def serving_setting(mirrors: Any, distro: str) -> str | None:
-    """The spec key of `mirrors` (spec.mirrors) that points `distro`'s package image at a mirror, or None."""
+def serving_mirror(mirrors: Any, distro: str) -> str | None:
+    """The URL of the mirror of `mirrors` (spec.mirrors) that `distro`'s package image reaches instead of its
+    archive, or None when none serves it."""
     family, _, release = distro.partition("-")
-    setting = distro_archive(distro).setting
     if family == "debian":
         # 'archive' (archive.debian.org) serves archived releases only; a mirror host, the live ones.
         from mobyci.spec.apt import apt_sources_for
 
-        served = apt_sources_for(mirrors, archived=release in ARCHIVED_DEBIAN) is not None
-    elif family == "ubuntu":
-        served = mirrors.ubuntu is not None and mirrors.ubuntu.archive is not None
-    elif setting is not None:
-        served = getattr(mirrors, setting.removeprefix("mirrors.")) is not None
-    else:
-        served = False
-    return setting if served else None
+        sources = apt_sources_for(mirrors, archived=release in ARCHIVED_DEBIAN)
+        return sources.debian if sources is not None else None
+    if family == "ubuntu":
+        return mirrors.ubuntu.archive if mirrors.ubuntu is not None else None
+    setting = distro_archive(distro).setting
+    url: str | None = getattr(mirrors, setting.removeprefix("mirrors.")) if setting is not None else None
+    return url
+
+
+def serving_setting(mirrors: Any, distro: str) -> str | None:
+    """The spec key of `mirrors` (spec.mirrors) that points `distro`'s package image at a mirror, or None."""
+    return distro_archive(distro).setting if serving_mirror(mirrors, distro) is not None else None
 
 
 def mirrors_in_use(mirrors: Any) -> bool:

@@ -27,7 +27,7 @@ from mobyci.families.packaging_data import (
     EXTRA_SOURCES,
     PACKAGING_REPO,
     distro_archive,
-    serving_setting,
+    serving_mirror,
 )
 from mobyci.families.touchpoints import TOUCHPOINTS
 from mobyci.families.versions import tag_version
@@ -37,7 +37,15 @@ from mobyci.plan.mirrors import rewrite_url
 from mobyci.spec.compiled import Mirrors
 
 ROUTES = ("mirror", "proxy", "runner", "skipped", "direct")
-_DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
+_DOCKER_HUB = "https://registry-1.docker.io"
+
+
+def _registry_url(image: str) -> str:
+    """The registry an image reference names: its first part when that is a host (a dot, a port, localhost), else
+    Docker Hub."""
+    first = image.split("/", 1)[0]
+    on_hub = "/" not in image or ("." not in first and ":" not in first and first != "localhost")
+    return _DOCKER_HUB if on_hub else f"https://{first}"
 
 
 class Entry(NamedTuple):
@@ -182,16 +190,15 @@ class _Router:
         if kind in ("image", "frozen-image"):
             if route == "mirror" and mirrors.registry:
                 return mirrors.registry
-            first = endpoint.split("/", 1)[0]
-            on_hub = "/" not in endpoint or ("." not in first and ":" not in first and first != "localhost")
-            return "https://registry-1.docker.io" if on_hub else f"https://{first}"
+            return _registry_url(endpoint)
         if route != "mirror":
             return endpoint
         if kind in ("git", "download"):
             target = rewrite_url(endpoint, mirrors.git)
             if target != endpoint:
                 return target
-            source = max((s for s in mirrors.downloads if endpoint.startswith(s)), key=len)
+            source = _download_prefix(mirrors, endpoint)
+            assert source is not None  # routed to a mirror: a prefix matched
             return mirrors.downloads[source] + endpoint[len(source) :]
         if kind == "registry":
             return mirrors.registry
@@ -215,7 +222,7 @@ class _Router:
             why = "no mirrors.git rule matches it" if target == endpoint else f"no patch rule covers {path}"
             return self._fallback(endpoint, why)
         if kind == "download":
-            source = next((s for s in sorted(mirrors.downloads, key=len, reverse=True) if endpoint.startswith(s)), None)
+            source = _download_prefix(mirrors, endpoint)
             if source is not None and self._covered("downloads", path):
                 return "mirror", f"mirrors.downloads -> {mirrors.downloads[source]}{endpoint[len(source) :]}"
             return self._fallback(endpoint, "no mirrors.downloads prefix matches it")
@@ -242,13 +249,12 @@ class _Router:
         return self._fallback(endpoint, "unknown kind")
 
     def _image(self, image: str, *, frozen: bool) -> tuple[str, str]:
-        first = image.split("/", 1)[0]
-        on_hub = "/" not in image or ("." not in first and ":" not in first and first != "localhost")
-        if not on_hub:
-            return self._fallback(f"https://{first}", f"{first} has no mirror")
+        url = _registry_url(image)
+        if url != _DOCKER_HUB:
+            return self._fallback(url, f"{url.removeprefix('https://')} has no mirror")
         registry = self.spec.mirrors.registry
         if registry is None:
-            return self._fallback("https://registry-1.docker.io", "no mirrors.registry")
+            return self._fallback(url, "no mirrors.registry")
         if frozen:
             return "mirror", f"mirrors.registry -> {registry} (patch rule registry)"
         if self.trust.builder == "container":
@@ -297,7 +303,7 @@ class _Router:
         else:
             route = self._fallback("https://pypi.org", "no mirrors.pypi")
             out.append(entry("pypi", pypi, "mobyci-check", *route, pypi, "check-pip"))
-        hub = "https://registry-1.docker.io"
+        hub = _DOCKER_HUB
         if system == "gitlab":
             gitlab = spec.ci.gitlab
             images = [f"docker:{gitlab.docker_version}-cli", "python:3.12-slim"]
@@ -332,13 +338,12 @@ class _Router:
         out: list[Entry] = []
         for target in packages:
             for distro in target.distros or ():
-                job, setting = f"{target.name}-{distro}", serving_setting(mirrors, distro)
+                job, mirror = f"{target.name}-{distro}", serving_mirror(mirrors, distro)
                 kind = "apt" if target.name == "deb" else "dnf"
                 archive = distro_archive(distro)
                 for host in archive.hosts:
-                    if setting is not None:
-                        url = _distro_mirror_url(mirrors, distro)
-                        out.append(self._entry(kind, host, job, "mirror", setting, url, "package-image"))
+                    if mirror is not None and archive.setting is not None:
+                        out.append(self._entry(kind, host, job, "mirror", archive.setting, mirror, "package-image"))
                     else:
                         url = f"{'https' if archive.tls else 'http'}://{host}"
                         route = self._fallback(url, f"no mirror for {distro}'s archive")
@@ -346,18 +351,9 @@ class _Router:
         return out
 
 
-def _distro_mirror_url(mirrors: Mirrors, distro: str) -> str | None:
-    """The mirror a package image's package manager reaches instead of its distro's archive."""
-    family, _, release = distro.partition("-")
-    if family == "debian":
-        from mobyci.families import ARCHIVED_DEBIAN
-        from mobyci.spec.apt import apt_sources_for
-
-        sources = apt_sources_for(mirrors, archived=release in ARCHIVED_DEBIAN)
-        return sources.debian if sources is not None else None
-    if family == "ubuntu":
-        return mirrors.ubuntu.archive if mirrors.ubuntu is not None else None
-    return {"raspbian": mirrors.raspbian, "fedora": mirrors.fedora, "centos": mirrors.centos_stream}.get(family)
+def _download_prefix(mirrors: Mirrors, url: str) -> str | None:
+    """The longest mirrors.downloads prefix of `url`, if any."""
+    return max((source for source in mirrors.downloads if url.startswith(source)), key=len, default=None)
 
 
 def inventory_data(inventory: Inventory) -> dict[str, object]:
