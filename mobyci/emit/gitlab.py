@@ -41,7 +41,7 @@ def document(plan: p.Plan) -> tuple[dict[str, Any], tuple[str, ...]]:
     settings = plan.settings
     dind = settings["runner"] == "dind"
     doc: dict[str, Any] = {
-        "stages": [s for s in ("check", "prepare", "build", "publish") if any(j.stage == s for j in plan.jobs)],
+        "stages": plan.stages(),
         "workflow": {
             # Merge requests, the default branch and tags; a branch with an open MR runs only the MR pipeline.
             "rules": [

@@ -21,7 +21,7 @@ BASE = ".mobyci"
 
 def stage_names(plan: p.Plan) -> list[str]:
     """The stages the host must list, in order."""
-    return [_prefixed(s) for s in ("check", "prepare", "build", "publish") if any(j.stage == s for j in plan.jobs)]
+    return [_prefixed(stage) for stage in plan.stages()]
 
 
 def _prefixed(name: str) -> str:

@@ -62,9 +62,13 @@ MAKE_TOOLS = ("make", "bash", "coreutils")
 CACHE_VAR = "MOBYCI_CACHE"
 
 
+# The stages jobs run in, in order.
+STAGES = ("check", "prepare", "build", "publish")
+
+
 class Job(NamedTuple):
     name: str
-    stage: str  # check | prepare | build | publish
+    stage: str  # one of STAGES
     title: str
     script: tuple[str, ...]
     needs: tuple[str, ...] = ()
@@ -165,6 +169,10 @@ class Plan(NamedTuple):
 
     def job(self, name: str) -> Job:
         return next(j for j in self.jobs if j.name == name)
+
+    def stages(self) -> list[str]:
+        """The STAGES some job runs in, in order."""
+        return [stage for stage in STAGES if any(job.stage == stage for job in self.jobs)]
 
     def system_notes(self) -> tuple[str, ...]:
         """The notes about this plan's CI system."""
