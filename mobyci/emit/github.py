@@ -133,7 +133,7 @@ def _job(plan: p.Plan, job: p.Job, ids: dict[str, str], secrets: list[tuple[str,
     if job.variables:
         out["env"] = dict(job.variables)
     steps: list[dict[str, Any]] = []
-    uses_ca = bool(plan.ca_lines) and (job.docker or plan.ca_lines[0] in job.script)
+    uses_ca = bool(plan.ca_lines) and (job.docker or job.reads_ca)
     if job.check_only or (uses_ca and plan.ca_files):
         # CA files committed to the repository are read from its checkout.
         steps.append(
@@ -177,7 +177,7 @@ def _job(plan: p.Plan, job: p.Job, ids: dict[str, str], secrets: list[tuple[str,
             )
     run: dict[str, Any] = {"name": job.title, "run": _script(plan, job, secrets)}
     env = {ref: f"${{{{ secrets.{ref} }}}}" for _, ref in secrets}
-    if plan.ca_lines and plan.ca_lines[0] in job.script:
+    if job.reads_ca:
         env.update(ca_env)
     env.update({dim: f"${{{{ matrix.{dim} }}}}" for dim, _ in job.matrix})
     if job.docker:

@@ -88,7 +88,7 @@ def build_plan(
     if packages_built:
         from mobyci.plan.packaging import packaging_jobs
 
-        jobs += packaging_jobs(loaded, build_args)
+        jobs += packaging_jobs(loaded, build_args, ca_lines)
     built = [j.name for j in jobs if j.stage == "build"]
     if built:
         from_packages = [
@@ -219,6 +219,7 @@ def _check_job(loaded: LoadedSpec, ca_lines: tuple[str, ...], fmt: str, output: 
         # pip needs git for a VCS requirement.
         tools=("git",) if requirement.startswith("git+") else (),
         watches=tuple(_checked_files(loaded, output)),
+        reads_ca=bool(ca_lines),
     )
 
 
@@ -292,6 +293,7 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tupl
         dev_image=dev_image,
         writes_patch=True,
         tools=MAKE_TOOLS if dev_image else (),
+        reads_ca=bool(ca_lines),
     )
 
 

@@ -87,6 +87,8 @@ class Job(NamedTuple):
     writes_patch: bool = False  # the emitter writes Plan.patch_script to PATCH_SCRIPT before the script runs
     tools: tuple[str, ...] = ()  # commands the job needs besides a shell, git, tar and the docker CLI
     watches: tuple[str, ...] = ()  # files whose change is reason enough to run the job (empty: every pipeline)
+    # Its script assembles the CA of tls.ca_certs (Plan.ca_lines): the emitter hands it the CA's CI variables.
+    reads_ca: bool = False
     # The spec key a job's matrix comes from, where a platform limit it breaks is reported.
     matrix_key: tuple[str | int, ...] = ()
 

@@ -35,7 +35,6 @@ from mobyci.families.packaging_data import (
 )
 from mobyci.families.versions import tag_version
 from mobyci.load.reader import LoadedSpec
-from mobyci.plan import ca
 from mobyci.plan.distromirrors import PATCH_FILE, distro_mirrors, dockerfile_blocks, render_packaging_patch
 from mobyci.plan.mirrors import rewrite_url
 from mobyci.plan.model import MAKE_TOOLS, PACKAGES_DIR, SOURCE_ARCHIVE, SOURCE_DIR, Job
@@ -51,13 +50,13 @@ _RELEASE_BRANCH = re.compile(r"^\d+\.(\d+|x)$")
 _OUTPUT = {"rpm": ("rpmbuild", "*.rpm"), "deb": ("debbuild", "*.deb")}
 
 
-def packaging_jobs(loaded: LoadedSpec, build_args: tuple[str, ...]) -> list[Job]:
+def packaging_jobs(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tuple[str, ...]) -> list[Job]:
     """The sources job, then one job per distro of every rpm and deb target, named `<kind>-<distro>`."""
     packaging = loaded.release.packaging
     targets = [t for t in loaded.spec.targets if t.name in ("rpm", "deb")]
     if not targets:
         return []
-    jobs = [_sources_job(loaded, [(t.name, d) for t in targets for d in t.distros or ()])]
+    jobs = [_sources_job(loaded, [(t.name, d) for t in targets for d in t.distros or ()], ca_lines)]
     for target in targets:
         jobs += [
             Job(
@@ -166,7 +165,7 @@ def _layout(loaded: LoadedSpec) -> tuple[str, str, str]:
     return root, f"{root}/src/github.com/docker/docker", f"{root}/src/github.com/docker/cli"
 
 
-def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]]) -> Job:
+def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]], ca_lines: tuple[str, ...]) -> Job:
     """Every source the distro jobs share, fetched once: the packaging branch (its Dockerfiles pointed at the distro
     mirrors), the CLI at its ref and, from 27.x, the plugins at the refs the branch pins. Independent of prepare,
     so the needs chain stays prepare|sources -> distro job -> checksums."""
@@ -178,7 +177,7 @@ def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]]) -> Job:
         raise ValueError(f"unexpected characters in the CLI ref {default_ref!r}")
     script = [
         # Its clones go through the git mirror like prepare's: behind TLS inspection, git trusts the CA the same way.
-        *ca.job_lines(spec),
+        *ca_lines,
         *git_auth_lines(loaded),
         f"rm -rf {WORK_DIR} {SOURCES_ARCHIVE}",
         *clone_lines(root, rewrite_url(PACKAGING_REPO, git_mirrors), shlex.quote(packaging.branch)),
@@ -193,7 +192,7 @@ def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]]) -> Job:
         script.append(f"make -C {root} {overrides} {' '.join(c.checkout for c in extras)}")
     mirrored_blocks = distro_mirrors(spec.mirrors, targets)
     # With tls.ca_certs, the CA goes into every package image through the same patch: copied from the file
-    # ca.job_lines assembled above into each build context (deb/, rpm/), which the archive carries to the distro
+    # ca_lines assembled above into each build context (deb/, rpm/), which the archive carries to the distro
     # jobs as the prepare job's archive carries moby's .mobyci/ca.crt.
     contexts = tuple(dict.fromkeys(kind for kind, _ in targets)) if spec.tls.ca_certs else ()
     blocks = dockerfile_blocks(spec.mirrors, targets, ca=bool(contexts)) if contexts else mirrored_blocks
@@ -216,6 +215,7 @@ def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]]) -> Job:
         artifacts_expire_in="1 day",
         docker=bool(extras),  # make, for the branch's checkout targets, comes with the docker job image
         tools=("make",) if extras else (),
+        reads_ca=bool(ca_lines),
     )
 
 
