@@ -121,27 +121,23 @@ def _implicit(path: str, text: str) -> list[Fetch]:
     return out
 
 
-def _show(git: Callable[..., str], tag: str, path: str) -> str:
-    return git("show", f"{tag}:{path}")
-
-
 def _main(argv: list[str]) -> None:
-    import functools
     import json
     import os
-    import subprocess
     from pathlib import Path
 
-    git_dir = os.environ["MOBYCI_MOBY_GIT"]
+    from mobyci.families.generate import Git
+
+    git = Git(Path(os.environ["MOBYCI_MOBY_GIT"]))
     data_file = Path(__file__).with_name("fetches.json")
     data = json.loads(data_file.read_text("utf-8")) if data_file.exists() else {}
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", f"--git-dir={git_dir}", *args], check=True, capture_output=True, text=True).stdout
-
     for tag in argv:
-        paths = git("ls-tree", "-r", "--name-only", tag).splitlines()
-        fetches = scan(paths, functools.partial(_show, git, tag))
+        paths = git.run("ls-tree", "-r", "--name-only", tag).decode().splitlines()
+        # The files the scan reads, in one `git cat-file --batch`.
+        wanted = scanned(paths)
+        blobs = git.blobs([f"{tag}:{path}" for path in wanted])
+        texts = {path: (blobs[f"{tag}:{path}"] or b"").decode() for path in wanted}
+        fetches = scan(paths, texts.__getitem__)
         data[tag] = [f.row() for f in fetches]
     text = json.dumps(dict(sorted(data.items())), separators=(",", ":"))
     data_file.write_text(text.replace("],[", "],\n[").replace(":[[", ":[\n[") + "\n", "utf-8")
