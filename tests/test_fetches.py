@@ -530,3 +530,27 @@ def test_the_stored_frontends_and_go_installs_are_the_real_trees() -> None:
             if not text.lstrip().startswith("#")
         }
         assert lines == {(row[2], row[3]) for t, row in _stored_rows("go-module") if t == tag}, tag
+
+
+def test_the_longest_mirror_key_owns_a_url_as_in_the_patch() -> None:
+    # Every GitHub download the stored scans found (GitHub's /archive/ tarballs, which a git mirror does not serve).
+    downloads = [(tag, row) for tag, row in _stored_rows("download") if str(row[1]).startswith("https://github.com/")]
+    assert downloads, "no stored scan downloads from GitHub: the check would prove nothing"
+    for tag, row in downloads:
+        url, source = str(row[1]), f"{row[2]}:{row[3]}"
+        key = url.rsplit("/", 1)[0] + "/"
+        for target, route, via in (
+            (
+                "https://files.corp.example/archive/",
+                "mirror",
+                "mirrors.downloads -> https://files.corp.example/archive/",
+            ),
+            (key, "direct", f"mirrors.downloads keeps it at its upstream ({key})"),
+        ):
+            mirrors = SEED_MIRRORS.replace("  downloads: {", f'  downloads: {{"{key}": "{target}", ')
+            inventory = plan_inventory(load_text(_spec(tag, mirrors)), "gitlab")
+            entry = next(e for e in inventory.entries if (e.source, e.endpoint) == (source, url))
+            assert (entry.route, entry.via[: len(via)]) == (route, via), (tag, entry)
+        # Without the longer key the git prefix owns it.
+        entry = next(e for e in plan_inventory(load_text(_spec(tag)), "gitlab").entries if e.source == source)
+        assert entry.via.startswith("mirrors.git -> https://gitee.com/"), entry

@@ -32,6 +32,7 @@ from mobyci.families.packaging_data import (
 from mobyci.families.touchpoints import TOUCHPOINTS
 from mobyci.families.versions import tag_version
 from mobyci.load.reader import LoadedSpec
+from mobyci.patch.rules import under_git_prefix
 from mobyci.plan.fetchtls import Trust
 from mobyci.plan.mirrors import rewrite_url
 from mobyci.spec.compiled import Mirrors
@@ -197,12 +198,9 @@ class _Router:
         if route != "mirror":
             return endpoint
         if kind in ("git", "download"):
-            target = rewrite_url(endpoint, mirrors.git)
-            if target != endpoint:
-                return target
-            source = _download_prefix(mirrors, endpoint)
-            assert source is not None  # routed to a mirror: a prefix matched
-            return mirrors.downloads[source] + endpoint[len(source) :]
+            owner = url_owner(mirrors, endpoint)
+            assert owner is not None  # routed to a mirror: a key matched
+            return owner[2]
         if kind == "registry":
             return mirrors.registry
         if kind == "apt":
@@ -219,18 +217,8 @@ class _Router:
     def _route(self, fetch: Fetch) -> tuple[str, str]:
         mirrors = self.spec.mirrors
         kind, endpoint, path = fetch.kind, fetch.endpoint, fetch.file
-        target = rewrite_url(endpoint, mirrors.git) if kind in ("git", "download") else endpoint
-        if target != endpoint and self._covered("git-host", path):
-            # The git-host rule rewrites every URL of a covered file that a mirrors.git key matches.
-            return "mirror", f"mirrors.git -> {target}"
-        if kind == "git":
-            why = "no mirrors.git rule matches it" if target == endpoint else f"no patch rule covers {path}"
-            return self._fallback(endpoint, why)
-        if kind == "download":
-            source = _download_prefix(mirrors, endpoint)
-            if source is not None and self._covered("downloads", path):
-                return "mirror", f"mirrors.downloads -> {mirrors.downloads[source]}{endpoint[len(source) :]}"
-            return self._fallback(endpoint, "no mirrors.downloads prefix matches it")
+        if kind in ("git", "download"):
+            return self._rewritten(kind, endpoint, path)
         if kind == "registry":
             if "auth." in endpoint:
                 if mirrors.registry and not mirrors.registry_tokens:
@@ -278,6 +266,26 @@ class _Router:
         # proxy's, so the database's own host is what a firewall must allow otherwise.
         setting = "mirrors.gosumdb" if gosumdb else "no mirrors.gosumdb"
         return self._fallback(url, f"{setting}: Go asks {url} (unless mirrors.goproxy serves /sumdb/)")
+
+    def _rewritten(self, kind: str, endpoint: str, path: str) -> tuple[str, str]:
+        """A URL the patch may rewrite: the longest key of mirrors.git and mirrors.downloads owns it, as in the
+        patch's single pass (patch/apply.py: the longest source wins; the git-host rule carries the downloads keys
+        under its git prefixes), and the rule of that mapping must cover its file."""
+        owner = url_owner(self.spec.mirrors, endpoint)
+        if owner is None:
+            why = "no mirrors.git rule matches it" if kind == "git" else "no mirrors.downloads prefix matches it"
+            return self._fallback(endpoint, why)
+        setting, source, target = owner
+        if setting == "git":
+            rules: tuple[str, ...] = ("git-host",)
+        else:
+            rules = ("downloads", "git-host") if under_git_prefix(source, self.spec.mirrors.git) else ("downloads",)
+        if not any(self._covered(rule, path) for rule in rules):
+            return self._fallback(endpoint, f"no patch rule covers {path}")
+        if target == endpoint:
+            # Mapped to itself (the seed's criu archive: GitHub's /archive/ layout, which a git mirror lacks).
+            return self._fallback(endpoint, f"mirrors.{setting} keeps it at its upstream ({source})")
+        return "mirror", f"mirrors.{setting} -> {target}"
 
     def _image(self, image: str, *, frozen: bool) -> tuple[str, str]:
         url = _registry_url(image)
@@ -382,9 +390,22 @@ class _Router:
         return out
 
 
-def _download_prefix(mirrors: Mirrors, url: str) -> str | None:
-    """The longest mirrors.downloads prefix of `url`, if any."""
-    return max((source for source in mirrors.downloads if url.startswith(source)), key=len, default=None)
+def url_owner(mirrors: Mirrors, url: str) -> tuple[str, str, str] | None:
+    """(setting, key, rewritten URL) of the mirrors.git or mirrors.downloads key that rewrites `url`: the longest
+    match wins, as in the patch (an exact mirrors.git key matches the whole URL); None when none matches."""
+    found: list[tuple[int, str, str, str]] = []
+    if url in mirrors.git and not url.endswith("/"):
+        found.append((len(url), "git", url, mirrors.git[url]))
+    for source, target in mirrors.git.items():
+        if source.endswith("/") and url.startswith(source):
+            found.append((len(source), "git", source, target + url[len(source) :]))
+    for source, target in mirrors.downloads.items():
+        if url.startswith(source):
+            found.append((len(source), "downloads", source, target + url[len(source) :]))
+    if not found:
+        return None
+    _, setting, source, target = max(found, key=lambda item: item[0])
+    return setting, source, target
 
 
 def inventory_data(inventory: Inventory) -> dict[str, object]:
