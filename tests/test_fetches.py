@@ -176,7 +176,7 @@ def test_a_proxy_carries_what_no_mirror_rewrites(tmp_path: Path) -> None:
     opensuse = next(f for f in data["fetches"] if f["source"] == "Dockerfile:71")
     assert (opensuse["route"], opensuse["via"]) == ("proxy", "proxy.https ($CORP_HTTPS_PROXY)")
     # Job images are pulled by the runner itself: the pipeline cannot route them, strict does not count them.
-    assert {f["route"] for f in data["fetches"] if f["source"] == "job images"} == {"runner"}
+    assert {f["route"] for f in data["fetches"] if f["kind"] in ("job-image", "service")} == {"runner"}
     assert done.returncode == 0, done.stderr
 
 
@@ -271,11 +271,12 @@ def test_with_a_ca_each_tls_fetch_says_whether_its_client_trusts_it() -> None:
     assert ghcr.ca_where == "the docker-container builder (its system bundle)"
     assert golang.ca_where == "the docker-container builder (buildkitd config ca = …)"
     assert gitlab.untrusted == ()
-    by_source = {e.source: e for e in gitlab.entries}
-    assert (by_source["prepare"].ca, by_source["prepare"].ca_where) == ("yes", "the job's git (GIT_SSL_CAINFO)")
-    assert by_source["mobyci-check"].ca == "yes"
-    assert {e.ca for e in gitlab.entries if e.source == "job images"} == {"runner"}
-    assert {e.ca for e in gitlab.entries if e.source == "apk add (dind jobs)"} == {"yes"}
+    by_kind = {(e.source, e.kind): e for e in gitlab.entries}
+    prepare = by_kind["prepare", "git"]
+    assert (prepare.ca, prepare.ca_where) == ("yes", "the job's git (GIT_SSL_CAINFO)")
+    assert by_kind["mobyci-check", "pypi"].ca == "yes"
+    assert {e.ca for e in gitlab.entries if e.kind in ("job-image", "service")} == {"runner"}
+    assert {e.ca for e in gitlab.entries if e.kind == "alpine"} == {"yes"}
 
 
 def test_the_builder_decides_who_trusts_images_and_add_sources() -> None:
