@@ -11,7 +11,9 @@ example and a generated set of specs across runner profiles, install sources, CA
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +160,97 @@ def _generated() -> list[tuple[str, str]]:
 @pytest.mark.parametrize(("label", "text"), _generated())
 def test_every_generated_pipeline_fetches_only_what_the_inventory_lists(label: str, text: str) -> None:
     _check(load_text(text, "mobyci.yaml"), label)
+
+
+# --- What the package jobs and the builders pull, from the facts of the real repositories ---------------------------
+
+PACKAGING_GIT = Path(os.environ.get("MOBYCI_PACKAGING_GIT", "/work/.mirror/docker+docker-ce-packaging/repo"))
+BUILDX_GIT = Path(os.environ.get("MOBYCI_BUILDX_GIT", "/work/.mirror/docker+buildx/repo"))
+
+
+def _branch_tags() -> list[tuple[str, str]]:
+    from tests.helpers.packaging_trees import BRANCHES
+
+    return sorted(BRANCHES.items())
+
+
+@pytest.mark.parametrize(("branch", "tag"), _branch_tags())
+def test_every_package_job_lists_its_base_image_and_says_when_no_mirror_covers_it(branch: str, tag: str) -> None:
+    from mobyci.families.packaging_data import build_image
+
+    rpm, deb = (live(kind) for kind in packaging_distros(branch))
+    if not rpm and not deb:
+        pytest.skip(f"docker-ce-packaging {branch} builds no distro that is alive today")
+    targets = "".join(f"  - {{name: {k}, distros: [{', '.join(d)}]}}\n" for k, d in (("rpm", rpm), ("deb", deb)) if d)
+    archive = "  apt: archive\n" if tag.startswith("v19.03") else ""
+    spec = f"version: 1\nmoby: {{ref: {tag}}}\nmirrors:\n  registry: https://registry.corp.example\n{archive}"
+    runners = "ci: {gitlab: {runners: {arm: [arm32]}}}\n"  # raspbian packages need an arm runner
+    inventory = plan_inventory(load_text(spec + "targets:\n" + targets + runners, "mobyci.yaml"), "gitlab")
+    for kind, distros in (("rpm", rpm), ("deb", deb)):
+        for distro in distros:
+            job = f"{kind}-{distro}"
+            pulls = {e.endpoint: e for e in inventory.entries if (e.source, e.kind) == (job, "image")}
+            image = build_image(distro, branch)
+            assert image in pulls, (job, sorted(pulls))
+            assert "alpine" in pulls, job  # the Makefiles' `docker run … alpine tar`
+            registry = image.split("/", 1)[0] if "." in image.split("/", 1)[0] else ""
+            if registry:
+                assert (pulls[image].route, pulls[image].via) == (
+                    "direct",
+                    f"no mirror covers {registry} (mirrors.registry mirrors Docker Hub only)",
+                ), job
+            else:
+                assert pulls[image].route == "mirror", job
+
+
+@pytest.mark.skipif(not PACKAGING_GIT.is_dir(), reason="set MOBYCI_PACKAGING_GIT to a docker-ce-packaging git dir")
+@pytest.mark.parametrize("branch", [branch for branch, _ in _branch_tags()])
+def test_build_image_is_each_package_dockerfiles_arg_default(branch: str) -> None:
+    from mobyci.families.packaging_data import FRONTEND_BRANCHES, build_image
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", f"--git-dir={PACKAGING_GIT}", *args], check=True, capture_output=True, text=True
+        ).stdout
+
+    files = [
+        f
+        for f in git("ls-tree", "-r", "--name-only", branch).splitlines()
+        if re.fullmatch(r"(deb|rpm)/[^/]+/Dockerfile", f)
+    ]
+    assert files
+    for path in files:
+        text = git("show", f"{branch}:{path}")
+        args = dict(re.findall(r"^ARG (DISTRO|SUITE|BUILD_IMAGE)=(\S+)$", text, re.MULTILINE))
+        expanded = args["BUILD_IMAGE"].replace("${DISTRO}", args["DISTRO"]).replace("${SUITE}", args["SUITE"])
+        assert build_image(path.split("/")[1], branch) == expanded, path
+        assert text.startswith("# syntax=docker/dockerfile:1\n") == (branch in FRONTEND_BRANCHES), path
+
+
+@pytest.mark.skipif(not BUILDX_GIT.is_dir(), reason="set MOBYCI_BUILDX_GIT to a docker/buildx git directory")
+def test_the_builder_image_is_buildx_s_default() -> None:
+    from mobyci.plan.fetches import BUILDKIT_IMAGE
+
+    for tag in ("v0.13.1", "v0.36.1"):
+        text = subprocess.run(
+            ["git", f"--git-dir={BUILDX_GIT}", "show", f"{tag}:driver/bkimage/bkimage.go"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        assert re.search(rf'DefaultImage\s*=\s*"{re.escape(BUILDKIT_IMAGE)}"', text), tag
+
+
+@pytest.mark.parametrize(("case", "spec"), [(c, s) for c, s, _ in cases("gitlab-ci.yml", ".gitlab-ci.yml")])
+def test_every_builder_and_cache_the_pipeline_sets_up_is_listed(case: str, spec: Path) -> None:
+    from mobyci.plan.fetches import BUILDKIT_IMAGE
+
+    loaded = load_case(spec)
+    for fmt in FORMATS:
+        lines = shell_lines(fmt, render_pipeline(loaded, fmt))
+        text = "\n".join(lines)
+        builds = "docker buildx create" in text or "docker/setup-buildx-action@" in text
+        caches = set(re.findall(r'type=registry,ref=([^"]+):"', text))
+        entries = plan_inventory(loaded, fmt).entries
+        assert any(e.endpoint == BUILDKIT_IMAGE for e in entries) == builds, (case, fmt)
+        assert {e.endpoint for e in entries if e.kind == "cache" and e.endpoint != "type=gha"} == caches, (case, fmt)

@@ -84,7 +84,7 @@ def _package_fetches(loaded: LoadedSpec, kind: str, distro: str) -> tuple[Fetche
     """What a package job pulls and where its image's package manager goes (packaging_data.py has the sources)."""
     branch = loaded.release.packaging.branch
     dockerfile = f"docker-ce-packaging {branch} {kind}/{distro}/Dockerfile"
-    images = [Fetched("image", build_image(distro), "build", f"{dockerfile} ARG BUILD_IMAGE")]
+    images = [Fetched("image", build_image(distro, branch), "build", f"{dockerfile} ARG BUILD_IMAGE")]
     if branch in FRONTEND_BRANCHES:
         images.insert(0, Fetched("image", PACKAGE_FRONTEND, "build", f"{dockerfile}:1 # syntax="))
     go_image = toolchain(loaded).go_image
