@@ -555,3 +555,54 @@ def test_the_longest_mirror_key_owns_a_url_as_in_the_patch() -> None:
         # Without the longer key the git prefix owns it.
         entry = next(e for e in plan_inventory(load_text(_spec(tag)), "gitlab").entries if e.source == source)
         assert entry.via.startswith("mirrors.git -> https://gitee.com/"), entry
+
+
+def test_strict_fails_for_a_release_tag_that_borrows_another_tags_scan() -> None:
+    from mobyci.families import resolve
+    from mobyci.families.facts import table
+    from mobyci.plan.fetches import _stored
+
+    stored = set(_stored())
+    tags = list(table().releases)
+    unstored = [tag for tag in tags if tag not in stored]
+    assert unstored, "every release of the facts table has a stored scan: the check would prove nothing"
+    for tag in tags:
+        release = resolve(tag, None)
+        assert release is not None
+        # A release on an archived Debian must say where that archive is.
+        loaded = load_text(_spec(tag, "mirrors: {apt: archive}\n" if release.debian_archived else ""))
+        _, exact, _ = stored_list(loaded)
+        inventory = Inventory(tag, "gitlab", "t", exact, "", ())
+        assert bool(inventory.borrowed) == (tag in unstored), tag
+    # A branch has no scan by nature: its family's newest list stands in, with the caveat, and strict judges it.
+    branch = stored_list(load_text(_spec("patched-29.7", family="29")))
+    assert not Inventory("patched-29.7", "gitlab", branch[0], branch[1], "", ()).borrowed
+
+
+def test_strict_names_the_borrowed_scan_on_the_command_line(tmp_path: Path) -> None:
+    from mobyci.families.facts import table
+    from mobyci.plan.fetches import _stored
+
+    proxied = "proxy: {https: $P, http: $P}\n"
+    tag = next(t for t in table().releases if t not in _stored() and t.startswith("v28."))
+    stored = next(t for t in _stored() if t.startswith("v28."))
+    for ref, code in ((tag, 1), (stored, 0)):
+        done = _mobyci(tmp_path, _spec(ref, "").replace("targets:", proxied + "targets:"), "--strict")
+        assert done.returncode == code, done.stderr
+        named = f"mobyci: --strict judges a tree's own fetches: {ref} has no stored scan"
+        assert (named in done.stderr) == (code == 1), done.stderr
+
+
+@pytest.mark.parametrize("system", ["gitlab", "buildkite", "github"])
+def test_the_bundled_examples_that_claim_strict_pass_it(system: str) -> None:
+    # fork-29-shell: a fork on a branch behind a proxy, with internal hosts in no_proxy.
+    spec = ROOT / "examples" / "fork-29-shell" / "mobyci.yaml"
+    done = subprocess.run(
+        [sys.executable, "-m", "mobyci", "plan", "--fetches", "--strict", "--for", system, str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    # Its own repository's host is one no_proxy names: reached inside, neither mirrored nor proxied.
+    assert "internal" in done.stdout

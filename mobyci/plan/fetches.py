@@ -2,6 +2,8 @@
 
 Each endpoint takes one route:
 - mirror: a mirror of the spec rewrites it (the patch rule that does it covers its file), or serves it;
+- internal: its host is one proxy.no_proxy names (the spec says it is inside the firewall), or the CI instance's
+  own registry (the build cache);
 - proxy: nothing rewrites it, the proxy carries it (its scheme has a proxy, its host is not in no_proxy);
 - runner: the CI system's own machinery fetches it (job images pulled by the runner, GitHub actions); the
   runner's configuration decides, not the pipeline;
@@ -9,7 +11,10 @@ Each endpoint takes one route:
 - direct: nothing does, it leaves the firewall as is. `--strict` fails on these.
 
 Tree endpoints come from a scan of the tree (families/fetchscan.py): the real one for `patch --check DIR`, the
-stored list of the spec's release (or its nearest stored release) for `plan --fetches`.
+stored list of the spec's release (or its nearest stored release) for `plan --fetches`. The pipeline's own
+endpoints are read from the Plan the pipeline is rendered from: each job's record of what its script fetches
+(Job.fetches) and what the CI system's runner pulls for it, which the system's emitter module reads from its own
+rendered document (`runner_fetches(plan)`): nothing here re-derives the pipeline from the spec.
 """
 
 from __future__ import annotations
@@ -75,6 +80,20 @@ class Inventory(NamedTuple):
     @property
     def direct(self) -> tuple[Entry, ...]:
         return tuple(e for e in self.entries if e.route == "direct")
+
+    @property
+    def borrowed(self) -> str:
+        """Why `--strict` cannot judge this list ("" when it can): a release tag with no stored scan of its own.
+        Another tag's tree is not its tree (v20.10.8 has a rootlesskit.installer with its own GOPROXY, v20.10.27
+        does not). A branch or a commit has no stored scan by nature: its family's newest list stands in for it,
+        as the caveat says, and strict judges that."""
+        if self.exact or tag_version(self.ref) is None:
+            return ""
+        return (
+            f"{self.ref} has no stored scan; the list is {self.tree}'s, not its own tree: run "
+            f"`mobyci patch --check DIR` on a checkout of {self.ref}, or add it to the stored scans "
+            f"(MOBYCI_MOBY_GIT=… python -m mobyci.families.fetchscan {self.ref})"
+        )
 
     @property
     def untrusted(self) -> tuple[Entry, ...]:
