@@ -242,7 +242,7 @@ def test_the_builder_image_is_buildx_s_default() -> None:
 
 
 @pytest.mark.parametrize(("case", "spec"), [(c, s) for c, s, _ in cases("gitlab-ci.yml", ".gitlab-ci.yml")])
-def test_every_builder_and_cache_the_pipeline_sets_up_is_listed(case: str, spec: Path) -> None:
+def test_every_builder_cache_and_dev_image_the_pipeline_sets_up_is_listed(case: str, spec: Path) -> None:
     from mobyci.plan.fetches import BUILDKIT_IMAGE
 
     loaded = load_case(spec)
@@ -254,3 +254,6 @@ def test_every_builder_and_cache_the_pipeline_sets_up_is_listed(case: str, spec:
         entries = plan_inventory(loaded, fmt).entries
         assert any(e.endpoint == BUILDKIT_IMAGE for e in entries) == builds, (case, fmt)
         assert {e.endpoint for e in entries if e.kind == "cache" and e.endpoint != "type=gha"} == caches, (case, fmt)
+        # The dev image of make-run families: the repository it is pushed to and pulled from.
+        dev = re.search(r"MOBYCI_DEV_IMAGE[:=]", text) is not None
+        assert any(e.kind == "dev-image" for e in entries) == dev, (case, fmt)

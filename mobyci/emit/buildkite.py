@@ -80,7 +80,8 @@ def runner_fetches(plan: p.Plan) -> p.RunnerFetches:
         caches += [(job.name, ref) for line in commands for ref in _CACHE_REF.findall(line)]
     names = tuple(job.name for job in jobs)
     daemon = "the agents' daemon.json, which you set"
-    return p.RunnerFetches((), tuple(builders), (), tuple(caches), (), names, daemon)
+    dev_image = f"${p.DEV_IMAGE_VAR}" if any(job.registry_login for job in jobs) else ""  # the agents' own
+    return p.RunnerFetches((), tuple(builders), (), tuple(caches), (), names, daemon, dev_image)
 
 
 _CACHE_REF = re.compile(rf'^{p.CACHE_VAR}="type=registry,ref=([^"]+):"')

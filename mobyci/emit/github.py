@@ -109,7 +109,10 @@ def runner_fetches(plan: p.Plan) -> p.RunnerFetches:
         if any(f'{p.CACHE_VAR}="type=gha' in step.get("run", "") for step in steps):
             caches.append((job.name, "gha"))
     fetches = tuple(p.RunnerFetch("action", ref, tuple(dict.fromkeys(jobs))) for ref, jobs in used.items())
-    return p.RunnerFetches(fetches, tuple(builders), (), tuple(caches), (), tuple(job.name for job in plan.jobs))
+    runs = "\n".join(step.get("run", "") for job in doc["jobs"].values() for step in job["steps"])
+    dev_image = next(iter(re.findall(rf'^export {p.DEV_IMAGE_VAR}="([^"]+)"', runs, re.MULTILINE)), "")
+    names = tuple(job.name for job in plan.jobs)
+    return p.RunnerFetches(fetches, tuple(builders), (), tuple(caches), (), names, dev_image=dev_image)
 
 
 def _pin_comments(text: str) -> str:

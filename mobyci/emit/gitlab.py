@@ -115,7 +115,8 @@ def runner_fetches(plan: p.Plan) -> p.RunnerFetches:
     fetches = tuple(p.RunnerFetch(kind, ref, tuple(jobs), through) for (kind, ref), jobs in pulls.items())
     names = tuple(job.name for job in plan.jobs)
     daemon = "the shell runner's daemon.json, which you set"
-    return p.RunnerFetches(fetches, tuple(builders), tuple(dind), tuple(caches), tuple(apk), names, daemon)
+    dev_image = doc["variables"].get(p.DEV_IMAGE_VAR, "")
+    return p.RunnerFetches(fetches, tuple(builders), tuple(dind), tuple(caches), tuple(apk), names, daemon, dev_image)
 
 
 _CACHE_REF = re.compile(rf'^{p.CACHE_VAR}="type=registry,ref=([^"]+):"')

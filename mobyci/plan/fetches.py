@@ -393,6 +393,9 @@ class _Router:
         for ref in dict.fromkeys(ref for _, ref in view.caches):
             jobs = [name for name, cached in view.caches if cached == ref]
             out.append(self._cache(ref, _jobs(jobs)))
+        if view.dev_image:
+            jobs = [job.name for job in plan.jobs if job.registry_login and job.name in view.jobs]
+            out.append(self._dev_image(view.dev_image, _jobs(jobs)))
         apk = [name for name in view.jobs if name in view.apk]
         if apk:
             cdn, mirror = "https://dl-cdn.alpinelinux.org/alpine", self.spec.mirrors.alpine
@@ -456,6 +459,15 @@ class _Router:
     def _pull_url(self, image: str, route: str) -> str:
         registry = self.spec.mirrors.registry
         return registry if route == "mirror" and registry else _registry_url(image)
+
+    def _dev_image(self, ref: str, source: str) -> Entry:
+        """The dev image's repository: the prepare job pushes it, the target jobs' daemons pull it."""
+        if ref.startswith("$CI_REGISTRY"):
+            via = "the CI instance's own registry (NO_PROXY names it): pushed by prepare, pulled by the build jobs"
+            return self._entry("dev-image", ref, source, "internal", via, "https://" + ref, "runner")
+        via = "a registry the runner's daemon is logged in to: pushed by prepare, pulled by the build jobs"
+        url = "https://" + ref.split("/", 1)[0]
+        return self._entry("dev-image", ref, source, "runner", via, url, "runner")
 
     def _cache(self, ref: str, source: str) -> Entry:
         """The build cache the builder imports and exports: the pipeline's registry, or the runner's cache service."""

@@ -137,6 +137,8 @@ class RunnerFetches(NamedTuple):
     # Where the runner's own daemon gets mirrors.registry, which the pipeline cannot set ("the agents' daemon.json,
     # which you set"); "": nowhere, it pulls from the images' registries directly (GitHub's runners).
     daemon_mirror: str = ""
+    # The repository the dev image is pushed to and pulled from (make-run families), as the file names it.
+    dev_image: str = ""
 
 
 class Rewrite(NamedTuple):
