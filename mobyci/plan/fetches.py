@@ -158,7 +158,7 @@ def build_inventory(
     plan = make_plan(loaded, system, patch_script=build_patch_script(loaded, rules=rules), rules=rules)
     # The system's emitter module reads its own rendered document: what its runner pulls, who pulls the rest.
     view: RunnerFetches = importlib.import_module(FORMATS[system].module).runner_fetches(plan)
-    router = _Router(loaded, system, view, _tree_puller(plan, view), rules)
+    router = _Router(loaded, view, _tree_puller(plan, view), rules)
     entries = [router.tree_entry(f) for f in fetches]
     entries += router.pipeline_entries(plan)
     ca = bool(loaded.spec.tls.ca_certs)
@@ -185,10 +185,9 @@ BUILDKIT_IMAGE = "moby/buildkit:buildx-stable-1"
 
 
 class _Router:
-    def __init__(self, loaded: LoadedSpec, system: str, view: RunnerFetches, puller: str, rules: list[Rule]) -> None:
+    def __init__(self, loaded: LoadedSpec, view: RunnerFetches, puller: str, rules: list[Rule]) -> None:
         self.loaded = loaded
         self.spec = loaded.spec
-        self.system = system
         self.view = view
         self.puller = puller
         self.rules = {rule.id: rule.files for rule in rules}
