@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers.realengine import corp as corpmod
+from tests.helpers.realengine import netns
 
 _ACCESS = re.compile(r'"(?P<method>[A-Z]+) (?P<uri>\S+) HTTP/[\d.]+" (?P<status>\d{3}) \S+ "[^"]*" "(?P<agent>[^"]*)"')
 _MANIFEST = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^?]+)")
@@ -36,6 +37,7 @@ class Fetch:
     kind: str  # image, clone, module, download, apt, proxy
     key: str  # the upstream identity: image name:tag, URL, module@version, apt archive URL
     server: str  # registry, git, http, apt, proxy: which corp server answered
+    route: str = "mirror"  # mirror, proxy, or direct (a corp URL the source names as it is)
     status: int = 200
     detail: str = ""  # what the log said (the path or target), for messages
 
@@ -81,7 +83,7 @@ def registry_fetches(lines: Iterable[str]) -> list[Fetch]:
         if not manifest or manifest["ref"].startswith("sha256:"):
             continue
         name = manifest["name"].removeprefix("library/")
-        out.append(Fetch("image", f"{name}:{manifest['ref']}", "registry", int(m["status"]), m["uri"]))
+        out.append(Fetch("image", f"{name}:{manifest['ref']}", "registry", "mirror", int(m["status"]), m["uri"]))
     return out
 
 
@@ -94,21 +96,23 @@ def http_fetches(lines: Iterable[str], unmirror: Callable[[str], str] = str) -> 
         server = {"mirror": "git", "mirror-http": "http", "upstream": "upstream"}.get(m["server"], m["server"])
         scheme = "http" if m["server"] == "mirror-http" else "https"
         path, _, query = m["path"].partition("?")
-        url = f"{scheme}://{corpmod.netns.CORP}{path}"
+        url = f"{scheme}://{netns.CORP}{path}"
         if path.endswith(".git/info/refs") and "service=git-upload-pack" in query:
             repo = url.removesuffix("/info/refs")
-            out.append(Fetch("clone", unmirror(repo), server, int(m["status"]), m["path"]))
+            route = "direct" if unmirror(repo) == repo else "mirror"
+            out.append(Fetch("clone", unmirror(repo), server, route, int(m["status"]), m["path"]))
         elif "/git-upload-pack" in path or ".git/" in path:
             continue  # the same clone's negotiation
         elif goproxy := _GOPROXY.match(path):
             module = f"{_unescape(goproxy['module'])}@{goproxy['version']}"
-            out.append(Fetch("module", module, server, int(m["status"]), m["path"]))
+            out.append(Fetch("module", module, server, "mirror", int(m["status"]), m["path"]))
         elif path.startswith("/goproxy/"):
             continue  # .info/.mod/list lookups of the same module downloads (and prefix probes answered 404)
         elif m["server"] == "upstream":
             continue  # reached through the corporate proxy: proxy_fetches has it
         else:
-            out.append(Fetch("download", unmirror(url), server, int(m["status"]), m["path"]))
+            route = "direct" if unmirror(url) == url else "mirror"
+            out.append(Fetch("download", unmirror(url), server, route, int(m["status"]), m["path"]))
     return out
 
 
@@ -129,7 +133,7 @@ def proxy_fetches(lines: Iterable[str]) -> list[Fetch]:
     for line in lines:
         m = _PROXY.search(line)
         if m:
-            out.append(Fetch("proxy", m["target"], "proxy", 200, f"{m['method']} {m['target']}"))
+            out.append(Fetch("proxy", m["target"], "proxy", "proxy", 200, f"{m['method']} {m['target']}"))
     return out
 
 
@@ -143,4 +147,4 @@ def _lines(path: Path) -> list[str]:
 
 
 def as_json(found: Iterable[Fetch]) -> list[dict[str, Any]]:
-    return [{"kind": f.kind, "key": f.key, "server": f.server, "status": f.status} for f in found]
+    return [{"kind": f.kind, "key": f.key, "server": f.server, "route": f.route, "status": f.status} for f in found]

@@ -26,7 +26,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -49,7 +48,9 @@ GOLANG_PACKAGES = (
 )
 FRONTEND_REF = "dockerfile/1.17.1"
 _FRONTEND_PKG = "github.com/moby/buildkit/frontend/dockerfile/cmd/dockerfile-frontend"
-VPNKIT_STUB = b"#!/bin/sh\necho 'vpnkit stand-in (mobyci tests): the real vpnkit is OCaml and not built here' >&2\nexit 1\n"
+VPNKIT_STUB = (
+    b"#!/bin/sh\necho 'vpnkit stand-in (mobyci tests): the real vpnkit is OCaml and not built here' >&2\nexit 1\n"
+)
 
 Docker = Callable[..., Any]
 
@@ -89,10 +90,9 @@ def golang_rootfs(release: str, go: str) -> tuple[Path, str]:
             for sub in ("go", "go/src", "go/bin"):
                 (extra / sub).chmod(0o777)  # `chmod -R 777 "$GOPATH"`, as golang's Dockerfile does
             shutil.copyfile(base, partial)
+            members = ("./usr/lib", "./usr/share", "./usr/local/go", "./go")
             subprocess.run(
-                ["tar", "-rf", str(partial), "-C", str(extra), "--owner=0", "--group=0", "./usr/lib", "./usr/share"]
-                + ["./usr/local/go", "./go"],
-                check=True,
+                ["tar", "-rf", str(partial), "-C", str(extra), "--owner=0", "--group=0", *members], check=True
             )
 
     return _locked(f"standin-golang-{release}-go{exact}-r{_RECIPE}.tar", make), exact
@@ -150,9 +150,20 @@ def frontend_binary(root: Path) -> Path:
                 "CGO_ENABLED": "0",
             }
             partial.mkdir()
+            tags = "netgo static_build osusergo"
+            out = str(partial / "dockerfile-frontend")
             subprocess.run(
-                ["go", "build", "-o", str(partial / "dockerfile-frontend"), "-ldflags", ldflags]
-                + ["-tags", "netgo static_build osusergo", "./frontend/dockerfile/cmd/dockerfile-frontend"],
+                [
+                    "go",
+                    "build",
+                    "-o",
+                    out,
+                    "-ldflags",
+                    ldflags,
+                    "-tags",
+                    tags,
+                    "./frontend/dockerfile/cmd/dockerfile-frontend",
+                ],
                 cwd=src,
                 env=env,
                 check=True,
@@ -218,7 +229,7 @@ def vpnkit_layers() -> dict[str, dict[str, Any]]:
     return pieces
 
 
-def publish_vpnkit(run_in_corp: Callable[[list[str]], None], registry: str, ca: Path, tag: str = "0.5.0") -> str:
+def publish_vpnkit(run_in_corp: Callable[[list[str]], object], registry: str, ca: Path, tag: str = "0.5.0") -> str:
     """Push the two-arch stub as `<registry>/djs55/vpnkit:<tag>` (the registry API, from the corp host: the
     20.10 CLI cannot push a manifest list without extra trust set-up)."""
     with tempfile.TemporaryDirectory(prefix="vpnkit-") as tmp:
@@ -231,11 +242,8 @@ def publish_vpnkit(run_in_corp: Callable[[list[str]], None], registry: str, ca: 
                 }
             )
         )
-        os.chmod(tmp, 0o755)
-        run_in_corp(
-            [sys.executable, str(Path(__file__).with_name("ocipush.py")), registry, str(ca), "djs55/vpnkit", tag]
-            + [str(spec)]
-        )
+        script = Path(__file__).with_name("ocipush.py")
+        run_in_corp([sys.executable, str(script), registry, str(ca), "djs55/vpnkit", tag, str(spec)])
     return f"{registry}/djs55/vpnkit:{tag}"
 
 
