@@ -5,6 +5,7 @@ target through `FROM <stage>`, `COPY --from=<stage>` and `RUN --mount=…,from=<
 defaults substituted in stage names (moby's `FROM cross-${CROSS}`). A fetch the inventory lists at
 `Dockerfile:N` belongs to the stage holding line N; one at another file (an installer, a script) to the stages
 that run it: `install.sh <name>` runs `<name>.installer`, and a stage that names a file's path runs that file.
+Lines before the first FROM (`# syntax=`, global ARGs) belong to every stage.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def stages_of(stages: list[Stage], source: str) -> list[str]:
     if not line.isdigit():
         return []
     if path == "Dockerfile":
+        if stages and int(line) < stages[0].first:
+            return [s.name for s in stages]  # the global part (`# syntax=`, ARGs): every stage's build reads it
         return [s.name for s in stages if s.first <= int(line) <= s.last]
     base = path.rsplit("/", 1)[-1]
     if base.endswith(".installer"):
