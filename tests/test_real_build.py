@@ -256,7 +256,8 @@ def test_what_was_fetched_is_what_the_inventory_says(build: Build, tmp_path: Pat
 
 
 def _failures_naming(output: str, host: str) -> list[str]:
-    marker = re.compile(r"ERROR|Err:|Failed to fetch|fatal:|unable to access|dial tcp|proxyconnect", re.IGNORECASE)
+    # BuildKit's and apt's error lines, git's `fatal:`, and the go command's `go: <module>: …` errors.
+    marker = re.compile(r"ERROR|Err:|Failed to fetch|fatal:|unable to access|\bgo: |proxyconnect", re.IGNORECASE)
     return [line for line in output.splitlines() if host in line and marker.search(line)]
 
 
