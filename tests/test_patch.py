@@ -194,6 +194,53 @@ def test_buildkit_git_sources_are_rewritten(tmp_path: Path, busybox_bin: Path) -
     assert 'ARG DOCKERCLI_REPOSITORY="https://gitee.com/docker/cli.git"' in dockerfile
 
 
+# The shape of rootlesskit.installer:28-41 at v20.10.6 to v20.10.12 (hand-written): the installer pins Go's
+# public proxy, which the base stage's ENV GOPROXY cannot override.
+_PINNED_INSTALLER = """\
+_install_rootlesskit() (
+\tgit clone https://github.com/rootless-containers/rootlesskit.git "$GOPATH/src/rootlesskit"
+\tcd "$GOPATH/src/rootlesskit" || exit 1
+\tgit checkout -q "$ROOTLESSKIT_COMMIT"
+\texport GO111MODULE=on
+\t# TODO remove GOPROXY override once we updated to Go 1.14+
+\texport GOPROXY="https://proxy.golang.org"
+\tfor f in rootlesskit rootlesskit-docker-proxy; do
+\t\tgo build $BUILD_MODE -o "${PREFIX}/$f" github.com/rootless-containers/rootlesskit/cmd/$f
+\tdone
+)
+"""
+
+
+@pytest.mark.parametrize("ref", ["v20.10.6", "v20.10.12"])
+def test_the_installer_pinning_gos_public_proxy_gets_the_mirror(tmp_path: Path, busybox_bin: Path, ref: str) -> None:
+    loaded = load_text(spec_text(ref, "mirrors:\n  apt: archive\n  goproxy: https://goproxy.example.com,direct\n"), "m")
+    installer = "hack/dockerfile/install/rootlesskit.installer"
+    trees = []
+    for name in ("reference", "script"):
+        tree = copy_tree("20.10", tmp_path / name)
+        (tree / installer).write_text(_PINNED_INSTALLER)
+        trees.append(tree)
+    rules = build_rules(loaded)
+    assert [r.required for r in rules if r.id == "goproxy-installer"] == [True]
+    assert run_reference(rules, trees[0], "20.10").code == 0
+    assert run_apply(loaded, trees[1], {"PATH": f"{busybox_bin}:/usr/bin:/bin"}).code == 0
+    for tree in trees:
+        text = (tree / installer).read_text()
+        assert "proxy.golang.org" not in text
+        assert "\texport GOPROXY='https://goproxy.example.com,direct'\n" in text
+    assert snapshot(trees[0]) == snapshot(trees[1])
+
+
+def test_the_installer_rule_is_only_where_the_installer_pins_the_proxy() -> None:
+    for ref in ("v20.10.5", "v20.10.13", "v20.10.27"):
+        apt = "mirrors.example.com" if ref == "v20.10.27" else "archive"  # bullseye from v20.10.19 (Dockerfile:11)
+        loaded = load_text(spec_text(ref, f"mirrors:\n  apt: {apt}\n  goproxy: https://goproxy.example.com\n"), "m")
+        assert [r.id for r in build_rules(loaded) if r.id == "goproxy-installer"] == [], ref
+    # Without mirrors.goproxy there is nothing to point it at.
+    loaded = load_text(spec_text("v20.10.9", "mirrors:\n  apt: archive\n"), "m")
+    assert [r.id for r in build_rules(loaded) if r.id == "goproxy-installer"] == []
+
+
 def test_gopath_families_redirect_go_get(tmp_path: Path, busybox_bin: Path) -> None:
     files, _ = both_engines(tmp_path, "20.10", loaded_for("20.10"), busybox_bin)
     lines = files["Dockerfile"][0].decode().splitlines()

@@ -353,6 +353,9 @@ def build_rules(loaded: LoadedSpec) -> list[Rule]:
             )
         )
 
+    if mirrors.goproxy and family.name == "20.10":
+        rules += _pinned_goproxy_rules(loaded, mirrors.goproxy)
+
     rules += _pypi_rules(mirrors.pypi, tp)
 
     if family.gopath and mirrors.git:
@@ -375,6 +378,35 @@ def build_rules(loaded: LoadedSpec) -> list[Rule]:
             )
         )
     return rules
+
+
+# v20.10.6 to v20.10.12 build rootlesskit with `export GOPROXY="https://proxy.golang.org"` in its installer
+# (rootlesskit.installer:38 at v20.10.6 and v20.10.12, "TODO remove GOPROXY override once we updated to Go 1.14+",
+# :34-37), which overrides the base stage's ENV GOPROXY; v20.10.5 builds it without modules and v20.10.13 moved
+# to `go install …@v0.14.4` (rootlesskit.installer:30), which reads the ENV.
+PINNED_GOPROXY = 'export GOPROXY="https://proxy.golang.org"'
+PINNED_GOPROXY_FILE = "hack/dockerfile/install/rootlesskit.installer"
+PINNED_GOPROXY_RELEASES = ((20, 10, 6), (20, 10, 12))
+
+
+def _pinned_goproxy_rules(loaded: LoadedSpec, goproxy: str) -> list[Rule]:
+    """The installer's own GOPROXY, rewritten to the mirror: required on the releases that pin it, optional on a
+    20.10 ref whose release is unknown (a branch or commit), absent on the other tags."""
+    version = loaded.release.version
+    known = version is not None and version.patch is not None
+    first, last = PINNED_GOPROXY_RELEASES
+    if version is not None and known and not first <= (version.major, version.minor or 0, version.patch or 0) <= last:
+        return []
+    return [
+        Rule(
+            id="goproxy-installer",
+            title="rootlesskit's installer uses the Go proxy (it pins GOPROXY=https://proxy.golang.org)",
+            files=(PINNED_GOPROXY_FILE,),
+            required=known,
+            replacements=(Replacement(PINNED_GOPROXY, f"export GOPROXY={_sh_single(goproxy)}"),),
+            expected=_quoted_list([PINNED_GOPROXY]),
+        )
+    ]
 
 
 # Debian's trust store when the image has ca-certificates (golang images do); else the bundle path that apt
