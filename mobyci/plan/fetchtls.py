@@ -18,6 +18,7 @@ import re
 from typing import NamedTuple
 
 from mobyci.load.reader import LoadedSpec
+from mobyci.plan import builder
 
 TRUSTS = ("yes", "no", "runner")
 
@@ -39,18 +40,11 @@ class Trust:
     def __init__(self, loaded: LoadedSpec, system: str) -> None:
         self.ca = bool(loaded.spec.tls.ca_certs)
         spec, release = loaded.spec, loaded.release
-        bake = release.family.build_style == "bake"
         # The builder that runs moby's build: a docker-container builder reads its system bundle (the CA is
         # appended there) and the `ca` of its buildkitd config (Docker Hub and the registry mirror); the
         # docker-in-docker daemon reads the system bundle the service entrypoint added the CA to; a host daemon is
         # the runner's.
-        cached = system == "gitlab" or (system == "buildkite" and spec.ci.buildkite.cache is not None)
-        if system == "github" or (bake and cached):
-            self.builder = "container"
-        elif system == "gitlab" and spec.ci.gitlab.runner == "dind":
-            self.builder = "dind"
-        else:
-            self.builder = "host"
+        self.builder = builder.kind(spec, release.family.build_style == "bake", system)
         self.registry_mirror = spec.mirrors.registry
 
     def mark(self, url: str | None, client: str) -> Tls:
