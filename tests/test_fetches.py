@@ -366,3 +366,167 @@ def test_an_image_pull_names_the_mirror_setting_of_the_builder_that_pulls() -> N
     # 20.10 builds with the daemon's own BuildKit: in the docker-in-docker service, with its --registry-mirror.
     daemon = build_inventory(load_text(_spec("v20.10.27")), "gitlab", fetches, tree="t", exact=True).entries[0]
     assert daemon.via.endswith("(the docker-in-docker service's --registry-mirror)")
+
+
+# --- Frontends and Go module fetches, from the stored scans of the real tags ---------------------------------------
+
+
+def _stored_rows(kind: str) -> list[tuple[str, list[object]]]:
+    from mobyci.plan.fetches import _stored
+
+    return [(tag, row) for tag, rows in _stored().items() for row in rows if row[0] == kind]
+
+
+def test_every_stored_syntax_frontend_is_an_image_pulled_through_the_registry_mirror() -> None:
+    frontends = [(tag, row) for tag, row in _stored_rows("image") if row[4:] == ["frontend"]]
+    # Every release from 20.10 on starts its Dockerfile with a `# syntax=` directive; 19.03 has none.
+    assert {tag for tag, _ in frontends} == {tag for tag in _tags() if not tag.startswith("v19.03")}
+    for tag, row in frontends:
+        assert row[2:4] == ["Dockerfile", 1], (tag, row)
+        inventory = plan_inventory(load_text(_spec(tag)), "gitlab")
+        entry = next(e for e in inventory.entries if (e.source, e.endpoint) == ("Dockerfile:1", row[1]))
+        assert (entry.kind, entry.route) == ("image", "mirror"), (tag, entry)
+        assert entry.via.startswith("mirrors.registry -> https://5162s31v.mirror.aliyuncs.com"), (tag, entry)
+
+
+def _tags() -> list[str]:
+    from mobyci.plan.fetches import _stored
+
+    return list(_stored())
+
+
+def test_every_stored_go_install_goes_through_the_go_proxy_and_its_sums_through_gosumdb() -> None:
+    modules = _stored_rows("go-module")
+    assert {tag for tag, _ in modules} == set(_tags()), "every stored release installs a Go tool"
+    sumdb_files = {(tag, row[2]) for tag, row in _stored_rows("go-sumdb")}
+    assert {(tag, row[2]) for tag, row in modules} == sumdb_files, "one checksum database entry per file"
+    for tag in sorted({tag for tag, _ in modules}):
+        rows = [row for t, row in modules if t == tag]
+        mirrored = plan_inventory(load_text(_spec(tag)), "gitlab")
+        for row in rows:
+            entry = next(e for e in mirrored.entries if (e.source, e.endpoint) == (f"{row[2]}:{row[3]}", row[1]))
+            assert (entry.route, entry.via) == ("mirror", "mirrors.goproxy -> https://goproxy.cn,direct"), entry
+        sums = [e for e in mirrored.entries if e.kind == "go-sumdb"]
+        # The seed names no checksum database: Go asks sum.golang.org itself, which no mirror covers.
+        assert sums
+        assert {(e.route, e.endpoint) for e in sums} == {("direct", "https://sum.golang.org")}
+        bare = plan_inventory(
+            load_text(_spec(tag, SEED_MIRRORS.replace("  goproxy: https://goproxy.cn,direct\n", ""))), "gitlab"
+        )
+        module_routes = {(e.route, e.via) for e in bare.entries if e.kind == "go-module"}
+        assert module_routes == {("direct", "no mirrors.goproxy (Go's default proxy.golang.org)")}, tag
+
+
+@pytest.mark.parametrize(
+    ("gosumdb", "route", "contacted"),
+    [
+        ("off", "skipped", ""),
+        (
+            "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8 https://sumdb.corp.example/sumdb",
+            "mirror",
+            "https://sumdb.corp.example/sumdb",
+        ),
+        ("sum.golang.google.cn", "direct", "https://sum.golang.google.cn"),
+    ],
+)
+def test_mirrors_gosumdb_routes_the_checksum_fetches(gosumdb: str, route: str, contacted: str) -> None:
+    spec = _spec("v20.10.27").replace(
+        "  goproxy: https://goproxy.cn,direct\n", f"  goproxy: https://goproxy.cn,direct\n  gosumdb: '{gosumdb}'\n"
+    )
+    inventory = plan_inventory(load_text(spec), "gitlab")
+    sums = [e for e in inventory.entries if e.kind == "go-sumdb"]
+    assert sums
+    assert {e.route for e in sums} == {route}
+    if route == "skipped":
+        assert {e.via for e in sums} == {"mirrors.gosumdb: off (no checksum verification)"}
+        assert not any(e.tls for e in sums)
+    else:
+        assert all(contacted in e.via for e in sums), sums
+
+
+def test_gosumdb_accepts_go_s_name_key_url_form_and_validate_says_what_off_costs(tmp_path: Path) -> None:
+    from mobyci.spec.fields import gosumdb_url
+
+    keyed = "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8 https://sum.golang.google.cn"
+    assert gosumdb_url(keyed) == "https://sum.golang.google.cn"
+    assert gosumdb_url("sum.golang.org+033de0ae+Ac4z") == "https://sum.golang.org"
+    assert gosumdb_url("off") is None
+    for value, ok in ((keyed, True), ("sum.golang.org", True), ("off", True), ("a b c", False), ("x https://", False)):
+        spec = _spec("v20.10.27").replace("  goproxy:", f"  gosumdb: '{value}'\n  goproxy:")
+        (tmp_path / "mobyci.yaml").write_text(spec)
+        done = subprocess.run(
+            [sys.executable, "-m", "mobyci", "validate"], cwd=tmp_path, capture_output=True, text=True, check=False
+        )
+        assert (done.returncode == 0) == ok, (value, done.stderr)
+        if not ok:
+            assert re.search(r"mobyci\.yaml:\d+:\d+: mirrors\.gosumdb: ", done.stderr), done.stderr
+        off_warning = "mirrors.gosumdb: warning: off: the build's `go install` steps accept whatever the Go proxy"
+        assert (off_warning in " ".join(done.stderr.split())) == (value == "off"), done.stderr
+
+
+def test_the_scan_reads_frontends_and_go_installs_as_moby_writes_them() -> None:
+    from mobyci.families.fetchscan import Fetch
+
+    # Stand-in files in the shapes of moby's Dockerfile header and rootlesskit installer (not copies of them).
+    dockerfile = (
+        "# syntax=docker/dockerfile:1.99\n# escape=\\\n\nARG TOOL_VERSION=v1.2.3\nFROM golang:1 AS tool\n"
+        'RUN GOBIN=/build/ GO111MODULE=on go install "example.org/tool/cmd/tool@${TOOL_VERSION}"\n'
+    )
+    installer = (
+        ': "${KIT_VERSION:=v0.9.0}"\n'
+        "_install() (\n"
+        "\tfor f in kit kit-proxy; do\n"
+        '\t\tGOBIN="${PREFIX}" go install ${MODE} -ldflags="$FLAGS" "example.org/kit/cmd/${f}@${KIT_VERSION}"\n'
+        "\tdone\n)\n"
+        "# go install example.org/commented@v1\n"
+        '\texport GOPROXY="https://proxy.example.org"\n'
+    )
+    files = {"Dockerfile": dockerfile, "hack/dockerfile/install/kit.installer": installer}
+    found = [f for f in scan(list(files), files.__getitem__) if f.kind != "image" or f.by]
+    path = "hack/dockerfile/install/kit.installer"
+    assert found == [
+        Fetch("image", "docker/dockerfile:1.99", "Dockerfile", 1, "frontend"),
+        Fetch("go-module", "example.org/tool/cmd/tool@v1.2.3", "Dockerfile", 6),
+        Fetch("go-modules", "https://proxy.golang.org", "Dockerfile", 6),
+        Fetch("go-sumdb", "https://sum.golang.org", "Dockerfile", 6),
+        Fetch("go-module", "example.org/kit/cmd/kit-proxy@v0.9.0", path, 4),
+        Fetch("go-module", "example.org/kit/cmd/kit@v0.9.0", path, 4),
+        Fetch("go-sumdb", "https://sum.golang.org", path, 4),
+        Fetch("go-modules", "https://proxy.example.org", path, 8),
+    ]
+    # A directive after the first empty line is a comment, and so is a syntax line after an instruction.
+    late = "FROM busybox\n# syntax=docker/dockerfile:1\n"
+    assert not [f for f in scan(["Dockerfile"], {"Dockerfile": late}.__getitem__) if f.by == "frontend"]
+
+
+@pytest.mark.skipif(MOBY_GIT is None, reason="set MOBYCI_MOBY_GIT to a moby git directory")
+def test_the_stored_frontends_and_go_installs_are_the_real_trees() -> None:
+    # An oracle apart from the scanner: line 1 of the Dockerfile, and a grep for `go install|get …@`.
+    for tag in _tags():
+        first = _git("show", f"{tag}:Dockerfile").splitlines()[0]
+        stored = [row for t, row in _stored_rows("image") if t == tag and row[4:] == ["frontend"]]
+        want = [first.split("=", 1)[1].strip()] if first.startswith("# syntax=") else []
+        assert [row[1] for row in stored] == want, tag
+        grep = subprocess.run(
+            [
+                "git",
+                f"--git-dir={MOBY_GIT}",
+                "grep",
+                "-n",
+                "-E",
+                r"go (install|get) .*@",
+                tag,
+                "--",
+                "Dockerfile",
+                "hack/dockerfile",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        lines = {
+            (path, int(number))
+            for _, path, number, text in (g.split(":", 3) for g in grep.splitlines())
+            if not text.lstrip().startswith("#")
+        }
+        assert lines == {(row[2], row[3]) for t, row in _stored_rows("go-module") if t == tag}, tag

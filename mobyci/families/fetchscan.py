@@ -2,8 +2,13 @@
 
 Reads the files the build runs (the Dockerfile, everything under hack/dockerfile/, the frozen-image script) and
 lists each upstream endpoint with the file and line it comes from. Comment lines are skipped: a URL in a
-comment is never fetched. The same scan serves a real tree (`mobyci patch --check DIR`) and, at development time,
-the stored lists of releases (fetches.json, written by `python -m mobyci.families.fetchscan`).
+comment is never fetched; the Dockerfile's `# syntax=` parser directive is not a comment but the frontend image
+BuildKit pulls before it reads the file (moby v20.10.27 and v28.5.2 `Dockerfile:1`: `# syntax=docker/dockerfile:1`).
+Every `go install`/`go get` of `module@version` (moby v20.10.27 `hack/dockerfile/install/rootlesskit.installer:30`,
+v28.5.2 `Dockerfile:160`) is a module fetch through GOPROXY, and its checksums come from GOSUMDB (`go help
+module-auth`): one `go-sumdb` entry per file at its first such line. The same scan serves a real tree
+(`mobyci patch --check DIR`) and, at development time, the stored lists of releases (fetches.json, written by
+`python -m mobyci.families.fetchscan`).
 
     MOBYCI_MOBY_GIT=/path/to/moby.git python -m mobyci.families.fetchscan v28.5.2 …   # rewrites fetches.json
 """
@@ -25,16 +30,32 @@ _FROZEN_RE = re.compile(r"\b([a-z0-9][a-z0-9./_-]*:[A-Za-z0-9._-]+)@sha256:[0-9a
 _VAR_RE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 _ADD_RE = re.compile(r"^\s*ADD\s", re.IGNORECASE)
 _GIT_HINT_RE = re.compile(r"git (?:clone|remote add|fetch)|_REPO(?:SITORY)?=|\.git\b")
+# A parser directive: only before the first instruction, comment or empty line (Dockerfile reference, "Parser
+# directives"); BuildKit pulls the named frontend image.
+_SYNTAX_RE = re.compile(r"^#\s*syntax\s*=\s*(\S+)\s*$", re.IGNORECASE)
+_DIRECTIVE_RE = re.compile(r"^#\s*[A-Za-z]+\s*=")
+# `go install [flags] "module/path@version"` (or `go get`): the argument with an `@` is the module query.
+_GO_GET_RE = re.compile(r"\bgo (?:install|get)\b")
+_GO_ARG_RE = re.compile(r"""["']?([A-Za-z0-9][A-Za-z0-9._~/${}-]*\.[A-Za-z0-9._~/${}-]*@[A-Za-z0-9._+${}-]+)["']?""")
+# `: "${NAME:=default}"` (installers), `ARG NAME=default` (Dockerfile), `for f in a b; do`.
+_SHELL_DEFAULT_RE = re.compile(r"""^\s*:\s*"?\$\{([A-Za-z_][A-Za-z0-9_]*):?=([^}"]*)\}"?""")
+_FOR_RE = re.compile(r"\bfor\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\s+([^;]+);")
+_GOPROXY_SET_RE = re.compile(r"\bGOPROXY=")
+GO_PROXY = "https://proxy.golang.org"
+GO_SUMDB = "https://sum.golang.org"
 
 
 class Fetch(NamedTuple):
     """One upstream endpoint: what kind, the URL or image as the tree writes it, and where."""
 
-    kind: str  # git | download | registry | image | frozen-image | apt | go-modules
+    # git | download | registry | image | frozen-image | apt | go-modules (a proxy URL) | go-module (`module@version`)
+    # | go-sumdb
+    kind: str
     endpoint: str
     file: str
     line: int
     # "builder": a Dockerfile `ADD <url>`, which BuildKit fetches itself, outside every stage's trust store;
+    # "frontend": a `# syntax=` image, which the builder pulls before it reads the Dockerfile;
     # "": the build step's own program (git, curl, apt, go) or, for images, the image pull.
     by: str = ""
 
@@ -54,7 +75,9 @@ def scan(paths: Iterable[str], read: Callable[[str], str]) -> list[Fetch]:
     for path in scanned(paths):
         text = read(path)
         found += _urls(path, text)
+        found += _go_modules(path, text)
         if path == DOCKERFILE:
+            found += _frontend(text)
             found += _images(text)
             found += _implicit(path, text)
     return sorted(dict.fromkeys(found), key=lambda f: (f.file, f.line, f.kind, f.endpoint))
@@ -73,6 +96,8 @@ def _urls(path: str, text: str) -> list[Fetch]:
             url = match.group().split("?", 1)[0].rstrip(".,;:")
             if path == FROZEN_SCRIPT:
                 kind = "registry"
+            elif _GOPROXY_SET_RE.search(line):
+                kind = "go-modules"  # the step sets its own GOPROXY (e.g. v20.10.8 rootlesskit.installer:38)
             elif _GIT_HINT_RE.search(line) or url.endswith(".git"):
                 kind = "git"
             else:
@@ -80,6 +105,49 @@ def _urls(path: str, text: str) -> list[Fetch]:
             by = "builder" if path == DOCKERFILE and _ADD_RE.match(line) else ""
             out.append(Fetch(kind, url, path, number, by))
     return out
+
+
+def _frontend(text: str) -> list[Fetch]:
+    """The `# syntax=` directive among the Dockerfile's leading directives."""
+    for number, line in enumerate(text.splitlines(), 1):
+        found = _SYNTAX_RE.match(line.strip())
+        if found:
+            return [Fetch("image", found.group(1), DOCKERFILE, number, "frontend")]
+        if not _DIRECTIVE_RE.match(line.strip()):
+            return []
+    return []
+
+
+def _go_modules(path: str, text: str) -> list[Fetch]:
+    """`go install`/`go get` of `module@version`, its variables expanded from the defaults the file sets before it
+    (ARG in the Dockerfile, `: "${NAME:=default}"` in a script) and a `for` loop's words; plus the checksum
+    database at the first one."""
+    values: dict[str, str] = {}
+    loops: dict[str, list[str]] = {}
+    out: list[Fetch] = []
+    for number, line in _code_lines(text):
+        default = _ARG_RE.match(line) or _SHELL_DEFAULT_RE.match(line)
+        if default:
+            values[default.group(1)] = _expand(default.group(2), values)
+        for loop in _FOR_RE.finditer(line):
+            loops[loop.group(1)] = loop.group(2).split()
+        command = _GO_GET_RE.search(line)
+        if command is None:
+            continue
+        for arg in _GO_ARG_RE.finditer(line[command.end() :]):
+            for module in _each_word(_expand(arg.group(1), values), loops):
+                out.append(Fetch("go-module", module, path, number))
+    if out:
+        out.insert(0, Fetch("go-sumdb", GO_SUMDB, path, out[0].line))
+    return out
+
+
+def _each_word(query: str, loops: dict[str, list[str]]) -> list[str]:
+    """`query` once per word of each loop variable it names."""
+    for name, words in loops.items():
+        if f"${{{name}}}" in query or re.search(rf"\${name}\b", query):
+            return [q for word in words for q in _each_word(_expand(query, {name: word}), loops)]
+    return [query]
 
 
 def _images(text: str) -> list[Fetch]:
@@ -113,7 +181,7 @@ def _implicit(path: str, text: str) -> list[Fetch]:
     out = []
     for kind, needle, endpoint in (
         ("apt", "apt-get ", "http://deb.debian.org/debian"),
-        ("go-modules", "go install ", "https://proxy.golang.org"),
+        ("go-modules", "go install ", GO_PROXY),
     ):
         first = next((number for number, line in _code_lines(text) if needle in line), None)
         if first is not None:

@@ -21,7 +21,7 @@ from importlib import resources
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from mobyci.families.fetchscan import Fetch
+from mobyci.families.fetchscan import GO_PROXY, GO_SUMDB, Fetch
 from mobyci.families.packaging_data import (
     CLI_REPO,
     EXTRA_SOURCES,
@@ -35,9 +35,12 @@ from mobyci.load.reader import LoadedSpec
 from mobyci.plan.fetchtls import Trust
 from mobyci.plan.mirrors import rewrite_url
 from mobyci.spec.compiled import Mirrors
+from mobyci.spec.fields import gosumdb_url
 
 ROUTES = ("mirror", "proxy", "runner", "skipped", "direct")
 _DOCKER_HUB = "https://registry-1.docker.io"
+# The public checksum database's hosts (`go help module-auth`: sum.golang.google.cn connects to sum.golang.org).
+_PUBLIC_SUMDB_HOSTS = ("sum.golang.org", "sum.golang.google.cn")
 
 
 def _registry_url(image: str) -> str:
@@ -207,8 +210,10 @@ class _Router:
 
             sources = apt_sources(mirrors, self.loaded.release)
             return sources.debian if sources is not None else endpoint
-        if kind == "go-modules":
+        if kind in ("go-modules", "go-module"):
             return mirrors.goproxy
+        if kind == "go-sumdb":
+            return gosumdb_url(mirrors.gosumdb) if mirrors.gosumdb else endpoint
         return endpoint
 
     def _route(self, fetch: Fetch) -> tuple[str, str]:
@@ -243,10 +248,36 @@ class _Router:
                 return "mirror", f"mirrors.apt -> {describe(mirrors, self.loaded.release)}"
             return self._fallback(endpoint, "no mirrors.apt")
         if kind == "go-modules":
+            # A proxy URL in the tree: Go's default at a `go install` of the Dockerfile, which the goproxy rule's
+            # ENV replaces, or a step's own `GOPROXY=` (v20.10.8 rootlesskit.installer:38), which it does not.
+            if mirrors.goproxy and self._covered("goproxy", path):
+                return "mirror", f"mirrors.goproxy -> {mirrors.goproxy}"
+            why = f"{path} sets GOPROXY itself; no patch rule covers it" if mirrors.goproxy else "no mirrors.goproxy"
+            return self._fallback(endpoint, why)
+        if kind == "go-module":
+            # `go install module@version` in a stage built on the base stage, whose ENV GOPROXY (patch rule
+            # goproxy) it inherits; without it Go's default is proxy.golang.org (`go help environment`).
             if mirrors.goproxy:
                 return "mirror", f"mirrors.goproxy -> {mirrors.goproxy}"
-            return self._fallback(endpoint, "no mirrors.goproxy")
+            return self._fallback(GO_PROXY, "no mirrors.goproxy (Go's default proxy.golang.org)")
+        if kind == "go-sumdb":
+            return self._sumdb()
         return self._fallback(endpoint, "unknown kind")
+
+    def _sumdb(self) -> tuple[str, str]:
+        """Where Go checks the sums of the modules a `go install m@v` fetches (`go help module-auth`)."""
+        gosumdb = self.spec.mirrors.gosumdb
+        if gosumdb == "off":
+            return "skipped", "mirrors.gosumdb: off (no checksum verification)"
+        url = gosumdb_url(gosumdb) if gosumdb else GO_SUMDB
+        assert url is not None
+        if urlsplit(url).hostname not in _PUBLIC_SUMDB_HOSTS:
+            return "mirror", f"mirrors.gosumdb -> {url}"
+        # A module proxy may serve the checksum database too: Go asks <proxy>/sumdb/<name>/supported first and
+        # uses the proxy when it answers (Go modules reference, "Checksum database"); whether it does is the
+        # proxy's, so the database's own host is what a firewall must allow otherwise.
+        setting = "mirrors.gosumdb" if gosumdb else "no mirrors.gosumdb"
+        return self._fallback(url, f"{setting}: Go asks {url} (unless mirrors.goproxy serves /sumdb/)")
 
     def _image(self, image: str, *, frozen: bool) -> tuple[str, str]:
         url = _registry_url(image)

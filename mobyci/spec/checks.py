@@ -547,6 +547,17 @@ def warn_spec(spec: Spec, release: Release) -> list[Finding]:
         )
     findings += _apt_https_warning(spec, release)
     findings += _loopback_mirror_warning(spec, release)
+    if spec.mirrors.gosumdb == "off":
+        # `go help module-auth`: with GOSUMDB=off "the checksum database is not consulted, and all unrecognized
+        # modules are accepted, at the cost of giving up the security guarantee of verified repeatable downloads".
+        findings.append(
+            (
+                ("mirrors", "gosumdb"),
+                "off: the build's `go install` steps accept whatever the Go proxy serves for modules outside a "
+                "go.sum, unverified against any checksum database; name a checksum database your proxy serves "
+                "instead ('sum.golang.org+<publickey> https://<its URL>') if you have one",
+            )
+        )
     mirrored = any(v for v in spec.mirrors.as_dict().values() if v not in (True, None))
     if mirrored and spec.ci.gitlab.image_prefix is None and spec.ci.gitlab.runner == "dind":
         findings.append(

@@ -411,9 +411,34 @@ def check_goproxy(value: str) -> str:
     return value
 
 
+# GOSUMDB is `off` or a checksum database's name, optionally `+<publickey>` and then, after one space, its URL
+# (`go help module-auth`: GOSUMDB="sum.golang.org+<publickey> https://sum.golang.org"; the URL defaults to
+# "https://" followed by the name). A key is the name, a hash and base64: letters, digits, + / =.
+_GOSUMDB_RE = re.compile(r"^([A-Za-z0-9.-]+)(\+[A-Za-z0-9+/=]+)?(?: (\S+))?$")
+
+
 def check_gosumdb(value: str) -> str:
-    check_printable(value)
-    return check_name(value)
+    if value == "off":
+        return value
+    found = _GOSUMDB_RE.match(value)
+    if found is None:
+        raise fail(
+            "mobyci_gosumdb",
+            f"'{value}' is not a GOSUMDB: write off, a checksum database's name (sum.golang.org), or "
+            "name+publickey followed by one space and its https URL (go help module-auth)",
+        )
+    _check_host(found.group(1), what=f"'{value}'")
+    if found.group(3) is not None:
+        check_url(found.group(3))
+    return value
+
+
+def gosumdb_url(value: str) -> str | None:
+    """The URL Go reaches for checksums under GOSUMDB=`value` (None for off): its URL part, else https://name."""
+    if value == "off":
+        return None
+    name, _, url = value.partition(" ")
+    return url or "https://" + name.split("+", 1)[0]
 
 
 def check_name(value: str) -> str:

@@ -147,7 +147,10 @@ class Mirrors(_Model):
         description="GOPROXY for Go tool installs inside the build (https://goproxy.example.com,direct).",
     )
     gosumdb: Annotated[str, AfterValidator(fields.check_gosumdb)] | None = Field(
-        None, description="GOSUMDB to use with goproxy (e.g. 'sum.golang.google.cn' or 'off')."
+        None,
+        description="GOSUMDB for Go tool installs inside the build: a checksum database's name "
+        "('sum.golang.google.cn'), 'name+publickey https://url' for one served elsewhere, or 'off' (no checksum "
+        "verification).",
     )
     alpine: Annotated[str, AfterValidator(fields.check_alpine)] | None = Field(
         None,

@@ -1,7 +1,9 @@
 """The corp host: a Docker Hub mirror, a GitHub mirror, a download mirror, an apt mirror, a corporate proxy.
 
 - Docker Hub mirror: Debian's docker-registry (distribution 2.8) over TLS at CORP:5000, access log on.
-- GitHub mirror and download mirror: corp_http.py over TLS at CORP:443 (`git http-backend`, static files).
+- GitHub mirror and download mirror: corp_http.py over TLS at CORP:443 (`git http-backend`, static files),
+  and the same content over plain http at CORP:80 (HTTP) for mirrors that build containers reach without the
+  test CA.
 - apt mirror: apt-cacher-ng in front of deb.debian.org. It runs in the host namespace (it must reach the
   Debian archive; corp has no route out) on 127.0.0.1, and is reached as CORP:3142 through a relay over a
   unix socket, so the runner never gets a route beyond corp. Its cache lives in the CI cache: a second run
@@ -14,6 +16,7 @@ The TLS certificates come from a throwaway CA made per run (tls.make_ca).
 from __future__ import annotations
 
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -31,6 +34,7 @@ REGISTRY = f"{netns.CORP}:{REGISTRY_PORT}"
 APT = f"{netns.CORP}:{APT_PORT}"
 PROXY = f"http://{netns.CORP}:{PROXY_PORT}"
 HTTPS = f"https://{netns.CORP}"
+HTTP = f"http://{netns.CORP}"
 
 
 class Corp:
@@ -82,6 +86,8 @@ class Corp:
                 str(self._crt),
                 "--key",
                 str(self._key),
+                "--http",
+                f"{netns.CORP}:80",
                 "--upstream",
                 f"{netns.UPSTREAM}:80",
                 "--relay",
@@ -102,7 +108,7 @@ class Corp:
             f'LogFile "{self.proxy_log}"\nConnectPort 443\nConnectPort 80\n'
         )
         self._spawn(["tinyproxy", "-d", "-c", str(w / "tinyproxy.conf")], w / "tinyproxy.out")
-        for port in (443, REGISTRY_PORT, APT_PORT, PROXY_PORT):
+        for port in (443, 80, REGISTRY_PORT, APT_PORT, PROXY_PORT):
             self._wait_port(port)
 
     def _start_apt(self) -> None:
@@ -150,6 +156,18 @@ class Corp:
         target = self.root / "git" / url_path
         target.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["git", "clone", "-q", "--mirror", str(source), str(target)], check=True)
+
+    def add_bare_repo(self, url_path: str, bare: Path) -> None:
+        """Serve the bare repository `bare` as it is, moved into place (shallow ones too, which `git clone
+        --mirror` refuses to copy): e.g. unpacked from ../shared/upstream/git (realengine.upstream)."""
+        target = self.root / "git" / url_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(bare, target)
+
+    def add_tree(self, url_path: str, source: Path) -> None:
+        """Serve the files under `source` as static files under https://CORP/<url_path>/ (copied: the server
+        serves nothing outside its root)."""
+        shutil.copytree(source, self.root / "www" / url_path, dirs_exist_ok=True)
 
     def add_file(self, url_path: str, content: bytes) -> None:
         target = self.root / "www" / url_path

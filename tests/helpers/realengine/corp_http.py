@@ -1,7 +1,10 @@
 """The corp host's web side, run inside the corp namespace as its own process.
 
 - HTTPS: the GitHub mirror (`git http-backend` smart HTTP for paths ending in `.git/...`) and, for every
-  other path, static files (the download mirror; archives under the git mirror's prefix).
+  other path, static files (the download mirror; archives under the git mirror's prefix; a static Go module
+  proxy tree).
+- HTTP on the corp address (--http, optional): the same content without TLS, logged as `mirror-http`, for
+  mirrors a build container reaches without the test CA (a plain-http git mirror or GOPROXY).
 - HTTP on the upstream address: "the internet" that only the corporate proxy reaches.
 - A TCP relay from the corp address to a unix socket: the apt mirror (apt-cacher-ng) runs in the host
   namespace, where it can reach deb.debian.org, and is reached from corp only through that socket.
@@ -145,6 +148,7 @@ def main() -> None:
     parser.add_argument("--https", required=True)
     parser.add_argument("--cert", required=True)
     parser.add_argument("--key", required=True)
+    parser.add_argument("--http", help="ADDR:PORT of a plain-http twin of the HTTPS mirror")
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--relay", required=True, help="ADDR:PORT=UNIX_SOCKET")
     args = parser.parse_args()
@@ -154,12 +158,15 @@ def main() -> None:
     context.load_cert_chain(args.cert, args.key)
     secure.socket = context.wrap_socket(secure.socket, server_side=True)
     upstream = _server("upstream", args.upstream, args.root, args.log)
+    servers = [secure, upstream]
+    if args.http:
+        servers.append(_server("mirror-http", args.http, args.root, args.log))
 
     listen, unix_path = args.relay.split("=", 1)
     host, port = listen.rsplit(":", 1)
     listener = socket.create_server((host, int(port)))
-    for target in (secure.serve_forever, upstream.serve_forever):
-        threading.Thread(target=target, daemon=True).start()
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     threading.Thread(target=relay, args=(listener, (socket.AF_UNIX, unix_path)), daemon=True).start()
     print("ready", flush=True)
     sys.stdin.read()  # runs until the test closes our stdin or kills us

@@ -1,72 +1,79 @@
-"""Debian packages of another release than the host's, as .deb files: apt's own client with a private state
-directory (its own sources list, lists and archive cache under the CI cache), so the host's apt sources and
-package state stay as they are. The files are only unpacked (`dpkg-deb -x`), never installed on the host.
+"""Debian packages unpacked outside any image: the Go toolchains the stand-in images are made of.
 
-Used for what bookworm lacks: trixie's Go 1.24 (to compile BuildKit for the `moby/buildkit` stand-in) and
-trixie's `docker-buildx` 0.13.1 (the runner's real buildx plugin; a static-enough Go binary that runs on
-bookworm: `Depends: libc6 (>= 2.34)`, bookworm has 2.36).
+`apt-get download` with a private sources list and state (the host's apt configuration is never touched), the
+archive's signatures checked against the host's debian-archive-keyring (bookworm's knows trixie's keys), then
+`dpkg-deb -x`. Cached under realengine.cache_dir() by package list; built once, under a lock.
 """
 
 from __future__ import annotations
 
 import fcntl
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from tests.helpers.realengine import cache_dir
 
 DEBIAN = "http://deb.debian.org/debian"
-_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+# Debian has no Go 1.20 and no 1.24.9: the nearest Go each suite has (go1.21's and later `go` are static
+# binaries that run in an older root filesystem).
+GO_PACKAGES = {
+    "1.21": ("bookworm-backports", ("golang-1.21-go", "golang-1.21-src")),
+    "1.24": ("trixie", ("golang-1.24-go", "golang-1.24-src")),
+}
 
 
-def _apt(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    options = [
-        f"-oDir::Etc::SourceList={root / 'sources.list'}",
-        "-oDir::Etc::SourceParts=/dev/null",
-        f"-oDir::State::Lists={root / 'lists'}",
-        f"-oDir::Cache={root / 'cache'}",
-        "-oAPT::Sandbox::User=root",
-        "-oDebug::NoLocking=1",
-    ]
-    return subprocess.run(["apt-get", "-q", *options, *args], capture_output=True, text=True, check=False, cwd=root)
+def unpacked(suite: str, packages: Sequence[str]) -> Path:
+    """A directory holding `packages` of `suite` unpacked (usr/...), and `versions.txt` (package=version lines)."""
+    name = f"debs-{suite}-{'+'.join(sorted(packages))}"
+    target = cache_dir() / name
+    with (cache_dir() / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "versions.txt").exists():
+            shutil.rmtree(target, ignore_errors=True)
+            _download(suite, packages, target)
+    return target
 
 
-def download(suite: str, packages: list[str]) -> list[Path]:
-    """The .deb files of `packages` (exact names, no dependencies) from Debian `suite`, cached by name."""
-    root = cache_dir() / f"debs-{suite}"
-    for sub in ("lists/partial", "cache/archives/partial", "files"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    with (root / "lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another test process may be downloading the same ones
-        found = {p: sorted((root / "files").glob(f"{p}_*.deb")) for p in packages}
-        wanted = [p for p, debs in found.items() if not debs]
-        if wanted:
-            (root / "sources.list").write_text(f"deb [signed-by={_KEYRING}] {DEBIAN} {suite} main\n")
-            _check("update", suite, _apt(root, "update"))
-            _check("download", suite, _download(root, wanted))
-            found = {p: sorted((root / "files").glob(f"{p}_*.deb")) for p in packages}
-    missing = [p for p, debs in found.items() if not debs]
-    if missing:
-        raise RuntimeError(f"{suite}: no .deb for {missing} in {root / 'files'}")
-    return [found[p][-1] for p in packages]
+def go_root(version: str) -> tuple[Path, str]:
+    """(the unpacked root holding usr/lib/go-<version>, the exact Debian Go version, e.g. 1.21.13)."""
+    suite, packages = GO_PACKAGES[version]
+    root = unpacked(suite, packages)
+    exact = (root / f"usr/lib/go-{version}/VERSION").read_text().split()[0].removeprefix("go")
+    return root, exact
 
 
-def _check(step: str, suite: str, done: subprocess.CompletedProcess[str]) -> None:
-    if done.returncode != 0:
-        raise RuntimeError(f"apt-get {step} ({suite}): {done.stdout}\n{done.stderr}")
-
-
-def _download(root: Path, packages: list[str]) -> subprocess.CompletedProcess[str]:
-    # `apt-get download` writes into its working directory.
-    done = _apt(root, "download", *packages)
-    for deb in root.glob("*.deb"):
-        deb.rename(root / "files" / deb.name)
-    return done
-
-
-def extract(debs: list[Path], dest: Path) -> Path:
-    """Unpack the contents of `debs` into `dest` (dpkg-deb -x: no maintainer scripts, nothing installed)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for deb in debs:
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(dest)], check=True, capture_output=True)
-    return dest
+def _download(suite: str, packages: Sequence[str], target: Path) -> None:
+    with tempfile.TemporaryDirectory(dir=cache_dir(), prefix="apt-") as tmp:
+        work = Path(tmp)
+        for sub in ("lists/partial", "cache/archives/partial", "debs"):
+            (work / sub).mkdir(parents=True)
+        (work / "sources.list").write_text(f"deb {DEBIAN} {suite} main\n")
+        options = [
+            f"-oDir::Etc::SourceList={work / 'sources.list'}",
+            "-oDir::Etc::SourceParts=/dev/null",
+            f"-oDir::State::Lists={work / 'lists'}",
+            f"-oDir::Cache={work / 'cache'}",
+            "-oDir::State::status=/dev/null",
+            "-oAPT::Sandbox::User=root",
+        ]
+        subprocess.run(["apt-get", *options, "-qq", "update"], check=True, capture_output=True, timeout=600)
+        subprocess.run(
+            ["apt-get", *options, "-qq", "download", *[f"{p}/{suite}" for p in packages]],
+            check=True,
+            capture_output=True,
+            cwd=work / "debs",
+            timeout=1200,
+        )
+        out = work / "out"
+        versions = []
+        for deb in sorted((work / "debs").glob("*.deb")):
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(out)], check=True)
+            fields = subprocess.run(
+                ["dpkg-deb", "-f", str(deb), "Package", "Version"], check=True, capture_output=True, text=True
+            ).stdout.split()
+            versions.append(f"{fields[1]}={fields[3]}\n")
+        (out / "versions.txt").write_text("".join(versions))
+        out.rename(target)

@@ -1,0 +1,114 @@
+"""Observed fetches (observed.py) against the fetch inventory (`mobyci plan --fetches --format json`).
+
+Two directions, both required:
+- every observed fetch is an inventory entry, and the entry's route is the route the fetch took;
+- every inventory entry of a stage the build ran (stages.py; `prepare` for the prepare job's clone) was
+  observed, unless a named `Rule` explains why not.
+
+A rule may also explain an observed fetch no entry lists (a `go install`'s dependency modules). Rules are
+data the test states; the report shows which rule explained what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.helpers.realengine.observed import Fetch
+
+Entry = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    why: str
+    entry: Callable[[Entry], bool] = lambda _entry: False  # an entry that is not expected to be observed
+    fetch: Callable[[Fetch, list[Fetch]], bool] = lambda _fetch, _all: False  # an observed fetch no entry lists
+
+
+@dataclass
+class Comparison:
+    matched: list[tuple[Fetch, Entry]] = field(default_factory=list)
+    unlisted: list[Fetch] = field(default_factory=list)  # observed, in no entry, no rule
+    wrong_route: list[tuple[Fetch, Entry]] = field(default_factory=list)
+    unobserved: list[Entry] = field(default_factory=list)  # an entry of a stage that ran, not observed, no rule
+    explained: list[tuple[str, str]] = field(default_factory=list)  # (rule, what it explained)
+
+    def problems(self) -> list[str]:
+        out = [f"observed but not in the inventory: {f.kind} {f.key} (at {f.server})" for f in self.unlisted]
+        out += [
+            f"route: {f.kind} {f.key} went {route_of(f)} ({f.server}); the inventory says {e['route']} ({e['via']})"
+            for f, e in self.wrong_route
+        ]
+        out += [f"in the inventory, not observed: {e['kind']} {e['endpoint']} ({e['source']})" for e in self.unobserved]
+        return out
+
+
+def route_of(fetch: Fetch) -> str:
+    """The route a fetch took (observed.py decides it by the server that answered and the URL asked)."""
+    return fetch.route
+
+
+def _image(name: str) -> str:
+    name = name.removeprefix("docker.io/").removeprefix("library/")
+    return name if ":" in name.rsplit("/", 1)[-1] or "@" in name else f"{name}:latest"
+
+
+def _repo(url: str) -> str:
+    return url.rstrip("/").removesuffix(".git")
+
+
+def matches(entry: Entry, fetch: Fetch) -> bool:
+    """Whether `fetch` is the fetch `entry` describes."""
+    kind, endpoint, route = str(entry["kind"]), str(entry["endpoint"]), str(entry["route"])
+    if fetch.kind == "image":
+        return kind == "image" and _image(endpoint) == fetch.key
+    if fetch.kind == "clone":
+        return kind == "git" and _repo(endpoint) == _repo(fetch.key)
+    if fetch.kind == "download":
+        return kind == "download" and fetch.key.startswith(endpoint)
+    if fetch.kind == "apt":
+        return kind == "apt" and fetch.key.rstrip("/") == endpoint.rstrip("/")
+    if fetch.kind == "module":
+        # A go-module entry names the package `go install` builds (module path + /cmd/…) at a version.
+        package, _, version = endpoint.partition("@")
+        module, _, fetched = fetch.key.partition("@")
+        return kind == "go-module" and version == fetched and (package == module or package.startswith(module + "/"))
+    if fetch.kind == "proxy":
+        host = fetch.key.removeprefix("http://").removeprefix("https://").split("/", 1)[0].split(":", 1)[0]
+        return route == "proxy" and host in endpoint
+    return False
+
+
+def compare(observed: list[Fetch], inventory: list[Entry], ran: set[str], rules: list[Rule]) -> Comparison:
+    """`ran`: the stages (and job names, e.g. `prepare`) that ran; `inventory[i]["stages"]` must be set by the
+    caller to the stages each entry belongs to (stages.stages_of, or [source] for job-level sources)."""
+    result = Comparison()
+    seen: set[int] = set()
+    for fetch in observed:
+        hits = [i for i, entry in enumerate(inventory) if matches(entry, fetch)]
+        if not hits:
+            rule = next((r for r in rules if r.fetch(fetch, observed)), None)
+            if rule is not None:
+                result.explained.append((rule.name, f"{fetch.kind} {fetch.key}"))
+            else:
+                result.unlisted.append(fetch)
+            continue
+        seen.update(hits)
+        for i in hits:
+            entry = inventory[i]
+            if entry["route"] == route_of(fetch):
+                result.matched.append((fetch, entry))
+            else:
+                result.wrong_route.append((fetch, entry))
+    for i, entry in enumerate(inventory):
+        if i in seen or not ran.intersection(entry["stages"]):
+            continue
+        rule = next((r for r in rules if r.entry(entry)), None)
+        if rule is not None:
+            result.explained.append((rule.name, f"{entry['kind']} {entry['endpoint']} ({entry['source']})"))
+        else:
+            result.unobserved.append(entry)
+    return result
