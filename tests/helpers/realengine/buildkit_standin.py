@@ -32,13 +32,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.helpers.realengine import cache_dir, debs, images
+from tests.helpers.realengine import cache_dir, debs, images, upstream
 
 IMAGE = "moby/buildkit:buildx-stable-1"
 LOCAL = "mobyci-standin/buildkit:buildx-stable-1"
 TAG = "dockerfile/1.17.1"
-GO_DEBS = ["golang-1.24-go", "golang-1.24-src"]
-GOROOT = "usr/lib/go-1.24"
 # buildkit-export-ubuntu's packages (Dockerfile:210-219), and runc (upstream ships its own as buildkit-runc).
 PACKAGES = ("ca-certificates", "fuse3", "git", "iptables", "openssh-client", "pigz", "runc", "xz-utils")
 # Bump when anything below changes what goes into the image.
@@ -56,29 +54,29 @@ _CHANGES = (
 )
 
 
-def tarball(upstream_git: Path) -> Path:
-    """The stand-in image's root filesystem as a tar (cached); `upstream_git`: the upstream data's git/ dir."""
+def tarball(root: Path) -> Path:
+    """The stand-in image's root filesystem as a tar (cached); `root`: the upstream data (upstream.py)."""
     cache = cache_dir()
     name = f"buildkit-standin-{'+'.join(PACKAGES)}-r{_RECIPE}.tar"
     target = cache / name
     with (cache / f"{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not target.exists():
-            _build(upstream_git, target)
+            _build(root, target)
     return target
 
 
-def load(docker: Callable[..., Any], upstream_git: Path) -> str:
+def load(docker: Callable[..., Any], root: Path) -> str:
     """Import the stand-in into the engine `docker` talks to, as LOCAL; returns LOCAL."""
-    images.import_image(docker, tarball(upstream_git), LOCAL, changes=_CHANGES)
+    images.import_image(docker, tarball(root), LOCAL, changes=_CHANGES)
     return LOCAL
 
 
-def _build(upstream_git: Path, target: Path) -> None:
+def _build(root: Path, target: Path) -> None:
     rootfs = images.rootfs_tarball("bookworm", PACKAGES)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix="buildkit-standin-") as tmp:
         work = Path(tmp)
-        binaries = cached_binaries(upstream_git)
+        binaries = cached_binaries(root)
         extra = work / "extra"
         (extra / "usr/bin").mkdir(parents=True)
         for name in ("buildkitd", "buildctl"):
@@ -98,7 +96,7 @@ def _build(upstream_git: Path, target: Path) -> None:
         partial.rename(target)
 
 
-def cached_binaries(upstream_git: Path) -> Path:
+def cached_binaries(root: Path) -> Path:
     """The directory of buildkitd and buildctl, compiled once (the slow part) and kept apart from the image, so a
     change of the image's packages does not compile them again."""
     cache = cache_dir()
@@ -107,19 +105,16 @@ def cached_binaries(upstream_git: Path) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not target.exists():
             with tempfile.TemporaryDirectory(dir=cache, prefix="buildkit-bin-") as tmp:
-                compile_binaries(upstream_git, Path(tmp)).rename(target)
+                compile_binaries(root, Path(tmp)).rename(target)
     return target
 
 
-def compile_binaries(upstream_git: Path, work: Path) -> Path:
+def compile_binaries(root: Path, work: Path) -> Path:
     """buildkitd and buildctl, built offline (`unshare -n`) from the buildkit tree at TAG; their directory."""
-    go = debs.extract(debs.download("trixie", GO_DEBS), work / "go")
+    go_root, _ = debs.go_root("1.24")
+    goroot = go_root / "usr/lib/go-1.24"
     src = work / "buildkit"
-    unpacked = work / "buildkit-git"
-    unpacked.mkdir()
-    archive = upstream_git / f"moby+buildkit@{TAG.replace('/', '-')}.git.tar.gz"
-    subprocess.run(["tar", "-xzf", str(archive), "-C", str(unpacked)], check=True)
-    (bare,) = unpacked.iterdir()
+    bare = upstream.bare_repo(upstream.tarballs(root)["moby/buildkit"], work / "buildkit-git")
     subprocess.run(["git", "clone", "-q", f"file://{bare}", str(src)], check=True, capture_output=True)
     subprocess.run(["git", "-C", str(src), "checkout", "-q", TAG], check=True, capture_output=True)
 
@@ -133,11 +128,11 @@ def compile_binaries(upstream_git: Path, work: Path) -> Path:
     ldflags = f"-X {pkg}/version.Version={version} -X {pkg}/version.Revision={revision} -X {pkg}/version.Package={pkg}"
     out = work / "bin"
     env = {
-        "PATH": f"{go / GOROOT / 'bin'}:/usr/bin:/bin",
+        "PATH": f"{goroot / 'bin'}:/usr/bin:/bin",
         "HOME": str(work),
-        "GOROOT": str(go / GOROOT),
+        "GOROOT": str(goroot),
         "GOPATH": str(work / "gopath"),
-        "GOCACHE": str(work / "gocache"),
+        "GOCACHE": str(cache_dir() / "go-build-cache"),  # shared with the frontend stand-in (standins.py)
         "GOFLAGS": "-mod=vendor",
         "GOPROXY": "off",
         "GOSUMDB": "off",

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.helpers.realengine import images
+from tests.helpers.realengine import images, upstream
 
 TAG = "v1.6.1"
 IMAGE = "tonistiigi/xx:1.6.1"
@@ -30,15 +30,13 @@ _CHANGES = (
 )
 
 
-def load(docker: Callable[..., Any], upstream_git: Path) -> str:
+def load(docker: Callable[..., Any], root: Path) -> str:
     """Import the image into the engine `docker` talks to, as LOCAL; returns LOCAL."""
     with tempfile.TemporaryDirectory(prefix="xx-standin-") as tmp:
         work = Path(tmp)
-        archive = upstream_git / f"tonistiigi+xx@{TAG}.git.tar.gz"
-        subprocess.run(["tar", "-xzf", str(archive), "-C", str(work)], check=True)
-        (bare,) = (p for p in work.iterdir() if p.name.endswith(".git"))
-        root = work / "root"
-        out = root / "usr" / "bin"
+        bare = upstream.bare_repo(upstream.tarballs(root)["tonistiigi/xx"], work / "xx-git")
+        image_root = work / "root"
+        out = image_root / "usr" / "bin"
         out.mkdir(parents=True)
         listed = subprocess.run(
             ["git", "--git-dir", str(bare), "ls-tree", "--name-only", TAG, "src/"],
@@ -57,7 +55,8 @@ def load(docker: Callable[..., Any], upstream_git: Path) -> str:
             (out / link).symlink_to(target)
         tarball = work / "xx.tar"
         subprocess.run(
-            ["tar", "-C", str(root), "--owner=0", "--group=0", "--numeric-owner", "-cf", str(tarball), "."], check=True
+            ["tar", "-C", str(image_root), "--owner=0", "--group=0", "--numeric-owner", "-cf", str(tarball), "."],
+            check=True,
         )
         images.import_image(docker, tarball, LOCAL, changes=_CHANGES)
     return LOCAL
