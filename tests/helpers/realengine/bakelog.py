@@ -1,6 +1,6 @@
 """The BuildKit steps of each job of a gitlab-ci-local run, from buildx's plain progress output.
 
-gitlab-ci-local prefixes each line a job prints with `<job> > `. buildx's plain progress (its default when the
+gitlab-ci-local prefixes each line a job prints with `<job> > ` (the name padded to the longest job's). buildx's plain progress (its default when the
 output is not a terminal) numbers each vertex: `#12 [build 3/7] RUN …` names a Dockerfile step, `#12 CACHED`
 says it came from the cache, `#12 DONE 10.2s` that it ran. (Job wall times: pipeline.job_seconds.)
 """
@@ -34,7 +34,8 @@ def steps(output: str) -> dict[str, list[Step]]:
     by_id: dict[tuple[str, str], Step] = {}
     for line in output.splitlines():
         job, sep, rest = line.partition(" > ")
-        if not sep or " " in job:
+        job = job.strip()  # gitlab-ci-local pads job names to the longest one's width
+        if not sep or not job or " " in job:
             continue
         rest = rest.strip()
         if named := _NAMED.match(rest):

@@ -24,6 +24,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import unquote
 
 _LOCK = threading.Lock()
 
@@ -51,7 +52,8 @@ class _Handler(BaseHTTPRequestHandler):
         if ".git/" in path or path.endswith(".git"):
             self._git(path, query)
             return
-        target = (self.root / "www" / path.lstrip("/")).resolve()
+        # Clients may percent-encode: Go asks for `shurcoo%21l/…` (the proxy protocol's `!l`, an upper-case L).
+        target = (self.root / "www" / unquote(path).lstrip("/")).resolve()
         if not target.is_file() or not target.is_relative_to(self.root / "www"):
             self._log(404)
             self.send_error(404)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from tests.helpers.realengine import corp as corpmod
 from tests.helpers.realengine import netns
@@ -96,6 +97,7 @@ def http_fetches(lines: Iterable[str], unmirror: Callable[[str], str] = str) -> 
         server = {"mirror": "git", "mirror-http": "http", "upstream": "upstream"}.get(m["server"], m["server"])
         scheme = "http" if m["server"] == "mirror-http" else "https"
         path, _, query = m["path"].partition("?")
+        path = unquote(path)
         url = f"{scheme}://{netns.CORP}{path}"
         if path.endswith(".git/info/refs") and "service=git-upload-pack" in query:
             repo = url.removesuffix("/info/refs")

@@ -24,7 +24,7 @@ VARIABLES = {
     "CI_REGISTRY_USER": "ci",
     "CI_REGISTRY_PASSWORD": "unused-by-the-corp-registry",
 }
-_FINISHED = re.compile(r"^(?P<job>\S+) finished in (?P<value>[\d.]+) (?P<unit>ms|s|min|h)\b")
+_FINISHED = re.compile(r"^(?P<job>\S+)\s+finished in (?P<value>[\d.]+) (?P<unit>ms|s|min|h)\b")
 _UNIT = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0}
 
 

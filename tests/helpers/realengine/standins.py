@@ -38,8 +38,9 @@ from typing import Any
 from tests.helpers.realengine import cache_dir, debs, images, upstream
 
 STANDIN_LABEL = "org.mobyci.standin"
-# Bump when a recipe changes, so cached artefacts are rebuilt.
-_RECIPE = "1"
+# Bump one when its recipe changes, so the cached artefact is rebuilt.
+_GOLANG_RECIPE = "2"
+_FRONTEND_RECIPE = "1"
 # buildpack-deps:bullseye-curl, :bullseye-scm, then golang:1.20-bullseye's cgo packages (see the docstring).
 GOLANG_PACKAGES = (
     *("ca-certificates", "curl", "gnupg", "netbase", "wget"),
@@ -90,12 +91,13 @@ def golang_rootfs(release: str, go: str) -> tuple[Path, str]:
             for sub in ("go", "go/src", "go/bin"):
                 (extra / sub).chmod(0o777)  # `chmod -R 777 "$GOPATH"`, as golang's Dockerfile does
             shutil.copyfile(base, partial)
-            members = ("./usr/lib", "./usr/share", "./usr/local/go", "./go")
+            # Only paths the root filesystem lacks: the engine refuses a layer with two entries for one path.
+            members = (f"./usr/lib/go-{go}", f"./usr/share/go-{go}", "./usr/local/go", "./go")
             subprocess.run(
                 ["tar", "-rf", str(partial), "-C", str(extra), "--owner=0", "--group=0", *members], check=True
             )
 
-    return _locked(f"standin-golang-{release}-go{exact}-r{_RECIPE}.tar", make), exact
+    return _locked(f"standin-golang-{release}-go{exact}-r{_GOLANG_RECIPE}.tar", make), exact
 
 
 def publish_golang(docker: Docker, registry: str, tag: str, *, release: str, go: str) -> str:
@@ -172,7 +174,7 @@ def frontend_binary(root: Path) -> Path:
             )
             (partial / "built-with.txt").write_text(f"go{exact} {version} {revision}\n")
 
-    return _locked(f"standin-dockerfile-frontend-{FRONTEND_REF.replace('/', '-')}-r{_RECIPE}", make)
+    return _locked(f"standin-dockerfile-frontend-{FRONTEND_REF.replace('/', '-')}-r{_FRONTEND_RECIPE}", make)
 
 
 def publish_frontend(docker: Docker, registry: str, root: Path, tags: tuple[str, ...] = ("1",)) -> list[str]:
