@@ -1,8 +1,9 @@
 """The BuildKit steps of each job of a gitlab-ci-local run, from buildx's plain progress output.
 
-gitlab-ci-local prefixes each line a job prints with `<job> > ` (the name padded to the longest job's). buildx's plain progress (its default when the
-output is not a terminal) numbers each vertex: `#12 [build 3/7] RUN …` names a Dockerfile step, `#12 CACHED`
-says it came from the cache, `#12 DONE 10.2s` that it ran. (Job wall times: pipeline.job_seconds.)
+gitlab-ci-local prefixes each line a job prints with `<job> > ` (the name padded to the longest job's).
+buildx's plain progress (its default when the output is not a terminal) numbers each vertex: `#12 [build 3/7]
+RUN …` names a Dockerfile step, `#12 CACHED` says it came from the cache, `#12 DONE 10.2s` that it ran. (Job
+wall times: pipeline.job_seconds.)
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers.realengine import cache_dir, debs, images, upstream
+from tests.helpers.realengine.standins import STANDIN_LABEL
 
 IMAGE = "moby/buildkit:buildx-stable-1"
 LOCAL = "mobyci-standin/buildkit:buildx-stable-1"
@@ -40,17 +41,16 @@ TAG = "dockerfile/1.17.1"
 # buildkit-export-ubuntu's packages (Dockerfile:210-219), and runc (upstream ships its own as buildkit-runc).
 PACKAGES = ("ca-certificates", "fuse3", "git", "iptables", "openssh-client", "pigz", "runc", "xz-utils")
 # Bump when anything below changes what goes into the image.
-_RECIPE = "1"
+_RECIPE = "2"
 _BIN_RECIPE = "1"
 _CHANGES = (
     "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "ENV BUILDKIT_SETUP_CGROUPV2_ROOT=1",
     "VOLUME /var/lib/buildkit",
     'ENTRYPOINT ["buildkitd"]',
-    "LABEL org.opencontainers.image.title=moby/buildkit",
-    "LABEL org.opencontainers.image.description=STAND-IN for moby/buildkit:buildx-stable-1: buildkitd and buildctl "
-    "built from buildkit dockerfile/1.17.1 with Debian Go 1.24 on Debian bookworm with Debian runc",
-    "LABEL com.mobyci.standin=true",
+    'LABEL org.opencontainers.image.title="moby/buildkit"',
+    f'LABEL {STANDIN_LABEL}="moby/buildkit:buildx-stable-1 stand-in: buildkitd and buildctl built from moby/buildkit '
+    f'{TAG} with Debian Go 1.24, on Debian bookworm with Debian runc"',
 )
 
 
@@ -82,8 +82,8 @@ def _build(root: Path, target: Path) -> None:
         for name in ("buildkitd", "buildctl"):
             shutil.copy2(binaries / name, extra / "usr/bin" / name)
         # New paths only: the engine refuses a layer with two entries for one path. (/var/run is a symlink to
-        # /run in Debian, and /run is empty in an image: the CDI directory there is left out.)
-        new = ("etc/cdi", "etc/buildkit", "etc/buildkit/cdi", "var/lib/buildkit")
+        # /run in Debian: upstream's /var/run/cdi is /run/cdi here.)
+        new = ("etc/cdi", "etc/buildkit", "etc/buildkit/cdi", "run/cdi", "var/lib/buildkit")
         for path in new:
             (extra / path).mkdir(parents=True, exist_ok=True)
         partial = work / "image.tar"

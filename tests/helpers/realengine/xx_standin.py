@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers.realengine import images, upstream
+from tests.helpers.realengine.standins import STANDIN_LABEL
 
 TAG = "v1.6.1"
 IMAGE = "tonistiigi/xx:1.6.1"
@@ -24,9 +25,8 @@ LOCAL = "mobyci-standin/xx:1.6.1"
 # src/Dockerfile:12-15.
 _LINKS = {"xx-clang": "xx-cc", "xx-clang++": "xx-cc", "xx-c++": "xx-cc", "xx-apt-get": "xx-apt"}
 _CHANGES = (
-    "LABEL org.opencontainers.image.title=tonistiigi/xx",
-    "LABEL org.opencontainers.image.description=STAND-IN for tonistiigi/xx:1.6.1, built from its v1.6.1 source",
-    "LABEL com.mobyci.standin=true",
+    'LABEL org.opencontainers.image.title="tonistiigi/xx"',
+    f'LABEL {STANDIN_LABEL}="tonistiigi/xx:1.6.1 stand-in: built from tonistiigi/xx {TAG} (src/xx-*)"',
 )
 
 
