@@ -480,8 +480,10 @@ def _print_inventory(inventory: Inventory, fmt: str, width: int, *, strict: bool
         sys.stdout.write(json.dumps(inventory_data(inventory), indent=2, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(inventory_text(inventory, width))
-    if strict and (inventory.direct or inventory.untrusted):
+    if strict and (inventory.direct or inventory.untrusted or inventory.borrowed):
         sys.stdout.flush()
+        if inventory.borrowed:
+            err(f"mobyci: --strict judges a tree's own fetches: {inventory.borrowed}")
         if inventory.direct:
             err(
                 f"mobyci: {len(inventory.direct)} fetches would go direct (no mirror rewrites them, no proxy carries "

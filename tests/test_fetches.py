@@ -176,7 +176,7 @@ def test_a_proxy_carries_what_no_mirror_rewrites(tmp_path: Path) -> None:
     opensuse = next(f for f in data["fetches"] if f["source"] == "Dockerfile:71")
     assert (opensuse["route"], opensuse["via"]) == ("proxy", "proxy.https ($CORP_HTTPS_PROXY)")
     # Job images are pulled by the runner itself: the pipeline cannot route them, strict does not count them.
-    assert {f["route"] for f in data["fetches"] if f["source"] == "job images"} == {"runner"}
+    assert {f["route"] for f in data["fetches"] if f["kind"] in ("job-image", "service")} == {"runner"}
     assert done.returncode == 0, done.stderr
 
 
@@ -271,11 +271,12 @@ def test_with_a_ca_each_tls_fetch_says_whether_its_client_trusts_it() -> None:
     assert ghcr.ca_where == "the docker-container builder (its system bundle)"
     assert golang.ca_where == "the docker-container builder (buildkitd config ca = …)"
     assert gitlab.untrusted == ()
-    by_source = {e.source: e for e in gitlab.entries}
-    assert (by_source["prepare"].ca, by_source["prepare"].ca_where) == ("yes", "the job's git (GIT_SSL_CAINFO)")
-    assert by_source["mobyci-check"].ca == "yes"
-    assert {e.ca for e in gitlab.entries if e.source == "job images"} == {"runner"}
-    assert {e.ca for e in gitlab.entries if e.source == "apk add (dind jobs)"} == {"yes"}
+    by_kind = {(e.source, e.kind): e for e in gitlab.entries}
+    prepare = by_kind["prepare", "git"]
+    assert (prepare.ca, prepare.ca_where) == ("yes", "the job's git (GIT_SSL_CAINFO)")
+    assert by_kind["mobyci-check", "pypi"].ca == "yes"
+    assert {e.ca for e in gitlab.entries if e.kind in ("job-image", "service")} == {"runner"}
+    assert {e.ca for e in gitlab.entries if e.kind == "alpine"} == {"yes"}
 
 
 def test_the_builder_decides_who_trusts_images_and_add_sources() -> None:
@@ -530,3 +531,78 @@ def test_the_stored_frontends_and_go_installs_are_the_real_trees() -> None:
             if not text.lstrip().startswith("#")
         }
         assert lines == {(row[2], row[3]) for t, row in _stored_rows("go-module") if t == tag}, tag
+
+
+def test_the_longest_mirror_key_owns_a_url_as_in_the_patch() -> None:
+    # Every GitHub download the stored scans found (GitHub's /archive/ tarballs, which a git mirror does not serve).
+    downloads = [(tag, row) for tag, row in _stored_rows("download") if str(row[1]).startswith("https://github.com/")]
+    assert downloads, "no stored scan downloads from GitHub: the check would prove nothing"
+    for tag, row in downloads:
+        url, source = str(row[1]), f"{row[2]}:{row[3]}"
+        key = url.rsplit("/", 1)[0] + "/"
+        for target, route, via in (
+            (
+                "https://files.corp.example/archive/",
+                "mirror",
+                "mirrors.downloads -> https://files.corp.example/archive/",
+            ),
+            (key, "direct", f"mirrors.downloads keeps it at its upstream ({key})"),
+        ):
+            mirrors = SEED_MIRRORS.replace("  downloads: {", f'  downloads: {{"{key}": "{target}", ')
+            inventory = plan_inventory(load_text(_spec(tag, mirrors)), "gitlab")
+            entry = next(e for e in inventory.entries if (e.source, e.endpoint) == (source, url))
+            assert (entry.route, entry.via[: len(via)]) == (route, via), (tag, entry)
+        # Without the longer key the git prefix owns it.
+        entry = next(e for e in plan_inventory(load_text(_spec(tag)), "gitlab").entries if e.source == source)
+        assert entry.via.startswith("mirrors.git -> https://gitee.com/"), entry
+
+
+def test_strict_fails_for_a_release_tag_that_borrows_another_tags_scan() -> None:
+    from mobyci.families import resolve
+    from mobyci.families.facts import table
+    from mobyci.plan.fetches import _stored
+
+    stored = set(_stored())
+    tags = list(table().releases)
+    unstored = [tag for tag in tags if tag not in stored]
+    assert unstored, "every release of the facts table has a stored scan: the check would prove nothing"
+    for tag in tags:
+        release = resolve(tag, None)
+        assert release is not None
+        # A release on an archived Debian must say where that archive is.
+        loaded = load_text(_spec(tag, "mirrors: {apt: archive}\n" if release.debian_archived else ""))
+        _, exact, _ = stored_list(loaded)
+        inventory = Inventory(tag, "gitlab", "t", exact, "", ())
+        assert bool(inventory.borrowed) == (tag in unstored), tag
+    # A branch has no scan by nature: its family's newest list stands in, with the caveat, and strict judges it.
+    branch = stored_list(load_text(_spec("patched-29.7", family="29")))
+    assert not Inventory("patched-29.7", "gitlab", branch[0], branch[1], "", ()).borrowed
+
+
+def test_strict_names_the_borrowed_scan_on_the_command_line(tmp_path: Path) -> None:
+    from mobyci.families.facts import table
+    from mobyci.plan.fetches import _stored
+
+    proxied = "proxy: {https: $P, http: $P}\n"
+    tag = next(t for t in table().releases if t not in _stored() and t.startswith("v28."))
+    stored = next(t for t in _stored() if t.startswith("v28."))
+    for ref, code in ((tag, 1), (stored, 0)):
+        done = _mobyci(tmp_path, _spec(ref, "").replace("targets:", proxied + "targets:"), "--strict")
+        assert done.returncode == code, done.stderr
+        named = f"mobyci: --strict judges a tree's own fetches: {ref} has no stored scan"
+        assert (named in done.stderr) == (code == 1), done.stderr
+
+
+@pytest.mark.parametrize("system", ["gitlab", "buildkite", "github"])
+def test_the_bundled_examples_that_claim_strict_pass_it(system: str) -> None:
+    # fork-29-shell: a fork on a branch behind a proxy, with internal hosts in no_proxy.
+    spec = ROOT / "examples" / "fork-29-shell" / "mobyci.yaml"
+    done = subprocess.run(
+        [sys.executable, "-m", "mobyci", "plan", "--fetches", "--strict", "--for", system, str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    # Its own repository's host is one no_proxy names: reached inside, neither mirrored nor proxied.
+    assert "internal" in done.stdout

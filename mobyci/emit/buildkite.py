@@ -67,6 +67,31 @@ def render_buildkite(plan: p.Plan) -> str:
     return with_header(dump(doc), spec_path=plan.spec_path, command=plan.command, notes=_notes(plan))
 
 
+def runner_fetches(plan: p.Plan) -> p.RunnerFetches:
+    """Who pulls the jobs' own images on Buildkite (the agent's daemon, or the builder a step creates), read from
+    the steps render_buildkite writes. The agents run the commands on their hosts: no job image, no service."""
+    _, steps = _env_and_steps(plan)
+    jobs = [job for job in plan.jobs if not job.check_only]
+    builders, caches = [], []
+    for job, step in zip(jobs, steps, strict=True):
+        commands = [_unescape(line) for line in step["commands"]]
+        if any("docker buildx create" in line for line in commands):
+            builders.append(job.name)
+        caches += [(job.name, ref) for line in commands for ref in _CACHE_REF.findall(line)]
+    names = tuple(job.name for job in jobs)
+    daemon = "the agents' daemon.json, which you set"
+    dev_image = f"${p.DEV_IMAGE_VAR}" if any(job.registry_login for job in jobs) else ""  # the agents' own
+    return p.RunnerFetches((), tuple(builders), (), tuple(caches), (), names, daemon, dev_image)
+
+
+_CACHE_REF = re.compile(rf'^{p.CACHE_VAR}="type=registry,ref=([^"]+):"')
+
+
+def _unescape(text: str) -> str:
+    """A command as the agent runs it: the upload-time escape of `$` undone."""
+    return text.replace("$$", "$")
+
+
 GROUP_KEY = "mobyci"
 
 

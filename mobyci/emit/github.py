@@ -60,6 +60,11 @@ def job_id(name: str) -> str:
 def render_github(plan: p.Plan) -> str:
     from mobyci.emit.yamlout import dump
 
+    text = dump(_document(plan))
+    return with_header(_pin_comments(text), spec_path=plan.spec_path, command=plan.command, notes=_notes(plan))
+
+
+def _document(plan: p.Plan) -> dict[str, Any]:
     ids = {job.name: job_id(job.name) for job in plan.jobs}
     if len(set(ids.values())) != len(ids):
         raise ValueError(f"two jobs map to the same GitHub job id: {sorted(ids.values())}")
@@ -83,8 +88,31 @@ def render_github(plan: p.Plan) -> str:
     # bash -eo pipefail for every run block, the same -e semantics as GitLab's job scripts.
     doc["defaults"] = {"run": {"shell": "bash"}}
     doc["jobs"] = {ids[job.name]: _job(plan, job, ids, secrets) for job in plan.jobs}
-    text = dump(doc)
-    return with_header(_pin_comments(text), spec_path=plan.spec_path, command=plan.command, notes=_notes(plan))
+    return doc
+
+
+def runner_fetches(plan: p.Plan) -> p.RunnerFetches:
+    """The actions this workflow has the runner fetch and who pulls the jobs' own images, read from the document
+    render_github writes. Every Docker job sets up a docker-container builder (setup-buildx-action); everything
+    else with Docker (that builder's own image, `docker run`) is the runner's own daemon, with no mirror but what
+    its daemon.json says."""
+    doc = _document(plan)
+    used: dict[str, list[str]] = {}
+    builders, caches = [], []
+    for job in plan.jobs:
+        steps = doc["jobs"][job_id(job.name)]["steps"]
+        for step in steps:
+            if "uses" in step:
+                used.setdefault(step["uses"], []).append(job.name)
+        if any(step.get("uses") == uses("setup-buildx") for step in steps):
+            builders.append(job.name)
+        if any(f'{p.CACHE_VAR}="type=gha' in step.get("run", "") for step in steps):
+            caches.append((job.name, "gha"))
+    fetches = tuple(p.RunnerFetch("action", ref, tuple(dict.fromkeys(jobs))) for ref, jobs in used.items())
+    runs = "\n".join(step.get("run", "") for job in doc["jobs"].values() for step in job["steps"])
+    dev_image = next(iter(re.findall(rf'^export {p.DEV_IMAGE_VAR}="([^"]+)"', runs, re.MULTILINE)), "")
+    names = tuple(job.name for job in plan.jobs)
+    return p.RunnerFetches(fetches, tuple(builders), (), tuple(caches), (), names, dev_image=dev_image)
 
 
 def _pin_comments(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Any
 
@@ -85,6 +86,40 @@ def document(plan: p.Plan) -> tuple[dict[str, Any], tuple[str, ...]]:
             )
         )
     return doc, tuple(notes)
+
+
+def runner_fetches(plan: p.Plan) -> p.RunnerFetches:
+    """What this pipeline has GitLab's runner pull (job images, services) and who pulls the jobs' own images,
+    read from the document render_gitlab writes, so the fetch inventory cannot drift from it."""
+    doc, _ = document(plan)
+    pulls: dict[tuple[str, str], list[str]] = {}
+    builders, dind, caches, apk = [], [], [], []
+    for job in plan.jobs:
+        node = doc[job.name]
+        template = doc.get(node.get("extends", ""), {})
+        image = node.get("image", template.get("image"))
+        if image is not None:
+            pulls.setdefault(("image", image), []).append(job.name)
+        services = [*template.get("services", ()), *node.get("services", ())]
+        for service in services:
+            pulls.setdefault(("service", service["name"]), []).append(job.name)
+        if services:
+            dind.append(job.name)  # the only service is docker-in-docker, which DOCKER_HOST points at
+        script = [*template.get("before_script", ()), *node["script"]]
+        if any("docker buildx create" in line for line in script):
+            builders.append(job.name)
+        caches += [(job.name, ref) for line in script for ref in _CACHE_REF.findall(line)]
+        if any(line.startswith("apk add") for line in script):
+            apk.append(job.name)
+    through = "ci.gitlab.image_prefix" if plan.settings["image_prefix"] else ""
+    fetches = tuple(p.RunnerFetch(kind, ref, tuple(jobs), through) for (kind, ref), jobs in pulls.items())
+    names = tuple(job.name for job in plan.jobs)
+    daemon = "the shell runner's daemon.json, which you set"
+    dev_image = doc["variables"].get(p.DEV_IMAGE_VAR, "")
+    return p.RunnerFetches(fetches, tuple(builders), tuple(dind), tuple(caches), tuple(apk), names, daemon, dev_image)
+
+
+_CACHE_REF = re.compile(rf'^{p.CACHE_VAR}="type=registry,ref=([^"]+):"')
 
 
 def _service_ca_variables(plan: p.Plan) -> tuple[tuple[str, str], ...]:

@@ -90,6 +90,34 @@ def distro_archive(distro: str) -> DistroArchive:
     return DistroArchive(None, ("cdn-ubi.redhat.com",), tls=True)
 
 
+def build_image(distro: str, branch: str) -> str:
+    """The image a package Dockerfile of `branch` builds FROM: its `ARG BUILD_IMAGE` default, DISTRO and SUITE
+    expanded.
+    28.x (a7ea496) `deb/debian-bookworm/Dockerfile:7` `${DISTRO}:${SUITE}` (Debian, Ubuntu, Fedora),
+    `deb/raspbian-bookworm/Dockerfile:7` `balenalib/rpi-raspbian:${SUITE}`, `rpm/centos-9/Dockerfile:6`
+    `quay.io/centos/${DISTRO}:stream${SUITE}`, `rpm/rhel-9/Dockerfile:6` `registry.access.redhat.com/ubi9/ubi`;
+    20.10 (10945a2) `rpm/centos-7/Dockerfile:4` `${DISTRO}:${SUITE}`, `rpm/rhel-7/Dockerfile:4`
+    `dockereng/${DISTRO}:${SUITE}-s390x`; 19.03 (edff587) `rpm/centos-8/Dockerfile` `${DISTRO}:${SUITE}` (before
+    CentOS Stream)."""
+    kind, _, suite = distro.partition("-")
+    if kind == "raspbian":
+        return f"balenalib/rpi-raspbian:{suite}"
+    if kind == "centos" and suite != "7" and branch != "19.03":
+        return f"quay.io/centos/centos:stream{suite}"
+    if kind == "rhel":
+        return f"dockereng/rhel:{suite}-s390x" if suite == "7" else f"registry.access.redhat.com/ubi{suite}/ubi"
+    return f"{kind}:{suite}"
+
+
+# The package Makefiles make each source tarball in `docker run … alpine tar …` (28.x `deb/Makefile:97-102`
+# sources/engine.tgz, `rpm/Makefile:112`; 20.10 `deb/Makefile:83`; 19.03 `deb/Makefile:78`), on every branch.
+TAR_IMAGE = "alpine"
+# Branches whose package Dockerfiles start with `# syntax=docker/dockerfile:1` (every one from 23.0 on, e.g. 28.x
+# `rpm/centos-9/Dockerfile:1`; none on 19.03 and 20.10): BuildKit pulls that frontend first.
+PACKAGE_FRONTEND = "docker/dockerfile:1"
+FRONTEND_BRANCHES = ("23.0", "24.0", "27.x", "28.x", "29.4", "master")
+
+
 Arch = Literal["amd64", "arm64", "arm"]  # runner architectures, the keys of ci.<system>.runners
 ARM: Arch = "arm"  # what raspbian package images need
 

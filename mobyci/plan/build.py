@@ -26,6 +26,7 @@ from mobyci.plan.model import (
     REGISTRY_USERNAME_VAR,
     SOURCE_ARCHIVE,
     SOURCE_DIR,
+    Fetched,
     Job,
     PackageImage,
     Plan,
@@ -220,7 +221,22 @@ def _check_job(loaded: LoadedSpec, ca_lines: tuple[str, ...], fmt: str, output: 
         tools=("git",) if requirement.startswith("git+") else (),
         watches=tuple(_checked_files(loaded, output)),
         reads_ca=bool(ca_lines),
+        fetches=(Fetched("pypi", _PYPI), *_requirement_fetches(requirement)),
     )
+
+
+_PYPI = "https://pypi.org/simple"
+
+
+def _requirement_fetches(requirement: str) -> tuple[Fetched, ...]:
+    """What pip fetches for the requirement besides the index: a VCS requirement (git+URL[@ref]) is a clone (pip's
+    "VCS Support"), a wheel's https URL a download."""
+    if requirement.startswith("git+"):
+        head, _, last = requirement.removeprefix("git+").rpartition("/")
+        return (Fetched("git", f"{head}/{last.split('@', 1)[0]}"),)
+    if requirement.startswith("https://"):
+        return (Fetched("download", requirement),)
+    return ()
 
 
 def _render_check_line(loaded: LoadedSpec, fmt: str, output: str) -> str:
@@ -294,6 +310,7 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tupl
         writes_patch=True,
         tools=MAKE_TOOLS if dev_image else (),
         reads_ca=bool(ca_lines),
+        fetches=(Fetched("git", loaded.spec.moby.repo),),
     )
 
 

@@ -2,6 +2,8 @@
 
 Each endpoint takes one route:
 - mirror: a mirror of the spec rewrites it (the patch rule that does it covers its file), or serves it;
+- internal: its host is one proxy.no_proxy names (the spec says it is inside the firewall), or the CI instance's
+  own registry (the build cache);
 - proxy: nothing rewrites it, the proxy carries it (its scheme has a proxy, its host is not in no_proxy);
 - runner: the CI system's own machinery fetches it (job images pulled by the runner, GitHub actions); the
   runner's configuration decides, not the pipeline;
@@ -9,35 +11,39 @@ Each endpoint takes one route:
 - direct: nothing does, it leaves the firewall as is. `--strict` fails on these.
 
 Tree endpoints come from a scan of the tree (families/fetchscan.py): the real one for `patch --check DIR`, the
-stored list of the spec's release (or its nearest stored release) for `plan --fetches`.
+stored list of the spec's release (or its nearest stored release) for `plan --fetches`. The pipeline's own
+endpoints are read from the Plan the pipeline is rendered from: each job's record of what its script fetches
+(Job.fetches) and what the CI system's runner pulls for it, which the system's emitter module reads from its own
+rendered document (`runner_fetches(plan)`): nothing here re-derives the pipeline from the spec.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import json
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from mobyci.families.fetchscan import GO_PROXY, GO_SUMDB, Fetch
 from mobyci.families.packaging_data import (
-    CLI_REPO,
-    EXTRA_SOURCES,
-    PACKAGING_REPO,
     distro_archive,
     serving_mirror,
 )
 from mobyci.families.touchpoints import TOUCHPOINTS
 from mobyci.families.versions import tag_version
 from mobyci.load.reader import LoadedSpec
+from mobyci.patch.rules import Rule, under_git_prefix
 from mobyci.plan.fetchtls import Trust
 from mobyci.plan.mirrors import rewrite_url
+from mobyci.plan.model import Fetched, Plan, RunnerFetches
 from mobyci.spec.compiled import Mirrors
 from mobyci.spec.fields import gosumdb_url
 
-ROUTES = ("mirror", "proxy", "runner", "skipped", "direct")
+ROUTES = ("mirror", "internal", "proxy", "runner", "skipped", "direct")
 _DOCKER_HUB = "https://registry-1.docker.io"
 # The public checksum database's hosts (`go help module-auth`: sum.golang.google.cn connects to sum.golang.org).
 _PUBLIC_SUMDB_HOSTS = ("sum.golang.org", "sum.golang.google.cn")
@@ -74,6 +80,20 @@ class Inventory(NamedTuple):
     @property
     def direct(self) -> tuple[Entry, ...]:
         return tuple(e for e in self.entries if e.route == "direct")
+
+    @property
+    def borrowed(self) -> str:
+        """Why `--strict` cannot judge this list ("" when it can): a release tag with no stored scan of its own.
+        Another tag's tree is not its tree (v20.10.8 has a rootlesskit.installer with its own GOPROXY, v20.10.27
+        does not). A branch or a commit has no stored scan by nature: its family's newest list stands in for it,
+        as the caveat says, and strict judges that."""
+        if self.exact or tag_version(self.ref) is None:
+            return ""
+        return (
+            f"{self.ref} has no stored scan; the list is {self.tree}'s, not its own tree: run "
+            f"`mobyci patch --check DIR` on a checkout of {self.ref}, or add it to the stored scans "
+            f"(MOBYCI_MOBY_GIT=… python -m mobyci.families.fetchscan {self.ref})"
+        )
 
     @property
     def untrusted(self) -> tuple[Entry, ...]:
@@ -128,23 +148,51 @@ def plan_inventory(loaded: LoadedSpec, system: str) -> Inventory:
 def build_inventory(
     loaded: LoadedSpec, system: str, fetches: list[Fetch], *, tree: str, exact: bool, caveat: str = ""
 ) -> Inventory:
-    router = _Router(loaded, system)
+    from mobyci.emit.render import make_plan
+    from mobyci.formats import FORMATS
+    from mobyci.patch.rules import build_rules
+    from mobyci.patch.script import build_patch_script
+
+    rules = build_rules(loaded)
+    # The plan the pipeline is rendered from (its emitter writes the patch script into the prepare job).
+    plan = make_plan(loaded, system, patch_script=build_patch_script(loaded, rules=rules), rules=rules)
+    # The system's emitter module reads its own rendered document: what its runner pulls, who pulls the rest.
+    view: RunnerFetches = importlib.import_module(FORMATS[system].module).runner_fetches(plan)
+    router = _Router(loaded, view, _tree_puller(plan, view), rules)
     entries = [router.tree_entry(f) for f in fetches]
-    entries += router.pipeline_entries()
+    entries += router.pipeline_entries(plan)
     ca = bool(loaded.spec.tls.ca_certs)
     return Inventory(loaded.spec.moby.ref, system, tree, exact, caveat, tuple(entries), ca)
 
 
-class _Router:
-    def __init__(self, loaded: LoadedSpec, system: str) -> None:
-        from mobyci.patch.rules import build_rules
+def _tree_puller(plan: Plan, view: RunnerFetches) -> str:
+    """Who pulls the moby tree's images and runs its ADDs: the builder of the jobs that build moby (the prepare
+    job's dev image on 19.03, else the target jobs): a docker-container builder they create, the docker-in-docker
+    service, or the runner's own daemon."""
+    # Package jobs (which record their own image fetches) build packages from the patched tree, not moby's image.
+    moby = [job.name for job in plan.jobs if job.dev_image == "push" or (job.stage == "build" and not job.fetches)]
+    if any(name in view.builders for name in moby):
+        return "container"
+    if any(name in view.dind for name in moby):
+        return "dind"
+    return "host"
 
+
+# The image `docker buildx create --driver docker-container` runs: buildx v0.13.1 driver/docker-container/driver.go:89
+# `imageName := bkimage.DefaultImage`, driver/bkimage/bkimage.go:4 `DefaultImage = "moby/buildkit:buildx-stable-1"`
+# (the same at v0.36.1); setup-buildx-action creates its builder through buildx the same way.
+BUILDKIT_IMAGE = "moby/buildkit:buildx-stable-1"
+
+
+class _Router:
+    def __init__(self, loaded: LoadedSpec, view: RunnerFetches, puller: str, rules: list[Rule]) -> None:
         self.loaded = loaded
         self.spec = loaded.spec
-        self.system = system
-        self.rules = {rule.id: rule.files for rule in build_rules(loaded)}
+        self.view = view
+        self.puller = puller
+        self.rules = {rule.id: rule.files for rule in rules}
         self.touchpoints = TOUCHPOINTS[loaded.release.family.name]
-        self.trust = Trust(loaded, system)
+        self.trust = Trust(loaded, puller)
 
     def _entry(
         self, kind: str, endpoint: str, source: str, route: str, via: str, url: str | None, client: str
@@ -155,17 +203,23 @@ class _Router:
     def _covered(self, rule_id: str, path: str) -> bool:
         return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.rules.get(rule_id, ()))
 
-    def _proxy(self, url: str) -> str | None:
-        """The proxy key that carries `url`, if any."""
-        proxy = self.spec.proxy
-        parts = urlsplit(url if "://" in url else f"https://{url}")
-        host = parts.hostname or ""
-        for entry in proxy.no_proxy:
+    def _inside(self, url: str) -> str | None:
+        """The proxy.no_proxy entry that names `url`'s host: the spec says it is reached without the proxy, inside."""
+        host = urlsplit(url if "://" in url else f"https://{url}").hostname or ""
+        for entry in self.spec.proxy.no_proxy:
             bare = entry.lstrip("*").split(":")[0]
             if not entry.startswith("$") and (
                 host == bare.lstrip(".") or (bare.startswith(".") and host.endswith(bare))
             ):
-                return None
+                return entry
+        return None
+
+    def _proxy(self, url: str) -> str | None:
+        """The proxy key that carries `url`, if any."""
+        proxy = self.spec.proxy
+        parts = urlsplit(url if "://" in url else f"https://{url}")
+        if self._inside(url) is not None:
+            return None
         if parts.scheme == "https" and proxy.https:
             return "proxy.https"
         if parts.scheme == "http" and proxy.http:
@@ -173,6 +227,9 @@ class _Router:
         return None
 
     def _fallback(self, url: str, why: str) -> tuple[str, str]:
+        inside = self._inside(url)
+        if inside is not None:
+            return "internal", f"proxy.no_proxy names it ({inside}): a host inside the firewall"
         key = self._proxy(url)
         if key is not None:
             return "proxy", f"{key} ({getattr(self.spec.proxy, key.split('.')[1])})"
@@ -197,12 +254,9 @@ class _Router:
         if route != "mirror":
             return endpoint
         if kind in ("git", "download"):
-            target = rewrite_url(endpoint, mirrors.git)
-            if target != endpoint:
-                return target
-            source = _download_prefix(mirrors, endpoint)
-            assert source is not None  # routed to a mirror: a prefix matched
-            return mirrors.downloads[source] + endpoint[len(source) :]
+            owner = url_owner(mirrors, endpoint)
+            assert owner is not None  # routed to a mirror: a key matched
+            return owner[2]
         if kind == "registry":
             return mirrors.registry
         if kind == "apt":
@@ -219,18 +273,8 @@ class _Router:
     def _route(self, fetch: Fetch) -> tuple[str, str]:
         mirrors = self.spec.mirrors
         kind, endpoint, path = fetch.kind, fetch.endpoint, fetch.file
-        target = rewrite_url(endpoint, mirrors.git) if kind in ("git", "download") else endpoint
-        if target != endpoint and self._covered("git-host", path):
-            # The git-host rule rewrites every URL of a covered file that a mirrors.git key matches.
-            return "mirror", f"mirrors.git -> {target}"
-        if kind == "git":
-            why = "no mirrors.git rule matches it" if target == endpoint else f"no patch rule covers {path}"
-            return self._fallback(endpoint, why)
-        if kind == "download":
-            source = _download_prefix(mirrors, endpoint)
-            if source is not None and self._covered("downloads", path):
-                return "mirror", f"mirrors.downloads -> {mirrors.downloads[source]}{endpoint[len(source) :]}"
-            return self._fallback(endpoint, "no mirrors.downloads prefix matches it")
+        if kind in ("git", "download"):
+            return self._rewritten(kind, endpoint, path)
         if kind == "registry":
             if "auth." in endpoint:
                 if mirrors.registry and not mirrors.registry_tokens:
@@ -279,112 +323,186 @@ class _Router:
         setting = "mirrors.gosumdb" if gosumdb else "no mirrors.gosumdb"
         return self._fallback(url, f"{setting}: Go asks {url} (unless mirrors.goproxy serves /sumdb/)")
 
-    def _image(self, image: str, *, frozen: bool) -> tuple[str, str]:
+    def _rewritten(self, kind: str, endpoint: str, path: str) -> tuple[str, str]:
+        """A URL the patch may rewrite: the longest key of mirrors.git and mirrors.downloads owns it, as in the
+        patch's single pass (patch/apply.py: the longest source wins; the git-host rule carries the downloads keys
+        under its git prefixes), and the rule of that mapping must cover its file."""
+        owner = url_owner(self.spec.mirrors, endpoint)
+        if owner is None:
+            why = "no mirrors.git rule matches it" if kind == "git" else "no mirrors.downloads prefix matches it"
+            return self._fallback(endpoint, why)
+        setting, source, target = owner
+        if setting == "git":
+            rules: tuple[str, ...] = ("git-host",)
+        else:
+            rules = ("downloads", "git-host") if under_git_prefix(source, self.spec.mirrors.git) else ("downloads",)
+        if not any(self._covered(rule, path) for rule in rules):
+            return self._fallback(endpoint, f"no patch rule covers {path}")
+        if target == endpoint:
+            # Mapped to itself (the seed's criu archive: GitHub's /archive/ layout, which a git mirror lacks).
+            return self._fallback(endpoint, f"mirrors.{setting} keeps it at its upstream ({source})")
+        return "mirror", f"mirrors.{setting} -> {target}"
+
+    def _image(self, image: str, *, frozen: bool = False, puller: str = "") -> tuple[str, str]:
         url = _registry_url(image)
+        host = url.removeprefix("https://")
         if url != _DOCKER_HUB:
-            return self._fallback(url, f"{url.removeprefix('https://')} has no mirror")
+            # mirrors.registry mirrors Docker Hub only: quay.io, registry.access.redhat.com, ghcr.io… go their way.
+            return self._fallback(url, f"no mirror covers {host} (mirrors.registry mirrors Docker Hub only)")
         registry = self.spec.mirrors.registry
-        if registry is None:
+        if registry is None and (frozen or (puller or self.puller) != "host" or self.view.daemon_mirror):
             return self._fallback(url, "no mirrors.registry")
         if frozen:
             return "mirror", f"mirrors.registry -> {registry} (patch rule registry)"
-        if self.trust.builder == "container":
-            # A docker-container builder pulls with its own buildkitd.toml, not the daemon's registry-mirrors.
-            where = "the BuildKit builder's mirror config"
-        else:
-            where = {
-                "gitlab": "the docker-in-docker service's --registry-mirror"
-                if self.spec.ci.gitlab.runner == "dind"
-                else "the shell runner's daemon.json, which you set",
-                "buildkite": "the agents' daemon.json, which you set",
-            }[self.system]
+        return self._pulled(url, puller or self.puller)
+
+    def _pulled(self, url: str, puller: str) -> tuple[str, str]:
+        """The route of a Docker Hub image that `puller` pulls: a docker-container builder (its buildkitd.toml,
+        not the daemon's registry-mirrors), the docker-in-docker service (its --registry-mirror) or the runner's
+        own daemon (its daemon.json, which the pipeline cannot set)."""
+        registry = self.spec.mirrors.registry
+        where = {
+            "container": "the BuildKit builder's mirror config",
+            "dind": "the docker-in-docker service's --registry-mirror",
+            "host": self.view.daemon_mirror,
+        }[puller]
+        if not where:
+            return "runner", f"the runner's own daemon pulls it from {url.removeprefix('https://')} directly"
+        if registry is None:
+            return self._fallback(url, "no mirrors.registry")
         return "mirror", f"mirrors.registry -> {registry} ({where})"
 
-    def pipeline_entries(self) -> list[Entry]:
-        spec, system = self.spec, self.system
+    def pipeline_entries(self, plan: Plan) -> list[Entry]:
+        """The pipeline's own fetches: what each job it runs fetches itself (Job.fetches, recorded where the job is
+        built), the BuildKit image of every builder it creates, its build caches, and what the CI system's runner
+        pulls (job images, services, actions), read from the rendered document (RunnerFetches)."""
+        view = self.view
         out: list[Entry] = []
-        mirrors = spec.mirrors
-        entry = self._entry
-
-        def clone(job: str, url: str) -> None:
-            target = rewrite_url(url, mirrors.git)
-            if target != url:
-                out.append(entry("git", url, job, "mirror", f"mirrors.git -> {target}", target, "job-git"))
+        for job in plan.jobs:
+            if job.name in view.jobs:
+                for fetched in job.fetches:
+                    out.append(self._job_fetch(job.name, fetched))
+        builders = [name for name in view.jobs if name in view.builders]
+        for puller in ("dind", "host"):
+            jobs = [name for name in builders if (name in view.dind) == (puller == "dind")]
+            if jobs:
+                route = self._image(BUILDKIT_IMAGE, puller=puller)
+                client = f"{puller}-pull" if route[0] != "runner" else "runner"
+                out.append(self._entry("image", BUILDKIT_IMAGE, _jobs(jobs), *route, _DOCKER_HUB, client))
+        for ref in dict.fromkeys(ref for _, ref in view.caches):
+            jobs = [name for name, cached in view.caches if cached == ref]
+            out.append(self._cache(ref, _jobs(jobs)))
+        if view.dev_image:
+            jobs = [job.name for job in plan.jobs if job.registry_login and job.name in view.jobs]
+            out.append(self._dev_image(view.dev_image, _jobs(jobs)))
+        apk = [name for name in view.jobs if name in view.apk]
+        if apk:
+            cdn, mirror = "https://dl-cdn.alpinelinux.org/alpine", self.spec.mirrors.alpine
+            route = ("mirror", f"mirrors.alpine -> {mirror}") if mirror else self._fallback(cdn, "no mirrors.alpine")
+            out.append(self._entry("alpine", cdn, f"apk add ({_jobs(apk)})", *route, mirror or cdn, "dind-apk"))
+        for fetch in view.fetches:
+            kind = {"image": "job-image"}.get(fetch.kind, fetch.kind)
+            if fetch.kind == "action":
+                url = "https://github.com/" + fetch.ref.split("@", 1)[0]
+                via = "fetched by the runner from github.com, pinned by commit"
+                out.append(self._entry(kind, fetch.ref, _jobs(fetch.jobs), "runner", via, url, "runner"))
+            elif fetch.through:
+                # A registry path: the runner pulls it over https.
+                url = "https://" + fetch.ref.split("/", 1)[0]
+                via = f"{fetch.through} -> {fetch.ref}"
+                out.append(self._entry(kind, fetch.ref, _jobs(fetch.jobs), "mirror", via, url, "runner"))
             else:
-                route = self._fallback(url, "no mirrors.git rule matches it")
-                out.append(entry("git", url, job, *route, url, "job-git"))
-
-        clone("prepare", spec.moby.repo)
-        packages = [t for t in spec.targets if t.name in ("rpm", "deb")]
-        if packages:
-            from mobyci.plan.packaging import SOURCES_JOB
-
-            clone(SOURCES_JOB, PACKAGING_REPO)
-            clone(SOURCES_JOB, CLI_REPO)
-            for component in EXTRA_SOURCES.get(self.loaded.release.packaging.branch, ()):
-                clone(SOURCES_JOB, component.repo)
-            out += self._package_entries(packages)
-        pypi = "https://pypi.org/simple"
-        if mirrors.pypi:
-            out.append(
-                entry(
-                    "pypi", pypi, "mobyci-check", "mirror", f"mirrors.pypi -> {mirrors.pypi}", mirrors.pypi, "check-pip"
-                )
-            )
-        else:
-            route = self._fallback("https://pypi.org", "no mirrors.pypi")
-            out.append(entry("pypi", pypi, "mobyci-check", *route, pypi, "check-pip"))
-        hub = _DOCKER_HUB
-        if system == "gitlab":
-            gitlab = spec.ci.gitlab
-            images = [f"docker:{gitlab.docker_version}-cli", "python:3.12-slim"]
-            if gitlab.runner == "dind":
-                images.append(f"docker:{gitlab.docker_version}-dind")
-            for image in images:
-                if gitlab.image_prefix:
-                    via = f"ci.gitlab.image_prefix -> {gitlab.image_prefix}"
-                    # A registry path: the runner pulls it over https.
-                    out.append(
-                        entry("image", image, "job images", "mirror", via, "https://" + gitlab.image_prefix, "runner")
-                    )
-                else:
-                    via = "pulled by the runner from Docker Hub"
-                    out.append(entry("image", image, "job images", "runner", via, hub, "runner"))
-            if gitlab.runner == "dind":
-                cdn = "https://dl-cdn.alpinelinux.org/alpine"
-                where = "apk add (dind jobs)"
-                if mirrors.alpine:
-                    via = f"mirrors.alpine -> {mirrors.alpine}"
-                    out.append(entry("alpine", cdn, where, "mirror", via, mirrors.alpine, "dind-apk"))
-                else:
-                    out.append(entry("alpine", cdn, where, *self._fallback(cdn, "no mirrors.alpine"), cdn, "dind-apk"))
-        if system == "github":
-            actions = "https://github.com/actions"
-            out.append(entry("action", actions, "every job", "runner", "actions pinned by commit", actions, "runner"))
+                url = _registry_url(fetch.ref)
+                via = f"pulled by the runner from {'Docker Hub' if url == _DOCKER_HUB else url}"
+                out.append(self._entry(kind, fetch.ref, _jobs(fetch.jobs), "runner", via, url, "runner"))
         return out
 
-    def _package_entries(self, packages: list[Any]) -> list[Entry]:
-        """The package images' own apt/dnf: the distro mirror the sources job writes into their Dockerfiles."""
+    def _job_fetch(self, job: str, fetched: Fetched) -> Entry:
         mirrors = self.spec.mirrors
-        out: list[Entry] = []
-        for target in packages:
-            for distro in target.distros or ():
-                job, mirror = f"{target.name}-{distro}", serving_mirror(mirrors, distro)
-                kind = "apt" if target.name == "deb" else "dnf"
-                archive = distro_archive(distro)
-                for host in archive.hosts:
-                    if mirror is not None and archive.setting is not None:
-                        out.append(self._entry(kind, host, job, "mirror", archive.setting, mirror, "package-image"))
-                    else:
-                        url = f"{'https' if archive.tls else 'http'}://{host}"
-                        route = self._fallback(url, f"no mirror for {distro}'s archive")
-                        out.append(self._entry(kind, host, job, *route, url, "package-image"))
-        return out
+        kind, endpoint = fetched.kind, fetched.endpoint
+        if kind == "git":
+            target = rewrite_url(endpoint, mirrors.git)
+            if target != endpoint:
+                return self._entry("git", endpoint, job, "mirror", f"mirrors.git -> {target}", target, "job-git")
+            route = self._fallback(endpoint, "no mirrors.git rule matches it")
+            return self._entry("git", endpoint, job, *route, endpoint, "job-git")
+        if kind == "pypi":
+            if mirrors.pypi:
+                via = f"mirrors.pypi -> {mirrors.pypi}"
+                return self._entry("pypi", endpoint, job, "mirror", via, mirrors.pypi, "check-pip")
+            route = self._fallback("https://pypi.org", "no mirrors.pypi")
+            return self._entry("pypi", endpoint, job, *route, endpoint, "check-pip")
+        if kind == "download":
+            route = self._fallback(endpoint, "no mirror serves it")
+            return self._entry("download", endpoint, job, *route, endpoint, "check-pip")
+        if kind == "image":
+            # `docker build` (a FROM, a frontend) is the job's builder's; `docker run` its daemon's.
+            if fetched.how == "build" and job in self.view.builders:
+                puller = "container"
+            else:
+                puller = "dind" if job in self.view.dind else "host"
+            route = self._image(endpoint, puller=puller)
+            url = self._pull_url(endpoint, route[0])
+            client = f"{puller}-pull" if route[0] != "runner" else "runner"
+            return self._entry("image", endpoint, job, *route, url, client)
+        # apt/dnf: the package image's own manager, pointed at the distro mirror the sources job writes.
+        distro, mirror = fetched.how, None
+        archive = distro_archive(distro)
+        mirror = serving_mirror(mirrors, distro)
+        if mirror is not None and archive.setting is not None:
+            return self._entry(kind, endpoint, job, "mirror", archive.setting, mirror, "package-image")
+        url = f"{'https' if archive.tls else 'http'}://{endpoint}"
+        route = self._fallback(url, f"no mirror for {distro}'s archive")
+        return self._entry(kind, endpoint, job, *route, url, "package-image")
+
+    def _pull_url(self, image: str, route: str) -> str:
+        registry = self.spec.mirrors.registry
+        return registry if route == "mirror" and registry else _registry_url(image)
+
+    def _dev_image(self, ref: str, source: str) -> Entry:
+        """The dev image's repository: the prepare job pushes it, the target jobs' daemons pull it."""
+        if ref.startswith("$CI_REGISTRY"):
+            via = "the CI instance's own registry (NO_PROXY names it): pushed by prepare, pulled by the build jobs"
+            return self._entry("dev-image", ref, source, "internal", via, "https://" + ref, "runner")
+        via = "a registry the runner's daemon is logged in to: pushed by prepare, pulled by the build jobs"
+        url = "https://" + ref.split("/", 1)[0]
+        return self._entry("dev-image", ref, source, "runner", via, url, "runner")
+
+    def _cache(self, ref: str, source: str) -> Entry:
+        """The build cache the builder imports and exports: the pipeline's registry, or the runner's cache service."""
+        if ref == "gha":
+            via = "the GitHub Actions cache service, reached by the builder through the runner's token"
+            return self._entry("cache", "type=gha", source, "runner", via, "https://github.com", "runner")
+        if ref.startswith("$"):
+            via = "the CI instance's own registry (NO_PROXY names it): the builder pushes and pulls it"
+            return self._entry("cache", ref, source, "internal", via, "https://" + ref, "container-pull")
+        url = "https://" + ref.split("/", 1)[0]
+        route = self._fallback(url, "the builder pushes and pulls it")
+        return self._entry("cache", ref, source, *route, url, "container-pull")
 
 
-def _download_prefix(mirrors: Mirrors, url: str) -> str | None:
-    """The longest mirrors.downloads prefix of `url`, if any."""
-    return max((source for source in mirrors.downloads if url.startswith(source)), key=len, default=None)
+def _jobs(names: Sequence[str]) -> str:
+    """The jobs an entry is about, for its source column."""
+    names = list(dict.fromkeys(names))
+    return ", ".join(names) if len(names) <= 3 else f"{names[0]}, {names[1]} and {len(names) - 2} more jobs"
+
+
+def url_owner(mirrors: Mirrors, url: str) -> tuple[str, str, str] | None:
+    """(setting, key, rewritten URL) of the mirrors.git or mirrors.downloads key that rewrites `url`: the longest
+    match wins, as in the patch (an exact mirrors.git key matches the whole URL); None when none matches."""
+    found: list[tuple[int, str, str, str]] = []
+    if url in mirrors.git and not url.endswith("/"):
+        found.append((len(url), "git", url, mirrors.git[url]))
+    for source, target in mirrors.git.items():
+        if source.endswith("/") and url.startswith(source):
+            found.append((len(source), "git", source, target + url[len(source) :]))
+    for source, target in mirrors.downloads.items():
+        if url.startswith(source):
+            found.append((len(source), "downloads", source, target + url[len(source) :]))
+    if not found:
+        return None
+    _, setting, source, target = max(found, key=lambda item: item[0])
+    return setting, source, target
 
 
 def inventory_data(inventory: Inventory) -> dict[str, object]:

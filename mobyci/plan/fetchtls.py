@@ -18,7 +18,6 @@ import re
 from typing import NamedTuple
 
 from mobyci.load.reader import LoadedSpec
-from mobyci.plan import builder
 
 TRUSTS = ("yes", "no", "runner")
 
@@ -37,15 +36,14 @@ def over_tls(url: str) -> bool:
 class Trust:
     """Who fetches what on this spec's CI system, and whether mobyci makes that client trust the CA."""
 
-    def __init__(self, loaded: LoadedSpec, system: str) -> None:
+    def __init__(self, loaded: LoadedSpec, builder: str) -> None:
+        """`builder`: the BuildKit that runs moby's build, as the rendered pipeline has it (fetches._tree_puller):
+        "container" (a docker-container builder: it reads its system bundle, where the CA is appended, and the `ca`
+        of its buildkitd config for Docker Hub and the registry mirror), "dind" (the docker-in-docker daemon reads
+        the system bundle the service entrypoint added the CA to) or "host" (the runner's own daemon)."""
         self.ca = bool(loaded.spec.tls.ca_certs)
-        spec, release = loaded.spec, loaded.release
-        # The builder that runs moby's build: a docker-container builder reads its system bundle (the CA is
-        # appended there) and the `ca` of its buildkitd config (Docker Hub and the registry mirror); the
-        # docker-in-docker daemon reads the system bundle the service entrypoint added the CA to; a host daemon is
-        # the runner's.
-        self.builder = builder.kind(spec, release.family.build_style == "bake", system)
-        self.registry_mirror = spec.mirrors.registry
+        self.builder = builder
+        self.registry_mirror = loaded.spec.mirrors.registry
 
     def mark(self, url: str | None, client: str) -> Tls:
         """`url`: what the client connects to (None: nothing is fetched); `client`: a key of _CLIENTS, or
@@ -60,14 +58,16 @@ class Trust:
                 "dind": Tls(True, "yes", "BuildKit's ADD in the docker-in-docker daemon (its system bundle)"),
                 "host": Tls(True, "runner", "BuildKit's ADD in the runner's own daemon (its administrator's)"),
             }[self.builder]
-        if client == "builder-pull":
+        if client.endswith("-pull"):
+            # builder-pull: the tree's builder; container-/dind-/host-pull: the one a job's pull names.
+            puller = self.builder if client == "builder-pull" else client.removesuffix("-pull")
             hub = url.startswith("https://registry-1.docker.io")
             mirror = self.registry_mirror is not None and url.startswith(self.registry_mirror.rstrip("/"))
-            if self.builder == "container":
+            if puller == "container":
                 if hub or mirror:
                     return Tls(True, "yes", "the docker-container builder (buildkitd config ca = …)")
                 return Tls(True, "yes", "the docker-container builder (its system bundle)")
-            if self.builder == "dind":
+            if puller == "dind":
                 return Tls(True, "yes", "the docker-in-docker daemon (certs.d, system bundle)")
             return Tls(True, "runner", "the runner's own daemon (its administrator's certs.d)")
         trust, where = _CLIENTS[client]

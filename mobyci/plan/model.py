@@ -66,6 +66,18 @@ CACHE_VAR = "MOBYCI_CACHE"
 STAGES = ("check", "prepare", "build", "publish")
 
 
+class Fetched(NamedTuple):
+    """Something a job fetches itself, recorded where the job is built: the fetch inventory reads these (with the
+    CI system's own fetches, RunnerFetches) instead of deriving the pipeline a second time."""
+
+    kind: str  # git (a clone) | pypi (an index) | image (pulled by the job's builder or daemon) | apt | dnf
+    endpoint: str  # as its upstream names it (the URL before any mirror, the image reference, the archive host)
+    # image: "build" (a `docker build` FROM or frontend: the job's builder pulls it) or "run" (`docker run`: the
+    # job's daemon); apt/dnf: the distro; git/pypi: "".
+    how: str = ""
+    source: str = ""  # where the fact comes from (file:line upstream), for the inventory's readers
+
+
 class Job(NamedTuple):
     name: str
     stage: str  # one of STAGES
@@ -91,11 +103,42 @@ class Job(NamedTuple):
     reads_ca: bool = False
     # The spec key a job's matrix comes from, where a platform limit it breaks is reported.
     matrix_key: tuple[str | int, ...] = ()
+    fetches: tuple[Fetched, ...] = ()  # what its script fetches itself (the runner's own fetches are the system's)
 
     @property
     def registry_login(self) -> bool:
         """Logs in to the CI system's registry to share the dev image."""
         return self.dev_image is not None
+
+
+class RunnerFetch(NamedTuple):
+    """Something a CI system's own machinery fetches for a pipeline, outside the jobs' scripts."""
+
+    kind: str  # "image" (a job image), "service" (an image run beside a job), "action" (a GitHub action)
+    ref: str  # as the rendered pipeline names it: docker:27.5.1-cli, actions/checkout@<commit>
+    jobs: tuple[str, ...]  # the plan's jobs that need it
+    through: str = ""  # the spec key that points it at a mirror (ci.gitlab.image_prefix); "": from its origin
+
+
+class RunnerFetches(NamedTuple):
+    """What one CI system's pipeline of a plan fetches besides the jobs' own scripts, read from what its emitter
+    renders (each emitter module's `runner_fetches(plan)`), and who pulls the images the jobs name."""
+
+    fetches: tuple[RunnerFetch, ...]
+    # Jobs whose builds run on a docker-container builder the pipeline creates: that builder pulls their build
+    # images, and its own BuildKit image is pulled by the job's daemon.
+    builders: tuple[str, ...] = ()
+    # Jobs whose docker commands reach a docker-in-docker service (its --registry-mirror); the others' reach the
+    # runner's own daemon, configured by its administrator.
+    dind: tuple[str, ...] = ()
+    caches: tuple[tuple[str, str], ...] = ()  # (job, the build cache it imports and exports: a ref, or "gha")
+    apk: tuple[str, ...] = ()  # jobs whose image adds packages with apk (Alpine's CDN, or mirrors.alpine)
+    jobs: tuple[str, ...] = ()  # the plan's jobs its file runs (Buildkite's has no check job)
+    # Where the runner's own daemon gets mirrors.registry, which the pipeline cannot set ("the agents' daemon.json,
+    # which you set"); "": nowhere, it pulls from the images' registries directly (GitHub's runners).
+    daemon_mirror: str = ""
+    # The repository the dev image is pushed to and pulled from (make-run families), as the file names it.
+    dev_image: str = ""
 
 
 class Rewrite(NamedTuple):

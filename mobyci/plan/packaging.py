@@ -29,15 +29,20 @@ from mobyci.families.packaging_data import (
     ARM,
     CLI_REPO,
     EXTRA_SOURCES,
+    FRONTEND_BRANCHES,
+    PACKAGE_FRONTEND,
     PACKAGING_REPO,
     RUN_FLAGS_HOOK,
+    TAR_IMAGE,
+    build_image,
+    distro_archive,
     needs_arm,
 )
 from mobyci.families.versions import tag_version
 from mobyci.load.reader import LoadedSpec
 from mobyci.plan.distromirrors import PATCH_FILE, distro_mirrors, dockerfile_blocks, render_packaging_patch
 from mobyci.plan.mirrors import rewrite_url
-from mobyci.plan.model import MAKE_TOOLS, PACKAGES_DIR, SOURCE_ARCHIVE, SOURCE_DIR, Job
+from mobyci.plan.model import MAKE_TOOLS, PACKAGES_DIR, SOURCE_ARCHIVE, SOURCE_DIR, Fetched, Job
 from mobyci.plan.shell import clone_lines, git_auth_lines, sums_line, write_heredoc
 
 __all__ = ["WORK_DIR", "Toolchain", "cli_ref", "packaging_jobs", "run_flags", "toolchain"]
@@ -68,10 +73,27 @@ def packaging_jobs(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tu
                 artifacts=(f"{PACKAGES_DIR}/{distro}/",),
                 arch=ARM if needs_arm(distro) else None,
                 tools=MAKE_TOOLS,
+                fetches=_package_fetches(loaded, target.name, distro),
             )
             for distro in target.distros or ()
         ]
     return jobs
+
+
+def _package_fetches(loaded: LoadedSpec, kind: str, distro: str) -> tuple[Fetched, ...]:
+    """What a package job pulls and where its image's package manager goes (packaging_data.py has the sources)."""
+    branch = loaded.release.packaging.branch
+    dockerfile = f"docker-ce-packaging {branch} {kind}/{distro}/Dockerfile"
+    images = [Fetched("image", build_image(distro, branch), "build", f"{dockerfile} ARG BUILD_IMAGE")]
+    if branch in FRONTEND_BRANCHES:
+        images.insert(0, Fetched("image", PACKAGE_FRONTEND, "build", f"{dockerfile}:1 # syntax="))
+    go_image = toolchain(loaded).go_image
+    if go_image is not None:
+        images.append(Fetched("image", go_image, "build", "GO_IMAGE (the engine's own build image)"))
+    images.append(Fetched("image", TAR_IMAGE, "run", f"docker-ce-packaging {branch} {kind}/Makefile sources/*.tgz"))
+    manager = "apt" if kind == "deb" else "dnf"
+    archives = [Fetched(manager, host, distro) for host in distro_archive(distro).hosts]
+    return (*images, *archives)
 
 
 class Toolchain(NamedTuple):
@@ -216,6 +238,7 @@ def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]], ca_lines: t
         docker=bool(extras),  # make, for the branch's checkout targets, comes with the docker job image
         tools=("make",) if extras else (),
         reads_ca=bool(ca_lines),
+        fetches=tuple(Fetched("git", repo) for repo in (PACKAGING_REPO, CLI_REPO, *(c.repo for c in extras))),
     )
 
 
