@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import posixpath
 import re
 from typing import TYPE_CHECKING
@@ -545,6 +546,7 @@ def warn_spec(spec: Spec, release: Release) -> list[Finding]:
             )
         )
     findings += _apt_https_warning(spec, release)
+    findings += _loopback_mirror_warning(spec, release)
     if spec.mirrors.gosumdb == "off":
         # `go help module-auth`: with GOSUMDB=off "the checksum database is not consulted, and all unrecognized
         # modules are accepted, at the cost of giving up the security guarantee of verified repeatable downloads".
@@ -568,6 +570,42 @@ def warn_spec(spec: Spec, release: Release) -> list[Finding]:
             )
         )
     return [(at, one_line(message)) for at, message in findings]
+
+
+def _loopback_mirror_warning(spec: Spec, release: Release) -> list[Finding]:
+    """A registry mirror on the runner's loopback, where a docker-container builder pulls through it.
+
+    Such a builder is a container on the daemon's default network (docker/buildx v0.13.1
+    driver/docker-container/driver.go:126-139: privileged, NetworkMode only when the `network` driver option is
+    given), so 127.0.0.1 is the container's own loopback there: the engine reaches the mirror, the builder's pulls
+    of the FROM images and the Dockerfile frontend do not."""
+    from mobyci.plan import builder
+
+    host = urlsplit(spec.mirrors.registry).hostname if spec.mirrors.registry else None
+    if host is None or not _loopback(host):
+        return []
+    bake = release.family.build_style == "bake"
+    systems = [s for s in _output_systems(spec) or SYSTEMS if builder.kind(spec, bake, s) == "container"]
+    if not systems:
+        return []
+    return [
+        (
+            ("mirrors", "registry"),
+            f"{host} is a loopback address: the runner's Docker daemon reaches it, but the {', '.join(systems)} "
+            "build jobs pull (the FROM images, the Dockerfile frontend) in a docker-container BuildKit builder, a "
+            "container whose loopback is its own: give the mirror an address or name that containers on the "
+            "runner reach (the host's name or LAN address, or the docker0 bridge address)",
+        )
+    ]
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _apt_https_warning(spec: Spec, release: Release) -> list[Finding]:

@@ -1,0 +1,282 @@
+"""The real moby v28.5.2 `binary` build (bake family), through the rendered GitLab pipeline, behind the firewall,
+cold and then warm.
+
+The spec is one a user behind a firewall writes (mirrors for Docker Hub, GitHub, Go modules and apt; the
+corporate proxy; the corporate CA as a CI file variable; GOSUMDB off, as no checksum database can be mirrored
+offline). The pipeline runs unedited (gitlab-ci-local, shell runner) in the runner namespace, where only the corp
+host answers. Its build job creates the docker-container builder the product configures (buildkitd config with the
+registry mirror and the CA, the proxies as driver options), which runs the `moby/buildkit:buildx-stable-1`
+stand-in (buildkit_standin.py) pulled through the engine's registry mirror, and bakes with the registry cache
+at `$CI_REGISTRY_IMAGE/mobyci-cache`. Then the same pipeline runs again, on the same ref, with a new builder: its
+cache can only come from the registry.
+
+Asserted: both pipelines pass; `dockerd --version` reports 28.5.2 and the tag's commit, the binary is static and
+SHA256SUMS verify; the cache was pushed to and pulled from the corp registry; no step ran twice in one pipeline;
+the warm pipeline ran the compile from the cache. Reported (never asserted: no timed assertions): each job's wall
+time cold and warm, the ratio, and the steps that were cache hits, in the report file printed at the end.
+
+Needs root, Debian's docker.io & co. and the upstream data (MOBYCI_UPSTREAM_DIR); skipped without them unless
+MOBYCI_REQUIRE_REHEARSAL=1 (set by .ci/run).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import pipeline_tools as pc
+from tests.helpers import realengine
+from tests.helpers.realengine import (
+    bakelog,
+    buildkit_standin,
+    debs,
+    inventory_check,
+    netns,
+    observed,
+    report,
+    stages,
+    standins,
+    upstream,
+    xx_standin,
+)
+from tests.helpers.realengine import corp as corpmod
+from tests.helpers.realengine import pipeline as runpipe
+from tests.helpers.realengine.lab import Lab
+
+pytestmark = [pytest.mark.engine, pytest.mark.rehearsal]
+
+REF = "v28.5.2"
+COMMIT = "89c5e8f"  # `git rev-parse --short v28.5.2^{commit}` in the upstream tarball (MANIFEST.md: 89c5e8fd…)
+# v28.5.2 Dockerfile:3-5: ARG GO_VERSION=1.24.9, BASE_DEBIAN_DISTRO="bookworm", golang:${GO_VERSION}-${…}.
+GOLANG_TAG = "1.24.9-bookworm"
+GIT_MIRROR = f"{corpmod.HTTPS}/{upstream.GIT_PREFIX}/"
+GOPROXY = f"{corpmod.HTTP}/{upstream.GOPROXY_PREFIX}"
+CACHE_REPOSITORY = "group/project/mobyci-cache"  # $CI_REGISTRY_IMAGE/mobyci-cache, as the pipeline names it
+# What a user behind this firewall writes: the corp mirrors for Docker Hub, GitHub, Go modules and Debian, the
+# corporate proxy for the rest, the corporate CA as a CI file variable (the registry's certificate is signed by
+# it, and the docker-container builder must trust it). The checksum database cannot be mirrored offline.
+SPEC = f"""\
+version: 1
+moby: {{repo: "{GIT_MIRROR}moby/moby.git", ref: {REF}}}
+mirrors:
+  apt: "{corpmod.APT}"
+  git: {{"https://github.com/": "{GIT_MIRROR}"}}
+  goproxy: "{GOPROXY}"
+  gosumdb: "off"
+  registry: "https://{corpmod.REGISTRY}"
+  registry_tokens: false
+proxy: {{http: $CORP_HTTP_PROXY, https: $CORP_HTTP_PROXY, no_proxy: ["{netns.CORP}"]}}
+tls: {{ca_certs: [$CORP_CA_CERT]}}
+targets: [binary]
+ci: {{gitlab: {{runner: shell}}}}
+"""
+
+
+@dataclass
+class Run:
+    done: subprocess.CompletedProcess[str]
+    artifacts: Path
+    fetches: list[observed.Fetch]
+    seconds: float
+    steps: dict[str, list[bakelog.Step]]
+    workdir: Path
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    tools = (*realengine.REHEARSAL_TOOLS, "file", "apt-get", "dpkg-deb")
+    realengine.require("the real v28.5.2 build", tools, strict_var="MOBYCI_REQUIRE_REHEARSAL")
+    root = upstream.require_upstream("the real v28.5.2 build")
+    started = time.monotonic()
+    workdir = tmp_path_factory.mktemp("real-bake")
+    lab = Lab(workdir, images={})
+    with lab:
+        assert lab.corp is not None
+        assert lab.dockerd is not None
+        docker, registry = lab.dockerd.docker, corpmod.REGISTRY
+        upstream.serve_git(lab.corp, root, only=("moby/moby",))
+        upstream.serve_goproxy(lab.corp, root)
+        standins.publish_golang(docker, registry, GOLANG_TAG, release="bookworm", go="1.24")
+        standins.publish_frontend(docker, registry, root)
+        for module, image in ((xx_standin, xx_standin.IMAGE), (buildkit_standin, buildkit_standin.IMAGE)):
+            local = module.load(docker, root)
+            ref = f"{registry}/{image}"
+            docker("tag", local, ref)
+            docker("push", ref)
+            docker("rmi", local, ref)  # the builder's image comes through the engine's mirror, as on a runner
+        print(f"\n[real bake] network, mirrors, engine and stand-ins ready in {time.monotonic() - started:.0f}s")
+        yield lab
+    leftovers = lab.host_leftovers()
+    assert not leftovers, leftovers
+
+
+def _unmirror(url: str) -> str:
+    """The URL the tree names for one the build asked the corp host for (the spec's mirrors.git undone)."""
+    return "https://github.com/" + url.removeprefix(GIT_MIRROR) if url.startswith(GIT_MIRROR) else url
+
+
+def _run(lab: Lab, workdir: Path) -> Run:
+    """One pipeline: the runner's HOME has trixie's real docker-buildx plugin, the project the CA file variable."""
+    assert lab.corp is not None
+    env = runpipe.runner_env(lab, workdir / "home")
+    plugins = workdir / "home" / ".docker" / "cli-plugins"
+    plugins.mkdir(parents=True)
+    buildx = debs.unpacked("trixie", ("docker-buildx",)) / "usr/libexec/docker/cli-plugins/docker-buildx"
+    (plugins / "docker-buildx").symlink_to(buildx)
+    marks = observed.mark(lab.corp)
+    started = time.monotonic()
+    done, artifacts = runpipe.run(lab, workdir, SPEC, env=env, variables={"CORP_CA_CERT": str(lab.corp.ca)})
+    seconds = time.monotonic() - started
+    fetches = observed.fetches(lab.corp, marks, unmirror=_unmirror)
+    (workdir / "observed.json").write_text(json.dumps(observed.as_json(fetches), indent=2))
+    return Run(done, artifacts, fetches, seconds, bakelog.steps(done.stdout), workdir)
+
+
+@pytest.fixture(scope="module")
+def runs(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    """The pipeline twice on the same ref: cold (empty registry cache), then warm (a new builder, the cache
+    only in the registry). Both go to the report, with each job's time, the ratio and the cache hits."""
+    found: dict[str, Run] = {}
+    for name in ("cold", "warm"):
+        found[name] = _run(lab, tmp_path_factory.mktemp(name))
+        if found[name].done.returncode != 0:
+            break
+    _report(found)
+    return found
+
+
+def _report(found: dict[str, Run]) -> None:
+    times = {name: runpipe.job_seconds(run.done.stdout) for name, run in found.items()}
+    for name, run in found.items():
+        job_steps = run.steps.get("binary", [])
+        data: dict[str, object] = {
+            "passed": run.done.returncode == 0,
+            "seconds": round(run.seconds, 1),
+            "jobs": times[name],
+            "runner": "gitlab shell profile, docker-container builder (moby/buildkit stand-in), trixie buildx 0.13.1",
+            "steps_built": len(bakelog.built(job_steps)),
+            "steps_cached": len(bakelog.cached(job_steps)),
+            "cached": bakelog.cached(job_steps),
+            "built": bakelog.built(job_steps),
+        }
+        if name == "warm" and "cold" in times:
+            cold, warm = times["cold"].get("binary"), times["warm"].get("binary")
+            data["cold"] = f"{REF} binary (cold)"
+            if cold and warm is not None:
+                data["binary_warm_over_cold"] = round(warm / cold, 3)
+        paths = report.record(f"{REF} binary ({name})", data)
+    print(f"\n[real bake] report {paths[0]}\n{paths[1].read_text()}")
+
+
+def _static(path: Path) -> bool:
+    described = subprocess.run(["file", "-L", str(path)], capture_output=True, text=True, check=True).stdout
+    return "statically linked" in described or "static-pie linked" in described
+
+
+@pytest.mark.parametrize("name", ["cold", "warm"])
+def test_v28_5_2_binary_builds_on_the_docker_container_builder(lab: Lab, runs: dict[str, Run], name: str) -> None:
+    assert lab.corp is not None
+    assert name in runs, "the cold pipeline failed: see its test"
+    run = runs[name]
+    assert run.done.returncode == 0, run.done.stdout[-8000:] + run.done.stderr[-3000:]
+    assert pc.passed_jobs(run.done.stdout) == ["prepare", "binary", "checksums"]
+    names = pc.checked_sums(run.artifacts)  # every SHA256SUMS line verified against the uploaded file
+    dockerd = run.artifacts / "binary" / "moby" / "bundles" / "binary" / "dockerd"
+    assert "bundles/binary/dockerd" in names, names
+    # VERSION from the tag (the pipeline's VERSION variable), DOCKER_GITCOMMIT from moby's Makefile (`git
+    # rev-parse HEAD`, Makefile:4 at v28.5.2; the binary prints its first 7 characters) in the patched checkout.
+    version = lab.runner([str(dockerd), "--version"])
+    assert version.stdout.strip() == f"Docker version 28.5.2, build {COMMIT}", version
+    assert _static(dockerd)
+    # No step ran twice in the pipeline.
+    assert bakelog.built_twice(run.steps) == []
+    # The builder pushed its cache to the CI registry (mode=max) and read it back from there.
+    cache = [f for f in run.fetches if f.kind == "image" and f.key.startswith(CACHE_REPOSITORY)]
+    assert cache, [f for f in run.fetches if f.kind == "image"]
+    registry = lab.corp.registry_log.read_text(errors="replace")
+    assert f'"PUT /v2/{CACHE_REPOSITORY}/manifests/25-28-binary-' in registry
+    # The compile (the build stage's last step, Dockerfile:581-592: `./hack/make.sh $target`) ran cold and came
+    # from the registry cache warm: a new builder has nothing of its own.
+    compile_step = [s.status for s in run.steps["binary"] if s.stage == "build" and s.index == s.total]
+    assert compile_step == (["DONE"] if name == "cold" else ["CACHED"]), run.steps["binary"]
+
+
+# Why an inventory entry of a stage that ran was not observed, or an observed fetch has no entry of its own.
+RULES = [
+    inventory_check.Rule(
+        "sumdb-off",
+        "mirrors.gosumdb is off: the checksum database is never asked (the inventory says `skipped`)",
+        entry=lambda e: e["kind"] == "go-sumdb" and e["route"] == "skipped",
+    ),
+    inventory_check.Rule(
+        "shell-runner",
+        "runner profile shell: job images are not pulled, the runner's own tools run the jobs",
+        entry=lambda e: e["source"] == "job images",
+    ),
+    inventory_check.Rule(
+        "go-install-dependencies",
+        "a `go install m@v` downloads m's module and every module its build needs, from the same GOPROXY "
+        "(the inventory lists the install; its dependencies are in the installed module's go.sum)",
+        fetch=lambda f, everything: (
+            f.kind == "module"
+            and f.route == "mirror"
+            and any(g.kind == "module" and g.key.startswith("github.com/tc-hib/go-winres@") for g in everything)
+        ),
+    ),
+]
+
+
+def _inventory(tmp_path: Path) -> tuple[list[dict[str, object]], list[str]]:
+    """The inventory for SPEC, each entry with the stages it belongs to; and the stages `binary` runs."""
+    spec = tmp_path / "mobyci.yaml"
+    spec.write_text(SPEC)
+    done = subprocess.run(
+        ["mobyci", "plan", str(spec), "--fetches", "--format", "json"], capture_output=True, text=True, check=True
+    )
+    entries: list[dict[str, object]] = json.loads(done.stdout)["fetches"]
+    parsed = stages.parse(_tree_file("Dockerfile"))
+    ran = stages.closure(parsed, "binary")
+    for entry in entries:
+        source = str(entry["source"])
+        found = stages.stages_of(parsed, source) if ":" in source else [source]
+        assert found, f"no stage runs {source}: stages.py misses a way the Dockerfile runs it"
+        entry["stages"] = found
+    return entries, ran
+
+
+def _tree_file(path: str) -> str:
+    """A file of moby's tree at REF, from the upstream tarball."""
+    [tarball] = [t for t in upstream.tarballs(upstream.upstream_dir())["moby/moby"] if f"@{REF}." in t.name]
+    with tempfile.TemporaryDirectory() as tmp:
+        bare = upstream.unpack(tarball, Path(tmp))
+        return subprocess.run(
+            ["git", "--git-dir", str(bare), "show", f"{REF}:{path}"], capture_output=True, text=True, check=True
+        ).stdout
+
+
+def test_what_the_cold_build_fetched_is_what_the_inventory_says(runs: dict[str, Run], tmp_path: Path) -> None:
+    run = runs["cold"]
+    assert run.done.returncode == 0, "the cold build failed: see test_v28_5_2_binary_builds_…[cold]"
+    entries, ran = _inventory(tmp_path)
+    assert {"binary", "build", "base", "gowinres"} <= set(ran), ran
+    served = [f for f in run.fetches if f.status < 400]
+    result = inventory_check.compare(served, entries, {*ran, "prepare"}, RULES)
+    (run.workdir / "inventory-check.txt").write_text(
+        "\n".join([*(f"matched: {f.kind} {f.key} -> {e['source']}" for f, e in result.matched), ""])
+        + "\n".join([*(f"{rule}: {what}" for rule, what in result.explained), *result.problems()])
+    )
+    print(f"\n[real bake] inventory check: {run.workdir / 'inventory-check.txt'}")
+    assert not result.problems(), "\n".join(result.problems())
+    keys = {(f.kind, f.key, f.route) for f in served}
+    assert ("image", "docker/dockerfile:1", "mirror") in keys
+    assert ("image", f"golang:{GOLANG_TAG}", "mirror") in keys
+    assert ("image", "tonistiigi/xx:1.6.1", "mirror") in keys
+    assert ("image", buildkit_standin.IMAGE, "mirror") in keys
+    assert ("module", "github.com/tc-hib/go-winres@v0.3.1", "mirror") in keys
