@@ -84,7 +84,14 @@ def mirror_settings(draw: st.DrawFn, archived: bool = False) -> dict[str, Any]:
     if draw(st.booleans()):
         mirrors["goproxy"] = draw(url("https")) + ",direct"
     if draw(st.booleans()):
-        mirrors["gosumdb"] = draw(st.sampled_from(["sum.golang.google.cn", "off", "sum.golang.org"]))
+        # Go's forms (go help module-auth): a name, off, or name+publickey and the database's URL after a space.
+        keyed = "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8 "
+        mirrors["gosumdb"] = draw(
+            st.one_of(
+                st.sampled_from(["sum.golang.google.cn", "off", "sum.golang.org"]),
+                url("https").map(lambda u: keyed + u),
+            )
+        )
     if draw(st.booleans()):
         mirrors["alpine"] = draw(st.one_of(url("https"), url("http")))
     if draw(st.booleans()):
