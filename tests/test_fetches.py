@@ -606,3 +606,16 @@ def test_the_bundled_examples_that_claim_strict_pass_it(system: str) -> None:
     assert done.returncode == 0, done.stderr
     # Its own repository's host is one no_proxy names: reached inside, neither mirrored nor proxied.
     assert "internal" in done.stdout
+
+
+@pytest.mark.skipif(MOBY_GIT is None, reason="set MOBYCI_MOBY_GIT to a moby git directory")
+def test_an_installer_s_own_goproxy_is_mirrored_only_where_the_patch_rewrites_it() -> None:
+    # v20.10.8's rootlesskit.installer exports its own GOPROXY: the scan of the real tree lists it, and the route
+    # is the mirror only because the goproxy-installer rule rewrites that line.
+    paths = _git("ls-tree", "-r", "--name-only", "v20.10.8").splitlines()
+    fetches = scan(paths, functools.partial(_show, "v20.10.8"))
+    own = [f for f in fetches if f.kind == "go-modules" and f.file.endswith("rootlesskit.installer")]
+    assert own
+    archive = "mirrors:\n  apt: archive\n  goproxy: https://goproxy.corp.example\n"
+    inventory = build_inventory(load_text(_spec("v20.10.8", archive)), "gitlab", own, tree="t", exact=True)
+    assert [e.route for e in inventory.entries[: len(own)]] == ["mirror"] * len(own)

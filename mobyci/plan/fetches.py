@@ -293,8 +293,9 @@ class _Router:
             return self._fallback(endpoint, "no mirrors.apt")
         if kind == "go-modules":
             # A proxy URL in the tree: Go's default at a `go install` of the Dockerfile, which the goproxy rule's
-            # ENV replaces, or a step's own `GOPROXY=` (v20.10.8 rootlesskit.installer:38), which it does not.
-            if mirrors.goproxy and self._covered("goproxy", path):
+            # ENV replaces, or a step's own `GOPROXY=` (v20.10.8 rootlesskit.installer:38), which only the
+            # goproxy-installer rule rewrites.
+            if mirrors.goproxy and (self._covered("goproxy", path) or self._covered("goproxy-installer", path)):
                 return "mirror", f"mirrors.goproxy -> {mirrors.goproxy}"
             why = f"{path} sets GOPROXY itself; no patch rule covers it" if mirrors.goproxy else "no mirrors.goproxy"
             return self._fallback(endpoint, why)
