@@ -10,29 +10,34 @@ from pathlib import Path
 
 import pytest
 
-from mobyci.families import FAMILIES, releases
+from mobyci.errors import MobyciError
+from mobyci.families import FAMILIES, pins, releases
 from mobyci.families import facts as ft
 from mobyci.families import generate as gen
 from mobyci.families.detect import detect_from
+from mobyci.families.packaging_data import EXTRA_SOURCES
 from tests.helpers import ROOT
 
 _CLONES = {name: os.environ.get(f"MOBYCI_{name.upper()}_GIT") for name in ("moby", "cli", "packaging")}
+# The repositories the packaging branches build next to the engine: "docker/buildx=DIR docker/compose=DIR …".
+_COMPONENT_CLONES = os.environ.get("MOBYCI_COMPONENT_GITS", "")
 _ROWS = list(ft.table().releases.values())
 
 
 @pytest.mark.skipif(
-    not all(_CLONES.values()),
-    reason="maintainer check: set MOBYCI_MOBY_GIT, MOBYCI_CLI_GIT and MOBYCI_PACKAGING_GIT to clones",
+    not (all(_CLONES.values()) and _COMPONENT_CLONES),
+    reason="maintainer check: set MOBYCI_MOBY_GIT, MOBYCI_CLI_GIT, MOBYCI_PACKAGING_GIT and MOBYCI_COMPONENT_GITS",
 )
 def test_table_is_what_the_clones_give() -> None:
-    from mobyci.facts import table_source
+    from mobyci.facts import parse_repos, table_source
 
     moby, cli, packaging = (Path(str(_CLONES[n])) for n in ("moby", "cli", "packaging"))
     committed = (ROOT / "mobyci" / "families" / "releases.py").read_text("utf-8")
-    fresh = table_source(moby, cli, packaging, releases.MADE)
+    fresh = table_source(moby, cli, packaging, releases.MADE, parse_repos(_COMPONENT_CLONES.split()))
     assert fresh == committed, (
         "stale: python -m mobyci.facts --moby $MOBYCI_MOBY_GIT --cli $MOBYCI_CLI_GIT "
-        f"--packaging $MOBYCI_PACKAGING_GIT --date {releases.MADE} (or today's date after a new release)"
+        "--packaging $MOBYCI_PACKAGING_GIT --repo … (each of $MOBYCI_COMPONENT_GITS) "
+        f"--date {releases.MADE} (or today's date after a new release)"
     )
 
 
@@ -138,6 +143,63 @@ def test_classic_cross_keeps_what_links() -> None:
 def test_bake_platforms_are_read_from_the_platforms_target() -> None:
     bake = 'target "_platforms" {\n  platforms = [\n    "linux/amd64",\n    "linux/arm/v7",\n  ]\n}\n'
     assert gen._bake_platforms("vX", bake) == ("linux/amd64", "linux/arm/v7")
+
+
+# The shapes of docker-ce-packaging's pins (27.x on: common.mk; 19.03 and 20.10: plugins/<name>.installer), written
+# here in those shapes with made-up refs.
+_COMMON_MK = """\
+GO_VERSION:=1.30.1
+DOCKER_CLI_REPO    ?= https://github.com/docker/cli.git
+DOCKER_COMPOSE_REPO ?= https://github.com/docker/compose.git
+DOCKER_BUILDX_REPO  ?= https://github.com/docker/buildx.git
+DOCKER_CLI_REF     ?= $(REF)
+DOCKER_COMPOSE_REF ?= v9.1.0
+DOCKER_BUILDX_REF  ?= "v0.99.0"
+"""
+_INSTALLER = """\
+#!/usr/bin/env bash
+PKG=github.com/docker/buildx
+REPO=https://${PKG}.git
+: "${BUILDX_COMMIT=v0.9.9}"
+"""
+
+
+def test_pins_are_read_from_common_mk_and_the_installers() -> None:
+    assert pins.common_mk_pins(_COMMON_MK) == [
+        pins.Pin("compose", "https://github.com/docker/compose.git", "v9.1.0", "common.mk:6"),
+        pins.Pin("buildx", "https://github.com/docker/buildx.git", "v0.99.0", "common.mk:7"),
+    ]
+    assert pins.installer_pin("plugins/buildx.installer", _INSTALLER) == pins.Pin(
+        "buildx", "https://github.com/docker/buildx.git", "v0.9.9", "plugins/buildx.installer:4"
+    )
+    app = "REPO=https://github.com/docker/app.git\nCOMMIT=v0.1.0-beta1\n"
+    assert pins.installer_pin("plugins/app.installer", app).ref == "v0.1.0-beta1"
+    with pytest.raises(MobyciError, match=r"plugins/x\.installer: cannot read the repository"):
+        pins.installer_pin("plugins/x.installer", "REPO=https://${SOMEWHERE}.git\nCOMMIT=v1\n")
+
+
+def test_a_component_needs_the_highest_go_line_of_its_module_and_its_vendored_ones() -> None:
+    gomod = b"module github.com/docker/buildx\n\ngo 1.17\n"
+    # Vendored modules' language versions (vendor/modules.txt), one above the module's own: its type parameters.
+    modules = b"# github.com/a/b v1.0.0\n## explicit; go 1.16\n# github.com/c/d v0.2.0\n## explicit; go 1.18\n"
+    assert pins.go_need(gomod, modules) == pins.Need("1.18", "vendor/modules.txt:4")
+    assert pins.go_need(b"module m\n\ngo 1.22.10\n\ntoolchain go1.23.4\n", None) == pins.Need("1.22.10", "go.mod:3")
+    assert pins.go_need(None, None).go is None  # no go.mod: a GOPATH build (docker/app)
+    assert pins.go_key("1.22") == pins.go_key("1.22.0") < pins.go_key("1.22.10")
+
+
+def test_the_table_records_what_every_packaging_branch_builds() -> None:
+    for name, branch in ft.table().packaging.items():
+        # The clones the sources job makes from 27.x on (packaging_data.EXTRA_SOURCES) are the pinned components.
+        extra = {c.repo for c in EXTRA_SOURCES.get(name, ())}
+        if extra:
+            assert {c.repo for c in branch.components} == extra, name
+        for component in branch.components:
+            assert component.go is None or re.fullmatch(r"1\.\d+(\.\d+)?", component.go), name
+            assert re.fullmatch(r"(common\.mk|plugins/[a-z]+\.installer):\d+", component.pinned_at), name
+    # 20.10 builds buildx v0.10.4, whose vendored buildkit uses type parameters: Go 1.18 at least.
+    buildx = next(c for c in ft.table().packaging["20.10"].components if c.name == "buildx")
+    assert pins.go_key(str(buildx.go)) >= pins.go_key("1.18")
 
 
 def test_facts_command_says_what_is_wrong_without_a_traceback(tmp_path: Path) -> None:

@@ -171,8 +171,9 @@ def test_no_proxies_and_no_go_mirror_leave_the_makefile_defaults() -> None:
     spec = "version: 1\nmoby: {ref: v27.5.1}\ntargets: [{name: deb, distros: [ubuntu-noble]}]\n"
     build = _jobs(spec)["deb-ubuntu-noble"].script
     make = next(line for line in build if line.startswith("make -C mobyci-pkg/packaging/deb"))
-    # Only the engine's own Go (v27.5.1's Dockerfile: GO_VERSION=1.22.11; the 27.x branch pins 1.22.12).
-    assert make == "make -C mobyci-pkg/packaging/deb GO_VERSION=1.22.11 GO_IMAGE=golang:1.22.11-bookworm ubuntu-noble"
+    # Only the Go: v27.5.1's Dockerfile says 1.22.11, the 27.x branch's common.mk 1.22.12 (above what its compose
+    # and buildx need), so the branch's.
+    assert make == "make -C mobyci-pkg/packaging/deb GO_VERSION=1.22.12 GO_IMAGE=golang:1.22.12-bookworm ubuntu-noble"
 
 
 def test_a_branch_ref_keeps_the_packaging_go() -> None:

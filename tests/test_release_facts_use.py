@@ -8,6 +8,7 @@ from mobyci.emit.render import make_plan, render_pipeline
 from mobyci.errors import SpecError
 from mobyci.families import ARCHIVED_DEBIAN, lifecycle
 from mobyci.families import facts as ft
+from mobyci.families.pins import go_key
 from mobyci.load.reader import LoadedSpec, load_text
 from mobyci.plan import view as planview
 from tests.helpers import pipeline_tools as pc
@@ -139,30 +140,87 @@ def test_a_bad_today_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
-    ("ref", "cli", "go", "debian", "branch"),
+    ("ref", "cli", "go", "image", "branch", "why"),
     [
-        ("v25.0.17", "v25.0.7", "1.26.5", "bookworm", "27.x"),
-        ("v23.0.18", "v23.0.15", "1.23.8", "bookworm", "23.0"),
-        # The 23.0 branch's golang:<go>-bookworm would not exist for Go 1.19.5: the engine's own image does.
-        ("v23.0.0", "v23.0.0", "1.19.5", "bullseye", "23.0"),
+        # The engine's Go is the highest: its own build image.
+        ("v25.0.17", "v25.0.7", "1.26.5", "golang:1.26.5-bookworm", "27.x", "moby v25.0.17: Dockerfile:3"),
+        ("v23.0.18", "v23.0.15", "1.23.8", "golang:1.23.8-bookworm", "23.0", "moby v23.0.18: Dockerfile:3"),
+        # The branch's GO_VERSION is higher than v23.0.0's 1.19.5 (no golang:1.19.5-bookworm exists): the branch's
+        # own image.
+        ("v23.0.0", "v23.0.0", "1.20.7", "golang:1.20.7-bookworm", "23.0", "docker-ce-packaging 23.0: common.mk:20"),
     ],
 )
-def test_package_jobs_build_with_the_release_cli_and_go(ref: str, cli: str, go: str, debian: str, branch: str) -> None:
+def test_package_jobs_build_with_the_release_cli_and_go(
+    ref: str, cli: str, go: str, image: str, branch: str, why: str
+) -> None:
     loaded = _load(ref, "{name: deb, distros: [debian-bookworm]}")
     plan = make_plan(loaded)
     text = " ".join(planview.plan_text(plan).split())
     assert f"cli {cli};" in text
-    assert f"Go {go}; moby {ref}: Dockerfile:3 ARG GO_VERSION (facts table of 2026-12-01)" in text
-    assert f"Go image golang:{go}-{debian}; the engine's own build image, for /usr/local/go" in text
+    assert f"Go {go}; the highest Go the package build needs, {why}" in text
+    assert f"Go image {image};" in text
     assert f"docker-ce-packaging {branch}; the release line's branch (families/data.py)" in text
     job = plan.job("deb-debian-bookworm")
     # The CLI is fetched once, by the sources job; the distro job builds with the Go.
     assert f'cli_ref="${{MOBYCI_CLI_REF:-{cli}}}"' in plan.job("packaging-sources").script
     make = next(line for line in job.script if line.startswith("make -C mobyci-pkg/packaging/deb "))
-    assert make.split()[3:5] == [f"GO_VERSION={go}", f"GO_IMAGE=golang:{go}-{debian}"]
+    assert make.split()[3:5] == [f"GO_VERSION={go}", f"GO_IMAGE={image}"]
     data = planview.plan_data(plan)["packages"]
     assert [p["what"] for p in data] == ["docker-ce-packaging", "cli", "Go", "Go image"]
     assert data[1]["value"] == cli
+
+
+def _job_go(job_script: tuple[str, ...]) -> tuple[str, str]:
+    """GO_VERSION and GO_IMAGE of a package job's make line."""
+    make = next(line for line in job_script if line.startswith("make -C mobyci-pkg/packaging/"))
+    words = dict(w.split("=", 1) for w in make.split() if w.startswith(("GO_VERSION=", "GO_IMAGE=")))
+    return words["GO_VERSION"], words["GO_IMAGE"]
+
+
+def _needs(row: ft.ReleaseFacts | None, branch: ft.PackagingFacts) -> dict[str, str]:
+    """Every Go the facts say the package build needs: the engine's, the branch's, each pinned component's."""
+    found = {f"docker-ce-packaging {branch.branch}": branch.go_version}
+    if row is not None:
+        found[f"moby {row.tag}"] = row.go_version
+    found.update({f"{c.name} {c.ref}": c.go for c in branch.components if c.go is not None})
+    return found
+
+
+def test_every_release_package_job_has_a_go_every_component_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GOTOOLCHAIN=local in the package images: Go refuses a module whose go line is newer than itself."""
+    # A day when every branch's oldest Debian still had its repositories: every release gets a package job.
+    monkeypatch.setenv(lifecycle.TODAY_VAR, "2020-01-01")
+    rows = list(ft.table().releases.values())
+    assert {r.packaging_branch for r in rows} == set(ft.table().packaging)
+    for row in rows:
+        branch = ft.table().packaging[row.packaging_branch]
+        distro = next(d for d in branch.deb if d.startswith("debian-"))
+        job = make_plan(_load(row.tag, f"{{name: deb, distros: [{distro}]}}")).job(f"deb-{distro}")
+        go, image = _job_go(job.script)
+        for what, need in _needs(row, branch).items():
+            assert go_key(go) >= go_key(need), f"{row.tag}: Go {go} < {need} that {what} needs"
+        # No higher than needed, and the image holds that Go.
+        assert go in _needs(row, branch).values(), row.tag
+        assert image.startswith(f"golang:{go}-"), row.tag
+
+
+@pytest.mark.parametrize("branch", sorted(ft.table().packaging))
+def test_a_packaging_branch_ref_gets_a_go_its_components_accept(branch: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ref the facts table does not know (a fork's branch) builds with the branch's Go, or higher."""
+    monkeypatch.setenv(lifecycle.TODAY_VAR, "2020-01-01")
+    facts = ft.table().packaging[branch]
+    family = {"27.x": "27", "29.4": "29.4", "master": "29.5"}.get(branch, branch)
+    distro = next(d for d in facts.deb if d.startswith("debian-"))
+    apt = "mirrors: {apt: archive}\n" if branch == "19.03" else ""
+    loaded = load_text(
+        f"version: 1\nmoby: {{ref: my-fork, family: '{family}'}}\n{apt}targets: [{{name: deb, distros: [{distro}]}}]\n"
+    )
+    assert loaded.release.packaging.branch == branch
+    job = make_plan(loaded).job(f"deb-{distro}")
+    make = next(line for line in job.script if line.startswith("make -C mobyci-pkg/packaging/"))
+    go = _job_go(job.script)[0] if "GO_VERSION=" in make else facts.go_version  # unset: the branch's own
+    for what, need in _needs(None, facts).items():
+        assert go_key(go) >= go_key(need), f"{branch}: Go {go} < {need} that {what} needs"
 
 
 def _targets_for(row: ft.ReleaseFacts) -> list[str]:
@@ -190,6 +248,6 @@ def test_every_release_validates_plans_and_renders_for_gitlab() -> None:
             job = next(j for j in plan.jobs if j.name.startswith("deb-"))
             sources = plan.job("packaging-sources").script
             assert f'cli_ref="${{MOBYCI_CLI_REF:-{row.cli_ref}}}"' in sources, row.tag
-            assert f"GO_VERSION={row.go_version} GO_IMAGE=golang:{row.go_version}-{row.debian}" in " ".join(
-                job.script
+            assert _job_go(job.script)[0] == max(
+                _needs(row, ft.table().packaging[row.packaging_branch]).values(), key=go_key
             ), row.tag

@@ -39,6 +39,17 @@ class ReleaseFacts(NamedTuple):
         return version
 
 
+class ComponentFacts(NamedTuple):
+    """Something a packaging branch builds next to the engine and the CLI (buildx, compose, model, app)."""
+
+    name: str
+    repo: str
+    ref: str  # the ref the branch pins
+    pinned_at: str  # file:line on the branch (common.mk, or plugins/<name>.installer)
+    go: str | None  # the lowest Go that builds it (families/pins.py); None: a GOPATH build without a go line
+    go_from: str  # file:line at the ref: go.mod's go line or vendor/modules.txt's highest
+
+
 class PackagingFacts(NamedTuple):
     branch: str
     commit: str
@@ -46,6 +57,9 @@ class PackagingFacts(NamedTuple):
     go_line: int
     deb: tuple[str, ...]
     rpm: tuple[str, ...]
+    go_image_debian: str  # the Debian variant of the branch's default GO_IMAGE (golang:<GO_VERSION>-<this>)
+    go_image_at: str  # file:line of that default
+    components: tuple[ComponentFacts, ...]
 
 
 class Table(NamedTuple):
@@ -62,7 +76,10 @@ def table() -> Table:
     return Table(
         made=releases.MADE,
         cli_tags=releases.CLI_TAGS,
-        packaging={row[0]: PackagingFacts(*row) for row in releases.PACKAGING},
+        packaging={
+            row[0]: PackagingFacts(*row[:-1], tuple(ComponentFacts(*c) for c in row[-1]))  # type: ignore[call-arg]
+            for row in releases.PACKAGING
+        },
         releases={row[0]: ReleaseFacts(*row) for row in releases.RELEASES},
     )
 

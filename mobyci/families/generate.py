@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from mobyci.errors import MobyciError
+from mobyci.families import pins
 from mobyci.families.detect import condition_key, detect_from, holds_in
 from mobyci.families.touchpoints import DETECTION
 from mobyci.families.versions import Version, tag_version
@@ -108,6 +109,10 @@ class PackagingBranch(NamedTuple):
     go_line: int  # line of `GO_VERSION:=` in common.mk
     deb: tuple[str, ...]
     rpm: tuple[str, ...]
+    go_image_debian: str  # the Debian suffix of deb/Makefile's default GO_IMAGE
+    go_image_at: str  # its file:line
+    # (name, repository, ref, file:line of the pin, Go it needs or None, file:line of that figure at the ref)
+    components: tuple[tuple[str, str, str, str, str | None, str], ...]
 
 
 def _version_key(version: Version) -> tuple[int, int, int]:
@@ -163,8 +168,10 @@ def _cli_version(tag: str) -> tuple[int, int, int]:
     return (major, minor, patch)
 
 
-def packaging_branches(git: Git) -> list[PackagingBranch]:
-    """The release branches (N.M, N.x) and master of docker-ce-packaging, with their Go and distros."""
+def packaging_branches(git: Git, repos: dict[str, Git] | None = None) -> list[PackagingBranch]:
+    """The release branches (N.M, N.x) and master of docker-ce-packaging, with their Go and distros, the
+    components each builds next to the engine and the CLI, and the Go those need (read from `repos`, clones by
+    owner/name)."""
     names = [
         line.split(" ", 1)
         for line in git.refs("refs/heads", "%(refname:short) %(objectname)")
@@ -182,8 +189,51 @@ def packaging_branches(git: Git) -> list[PackagingBranch]:
         go_version, go_line = _make_assignment(common, "GO_VERSION")
         deb = _dirs(git, commit, "deb", ("debian-", "raspbian-", "ubuntu-"))
         rpm = _dirs(git, commit, "rpm", ("centos-", "fedora-", "rhel-"))
-        branches.append(PackagingBranch(name, commit, go_version, go_line, deb, rpm))
+        image_debian, image_line = _go_image_debian(git.blobs([f"{commit}:deb/Makefile"])[f"{commit}:deb/Makefile"])
+        components = _components(git, name, commit, common, repos or {})
+        branches.append(
+            PackagingBranch(
+                name, commit, go_version, go_line, deb, rpm, image_debian, f"deb/Makefile:{image_line}", components
+            )
+        )
     return branches
+
+
+def _go_image_debian(makefile: bytes | None) -> tuple[str, int]:
+    """`GO_IMAGE?=$(GO_BASE_IMAGE):$(GO_VERSION)-bookworm` (`=` on 19.03): the golang image variant the branch uses."""
+    for number, line in enumerate((makefile or b"").decode().splitlines(), 1):
+        match = re.match(r"^GO_IMAGE\s*\??=\s*\$\(GO_BASE_IMAGE\):\$\(GO_VERSION\)-([a-z]+)\s*$", line)
+        if match:
+            return match.group(1), number
+    raise MobyciError("deb/Makefile: no GO_IMAGE default")
+
+
+def _components(
+    git: Git, branch: str, commit: str, common: bytes, repos: dict[str, Git]
+) -> tuple[tuple[str, str, str, str, str | None, str], ...]:
+    """What the branch builds besides the engine and the CLI: common.mk's pins (27.x on), else the plugins/*.installer
+    scripts (19.03, 20.10); with the Go each needs at its ref."""
+    found = pins.common_mk_pins(common.decode())
+    if not found:
+        listing = git.run("ls-tree", "--name-only", commit, "plugins/").decode().split()
+        installers = sorted(p for p in listing if p.endswith(".installer"))
+        texts = git.blobs([f"{commit}:{p}" for p in installers])
+        found = [pins.installer_pin(p, (texts[f"{commit}:{p}"] or b"").decode()) for p in installers]
+
+    def read(name: str, ref: str) -> tuple[bytes | None, bytes | None]:
+        clone = repos.get(name)
+        if clone is None:
+            raise MobyciError(
+                f"docker-ce-packaging {branch} builds {name} at {ref}: give a clone of it (--repo {name}=DIR)"
+            )
+        clone.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")  # a ref the clone lacks stops here
+        got = clone.blobs([f"{ref}:go.mod", f"{ref}:vendor/modules.txt"])
+        return got[f"{ref}:go.mod"], got[f"{ref}:vendor/modules.txt"]
+
+    return tuple(
+        (pin.name, pin.repo, pin.ref, pin.pinned_at, need.go, need.source)
+        for pin, need in zip(found, pins.needs(found, read), strict=True)
+    )
 
 
 def _branch_key(name: str) -> tuple[int, float]:
@@ -338,7 +388,7 @@ def _pie_exempt(binary: str) -> tuple[str, ...]:
 
 
 def build_table(
-    moby: Git, cli: Git, packaging: Git
+    moby: Git, cli: Git, packaging: Git, repos: dict[str, Git] | None = None
 ) -> tuple[list[tuple[object, ...]], list[str], list[PackagingBranch]]:
     """Every release row, the CLI tags and the packaging branches, as releases.py stores them."""
     from mobyci.families import family_of
@@ -346,7 +396,7 @@ def build_table(
     tags = release_tags(moby)
     contents = moby.blobs([f"{commit}:{path}" for _, commit, _ in tags for path in _FILES])
     clis = cli_tags(cli)
-    branches = packaging_branches(packaging)
+    branches = packaging_branches(packaging, repos)
     rows: list[Row] = []
     for tag, commit, day in tags:
         version = _tag_version(tag)

@@ -107,11 +107,7 @@ def build_plan(
             ("docker-ce-packaging", packaging.branch, "the release line's branch (families/data.py)"),
             ("cli", tools.cli_ref, f"{tools.cli_from}; the CI variable {CLI_REF_VAR} overrides it"),
             ("Go", tools.go_version or "of the branch", tools.go_from),
-            *(
-                (("Go image", tools.go_image, "the engine's own build image, for /usr/local/go"),)
-                if tools.go_image
-                else ()
-            ),
+            *((("Go image", tools.go_image, tools.go_image_from),) if tools.go_image else ()),
         )
     return Plan(
         spec_path=loaded.path,

@@ -8,9 +8,10 @@ monorepo's engine/ and cli/ next to the packaging checkout on 19.03, src/github.
 used: it runs scripts/checkout.sh, which fetches the engine again from origin and would replace the patched tree.
 
 The CLI ref and the Go version come from the release facts table (families/releases.py): docker/cli has no
-tag for some engine releases (v23.0.16-18, v25.0.8-17), and a packaging branch's own GO_VERSION (27.x: 1.22.12)
-is older than what later releases of the lines it packages need (v25.0.17: 1.26.5). Every branch's
-rpm/Makefile and deb/Makefile include ../common.mk, whose `GO_VERSION:=…` names the golang image
+tag for some engine releases (v23.0.16-18, v25.0.8-17), and the Go must be the highest of the engine's (v25.0.17:
+1.26.5, above 27.x's 1.22.12), the branch's own GO_VERSION and what every plugin the branch pins needs (v26.1.5's
+1.21.12 is below compose v2.32.4's go 1.22.10; docs/packaging.md). Every branch's rpm/Makefile and deb/Makefile
+include ../common.mk, whose `GO_VERSION:=…` names the golang image
 (`GO_IMAGE?=$(GO_BASE_IMAGE):$(GO_VERSION)-<debian>`), from which the package Dockerfiles copy /usr/local/go;
 GO_VERSION and GO_IMAGE on make's command line override both.
 
@@ -38,6 +39,7 @@ from mobyci.families.packaging_data import (
     distro_archive,
     needs_arm,
 )
+from mobyci.families.pins import go_key
 from mobyci.families.versions import tag_version
 from mobyci.load.reader import LoadedSpec
 from mobyci.plan.distromirrors import PATCH_FILE, distro_mirrors, dockerfile_blocks, render_packaging_patch
@@ -103,18 +105,37 @@ class Toolchain(NamedTuple):
     cli_from: str
     go_version: str | None  # None: the packaging branch's own GO_VERSION
     go_from: str
-    # The golang image the engine's own Dockerfile builds from: it existed when the release was made, unlike
-    # golang:<go>-<the branch's Debian> (no golang:1.19.5-bookworm exists for v23.0.0 on the 23.0 branch).
+    # The golang image of that Go: the engine's own build image when the engine's Go wins (it existed when the
+    # release was made, unlike golang:<go>-<the branch's Debian>: no golang:1.19.5-bookworm for v23.0.0), else the
+    # branch's own GO_IMAGE variant.
     go_image: str | None = None
+    go_image_from: str = ""
+    # Every Go the job must reach: (what, Go, where it is read), the engine's first.
+    go_needs: tuple[tuple[str, str, str], ...] = ()
 
 
 def toolchain(loaded: LoadedSpec) -> Toolchain:
     release, ref = loaded.release, loaded.spec.moby.ref
     facts = release.facts
-    if facts is not None:
-        from mobyci.families.facts import table
+    from mobyci.families.facts import table
 
-        made = table().made
+    made = table().made
+    branch = table().packaging.get(release.packaging.branch)
+    # The package image builds the engine, the CLI and every plugin the branch pins with the one Go of GO_IMAGE,
+    # and from 24.0 its Dockerfiles set GOTOOLCHAIN=local: Go refuses a module whose go line is newer than itself
+    # (families/pins.py). So the job's Go is the highest of the engine's, the branch's own GO_VERSION (what the
+    # branch is tested with) and every component's need.
+    needs: list[tuple[str, str, str]] = []
+    if facts is not None:
+        needs.append((f"moby {facts.tag}", facts.go_version, f"Dockerfile:{facts.go_line} ARG GO_VERSION"))
+    if branch is not None:
+        needs.append(
+            (f"docker-ce-packaging {branch.branch}", branch.go_version, f"common.mk:{branch.go_line} GO_VERSION")
+        )
+        needs += [(f"{c.name} {c.ref} ({c.pinned_at})", c.go, c.go_from) for c in branch.components if c.go is not None]
+    winner = max(needs, key=lambda n: go_key(n[1])) if needs else None
+    summary = "; ".join(f"{what}: {go} ({where})" for what, go, where in needs)
+    if facts is not None:
         if facts.cli_ref_how == "same tag":
             cli_from = f"docker/cli tag of the same release (facts table of {made})"
         else:
@@ -122,12 +143,26 @@ def toolchain(loaded: LoadedSpec) -> Toolchain:
                 f"docker/cli has no v{facts.version} tag; {facts.cli_ref} is its newest "
                 f"{facts.version.major}.{facts.version.minor} tag at or below (facts table of {made})"
             )
-        go_from = f"moby {facts.tag}: Dockerfile:{facts.go_line} ARG GO_VERSION (facts table of {made})"
-        image = f"golang:{facts.go_version}-{facts.debian}"
-        return Toolchain(facts.cli_ref, cli_from, facts.go_version, go_from, image)
-    branch = release.packaging.branch
-    go_from = f"docker-ce-packaging {branch}: its common.mk GO_VERSION (the ref is not in the facts table)"
-    return Toolchain(cli_ref(loaded), _cli_rule(ref), None, go_from)
+        cli = facts.cli_ref
+    else:
+        cli, cli_from = cli_ref(loaded), _cli_rule(ref)
+    if winner is None or (facts is None and branch is not None and winner[0].startswith("docker-ce-packaging")):
+        # A ref the facts table does not know, on a branch whose own Go builds everything it pins.
+        where = release.packaging.branch
+        go_from = f"docker-ce-packaging {where}: its common.mk GO_VERSION (the ref is not in the facts table)"
+        return Toolchain(cli, cli_from, None, go_from, go_needs=tuple(needs))
+    what, go, where = winner
+    go_from = f"the highest Go the package build needs, {what}: {where} (facts table of {made}); needs: {summary}"
+    if facts is not None and winner is needs[0]:
+        image, image_from = f"golang:{go}-{facts.debian}", "the engine's own build image, for /usr/local/go"
+    else:
+        assert branch is not None
+        image = f"golang:{go}-{branch.go_image_debian}"
+        image_from = (
+            f"golang image of that Go, in the {branch.go_image_debian} variant of docker-ce-packaging "
+            f"{branch.branch}'s own GO_IMAGE ({branch.go_image_at}), for /usr/local/go"
+        )
+    return Toolchain(cli, cli_from, go, go_from, image, image_from, tuple(needs))
 
 
 def _cli_rule(ref: str) -> str:
@@ -265,8 +300,8 @@ def _script(loaded: LoadedSpec, kind: str, distro: str, build_args: tuple[str, .
     make = [f"make -C {root}/{kind}"]
     tools = toolchain(loaded)
     if tools.go_version is not None and tools.go_image is not None:
-        # The engine's own Go (its Dockerfile's GO_VERSION) instead of the branch's pinned one. The package
-        # Dockerfiles only copy /usr/local/go out of GO_IMAGE, so the engine's golang image serves every distro.
+        # The highest Go of the engine and of what the branch builds (toolchain()). The package Dockerfiles only
+        # copy /usr/local/go out of GO_IMAGE, so one golang image serves every distro.
         make += [_make_arg("GO_VERSION", tools.go_version), _make_arg("GO_IMAGE", tools.go_image)]
     if needs_arm(distro):
         # The image exists only for 32-bit arm; from 27.x the Makefiles build and run with --platform
