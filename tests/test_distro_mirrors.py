@@ -131,12 +131,18 @@ def _dnf_repositories(image: Path) -> dict[str, dict[str, str]]:
     return sections
 
 
+def _http(url: str) -> str:
+    return url.replace("https://", "http://", 1)
+
+
 def _mirror_of(distro: str) -> tuple[str, ...]:
+    """The URLs the distro's sources must point at: the spec's mirror, without tls.ca_certs in the http form of an
+    https one for the deb images (no CA bundle before their first apt-get install)."""
     kind = distro.split("-", 1)[0]
     return {
         "debian": (f"http://{APT}/",),
-        "ubuntu": (f"{UBUNTU}/", f"{PORTS}/"),
-        "raspbian": (f"{RASPBIAN}/",),
+        "ubuntu": (f"{_http(UBUNTU)}/", f"{_http(PORTS)}/"),
+        "raspbian": (f"{_http(RASPBIAN)}/",),
         "fedora": (f"{FEDORA}/",),
         "centos": (f"{STREAM}/",),
     }[kind]
@@ -151,7 +157,7 @@ def test_every_source_of_every_mirrored_distro_points_at_the_mirror(
     rpm, deb = (live(d) for d in packaging_distros(branch))
     loaded = load_text(_spec(BRANCHES[branch], rpm, deb), "mobyci.yaml")
     assert loaded.release.packaging.branch == branch
-    blocks = distro_mirrors(loaded.spec.mirrors, [("rpm", d) for d in rpm] + [("deb", d) for d in deb])
+    blocks = distro_mirrors(loaded.spec.mirrors, [("rpm", d) for d in rpm] + [("deb", d) for d in deb], ca=False)
     mirrored = {b.distro for b in blocks}
     # Every distro of a family some key serves has its block; the others are listed with the hosts they reach.
     plan = build_plan(loaded)
@@ -206,7 +212,7 @@ def test_archived_debian_uses_the_archive_and_live_releases_are_left_alone(
     monkeypatch.setenv(lifecycle.TODAY_VAR, _DAYS["19.03"])
     mirrors = "mirrors:\n  apt: archive\n"
     loaded = load_text(_spec("v19.03.12", ("fedora-32",), ("debian-buster", "ubuntu-focal"), mirrors), "mobyci.yaml")
-    blocks = distro_mirrors(loaded.spec.mirrors, [("deb", "debian-buster"), ("deb", "debian-bookworm")])
+    blocks = distro_mirrors(loaded.spec.mirrors, [("deb", "debian-buster"), ("deb", "debian-bookworm")], ca=False)
     assert [b.distro for b in blocks] == ["debian-buster"]
     image = _image_sources("debian-buster", tmp_path / "buster")
     _run_lines([blocks[0].marker, *blocks[0].lines], image)
@@ -219,7 +225,7 @@ def test_archived_debian_uses_the_archive_and_live_releases_are_left_alone(
 def _two_blocks() -> tuple[list[DistroMirror], str]:
     loaded = load_text(_spec("v28.5.2", ("centos-9", "fedora-43"), ("ubuntu-noble",)), "mobyci.yaml")
     targets = [("rpm", "centos-9"), ("rpm", "fedora-43"), ("deb", "ubuntu-noble")]
-    return distro_mirrors(loaded.spec.mirrors, targets), "28.x"
+    return distro_mirrors(loaded.spec.mirrors, targets, ca=False), "28.x"
 
 
 @pytest.mark.parametrize("shell", shells())
@@ -283,8 +289,9 @@ def test_patch_script_passes_shellcheck() -> None:
 def test_dockerfile_lines_carry_the_mirror_literally() -> None:
     blocks, _ = _two_blocks()
     text = {b.distro: "\n".join(b.lines) for b in blocks}
-    assert f"{UBUNTU}/#g" in text["ubuntu-noble"]
-    assert f"{PORTS}/#g" in text["ubuntu-noble"]
+    # The spec's https Ubuntu mirrors, in their http form: the image has no CA bundle yet (no tls.ca_certs).
+    assert f"{_http(UBUNTU)}/#g" in text["ubuntu-noble"]
+    assert f"{_http(PORTS)}/#g" in text["ubuntu-noble"]
     assert f"baseurl={FEDORA}/|" in text["fedora-43"]
     assert re.search(rf"baseurl={re.escape(STREAM)}/\$stream/CRB/", text["centos-9"])
 
@@ -400,3 +407,43 @@ def test_plan_lists_the_hosts_unmirrored_package_images_reach() -> None:
         "mobyci.yaml:4:76: targets[1].distros[0]: warning: no mirror for ubuntu-noble's archive: its package image "
         "reaches archive.ubuntu.com, security.ubuntu.com directly: set mirrors.ubuntu.archive",
     ]
+
+
+# --- https mirrors in deb package images, which have no CA bundle before their first apt-get install ---------------
+
+_HTTPS_SPEC = """\
+version: 1
+moby: {ref: v28.5.2}
+mirrors:
+  ubuntu: {archive: "https://ubuntu.mirror.test/ubuntu", ports: "https://ubuntu.mirror.test:8443/ubuntu-ports"}
+targets: [{name: deb, distros: [ubuntu-noble]}]
+"""
+
+
+def test_https_ubuntu_mirror_without_a_ca_is_reached_over_http_and_validate_says_so() -> None:
+    loaded = load_text(_HTTPS_SPEC, "mobyci.yaml")
+    head = (
+        "the ubuntu-noble package image has no CA bundle before the Dockerfile's first `apt-get update && apt-get "
+        "install … curl` (docker-ce-packaging 28.x deb/ubuntu-noble/Dockerfile:20), so apt there cannot verify "
+    )
+    assert (
+        "mobyci.yaml:4:21: mirrors.ubuntu.archive: warning: " + head + "https://ubuntu.mirror.test/ubuntu: mobyci "
+        "points it at http://ubuntu.mirror.test/ubuntu instead (apt verifies the signed Release files, not the "
+        "connection); the mirror must serve http too, or name its CA in tls.ca_certs to keep https"
+    ) in loaded.warnings
+    # A port of its own is the https one: no http form to fall back to.
+    assert (
+        "mobyci.yaml:4:65: mirrors.ubuntu.ports: warning: " + head + "https://ubuntu.mirror.test:8443/ubuntu-ports, "
+        "and its port is an https one: write the mirror's http URL, or name its CA in tls.ca_certs"
+    ) in loaded.warnings
+    (block,) = distro_mirrors(loaded.spec.mirrors, [("deb", "ubuntu-noble")], ca=False)
+    text = "\n".join(block.lines)
+    assert "#http://ubuntu.mirror.test/ubuntu/#g" in text
+    assert "#https://ubuntu.mirror.test:8443/ubuntu-ports/#g" in text
+
+
+def test_with_the_ca_in_the_package_images_the_https_mirror_stays() -> None:
+    loaded = load_text(_HTTPS_SPEC + "tls: {ca_certs: [$CORP_CA_CERT]}\n", "mobyci.yaml")
+    assert not [w for w in loaded.warnings if "CA bundle" in w]
+    (block,) = distro_mirrors(loaded.spec.mirrors, [("deb", "ubuntu-noble")], ca=True)
+    assert "#https://ubuntu.mirror.test/ubuntu/#g" in "\n".join(block.lines)

@@ -144,6 +144,38 @@ def serving_mirror(mirrors: Any, distro: str) -> str | None:
     return url
 
 
+# Debian, Ubuntu and Raspbian package images have no CA bundle before their Dockerfile's own first
+# `RUN apt-get update && apt-get install -y curl devscripts equivs …` (every branch: 28.x
+# deb/ubuntu-noble/Dockerfile:20, deb/debian-bookworm/Dockerfile:14; 19.03 deb/debian-stretch/Dockerfile:11), and
+# stretch's and xenial's apt has no https method at all without apt-transport-https. So without tls.ca_certs their
+# apt reaches an https mirror in its http form: apt verifies the signed Release files (InRelease) against the
+# image's own archive keyring, not the transport.
+_NO_CA_BEFORE_APT = ("debian", "raspbian", "ubuntu")
+PACKAGE_HTTPS_CITE = "docker-ce-packaging 28.x deb/ubuntu-noble/Dockerfile:20"
+
+
+def http_form(url: str) -> str | None:
+    """http://… for an https://… URL without an explicit port (a port is the https one); None otherwise."""
+    if not url.startswith("https://"):
+        return None
+    from urllib.parse import urlsplit
+
+    return None if urlsplit(url).port is not None else "http://" + url.removeprefix("https://")
+
+
+def plain_http_apt(distro: str, *, ca: bool) -> bool:
+    """Whether `distro`'s package image reaches an https mirror over http: a deb image, and no tls.ca_certs bundle."""
+    return not ca and distro.partition("-")[0] in _NO_CA_BEFORE_APT
+
+
+def package_image_mirror(mirrors: Any, distro: str, *, ca: bool) -> str | None:
+    """The mirror URL `distro`'s package image really uses (serving_mirror, in its http form where plain_http_apt)."""
+    url = serving_mirror(mirrors, distro)
+    if url is None or not plain_http_apt(distro, ca=ca):
+        return url
+    return http_form(url) or url
+
+
 def serving_setting(mirrors: Any, distro: str) -> str | None:
     """The spec key of `mirrors` (spec.mirrors) that points `distro`'s package image at a mirror, or None."""
     return distro_archive(distro).setting if serving_mirror(mirrors, distro) is not None else None

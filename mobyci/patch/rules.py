@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from mobyci.errors import MobyciError
@@ -194,12 +194,14 @@ def _apt_lines(sources: AptSources) -> list[tuple[Piece, ...]]:
     return lines
 
 
-def debian_apt_lines(mirrors: Mirrors, suite: str) -> list[str] | None:
+def debian_apt_lines(mirrors: Mirrors, suite: str, scheme: Callable[[str], str] = lambda url: url) -> list[str] | None:
     """The Dockerfile lines that point apt at `mirrors.apt` in an image of Debian `suite`, the same lines the moby
-    patch inserts; None when that mirror cannot serve the suite ('archive' serves archived releases only)."""
+    patch inserts; None when that mirror cannot serve the suite ('archive' serves archived releases only).
+    `scheme` maps each URL (the package images' http form of an https mirror)."""
     sources = apt_sources_for(mirrors, archived=suite in ARCHIVED_DEBIAN)
     if sources is None:
         return None
+    sources = sources._replace(debian=scheme(sources.debian), security=scheme(sources.security))
     return ["".join(p for p in line if isinstance(p, str)) for line in _apt_lines(sources)]
 
 

@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from mobyci.families.packaging_data import RASPBIAN_HOSTS, serving_setting
+from mobyci.families.packaging_data import RASPBIAN_HOSTS, http_form, plain_http_apt, serving_setting
 from mobyci.patch.rules import CA_FILE_ENV, MARKER_PREFIX, ca_file_checks, debian_apt_lines
 from mobyci.plan.packagingca import CONTEXT_FILE, ca_block
 from mobyci.plan.shell import write_heredoc
@@ -67,7 +67,7 @@ def dockerfile_blocks(mirrors: Mirrors, targets: list[tuple[str, str]], *, ca: b
     with `ca`, the CA's in every one."""
     out = []
     for kind, distro in targets:
-        mirror = distro_mirror(mirrors, kind, distro)
+        mirror = distro_mirror(mirrors, kind, distro, ca=ca)
         sections = (ca_block(kind) if ca else ()) + (mirror.body if mirror else ())
         settings = (["tls.ca_certs"] if ca else []) + ([mirror.setting] if mirror else [])
         if sections:
@@ -75,23 +75,29 @@ def dockerfile_blocks(mirrors: Mirrors, targets: list[tuple[str, str]], *, ca: b
     return out
 
 
-def distro_mirror(mirrors: Mirrors, kind: str, distro: str) -> DistroMirror | None:
-    """The block that points `distro`'s package image at the spec's mirror, or None when no mirror serves it."""
+def distro_mirror(mirrors: Mirrors, kind: str, distro: str, *, ca: bool) -> DistroMirror | None:
+    """The block that points `distro`'s package image at the spec's mirror, or None when no mirror serves it.
+    `ca`: the image trusts tls.ca_certs (a bundle its apt can verify https with); without it, a deb image reaches an
+    https mirror in its http form (packaging_data.plain_http_apt)."""
     family, _, release = distro.partition("-")
     setting = serving_setting(mirrors, distro)
+
+    def url(value: str) -> str:
+        return (http_form(value) or value) if plain_http_apt(distro, ca=ca) else value
+
     lines: list[str] | None = None
     if family == "debian" and mirrors.apt is not None:
-        lines = debian_apt_lines(mirrors, release)
+        lines = debian_apt_lines(mirrors, release, url)
     elif family == "raspbian" and mirrors.raspbian is not None:
         hosts = "|".join(re.escape(h) for h in RASPBIAN_HOSTS)
         lines = _sed_run(
             ("/etc/apt/sources.list", "/etc/apt/sources.list.d/*.list"),
-            [f"s#https?://({hosts})/raspbian/?#{_repl(mirrors.raspbian)}/#g"],
+            [f"s#https?://({hosts})/raspbian/?#{_repl(url(mirrors.raspbian))}/#g"],
         )
     elif family == "ubuntu" and mirrors.ubuntu is not None and mirrors.ubuntu.archive is not None:
-        exprs = [rf"s#https?://(archive|security)\.ubuntu\.com/ubuntu/?#{_repl(mirrors.ubuntu.archive)}/#g"]
+        exprs = [rf"s#https?://(archive|security)\.ubuntu\.com/ubuntu/?#{_repl(url(mirrors.ubuntu.archive))}/#g"]
         if mirrors.ubuntu.ports is not None:
-            exprs.append(rf"s#https?://ports\.ubuntu\.com/ubuntu-ports/?#{_repl(mirrors.ubuntu.ports)}/#g")
+            exprs.append(rf"s#https?://ports\.ubuntu\.com/ubuntu-ports/?#{_repl(url(mirrors.ubuntu.ports))}/#g")
         # jammy and older: sources.list; noble and later: deb822 ubuntu.sources.
         lines = _sed_run(
             ("/etc/apt/sources.list", "/etc/apt/sources.list.d/*.list", "/etc/apt/sources.list.d/*.sources"), exprs
@@ -134,9 +140,9 @@ def _sed_run(files: tuple[str, ...], exprs: list[str]) -> list[str]:
     ]
 
 
-def distro_mirrors(mirrors: Mirrors, targets: list[tuple[str, str]]) -> list[DistroMirror]:
+def distro_mirrors(mirrors: Mirrors, targets: list[tuple[str, str]], *, ca: bool) -> list[DistroMirror]:
     """The blocks for every (kind, distro) the spec packages that a mirror serves, in spec order."""
-    found = (distro_mirror(mirrors, kind, distro) for kind, distro in targets)
+    found = (distro_mirror(mirrors, kind, distro, ca=ca) for kind, distro in targets)
     return [m for m in found if m is not None]
 
 

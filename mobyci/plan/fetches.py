@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from mobyci.families.fetchscan import GO_PROXY, GO_SUMDB, Fetch
 from mobyci.families.packaging_data import (
     distro_archive,
-    serving_mirror,
+    package_image_mirror,
 )
 from mobyci.families.touchpoints import TOUCHPOINTS
 from mobyci.families.versions import tag_version
@@ -449,7 +449,7 @@ class _Router:
         # apt/dnf: the package image's own manager, pointed at the distro mirror the sources job writes.
         distro, mirror = fetched.how, None
         archive = distro_archive(distro)
-        mirror = serving_mirror(mirrors, distro)
+        mirror = package_image_mirror(mirrors, distro, ca=bool(self.spec.tls.ca_certs))
         if mirror is not None and archive.setting is not None:
             return self._entry(kind, endpoint, job, "mirror", archive.setting, mirror, "package-image")
         url = f"{'https' if archive.tls else 'http'}://{endpoint}"

@@ -247,7 +247,7 @@ def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]], ca_lines: t
         # touches src/github.com/docker/docker.
         overrides = " ".join(_make_arg(c.repo_var, rewrite_url(c.repo, git_mirrors)) for c in extras)
         script.append(f"make -C {root} {overrides} {' '.join(c.checkout for c in extras)}")
-    mirrored_blocks = distro_mirrors(spec.mirrors, targets)
+    mirrored_blocks = distro_mirrors(spec.mirrors, targets, ca=bool(spec.tls.ca_certs))
     # With tls.ca_certs, the CA goes into every package image through the same patch: copied from the file
     # ca_lines assembled above into each build context (deb/, rpm/), which the archive carries to the distro
     # jobs as the prepare job's archive carries moby's .mobyci/ca.crt.

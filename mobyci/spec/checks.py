@@ -558,6 +558,7 @@ def warn_spec(spec: Spec, release: Release) -> list[Finding]:
                 "instead ('sum.golang.org+<publickey> https://<its URL>') if you have one",
             )
         )
+    findings += package_https_warnings(spec)
     mirrored = any(v for v in spec.mirrors.as_dict().values() if v not in (True, None))
     if mirrored and spec.ci.gitlab.image_prefix is None and spec.ci.gitlab.runner == "dind":
         findings.append(
@@ -606,6 +607,55 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def package_https_warnings(spec: Spec) -> list[Finding]:
+    """https distro mirrors of deb package images without tls.ca_certs: what their apt reaches instead."""
+    from mobyci.families.packaging_data import PACKAGE_HTTPS_CITE, http_form, plain_http_apt, serving_mirror
+
+    if spec.tls.ca_certs:
+        return []
+    by_key: dict[Loc, tuple[str, list[str]]] = {}
+    for target in spec.targets:
+        if target.name != "deb":
+            continue
+        for distro in target.distros or ():
+            url = serving_mirror(spec.mirrors, distro)
+            if url is None or not url.startswith("https://") or not plain_http_apt(distro, ca=False):
+                continue
+            family = distro.partition("-")[0]
+            at: Loc = {"debian": ("mirrors", "apt"), "ubuntu": ("mirrors", "ubuntu", "archive")}.get(
+                family, ("mirrors", "raspbian")
+            )
+            by_key.setdefault(at, (url, []))[1].append(distro)
+            ports = spec.mirrors.ubuntu.ports if family == "ubuntu" and spec.mirrors.ubuntu is not None else None
+            if ports is not None and ports.startswith("https://"):
+                by_key.setdefault(("mirrors", "ubuntu", "ports"), (ports, []))[1].append(distro)
+    findings: list[Finding] = []
+    for at, (url, distros) in by_key.items():
+        plain = http_form(url)
+        head = (
+            f"the {', '.join(distros)} package image{'s' if len(distros) > 1 else ''} ha"
+            f"{'ve' if len(distros) > 1 else 's'} no CA bundle before the Dockerfile's first `apt-get update && "
+            f"apt-get install … curl` ({PACKAGE_HTTPS_CITE}), so apt there cannot verify {url}"
+        )
+        if plain is None:
+            findings.append(
+                (
+                    at,
+                    f"{head}, and its port is an https one: write the mirror's http URL, or name its CA in "
+                    "tls.ca_certs",
+                )
+            )
+            continue
+        findings.append(
+            (
+                at,
+                f"{head}: mobyci points it at {plain} instead (apt verifies the signed Release files, not the "
+                "connection); the mirror must serve http too, or name its CA in tls.ca_certs to keep https",
+            )
+        )
+    return findings
 
 
 def _apt_https_warning(spec: Spec, release: Release) -> list[Finding]:
