@@ -251,3 +251,27 @@ def test_every_release_validates_plans_and_renders_for_gitlab() -> None:
             assert _job_go(job.script)[0] == max(
                 _needs(row, ft.table().packaging[row.packaging_branch]).values(), key=go_key
             ), row.tag
+
+
+def test_stretch_releases_refuse_an_https_apt_mirror_and_buster_ones_take_it() -> None:
+    """Stretch's apt has no https method without apt-transport-https (the golang stretch images lack it)."""
+    rows = list(ft.table().releases.values())
+    stretch = [r.tag for r in rows if r.debian == "stretch"]
+    assert stretch  # v19.03.0 - v19.03.8 in the table
+    spec = "version: 1\nmoby: {{ref: {}}}\nmirrors: {{apt: {{archive: '{}://mirror.example.test/debian-archive'}}}}\n"
+    for tag in stretch:
+        with pytest.raises(SpecError) as caught:
+            load_text(spec.format(tag, "https") + "targets: [binary]\n")
+        assert str(caught.value) == (
+            f"mobyci.yaml:3:16: mirrors.apt: {tag} builds FROM a golang:<go>-stretch image, whose apt has no https "
+            "method (it needs apt-transport-https, which the image lacks): write the mirror's http URL, "
+            "http://mirror.example.test/debian-archive (apt checks the signed Release files)"
+        )
+        load_text(spec.format(tag, "http") + "targets: [binary]\n")
+    for row in rows:
+        if row.family == "19.03" and row.debian != "stretch":
+            load_text(spec.format(row.tag, "https") + "targets: [binary]\n")
+    # mobyci's own fix for a stretch release names the http form.
+    with pytest.raises(SpecError) as caught:
+        load_text(f"version: 1\nmoby: {{ref: {stretch[0]}}}\ntargets: [binary]\n")
+    assert "e.g. http://mirrors.tuna.tsinghua.edu.cn/debian-archive" in str(caught.value)

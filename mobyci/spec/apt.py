@@ -72,14 +72,25 @@ def describe(mirrors: Mirrors, release: Release) -> str:
     return f"{sources.debian} and {sources.security}"
 
 
+# Debian releases whose apt has no https method without the apt-transport-https package (apt 1.5, in buster, built
+# it in), which the golang:<go>-stretch images moby v19.03.0 - v19.03.8 build FROM do not install before their first
+# `apt-get update` (v19.03.8 Dockerfile:32 `FROM golang:${GO_VERSION}-stretch AS base`, :42 the first apt-get).
+NO_HTTPS_APT = ("stretch",)
+_ARCHIVE_EXAMPLE = "mirrors.tuna.tsinghua.edu.cn/debian-archive"
+
+
 def apt_problem(mirrors: Mirrors, release: Release) -> str | None:
     """Why `mirrors.apt` (or its absence) cannot work for this release, with the fix; None when it can."""
     apt = mirrors.apt
     debian = release.debian
+    scheme = "http" if debian in NO_HTTPS_APT else "https"
     fix = (
         "write `apt: archive` (archive.debian.org) or `apt: {archive: URL}` with a mirror of archive.debian.org, "
-        "e.g. https://mirrors.tuna.tsinghua.edu.cn/debian-archive"
+        f"e.g. {scheme}://{_ARCHIVE_EXAMPLE}"
     )
+    https = _https_problem(mirrors, release)
+    if https is not None:
+        return https
     if release.debian_archived:
         if apt is None:
             return (
@@ -91,7 +102,7 @@ def apt_problem(mirrors: Mirrors, release: Release) -> str | None:
                 return (
                     f"family {release.family.name} builds on Debian {debian}, which is archived: debian and security "
                     f"mirrors no longer serve it; add archive: URL, a mirror of archive.debian.org "
-                    "(e.g. https://mirrors.tuna.tsinghua.edu.cn/debian-archive)"
+                    f"(e.g. {scheme}://{_ARCHIVE_EXAMPLE})"
                 )
             return None
         if apt != "archive":
@@ -117,3 +128,20 @@ def apt_problem(mirrors: Mirrors, release: Release) -> str | None:
             f"{debian}, which is still on the regular mirrors: give a mirror host or URL instead"
         )
     return None
+
+
+def _https_problem(mirrors: Mirrors, release: Release) -> str | None:
+    """An https apt mirror for a Debian whose apt cannot speak https (NO_HTTPS_APT): refused, with the http form."""
+    if release.debian not in NO_HTTPS_APT:
+        return None
+    sources = apt_sources(mirrors, release)
+    if sources is None or not sources.debian.startswith("https://"):
+        return None
+    apt = mirrors.apt
+    written = (apt.archive if sources.archived else apt.debian) if isinstance(apt, AptMirrors) else apt
+    which = release.facts.tag if release.facts is not None else f"family {release.family.name}"
+    return (
+        f"{which} builds FROM a golang:<go>-{release.debian} image, whose apt has no https method (it needs "
+        "apt-transport-https, which the image lacks): write the mirror's http URL, "
+        f"http://{str(written).removeprefix('https://')} (apt checks the signed Release files)"
+    )
