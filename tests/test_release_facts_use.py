@@ -275,3 +275,26 @@ def test_stretch_releases_refuse_an_https_apt_mirror_and_buster_ones_take_it() -
     with pytest.raises(SpecError) as caught:
         load_text(f"version: 1\nmoby: {{ref: {stretch[0]}}}\ntargets: [binary]\n")
     assert "e.g. http://mirrors.tuna.tsinghua.edu.cn/debian-archive" in str(caught.value)
+
+
+def test_a_goproxy_list_with_a_pipe_is_refused_where_the_release_go_predates_1_15() -> None:
+    """Go 1.15 added the `|` separator to GOPROXY (https://go.dev/doc/go1.15#go-command)."""
+    spec = "version: 1\nmoby: {{ref: {}}}\nmirrors: {{{}goproxy: 'https://goproxy.example.test|direct'}}\n"
+    refused = []
+    for row in ft.table().releases.values():
+        apt = "apt: archive, " if row.debian in ARCHIVED_DEBIAN else ""  # validation insists on it there
+        text = spec.format(row.tag, apt) + "targets: [binary]\n"
+        if go_key(row.go_version) >= go_key("1.15"):
+            load_text(text)
+            continue
+        with pytest.raises(SpecError) as caught:
+            load_text(text)
+        assert str(caught.value) == (
+            f"mobyci.yaml:3:{len('mirrors: {goproxy: ' + apt) + 1}: mirrors.goproxy: "
+            f"{row.tag} builds with Go {row.go_version} (Dockerfile:{row.go_line}), which fails on '|' in GOPROXY "
+            "(invalid character \"|\" in host name): Go 1.15 added the '|' separator "
+            "(https://go.dev/doc/go1.15#go-command); write the ',' form, https://goproxy.example.test,direct "
+            "(',' falls through to the next entry only on a 404 or 410 answer)"
+        )
+        refused.append(row.tag)
+    assert {"v19.03.0", "v20.10.0"} <= set(refused)

@@ -51,6 +51,7 @@ def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release 
     findings += runner_findings(spec, _output_systems(spec))
     warnings += unmirrored_distros(spec)
     findings += _check_logins(spec)
+    findings += _check_goproxy(spec, release)
     if not spec.mirrors.registry_tokens and spec.mirrors.registry is None:
         findings.append(
             (("mirrors", "registry_tokens"), "only applies with mirrors.registry: set the mirror or remove this key")
@@ -369,6 +370,27 @@ def _check_outputs(spec: Spec) -> list[Finding]:
             )
         seen.setdefault(key, kind)
     return findings
+
+
+def _check_goproxy(spec: Spec, release: Release | None) -> list[Finding]:
+    """A `|` in a GOPROXY list for a release whose Go reads only `,` lists (before Go 1.15)."""
+    goproxy = spec.mirrors.goproxy
+    if goproxy is None or "|" not in goproxy or release is None or release.facts is None:
+        return []
+    from mobyci.families.pins import go_key
+
+    facts = release.facts
+    if go_key(facts.go_version) >= go_key("1.15"):
+        return []
+    return [
+        (
+            ("mirrors", "goproxy"),
+            f"{facts.tag} builds with Go {facts.go_version} (Dockerfile:{facts.go_line}), which fails on '|' in "
+            "GOPROXY (invalid character \"|\" in host name): Go 1.15 added the '|' separator "
+            f"(https://go.dev/doc/go1.15#go-command); write the ',' form, {goproxy.replace('|', ',')} (',' falls "
+            "through to the next entry only on a 404 or 410 answer)",
+        )
+    ]
 
 
 def git_auth_prefixes(spec: Spec) -> list[str]:
