@@ -62,6 +62,20 @@ class DockerfileBlock(NamedTuple):
     body: tuple[str, ...]
 
 
+class InstallerRepo(NamedTuple):
+    """A plugins/<name>.installer (19.03, 20.10) whose `REPO=` line the patch points at the git mirror: the package
+    build runs it inside the package container (deb/common/rules `bash $${installer} build`), where it clones
+    REPO from github.com (20.10 plugins/buildx.installer:8 `REPO=https://${PKG}.git`, :14 `git clone`)."""
+
+    path: str  # relative to the packaging checkout
+    url: str  # the mirrored repository
+    setting: str = "mirrors.git"
+
+
+# One `REPO=` line in the installer, replaced by the mirror's; exit 2 when there is not exactly one.
+_INSTALLER_AWK = '/^REPO=/ { print "REPO=" ENVIRON["MOBYCI_REPO"]; n++; next } { print } END { if (n != 1) exit 2 }'
+
+
 def dockerfile_blocks(mirrors: Mirrors, targets: list[tuple[str, str]], *, ca: bool) -> list[DockerfileBlock]:
     """The block of every Dockerfile the patch changes, in spec order: the distro mirror's where one serves it and,
     with `ca`, the CA's in every one."""
@@ -175,18 +189,24 @@ END {
 
 
 def render_packaging_patch(
-    blocks: Sequence[DistroMirror | DockerfileBlock], branch: str, ca_contexts: tuple[str, ...] = ()
+    blocks: Sequence[DistroMirror | DockerfileBlock],
+    branch: str,
+    ca_contexts: tuple[str, ...] = (),
+    installers: Sequence[InstallerRepo] = (),
 ) -> str:
     """A POSIX sh script: `sh mobyci-packaging-patch.sh [PACKAGING_DIR]` patches the checkout of `branch`.
-    `ca_contexts`: the build contexts (deb, rpm) that get the CA file of $MOBYCI_CA_FILE for the blocks' COPY."""
+    `ca_contexts`: the build contexts (deb, rpm) that get the CA file of $MOBYCI_CA_FILE for the blocks' COPY;
+    `installers`: plugin installers whose clone goes to the git mirror."""
     if "'" in _AWK:
         raise ValueError("the awk program must not contain a single quote")
     out = [
         "#!/bin/sh",
-        f"# Points the package images of docker-ce-packaging (branch {branch}) at the spec's distro mirrors."
+        f"# Points the package images of docker-ce-packaging (branch {branch}) at the spec's distro mirrors"
+        + (" and its plugin installers at the git mirror." if installers else ".")
         if not ca_contexts
         else f"# Makes the package images of docker-ce-packaging (branch {branch}) trust the CA of tls.ca_certs "
-        f"(${CA_FILE_ENV},\n# copied into their build contexts) and use the spec's distro mirrors.",
+        f"(${CA_FILE_ENV},\n# copied into their build contexts) and use the spec's distro mirrors"
+        + (" and git mirror." if installers else "."),
         "# Every Dockerfile is checked before any is written; a second run changes nothing.",
         "set -eu",
         "LC_ALL=C",
@@ -215,6 +235,16 @@ def render_packaging_patch(
             f'else problems="$problems {block.dockerfile}: its mobyci block differs (patched with another spec);"',
             "fi",
         ]
+    for n, installer in enumerate(installers, 1):
+        path = shlex.quote(installer.path)
+        out += [
+            f'if [ ! -f "$dir"/{path} ]; then',
+            f'\tproblems="$problems {installer.path}: missing: the checkout is not branch {branch};"',
+            f"elif MOBYCI_REPO={shlex.quote(shlex.quote(installer.url))} awk {shlex.quote(_INSTALLER_AWK)} "
+            f'"$dir"/{path} > "$tmp/i{n}"; then :',
+            f'else problems="$problems {installer.path}: not one REPO= line (another branch);"',
+            "fi",
+        ]
     out += [
         'if [ -n "$problems" ]; then die "nothing changed:$problems"; fi',
     ]
@@ -223,6 +253,8 @@ def render_packaging_patch(
         out += _install('"$ca_src"', f"{context}/{CONTEXT_FILE}", "tls.ca_certs")
     for n, block in enumerate(blocks, 1):
         out += _install(f'"$tmp/o{n}"', block.dockerfile, block.setting)
+    for n, installer in enumerate(installers, 1):
+        out += _install(f'"$tmp/i{n}"', installer.path, installer.setting)
     return "\n".join(out) + "\n"
 
 

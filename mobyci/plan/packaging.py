@@ -42,7 +42,13 @@ from mobyci.families.packaging_data import (
 from mobyci.families.pins import go_key
 from mobyci.families.versions import tag_version
 from mobyci.load.reader import LoadedSpec
-from mobyci.plan.distromirrors import PATCH_FILE, distro_mirrors, dockerfile_blocks, render_packaging_patch
+from mobyci.plan.distromirrors import (
+    PATCH_FILE,
+    InstallerRepo,
+    distro_mirrors,
+    dockerfile_blocks,
+    render_packaging_patch,
+)
 from mobyci.plan.mirrors import rewrite_url
 from mobyci.plan.model import MAKE_TOOLS, PACKAGES_DIR, SOURCE_ARCHIVE, SOURCE_DIR, Fetched, Job
 from mobyci.plan.shell import clone_lines, git_auth_lines, sums_line, write_heredoc
@@ -253,12 +259,15 @@ def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]], ca_lines: t
     # jobs as the prepare job's archive carries moby's .mobyci/ca.crt.
     contexts = tuple(dict.fromkeys(kind for kind, _ in targets)) if spec.tls.ca_certs else ()
     blocks = dockerfile_blocks(spec.mirrors, targets, ca=bool(contexts)) if contexts else mirrored_blocks
-    if blocks:
-        patch = render_packaging_patch(blocks, packaging.branch, contexts)
+    installers = installer_repos(loaded)
+    if blocks or installers:
+        patch = render_packaging_patch(blocks, packaging.branch, contexts, installers)
         script += [write_heredoc(PATCH_FILE, patch, "MOBYCI_PKG_PATCH_EOF"), f"sh {PATCH_FILE} {root}"]
     script.append(f"tar -czf {SOURCES_ARCHIVE} {WORK_DIR}")
     settings = dict.fromkeys(b.setting for b in mirrored_blocks)
     mirrored = f", package images pointed at {', '.join(settings)}" if settings else ""
+    if installers:
+        mirrored += f", plugin installers at {installers[0].setting}"
     if contexts:
         mirrored += ", the CA trusted in them" if settings else ", the CA trusted in the package images"
     return Job(
@@ -275,6 +284,23 @@ def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]], ca_lines: t
         reads_ca=bool(ca_lines),
         fetches=tuple(Fetched("git", repo) for repo in (PACKAGING_REPO, CLI_REPO, *(c.repo for c in extras))),
     )
+
+
+def installer_repos(loaded: LoadedSpec) -> list[InstallerRepo]:
+    """The plugins/*.installer (19.03, 20.10) whose clone the git mirror serves: the package build runs them inside
+    the package container (deb/common/rules, rpm SPECS), which clones REPO from github.com."""
+    from mobyci.families.facts import table
+
+    branch = table().packaging.get(loaded.release.packaging.branch)
+    if branch is None:
+        return []
+    found = []
+    for component in branch.components:
+        path = component.pinned_at.rsplit(":", 1)[0]
+        mirrored = rewrite_url(component.repo, loaded.spec.mirrors.git)
+        if path.startswith("plugins/") and mirrored != component.repo:
+            found.append(InstallerRepo(path, mirrored))
+    return found
 
 
 def _script(loaded: LoadedSpec, kind: str, distro: str, build_args: tuple[str, ...]) -> list[str]:
