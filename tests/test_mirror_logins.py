@@ -79,3 +79,26 @@ def test_clone_sends_the_header_and_docker_login_reads_stdin(tmp_path: Path) -> 
     assert logins[0].get("env", {}).get("DOCKER_CONFIG") == make["env"].get("DOCKER_CONFIG")
     for secret in (TOKEN, HARBOR_PASSWORD, base64.b64encode(f"ci-bot:{TOKEN}".encode()).decode()):
         assert secret not in done.stdout + done.stderr
+
+
+def test_a_login_protected_registry_mirror_on_dind_is_said_to_miss_the_engine_pulls() -> None:
+    from mobyci.load.reader import load_text
+    from mobyci.spec.checks import DIND_MIRROR_LOGIN
+
+    spec = (
+        "version: 1\nmoby: {ref: v28.5.2}\n"
+        "mirrors: {registry: 'https://hub.example.test', registry_auth: {username: bot, password: $REG_TOKEN}}\n"
+        "targets: [binary]\n"
+    )
+    warning = f"mobyci.yaml:3:64: mirrors.registry_auth: warning: {DIND_MIRROR_LOGIN}"
+    assert warning in load_text(spec).warnings
+    assert DIND_MIRROR_LOGIN.startswith(
+        "GitLab's docker-in-docker service (ci.gitlab.runner: dind) pulls through its --registry-mirror without this "
+        "login: an engine sends a mirror the credentials of the image's own registry (docker.io), and when the "
+        "mirror refuses it falls back to Docker Hub"
+    )
+    # A shell runner's engine is configured by its owner, and a spec rendered only for GitHub has no dind service.
+    shell = spec + "ci: {gitlab: {runner: shell}}\n"
+    assert not [w for w in load_text(shell).warnings if DIND_MIRROR_LOGIN in w]
+    github = spec + "outputs: {github: .github/workflows/mobyci.yml}\n"
+    assert not [w for w in load_text(github).warnings if DIND_MIRROR_LOGIN in w]
