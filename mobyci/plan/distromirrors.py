@@ -125,6 +125,9 @@ def distro_mirror(mirrors: Mirrors, kind: str, distro: str, *, ca: bool) -> Dist
                 f"s|^#baseurl=http://download[.]example/pub/fedora/linux/|baseurl={_repl(mirrors.fedora, '|')}/|",
             ],
         )
+        # fedora-cisco-openh264.repo (enabled, a metalink too) is not on Fedora's mirrors: Cisco's CDN serves its
+        # rpms (Fedora release engineering, "Generating Openh264 Composes"); no package build needs it: disabled.
+        lines += _sed_run(("/etc/yum.repos.d/fedora-cisco-openh264.repo",), ["s|^enabled=1|enabled=0|"])
     elif family == "centos" and setting is not None and mirrors.centos_stream is not None:
         base = _repl(mirrors.centos_stream, "|")
         lines = _sed_run(
