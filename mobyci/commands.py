@@ -450,6 +450,9 @@ def plan(spec: Path, fmt: str, system: str | None = None, fetches: bool = False,
     if strict and not fetches:
         raise MobyciError("--strict applies to --fetches: run `mobyci plan --fetches --strict`")
     loaded = _load(spec)
+    if str(spec) != "-":
+        # Paths in the jobs are the ones the rendered files hold: relative to the repository root.
+        loaded = _for_output(loaded, spec_path(spec))
     width = shutil.get_terminal_size((80, 24)).columns
     if fetches:
         from mobyci.plan.fetches import plan_inventory

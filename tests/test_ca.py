@@ -398,3 +398,46 @@ def test_the_bake_builder_trusts_the_ca_it_finds_when_created(fmt: str) -> None:
     create = next(i for i, line in enumerate(script) if "docker buildx create" in line)
     assert written < config < create
     assert script[config].count('  ca = [".mobyci-ca.crt"]\n') == 2  # Docker Hub and the mirror
+
+
+def test_a_ca_file_beside_a_spec_in_a_subdirectory_is_read_by_the_jobs_from_the_repository_root(
+    tmp_path: Path,
+) -> None:
+    """The spec names its files relative to itself (ci/certs/corp-ca.pem for `certs/corp-ca.pem` in ci/mobyci.yaml);
+    jobs run from the repository root, so every generated path is relative to that root."""
+    import sys
+
+    repo = tmp_path / "repo"
+    (repo / "ci" / "certs").mkdir(parents=True)
+    (repo / ".git").mkdir()
+    shutil.copy(GOLDEN_CA, repo / "ci" / "certs" / "corp-ca.pem")
+    (repo / "ci" / "mobyci.yaml").write_text(
+        _spec(ca="[certs/corp-ca.pem]", extra="outputs: {gitlab: .gitlab-ci.yml}\n")
+    )
+    # Rendered from elsewhere (the spec's directory): the paths do not depend on where mobyci runs.
+    done = subprocess.run(
+        [sys.executable, "-m", "mobyci", "render", "mobyci.yaml", "--all"],
+        cwd=repo / "ci",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    pipeline = pc.load_yaml((repo / ".gitlab-ci.yml").read_text())
+    lines = [line for line in pipeline["prepare"]["script"] if "mobyci_ca" in line or "mobyci-ca.crt" in line]
+    assert "{ mobyci_ca ci/certs/corp-ca.pem ci/certs/corp-ca.pem; } > .mobyci-ca.crt" in lines
+    # The job's own CA lines, run from the repository root as CI runs them, assemble the committed CA.
+    job = tmp_path / "job"
+    shutil.copytree(repo, job)
+    ran = subprocess.run(["sh", "-ec", "\n".join(lines)], cwd=job, capture_output=True, text=True, check=False)
+    assert (ran.returncode, ran.stderr) == (0, "")
+    assert (job / ".mobyci-ca.crt").read_text() == GOLDEN_CA.read_text()
+    # `mobyci plan` builds the same jobs: it names the spec from the repository root too.
+    shown = subprocess.run(
+        [sys.executable, "-m", "mobyci", "plan", "mobyci.yaml", "--format", "json"],
+        cwd=repo / "ci",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert '"spec": "ci/mobyci.yaml"' in shown

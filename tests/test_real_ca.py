@@ -251,8 +251,9 @@ BUILDER = "mobyci-test"
 
 
 def test_builder_container_stand_in_trusts_the_ca_after_the_job_lines(world: World) -> None:
+    from mobyci.load.reader import load_file
     from mobyci.plan.builder import trust_lines
-    from mobyci.plan.ca import CA_FILE
+    from mobyci.plan.ca import CA_FILE, job_lines, spec_dir
     from tests.helpers.realengine import DOCKER_CLIENT
 
     engine, container = world.engine, f"buildx_buildkit_{BUILDER}0"
@@ -281,7 +282,17 @@ def test_builder_container_stand_in_trusts_the_ca_after_the_job_lines(world: Wor
         job = world.tmp / "builder-job"
         (job / "bin").mkdir(parents=True)
         (job / "bin" / "docker").symlink_to(DOCKER_CLIENT)
-        shutil.copy(world.ca, job / CA_FILE)
+        # The CA committed beside a spec in a subdirectory (ci/mobyci.yaml, `certs/corp-ca.pem`): the job's own CA
+        # lines, run from the repository root, assemble CA_FILE from ci/certs/corp-ca.pem.
+        (job / "ci" / "certs").mkdir(parents=True)
+        shutil.copy(world.ca, job / "ci" / "certs" / "corp-ca.pem")
+        spec = "version: 1\nmoby: {ref: v28.5.2}\ntls: {ca_certs: [certs/corp-ca.pem]}\ntargets: [binary]\n"
+        (job / "ci" / "mobyci.yaml").write_text(spec)
+        loaded = load_file(str(job / "ci" / "mobyci.yaml"))
+        ca_lines = "\n".join(job_lines(loaded.spec, spec_dir("ci/mobyci.yaml")))
+        assembled = subprocess.run(["sh", "-ec", ca_lines], cwd=job, capture_output=True, text=True, check=False)
+        assert (assembled.returncode, assembled.stderr) == (0, "")
+        assert (job / CA_FILE).read_text() == world.ca.read_text()
         env = {
             **os.environ,
             **engine.env(),

@@ -77,7 +77,7 @@ def build_plan(
     if family.build_style in ("make-run", "buildkit"):
         variables.append(("DOCKER_BUILDKIT", "1"))
     build_args = tuple(name for name in PROXY_ARGS if any(name == v for v, _ in variables))
-    ca_lines = ca.job_lines(spec)
+    ca_lines = ca.job_lines(spec, ca.spec_dir(loaded.path))
     jobs: list[Job] = [
         _check_job(loaded, ca_lines, entry.name, output),
         _prepare_job(loaded, build_args, ca_lines),
@@ -137,7 +137,7 @@ def build_plan(
         patch_script=patch_script,
         settings=getattr(spec.ci, entry.settings).as_dict(),
         alpine_mirror=spec.mirrors.alpine,
-        ca_files=ca.repo_files(spec),
+        ca_files=ca.repo_files(spec, ca.spec_dir(loaded.path)),
         package_images=tuple(_package_images(loaded, jobs)),
     )
 

@@ -8,6 +8,7 @@ of type "Variable").
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 
 from mobyci.patch.rules import CA_FILE_ENV
@@ -41,30 +42,47 @@ def ca_variables(spec: Spec) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for name in names if name is not None))
 
 
-def repo_files(spec: Spec) -> tuple[str, ...]:
-    return tuple(entry for entry in spec.tls.ca_certs if var_ref_name(entry) is None)
+def spec_dir(path: str) -> str:
+    """The directory of the spec as generated files name it (relative to the repository root; commands.py names it
+    so), '' for a spec at the root, read from stdin, or named by an absolute path (`mobyci plan /abs/spec`)."""
+    if path.startswith("/") or path.startswith("<"):
+        return ""
+    return posixpath.dirname(path)
 
 
-def _reads(spec: Spec) -> str:
+def repo_files(spec: Spec, spec_dir: str = "") -> tuple[str, ...]:
+    """The tls.ca_certs entries that are files, as jobs read them: relative to the repository root, where jobs run.
+    `spec_dir`: the spec's directory relative to that root (the spec names its files relative to itself)."""
+    return tuple(
+        posixpath.normpath(posixpath.join(spec_dir, entry))
+        for entry in spec.tls.ca_certs
+        if var_ref_name(entry) is None
+    )
+
+
+def _reads(spec: Spec, spec_dir: str) -> str:
     parts = []
+    files = iter(repo_files(spec, spec_dir))
     for entry in spec.tls.ca_certs:
         name = var_ref_name(entry)
         if name is None:
-            parts.append(f"mobyci_ca {shlex.quote(entry)} {shlex.quote(entry)}")
+            path = next(files)
+            parts.append(f"mobyci_ca {shlex.quote(path)} {shlex.quote(path)}")
         else:
             unset = f"set {name} (tls.ca_certs) for this job"
             parts.append(f'mobyci_ca "${{{name}:?{unset}}}" {name}')
     return " && ".join(parts)
 
 
-def job_lines(spec: Spec) -> tuple[str, ...]:
-    """Lines that write CA_FILE and TRUST_FILE and point git, pip and the patch script at them."""
+def job_lines(spec: Spec, spec_dir: str = "") -> tuple[str, ...]:
+    """Lines that write CA_FILE and TRUST_FILE and point git, pip and the patch script at them. `spec_dir`: as for
+    repo_files."""
     if not spec.tls.ca_certs:
         return ()
     bundles = " ".join(_SYSTEM_BUNDLES)
     return (
         _READ_FUNCTION,
-        f"{{ {_reads(spec)}; }} > {CA_FILE}",
+        f"{{ {_reads(spec, spec_dir)}; }} > {CA_FILE}",
         _NO_KEY.format(file=CA_FILE),
         f'for f in {bundles}; do if [ -f "$f" ]; then cat "$f"; break; fi; done > {TRUST_FILE}',
         f"cat {CA_FILE} >> {TRUST_FILE}",
