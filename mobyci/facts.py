@@ -26,7 +26,7 @@ DEFAULT_OUT = Path(__file__).parent / "families" / "releases.py"
 def table_source(moby: Path, cli: Path, packaging: Path, made: str, repos: dict[str, Path] | None = None) -> str:
     clones = {name: generate.Git(path) for name, path in (repos or {}).items()}
     rows, clis, branches = generate.build_table(generate.Git(moby), generate.Git(cli), generate.Git(packaging), clones)
-    return generate.render_module(rows, clis, branches, made)
+    return generate.render_module(rows, clis, branches, made, generate.prerelease_tags(generate.Git(moby)))
 
 
 def parse_repos(items: list[str]) -> dict[str, Path]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from mobyci.emit.render import make_plan, render_pipeline
 from mobyci.errors import SpecError
-from mobyci.families import ARCHIVED_DEBIAN, lifecycle
+from mobyci.families import ARCHIVED_DEBIAN, lifecycle, resolve
 from mobyci.families import facts as ft
 from mobyci.families.pins import go_key
 from mobyci.load.reader import LoadedSpec, load_text
@@ -298,3 +300,33 @@ def test_a_goproxy_list_with_a_pipe_is_refused_where_the_release_go_predates_1_1
         )
         refused.append(row.tag)
     assert {"v19.03.0", "v20.10.0"} <= set(refused)
+
+
+def test_every_moby_pre_release_validates_and_a_never_tagged_one_names_a_real_tag() -> None:
+    known = ft.table().prereleases
+    assert "v27.0.0-rc.1" in known
+    assert not set(known) & set(ft.table().releases)
+    refused = 0
+    for tag in known:
+        release = resolve(tag, None)
+        if release is None:  # v22.06.0-beta.0: a line that was never released, no family builds it
+            continue
+        apt = "mirrors: {apt: archive}\n" if release.debian_archived else ""
+        loaded = load_text(f"version: 1\nmoby: {{ref: {tag}}}\n{apt}targets: [binary]\n")
+        assert loaded.release.facts is None, tag
+        # The same version's pre-release with a number moby never tagged: refused, naming a tag that exists.
+        base, _, suffix = tag.rpartition("-")
+        fake = base + "-" + re.sub(r"\d+$", "99", suffix)
+        if fake in known:
+            continue
+        message = _refused(fake)
+        assert f"moby.ref: {fake} is not a moby tag (facts table of {ft.table().made}); did you mean " in message
+        suggested = re.search(r"did you mean (\S+?)\?", message)
+        assert suggested is not None
+        assert suggested.group(1) in known, message
+        refused += 1
+    assert refused
+    assert _refused("v27.0.0-rc.7").endswith(
+        "v27.0.0-rc.7 is not a moby tag (facts table of 2026-12-01); did you mean v27.0.0-rc.2? (27.0.0's "
+        "pre-releases: v27.0.0-rc.1, v27.0.0-rc.2)"
+    )

@@ -65,6 +65,7 @@ class PackagingFacts(NamedTuple):
 class Table(NamedTuple):
     made: str
     cli_tags: tuple[str, ...]
+    prereleases: tuple[str, ...]  # moby's pre-release tags (-rc.N, -beta.N), oldest first
     packaging: dict[str, PackagingFacts]
     releases: dict[str, ReleaseFacts]  # by tag, oldest first
 
@@ -76,6 +77,7 @@ def table() -> Table:
     return Table(
         made=releases.MADE,
         cli_tags=releases.CLI_TAGS,
+        prereleases=releases.PRERELEASES,
         packaging={
             row[0]: PackagingFacts(*row[:-1], tuple(ComponentFacts(*c) for c in row[-1]))  # type: ignore[call-arg]
             for row in releases.PACKAGING

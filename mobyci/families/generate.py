@@ -131,6 +131,26 @@ def release_tags(git: Git) -> list[tuple[str, str, str]]:
     return sorted(rows, key=lambda r: _version_key(_tag_version(r[0])))
 
 
+_PRERELEASE_TAG = re.compile(r"^(?:docker-)?v\d+\.\d+\.\d+-[0-9A-Za-z.]+$")
+
+
+def prerelease_tags(git: Git) -> list[str]:
+    """moby's pre-release tags (-rc.N, -beta.N, -rcN …) from v19.03.0 on, oldest first: validate checks a
+    pre-release ref against them."""
+    found = []
+    for name in git.refs("refs/tags", "%(refname:short)"):
+        version = tag_version(name)
+        if version is None or not _PRERELEASE_TAG.match(name) or _version_key(version) < _version_key(FIRST):
+            continue
+        found.append((_version_key(version), _natural(name), name))
+    return [name for *_, name in sorted(found)]
+
+
+def _natural(text: str) -> tuple[tuple[int, str], ...]:
+    """rc.2 before rc.10."""
+    return tuple((int(p), "") if p.isdigit() else (-1, p) for p in re.split(r"(\d+)", text) if p)
+
+
 def _tag_version(tag: str) -> Version:
     version = tag_version(tag)
     assert version is not None
@@ -430,7 +450,11 @@ def build_table(
 
 
 def render_module(
-    rows: Iterable[tuple[object, ...]], clis: list[str], branches: list[PackagingBranch], made: str
+    rows: Iterable[tuple[object, ...]],
+    clis: list[str],
+    branches: list[PackagingBranch],
+    made: str,
+    prereleases: Iterable[str] = (),
 ) -> str:
     """releases.py: plain tuples (one constant, loaded from the .pyc without running code per row)."""
     out = [
@@ -444,6 +468,10 @@ def render_module(
         "",
         "CLI_TAGS = (",
         *(f"    {t!r}," for t in clis),
+        ")",
+        "",
+        "PRERELEASES = (",
+        *(f"    {t!r}," for t in prereleases),
         ")",
         "",
         "PACKAGING = (",

@@ -155,11 +155,17 @@ def _line(version: Version) -> str:
 
 def _check_release(ref: str, version: Version, release: Release) -> tuple[list[Finding], list[Finding]]:
     """A release tag against the facts table: known, refused (not a release), or new (a warning)."""
-    if release.facts is not None or "-" in ref.removeprefix("docker-"):
-        return [], []  # a known release, or a pre-release (the table holds releases only)
+    if release.facts is not None:
+        return [], []  # a known release
     from mobyci.families import facts
 
     made = facts.table().made
+    if "-" in ref.removeprefix("docker-"):
+        if ref in facts.table().prereleases:
+            return [], []  # one of moby's pre-releases (the table's rows are releases only)
+        refused = _unknown_prerelease(ref, version, made)
+        if refused is not None:
+            return [(("moby", "ref"), refused)], []
     line = facts.same_major(version)
     at: Loc = ("moby", "ref")
     if line and not facts.is_newer(version, line[-1]):
@@ -184,6 +190,34 @@ def _check_release(ref: str, version: Version, release: Release) -> tuple[list[F
             "a newer mobyci may know the release",
         )
     ]
+
+
+def _unknown_prerelease(ref: str, version: Version, made: str) -> str | None:
+    """Why a pre-release tag is not one of moby's (facts table's PRERELEASES), with a real tag to use instead; None
+    when it is moby's, or newer than every tag of its line the table knows (then checked like a new release)."""
+    from mobyci.families import facts
+
+    known = facts.table().prereleases
+    same = [tag for tag in known if tag_version(tag) == version]
+    release = next((r.tag for r in facts.same_major(version) if r.version == version), None)
+    line = [r.tag for r in facts.same_major(version)]
+    line += [tag for tag in known if (v := tag_version(tag)) is not None and v.major == version.major]
+    keys = [_version_key(tag) for tag in line]
+    if not same and release is None and (not keys or _version_key(ref) > max(keys)):
+        return None
+    if same:
+        hint = f"{same[-1]}? ({version}'s pre-releases: {', '.join(same)})"
+    elif release is not None:
+        hint = f"{release}, its release?"
+    else:
+        hint = f"{' or '.join(facts.nearest(version))}?"
+    return f"{ref} is not a moby tag (facts table of {made}); did you mean {hint}"
+
+
+def _version_key(tag: str) -> tuple[int, int, int]:
+    version = tag_version(tag)
+    assert version is not None
+    return (version.major, version.minor or 0, version.patch or 0)
 
 
 def _is_prefix(family: str, version: str) -> bool:
