@@ -127,6 +127,15 @@ def applied_mirrors(loaded: LoadedSpec, system: str, rules: set[str]) -> tuple[A
     return tuple(out)
 
 
+# buildx added `create --buildkitd-config` in v0.13 (docker/buildx v0.13.0 commands/create.go:114); v0.12.1 knows
+# only `--config` (commands/create.go:345). GitLab's dind jobs use the docker:<v>-cli image's own, newer buildx.
+BUILDX_013 = (
+    "the bake jobs create their BuildKit builder with `docker buildx create --buildkitd-config` (the registry "
+    "mirror, the CA): the host's buildx must be 0.13 or newer, which added that flag (docker/buildx v0.13.0 "
+    "commands/create.go:114; v0.12 knows only --config)"
+)
+
+
 def plan_notes(loaded: LoadedSpec) -> tuple[Note, ...]:
     spec, release = loaded.spec, loaded.release
     notes: list[Note] = []
@@ -154,6 +163,13 @@ def plan_notes(loaded: LoadedSpec) -> tuple[Note, ...]:
             "pipeline cannot set it"
         )
         notes.append(Note(text, ("gitlab",)))
+    configured = release.family.build_style == "bake" and bool(spec.mirrors.registry or spec.tls.ca_certs)
+    for system, where, creates in (
+        ("gitlab", "GitLab shell runner", spec.ci.gitlab.runner == "shell"),
+        ("buildkite", "Buildkite agents", spec.ci.buildkite.cache is not None),
+    ):
+        if configured and creates:
+            notes.append(Note(f"{where}: {BUILDX_013}", (system,)))
     if release.family.build_style == "bake" and spec.ci.buildkite.cache is None:
         notes.append(
             Note(
