@@ -55,8 +55,11 @@ _DAY_19_03 = "2021-01-01"
 
 def _spec(ref: str, rpm: str = "centos-9", deb: str = "debian-bookworm", runner: str = "shell") -> str:
     spec = SPEC.replace("REF", ref).replace("RPM", rpm).replace("DEB", deb).replace("RUNNER", runner)
-    # Debian buster (19.03's dev image) is archived: validation insists on an archive mirror.
-    return spec.replace("mirrors:\n", "mirrors:\n  apt: archive\n") if ref == "v19.03.12" else spec
+    if ref != "v19.03.12":
+        return spec
+    # Debian buster (19.03's dev image) is archived: validation insists on an archive mirror; and its Go (1.13)
+    # reads only ','-separated GOPROXY lists.
+    return spec.replace("mirrors:\n", "mirrors:\n  apt: archive\n").replace(GOPROXY, GOPROXY.replace("|", ","))
 
 
 def _jobs(spec_text: str) -> dict[str, Any]:
@@ -223,7 +226,7 @@ def test_19_03_rpm_hook_reaches_the_docker_run(monkeypatch: pytest.MonkeyPatch, 
     run = words[words.index("--") + 1 :]
     assert run[:6] == ["docker", "run", "--privileged", "--rm", "-i", "-e"]
     assert f"{tmp_path}/mobyci-pkg/packaging/rpm/rpmbuild/RPMS:/root/rpmbuild/RPMS" in run
-    assert ["-e", f"GOPROXY={GOPROXY}"] == run[-3:-1]
+    assert ["-e", f"GOPROXY={GOPROXY.replace('|', ',')}"] == run[-3:-1]  # 19.03's Go: the ',' form
     assert run[-1] == "rpmbuild-fedora-32"
 
 
