@@ -8,7 +8,7 @@ import pytest
 
 from mobyci.emit.render import make_plan, render_pipeline
 from mobyci.errors import SpecError
-from mobyci.families import ARCHIVED_DEBIAN, lifecycle, resolve
+from mobyci.families import ARCHIVED_DEBIAN, lifecycle, resolve, resolve_family
 from mobyci.families import facts as ft
 from mobyci.families.pins import go_key
 from mobyci.load.reader import LoadedSpec, load_text
@@ -330,3 +330,26 @@ def test_every_moby_pre_release_validates_and_a_never_tagged_one_names_a_real_ta
         "v27.0.0-rc.7 is not a moby tag (facts table of 2026-12-01); did you mean v27.0.0-rc.2? (27.0.0's "
         "pre-releases: v27.0.0-rc.1, v27.0.0-rc.2)"
     )
+
+
+@pytest.mark.parametrize("family", ["19.03", "20.10", "20.10.3", "20.10.7", "27"])
+def test_a_branch_of_a_family_whose_releases_all_predate_go_1_15_refuses_a_goproxy_pipe(family: str) -> None:
+    gos = [r.go_version for r in ft.table().releases.values() if f"{r.version}.".startswith(f"{family}.")]
+    release = resolve_family(family)
+    assert gos
+    assert release is not None
+    apt = "apt: archive, " if release.debian_archived else ""
+    spec = (
+        f"version: 1\nmoby: {{ref: my-branch, family: '{family}'}}\n"
+        f"mirrors: {{{apt}goproxy: 'https://goproxy.example.test|direct'}}\ntargets: [binary]\n"
+    )
+    if all(go_key(go) < go_key("1.15") for go in gos):
+        assert "Go 1.15 added the '|' separator" in _refused_text(spec)
+    else:
+        assert not [w for w in load_text(spec).warnings if "GOPROXY" in w]
+
+
+def _refused_text(spec: str) -> str:
+    with pytest.raises(SpecError) as caught:
+        load_text(spec)
+    return str(caught.value)

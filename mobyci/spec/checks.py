@@ -409,17 +409,37 @@ def _check_outputs(spec: Spec) -> list[Finding]:
 def _check_goproxy(spec: Spec, release: Release | None) -> list[Finding]:
     """A `|` in a GOPROXY list for a release whose Go reads only `,` lists (before Go 1.15)."""
     goproxy = spec.mirrors.goproxy
-    if goproxy is None or "|" not in goproxy or release is None or release.facts is None:
+    if goproxy is None or "|" not in goproxy or release is None:
         return []
+    from mobyci.families import facts as table
     from mobyci.families.pins import go_key
 
     facts = release.facts
-    if go_key(facts.go_version) >= go_key("1.15"):
-        return []
+    if facts is not None:
+        if go_key(facts.go_version) >= go_key("1.15"):
+            return []
+        builds = f"{facts.tag} builds with Go {facts.go_version} (Dockerfile:{facts.go_line})"
+    else:
+        # A branch or commit: every release of its family (or of the version it names) the table knows.
+        want = release.version
+        gos = sorted(
+            {
+                r.go_version
+                for r in table.table().releases.values()
+                if r.family == release.family.name
+                and (want is None or all(w is None or w == h for w, h in zip(want, r.version, strict=True)))
+            },
+            key=go_key,
+        )
+        if not gos or go_key(gos[-1]) >= go_key("1.15"):
+            return []
+        what = f"moby {want}" if want is not None else f"family {release.family.name}"
+        span = gos[0] if gos[0] == gos[-1] else f"{gos[0]} to {gos[-1]}"
+        builds = f"{what} builds with Go {span} (its releases' Dockerfiles)"
     return [
         (
             ("mirrors", "goproxy"),
-            f"{facts.tag} builds with Go {facts.go_version} (Dockerfile:{facts.go_line}), which fails on '|' in "
+            f"{builds}, which fails on '|' in "
             "GOPROXY (invalid character \"|\" in host name): Go 1.15 added the '|' separator "
             f"(https://go.dev/doc/go1.15#go-command); write the ',' form, {goproxy.replace('|', ',')} (',' falls "
             "through to the next entry only on a 404 or 410 answer)",
