@@ -26,6 +26,7 @@ import re
 import shlex
 from typing import NamedTuple
 
+from mobyci.families.facts import ComponentFacts
 from mobyci.families.packaging_data import (
     ARM,
     CLI_REPO,
@@ -97,11 +98,16 @@ def _package_fetches(loaded: LoadedSpec, kind: str, distro: str) -> tuple[Fetche
         images.insert(0, Fetched("image", PACKAGE_FRONTEND, "build", f"{dockerfile}:1 # syntax="))
     go_image = toolchain(loaded).go_image
     if go_image is not None:
-        images.append(Fetched("image", go_image, "build", "GO_IMAGE (the engine's own build image)"))
+        images.append(Fetched("image", go_image, "build", f"GO_IMAGE ({toolchain(loaded).go_image_from})"))
     images.append(Fetched("image", TAR_IMAGE, "run", f"docker-ce-packaging {branch} {kind}/Makefile sources/*.tgz"))
     manager = "apt" if kind == "deb" else "dnf"
     archives = [Fetched(manager, host, distro) for host in distro_archive(distro).hosts]
-    return (*images, *archives)
+    # 19.03 and 20.10: plugins/*.installer clone inside the package container (pointed at mirrors.git by the patch).
+    clones = [
+        Fetched("git", c.repo, "", f"docker-ce-packaging {branch} {c.pinned_at} (in the package container)")
+        for c in _installer_components(loaded)
+    ]
+    return (*images, *archives, *clones)
 
 
 class Toolchain(NamedTuple):
@@ -156,7 +162,10 @@ def toolchain(loaded: LoadedSpec) -> Toolchain:
         # A ref the facts table does not know, on a branch whose own Go builds everything it pins.
         where = release.packaging.branch
         go_from = f"docker-ce-packaging {where}: its common.mk GO_VERSION (the ref is not in the facts table)"
-        return Toolchain(cli, cli_from, None, go_from, go_needs=tuple(needs))
+        # Not passed to make (the branch's own default), but pulled all the same.
+        image = f"golang:{branch.go_version}-{branch.go_image_debian}" if branch is not None else None
+        image_from = f"docker-ce-packaging {where}'s own default ({branch.go_image_at})" if branch is not None else ""
+        return Toolchain(cli, cli_from, None, go_from, image, image_from, tuple(needs))
     what, go, where = winner
     go_from = f"the highest Go the package build needs, {what}: {where} (facts table of {made}); needs: {summary}"
     if facts is not None and winner is needs[0]:
@@ -286,20 +295,22 @@ def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]], ca_lines: t
     )
 
 
-def installer_repos(loaded: LoadedSpec) -> list[InstallerRepo]:
-    """The plugins/*.installer (19.03, 20.10) whose clone the git mirror serves: the package build runs them inside
-    the package container (deb/common/rules, rpm SPECS), which clones REPO from github.com."""
+def _installer_components(loaded: LoadedSpec) -> list[ComponentFacts]:
+    """The components the branch builds with plugins/*.installer (19.03, 20.10), from the facts table."""
     from mobyci.families.facts import table
 
     branch = table().packaging.get(loaded.release.packaging.branch)
-    if branch is None:
-        return []
+    return [c for c in branch.components if c.pinned_at.startswith("plugins/")] if branch is not None else []
+
+
+def installer_repos(loaded: LoadedSpec) -> list[InstallerRepo]:
+    """The plugins/*.installer (19.03, 20.10) whose clone the git mirror serves: the package build runs them inside
+    the package container (deb/common/rules, rpm SPECS), which clones REPO from github.com."""
     found = []
-    for component in branch.components:
-        path = component.pinned_at.rsplit(":", 1)[0]
+    for component in _installer_components(loaded):
         mirrored = rewrite_url(component.repo, loaded.spec.mirrors.git)
-        if path.startswith("plugins/") and mirrored != component.repo:
-            found.append(InstallerRepo(path, mirrored))
+        if mirrored != component.repo:
+            found.append(InstallerRepo(component.pinned_at.rsplit(":", 1)[0], mirrored))
     return found
 
 
