@@ -250,7 +250,7 @@ def test_what_was_fetched_is_what_the_inventory_says(build: Build, tmp_path: Pat
     assert ("module", "github.com/rootless-containers/rootlesskit@v0.14.4", "mirror") in keys
     for repo in ("containerd/containerd", "opencontainers/runc", "krallin/tini", "moby/libnetwork"):
         assert ("clone", f"https://github.com/{repo}.git", "mirror") in keys, repo
-    assert ("clone", f"{corpmod.HTTPS}/github/moby/moby.git", "direct") in keys
+    assert ("clone", f"{corpmod.HTTPS}/github/moby/moby.git", "internal") in keys
     assert ("apt", "http://deb.debian.org/debian-security", "mirror") in keys
     assert not [f for f in served if f.route == "proxy"], "nothing needed the corporate proxy"
 

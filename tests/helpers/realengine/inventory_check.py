@@ -76,6 +76,9 @@ def matches(entry: Entry, fetch: Fetch) -> bool:
         package, _, version = endpoint.partition("@")
         module, _, fetched = fetch.key.partition("@")
         return kind == "go-module" and version == fetched and (package == module or package.startswith(module + "/"))
+    if fetch.kind == "cache":
+        # A BuildKit registry cache: the repository the builder pushes to and pulls from (any of its tags).
+        return kind == "cache" and endpoint == fetch.key
     if fetch.kind == "proxy":
         host = fetch.key.removeprefix("http://").removeprefix("https://").split("/", 1)[0].split(":", 1)[0]
         return route == "proxy" and host in endpoint
