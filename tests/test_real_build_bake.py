@@ -12,7 +12,8 @@ cache can only come from the registry.
 
 Asserted: both pipelines pass; `dockerd --version` reports 28.5.2 and the tag's commit, the binary is static and
 SHA256SUMS verify; the cache was pushed to and pulled from the corp registry; no step ran twice in one pipeline;
-the warm pipeline ran the compile from the cache. Reported (never asserted: no timed assertions): each job's wall
+the warm pipeline ran the compile from the cache; what the cold build fetched is what `mobyci plan --fetches` lists
+(inventory_check.py, with the rules below). Reported (never asserted: no timed assertions): each job's wall
 time cold and warm, the ratio, and the steps that were cache hits, in the report file printed at the end.
 
 Needs root, Debian's docker.io & co. and the upstream data (MOBYCI_UPSTREAM_DIR); skipped without them unless
