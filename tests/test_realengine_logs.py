@@ -44,7 +44,7 @@ def test_corp_http_log_gives_clones_modules_and_downloads() -> None:
     ]
     found = observed.http_fetches(lines, _unmirror)
     assert [(f.kind, f.key, f.server, f.route) for f in found] == [
-        ("clone", "https://10.203.0.1/github/moby/moby.git", "git", "direct"),
+        ("clone", "https://10.203.0.1/github/moby/moby.git", "git", "internal"),
         ("clone", "https://github.com/containerd/containerd.git", "http", "mirror"),
         ("module", "github.com/BurntSushi/toml@v0.3.1", "http", "mirror"),
         ("download", "https://github.com/checkpoint-restore/criu/archive/v3.14.tar.gz", "http", "mirror"),

@@ -38,7 +38,9 @@ class Fetch:
     kind: str  # image, clone, module, download, apt, proxy
     key: str  # the upstream identity: image name:tag, URL, module@version, apt archive URL
     server: str  # registry, git, http, apt, proxy: which corp server answered
-    route: str = "mirror"  # mirror, proxy, or direct (a corp URL the source names as it is)
+    # mirror, proxy, or internal: a corp URL the source names as it is (a host inside the firewall, reached
+    # without a mirror rule; the inventory says `internal` for a host proxy.no_proxy names).
+    route: str = "mirror"
     status: int = 200
     detail: str = ""  # what the log said (the path or target), for messages
 
@@ -101,7 +103,7 @@ def http_fetches(lines: Iterable[str], unmirror: Callable[[str], str] = str) -> 
         url = f"{scheme}://{netns.CORP}{path}"
         if path.endswith(".git/info/refs") and "service=git-upload-pack" in query:
             repo = url.removesuffix("/info/refs")
-            route = "direct" if unmirror(repo) == repo else "mirror"
+            route = "internal" if unmirror(repo) == repo else "mirror"
             out.append(Fetch("clone", unmirror(repo), server, route, int(m["status"]), m["path"]))
         elif "/git-upload-pack" in path or ".git/" in path:
             continue  # the same clone's negotiation
@@ -113,7 +115,7 @@ def http_fetches(lines: Iterable[str], unmirror: Callable[[str], str] = str) -> 
         elif m["server"] == "upstream":
             continue  # reached through the corporate proxy: proxy_fetches has it
         else:
-            route = "direct" if unmirror(url) == url else "mirror"
+            route = "internal" if unmirror(url) == url else "mirror"
             out.append(Fetch("download", unmirror(url), server, route, int(m["status"]), m["path"]))
     return out
 
