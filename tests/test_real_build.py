@@ -61,8 +61,8 @@ proxy: {{http: $CORP_HTTP_PROXY, https: $CORP_HTTP_PROXY, no_proxy: ["{netns.COR
 targets: [binary]
 ci: {{gitlab: {{runner: shell}}}}
 """
-# hack/dockerfile/install/*.installer at v20.10.27 install these into /build, which Dockerfile:373-379 copies to
-# /usr/local/bin of the binary stage, and hack/make/binary-daemon copies next to dockerd.
+# hack/dockerfile/install/*.installer at v20.10.27 install these into /build, which Dockerfile:374-379 copies to
+# /usr/local/bin of the binary stage, and hack/make/binary-daemon:16-17 copies next to dockerd.
 INSTALLED = ("containerd", "containerd-shim-runc-v2", "ctr", "runc", "docker-init", "docker-proxy", "rootlesskit")
 UPSTREAM_HOSTS = ("github.com", "deb.debian.org", "proxy.golang.org", "registry-1.docker.io")
 
@@ -165,6 +165,8 @@ def test_v20_10_27_binary_builds_behind_the_firewall(lab: Lab, build: Build) -> 
         assert (bundle / name).is_file(), (name, sorted(p.name for p in bundle.iterdir()))
         assert f"bundles/binary-daemon/{name}" in names
     assert not _dynamic((bundle / "containerd").resolve())
+    # binary-daemon:24-29 copies vpnkit.$(uname -m) as vpnkit: here the stand-in's stub, and says so.
+    assert (bundle / "vpnkit").read_bytes() == standins.VPNKIT_STUB
 
 
 # Why an inventory entry of a stage that ran was not observed, or an observed fetch has no entry of its own.
