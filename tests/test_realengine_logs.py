@@ -1,12 +1,19 @@
 """The real build's readers, on written samples (no engine): the corp logs become fetches, a Dockerfile's stage
-closure and the stage of a source line, and the comparison with the inventory flags each kind of mismatch.
+closure and the stage of a source line, the comparison with the inventory flags each kind of mismatch, job times
+from gitlab-ci-local's output, and the cost report.
 
 The log lines have the shapes the corp servers write (docker-registry 2.8's access log, corp_http.py,
 apt-cacher-ng's transfer log, tinyproxy at LogLevel Info); the Dockerfile is a small one of moby's shape."""
 
 from __future__ import annotations
 
-from tests.helpers.realengine import inventory_check, observed, stages
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.realengine import inventory_check, observed, report, stages
+from tests.helpers.realengine import pipeline as runpipe
 from tests.helpers.realengine.observed import Fetch
 
 MIRROR = "http://10.203.0.1/github/"
@@ -134,3 +141,25 @@ def test_comparison_flags_each_kind_of_mismatch() -> None:
     # Without the rule, the dependency is a fetch the inventory does not list.
     bare = inventory_check.compare([dependency], entries, set(), [])
     assert bare.unlisted == [dependency]
+
+
+def test_job_times_from_gitlab_ci_local_output() -> None:
+    output = (
+        "prepare      finished in 7.02 s\nbinary       finished in 24 min  FAIL 2 \n"
+        "checksums    finished in 486 ms\npipeline finished in 25 min\n"
+    )
+    assert runpipe.job_seconds(output) == {"prepare": 7.0, "binary": 1440.0, "checksums": 0.5}
+
+
+def test_report_keeps_other_runs_and_says_which_failures_were_wanted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOBYCI_REPORT_DIR", str(tmp_path))
+    report.record("b control", {"passed": False, "expected": "failure", "seconds": 7.0})
+    json_path, text_path = report.record("a build", {"passed": True, "seconds": 60.0, "jobs": {"binary": 50.0}})
+    assert set(json.loads(json_path.read_text())["runs"]) == {"a build", "b control"}
+    assert text_path.read_text() == (
+        "a build: passed, 60 s\n  job binary: 50.0 s\nb control: failed, as expected, 7 s\n"
+    )
+    report.record("a build", {"passed": False, "seconds": 61.0})
+    assert text_path.read_text().startswith("a build: FAILED, 61 s\n")

@@ -38,7 +38,9 @@ class Fetch:
     kind: str  # image, clone, module, download, apt, proxy
     key: str  # the upstream identity: image name:tag, URL, module@version, apt archive URL
     server: str  # registry, git, http, apt, proxy: which corp server answered
-    route: str = "mirror"  # mirror, proxy, or internal (a corp URL the source names as it is: inside the firewall)
+    # mirror, proxy, or internal: a corp URL the source names as it is (a host inside the firewall, reached
+    # without a mirror rule; the inventory says `internal` for a host proxy.no_proxy names).
+    route: str = "mirror"
     status: int = 200
     detail: str = ""  # what the log said (the path or target), for messages
 

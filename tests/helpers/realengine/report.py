@@ -7,8 +7,8 @@ modules contribute to one report:
     report.record("v20.10.27 binary", {"jobs": {"prepare": 21.0, ...}, "seconds": 540.2, "passed": True})
     report.record("v28.5.2 binary (warm)", {..., "cold": "v28.5.2 binary (cold)", "cached_steps": 14})
 
-A run is a JSON object; `jobs` (job name -> seconds) and `seconds` are the fields the text summary shows, with
-any other scalar fields after them.
+A run is a JSON object; `passed`, `jobs` (job name -> seconds) and `seconds` are the fields the text summary
+shows first (`"expected": "failure"` marks a negative control), any other scalar fields after them.
 """
 
 from __future__ import annotations
@@ -48,13 +48,15 @@ def summary(runs: dict[str, Any]) -> str:
     lines = []
     for name, data in sorted(runs.items()):
         total = data.get("seconds")
-        head = f"{name}: {'passed' if data.get('passed') else 'FAILED'}"
+        # A negative control says `"expected": "failure"`: its failure is the outcome it wants.
+        failed = "failed, as expected" if data.get("expected") == "failure" else "FAILED"
+        head = f"{name}: {'passed' if data.get('passed') else failed}"
         if isinstance(total, int | float):
             head += f", {total:.0f} s"
         lines.append(head)
         for job, seconds in data.get("jobs", {}).items():
             lines.append(f"  job {job}: {seconds:.1f} s")
         for key, value in sorted(data.items()):
-            if key not in ("jobs", "seconds", "passed") and isinstance(value, str | int | float | bool):
+            if key not in ("jobs", "seconds", "passed", "expected") and isinstance(value, str | int | float | bool):
                 lines.append(f"  {key}: {value}")
     return "\n".join(lines) + "\n"
