@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -34,6 +33,12 @@ _STANDIN = textwrap.dedent(
 
     def render_standin(plan):
         return "".join(f"{job.name}: {job.title}\\n" for job in plan.jobs)
+
+
+    def runner_fetches(plan):  # its runner pulls nothing of its own; it runs every job of the plan
+        from mobyci.plan.model import RunnerFetches
+
+        return RunnerFetches((), jobs=tuple(job.name for job in plan.jobs))
 
 
     formats.register(
@@ -119,81 +124,3 @@ def test_the_registry_loads_no_system_object_until_asked() -> None:
     code = "import sys, mobyci.formats, mobyci.fastpath; print(sorted(m for m in sys.modules if m.endswith('_system')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
-
-
-# --- what the runners fetch themselves ---------------------------------------------------------------------------
-
-_RUNNER_SPECS = {
-    "dind": "ci: {gitlab: {docker_version: 28.1.1}}\n",
-    "shell": "ci: {gitlab: {runner: shell}}\n",
-    "vcs requirement, prefixed images": (
-        "ci: {mobyci_requirement: 'git+https://git.example/mobyci.git@v1', "
-        "gitlab: {image_prefix: registry.example/hub}}\n"
-    ),
-    "packages and CA": (
-        "targets: [binary, {name: deb, distros: [debian-bookworm]}]\ntls: {ca_certs: [$CORP_CA]}\n"
-        "mirrors: {registry: https://registry.example}\n"
-    ),
-}
-
-
-def _loaded(extra: str) -> Any:
-    from mobyci.load.reader import load_text
-
-    base = "version: 1\nmoby: {ref: v28.5.2}\n"
-    return load_text(base + extra + ("" if "targets:" in extra else "targets: [binary]\n"), "mobyci.yaml")
-
-
-def _pipeline_images(doc: dict[str, Any]) -> set[tuple[str, str]]:
-    """(kind, image) of every image and service a rendered GitLab pipeline names, templates included."""
-    found: set[tuple[str, str]] = set()
-    for body in doc.values():
-        if not isinstance(body, dict):
-            continue
-        if isinstance(body.get("image"), str):
-            found.add(("image", body["image"]))
-        for service in body.get("services", []):
-            found.add(("service", service["name"] if isinstance(service, dict) else service))
-    return found
-
-
-@pytest.mark.parametrize("extra", _RUNNER_SPECS.values(), ids=_RUNNER_SPECS)
-def test_gitlab_runner_fetches_are_the_images_and_services_its_pipeline_names(extra: str) -> None:
-    from mobyci.emit.render import make_plan, render_pipeline
-    from tests.helpers.pipeline_tools import load_yaml
-
-    loaded = _loaded(extra)
-    listed = {(f.kind, f.ref) for f in formats.ci_system("gitlab").runner_fetches(make_plan(loaded, "gitlab"))}
-    assert listed == _pipeline_images(load_yaml(render_pipeline(loaded, "gitlab")))
-
-
-def test_gitlab_runner_fetches_name_the_jobs_and_the_mirror_setting() -> None:
-    from mobyci.emit.render import make_plan
-
-    loaded = _loaded(_RUNNER_SPECS["vcs requirement, prefixed images"])
-    fetches = formats.ci_system("gitlab").runner_fetches(make_plan(loaded, "gitlab"))
-    assert [(f.ref, f.jobs, f.through) for f in fetches] == [
-        # The check job installs mobyci from git: the full python image, which has git.
-        ("registry.example/hub/python:3.12", ("mobyci-check",), "ci.gitlab.image_prefix"),
-        ("registry.example/hub/docker:27.5.1-cli", ("prepare", "binary", "checksums"), "ci.gitlab.image_prefix"),
-        ("registry.example/hub/docker:27.5.1-dind", ("binary",), "ci.gitlab.image_prefix"),
-    ]
-
-
-@pytest.mark.parametrize("extra", _RUNNER_SPECS.values(), ids=_RUNNER_SPECS)
-def test_github_runner_fetches_are_the_actions_its_workflow_uses(extra: str) -> None:
-    from mobyci.emit.render import make_plan, render_pipeline
-    from tests.helpers.pipeline_tools import load_yaml
-
-    loaded = _loaded(extra)
-    listed = {f.ref for f in formats.ci_system("github").runner_fetches(make_plan(loaded, "github"))}
-    workflow = load_yaml(render_pipeline(loaded, "github"))
-    used = {step["uses"] for job in workflow["jobs"].values() for step in job["steps"] if "uses" in step}
-    assert listed == used
-    assert "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1" in listed
-
-
-def test_buildkite_runners_fetch_nothing_of_their_own() -> None:
-    from mobyci.emit.render import make_plan
-
-    assert formats.ci_system("buildkite").runner_fetches(make_plan(_loaded(""), "buildkite")) == ()
