@@ -1,15 +1,26 @@
 """Every output format mobyci writes, in one table: the CLI's choices, `outputs:` keys, the check job's command
-line and validate's platform limits all read it. Adding a CI system is one entry here plus one emitter module.
+line and validate's platform limits all read it. Adding a CI system is one entry here, its emitter module and its
+`CISystem` object (the Protocol below) in a module beside the emitter.
 
-Nothing here imports an emitter (they pull in the YAML writer): an entry names its module and function, and
-`emitter()` imports it when a pipeline is rendered. This module must stay cheap to import: the fast path reads it.
+Nothing here imports an emitter (they pull in the YAML writer) or a system object: an entry names their modules,
+and `emitter()` / `ci_system()` import them when they are first needed. This module must stay cheap to import: the
+fast path reads it. The shape is pre-commit's languages: one Protocol (`lang_base.Language`), one registry, and
+everything one system knows in that system's own module.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from mobyci.families import Release
+    from mobyci.load.reader import LoadedSpec
+    from mobyci.plan.model import Job
+    from mobyci.spec.compiled import Spec
+
+    Finding = tuple[tuple[str | int, ...], str]
 
 
 class Limit(NamedTuple):
@@ -36,6 +47,8 @@ class Format(NamedTuple):
     # The class in mobyci/spec/model.py that declares the ci.<settings> block (drop-ins share their system's).
     settings_model: str
     limits: tuple[Limit, ...] = ()
+    # The module whose `SYSTEM` is the CI system's object (CISystem); set on the system's own format only.
+    system_module: str = ""
 
     @property
     def outputs_key(self) -> str:
@@ -83,6 +96,7 @@ _ENTRIES = (
         "GitLab pipeline, usually .gitlab-ci.yml.",
         "GitLab",
         _GITLAB_LIMITS,
+        "mobyci.emit.gitlab_system",
     ),
     Format(
         "buildkite",
@@ -94,6 +108,7 @@ _ENTRIES = (
         "Buildkite pipeline, usually .buildkite/pipeline.yml.",
         "Buildkite",
         _BUILDKITE_LIMITS,
+        "mobyci.emit.buildkite_system",
     ),
     Format(
         "github",
@@ -104,6 +119,8 @@ _ENTRIES = (
         "github",
         "GitHub Actions workflow, usually .github/workflows/mobyci.yml.",
         "GitHub",
+        (),
+        "mobyci.emit.github_system",
     ),
     Format(
         "gitlab-include",
@@ -148,3 +165,136 @@ def emitter(name: str) -> Callable[[Any], str]:
 def system_limits() -> tuple[tuple[str, Limit], ...]:
     """(system, limit) for every limit of every CI system, in registry order."""
     return tuple((entry.system, limit) for entry in FORMATS.values() for limit in entry.limits)
+
+
+# The BuildKit that runs a spec's build on a system: a docker-container builder mobyci creates, the
+# docker-in-docker service's daemon, or the runner host's own daemon.
+Builder = Literal["container", "dind", "host"]
+
+
+class CISystem(Protocol):
+    """What mobyci knows about one CI system, beside the emitters that write its files.
+
+    The layers below the emitters (spec checks, the plan, its views) ask this object and never branch on a
+    system's name; `BaseSystem` gives the neutral answer of each, so a system states only what differs."""
+
+    name: str  # the registry's system name, `mobyci plan --for NAME`
+    title: str  # as `mobyci plan` names the system (GitLab CI)
+    jobs_title: str  # what the system calls a job (Jobs, Steps), as `mobyci plan` titles their list
+    variables_title: str  # what people create for the CI variables the pipeline reads
+
+    def settings(self, spec: Spec) -> object:
+        """Its own block of the spec (ci.<name>), the typed class the spec declares; the Plan carries it."""
+        ...
+
+    def has_runner(self, spec: Spec, arch: str) -> bool:
+        """Whether ci.<name>.runners names a runner of architecture `arch`."""
+        ...
+
+    def runner_fix(self, arch: str) -> str:
+        """The spec text that gives it a runner of `arch`, for the refusal that asks for one."""
+        ...
+
+    def findings(self, spec: Spec) -> list[Finding]:
+        """What it refuses in a spec that is otherwise valid, as (key path, message): validate and render both ask."""
+        ...
+
+    def warnings(self, spec: Spec, release: Release) -> list[Finding]:
+        """What it will likely fail on behind a firewall, as (key path, message)."""
+        ...
+
+    def notes(self, loaded: LoadedSpec) -> tuple[str, ...]:
+        """Caveats of this spec on this system, for `mobyci plan` and the file's header."""
+        ...
+
+    def builder(self, spec: Spec, bake: bool) -> Builder:
+        """The BuildKit that runs moby's build (`bake`: a family built with `docker buildx bake`)."""
+        ...
+
+    def registry_mirror_where(self, spec: Spec) -> str:
+        """Where its pipeline gives the Docker daemon mirrors.registry, or why it cannot, for `mobyci plan`."""
+        ...
+
+    def alpine_where(self, spec: Spec) -> str:
+        """Where its pipeline uses mirrors.alpine, for `mobyci plan`."""
+        ...
+
+    def proxy_reaches(self, spec: Spec) -> str:
+        """What of its own machinery the spec's proxy also reaches ("" for nothing), for `mobyci plan`."""
+        ...
+
+    def environment(self, variables: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        """The Plan's pipeline variables as its pipeline sets them."""
+        ...
+
+    def job_words(self, job: Job) -> tuple[str, ...]:
+        """What `mobyci plan` says of a job on this system before its needs (its stage, where there are stages)."""
+        ...
+
+
+class BaseSystem:
+    """The neutral answer to each CISystem question: a system subclasses it and states what differs."""
+
+    name = ""
+    title = ""
+    jobs_title = "Jobs"
+    variables_title = "CI variables to create (names only, never values)"
+
+    def settings(self, spec: Spec) -> object:
+        return None
+
+    def has_runner(self, spec: Spec, arch: str) -> bool:
+        return False
+
+    def runner_fix(self, arch: str) -> str:
+        return f"a {self.title} runner of architecture {arch}"
+
+    def findings(self, spec: Spec) -> list[Finding]:
+        return []
+
+    def warnings(self, spec: Spec, release: Release) -> list[Finding]:
+        return []
+
+    def notes(self, loaded: LoadedSpec) -> tuple[str, ...]:
+        return ()
+
+    def builder(self, spec: Spec, bake: bool) -> Builder:
+        return "host"
+
+    def registry_mirror_where(self, spec: Spec) -> str:
+        return "not set: the runners' daemon.json must list it"
+
+    def alpine_where(self, spec: Spec) -> str:
+        return "not used: no apk"
+
+    def proxy_reaches(self, spec: Spec) -> str:
+        return ""
+
+    def environment(self, variables: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        return variables
+
+    def job_words(self, job: Job) -> tuple[str, ...]:
+        return ()
+
+
+_SYSTEMS_LOADED: dict[str, CISystem] = {}
+
+
+def ci_system(name: str) -> CISystem:
+    """The object of CI system `name` (SYSTEMS), its module imported now."""
+    found = _SYSTEMS_LOADED.get(name)
+    if found is None:
+        module = importlib.import_module(FORMATS[name].system_module)
+        found = _SYSTEMS_LOADED[name] = module.SYSTEM
+    return found
+
+
+def register(entry: Format, system: CISystem | None = None) -> None:
+    """Adds a format (and, for a system's own format, its object) to the registry: for a system mobyci does not
+    ship. Call it before the CLI is imported: its choices are read from NAMES and SYSTEMS then."""
+    global NAMES, SYSTEMS  # noqa: PLW0603  # the registry is the one place that lists them
+    FORMATS[entry.name] = entry
+    NAMES = tuple(FORMATS)
+    SYSTEMS = tuple(dict.fromkeys(e.system for e in FORMATS.values()))
+    if system is not None:
+        _SYSTEMS_LOADED[system.name] = system

@@ -18,6 +18,7 @@ import shlex
 from typing import Any
 
 from mobyci.committed.header import with_header
+from mobyci.emit.buildkite_system import settings_of
 from mobyci.plan import builder, shell
 from mobyci.plan import model as p
 
@@ -122,7 +123,7 @@ def _env_and_steps(plan: p.Plan) -> tuple[dict[str, str], list[dict[str, Any]]]:
 
 
 def _step(plan: p.Plan, job: p.Job, keys: dict[str, str]) -> dict[str, Any]:
-    buildkite = plan.settings
+    buildkite = settings_of(plan)
     name = job.name
     if job.matrix:
         name += " " + " ".join(f"{{{{matrix.{dimension}}}}}" for dimension, _ in job.matrix)
@@ -138,13 +139,13 @@ def _step(plan: p.Plan, job: p.Job, keys: dict[str, str]) -> dict[str, Any]:
         step["matrix"] = {"setup": {name: list(values) for name, values in job.matrix}}
     if job.artifacts:
         step["artifact_paths"] = [_upload_glob(path) for path in job.artifacts]
-    queue = buildkite["runners"][job.arch] if job.arch is not None else buildkite["queue"]
+    queue = buildkite.runners[job.arch] if job.arch is not None else buildkite.queue
     if queue:
         step["agents"] = {"queue": queue}
     step["timeout_in_minutes"] = max(1, math.ceil(plan.timeout_seconds / 60))
     if plan.retry:
         step["retry"] = {"automatic": [{"exit_status": s, "limit": plan.retry} for s in RETRY_EXIT_STATUSES]}
-    if buildkite["concurrency_group"]:
+    if buildkite.concurrency_group:
         # One build of this ref at a time per step (groups are organisation-wide, hence the repository in the
         # name); a matrix step keeps its own jobs parallel.
         step["concurrency_group"] = escape(f"mobyci/{_repo_slug(plan.repo)}@{plan.ref}/{keys[job.name]}")
@@ -158,7 +159,7 @@ def _commands(plan: p.Plan, job: p.Job, keys: dict[str, str]) -> list[str]:
     for name, ref in plan.variable_refs():
         # Fails early, naming the variable (never its value), when the agent does not provide it.
         lines.append(f'export {name}="${{{ref}:?set {ref} in the agent environment or as a Buildkite secret}}"')
-    cache = plan.settings["cache"]
+    cache = settings_of(plan).cache
     if job.build_cache and cache is not None:
         # The agents are logged in to the cache registry (their job, like the dev image's); the builder gets
         # the login through the client. After the exports: the builder's container takes the proxies from them.
@@ -251,12 +252,12 @@ def _notes(plan: p.Plan) -> tuple[str, ...]:
         f"Artifacts are kept as the organisation's retention says (ci.artifacts_expire_in "
         f"{plan.artifacts_expire_in!r} applies to GitLab only)."
     )
-    cache = plan.settings["cache"]
+    cache = settings_of(plan).cache
     if cache and any(job.build_cache for job in plan.jobs):
         # Without it, the plan's own note says there is no cache.
         notes.append(
             f"Bake jobs cache their BuildKit layers in {cache}:<family>-<target>-<arch> on a docker-container builder "
             "given the registry mirror and the proxies; the agents must be logged in to that registry."
         )
-    notes += plan.system_notes()
+    notes += plan.notes
     return tuple(notes)

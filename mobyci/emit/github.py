@@ -16,23 +16,10 @@ import shlex
 from typing import Any
 
 from mobyci.committed.header import with_header
-from mobyci.errors import MobyciError
+from mobyci.emit.github_system import ACTIONS, job_actions, settings_of, uses
 from mobyci.plan import builder, ca, shell
 from mobyci.plan import model as p
 
-# Every action pinned to the full commit of a release tag (a tag can be moved; a commit cannot). The comment
-# names the tag so people and Dependabot can tell which release it is.
-ACTIONS = {
-    "checkout": ("actions/checkout", "3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
-    "upload-artifact": ("actions/upload-artifact", "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
-    "download-artifact": ("actions/download-artifact", "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
-    "setup-buildx": ("docker/setup-buildx-action", "37fe631027851001ddb9b187196cc803df7f5f0e", "v4.3.0"),
-    "login": ("docker/login-action", "4907a6ddec9925e35a0a9e82d7399ccc52663121", "v4.1.0"),
-    # Puts ACTIONS_RUNTIME_TOKEN and the cache service URLs into the environment of later steps: buildx reads
-    # them for `type=gha` caches, and GitHub gives them to actions only, not to `run:` steps. The commit moby's
-    # own CI pins (docker-v29.7.2 .github/workflows/buildkit.yml).
-    "github-runtime": ("crazy-max/ghaction-github-runtime", "04d248b84655b509d8c44dc1d6f990c879747487", "v4.0.0"),
-}
 BUILDX_STEP_ID = "buildx"
 # The builder setup-buildx-action created, by name: buildx looks a named builder up and fails when it is missing,
 # where an unnamed lookup would fall back to the runner daemon's own builder (no mirror, no builder proxies).
@@ -45,11 +32,6 @@ PUSH_BRANCHES = ("main", "master")
 _JOB_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 # GitHub keeps artifacts at most 90 days (public repositories; private ones can be set to 400).
 _MAX_RETENTION_DAYS = 90
-
-
-def uses(action: str) -> str:
-    repo, sha, _ = ACTIONS[action]
-    return f"{repo}@{sha}"
 
 
 def job_id(name: str) -> str:
@@ -134,10 +116,8 @@ def _secret_variables(plan: p.Plan) -> list[tuple[str, str]]:
     out = list(plan.variable_refs())
     for ref in [*(ref for _, ref in out), *plan.ca_variables]:
         if ref.upper().startswith("GITHUB_"):
-            raise MobyciError(
-                f"{plan.spec_path}: the CI variable {ref} cannot be a GitHub secret (names starting with GITHUB_ "
-                "are reserved); rename it in the spec and in the repository secrets"
-            )
+            # github_system.py's findings refuse it in the spec, located: reaching here is a bug.
+            raise ValueError(f"the CI variable {ref} cannot be a GitHub secret")
     return out
 
 
@@ -152,8 +132,8 @@ def _job(plan: p.Plan, job: p.Job, ids: dict[str, str], secrets: list[tuple[str,
     if job.registry_login:
         # The dev image lives in the repository's ghcr.io package: the job that builds it pushes, the others pull.
         out["permissions"] = {"packages": "write" if job.dev_image == "push" else "read"}
-    github = plan.settings
-    labels = github["runners"][job.arch] if job.arch is not None else [github["runs_on"]]
+    github = settings_of(plan)
+    labels = github.runners[job.arch] if job.arch is not None else [github.runs_on]
     out["runs-on"] = labels[0] if len(labels) == 1 else list(labels)
     out["timeout-minutes"] = max(1, math.ceil(plan.timeout_seconds / 60))
     if job.matrix:
@@ -161,15 +141,15 @@ def _job(plan: p.Plan, job: p.Job, ids: dict[str, str], secrets: list[tuple[str,
     if job.variables:
         out["env"] = dict(job.variables)
     steps: list[dict[str, Any]] = []
+    actions = job_actions(plan, job)
     uses_ca = bool(plan.ca_lines) and (job.docker or job.reads_ca)
-    if job.check_only or (uses_ca and plan.ca_files):
-        # CA files committed to the repository are read from its checkout.
+    if "checkout" in actions:
         steps.append(
             {"name": "Check out the repository", "uses": uses("checkout"), "with": {"persist-credentials": False}}
         )
     for need in job.needs:
         steps += _downloads(plan.job(need), ids[need])
-    if job.registry_login:
+    if "login" in actions:
         steps.append(
             {
                 "name": f"Log in to {DEV_REGISTRY}",
@@ -181,10 +161,10 @@ def _job(plan: p.Plan, job: p.Job, ids: dict[str, str], secrets: list[tuple[str,
                 },
             }
         )
-    if job.build_cache:
+    if "github-runtime" in actions:
         steps.append({"name": "Expose the GitHub Actions cache service to buildx", "uses": uses("github-runtime")})
     ca_env = {name: f"${{{{ secrets.{name} }}}}" for name in plan.ca_variables} if uses_ca else {}
-    if job.docker:
+    if "setup-buildx" in actions:
         if plan.ca_lines:
             # Before the builder starts: buildx copies the CA file named in its config into the builder.
             step: dict[str, Any] = {
@@ -213,7 +193,7 @@ def _job(plan: p.Plan, job: p.Job, ids: dict[str, str], secrets: list[tuple[str,
     if env:
         run["env"] = env
     steps.append(run)
-    if job.artifacts:
+    if "upload-artifact" in actions:
         steps.append(_upload(plan, job, ids[job.name]))
     out["steps"] = steps
     return out
@@ -311,7 +291,7 @@ def _retention_days(expire_in: str) -> int | None:
 
 
 def _notes(plan: p.Plan) -> tuple[str, ...]:
-    notes = [f"moby {plan.ref} (family {plan.release.family.name}), GitHub Actions on {plan.settings['runs_on']}."]
+    notes = [f"moby {plan.ref} (family {plan.release.family.name}), GitHub Actions on {settings_of(plan).runs_on}."]
     secrets = list(dict.fromkeys([*(ref for _, ref in _secret_variables(plan)), *plan.ca_variables]))
     if secrets:
         notes.append(
@@ -338,5 +318,5 @@ def _notes(plan: p.Plan) -> tuple[str, ...]:
         "Build artifacts are kept "
         + (f"{days} days (retention-days)." if days is not None else "as the repository's retention setting says.")
     )
-    notes += plan.system_notes()
+    notes += plan.notes
     return tuple(notes)

@@ -7,6 +7,7 @@ import shlex
 from typing import Any
 
 from mobyci.committed.header import with_header
+from mobyci.emit.gitlab_system import check_image, cli_image, dind_image, image, pipeline_variables, settings_of
 from mobyci.plan import builder, ca, shell
 from mobyci.plan import model as p
 
@@ -14,9 +15,6 @@ from mobyci.plan import model as p
 CACHE_REPOSITORY = "$CI_REGISTRY_IMAGE/mobyci-cache"
 _LOGIN = 'printf "%s" "$CI_REGISTRY_PASSWORD" | docker login -u "$CI_REGISTRY_USER" --password-stdin "$CI_REGISTRY"'
 _RETRY_WHEN = ["runner_system_failure", "stuck_or_timeout_failure", "api_failure", "scheduler_failure"]
-# The docker-in-docker service, reached by its alias and ports: without these in NO_PROXY the docker CLI would
-# send its own connection to the daemon through the proxy. Added for the shell runner too (harmless there).
-DIND_NO_PROXY = ("docker", "docker:2375", "docker:2376")
 
 
 def render_gitlab(plan: p.Plan) -> str:
@@ -27,20 +25,10 @@ def render_gitlab(plan: p.Plan) -> str:
     return with_header(dump(doc), spec_path=plan.spec_path, command=plan.command, notes=notes)
 
 
-def pipeline_variables(variables: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    """The plan's variables as a GitLab pipeline sets them: NO_PROXY also names the docker-in-docker service."""
-    return tuple(
-        (name, ",".join(dict.fromkeys([*DIND_NO_PROXY, *value.split(",")])))
-        if name in ("NO_PROXY", "no_proxy")
-        else (name, value)
-        for name, value in variables
-    )
-
-
 def document(plan: p.Plan) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The pipeline as a mapping, and the notes for its header."""
-    settings = plan.settings
-    dind = settings["runner"] == "dind"
+    settings = settings_of(plan)
+    dind = settings.runner == "dind"
     doc: dict[str, Any] = {
         "stages": plan.stages(),
         "workflow": {
@@ -62,7 +50,7 @@ def document(plan: p.Plan) -> tuple[dict[str, Any], tuple[str, ...]]:
         doc[".mobyci-tools"] = {"image": doc[".mobyci-docker"]["image"]}
     for job in plan.jobs:
         doc[job.name] = _job(plan, job, dind)
-    notes = [f"moby {plan.ref} (family {plan.release.family.name}), runner profile {settings['runner']}."]
+    notes = [f"moby {plan.ref} (family {plan.release.family.name}), runner profile {settings.runner}."]
     if any(j.build_cache for j in plan.jobs):
         notes.append(
             f"Bake jobs cache their BuildKit layers in {CACHE_REPOSITORY}:<family>-<target>-<arch> (mode=max), "
@@ -111,7 +99,7 @@ def runner_fetches(plan: p.Plan) -> p.RunnerFetches:
         caches += [(job.name, ref) for line in script for ref in _CACHE_REF.findall(line)]
         if any(line.startswith("apk add") for line in script):
             apk.append(job.name)
-    through = "ci.gitlab.image_prefix" if plan.settings["image_prefix"] else ""
+    through = "ci.gitlab.image_prefix" if settings_of(plan).image_prefix else ""
     fetches = tuple(p.RunnerFetch(kind, ref, tuple(jobs), through) for (kind, ref), jobs in pulls.items())
     names = tuple(job.name for job in plan.jobs)
     daemon = "the shell runner's daemon.json, which you set"
@@ -176,8 +164,9 @@ def _default(plan: p.Plan) -> dict[str, Any]:
     default: dict[str, Any] = {"interruptible": True, "timeout": _duration(plan.timeout_seconds)}
     if plan.retry:
         default["retry"] = {"max": plan.retry, "when": list(_RETRY_WHEN)}
-    if plan.settings["tags"]:
-        default["tags"] = list(plan.settings["tags"])
+    tags = settings_of(plan).tags
+    if tags:
+        default["tags"] = list(tags)
     return default
 
 
@@ -189,8 +178,8 @@ def _duration(seconds: int) -> str:
 
 
 def _dind_template(plan: p.Plan) -> dict[str, Any]:
-    version = plan.settings["docker_version"]
-    service: dict[str, Any] = {"name": _image(plan, f"docker:{version}-dind"), "alias": "docker"}
+    settings = settings_of(plan)
+    service: dict[str, Any] = {"name": image(settings, dind_image(settings)), "alias": "docker"}
     if plan.ca_variables:
         # The service's own entrypoint, run after the CA is in place; `command` stays its arguments ("$@").
         script = ca.dind_script(plan.registry_mirror, _service_ca_variables(plan))
@@ -201,7 +190,7 @@ def _dind_template(plan: p.Plan) -> dict[str, Any]:
     # The cli image has git and buildx, but none of the tools the plan's Docker jobs need besides.
     tools = dict.fromkeys(tool for job in plan.jobs if job.docker for tool in job.tools)
     return {
-        "image": _image(plan, f"docker:{version}-cli"),
+        "image": image(settings, cli_image(settings)),
         "services": [service],
         "before_script": [
             *proxy_guards(plan),
@@ -210,12 +199,6 @@ def _dind_template(plan: p.Plan) -> dict[str, Any]:
             apk_add_line(plan.alpine_mirror, tuple(tools)),
         ],
     }
-
-
-def _image(plan: p.Plan, name: str) -> str:
-    # GitLab expands variables in image names, so the dependency proxy's prefix variable works as is.
-    prefix = plan.settings["image_prefix"]
-    return f"{prefix}/{name}" if prefix else name
 
 
 def apk_add_line(mirror: str | None, packages: tuple[str, ...]) -> str:
@@ -228,10 +211,10 @@ def apk_add_line(mirror: str | None, packages: tuple[str, ...]) -> str:
 
 
 def _job(plan: p.Plan, job: p.Job, dind: bool) -> dict[str, Any]:
+    settings = settings_of(plan)
     out: dict[str, Any] = {"stage": job.stage}
     if job.check_only:
-        # The full python image has git (FROM buildpack-deps), slim has not.
-        out["image"] = _image(plan, "python:3.12" if "git" in job.tools else "python:3.12-slim")
+        out["image"] = image(settings, check_image(job))
     if job.watches:
         out["rules"] = [{"changes": list(job.watches)}]
     if not job.check_only and dind:
@@ -239,7 +222,7 @@ def _job(plan: p.Plan, job: p.Job, dind: bool) -> dict[str, Any]:
     out["needs"] = list(job.needs)
     if job.arch is not None:
         # Replaces default.tags: the runners of that architecture.
-        out["tags"] = list(plan.settings["runners"][job.arch])
+        out["tags"] = list(settings.runners[job.arch])
     if job.variables:
         out["variables"] = dict(job.variables)
     if job.matrix:

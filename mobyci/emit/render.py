@@ -71,15 +71,15 @@ def render_pipeline(loaded: LoadedSpec, fmt: str, output: str | None = None) -> 
     """The pipeline of `fmt` that lives at `output` (relative to the repository root; default_output if None)."""
     from mobyci.formats import emitter
     from mobyci.patch.script import build_patch_script
-    from mobyci.spec.checks import runner_findings
+    from mobyci.spec.checks import system_findings
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt}")
     system = FORMATS[fmt].system
-    findings = runner_findings(loaded.spec, (system,))
+    findings = system_findings(loaded.spec, (system,))
     if findings:
-        # Located like validate's problems: the spec's other outputs may not need these runners, so only
-        # rendering this system's file finds them.
+        # Located like validate's problems: a spec that does not name this system in `outputs:` was validated
+        # for the systems it names, so only rendering this system's file finds these.
         raise SpecError([loaded.problem(at, message) for at, message in findings])
     from mobyci.patch.rules import build_rules
 

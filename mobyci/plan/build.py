@@ -7,6 +7,7 @@ import shlex
 from typing import Literal
 
 from mobyci.families.versions import tag_version
+from mobyci.formats import DEFAULT, FORMATS, ci_system
 from mobyci.load.reader import LoadedSpec
 from mobyci.plan import ca
 from mobyci.plan.mirrors import rewrite_url
@@ -53,7 +54,7 @@ _BUNDLE_TAR = "mobyci-bundles.tar"  # a make-run bundle, streamed out of the dev
 def build_plan(
     loaded: LoadedSpec,
     rewrites: tuple[Rewrite, ...] = (),
-    system: str = "gitlab",
+    system: str = DEFAULT,
     *,
     fmt: str | None = None,
     output: str | None = None,
@@ -61,9 +62,8 @@ def build_plan(
     patch_script: str = "",
 ) -> Plan:
     """The plan of the file of `fmt` (default: the system's own format) at `output` (default: its usual path)."""
-    from mobyci.formats import FORMATS
-
     spec, release = loaded.spec, loaded.release
+    ci = ci_system(system)
     family = release.family
     entry = FORMATS[fmt or system]
     output = output or entry.default_output
@@ -96,7 +96,7 @@ def build_plan(
             bool(j.artifacts) and j.artifacts[0].startswith(PACKAGES_DIR) for j in jobs if j.stage == "build"
         ]
         jobs.append(_checksums_job(built, bundles=not all(from_packages), packages=any(from_packages)))
-    notes = plan_notes(loaded)
+    notes = (*plan_notes(loaded), *ci.notes(loaded))
     packages: tuple[tuple[str, str, str], ...] = ()
     if packages_built:
         from mobyci.plan.packaging import CLI_REF_VAR, toolchain
@@ -124,18 +124,16 @@ def build_plan(
         timeout_seconds=duration_seconds(spec.ci.timeout),
         retry=spec.ci.retry,
         artifacts_expire_in=spec.ci.artifacts_expire_in,
+        system=system,
+        settings=ci.settings(spec),
         notes=notes,
         packages=packages,
         ca_lines=ca_lines,
         ca_variables=ca.ca_variables(spec),
         ca_places=ca_places(loaded),
-        system=system,
-        applied=applied_mirrors(loaded, system, {r.id for r in rewrites}),
-        fmt=entry.name,
-        output=output,
+        applied=applied_mirrors(loaded, ci, {r.id for r in rewrites}),
         command=command,
         patch_script=patch_script,
-        settings=getattr(spec.ci, entry.settings).as_dict(),
         alpine_mirror=spec.mirrors.alpine,
         ca_files=ca.repo_files(spec, ca.spec_dir(loaded.path)),
         package_images=tuple(_package_images(loaded, jobs)),

@@ -10,13 +10,9 @@ builder. Such a builder is a BuildKit daemon of its own in a container: it does 
 from __future__ import annotations
 
 import json
-from typing import Literal
 
 from mobyci.plan import ca
 from mobyci.plan import model as p
-from mobyci.spec.compiled import Spec
-
-Kind = Literal["container", "dind", "host"]
 
 # buildx reads BUILDX_BUILDER as its --builder flag (docker/buildx commands/root.go): a named builder that cannot
 # be found is an error ("no builder … found"), never a silent fall-back to the daemon's own builder.
@@ -30,20 +26,6 @@ _CONTAINER = f'"buildx_buildkit_${{{BUILDER_VAR}}}0"'
 # registries) and git's libcurl (ADD of a git URL; buildkit runs git with a cleaned environment, so no
 # GIT_SSL_CAINFO reaches it: util/gitutil/git_cli.go) both read Alpine's one bundle.
 _BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-
-
-def kind(spec: Spec, bake: bool, system: str) -> Kind:
-    """Which BuildKit runs moby's build on `system` (`bake`: the release builds with `docker buildx bake`).
-
-    "container": a docker-container builder (every GitHub job that builds, through setup-buildx-action; a cached
-    bake job on GitLab, and on Buildkite when ci.buildkite.cache is set); "dind": the docker-in-docker service's
-    daemon (GitLab's dind profile otherwise); "host": the runner's own daemon."""
-    cached = system == "gitlab" or (system == "buildkite" and spec.ci.buildkite.cache is not None)
-    if system == "github" or (bake and cached):
-        return "container"
-    if system == "gitlab" and spec.ci.gitlab.runner == "dind":
-        return "dind"
-    return "host"
 
 
 def registry_host(url: str) -> str:

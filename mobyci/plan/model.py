@@ -1,15 +1,16 @@
 """The Plan: what a spec will do, CI-neutral. Emitters (gitlab.py, …) know their CI system; this knows moby.
 
 The Plan is an emitter's only input: it carries the jobs with typed facts (writes the patch script, shares the
-dev image, needs a Docker engine, the tools it needs), the patch script, the file being rendered and the spec's
-settings block of that CI system. Emitters never read the spec (tests/test_formats.py checks their imports).
+dev image, needs a Docker engine, the tools it needs), the patch script, the command that regenerates the file and
+the spec's settings block of that CI system (the class the spec declares; its CISystem object reads it typed).
+Emitters never read the spec (tests/test_formats.py checks their imports).
 Every moby-specific decision is taken here from the family data, so the emitters never branch on a family.
 Job scripts are POSIX sh lines run from the repository root; values from the spec reach them shell-quoted.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 from mobyci.families import Release
 from mobyci.families.packaging_data import Arch
@@ -158,16 +159,6 @@ class Applied(NamedTuple):
     where: str
 
 
-class Note(NamedTuple):
-    """A caveat for the file's header and `mobyci plan`; `systems`: the CI systems it is about (empty: all)."""
-
-    text: str
-    systems: tuple[str, ...] = ()
-
-    def applies_to(self, system: str) -> bool:
-        return not self.systems or system in self.systems
-
-
 class PackageImage(NamedTuple):
     """The image an rpm/deb job builds in: where it runs and where its package manager gets packages."""
 
@@ -194,21 +185,21 @@ class Plan(NamedTuple):
     timeout_seconds: int
     retry: int
     artifacts_expire_in: str
-    notes: tuple[Note, ...] = ()
+    system: str  # the CI system the plan is for (mobyci/formats.py SYSTEMS)
+    # The spec's ci.<system> block, as the class the spec declares (CISystem.settings); None: the system has none.
+    settings: object
+    # Caveats of this spec on this system, for the file's header and `mobyci plan`.
+    notes: tuple[str, ...] = ()
     # What package jobs build with: (what, value, where it came from); empty without rpm/deb targets.
     packages: tuple[tuple[str, str, str], ...] = ()
     # tls.ca_certs: the lines that assemble the CA in a job, the CI variables they read, and where it is trusted.
     ca_lines: tuple[str, ...] = ()
     ca_variables: tuple[str, ...] = ()
     ca_places: tuple[str, ...] = ()
-    system: str = "gitlab"  # the CI system the plan is for (mobyci/formats.py SYSTEMS)
     applied: tuple[Applied, ...] = ()
     package_images: tuple[PackageImage, ...] = ()
-    fmt: str = "gitlab"  # the format being written (mobyci/formats.py FORMATS)
-    output: str = ".gitlab-ci.yml"  # where that file lives, relative to the repository root
-    command: str = ""  # the command that regenerates it, for its header
+    command: str = ""  # the command that regenerates the file being written, for its header
     patch_script: str = ""  # the text the job that writes_patch writes to PATCH_SCRIPT
-    settings: dict[str, Any] = {}  # noqa: RUF012  # the spec's ci.<system> block (formats.py names the key)
     alpine_mirror: str | None = None  # mirrors.alpine, for images that install packages with apk
     ca_files: tuple[str, ...] = ()  # tls.ca_certs entries that are files in the repository (not CI variables)
 
@@ -218,10 +209,6 @@ class Plan(NamedTuple):
     def stages(self) -> list[str]:
         """The STAGES some job runs in, in order."""
         return [stage for stage in STAGES if any(job.stage == stage for job in self.jobs)]
-
-    def system_notes(self) -> tuple[str, ...]:
-        """The notes about this plan's CI system."""
-        return tuple(note.text for note in self.notes if note.applies_to(self.system))
 
     def variable_refs(self) -> tuple[tuple[str, str], ...]:
         """(name, CI variable) for every pipeline variable whose value is a CI variable reference."""

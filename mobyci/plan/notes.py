@@ -3,10 +3,15 @@ the caveats of this spec on each CI system."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mobyci.load.reader import LoadedSpec
 from mobyci.plan import ca
-from mobyci.plan.model import Applied, Note
+from mobyci.plan.model import Applied
 from mobyci.plan.shell import apt_env
+
+if TYPE_CHECKING:
+    from mobyci.formats import CISystem
 
 
 def ca_places(loaded: LoadedSpec) -> tuple[str, ...]:
@@ -49,7 +54,7 @@ def _package_image_places(loaded: LoadedSpec) -> tuple[str, ...]:
     )
 
 
-def applied_mirrors(loaded: LoadedSpec, system: str, rules: set[str]) -> tuple[Applied, ...]:
+def applied_mirrors(loaded: LoadedSpec, system: CISystem, rules: set[str]) -> tuple[Applied, ...]:
     """Every mirror and proxy of the spec, and where this system's pipeline applies it."""
     spec, release = loaded.spec, loaded.release
     mirrors, proxy = spec.mirrors, spec.proxy
@@ -92,13 +97,7 @@ def applied_mirrors(loaded: LoadedSpec, system: str, rules: set[str]) -> tuple[A
     for source, target in mirrors.downloads.items():
         out.append(Applied("mirrors.downloads", f"{source} -> {target}", rule("downloads")))
     if mirrors.registry:
-        daemon = {
-            "gitlab": "--registry-mirror of the docker-in-docker service"
-            if spec.ci.gitlab.runner == "dind"
-            else "not set: the shell runner's daemon.json must list it",
-            "buildkite": "not set: each agent's daemon.json must list it",
-            "github": "the BuildKit builder's config (buildkitd-config-inline)",
-        }[system]
+        daemon = system.registry_mirror_where(spec)
         out.append(Applied("mirrors.registry", mirrors.registry, joined(daemon, rule("registry"))))
     if mirrors.registry_auth:
         out.append(
@@ -112,18 +111,17 @@ def applied_mirrors(loaded: LoadedSpec, system: str, rules: set[str]) -> tuple[A
         where = joined("GOPROXY of Go installs in the build", rule("goproxy"))
         out.append(Applied("mirrors.goproxy", mirrors.goproxy, where))
     if mirrors.alpine:
-        where = "apk add in the docker-in-docker jobs' docker:cli image" if system == "gitlab" else "not used: no apk"
-        out.append(Applied("mirrors.alpine", mirrors.alpine, where))
+        out.append(Applied("mirrors.alpine", mirrors.alpine, system.alpine_where(spec)))
     if mirrors.pypi:
         dev_image = "the dev image's pip3 (PIP_INDEX_URL)" if "pypi" in rules else ""
         out.append(
             Applied("mirrors.pypi", mirrors.pypi, joined("pip index of the mobyci-check job", dev_image, rule("pypi")))
         )
+    reaches = system.proxy_reaches(spec)
     for key, value in (("proxy.http", proxy.http), ("proxy.https", proxy.https)):
         if value:
             carried = "build args of every build" if proxy.mode == "build-args" else "ENV in the Dockerfile"
-            service = "; the docker-in-docker service's pulls" if system == "gitlab" else ""
-            out.append(Applied(key, value, f"{carried}, the jobs' own clones and downloads{service}"))
+            out.append(Applied(key, value, joined(f"{carried}, the jobs' own clones and downloads", reaches)))
     return tuple(out)
 
 
@@ -136,46 +134,18 @@ BUILDX_013 = (
 )
 
 
-def plan_notes(loaded: LoadedSpec) -> tuple[Note, ...]:
+def plan_notes(loaded: LoadedSpec) -> tuple[str, ...]:
+    """The caveats of this spec on every CI system (each system adds its own: CISystem.notes)."""
     spec, release = loaded.spec, loaded.release
-    notes: list[Note] = []
+    notes: list[str] = []
     if release.version is None:
         notes.append(
-            Note(
-                f"family {release.family.name} was given for ref {spec.moby.ref}; the patch script checks it "
-                "against the checked-out tree"
-            )
+            f"family {release.family.name} was given for ref {spec.moby.ref}; the patch script checks it "
+            "against the checked-out tree"
         )
     if release.buildkit_git_sources and spec.mirrors.git:
         notes.append(
-            Note(
-                "BuildKit `ADD …git` sources are fetched by the daemon: build-arg proxies do not reach them; the patch "
-                "rewrites their URLs and the daemon needs the proxy (set in pipeline variables)"
-            )
-        )
-    if spec.mirrors.registry and spec.ci.gitlab.runner == "shell":
-        daemon_json = f'daemon.json ("registry-mirrors": ["{spec.mirrors.registry}"])'
-        text = (
-            "shell runner: the bake builds get the registry mirror through their own BuildKit builder; pulls by the "
-            f"host daemon (the BuildKit image itself) use it only if the host daemon's {daemon_json} has it"
-            if release.family.build_style == "bake"
-            else f"shell runner: the registry mirror can only be set in the host daemon's {daemon_json}; the "
-            "pipeline cannot set it"
-        )
-        notes.append(Note(text, ("gitlab",)))
-    configured = release.family.build_style == "bake" and bool(spec.mirrors.registry or spec.tls.ca_certs)
-    for system, where, creates in (
-        ("gitlab", "GitLab shell runner", spec.ci.gitlab.runner == "shell"),
-        ("buildkite", "Buildkite agents", spec.ci.buildkite.cache is not None),
-    ):
-        if configured and creates:
-            notes.append(Note(f"{where}: {BUILDX_013}", (system,)))
-    if release.family.build_style == "bake" and spec.ci.buildkite.cache is None:
-        notes.append(
-            Note(
-                "Buildkite: no build cache for the bake jobs (ci.buildkite.cache is unset): every stage is built "
-                "each time, on the agents' own builder",
-                ("buildkite",),
-            )
+            "BuildKit `ADD …git` sources are fetched by the daemon: build-arg proxies do not reach them; the patch "
+            "rewrites their URLs and the daemon needs the proxy (set in pipeline variables)"
         )
     return tuple(notes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mobyci.formats import ci_system
 from mobyci.plan.model import Job, Plan
 
 
@@ -44,7 +45,7 @@ def plan_data(plan: Plan) -> dict[str, Any]:
         "ci_variables": list(plan.ci_variables),
         "mirrors_and_proxies": [{"key": a.key, "value": a.value, "where": a.where} for a in plan.applied],
         "registry_mirror": plan.registry_mirror,
-        "notes": list(plan.system_notes()),
+        "notes": list(plan.notes),
         "packages": [{"what": what, "value": value, "from": source} for what, value, source in plan.packages],
         "ca_installed": list(plan.ca_places),
         "package_images": [
@@ -73,12 +74,6 @@ def plan_mermaid(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-_SYSTEM_NAMES = {"gitlab": "GitLab CI", "buildkite": "Buildkite", "github": "GitHub Actions"}
-_VARIABLES_TITLE = {
-    "gitlab": "CI/CD variables to create (masked; names only, never values)",
-    "buildkite": "Agent environment variables or Buildkite secrets to create",
-    "github": "Repository secrets to create",
-}
 _KEY_WIDTH = 22  # a longer key puts its text on the next line
 
 
@@ -96,6 +91,7 @@ def plan_text(plan: Plan, width: int = 80) -> str:
 def _sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
     release = plan.release
     family = release.family
+    system = ci_system(plan.system)
     overview = [
         ("moby", f"{plan.repo} @ {plan.ref}"),
         ("clone from", plan.clone_url),
@@ -113,8 +109,8 @@ def _sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
     ] or [("-", "no mirror rewrites")]
     env = list(_environment(plan)) or [("-", "no proxy or build environment")]
     sections = [
-        (f"Build (for {_SYSTEM_NAMES[plan.system]})", overview),
-        ("Steps" if plan.system == "buildkite" else "Jobs", jobs),
+        (f"Build (for {system.title})", overview),
+        (system.jobs_title, jobs),
         ("Mirrors and proxies (where each applies)", applied),
     ]
     if plan.packages:
@@ -138,25 +134,20 @@ def _sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
             (name, ", ".join(a.key for a in plan.applied if _refers_to(a.value, name)) or "the spec")
             for name in plan.ci_variables
         ]
-        sections.append((_VARIABLES_TITLE[plan.system], used))
+        sections.append((system.variables_title, used))
     sections += [("Patch rules (applied to the moby tree)", rewrites), ("Environment (as written)", env)]
     if plan.build_args:
         sections.append(("Build args passed from the environment", [("", ", ".join(plan.build_args))]))
     if plan.ca_places:
         sections.append(("Corporate CA (tls.ca_certs) is trusted by", [("-", place) for place in plan.ca_places]))
-    notes = plan.system_notes()
-    if notes:
-        sections.append(("Notes", [("-", note) for note in notes]))
+    if plan.notes:
+        sections.append(("Notes", [("-", note) for note in plan.notes]))
     return sections
 
 
 def _environment(plan: Plan) -> tuple[tuple[str, str], ...]:
     """The pipeline-wide variables as the plan's CI system sets them."""
-    if plan.system == "gitlab":
-        from mobyci.emit.gitlab import pipeline_variables
-
-        return pipeline_variables(plan.variables)
-    return plan.variables
+    return ci_system(plan.system).environment(plan.variables)
 
 
 def _refers_to(value: str, name: str) -> bool:
@@ -164,7 +155,7 @@ def _refers_to(value: str, name: str) -> bool:
 
 
 def _job_text(plan: Plan, job: Job) -> str:
-    facts = [f"stage {job.stage}"] if plan.system == "gitlab" else []
+    facts = list(ci_system(plan.system).job_words(job))
     if job.needs:
         facts.append("needs " + ", ".join(job.needs))
     facts += [f"{name}: {', '.join(values)}" for name, values in job.matrix]

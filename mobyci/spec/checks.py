@@ -8,11 +8,11 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from mobyci import formats
 from mobyci.errors import one_line
 from mobyci.families import Release, family_names, missing_data, resolve, resolve_family
 from mobyci.families.packaging_data import distro_archive, mirrors_in_use, needs_arm, serving_setting
 from mobyci.families.versions import Version, tag_version
-from mobyci.formats import SYSTEMS
 from mobyci.spec.compiled import AptMirrors, Spec
 
 if TYPE_CHECKING:
@@ -43,12 +43,12 @@ def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release 
     target_findings, target_warnings = _check_targets(spec, release, today)
     findings += target_findings
     warnings += target_warnings
-    findings += _check_registry(spec)
     findings += _check_rewrites("git", spec.mirrors.git)
     findings += _check_rewrites("downloads", spec.mirrors.downloads, keep_under=spec.mirrors.git)
     findings += _check_placeholders(spec)
     findings += _check_outputs(spec)
-    findings += runner_findings(spec, _output_systems(spec))
+    in_play = _output_systems(spec)
+    findings += system_findings(spec, in_play)
     warnings += unmirrored_distros(spec)
     findings += _check_logins(spec)
     findings += _check_goproxy(spec, release)
@@ -62,6 +62,8 @@ def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release 
         findings += _check_apt(spec, release)
     if release is not None and not findings:
         warnings += warn_spec(spec, release)
+        for system in in_play or (formats.DEFAULT,):
+            warnings += formats.ci_system(system).warnings(spec, release)
     # Messages quote the user's values: a newline in one must not start a line that reads like another problem.
     return (
         release,
@@ -329,22 +331,6 @@ def _suggestion(value: str, valid: tuple[str, ...]) -> str | None:
     return close[0] if close else None
 
 
-def _check_registry(spec: Spec) -> list[Finding]:
-    registry = spec.mirrors.registry
-    gitlab = spec.ci.gitlab
-    if registry is None or urlsplit(registry).path in ("", "/") or gitlab.runner != "dind":
-        return []
-    if int(gitlab.docker_version.split(".")[0]) < 25:
-        return [
-            (
-                ("mirrors", "registry"),
-                f"docker {gitlab.docker_version} (ci.gitlab.docker_version) refuses a registry mirror with a "
-                "path: give only https://host[:port], or use docker 25 or newer",
-            )
-        ]
-    return []
-
-
 def _host_root(url: str) -> bool:
     """https://github.com: a whole host written without the '/' that makes a key a prefix rewrite."""
     return "://" in url and not urlsplit(url).path
@@ -555,17 +541,25 @@ def _check_placeholders(spec: Spec) -> list[Finding]:
     return findings
 
 
-_RUNNER_FORM = {"gitlab": "[<runner tag>]", "buildkite": "<agent queue>", "github": "[<runs-on label>]"}
-
-
 def _output_systems(spec: Spec) -> tuple[str, ...] | None:
     """The CI systems the spec renders for (its `outputs:`), or None when it does not say."""
-    from mobyci.formats import FORMATS
-
     listed = spec.outputs.as_dict()
-    written = {entry.system for entry in FORMATS.values() if listed.get(entry.outputs_key) is not None}
-    named = tuple(system for system in SYSTEMS if system in written)
+    entries = formats.FORMATS.values()
+    written = {entry.system for entry in entries if listed.get(entry.outputs_key) is not None}
+    named = tuple(system for system in formats.SYSTEMS if system in written)
     return named or None
+
+
+def system_findings(spec: Spec, systems: tuple[str, ...] | None) -> list[Finding]:
+    """What the CI systems in play refuse in the spec: the runners its jobs need, then each system's own findings.
+
+    `systems`: the ones the spec renders for (`outputs:`) or the one `mobyci render --format` writes; None (the
+    spec does not say): a runner on at least one system, and the default system's findings (what `mobyci render`
+    writes without --format). Validate and render both ask here, so what render refuses, validate refused."""
+    findings = runner_findings(spec, systems)
+    for system in systems or (formats.DEFAULT,):
+        findings += formats.ci_system(system).findings(spec)
+    return findings
 
 
 def runner_findings(spec: Spec, systems: tuple[str, ...] | None) -> list[Finding]:
@@ -580,12 +574,13 @@ def runner_findings(spec: Spec, systems: tuple[str, ...] | None) -> list[Finding
         for position, distro in enumerate(target.distros or ()):
             if not needs_arm(distro):
                 continue
-            have = {system for system in SYSTEMS if "arm" in getattr(spec.ci, system).runners}
+            every = formats.SYSTEMS
+            have = {system for system in every if formats.ci_system(system).has_runner(spec, "arm")}
             missing = [s for s in systems if s not in have] if systems is not None else ([] if have else ["any"])
             if not missing:
                 continue
-            wanted = SYSTEMS if missing == ["any"] else missing
-            fixes = ", ".join(f"ci.{system}.runners: {{arm: {_RUNNER_FORM[system]}}}" for system in wanted)
+            wanted = every if missing == ["any"] else missing
+            fixes = ", ".join(formats.ci_system(system).runner_fix("arm") for system in wanted)
             findings.append(
                 (
                     ("targets", index, "distros", position),
@@ -653,17 +648,6 @@ def warn_spec(spec: Spec, release: Release) -> list[Finding]:
             )
         )
     findings += package_https_warnings(spec)
-    mirrored = any(v for v in spec.mirrors.as_dict().values() if v not in (True, None))
-    if mirrored and spec.ci.gitlab.image_prefix is None and spec.ci.gitlab.runner == "dind":
-        findings.append(
-            (
-                ("ci", "gitlab"),
-                f"mirrors are set but ci.gitlab.image_prefix is not: GitLab runners pull docker:"
-                f"{spec.ci.gitlab.docker_version}-cli, docker:{spec.ci.gitlab.docker_version}-dind and "
-                "python:3.12-slim from Docker Hub; behind a firewall set image_prefix to your registry's Docker "
-                "Hub proxy (or $CI_DEPENDENCY_PROXY_GROUP_IMAGE_PREFIX)",
-            )
-        )
     return [(at, one_line(message)) for at, message in findings]
 
 
@@ -674,13 +658,12 @@ def _loopback_mirror_warning(spec: Spec, release: Release) -> list[Finding]:
     driver/docker-container/driver.go:126-139: privileged, NetworkMode only when the `network` driver option is
     given), so 127.0.0.1 is the container's own loopback there: the engine reaches the mirror, the builder's pulls
     of the FROM images and the Dockerfile frontend do not."""
-    from mobyci.plan import builder
-
     host = urlsplit(spec.mirrors.registry).hostname if spec.mirrors.registry else None
     if host is None or not _loopback(host):
         return []
     bake = release.family.build_style == "bake"
-    systems = [s for s in _output_systems(spec) or SYSTEMS if builder.kind(spec, bake, s) == "container"]
+    in_play = _output_systems(spec) or formats.SYSTEMS
+    systems = [s for s in in_play if formats.ci_system(s).builder(spec, bake) == "container"]
     if not systems:
         return []
     return [

@@ -1,0 +1,125 @@
+"""The package's folders are layers: a module imports only from its own layer and the layers below it.
+
+Run-time imports count, at any depth (a function's lazy import is a dependency all the same); imports under
+`if TYPE_CHECKING:` do not (they name types for mypy and run nothing). The CI systems' objects are reached from
+below only through the registry (mobyci/formats.py `ci_system`), which imports them by name when asked.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT
+
+# Lowest first. The README's data flow (load -> spec -> plan -> patch -> emit) is the order data moves in; the
+# imports run the other way where a stage needs an earlier one's types or rules: the loader builds the spec's
+# model (spec/ below load/), the plan embeds patch rules (patch/ below plan/), and the header of a committed file
+# is written by the patch script and the emitters alike (committed/ low, beside the registry).
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("mobyci.__init__", "mobyci.errors", "mobyci.formats", "mobyci.templates", "mobyci.committed"),
+    ("mobyci.families",),
+    ("mobyci.spec",),
+    ("mobyci.load",),
+    ("mobyci.patch",),
+    ("mobyci.plan",),
+    ("mobyci.emit",),
+    ("mobyci.commands", "mobyci.facts", "mobyci.precompile"),
+    ("mobyci.cli",),
+    ("mobyci.fastpath",),
+    ("mobyci.__main__",),
+)
+# Known imports against the layers, each with its reason; the list only shrinks.
+EXCEPTIONS = {
+    # Distro archives share the apt mirror's reading of mirrors.apt (a lazy import; the packaging tables'
+    # owners keep it there for now).
+    ("mobyci.families.packaging_data", "mobyci.spec.apt"),
+    # The fetch inventory reads the rendered pipeline (each emitter's runner_fetches): a view above emit/ that
+    # still lives under plan/, until the views move to a layer of their own above emit/.
+    ("mobyci.plan.fetches", "mobyci.emit.render"),
+}
+
+
+def _layer(module: str) -> int:
+    for rank, prefixes in enumerate(LAYERS):
+        if any(module == prefix or module.startswith(prefix + ".") for prefix in prefixes):
+            return rank
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    # The package's own __init__ keeps its name: "mobyci" alone would be the prefix of every module.
+    return ".".join(parts[:-1] if parts[-1] == "__init__" and len(parts) > 2 else parts)
+
+
+def _package_member(name: str) -> str:
+    package = ROOT / "mobyci"
+    is_module = (package / f"{name}.py").exists() or (package / name).is_dir()
+    return f"mobyci.{name}" if is_module else "mobyci.__init__"
+
+
+def _runtime_imports(tree: ast.Module) -> list[tuple[int, str]]:
+    """(line, module) of every mobyci import that runs, at any depth, skipping `if TYPE_CHECKING:` blocks."""
+    found: list[tuple[int, str]] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for branch in node.orelse:
+                visit(branch)
+            return
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "mobyci":
+                # `from mobyci import commands` imports a module; `from mobyci import __version__`, the package.
+                found.extend((node.lineno, _package_member(alias.name)) for alias in node.names)
+            else:
+                found.append((node.lineno, node.module))
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return [(line, module) for line, module in found if module.split(".")[0] == "mobyci" and module != "mobyci"]
+
+
+def _sources() -> list[Path]:
+    return sorted((ROOT / "mobyci").rglob("*.py"))
+
+
+def _upward(path: Path) -> list[str]:
+    importer = _module_name(path)
+    rank = _layer(importer)
+    return [
+        f"{path.relative_to(ROOT)}:{line}: {importer} imports {module}"
+        for line, module in _runtime_imports(ast.parse(path.read_text(encoding="utf-8")))
+        if _layer(module) > rank and (importer, module) not in EXCEPTIONS
+    ]
+
+
+def test_no_module_imports_from_a_higher_layer() -> None:
+    assert [problem for path in _sources() for problem in _upward(path)] == []
+
+
+def test_every_exception_is_still_needed() -> None:
+    imports = {
+        (_module_name(path), module)
+        for path in _sources()
+        for _, module in _runtime_imports(ast.parse(path.read_text(encoding="utf-8")))
+    }
+    assert imports >= EXCEPTIONS
+
+
+@pytest.mark.parametrize(
+    ("source", "found"),
+    [
+        ("from mobyci.emit.gitlab import x\n", [(1, "mobyci.emit.gitlab")]),
+        ("def f():\n    import mobyci.emit.github\n", [(2, "mobyci.emit.github")]),
+        ("from mobyci import commands\n", [(1, "mobyci.commands")]),
+        ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from mobyci.plan.model import Plan\n", []),
+    ],
+)
+def test_the_check_reads_imports_at_any_depth_but_not_for_types(source: str, found: list[tuple[int, str]]) -> None:
+    assert _runtime_imports(ast.parse(source)) == found
