@@ -474,9 +474,10 @@ def test_the_check_job_checks_out_without_credentials() -> None:
     check = doc["jobs"]["mobyci-check"]
     assert _step(doc, "mobyci-check", "actions/checkout")["with"] == {"persist-credentials": False}
     script = _run(doc, "mobyci-check")["run"]
-    assert "/bin/mobyci validate mobyci.yaml\n" in script
-    # The committed workflow is checked against the spec.
-    assert script.endswith("/bin/mobyci render mobyci.yaml --format github -o .github/workflows/mobyci.yml --check\n")
+    # The committed workflow is checked against the spec (by its header), and the spec against its schema.
+    assert "\nmobyci_current .github/workflows/mobyci.yml\n" in script
+    assert '--schemafile "$mobyci_schema" "$mobyci_spec_file"' in script
+    assert script.endswith('\n[ "$mobyci_failed" = 0 ]\n')
     assert "needs" not in check
     # Only the check job checks out the repository; the build jobs clone moby themselves.
     assert [j for j, s in steps(doc) if "actions/checkout" in s.get("uses", "")] == ["mobyci-check"]

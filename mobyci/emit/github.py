@@ -61,7 +61,13 @@ def render_github(plan: p.Plan) -> str:
     from mobyci.emit.yamlout import dump
 
     text = dump(_document(plan))
-    return with_header(_pin_comments(text), spec_path=plan.spec_path, command=plan.command, notes=_notes(plan))
+    return with_header(
+        _pin_comments(text),
+        spec_path=plan.spec_path,
+        spec_digest=plan.spec_digest,
+        command=plan.command,
+        notes=_notes(plan),
+    )
 
 
 def _document(plan: p.Plan) -> dict[str, Any]:

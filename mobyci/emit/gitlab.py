@@ -24,7 +24,9 @@ def render_gitlab(plan: p.Plan) -> str:
     from mobyci.emit.yamlout import dump
 
     doc, notes = document(plan)
-    return with_header(dump(doc), spec_path=plan.spec_path, command=plan.command, notes=notes)
+    return with_header(
+        dump(doc), spec_path=plan.spec_path, spec_digest=plan.spec_digest, command=plan.command, notes=notes
+    )
 
 
 def pipeline_variables(variables: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
@@ -229,9 +231,8 @@ def apk_add_line(mirror: str | None, packages: tuple[str, ...]) -> str:
 
 def _job(plan: p.Plan, job: p.Job, dind: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"stage": job.stage}
-    if job.check_only:
-        # The full python image has git (FROM buildpack-deps), slim has not.
-        out["image"] = _image(plan, "python:3.12" if "git" in job.tools else "python:3.12-slim")
+    if job.image is not None:
+        out["image"] = _image(plan, job.image)
     if job.watches:
         out["rules"] = [{"changes": list(job.watches)}]
     if not job.check_only and dind:

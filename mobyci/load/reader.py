@@ -26,6 +26,8 @@ class LoadedSpec(NamedTuple):
     path: str  # as the user named it, for messages and generated headers
     warnings: tuple[str, ...] = ()  # each one line, `file:line:col: key: warning: …`
     document: yamlpos.Document | None = None  # where each value stands in the file, for later stages' problems
+    # sha256 of the spec's bytes: generated files record it, so a check without mobyci can tell they are stale.
+    digest: str = ""
 
     def problem(self, at: tuple[str | int, ...], message: str) -> Problem:
         """A problem a later stage finds (the plan's platform limits), located like the loader's own."""
@@ -115,7 +117,10 @@ def load_text(text: str, filename: str = "mobyci.yaml", base: Path | None = None
         str(Problem(filename, *doc.position(loc), yamlpos.dotted(loc), f"warning: {message}"))
         for loc, message in found_warnings
     ]
-    return LoadedSpec(spec, release, filename, tuple(warnings), doc)
+    import hashlib
+
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return LoadedSpec(spec, release, filename, tuple(warnings), doc, digest)
 
 
 def _embed_delimiters(data: Any, at: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], str]]:

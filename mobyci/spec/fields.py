@@ -468,7 +468,8 @@ _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip")
 
 
 def check_mobyci_requirement(value: str) -> str:
-    """What pip installs mobyci from: `mobyci` with a version, a VCS URL, or the URL of a wheel or sdist."""
+    """What pip installs mobyci from: `mobyci` with a version, a VCS URL, the URL of a wheel or sdist, or a wheel
+    committed in the repository."""
     check_printable(value)
     if _NAMED_REQUIREMENT_RE.match(value):
         return value
@@ -483,10 +484,21 @@ def check_mobyci_requirement(value: str) -> str:
                 f"'{value}' is not a wheel or source archive: the URL must end in .whl, .tar.gz or .zip",
             )
         return value
+    if value.endswith(".whl"):
+        # A wheel committed in the repository, relative to its root (where CI jobs start).
+        parts = value.split("/")
+        if value.startswith(("/", "-", "~")) or ".." in parts or "\\" in value:
+            raise fail(
+                "mobyci_requirement",
+                f"'{value}' is not a path inside the repository: name the committed wheel relative to the "
+                "repository root, e.g. tools/mobyci-0.1.0-py3-none-any.whl",
+            )
+        return value
     raise fail(
         "mobyci_requirement",
         f"'{value}' is not a pip requirement for mobyci: write mobyci==VERSION (from the index, mirrors.pypi "
-        "when set), git+https://HOST/PATH.git@TAG, or the https URL of a wheel",
+        "when set), git+https://HOST/PATH.git@TAG, the https URL of a wheel, or the path of a wheel committed in "
+        "the repository (tools/mobyci-0.1.0-py3-none-any.whl)",
     )
 
 
