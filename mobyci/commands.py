@@ -147,11 +147,21 @@ def version() -> None:
 def init(path: Path, preset: str, force: bool) -> None:
     from mobyci.committed.starter import starter_spec
 
+    from mobyci.committed.site import SCHEMA_NAME
+    from mobyci.spec.jsonschema import schema_text
+
     if path.exists() and not force:
         err(f"{path}: already exists; pass --force to overwrite it")
         raise Exit(EXIT_PROBLEM)
     _emit(starter_spec(preset), path)
     err(f"{path}: written ({preset} preset); check it with `mobyci validate {path}`")
+    # Beside the spec, which names it relatively: editors find it offline, and the check job validates the spec
+    # against it. Written even when present: it is mobyci's own text, and the newest is the one to commit.
+    schema = path.parent / SCHEMA_NAME
+    if not path.is_file() or schema.is_dir():
+        return  # the spec went to a device or a pipe: no directory to put the schema in
+    changed = _write(schema, schema_text())
+    err(f"{schema}: {'written' if changed else 'unchanged'} (the spec's JSON Schema, for editors and the check job)")
 
 
 def validate(specs: list[Path] | None) -> None:
