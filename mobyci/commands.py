@@ -145,9 +145,8 @@ def version() -> None:
 
 
 def init(path: Path, preset: str, force: bool) -> None:
-    from mobyci.committed.starter import starter_spec
-
     from mobyci.committed.site import SCHEMA_NAME
+    from mobyci.committed.starter import starter_spec
     from mobyci.spec.jsonschema import schema_text
 
     if path.exists() and not force:
