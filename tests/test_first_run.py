@@ -59,8 +59,18 @@ def wheels() -> Path:
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         done = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "-d", str(directory), "-c", ".ci/constraints.txt"]
-            + wanted,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "-d",
+                str(directory),
+                "-c",
+                ".ci/constraints.txt",
+                *wanted,
+            ],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -165,35 +175,7 @@ def test_the_readme_s_first_screen_and_gitlab_section_work_with_mobyci_published
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     user = _User(offline, venv, wheels, tmp_path / "pre-commit-home")
 
-    # Quick start, first block: build the wheel in the clone and install it (dependencies from the local index).
-    install = _commands(_readme_block("## Quick start"))
-    assert install[0].startswith("python3 -m pip wheel --no-deps . -w dist")
-    for command in install:
-        user.ok(command, clone)
-    assert shutil.which("mobyci", path=user.env["PATH"]) == str(venv / "bin" / "mobyci")
-
-    # Second block, in a new repository; GitLab section step 1: uncomment outputs: and the gitlab line.
-    repo = tmp_path / "project"
-    repo.mkdir()
-    user.ok("git init -q -b main", repo)
-    first_screen = _commands(_readme_block("Then, in your repository:"))
-    assert [c.split("  #")[0].strip() for c in first_screen[:3]] == [
-        "mobyci init",
-        "mobyci validate",
-        "mobyci render --all",
-    ]
-    assert "uncomment `outputs:` and its `gitlab: .gitlab-ci.yml` line" in README
-    for command in first_screen:
-        user.ok(command, repo)
-        if command.startswith("mobyci init"):
-            spec = (repo / "mobyci.yaml").read_text()
-            assert spec.startswith("# yaml-language-server: $schema=mobyci.schema.json\n")
-            uncommented = spec.replace("\n# outputs:\n", "\noutputs:\n").replace(
-                "#   gitlab: .gitlab-ci.yml", "  gitlab: .gitlab-ci.yml"
-            )
-            assert uncommented != spec
-            (repo / "mobyci.yaml").write_text(uncommented)
-    assert user.ok("git status --porcelain", repo) == ""
+    repo = _first_screen(user, clone, venv, tmp_path / "project")
 
     # The check job, as the runner runs it: no mobyci, python3 for check-jsonschema from the runner's index.
     runner = {"PATH": _runner_path(tmp_path)}
@@ -227,6 +209,10 @@ def test_the_readme_s_first_screen_and_gitlab_section_work_with_mobyci_published
     )
     check_fails_with("$.targets[0]: 'binray' is not valid under any of the given schemas")
 
+    _pre_commit_catches(user, repo, spec_text, runner)
+
+
+def _pre_commit_catches(user: _User, repo: Path, spec_text: str, runner: dict[str, str]) -> None:
     # The README's pre-commit configuration (its first form), pasted.
     (repo / ".pre-commit-config.yaml").write_text(_readme_block("**pre-commit**"))
     user.ok("pre-commit install", repo)
@@ -246,6 +232,39 @@ def test_the_readme_s_first_screen_and_gitlab_section_work_with_mobyci_published
     user.ok("mobyci render --all", repo)
     user.ok("git commit -qam 'Add dynbinary'", repo)
     assert user.run(f"sh -e -c {_quote(_check_job(repo))}", repo, runner).returncode == 0
+
+
+def _first_screen(user: _User, clone: Path, venv: Path, repo: Path) -> Path:
+    # Quick start, first block: build the wheel in the clone and install it (dependencies from the local index).
+    install = _commands(_readme_block("## Quick start"))
+    assert install[0].startswith("python3 -m pip wheel --no-deps . -w dist")
+    for command in install:
+        user.ok(command, clone)
+    assert shutil.which("mobyci", path=user.env["PATH"]) == str(venv / "bin" / "mobyci")
+
+    # Second block, in a new repository; GitLab section step 1: uncomment outputs: and the gitlab line.
+    repo.mkdir()
+    user.ok("git init -q -b main", repo)
+    first_screen = _commands(_readme_block("Then, in your repository:"))
+    assert [c.split("  #")[0].strip() for c in first_screen[:3]] == [
+        "mobyci init",
+        "mobyci validate",
+        "mobyci render --all",
+    ]
+    assert "uncomment `outputs:` and its `gitlab: .gitlab-ci.yml` line" in README
+    for command in first_screen:
+        user.ok(command, repo)
+        if command.startswith("mobyci init"):
+            spec = (repo / "mobyci.yaml").read_text()
+            assert spec.startswith("# yaml-language-server: $schema=mobyci.schema.json\n")
+            uncommented = spec.replace("\n# outputs:\n", "\noutputs:\n").replace(
+                "#   gitlab: .gitlab-ci.yml", "  gitlab: .gitlab-ci.yml"
+            )
+            assert uncommented != spec
+            (repo / "mobyci.yaml").write_text(uncommented)
+    assert user.ok("git status --porcelain", repo) == ""
+
+    return repo
 
 
 def _quote(text: str) -> str:
