@@ -501,3 +501,12 @@ def test_job_ids_are_valid() -> None:
     assert gh.job_id("mobyci-check") == "mobyci-check"
     assert gh.job_id("9lives") == "j-9lives"
     assert gh.job_id("a b/c") == "a-b-c"
+
+
+@pytest.mark.parametrize(
+    ("runs_on", "expected"),
+    [("ubuntu-24.04", "ubuntu-24.04"), ("[self-hosted, linux, X64]", ["self-hosted", "linux", "X64"])],
+)
+def test_runs_on_takes_one_label_or_a_list_like_runners(runs_on: str, expected: str | list[str]) -> None:
+    doc = _doc(f"version: 1\nmoby: {{ref: v27.5.1}}\ntargets: [binary]\nci: {{github: {{runs_on: {runs_on}}}}}\n")
+    assert {str(job["runs-on"]) for job in doc["jobs"].values()} == {str(expected)}

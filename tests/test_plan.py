@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from mobyci.cli import app
 from mobyci.emit.render import make_plan
 from mobyci.load.reader import load_text
-from mobyci.plan.view import plan_text
+from mobyci.plan.view import plan_json, plan_text
 
 SPEC = """\
 version: 1
@@ -202,3 +202,40 @@ def test_a_rule_s_caveat_reaches_the_plan() -> None:
     assert "(note: the proxy persists in the dev image and its history)" in shown
     plain = make_plan(load_text(text.replace(", mode: dockerfile-env", "")))
     assert all(not r.notes for r in plain.rewrites)
+
+
+@pytest.mark.parametrize(
+    ("system", "extra", "title", "kind"),
+    [
+        (
+            "gitlab",
+            "",
+            "CI/CD variables to create (masked; names only, never values)",
+            "type Variable holding the PEM text, not File (the docker-in-docker service cannot read job files)",
+        ),
+        (
+            "gitlab",
+            "ci: {gitlab: {runner: shell}}\n",
+            "CI/CD variables to create (masked; names only, never values)",
+            "type File or Variable (the PEM text)",
+        ),
+        ("github", "", "Repository secrets to create", "a repository secret holding the PEM text"),
+        (
+            "buildkite",
+            "",
+            "Agent environment variables or Buildkite secrets to create",
+            "a file path on the agent or the PEM text",
+        ),
+    ],
+)
+def test_the_ca_variable_is_among_the_variables_to_create(system: str, extra: str, title: str, kind: str) -> None:
+    loaded = load_text(
+        "version: 1\nmoby: {ref: v28.5.2}\nproxy: {https: $CORP_HTTPS_PROXY}\ntls: {ca_certs: [$CORP_CA_CERT]}\n"
+        "targets: [binary]\n" + extra
+    )
+    plan = make_plan(loaded, system)
+    text = plan_text(plan, width=400)
+    assert f"{title}\n  CORP_HTTPS_PROXY  proxy.https\n  CORP_CA_CERT      tls.ca_certs: {kind}\n" in text
+    data = json.loads(plan_json(plan))
+    assert data["ci_variables"] == ["CORP_HTTPS_PROXY", "CORP_CA_CERT"]
+    assert data["ca_variables"] == [{"name": "CORP_CA_CERT", "type": kind}]

@@ -41,7 +41,8 @@ def plan_data(plan: Plan) -> dict[str, Any]:
         ],
         "environment": [{"name": name, "value": value} for name, value in _environment(plan)],
         "build_args": list(plan.build_args),
-        "ci_variables": list(plan.ci_variables),
+        "ci_variables": list(dict.fromkeys([*plan.ci_variables, *plan.ca_variables])),
+        "ca_variables": [{"name": name, "type": ca_variable_type(plan)} for name in plan.ca_variables],
         "mirrors_and_proxies": [{"key": a.key, "value": a.value, "where": a.where} for a in plan.applied],
         "registry_mirror": plan.registry_mirror,
         "notes": list(plan.system_notes()),
@@ -52,6 +53,19 @@ def plan_data(plan: Plan) -> dict[str, Any]:
             for i in plan.package_images
         ],
     }
+
+
+def ca_variable_type(plan: Plan) -> str:
+    """What a CA variable of tls.ca_certs must hold on the plan's CI system."""
+    if plan.system == "gitlab" and plan.settings.get("runner") == "dind":
+        # The service reads it re-assigned in `variables:`: a File variable would give it a path on the job's
+        # filesystem, which the service container does not have.
+        return "type Variable holding the PEM text, not File (the docker-in-docker service cannot read job files)"
+    if plan.system == "gitlab":
+        return "type File or Variable (the PEM text)"
+    if plan.system == "github":
+        return "a repository secret holding the PEM text"
+    return "a file path on the agent or the PEM text"
 
 
 def plan_json(plan: Plan) -> str:
@@ -133,11 +147,13 @@ def _sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
                 ],
             )
         )
-    if plan.ci_variables:
+    if plan.ci_variables or plan.ca_variables:
         used = [
             (name, ", ".join(a.key for a in plan.applied if _refers_to(a.value, name)) or "the spec")
             for name in plan.ci_variables
+            if name not in plan.ca_variables
         ]
+        used += [(name, f"tls.ca_certs: {ca_variable_type(plan)}") for name in plan.ca_variables]
         sections.append((_VARIABLES_TITLE[plan.system], used))
     sections += [("Patch rules (applied to the moby tree)", rewrites), ("Environment (as written)", env)]
     if plan.build_args:

@@ -43,7 +43,6 @@ def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release 
     target_findings, target_warnings = _check_targets(spec, release, today)
     findings += target_findings
     warnings += target_warnings
-    findings += _check_registry(spec)
     findings += _check_rewrites("git", spec.mirrors.git)
     findings += _check_rewrites("downloads", spec.mirrors.downloads, keep_under=spec.mirrors.git)
     findings += _check_placeholders(spec)
@@ -144,7 +143,21 @@ def _misspelled_tag(ref: str) -> str | None:
     minor_text = f"{minor:02d}" if major < 20 else str(minor)
     tag = f"{'docker-' if major >= 29 else ''}v{major}.{minor_text}.{patch}"
     why = "from 29.0 the engine's tags are docker-vX.Y.Z" if major >= 29 else "moby tags releases vX.Y.Z"
+    if not _tag_accepted(tag):
+        # Suggest only a tag that, pasted, validates: a tag the facts table refuses would be refused in turn.
+        from mobyci.families import facts
+
+        near = facts.nearest(Version(major, minor, patch))
+        hint = f"; the nearest releases mobyci knows: {' or '.join(near)}" if near else ""
+        return f"'{ref}' is not a moby tag ({why}), and {tag} is not a release mobyci knows{hint}"
     return f"'{ref}' is not a moby tag ({why}); did you mean {tag}?"
+
+
+def _tag_accepted(tag: str) -> bool:
+    """Whether moby.ref `tag` passes the checks of a release tag (a known release, or one newer than the table)."""
+    version = tag_version(tag)
+    release = resolve(tag, None) if version is not None else None
+    return version is not None and release is not None and not _check_release(tag, version, release)[0]
 
 
 def _line(version: Version) -> str:
@@ -292,22 +305,6 @@ def _suggestion(value: str, valid: tuple[str, ...]) -> str | None:
     if same_letters:
         return next((c for c in same_letters if digits(c) == digits(value)), None)
     return close[0] if close else None
-
-
-def _check_registry(spec: Spec) -> list[Finding]:
-    registry = spec.mirrors.registry
-    gitlab = spec.ci.gitlab
-    if registry is None or urlsplit(registry).path in ("", "/") or gitlab.runner != "dind":
-        return []
-    if int(gitlab.docker_version.split(".")[0]) < 25:
-        return [
-            (
-                ("mirrors", "registry"),
-                f"docker {gitlab.docker_version} (ci.gitlab.docker_version) refuses a registry mirror with a "
-                "path: give only https://host[:port], or use docker 25 or newer",
-            )
-        ]
-    return []
 
 
 def _host_root(url: str) -> bool:
@@ -559,10 +556,16 @@ def warn_spec(spec: Spec, release: Release) -> list[Finding]:
             )
         )
     mirrored = any(v for v in spec.mirrors.as_dict().values() if v not in (True, None))
-    if mirrored and spec.ci.gitlab.image_prefix is None and spec.ci.gitlab.runner == "dind":
+    listed = [key for key, path in spec.outputs.as_dict().items() if path is not None]
+    # Only a spec for GitLab: its outputs name a GitLab file, or it lists none (GitLab is the default format).
+    for_gitlab = not listed or any(key.startswith("gitlab") for key in listed)
+    if mirrored and for_gitlab and spec.ci.gitlab.image_prefix is None and spec.ci.gitlab.runner == "dind":
+        # At the spec's ci.gitlab block when it has one (where image_prefix goes), else at the mirrors that made
+        # the warning fire: never at the top of the file.
+        has_block = "gitlab" in _fields_set(spec.ci) and "ci" in _fields_set(spec)
         findings.append(
             (
-                ("ci", "gitlab"),
+                ("ci", "gitlab") if has_block else ("mirrors",),
                 f"mirrors are set but ci.gitlab.image_prefix is not: GitLab runners pull docker:"
                 f"{spec.ci.gitlab.docker_version}-cli, docker:{spec.ci.gitlab.docker_version}-dind and "
                 "python:3.12-slim from Docker Hub; behind a firewall set image_prefix to your registry's Docker "
@@ -606,6 +609,11 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _fields_set(model: object) -> set[str]:
+    """The keys the spec wrote for `model` (pydantic records them; defaults are not among them)."""
+    return set(getattr(model, "__pydantic_fields_set__", ()))
 
 
 def _apt_https_warning(spec: Spec, release: Release) -> list[Finding]:

@@ -375,12 +375,28 @@ def check_registry(value: str) -> str:
             "mobyci reaches the registry mirror over https only (BuildKit builders, the frozen-image script; plain "
             "http would need insecure-registry settings on each): use an https URL",
         )
-    return check_url(
+    checked = check_url(
         value,
         schemes=("https",),
         credentials_hint="name CI variables in mirrors.registry_auth ({username: $HARBOR_USER, password: "
         "$HARBOR_PASSWORD})",
     )
+    path = urlsplit(checked).path
+    if path.strip("/"):
+        # Three consumers build URLs from it, each its own way: the frozen-image script appends /v2/<image>/…
+        # (moby v28.5.2 contrib/download-frozen-image-v2.sh:59,77,287 `"$registryBase/v2/$image/manifests/…"`),
+        # BuildKit's mirrors take a host (plan/builder.py), the daemon's --registry-mirror a registry root. A
+        # Harbor proxy cache project serves /v2/<project>/<image>: none of the three would reach it.
+        host = checked[: len(checked) - len(path)]
+        raise fail(
+            "mobyci_registry",
+            f"'{value}' has a path ('{path}'): a Docker Hub mirror serves Docker Hub's repositories at its root "
+            f"(the engine's --registry-mirror, BuildKit's mirrors and the frozen-image script build /v2/... on it): "
+            f"give {host} if that registry serves Docker Hub at its root; a Harbor proxy cache project serves them "
+            f"under its name, which fits ci.gitlab.image_prefix ({host.removeprefix('https://')}{path.rstrip('/')}"
+            "/library), not mirrors.registry",
+        )
+    return checked
 
 
 def check_login_username(value: str) -> str:

@@ -284,7 +284,11 @@ class Buildkite(_Model):
 class GitHub(_Model):
     """GitHub Actions settings."""
 
-    runs_on: Name = Field("ubuntu-24.04", description="Runner label for build jobs.")
+    runs_on: Name | Annotated[list[Name], Field(min_length=1)] = Field(
+        "ubuntu-24.04",
+        description="runs-on of the jobs without an architecture of their own: one label (ubuntu-24.04) or a list "
+        "of labels, as runners takes them ([self-hosted, linux, X64]).",
+    )
     runners: dict[Arch, Annotated[list[Name], Field(min_length=1)]] = Field(
         default_factory=dict,
         description="runs-on labels per architecture, e.g. {arm: [self-hosted, linux, ARM]}, for the jobs that need "
