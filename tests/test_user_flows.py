@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT
+from tests.helpers.pipeline_tools import load_yaml
 
 README = (ROOT / "README.md").read_text()
 BIN = Path(sys.executable).parent
@@ -250,9 +251,16 @@ def test_the_gitlab_check_job_checks_the_file_it_lives_in(tmp_path: Path) -> Non
     (repo / "ci" / "mobyci.yaml").write_text((ROOT / "examples" / "release-27" / "mobyci.yaml").read_text())
     ok("mobyci render ci/mobyci.yaml -o ci/pipeline.yml", repo)
     text = (repo / "ci" / "pipeline.yml").read_text()
-    assert "- .mobyci-venv/bin/mobyci render ci/mobyci.yaml -o ci/pipeline.yml --check\n" in text
-    assert "    - changes:\n        - ci/mobyci.yaml\n        - ci/pipeline.yml\n  needs" in text
-    # What that job line does, run from the repository root like a CI job: passes now, fails once stale.
+    assert "\n    - mobyci_current ci/pipeline.yml\n" in text
+    assert 'regenerate it with: mobyci render ci/mobyci.yaml -o ci/pipeline.yml"' in text
+    changes = (
+        "    - changes:\n        - ci/mobyci.yaml\n        - ci/mobyci.schema.json\n        - ci/pipeline.yml\n  needs"
+    )
+    assert changes in text
+    # What the job does, run from the repository root like a CI job: it finds the file current.
+    script = "\n".join(load_yaml(text)["mobyci-check"]["script"])
+    proxies = {"CORP_HTTP_PROXY": "http://proxy.example:3128", "CORP_HTTPS_PROXY": "http://proxy.example:3128"}
+    assert ok(f"sh -e -c {shlex.quote(script)}", repo, proxies).startswith("ci/pipeline.yml: current\n")
     assert ok("mobyci render ci/mobyci.yaml -o ci/pipeline.yml --check", repo) == "ci/pipeline.yml: current\n"
 
 
