@@ -438,6 +438,9 @@ _GOSUMDB_RE = re.compile(r"^([A-Za-z0-9.-]+)(\+[A-Za-z0-9+/=]+)?(?: (\S+))?$")
 def check_gosumdb(value: str) -> str:
     if value == "off":
         return value
+    # Shell or CI syntax in the name is refused as in every plain name, before the form is judged; the URL part
+    # goes through check_url, which refuses it there.
+    check_name(value.split(" ", 1)[0])
     found = _GOSUMDB_RE.match(value)
     if found is None:
         raise fail(
