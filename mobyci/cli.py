@@ -28,6 +28,10 @@ app = typer.Typer(
 SpecArg = Annotated[
     Path, typer.Argument(metavar="SPEC", help="The spec file; - reads it from stdin.", show_default=True)
 ]
+# render and patch write files that name their spec (header, check job): a path, never standard input.
+WrittenSpecArg = Annotated[
+    Path, typer.Argument(metavar="SPEC", help="The spec file (a path: generated files name it).", show_default=True)
+]
 OutputOpt = Annotated[
     Path | None, typer.Option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
 ]
@@ -114,7 +118,7 @@ def schema(output: OutputOpt = None) -> None:
 
 @app.command()
 def patch(
-    spec: SpecArg = commands.DEFAULT_SPEC,
+    spec: WrittenSpecArg = commands.DEFAULT_SPEC,
     output: OutputOpt = None,
     apply: Annotated[
         Path | None,
@@ -143,7 +147,7 @@ System = StrEnum("System", [(name, name) for name in formats.SYSTEMS])  # type: 
 
 @app.command()
 def render(
-    spec: SpecArg = commands.DEFAULT_SPEC,
+    spec: WrittenSpecArg = commands.DEFAULT_SPEC,
     fmt: Annotated[
         Format | None,
         typer.Option("--format", parser=_choice(Format), help="Which CI system to write for.  [default: gitlab]"),

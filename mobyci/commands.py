@@ -105,9 +105,18 @@ def _internal_error() -> None:
 
 
 def spec_path(spec: Path) -> Path:
-    """The spec to read: mobyci.yml stands in for the default mobyci.yaml when only it exists."""
-    if spec == DEFAULT_SPEC and not spec.exists() and _ALTERNATE_SPEC.is_file():
-        return _ALTERNATE_SPEC
+    """The spec to read: mobyci.yml stands in for the default mobyci.yaml when only it exists; from a subdirectory
+    of a git repository, the nearest one upwards, up to the repository's top level (the repository's spec, not a
+    reason to `mobyci init` a second one)."""
+    if spec != DEFAULT_SPEC or spec.exists():
+        return spec
+    here = Path.cwd()
+    upwards = (here, *here.parents)
+    top = next((index for index, directory in enumerate(upwards) if (directory / ".git").exists()), 0)
+    for directory in upwards[: top + 1]:
+        for name in (DEFAULT_SPEC, _ALTERNATE_SPEC):
+            if (directory / name).is_file():
+                return Path(os.path.relpath(directory / name, here))
     return spec
 
 
@@ -145,13 +154,22 @@ def version() -> None:
 
 
 def init(path: Path, preset: str, force: bool) -> None:
+    from mobyci.committed.site import SCHEMA_NAME
     from mobyci.committed.starter import starter_spec
+    from mobyci.spec.jsonschema import schema_text
 
     if path.exists() and not force:
         err(f"{path}: already exists; pass --force to overwrite it")
         raise Exit(EXIT_PROBLEM)
     _emit(starter_spec(preset), path)
     err(f"{path}: written ({preset} preset); check it with `mobyci validate {path}`")
+    # Beside the spec, which names it relatively: editors find it offline, and the check job validates the spec
+    # against it. Written even when present: it is mobyci's own text, and the newest is the one to commit.
+    schema = path.parent / SCHEMA_NAME
+    if not path.is_file() or schema.is_dir():
+        return  # the spec went to a device or a pipe: no directory to put the schema in
+    changed = _write(schema, schema_text())
+    err(f"{schema}: {'written' if changed else 'unchanged'} (the spec's JSON Schema, for editors and the check job)")
 
 
 def validate(specs: list[Path] | None) -> None:
@@ -165,6 +183,7 @@ def validate(specs: list[Path] | None) -> None:
             loaded = load_file(str(spec))
             # The pipeline the spec makes must fit every CI system's limits: counted on its Plan.
             check_limits(loaded)
+            _refuse_output_over_spec(loaded, spec)
         except SpecError as exc:
             err(_generated_not_spec(spec) or str(exc))
             failed = True
@@ -178,6 +197,25 @@ def validate(specs: list[Path] | None) -> None:
         )
     if failed:
         raise Exit(EXIT_PROBLEM)
+
+
+def _refuse_output_over_spec(loaded: LoadedSpec, spec: Path) -> None:
+    """An `outputs:` entry naming the spec itself: render would refuse to write it (never over the spec, not even
+    with --force), so the suggestion of a --check could never be followed."""
+    from mobyci.committed.site import locate
+    from mobyci.errors import SpecError
+
+    if str(spec) == "-":
+        return
+    site = locate(spec)
+    problems = [
+        loaded.problem(("outputs", key), f"'{path}' is the spec itself: name another file, e.g. {example}")
+        for key, path in loaded.spec.outputs.as_dict().items()
+        if path is not None and _same_file(site.under_root(path), spec)
+        for example in [".gitlab-ci.yml" if key != "patch" else "ci/mobyci-patch.sh"]
+    ]
+    if problems:
+        raise SpecError(problems)
 
 
 def _generated_not_spec(spec: Path) -> str | None:
@@ -209,7 +247,8 @@ def patch(spec: Path, output: Path | None, apply: Path | None, check: Path | Non
     _refuse_stdin(spec)
     loaded = _load(spec)
     if check is not None and not check.is_dir():
-        _check_files(_committed(loaded, spec, [("patch", check)], all_outputs=False))
+        _refuse_missing_tree(check, spec)
+        _check_files(_committed(loaded, spec, [("patch", check)], all_outputs=False), spec)
         return
     if apply is None and check is None:
         if output is None:
@@ -232,6 +271,24 @@ def patch(spec: Path, output: Path | None, apply: Path | None, check: Path | Non
         raise Exit(EXIT_PROBLEM)
 
 
+def _refuse_missing_tree(check: Path, spec: Path) -> None:
+    """A --check path that does not exist is a mistyped moby checkout unless it could be a committed patch script
+    (inside the repository, ending in .sh): its "missing" line would otherwise suggest writing a script there."""
+    from mobyci.committed.site import locate
+    from mobyci.errors import MobyciError
+
+    if check.exists():
+        return
+    root = locate(spec).root
+    inside = check.absolute().parent.resolve().is_relative_to(root) if check.absolute().parent.exists() else False
+    if inside and check.suffix == ".sh":
+        return
+    raise MobyciError(
+        f"{check}: no such directory; name a moby checkout (mobyci patch --check ../moby) or the committed patch "
+        "script (mobyci patch --check ci/mobyci-patch.sh)"
+    )
+
+
 def _print_tree_inventory(loaded: LoadedSpec, tree: Path) -> None:
     """The exact fetch inventory of a checked-out tree, after the patch."""
     import shutil
@@ -250,6 +307,7 @@ def render(spec: Path, fmt: str, output: Path | None, all_outputs: bool, check: 
     _refuse_stdin(spec)
     loaded = _load(spec)
     if all_outputs:
+        _refuse_output_over_spec(loaded, spec)
         files = _committed(loaded, spec, _outputs_of(loaded), all_outputs=True)
     elif output is not None or check:
         files = _committed(loaded, spec, [(fmt, output)], all_outputs=False)
@@ -257,7 +315,7 @@ def render(spec: Path, fmt: str, output: Path | None, all_outputs: bool, check: 
         sys.stdout.write(_generate(_for_output(loaded, spec), fmt, None))
         return
     if check:
-        _check_files(files)
+        _check_files(files, spec)
     else:
         _write_files(files, _inputs(loaded, spec), force=force)
 
@@ -352,12 +410,15 @@ def _generate(loaded: LoadedSpec, kind: str, output: str | None) -> str:
     return render_pipeline(loaded, kind, output)
 
 
-def _check_files(files: list[_File]) -> None:
+def _check_files(files: list[_File], spec: Path | None = None) -> None:
     from mobyci.committed.drift import drift
     from mobyci.errors import MobyciError
 
     stale = False
     for file in files:
+        if spec is not None and _same_file(file.path, spec):
+            example = "mobyci-patch.sh" if file.kind == "patch" else ".gitlab-ci.yml"
+            raise MobyciError(f"{file.path}: is the spec itself; compare another file, e.g. -o {example}")
         if file.path.exists() and not file.path.is_file():
             raise MobyciError(f"{file.path}: is not a regular file; name the committed file to compare")
         existing = file.path.read_text("utf-8", errors="replace") if file.path.is_file() else None

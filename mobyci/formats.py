@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 if TYPE_CHECKING:
     from mobyci.families import Release
     from mobyci.load.reader import LoadedSpec
-    from mobyci.plan.model import Job
+    from mobyci.plan.model import Job, Plan
     from mobyci.spec.compiled import Spec
 
     Finding = tuple[tuple[str | int, ...], str]
@@ -231,6 +231,14 @@ class CISystem(Protocol):
         """What `mobyci plan` says of a job on this system before its needs (its stage, where there are stages)."""
         ...
 
+    def has_check_job(self, spec: Spec) -> bool:
+        """Whether its pipeline carries the check of the committed files (there are committed files to check)."""
+        ...
+
+    def ca_variable_type(self, plan: Plan) -> str:
+        """What a CI variable named in tls.ca_certs must hold on this system, for `mobyci plan`."""
+        ...
+
 
 class BaseSystem:
     """The neutral answer to each CISystem question: a system subclasses it and states what differs."""
@@ -275,6 +283,12 @@ class BaseSystem:
 
     def job_words(self, job: Job) -> tuple[str, ...]:
         return ()
+
+    def has_check_job(self, spec: Spec) -> bool:
+        return True
+
+    def ca_variable_type(self, plan: Plan) -> str:
+        return "a file path on the runner or the PEM text"
 
 
 _SYSTEMS_LOADED: dict[str, CISystem] = {}

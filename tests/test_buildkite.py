@@ -448,3 +448,49 @@ def test_bake_steps_cache_in_the_spec_registry_on_their_own_builder() -> None:
     assert "buildx create" not in commands
     text = render_pipeline(load_text(spec), "buildkite")
     assert "# Buildkite: no build cache for the bake jobs (ci.buildkite.cache is unset)" in text
+
+
+def test_the_check_step_is_there_only_for_a_committed_pipeline_and_runs_after_upload(tmp_path: Path) -> None:
+    from mobyci.plan.view import plan_text
+
+    spec = "version: 1\nmoby: {ref: v27.5.1}\ntargets: [binary]\n"
+    # Rendered and piped to `pipeline upload` at each build: no committed file, no check step, and neither the
+    # plan nor the header describes one.
+    piped = load_text(spec)
+    assert "mobyci-check " not in plan_text(make_plan(piped, "buildkite"), width=200)
+    text = render_pipeline(piped, "buildkite")
+    assert "key: mobyci-check\n" not in text
+    assert "# No check step: the spec lists no committed file under outputs:" in text
+    # Committed: the check step comes first; after upload interpolation its commands check the file by its header.
+    repo = tmp_path / "project"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", repo], check=True)
+    (repo / "mobyci.yaml").write_text(spec + "outputs: {buildkite: .buildkite/pipeline.yml}\n")
+    subprocess.run([sys.executable, "-m", "mobyci", "render", "--all"], cwd=repo, check=True, capture_output=True)
+    doc = pc.load_yaml((repo / ".buildkite" / "pipeline.yml").read_text())
+    uploaded = bc.interpolate_pipeline(doc, {})
+    check = uploaded["steps"][0]
+    assert check["key"] == "mobyci-check"
+    committed = load_text(spec + "outputs: {buildkite: .buildkite/pipeline.yml}\n")
+    assert "  mobyci-check  " in plan_text(make_plan(committed, "buildkite"), width=200)
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["sh", "-e", "-c", "\n".join(check["commands"])],
+            cwd=repo,
+            env={"PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    # No mobyci.schema.json committed here: the schema check says it skipped, the header check runs.
+    assert run().stdout == (
+        ".buildkite/pipeline.yml: current\nmobyci.schema.json: not committed, so the spec was not checked against "
+        "its schema; write it with: mobyci schema -o mobyci.schema.json\n"
+    )
+    with (repo / ".buildkite" / "pipeline.yml").open("a") as handle:
+        handle.write("# a hand edit\n")
+    edited = run()
+    assert edited.returncode == 1
+    assert ".buildkite/pipeline.yml: edited by hand" in edited.stderr

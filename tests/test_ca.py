@@ -347,12 +347,17 @@ def test_check_job_points_pip_at_the_ca(tmp_path: Path) -> None:
     script = doc["mobyci-check"]["script"]
     work = tmp_path / "work"
     work.mkdir()
+    # The repository the job checks: the spec, its schema and the pipeline, current.
+    shutil.copy(ROOT / "tests" / "golden" / "28-dind-ca" / "spec.yaml", work / "spec.yaml")
+    (work / ".gitlab-ci.yml").write_text(_golden("gitlab"))
+    (work / "mobyci.schema.json").write_text("{}")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     recorder = '#!/bin/sh\nprintf "%s %s\\n" "$(basename "$0")" "${PIP_CERT:-}" >> ../calls\n'
     (bin_dir / "python3").write_text(
         "#!/bin/sh\nmkdir -p .mobyci-venv/bin\n"
-        f"for t in pip mobyci; do printf '%s' '{recorder}' > .mobyci-venv/bin/$t; chmod +x .mobyci-venv/bin/$t; done\n"
+        f"for t in pip check-jsonschema; do printf '%s' '{recorder}' > .mobyci-venv/bin/$t; "
+        "chmod +x .mobyci-venv/bin/$t; done\n"
     )
     (bin_dir / "python3").chmod(0o755)
     ca_text = GOLDEN_CA.read_text()
@@ -441,3 +446,31 @@ def test_a_ca_file_beside_a_spec_in_a_subdirectory_is_read_by_the_jobs_from_the_
         check=True,
     ).stdout
     assert '"spec": "ci/mobyci.yaml"' in shown
+
+
+def test_a_check_on_a_workstation_needs_no_ca_file(tmp_path: Path) -> None:
+    # `mobyci patch --check ../moby` where the CA is a CI variable: the copy is reported, not refused.
+    loaded = load_text(_spec())
+    tree = _tree(tmp_path, "25-28", "tree")
+    environ = {k: v for k, v in os.environ.items() if k != "MOBYCI_CA_FILE"}
+    report = apply_patch(loaded, tree, check=True)
+    row = (
+        "  ca                 .mobyci/ca.crt                               to copy from MOBYCI_CA_FILE in the pipeline"
+    )
+    assert report.pending
+    assert row in report.lines
+    assert report.lines == reference.run_spec(loaded, tree, check=True, environ=environ).lines
+    ca = tmp_path / "ca.crt"
+    ca.write_text(GOLDEN_CA.read_text())
+    os.environ["MOBYCI_CA_FILE"] = str(ca)
+    try:
+        apply_patch(loaded, tree, check=False)
+    finally:
+        del os.environ["MOBYCI_CA_FILE"]
+    again = apply_patch(loaded, tree, check=True)
+    assert not again.pending
+    assert (
+        "  ca                 .mobyci/ca.crt                               "
+        "present (not compared: MOBYCI_CA_FILE is not set)" in again.lines
+    )
+    assert again.lines[-1] == "already applied: nothing to change"

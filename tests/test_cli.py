@@ -38,7 +38,12 @@ def test_init_writes_a_valid_spec(runner: CliRunner, tmp_path: Path, preset: str
     result = runner.invoke(app, ["init", str(target), "--preset", preset], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     text = target.read_text()
-    assert text.startswith("# yaml-language-server: $schema=https://")
+    # The schema beside the spec, named relatively: editors find it without a network.
+    assert text.startswith("# yaml-language-server: $schema=mobyci.schema.json\n")
+    assert result.stderr.endswith(
+        f"{tmp_path / 'mobyci.schema.json'}: written (the spec's JSON Schema, for editors and the check job)\n"
+    )
+    assert (tmp_path / "mobyci.schema.json").read_text() == runner.invoke(app, ["schema"]).stdout
     validated = runner.invoke(app, ["validate", str(target)], catch_exceptions=False)
     if preset == "seed":
         # The seed's registry accelerator is a placeholder: validate says so until the user puts theirs in.

@@ -211,20 +211,34 @@ def test_pre_commit_hooks_run_for_real(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("requirement", "image"),
+    ("requirement", "image", "installed"),
     [
-        ("mobyci==0.1.0", "python:3.12-slim"),
-        ("mobyci>=0.1,<0.2", "python:3.12-slim"),
+        ("mobyci==0.1.0", "python:3.12-slim", "mobyci==0.1.0"),
+        ("mobyci>=0.1,<0.2", "python:3.12-slim", "'mobyci>=0.1,<0.2'"),
         # pip clones a VCS requirement with git, which the slim image lacks and the full one has.
-        ("git+https://git.example.com/tools/mobyci.git@v0.1.0", "python:3.12"),
-        ("git+ssh://git@git.example.com/tools/mobyci.git@v0.1.0", "python:3.12"),
-        ("https://pypi.example.com/packages/mobyci-0.1.0-py3-none-any.whl", "python:3.12-slim"),
+        (
+            "git+https://git.example.com/tools/mobyci.git@v0.1.0",
+            "python:3.12",
+            "git+https://git.example.com/tools/mobyci.git@v0.1.0",
+        ),
+        (
+            "git+ssh://git@git.example.com/tools/mobyci.git@v0.1.0",
+            "python:3.12",
+            "git+ssh://git@git.example.com/tools/mobyci.git@v0.1.0",
+        ),
+        (
+            "https://pypi.example.com/packages/mobyci-0.1.0-py3-none-any.whl",
+            "python:3.12-slim",
+            "https://pypi.example.com/packages/mobyci-0.1.0-py3-none-any.whl",
+        ),
+        # A wheel committed in the repository: pip reads a path only with a directory part.
+        ("tools/mobyci-0.1.0-py3-none-any.whl", "python:3.12-slim", "./tools/mobyci-0.1.0-py3-none-any.whl"),
     ],
 )
-def test_the_check_job_installs_mobyci_from_the_spec_s_requirement(requirement: str, image: str) -> None:
-    import shlex
-
-    from mobyci.emit.render import render_pipeline
+def test_the_check_job_installs_mobyci_from_the_spec_s_requirement(
+    requirement: str, image: str, installed: str
+) -> None:
+    from mobyci.emit.render import make_plan, render_pipeline
     from mobyci.load.reader import load_text
     from tests.helpers.pipeline_tools import load_yaml
 
@@ -234,22 +248,29 @@ def test_the_check_job_installs_mobyci_from_the_spec_s_requirement(requirement: 
     loaded = load_text(spec)
     gitlab = load_yaml(render_pipeline(loaded, "gitlab"))["mobyci-check"]
     install = (
-        f".mobyci-venv/bin/pip install --quiet --index-url https://pypi.example.com/simple {shlex.quote(requirement)}"
+        ".mobyci-venv/bin/pip install --quiet --disable-pip-version-check --retries 1 --timeout 20 "
+        f"--index-url https://pypi.example.com/simple {installed}"
     )
     assert install in gitlab["script"]
+    assert ".mobyci-venv/bin/mobyci validate mobyci.yaml" in gitlab["script"]
     assert gitlab["image"] == f"registry.example.com/dockerhub/{image}"  # BASE_SPEC's ci.gitlab.image_prefix
     github = load_yaml(render_pipeline(loaded, "github"))["jobs"]["mobyci-check"]["steps"][-1]["run"]
     assert f"\n{install}\n" in github
+    # What the fetch inventory reads: the job's image, index and installs.
+    job = make_plan(loaded).job("mobyci-check")
+    assert (job.image, job.pip_index, job.pip_installs) == (image, "https://pypi.example.com/simple", (requirement,))
 
 
-def test_by_default_the_check_job_installs_the_version_that_rendered() -> None:
-    from mobyci import __version__
-    from mobyci.emit.render import render_pipeline
+def test_by_default_the_check_job_installs_no_mobyci() -> None:
+    from mobyci.emit.render import make_plan, render_pipeline
     from mobyci.load.reader import load_text
     from tests.helpers.pipeline_tools import load_yaml
 
     job = load_yaml(render_pipeline(load_text(BASE_SPEC), "gitlab"))["mobyci-check"]
-    assert f".mobyci-venv/bin/pip install --quiet mobyci=={__version__}" in job["script"]
+    script = "\n".join(job["script"])
+    assert ".mobyci-venv/bin/mobyci" not in script
+    assert "install --quiet --disable-pip-version-check --retries 1 --timeout 20 check-jsonschema; then" in script
+    assert make_plan(load_text(BASE_SPEC)).job("mobyci-check").pip_installs == ("check-jsonschema",)
 
 
 @pytest.mark.parametrize(

@@ -81,18 +81,34 @@ def test_a_git_prefix_alone_on_criu_warns_with_the_key_and_the_fix(runner: CliRu
     ]
 
 
+_PREFIX_WARNING = (
+    "warning: mirrors are set but ci.gitlab.image_prefix is not: GitLab runners pull docker:27.5.1-cli, "
+    "docker:27.5.1-dind and python:3.12-slim from Docker Hub; behind a firewall set image_prefix to your registry's "
+    "Docker Hub proxy (or $CI_DEPENDENCY_PROXY_GROUP_IMAGE_PREFIX)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("extra", "where"),
+    [
+        ("", "3:10: mirrors"),  # the mirrors that make it fire, not the top of the file
+        ("ci:\n  gitlab: {runner: dind}\n", "6:11: ci.gitlab"),  # where image_prefix would go
+        ("outputs: {gitlab_include: .gitlab/mobyci.yml}\n", "3:10: mirrors"),
+        ("outputs: {github: .github/workflows/mobyci.yml}\n", None),  # no GitLab file: no GitLab warning
+        ("outputs: {buildkite: .buildkite/pipeline.yml, patch: ci/mobyci-patch.sh}\n", None),
+    ],
+    ids=["no-outputs", "gitlab-block", "gitlab-include", "github-only", "buildkite-only"],
+)
 def test_mirrors_without_an_image_prefix_warn_that_gitlab_pulls_from_docker_hub(
-    runner: CliRunner, tmp_path: Path
+    runner: CliRunner, tmp_path: Path, extra: str, where: str | None
 ) -> None:
     spec = tmp_path / "mobyci.yaml"
-    spec.write_text("version: 1\nmoby: {ref: v27.5.1}\nmirrors: {goproxy: https://goproxy.cn}\ntargets: [binary]\n")
+    spec.write_text(
+        "version: 1\nmoby: {ref: v27.5.1}\nmirrors: {goproxy: https://goproxy.cn}\ntargets: [binary]\n" + extra
+    )
     result = runner.invoke(app, ["validate", str(spec)], catch_exceptions=False)
     assert result.exit_code == 0
-    assert result.stderr == (
-        f"{spec}:1:1: ci.gitlab: warning: mirrors are set but ci.gitlab.image_prefix is not: GitLab runners pull "
-        "docker:27.5.1-cli, docker:27.5.1-dind and python:3.12-slim from Docker Hub; behind a firewall set "
-        "image_prefix to your registry's Docker Hub proxy (or $CI_DEPENDENCY_PROXY_GROUP_IMAGE_PREFIX)\n"
-    )
+    assert result.stderr == (f"{spec}:{where}: {_PREFIX_WARNING}" if where else "")
 
 
 def test_package_only_19_03_builds_no_dev_image() -> None:

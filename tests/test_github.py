@@ -474,9 +474,10 @@ def test_the_check_job_checks_out_without_credentials() -> None:
     check = doc["jobs"]["mobyci-check"]
     assert _step(doc, "mobyci-check", "actions/checkout")["with"] == {"persist-credentials": False}
     script = _run(doc, "mobyci-check")["run"]
-    assert "/bin/mobyci validate mobyci.yaml\n" in script
-    # The committed workflow is checked against the spec.
-    assert script.endswith("/bin/mobyci render mobyci.yaml --format github -o .github/workflows/mobyci.yml --check\n")
+    # The committed workflow is checked against the spec (by its header), and the spec against its schema.
+    assert "\nmobyci_current .github/workflows/mobyci.yml\n" in script
+    assert '--schemafile "$mobyci_schema" "$mobyci_spec_file"' in script
+    assert script.endswith('\n[ "$mobyci_failed" = 0 ]\n')
     assert "needs" not in check
     # Only the check job checks out the repository; the build jobs clone moby themselves.
     assert [j for j, s in steps(doc) if "actions/checkout" in s.get("uses", "")] == ["mobyci-check"]
@@ -500,3 +501,12 @@ def test_job_ids_are_valid() -> None:
     assert gh.job_id("mobyci-check") == "mobyci-check"
     assert gh.job_id("9lives") == "j-9lives"
     assert gh.job_id("a b/c") == "a-b-c"
+
+
+@pytest.mark.parametrize(
+    ("runs_on", "expected"),
+    [("ubuntu-24.04", "ubuntu-24.04"), ("[self-hosted, linux, X64]", ["self-hosted", "linux", "X64"])],
+)
+def test_runs_on_takes_one_label_or_a_list_like_runners(runs_on: str, expected: str | list[str]) -> None:
+    doc = _doc(f"version: 1\nmoby: {{ref: v27.5.1}}\ntargets: [binary]\nci: {{github: {{runs_on: {runs_on}}}}}\n")
+    assert {str(job["runs-on"]) for job in doc["jobs"].values()} == {str(expected)}

@@ -250,12 +250,17 @@ def test_apk_add_uses_the_alpine_mirror_for_the_images_release(
 
 
 def test_check_job_installs_from_the_pypi_mirror() -> None:
-    doc = _doc(
-        "version: 1\nmoby: {ref: v27.5.1}\nmirrors: {pypi: 'https://pypi.example.com/simple'}\ntargets: [binary]\n"
-    )
-    install = doc["mobyci-check"]["script"][1]
-    assert install == (
-        f".mobyci-venv/bin/pip install --quiet --index-url https://pypi.example.com/simple mobyci=={__version__}"
+    spec = "version: 1\nmoby: {ref: v27.5.1}\nmirrors: {pypi: 'https://pypi.example.com/simple'}\ntargets: [binary]\n"
+    # By default only the schema checker comes from the index; mobyci itself with ci.mobyci_requirement.
+    schema = _doc(spec)["mobyci-check"]["script"][-2]
+    assert (
+        " && .mobyci-venv/bin/pip install --quiet --disable-pip-version-check --retries 1 --timeout 20 "
+        "--index-url https://pypi.example.com/simple check-jsonschema; then\n"
+    ) in schema
+    full = _doc(spec + f"ci: {{mobyci_requirement: mobyci=={__version__}}}\n")["mobyci-check"]["script"]
+    assert full[1] == (
+        ".mobyci-venv/bin/pip install --quiet --disable-pip-version-check --retries 1 --timeout 20 "
+        f"--index-url https://pypi.example.com/simple mobyci=={__version__}"
     )
 
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from mobyci.cli import app
 from mobyci.emit.render import make_plan
 from mobyci.load.reader import load_text
-from mobyci.plan.view import plan_text
+from mobyci.plan.view import plan_json, plan_text
 
 SPEC = """\
 version: 1
@@ -220,3 +220,40 @@ def test_plan_says_a_builder_config_needs_buildx_0_13_where_the_host_brings_buil
     assert not [n for n in make_plan(load_text(base), "gitlab").notes if "buildx" in n and "0.13" in n]
     old = load_text(base.replace("v28.5.2", "v20.10.27") + "ci: {gitlab: {runner: shell}}\n")
     assert not [n for n in make_plan(old, "gitlab").notes if "0.13" in n]
+
+
+@pytest.mark.parametrize(
+    ("system", "extra", "title", "kind"),
+    [
+        (
+            "gitlab",
+            "",
+            "CI/CD variables to create (masked; names only, never values)",
+            "type Variable holding the PEM text, not File (the docker-in-docker service cannot read job files)",
+        ),
+        (
+            "gitlab",
+            "ci: {gitlab: {runner: shell}}\n",
+            "CI/CD variables to create (masked; names only, never values)",
+            "type File or Variable (the PEM text)",
+        ),
+        ("github", "", "Repository secrets to create", "a repository secret holding the PEM text"),
+        (
+            "buildkite",
+            "",
+            "Agent environment variables or Buildkite secrets to create",
+            "a file path on the agent or the PEM text",
+        ),
+    ],
+)
+def test_the_ca_variable_is_among_the_variables_to_create(system: str, extra: str, title: str, kind: str) -> None:
+    loaded = load_text(
+        "version: 1\nmoby: {ref: v28.5.2}\nproxy: {https: $CORP_HTTPS_PROXY}\ntls: {ca_certs: [$CORP_CA_CERT]}\n"
+        "targets: [binary]\n" + extra
+    )
+    plan = make_plan(loaded, system)
+    text = plan_text(plan, width=400)
+    assert f"{title}\n  CORP_HTTPS_PROXY  proxy.https\n  CORP_CA_CERT      tls.ca_certs: {kind}\n" in text
+    data = json.loads(plan_json(plan))
+    assert data["ci_variables"] == ["CORP_HTTPS_PROXY", "CORP_CA_CERT"]
+    assert data["ca_variables"] == [{"name": "CORP_CA_CERT", "type": kind}]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from mobyci.errors import SpecError
+from mobyci.errors import Problem, SpecError
 from mobyci.load.reader import load_file, load_text
 from tests.helpers.spec_error_cases import CASES
 
@@ -113,3 +114,72 @@ def test_scp_like_repository_with_an_absolute_path() -> None:
         "version: 1\nmoby: {ref: v20.10.27, repo: 'git@git.example.org:/srv/moby.git'}\ntargets: [binary]\n"
     )
     assert loaded.spec.moby.repo == "git@git.example.org:/srv/moby.git"
+
+
+def test_one_run_reports_a_key_typo_a_bad_ref_and_an_unknown_distro() -> None:
+    from mobyci.errors import SpecError
+    from mobyci.load.reader import load_text
+
+    text = "version: 1\nmoby: {ref: v27.5.99}\nmirors: {apt: x}\ntargets: [{name: deb, distros: [debian-nope]}]\n"
+    with pytest.raises(SpecError) as caught:
+        load_text(text)
+    assert [str(problem) for problem in caught.value.problems] == [
+        "mobyci.yaml:2:13: moby.ref: v27.5.99 is not a moby release: the 27 line's newest is v27.5.1 of 2025-01-22, "
+        "and it had no release in the year before the facts table was made (2026-12-01); did you mean v27.5.1?",
+        "mobyci.yaml:3:1: mirors: unknown key 'mirors'; did you mean 'mirrors'?",
+        "mobyci.yaml:4:33: targets[0].distros[0]: 'debian-nope' is not supported by docker-ce-packaging branch 27.x "
+        "(family 25-28): use one of debian-bookworm, debian-bullseye, raspbian-bookworm, raspbian-bullseye, "
+        "ubuntu-focal, ubuntu-jammy, ubuntu-noble",
+    ]
+
+
+# A fix a message suggests, as the user pastes it: the token at the problem's line and column becomes the
+# suggestion (a value quoted, a key or value renamed, a ref replaced).
+_SUGGESTIONS = (
+    re.compile(r': quote it \("(?P<fix>[^"]*)"\)$'),
+    re.compile(r"did you mean '(?P<fix>[^']+)'\?"),
+    re.compile(r"did you mean (?P<fix>v?[0-9][\w.+-]*|docker-v[\w.+-]+)\?"),
+)
+_TOKEN = re.compile(r"""'[^']*'|"[^"]*"|[^\s,{}\[\]:]+(?::(?!\s)[^\s,{}\[\]]*)*""")
+
+
+def _suggested(text: str, problem: Problem) -> tuple[str, str] | None:
+    """The spec with the problem's suggested fix pasted in, and the fix; None when it suggests none."""
+    fix = next((m.group("fix") for p in _SUGGESTIONS if (m := p.search(problem.message))), None)
+    if fix is None or problem.line < 1:
+        return None
+    lines = text.split("\n")
+    line = lines[problem.line - 1]
+    token = _TOKEN.match(line, problem.col - 1)
+    assert token is not None, f"nothing to replace at {problem.line}:{problem.col}: {line!r}"
+    pasted = f'"{fix}"' if "quote it" in problem.message else fix
+    lines[problem.line - 1] = line[: token.start()] + pasted + line[token.end() :]
+    return "\n".join(lines), fix
+
+
+def _suggesting_cases() -> list[tuple[str, str, Problem]]:
+    found = []
+    for name, text, _ in CASES:
+        try:
+            load_text(text, "mobyci.yaml")
+        except SpecError as caught:
+            found += [(name, text, p) for p in caught.problems if _suggested(text, p) is not None]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"), [c[1:] for c in _suggesting_cases()], ids=[c[0] for c in _suggesting_cases()]
+)
+def test_every_suggested_fix_pasted_clears_its_problem(text: str, problem: Problem) -> None:
+    suggested = _suggested(text, problem)
+    assert suggested is not None
+    fixed, fix = suggested
+    try:
+        load_text(fixed, "mobyci.yaml")
+    except SpecError as caught:
+        left = [str(p) for p in caught.problems if (p.line, p.col) == (problem.line, problem.col)]
+        assert left == [], f"pasting {fix!r} still gives: {left}"
+
+
+def test_the_suggestions_are_found_where_the_corpus_makes_them() -> None:
+    assert len(_suggesting_cases()) >= 10

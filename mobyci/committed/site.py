@@ -8,8 +8,18 @@ that regenerates them) is relative to the repository root -- the spec's git top-
 from __future__ import annotations
 
 import os
+import posixpath
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
+
+# The spec's JSON Schema, written by `mobyci init` beside the spec: editors read it through the spec's relative
+# `yaml-language-server: $schema=` line, and the check job validates the spec against it.
+SCHEMA_NAME = "mobyci.schema.json"
+
+
+def schema_beside(spec: str) -> str:
+    """The schema file next to `spec` (a path with `/` separators), as the spec's directory names it."""
+    return posixpath.join(posixpath.dirname(spec), SCHEMA_NAME)
 
 
 class Site(NamedTuple):

@@ -65,7 +65,9 @@ def render_buildkite(plan: p.Plan) -> str:
     if env:
         doc["env"] = env
     doc["steps"] = steps
-    return with_header(dump(doc), spec_path=plan.spec_path, command=plan.command, notes=_notes(plan))
+    return with_header(
+        dump(doc), spec_path=plan.spec_path, spec_digest=plan.spec_digest, command=plan.command, notes=_notes(plan)
+    )
 
 
 def runner_fetches(plan: p.Plan) -> p.RunnerFetches:
@@ -110,15 +112,21 @@ def render_buildkite_group(plan: p.Plan) -> str:
         if env:
             step["env"] = {**env, **step.get("env", {})}
     group = {"group": escape(f"mobyci: moby {plan.ref}"), "key": GROUP_KEY, "steps": steps}
-    return with_header(dump({"steps": [group]}), spec_path=plan.spec_path, command=plan.command, notes=_notes(plan))
+    return with_header(
+        dump({"steps": [group]}),
+        spec_path=plan.spec_path,
+        spec_digest=plan.spec_digest,
+        command=plan.command,
+        notes=_notes(plan),
+    )
 
 
 def _env_and_steps(plan: p.Plan) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    keys = {job.name: step_key(job.name) for job in plan.jobs if not job.check_only}
+    keys = {job.name: step_key(job.name) for job in plan.jobs}
     if len(set(keys.values())) != len(keys):
         raise ValueError(f"two jobs map to the same Buildkite step key: {sorted(keys.values())}")
     env = {name: escape(value) for name, value in plan.literal_variables()}
-    steps = [_step(plan, job, keys) for job in plan.jobs if not job.check_only]
+    steps = [_step(plan, job, keys) for job in plan.jobs]
     return env, steps
 
 
@@ -244,10 +252,11 @@ def _notes(plan: p.Plan) -> tuple[str, ...]:
             "The registry mirror can only be set in each agent's own Docker daemon (daemon.json "
             f'"registry-mirrors": ["{plan.registry_mirror}"]); this pipeline cannot set it.'
         )
-    notes.append(
-        "The spec check (mobyci validate) is not a step here: the bootstrap step that renders and uploads "
-        "validates the spec; see docs/buildkite.md."
-    )
+    if not any(job.check_only for job in plan.jobs):
+        notes.append(
+            "No check step: the spec lists no committed file under outputs:, so this pipeline is rendered (and the "
+            "spec validated) by the step that uploads it; see docs/buildkite.md."
+        )
     notes.append(
         f"Artifacts are kept as the organisation's retention says (ci.artifacts_expire_in "
         f"{plan.artifacts_expire_in!r} applies to GitLab only)."

@@ -60,5 +60,13 @@ class _Buildkite(BaseSystem):
     def registry_mirror_where(self, spec: Spec) -> str:
         return "not set: each agent's daemon.json must list it"
 
+    def has_check_job(self, spec: Spec) -> bool:
+        # A Buildkite pipeline is often rendered and piped to `pipeline upload` at each build: then no file is
+        # committed, and there is nothing for a check step to compare. GitLab and GitHub read committed files.
+        return any(spec.outputs.as_dict().values())
+
+    def ca_variable_type(self, plan: Plan) -> str:
+        return "a file path on the agent or the PEM text"
+
 
 SYSTEM = _Buildkite()

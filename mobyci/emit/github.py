@@ -43,7 +43,13 @@ def render_github(plan: p.Plan) -> str:
     from mobyci.emit.yamlout import dump
 
     text = dump(_document(plan))
-    return with_header(_pin_comments(text), spec_path=plan.spec_path, command=plan.command, notes=_notes(plan))
+    return with_header(
+        _pin_comments(text),
+        spec_path=plan.spec_path,
+        spec_digest=plan.spec_digest,
+        command=plan.command,
+        notes=_notes(plan),
+    )
 
 
 def _document(plan: p.Plan) -> dict[str, Any]:
@@ -133,7 +139,7 @@ def _job(plan: p.Plan, job: p.Job, ids: dict[str, str], secrets: list[tuple[str,
         # The dev image lives in the repository's ghcr.io package: the job that builds it pushes, the others pull.
         out["permissions"] = {"packages": "write" if job.dev_image == "push" else "read"}
     github = settings_of(plan)
-    labels = github.runners[job.arch] if job.arch is not None else [github.runs_on]
+    labels = github.runners[job.arch] if job.arch is not None else _labels(github.runs_on)
     out["runs-on"] = labels[0] if len(labels) == 1 else list(labels)
     out["timeout-minutes"] = max(1, math.ceil(plan.timeout_seconds / 60))
     if job.matrix:
@@ -197,6 +203,11 @@ def _job(plan: p.Plan, job: p.Job, ids: dict[str, str], secrets: list[tuple[str,
         steps.append(_upload(plan, job, ids[job.name]))
     out["steps"] = steps
     return out
+
+
+def _labels(runs_on: str | list[str]) -> list[str]:
+    """ci.github.runs_on as a list of labels (one label, or a list like runners' values)."""
+    return [runs_on] if isinstance(runs_on, str) else list(runs_on)
 
 
 def _script(plan: p.Plan, job: p.Job, secrets: list[tuple[str, str]]) -> str:
@@ -291,7 +302,8 @@ def _retention_days(expire_in: str) -> int | None:
 
 
 def _notes(plan: p.Plan) -> tuple[str, ...]:
-    notes = [f"moby {plan.ref} (family {plan.release.family.name}), GitHub Actions on {settings_of(plan).runs_on}."]
+    runs_on = ", ".join(_labels(settings_of(plan).runs_on))
+    notes = [f"moby {plan.ref} (family {plan.release.family.name}), GitHub Actions on {runs_on}."]
     secrets = list(dict.fromkeys([*(ref for _, ref in _secret_variables(plan)), *plan.ca_variables]))
     if secrets:
         notes.append(

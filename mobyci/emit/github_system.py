@@ -109,5 +109,8 @@ class _GitHub(BaseSystem):
     def registry_mirror_where(self, spec: Spec) -> str:
         return "the BuildKit builder's config (buildkitd-config-inline)"
 
+    def ca_variable_type(self, plan: Plan) -> str:
+        return "a repository secret holding the PEM text"
+
 
 SYSTEM = _GitHub()

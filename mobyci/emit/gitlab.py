@@ -7,7 +7,7 @@ import shlex
 from typing import Any
 
 from mobyci.committed.header import with_header
-from mobyci.emit.gitlab_system import check_image, cli_image, dind_image, image, pipeline_variables, settings_of
+from mobyci.emit.gitlab_system import cli_image, dind_image, image, pipeline_variables, settings_of
 from mobyci.plan import builder, ca, shell
 from mobyci.plan import model as p
 
@@ -22,7 +22,9 @@ def render_gitlab(plan: p.Plan) -> str:
     from mobyci.emit.yamlout import dump
 
     doc, notes = document(plan)
-    return with_header(dump(doc), spec_path=plan.spec_path, command=plan.command, notes=notes)
+    return with_header(
+        dump(doc), spec_path=plan.spec_path, spec_digest=plan.spec_digest, command=plan.command, notes=notes
+    )
 
 
 def document(plan: p.Plan) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -213,8 +215,8 @@ def apk_add_line(mirror: str | None, packages: tuple[str, ...]) -> str:
 def _job(plan: p.Plan, job: p.Job, dind: bool) -> dict[str, Any]:
     settings = settings_of(plan)
     out: dict[str, Any] = {"stage": job.stage}
-    if job.check_only:
-        out["image"] = image(settings, check_image(job))
+    if job.image is not None:
+        out["image"] = image(settings, job.image)
     if job.watches:
         out["rules"] = [{"changes": list(job.watches)}]
     if not job.check_only and dind:

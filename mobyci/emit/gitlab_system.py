@@ -48,11 +48,6 @@ def image(settings: GitLab, name: str) -> str:
     return f"{settings.image_prefix}/{name}" if settings.image_prefix else name
 
 
-def check_image(job: Job) -> str:
-    """The check job's image: the full python image has git (FROM buildpack-deps), slim has not."""
-    return "python:3.12" if "git" in job.tools else "python:3.12-slim"
-
-
 def cli_image(settings: GitLab) -> str:
     return f"docker:{settings.docker_version}-cli"
 
@@ -94,9 +89,13 @@ class _GitLab(BaseSystem):
         mirrored = any(v for v in spec.mirrors.as_dict().values() if v not in (True, None))
         if not mirrored or gitlab.image_prefix is not None or gitlab.runner != "dind":
             return []
+        # At the spec's ci.gitlab block when it has one (where image_prefix goes), else at the mirrors that made
+        # the warning fire: never at the top of the file. (pydantic records the keys the spec wrote.)
+        written: set[str] = getattr(spec, "__pydantic_fields_set__", set())
+        has_block = "ci" in written and "gitlab" in getattr(spec.ci, "__pydantic_fields_set__", set())
         return [
             (
-                ("ci", "gitlab"),
+                ("ci", "gitlab") if has_block else ("mirrors",),
                 f"mirrors are set but ci.gitlab.image_prefix is not: GitLab runners pull docker:"
                 f"{gitlab.docker_version}-cli, docker:{gitlab.docker_version}-dind and "
                 "python:3.12-slim from Docker Hub; behind a firewall set image_prefix to your registry's Docker "
@@ -144,6 +143,13 @@ class _GitLab(BaseSystem):
 
     def environment(self, variables: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
         return pipeline_variables(variables)
+
+    def ca_variable_type(self, plan: Plan) -> str:
+        if settings_of(plan).runner == "dind":
+            # The service reads it re-assigned in `variables:`: a File variable would give it a path on the job's
+            # filesystem, which the service container does not have.
+            return "type Variable holding the PEM text, not File (the docker-in-docker service cannot read job files)"
+        return "type File or Variable (the PEM text)"
 
     def job_words(self, job: Job) -> tuple[str, ...]:
         return (f"stage {job.stage}",)

@@ -26,6 +26,8 @@ class LoadedSpec(NamedTuple):
     path: str  # as the user named it, for messages and generated headers
     warnings: tuple[str, ...] = ()  # each one line, `file:line:col: key: warning: …`
     document: yamlpos.Document | None = None  # where each value stands in the file, for later stages' problems
+    # sha256 of the spec's bytes: generated files record it, so a check without mobyci can tell they are stale.
+    digest: str = ""
 
     def problem(self, at: tuple[str | int, ...], message: str) -> Problem:
         """A problem a later stage finds (the plan's platform limits), located like the loader's own."""
@@ -89,7 +91,10 @@ def load_text(text: str, filename: str = "mobyci.yaml", base: Path | None = None
     try:
         spec = validate_data(doc.data)
     except core.ValidationError as exc:
-        raise SpecError([_problem(filename, doc, error) for error in _one_branch(exc.errors(), doc.data)]) from None
+        errors = _one_branch(exc.errors(), doc.data)
+        problems = [_problem(filename, doc, error) for error in errors]
+        later = _later_problems(filename, doc, errors)
+        raise SpecError(sorted([*problems, *later], key=lambda p: (p.line, p.col)) if later else problems) from None
     release, findings, found_warnings = check_spec(spec)
     findings += _embed_delimiters(doc.data)
     if spec.tls.ca_certs:
@@ -115,7 +120,10 @@ def load_text(text: str, filename: str = "mobyci.yaml", base: Path | None = None
         str(Problem(filename, *doc.position(loc), yamlpos.dotted(loc), f"warning: {message}"))
         for loc, message in found_warnings
     ]
-    return LoadedSpec(spec, release, filename, tuple(warnings), doc)
+    import hashlib
+
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return LoadedSpec(spec, release, filename, tuple(warnings), doc, digest)
 
 
 def _embed_delimiters(data: Any, at: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], str]]:
@@ -154,12 +162,40 @@ def _validator() -> core.SchemaValidator:
 
 
 # A union member as pydantic names it in an error's loc: a validator function on str, or a model class.
-_BRANCH = re.compile(r"^(function-\w+\[.*\]|[A-Z][A-Za-z]+)$")
+_BRANCH = re.compile(r"^(function-\w+\[.*\]|list\[.*\]|[A-Z][A-Za-z]+)$")
+
+
+def _later_problems(filename: str, doc: yamlpos.Document, errors: list[Any]) -> list[Problem]:
+    """When every error is an unknown key, the checks that need the whole spec (a ref that is no release, a distro
+    the family lacks) run on it without those keys: one run reports every problem, not the typo alone."""
+    if not errors or any(error["type"] != "extra_forbidden" for error in errors):
+        return []
+    data = _without(doc.data, [tuple(error["loc"]) for error in errors])
+    try:
+        spec = validate_data(data)
+    except core.ValidationError:
+        return []
+    _, findings, _ = check_spec(spec)
+    return [Problem(filename, *doc.position(loc), yamlpos.dotted(loc), message) for loc, message in findings]
+
+
+def _without(data: Any, locations: list[tuple[Any, ...]]) -> Any:
+    """A copy of `data` without the keys at `locations`."""
+    import copy
+
+    trimmed = copy.deepcopy(data)
+    for loc in locations:
+        parent = trimmed
+        for part in loc[:-1]:
+            parent = parent[part] if isinstance(parent, (dict, list)) else None
+        if isinstance(parent, dict):
+            parent.pop(loc[-1], None)
+    return trimmed
 
 
 def _one_branch(errors: list[Any], data: Any) -> list[Any]:
-    """Errors of a value that may be a string or a mapping (mirrors.apt) come once per union member: keep the
-    member the value's own type chose, and drop the member's name from the key path."""
+    """Errors of a value that may be a string, a mapping (mirrors.apt) or a list (ci.github.runs_on) come once per
+    union member: keep the member the value's own type chose, and drop the member's name from the key path."""
     kept = []
     for error in errors:
         loc = tuple(error["loc"])
@@ -167,8 +203,15 @@ def _one_branch(errors: list[Any], data: Any) -> list[Any]:
         if at is None:
             kept.append(error)
             continue
-        mapping_branch = not loc[at].startswith("function-")
-        if mapping_branch == isinstance(_input_at(data, loc, at), dict):
+        value = _input_at(data, loc, at)
+        chosen = (
+            isinstance(value, list)
+            if loc[at].startswith("list[")
+            else isinstance(value, dict)
+            if not loc[at].startswith("function-")
+            else not isinstance(value, (dict, list))
+        )
+        if chosen:
             kept.append({**error, "loc": loc[:at] + loc[at + 1 :]})
     return kept or errors
 
@@ -194,7 +237,34 @@ def _problem(filename: str, doc: yamlpos.Document, error: Any) -> Problem:
         line, col = doc.position(loc, key=True)
         return Problem(filename, line, col, yamlpos.dotted(loc), _unknown_key(loc))
     line, col = doc.position(loc)
-    return Problem(filename, line, col, yamlpos.dotted(loc), _message(kind, error, doc.raw.get(loc)))
+    raw = doc.raw.get(loc)
+    if kind == "string_type" and raw is not None and error.get("input") is not None:
+        as_text = _as_text_problem(doc, loc, raw)
+        if as_text is not None:
+            # "quote it" would give a value the field refuses too (timeout: 90 -> "90"): say what it needs.
+            message = f"expected a string, got {_yaml_type(error.get('input'))}; {as_text}"
+            return Problem(filename, line, col, yamlpos.dotted(loc), message)
+    return Problem(filename, line, col, yamlpos.dotted(loc), _message(kind, error, raw))
+
+
+def _as_text_problem(doc: yamlpos.Document, loc: tuple[str | int, ...], raw: str) -> str | None:
+    """What the field says of `raw` written as a string, or None when it takes it."""
+    import copy
+
+    data = copy.deepcopy(doc.data)
+    parent: Any = data
+    for part in loc[:-1]:
+        parent = parent[part] if isinstance(parent, (dict, list)) else None  # type: ignore[index]
+    if not isinstance(parent, (dict, list)):
+        return None
+    parent[loc[-1]] = raw  # type: ignore[index]
+    try:
+        validate_data(data)
+    except core.ValidationError as exc:
+        for error in _one_branch(exc.errors(), data):
+            if tuple(error["loc"]) == loc:
+                return _message(error["type"], error, None)
+    return None
 
 
 def _message(kind: str, error: Any, raw: str | None) -> str:

@@ -113,7 +113,13 @@ def _comment(text: str) -> str:
 
 
 def render_script(
-    rules: Sequence[Rule], *, family: str, spec_path: str, spec_desc: str, command: str | None = None
+    rules: Sequence[Rule],
+    *,
+    family: str,
+    spec_path: str,
+    spec_desc: str,
+    command: str | None = None,
+    spec_digest: str = "",
 ) -> str:
     """The self-contained POSIX sh patch script for `rules` (deterministic bytes). `command` is how to
     regenerate it, for the header (default: `mobyci patch SPEC -o mobyci-patch.sh`)."""
@@ -166,6 +172,7 @@ def render_script(
         command=_comment(command or regenerate_command(spec_path, "patch", PATCH_OUTPUT)),
         notes=(f"moby family {family}",),
         shebang="#!/bin/sh",
+        spec_digest=spec_digest,
     )
 
 
@@ -181,4 +188,5 @@ def build_patch_script(loaded: LoadedSpec, *, command: str | None = None, rules:
         spec_path=loaded.path,
         spec_desc=spec_description(loaded),
         command=command,
+        spec_digest=loaded.digest,
     )

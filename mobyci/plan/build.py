@@ -10,6 +10,7 @@ from mobyci.families.versions import tag_version
 from mobyci.formats import DEFAULT, FORMATS, ci_system
 from mobyci.load.reader import LoadedSpec
 from mobyci.plan import ca
+from mobyci.plan.checkjob import check_job
 from mobyci.plan.mirrors import rewrite_url
 from mobyci.plan.model import (
     CACHE_VAR,
@@ -78,10 +79,10 @@ def build_plan(
         variables.append(("DOCKER_BUILDKIT", "1"))
     build_args = tuple(name for name in PROXY_ARGS if any(name == v for v, _ in variables))
     ca_lines = ca.job_lines(spec, ca.spec_dir(loaded.path))
-    jobs: list[Job] = [
-        _check_job(loaded, ca_lines, entry.name, output),
-        _prepare_job(loaded, build_args, ca_lines),
-    ]
+    jobs: list[Job] = []
+    if ci.has_check_job(spec):
+        jobs.append(check_job(loaded, ca_lines, entry.name, output))
+    jobs.append(_prepare_job(loaded, build_args, ca_lines))
     packages_built = any(target.name in ("rpm", "deb") for target in spec.targets)
     for index, target in enumerate(spec.targets):
         if target.name not in ("rpm", "deb"):
@@ -137,6 +138,7 @@ def build_plan(
         alpine_mirror=spec.mirrors.alpine,
         ca_files=ca.repo_files(spec, ca.spec_dir(loaded.path)),
         package_images=tuple(_package_images(loaded, jobs)),
+        spec_digest=loaded.digest,
     )
 
 
@@ -186,68 +188,6 @@ def _read_ci_variable(value: str, ci_variables: list[str]) -> None:
     name = var_ref_name(value)
     if name is not None and name not in ci_variables:
         ci_variables.append(name)
-
-
-_CHECK_VENV = ".mobyci-venv"  # in the job's work tree: no shared /tmp path
-
-
-def _check_job(loaded: LoadedSpec, ca_lines: tuple[str, ...], fmt: str, output: str) -> Job:
-    from mobyci import __version__
-
-    pypi = loaded.spec.mirrors.pypi
-    index = f" --index-url {shlex.quote(pypi)}" if pypi else ""
-    # By default the version that wrote the pipeline, so that a current pipeline renders to the same bytes.
-    requirement = loaded.spec.ci.mobyci_requirement or f"mobyci=={__version__}"
-    return Job(
-        name="mobyci-check",
-        stage="check",
-        title="The spec validates and the committed pipeline is current",
-        script=(
-            *ca_lines,
-            f"python3 -m venv {_CHECK_VENV}",
-            f"{_CHECK_VENV}/bin/pip install --quiet{index} {shlex.quote(requirement)}",
-            f"{_CHECK_VENV}/bin/mobyci validate {shlex.quote(loaded.path)}",
-            _render_check_line(loaded, fmt, output),
-        ),
-        docker=False,
-        check_only=True,
-        # pip needs git for a VCS requirement.
-        tools=("git",) if requirement.startswith("git+") else (),
-        watches=tuple(_checked_files(loaded, output)),
-        reads_ca=bool(ca_lines),
-        fetches=(Fetched("pypi", _PYPI), *_requirement_fetches(requirement)),
-    )
-
-
-_PYPI = "https://pypi.org/simple"
-
-
-def _requirement_fetches(requirement: str) -> tuple[Fetched, ...]:
-    """What pip fetches for the requirement besides the index: a VCS requirement (git+URL[@ref]) is a clone (pip's
-    "VCS Support"), a wheel's https URL a download."""
-    if requirement.startswith("git+"):
-        head, _, last = requirement.removeprefix("git+").rpartition("/")
-        return (Fetched("git", f"{head}/{last.split('@', 1)[0]}"),)
-    if requirement.startswith("https://"):
-        return (Fetched("download", requirement),)
-    return ()
-
-
-def _render_check_line(loaded: LoadedSpec, fmt: str, output: str) -> str:
-    """The check job's last line: the committed files (all `outputs:`, or this pipeline at `output`) are current.
-
-    Paths are relative to the repository root, where CI jobs start."""
-    if any(loaded.spec.outputs.as_dict().values()):
-        return f"{_CHECK_VENV}/bin/mobyci render {shlex.quote(loaded.path)} --all --check"
-    from mobyci.committed.header import regenerate_command
-
-    return f"{_CHECK_VENV}/bin/{regenerate_command(loaded.path, fmt, output)} --check"
-
-
-def _checked_files(loaded: LoadedSpec, output: str) -> list[str]:
-    """The files the check job reads: the spec and every committed output (or this pipeline alone)."""
-    listed = [path for path in loaded.spec.outputs.as_dict().values() if path is not None]
-    return list(dict.fromkeys([loaded.path, *(listed or [output])]))
 
 
 def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tuple[str, ...]) -> Job:

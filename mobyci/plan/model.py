@@ -105,6 +105,12 @@ class Job(NamedTuple):
     # The spec key a job's matrix comes from, where a platform limit it breaks is reported.
     matrix_key: tuple[str | int, ...] = ()
     fetches: tuple[Fetched, ...] = ()  # what its script fetches itself (the runner's own fetches are the system's)
+    # What the job fetches besides the repository (the fetch inventory lists it): the image it names itself (before
+    # a CI system's image prefix; None: the system's default), the pip index its pip installs from (None: pip's
+    # default, PyPI or the runner's PIP_INDEX_URL) and the requirements it installs.
+    image: str | None = None
+    pip_index: str | None = None
+    pip_installs: tuple[str, ...] = ()
 
     @property
     def registry_login(self) -> bool:
@@ -202,6 +208,7 @@ class Plan(NamedTuple):
     patch_script: str = ""  # the text the job that writes_patch writes to PATCH_SCRIPT
     alpine_mirror: str | None = None  # mirrors.alpine, for images that install packages with apk
     ca_files: tuple[str, ...] = ()  # tls.ca_certs entries that are files in the repository (not CI variables)
+    spec_digest: str = ""  # sha256 of the spec's bytes, for the file's header (committed/header.py SPEC_MARK)
 
     def job(self, name: str) -> Job:
         return next(j for j in self.jobs if j.name == name)

@@ -42,7 +42,8 @@ def plan_data(plan: Plan) -> dict[str, Any]:
         ],
         "environment": [{"name": name, "value": value} for name, value in _environment(plan)],
         "build_args": list(plan.build_args),
-        "ci_variables": list(plan.ci_variables),
+        "ci_variables": list(dict.fromkeys([*plan.ci_variables, *plan.ca_variables])),
+        "ca_variables": [{"name": name, "type": ca_variable_type(plan)} for name in plan.ca_variables],
         "mirrors_and_proxies": [{"key": a.key, "value": a.value, "where": a.where} for a in plan.applied],
         "registry_mirror": plan.registry_mirror,
         "notes": list(plan.notes),
@@ -53,6 +54,11 @@ def plan_data(plan: Plan) -> dict[str, Any]:
             for i in plan.package_images
         ],
     }
+
+
+def ca_variable_type(plan: Plan) -> str:
+    """What a CA variable of tls.ca_certs must hold on the plan's CI system."""
+    return ci_system(plan.system).ca_variable_type(plan)
 
 
 def plan_json(plan: Plan) -> str:
@@ -129,11 +135,13 @@ def _sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
                 ],
             )
         )
-    if plan.ci_variables:
+    if plan.ci_variables or plan.ca_variables:
         used = [
             (name, ", ".join(a.key for a in plan.applied if _refers_to(a.value, name)) or "the spec")
             for name in plan.ci_variables
+            if name not in plan.ca_variables
         ]
+        used += [(name, f"tls.ca_certs: {ca_variable_type(plan)}") for name in plan.ca_variables]
         sections.append((system.variables_title, used))
     sections += [("Patch rules (applied to the moby tree)", rewrites), ("Environment (as written)", env)]
     if plan.build_args:

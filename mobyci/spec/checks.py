@@ -147,7 +147,21 @@ def _misspelled_tag(ref: str) -> str | None:
     minor_text = f"{minor:02d}" if major < 20 else str(minor)
     tag = f"{'docker-' if major >= 29 else ''}v{major}.{minor_text}.{patch}"
     why = "from 29.0 the engine's tags are docker-vX.Y.Z" if major >= 29 else "moby tags releases vX.Y.Z"
+    if not _tag_accepted(tag):
+        # Suggest only a tag that, pasted, validates: a tag the facts table refuses would be refused in turn.
+        from mobyci.families import facts
+
+        near = facts.nearest(Version(major, minor, patch))
+        hint = f"; the nearest releases mobyci knows: {' or '.join(near)}" if near else ""
+        return f"'{ref}' is not a moby tag ({why}), and {tag} is not a release mobyci knows{hint}"
     return f"'{ref}' is not a moby tag ({why}); did you mean {tag}?"
+
+
+def _tag_accepted(tag: str) -> bool:
+    """Whether moby.ref `tag` passes the checks of a release tag (a known release, or one newer than the table)."""
+    version = tag_version(tag)
+    release = resolve(tag, None) if version is not None else None
+    return version is not None and release is not None and not _check_release(tag, version, release)[0]
 
 
 def _line(version: Version) -> str:

@@ -127,7 +127,7 @@ class Buildkite(Frozen):
 class GitHub(Frozen):
     """GitHub Actions settings."""
 
-    runs_on: str
+    runs_on: str | list[str]
     runners: dict[Literal['amd64', 'arm64', 'arm'], list[str]]
     field_names: ClassVar[tuple[str, ...]] = ('runs_on', 'runners')
     nested_models: ClassVar[dict[str, type[Frozen]]] = {}
@@ -1288,24 +1288,53 @@ SCHEMA: Any = {
                                                             'schema': {
                                                                 'type': 'default',
                                                                 'schema': {
-                                                                    'type': 'function-after',
-                                                                    'function': {
-                                                                        'type': 'no-info',
-                                                                        'function': fields.check_name,
-                                                                    },
-                                                                    'schema': {
-                                                                        'type': 'function-wrap',
-                                                                        'function': {
-                                                                            'type': 'no-info',
-                                                                            'function': fields.one_word,
+                                                                    'type': 'union',
+                                                                    'choices': [
+                                                                        {
+                                                                            'type': 'function-after',
+                                                                            'function': {
+                                                                                'type': 'no-info',
+                                                                                'function': fields.check_name,
+                                                                            },
+                                                                            'schema': {
+                                                                                'type': 'function-wrap',
+                                                                                'function': {
+                                                                                    'type': 'no-info',
+                                                                                    'function': fields.one_word,
+                                                                                },
+                                                                                'schema': {
+                                                                                    'type': 'str',
+                                                                                    'min_length': 1,
+                                                                                    'max_length': 256,
+                                                                                    'pattern': '^[^\\s]+$',
+                                                                                },
+                                                                            },
                                                                         },
-                                                                        'schema': {
-                                                                            'type': 'str',
+                                                                        {
+                                                                            'type': 'list',
+                                                                            'items_schema': {
+                                                                                'type': 'function-after',
+                                                                                'function': {
+                                                                                    'type': 'no-info',
+                                                                                    'function': fields.check_name,
+                                                                                },
+                                                                                'schema': {
+                                                                                    'type': 'function-wrap',
+                                                                                    'function': {
+                                                                                        'type': 'no-info',
+                                                                                        'function': fields.one_word,
+                                                                                    },
+                                                                                    'schema': {
+                                                                                        'type': 'str',
+                                                                                        'min_length': 1,
+                                                                                        'max_length': 256,
+                                                                                        'pattern': '^[^\\s]+$',
+                                                                                    },
+                                                                                },
+                                                                            },
                                                                             'min_length': 1,
-                                                                            'max_length': 256,
-                                                                            'pattern': '^[^\\s]+$',
                                                                         },
-                                                                    },
+                                                                    ],
                                                                 },
                                                                 'default': 'ubuntu-24.04',
                                                             },

@@ -375,12 +375,30 @@ def check_registry(value: str) -> str:
             "mobyci reaches the registry mirror over https only (BuildKit builders, the frozen-image script; plain "
             "http would need insecure-registry settings on each): use an https URL",
         )
-    return check_url(
+    checked = check_url(
         value,
         schemes=("https",),
         credentials_hint="name CI variables in mirrors.registry_auth ({username: $HARBOR_USER, password: "
         "$HARBOR_PASSWORD})",
     )
+    path = urlsplit(checked).path
+    if path.strip("/"):
+        # Three consumers build URLs from it, each its own way: the frozen-image script appends /v2/<image>/…
+        # (moby v28.5.2 contrib/download-frozen-image-v2.sh:59,77,287 `"$registryBase/v2/$image/manifests/…"`),
+        # BuildKit's mirrors take a host (plan/builder.py), the daemon's --registry-mirror a registry root. A
+        # Harbor proxy cache project serves /v2/<project>/<image>: none of the three would reach it. The registry's
+        # docs: "The URL of a pull-through registry mirror must be the root of a domain. No path components other
+        # than an optional trailing slash (/) are allowed" (distribution.github.io/distribution/recipes/mirror).
+        host = checked[: len(checked) - len(path)]
+        raise fail(
+            "mobyci_registry",
+            f"'{value}' has a path ('{path}'): a Docker Hub mirror serves Docker Hub's repositories at its root "
+            f"(the engine's --registry-mirror, BuildKit's mirrors and the frozen-image script build /v2/... on it): "
+            f"give {host} if that registry serves Docker Hub at its root; a Harbor proxy cache project serves them "
+            f"under its name, which fits ci.gitlab.image_prefix ({host.removeprefix('https://')}{path.rstrip('/')}"
+            "/library), not mirrors.registry",
+        )
+    return checked
 
 
 def check_login_username(value: str) -> str:
@@ -471,7 +489,8 @@ _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip")
 
 
 def check_mobyci_requirement(value: str) -> str:
-    """What pip installs mobyci from: `mobyci` with a version, a VCS URL, or the URL of a wheel or sdist."""
+    """What pip installs mobyci from: `mobyci` with a version, a VCS URL, the URL of a wheel or sdist, or a wheel
+    committed in the repository."""
     check_printable(value)
     if _NAMED_REQUIREMENT_RE.match(value):
         return value
@@ -486,10 +505,21 @@ def check_mobyci_requirement(value: str) -> str:
                 f"'{value}' is not a wheel or source archive: the URL must end in .whl, .tar.gz or .zip",
             )
         return value
+    if value.endswith(".whl"):
+        # A wheel committed in the repository, relative to its root (where CI jobs start).
+        parts = value.split("/")
+        if value.startswith(("/", "-", "~")) or ".." in parts or "\\" in value:
+            raise fail(
+                "mobyci_requirement",
+                f"'{value}' is not a path inside the repository: name the committed wheel relative to the "
+                "repository root, e.g. tools/mobyci-0.1.0-py3-none-any.whl",
+            )
+        return value
     raise fail(
         "mobyci_requirement",
         f"'{value}' is not a pip requirement for mobyci: write mobyci==VERSION (from the index, mirrors.pypi "
-        "when set), git+https://HOST/PATH.git@TAG, or the https URL of a wheel",
+        "when set), git+https://HOST/PATH.git@TAG, the https URL of a wheel, or the path of a wheel committed in "
+        "the repository (tools/mobyci-0.1.0-py3-none-any.whl)",
     )
 
 

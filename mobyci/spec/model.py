@@ -284,7 +284,11 @@ class Buildkite(_Model):
 class GitHub(_Model):
     """GitHub Actions settings."""
 
-    runs_on: Name = Field("ubuntu-24.04", description="Runner label for build jobs.")
+    runs_on: Name | Annotated[list[Name], Field(min_length=1)] = Field(
+        "ubuntu-24.04",
+        description="runs-on of the jobs without an architecture of their own: one label (ubuntu-24.04) or a list "
+        "of labels, as runners takes them ([self-hosted, linux, X64]).",
+    )
     runners: dict[Arch, Annotated[list[Name], Field(min_length=1)]] = Field(
         default_factory=dict,
         description="runs-on labels per architecture, e.g. {arm: [self-hosted, linux, ARM]}, for the jobs that need "
@@ -347,10 +351,12 @@ class _CISettings(_Model):
     )
     mobyci_requirement: Annotated[str, AfterValidator(fields.check_mobyci_requirement)] | None = Field(
         None,
-        description="Where the check job installs mobyci from, as pip reads it: mobyci==VERSION (from PyPI, or "
-        "mirrors.pypi when set), a VCS URL (git+https://git.example.com/tools/mobyci.git@v0.1.0), or the https "
-        "URL of a wheel. Default: mobyci== the version that rendered the pipeline. The check re-renders, so "
-        "install the version you render with.",
+        description="Set it for the full check job (mobyci validate and render --check): where the job installs "
+        "mobyci from, as pip reads it: mobyci==VERSION (from PyPI, or mirrors.pypi when set), a VCS URL "
+        "(git+https://git.example.com/tools/mobyci.git@v0.1.0), the https URL of a wheel, or a wheel committed in "
+        "the repository (tools/mobyci-0.1.0-py3-none-any.whl). Unset: the job checks the committed files by their "
+        "headers with sed and sha256sum, and the spec against the committed mobyci.schema.json with "
+        "check-jsonschema. The check re-renders, so install the version you render with.",
     )
 
 

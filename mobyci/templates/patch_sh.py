@@ -101,13 +101,17 @@ def root(context, missing=missing):
         yield str(l_1_id)
         yield ' copies the CA bundle the pipeline assembled ('
         yield str((undefined(name='ca_env') if l_1_ca_env is missing else l_1_ca_env))
-        yield ") into the tree, for the Dockerfile's COPY.\n"
+        yield ') into the tree, for the Dockerfile\'s COPY.\n# --check without it (a checkout on a workstation, the CA a CI variable): the copy is reported, not compared.\nif [ "$mobyci_check" = 1 ] && [ -z "${'
+        yield str((undefined(name='ca_env') if l_1_ca_env is missing else l_1_ca_env))
+        yield ':-}" ]; then\n\tmobyci_src=\nelse\n'
         for l_2_line in (undefined(name='ca_checks') if l_1_ca_checks is missing else l_1_ca_checks):
             _loop_vars = {}
             pass
+            yield '\t'
             yield str(l_2_line)
             yield '\n'
         l_2_line = missing
+        yield 'fi\n'
     l_1_id = l_1_dest = l_1_ca_env = l_1_ca_checks = missing
     yield '\n# The rules, as data for the awk engine below.\nMOBYCI_NRULES='
     yield str(t_1((undefined(name='rules') if l_0_rules is missing else l_0_rules)))
@@ -268,9 +272,16 @@ def root(context, missing=missing):
     l_1_r = missing
     yield 'fi\n\nif [ -n "$mobyci_errors" ]; then\n\tprintf \'%s\' "$mobyci_errors" | while IFS= read -r mobyci_l; do printf \'%s: %s\\n\' "$mobyci_me" "$mobyci_l" >&2; done\n\tprintf \'%s: nothing was changed\\n\' "$mobyci_me" >&2\n\texit 1\nfi\n'
     for (l_1_id, l_1_dest) in (undefined(name='copies') if l_0_copies is missing else l_0_copies):
+        l_1_ca_env = resolve('ca_env')
         _loop_vars = {}
         pass
-        yield 'mobyci_copy=0\nif [ -f "$mobyci_dir"/'
+        yield 'mobyci_copy=0\nif [ -z "$mobyci_src" ] && [ -f "$mobyci_dir"/'
+        yield str(l_1_dest)
+        yield " ]; then\n\tmobyci_st='present (not compared: "
+        yield str((undefined(name='ca_env') if l_1_ca_env is missing else l_1_ca_env))
+        yield ' is not set)\'\nelif [ -z "$mobyci_src" ]; then\n\tmobyci_nchanged=$((mobyci_nchanged + 1))\n\tmobyci_st=\'to copy from '
+        yield str((undefined(name='ca_env') if l_1_ca_env is missing else l_1_ca_env))
+        yield ' in the pipeline\'\nelif [ -f "$mobyci_dir"/'
         yield str(l_1_dest)
         yield ' ] && cmp -s "$mobyci_src" "$mobyci_dir"/'
         yield str(l_1_dest)
@@ -279,7 +290,7 @@ def root(context, missing=missing):
         yield ' '
         yield str(t_3(l_1_dest))
         yield ' "$mobyci_st")$mobyci_nl"\n'
-    l_1_id = l_1_dest = missing
+    l_1_id = l_1_dest = l_1_ca_env = missing
     yield '\n# Phase 2: move the new files into place (each a rename within its directory, keeping the mode).\nif [ "$mobyci_check" = 0 ]; then\n\tprintf \'%s\' "$mobyci_moves" | while IFS= read -r mobyci_rel; do\n\t\tmv -f "$mobyci_dir/$mobyci_rel.mobyci-tmp.$$" "$mobyci_dir/$mobyci_rel"\n\tdone\n'
     for (l_1_id, l_1_dest) in (undefined(name='copies') if l_0_copies is missing else l_0_copies):
         _loop_vars = {}
@@ -327,5 +338,5 @@ def root(context, missing=missing):
     yield 'if [ "$MOBYCI_NRULES" = 0 ]; then\n\tprintf \'%s\\n\' "the spec maps no mirror into the tree: nothing to change"\nelif [ "$mobyci_nchanged" = 0 ]; then\n\tprintf \'%s\\n\' "already applied: nothing to change"\nelif [ "$mobyci_check" = 1 ]; then\n\t[ "$mobyci_nchanged" = 1 ] && mobyci_s=\'\' || mobyci_s=s\n\tprintf \'%s\\n\' "$mobyci_nchanged file$mobyci_s would change"\n\texit 1\nelse\n\t[ "$mobyci_nchanged" = 1 ] && mobyci_s=\'\' || mobyci_s=s\n\tprintf \'%s\\n\' "patched $mobyci_nchanged file$mobyci_s"\nfi\n'
 
 blocks = {}
-debug_info = '10=42&11=46&17=52&65=54&66=61&69=64&70=67&71=71&74=75&75=77&76=79&90=81&91=85&97=93&98=99&99=103&100=106&105=111&107=114&108=118&109=122&110=126&111=129&112=134&113=138&114=144&115=150&116=156&119=172&120=176&121=181&122=185&123=191&125=197&127=200&133=208&134=212&435=218&436=221&437=224&441=229&454=233&457=235&462=237&463=240&464=243&465=249&467=260&477=268&479=272&486=276&494=282&496=286&497=288&498=290&499=292&506=299&507=302&508=305&509=308&510=312'
-MOBYCI_STAMP = 'jinja2 3.1.6, patch.sh.j2 sha256 3fa26a99a634218199e524bf9412b4c041e406a0089c8ab1b17ead0c41468f3a'
+debug_info = '10=42&11=46&17=52&65=54&66=61&69=64&70=67&71=71&74=75&75=77&76=79&90=81&91=85&97=93&98=99&100=103&103=105&104=109&110=115&112=118&113=122&114=126&115=130&116=133&117=138&118=142&119=148&120=154&121=160&124=176&125=180&126=185&127=189&128=195&130=201&132=204&138=212&139=216&440=222&441=225&442=228&446=233&459=237&462=239&467=241&468=244&469=247&470=253&472=264&482=272&484=277&485=279&488=281&489=283&496=287&504=293&506=297&507=299&508=301&509=303&516=310&517=313&518=316&519=319&520=323'
+MOBYCI_STAMP = 'jinja2 3.1.6, patch.sh.j2 sha256 c93c5755f4aec877165461bece52b14a186711eef4591d62383a3867c34b6ec3'

@@ -430,15 +430,22 @@ def run_rules(
     if detected != family:
         raise MobyciError(MISMATCH.format(tree=tree, detected=detected, expected=family, spec=spec_desc))
     resolved = _resolve(rules, environ)
-    copies = _tree_copies(rules, tree, environ)
+    copies = _tree_copies(rules, tree, environ, check=check)
     results = _collect(tree, rules, resolved)
     errors = [e for res in results for e in res.errors] or _rule_errors(resolved, results, detected)
     if errors:
         raise MobyciError("\n".join([*errors, "nothing was changed"]))
 
     lines = [f"moby family {detected} (detected from the tree)", *_summary(resolved, results, check=check)]
-    for rule_id, rel, _, current in copies:
-        status = "already applied" if current else ("to copy" if check else "copied")
+    for rule_id, rel, data, current in copies:
+        if data is None:  # --check without the CA file: the copy is reported, not compared
+            status = (
+                f"present (not compared: {CA_FILE_ENV} is not set)"
+                if current
+                else (f"to copy from {CA_FILE_ENV} in the pipeline")
+            )
+        else:
+            status = "already applied" if current else ("to copy" if check else "copied")
         lines.append(_row(rule_id, rel, status))
     changed: list[object] = [res for res in results if res.changed]
     changed += [copy for copy in copies if not copy[3]]
@@ -453,19 +460,25 @@ def run_rules(
             if res.changed:
                 _write_keep_mode(tree / res.rel, b"".join(line + b"\n" for line in res.after))
         for _, rel, data, current in copies:
-            if not current:
+            if not current and data is not None:
                 _write_new(tree / rel, data)
         lines.append(f"patched {_plural(len(changed), 'file')}")
     return PatchReport(lines, bool(changed))
 
 
-def _tree_copies(rules: Sequence[Rule], tree: Path, environ: Mapping[str, str]) -> list[tuple[str, str, bytes, bool]]:
-    """(rule id, path in the tree, content, already in place) of every file a rule copies into the tree."""
-    copies = []
+def _tree_copies(
+    rules: Sequence[Rule], tree: Path, environ: Mapping[str, str], *, check: bool
+) -> list[tuple[str, str, bytes | None, bool]]:
+    """(rule id, path in the tree, content, already in place) of every file a rule copies into the tree; content
+    None for --check without the CA file (already in place then means: a file is there)."""
+    copies: list[tuple[str, str, bytes | None, bool]] = []
     for rule in rules:
         if not rule.tree_file:
             continue
         source = environ.get(CA_FILE_ENV, "")
+        if not source and check:
+            copies.append((rule.id, rule.tree_file, None, (tree / rule.tree_file).is_file()))
+            continue
         if not source:
             raise MobyciError(
                 f"tls.ca_certs: {CA_FILE_ENV} is not set: set it to the PEM file of the CA certificates "

@@ -114,7 +114,7 @@ CASES: list[tuple[str, str, list[str]]] = [
     ),
     (
         "unknown-key-no-suggestion",
-        "version: 1\nmoby: {ref: v19.03.12, zzz: 1}\ntargets: [binary]\n",
+        "version: 1\nmoby: {ref: v19.03.12, zzz: 1}\nmirrors: {apt: archive}\ntargets: [binary]\n",
         ["mobyci.yaml:2:24: moby.zzz: unknown key 'zzz'; allowed here: repo, ref, family"],
     ),
     (
@@ -208,12 +208,15 @@ CASES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
-        "registry-path-old-engine",
-        "version: 1\nmoby: {ref: v19.03.12}\nmirrors: {registry: 'https://mirror.example.com/hub'}\n"
-        "targets: [binary]\nci: {gitlab: {docker_version: '24.0.9'}}\n",
+        "registry-harbor-project-path",
+        "version: 1\nmoby: {ref: v19.03.12}\nmirrors: {registry: 'https://harbor.corp.example/dockerhub'}\n"
+        "targets: [binary]\n",
         [
-            "mobyci.yaml:3:21: mirrors.registry: docker 24.0.9 (ci.gitlab.docker_version) refuses a registry "
-            "mirror with a path: give only https://host[:port], or use docker 25 or newer"
+            "mobyci.yaml:3:21: mirrors.registry: 'https://harbor.corp.example/dockerhub' has a path ('/dockerhub'): "
+            "a Docker Hub mirror serves Docker Hub's repositories at its root (the engine's --registry-mirror, "
+            "BuildKit's mirrors and the frozen-image script build /v2/... on it): give https://harbor.corp.example "
+            "if that registry serves Docker Hub at its root; a Harbor proxy cache project serves them under its "
+            "name, which fits ci.gitlab.image_prefix (harbor.corp.example/dockerhub/library), not mirrors.registry"
         ],
     ),
     (
@@ -375,7 +378,11 @@ CASES: list[tuple[str, str, list[str]]] = [
     (
         "docker-version-number",
         "version: 1\nmoby: {ref: v19.03.12}\ntargets: [binary]\nci: {gitlab: {docker_version: 27.5}}\n",
-        ['mobyci.yaml:4:31: ci.gitlab.docker_version: expected a string, got a number (27.5): quote it ("27.5")'],
+        # Quoted, 27.5 is no version either: the message says what the field needs instead of "quote it".
+        [
+            "mobyci.yaml:4:31: ci.gitlab.docker_version: expected a string, got a number (27.5); '27.5' is not a "
+            "version like 27.5.1"
+        ],
     ),
     (
         "yes-is-a-string",
@@ -682,6 +689,42 @@ CASES: list[tuple[str, str, list[str]]] = [
         [
             "mobyci.yaml:4:18: mirrors.registry_auth: only applies with mirrors.registry: set the mirror or remove "
             "this key"
+        ],
+    ),
+    # Every "did you mean" and "quote it" is pasted by tests/test_spec_errors.py: these make the ones that failed
+    # pasted (a corrected tag that is no release, a quoted number that is no duration).
+    (
+        "ref-misspelled-known",
+        "version: 1\nmoby: {ref: v29.7.2}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:2:13: moby.ref: 'v29.7.2' is not a moby tag (from 29.0 the engine's tags are "
+            "docker-vX.Y.Z); did you mean docker-v29.7.2?"
+        ],
+    ),
+    (
+        "ref-misspelled-unknown",
+        "version: 1\nmoby: {ref: v30.0.0}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:2:13: moby.ref: 'v30.0.0' is not a moby tag (from 29.0 the engine's tags are "
+            "docker-vX.Y.Z), and docker-v30.0.0 is not a release mobyci knows; the nearest releases mobyci knows: "
+            "docker-v29.7.2"
+        ],
+    ),
+    (
+        "ref-not-a-release",
+        "version: 1\nmoby: {ref: v27.5.99}\nmirrors: {apt: mirrors.example.com}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:2:13: moby.ref: v27.5.99 is not a moby release: the 27 line's newest is v27.5.1 of "
+            "2025-01-22, and it had no release in the year before the facts table was made (2026-12-01); did you "
+            "mean v27.5.1?"
+        ],
+    ),
+    (
+        "timeout-number",
+        "version: 1\nmoby: {ref: v27.5.1}\ntargets: [binary]\nci: {timeout: 90}\n",
+        [
+            "mobyci.yaml:4:15: ci.timeout: expected a string, got a number (90); '90' is not a duration: write a "
+            "number and a unit, e.g. '2h', '1h 30m', '90m', '1 week'"
         ],
     ),
 ]
