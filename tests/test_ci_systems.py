@@ -75,7 +75,7 @@ def test_a_fourth_system_renders_with_no_other_module_touched(tmp_path: Path) ->
     done = _standin(tmp_path, "render", "mobyci.yaml", "--format", "standin")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[:3] == [
-        "mobyci-check: The spec validates and the committed pipeline is current",
+        "mobyci-check: The spec validates and the committed files are current",
         "prepare: Check out moby, apply the mirror patch",
         "binary: make binary",
     ]
