@@ -30,6 +30,7 @@ from tests.helpers import ROOT, realengine
 from tests.helpers import pipeline_tools as pc
 from tests.helpers.realengine import corp as corpmod
 from tests.helpers.realengine import netns
+from tests.helpers.realengine import pipeline as runpipe
 from tests.helpers.realengine.lab import Lab
 
 pytestmark = [pytest.mark.engine, pytest.mark.rehearsal]
@@ -162,35 +163,7 @@ def _job_env(lab: Lab, home: Path) -> dict[str, str]:
 
 
 def _run_pipeline(lab: Lab, tmp_path: Path, spec_text: str) -> tuple[subprocess.CompletedProcess[str], Path]:
-    from mobyci.emit.render import render_pipeline
-    from mobyci.load.reader import load_text
-
-    pipeline = render_pipeline(load_text(spec_text, "mobyci.yaml"), "gitlab")
-    project = pc.gitlab_ci_local_repo(tmp_path / "project", pipeline, {"mobyci.yaml": spec_text})
-    variables = {
-        "CORP_HTTP_PROXY": corpmod.PROXY,
-        "CI_REGISTRY": corpmod.REGISTRY,
-        "CI_REGISTRY_IMAGE": f"{corpmod.REGISTRY}/group/project",
-        "CI_REGISTRY_USER": "ci",
-        "CI_REGISTRY_PASSWORD": "unused-by-the-corp-registry",
-    }
-    done = lab.runner(
-        [
-            pc.tool("gitlab-ci-local"),
-            "--no-color",
-            "--shell-executor-no-image",
-            "--shell-isolation",
-            "--no-artifacts-to-source",
-            "--ignore-predefined-vars",
-            "CI_REGISTRY,CI_REGISTRY_IMAGE",
-            *[arg for name, value in variables.items() for arg in ("--variable", f"{name}={value}")],
-        ],
-        env=_job_env(lab, tmp_path / "home"),
-        cwd=project,
-        timeout=1500,
-    )
-    (tmp_path / "pipeline.log").write_text(done.stdout + done.stderr)
-    return done, project / ".gitlab-ci-local" / "artifacts"
+    return runpipe.run(lab, tmp_path, spec_text, env=_job_env(lab, tmp_path / "home"), timeout=1500)
 
 
 _ACCESS = re.compile(r'"(?P<method>[A-Z]+) (?P<uri>\S+) HTTP/[\d.]+" (?P<status>\d{3}) \S+ "[^"]*" "(?P<agent>[^"]*)"')
