@@ -18,7 +18,7 @@ from mobyci import __version__
 
 if TYPE_CHECKING:
     from mobyci.load.reader import LoadedSpec
-    from mobyci.plan.fetches import Inventory
+    from mobyci.report.fetches import Inventory
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -294,7 +294,7 @@ def _print_tree_inventory(loaded: LoadedSpec, tree: Path) -> None:
     import shutil
 
     from mobyci.families.fetchscan import scan
-    from mobyci.plan.fetches import build_inventory, inventory_text
+    from mobyci.report.fetches import build_inventory, inventory_text
 
     files = [str(p.relative_to(tree)) for p in sorted(tree.rglob("*")) if p.is_file() and not p.is_symlink()]
     fetches = scan(files, lambda path: (tree / path).read_text("utf-8", errors="replace"))
@@ -506,7 +506,7 @@ def plan(spec: Path, fmt: str, system: str | None = None, fetches: bool = False,
 
     from mobyci.emit.render import make_plan
     from mobyci.errors import MobyciError
-    from mobyci.plan import view as planview
+    from mobyci.report import view as planview
 
     if strict and not fetches:
         raise MobyciError("--strict applies to --fetches: run `mobyci plan --fetches --strict`")
@@ -516,7 +516,7 @@ def plan(spec: Path, fmt: str, system: str | None = None, fetches: bool = False,
         loaded = _for_output(loaded, spec_path(spec))
     width = shutil.get_terminal_size((80, 24)).columns
     if fetches:
-        from mobyci.plan.fetches import plan_inventory
+        from mobyci.report.fetches import plan_inventory
 
         _print_inventory(plan_inventory(loaded, system or _system_of(loaded)), fmt, width, strict=strict)
         return
@@ -536,7 +536,7 @@ def _print_inventory(inventory: Inventory, fmt: str, width: int, *, strict: bool
     import json
 
     from mobyci.errors import MobyciError
-    from mobyci.plan.fetches import inventory_data, inventory_text
+    from mobyci.report.fetches import inventory_data, inventory_text
 
     if fmt == "mermaid":
         raise MobyciError("--fetches prints text or json, not mermaid")

@@ -451,7 +451,7 @@ def test_bake_steps_cache_in_the_spec_registry_on_their_own_builder() -> None:
 
 
 def test_the_check_step_is_there_only_for_a_committed_pipeline_and_runs_after_upload(tmp_path: Path) -> None:
-    from mobyci.plan.view import plan_text
+    from mobyci.report.view import plan_text
 
     spec = "version: 1\nmoby: {ref: v27.5.1}\ntargets: [binary]\n"
     # Rendered and piped to `pipeline upload` at each build: no committed file, no check step, and neither the

@@ -281,7 +281,7 @@ def test_github_jobs_that_read_a_committed_ca_check_the_repository_out(tmp_path:
 
 def test_plan_shows_where_the_ca_is_installed() -> None:
     from mobyci.emit.render import make_plan
-    from mobyci.plan.view import plan_data
+    from mobyci.report.view import plan_data
 
     spec = ROOT / "tests" / "golden" / "23.0-shell-ca" / "spec.yaml"
     data = plan_data(make_plan(load_text(spec.read_text(), "spec.yaml", base=spec.parent)))

@@ -379,7 +379,7 @@ def test_the_raspbian_job_runs_on_the_arm_runner_of_every_system() -> None:
 
 
 def test_plan_lists_the_hosts_unmirrored_package_images_reach() -> None:
-    from mobyci.plan.view import plan_data, plan_text
+    from mobyci.report.view import plan_data, plan_text
 
     spec = (
         "version: 1\nmoby: {ref: v28.5.2}\nmirrors: {fedora: 'https://fedora.mirror.test/fedora'}\n"

@@ -19,7 +19,7 @@ import pytest
 
 from mobyci.families.fetchscan import scan
 from mobyci.load.reader import load_text
-from mobyci.plan.fetches import Inventory, build_inventory, plan_inventory, stored_list
+from mobyci.report.fetches import Inventory, build_inventory, plan_inventory, stored_list
 from tests.helpers import ROOT
 from tests.helpers.families import NEWEST_TAG
 
@@ -108,7 +108,7 @@ def test_the_stored_list_of_v28_5_2_matches_the_real_tree() -> None:
 
 @pytest.mark.skipif(MOBY_GIT is None, reason="set MOBYCI_MOBY_GIT to a moby git directory")
 def test_every_stored_list_is_what_the_scan_gives_now() -> None:
-    from mobyci.plan.fetches import _stored
+    from mobyci.report.fetches import _stored
 
     for tag, rows in _stored().items():
         paths = _git("ls-tree", "-r", "--name-only", tag).splitlines()
@@ -316,7 +316,7 @@ def test_package_images_trust_the_ca_over_tls_only_where_they_use_it() -> None:
 # what --strict does with one that is.
 _UNTRUSTING_STANDIN = """\
 import sys
-import mobyci.plan.fetchtls as fetchtls
+import mobyci.report.fetchtls as fetchtls
 real = fetchtls.Trust.mark
 def mark(self, url, client):
     got = real(self, url, client)
@@ -373,7 +373,7 @@ def test_an_image_pull_names_the_mirror_setting_of_the_builder_that_pulls() -> N
 
 
 def _stored_rows(kind: str) -> list[tuple[str, list[object]]]:
-    from mobyci.plan.fetches import _stored
+    from mobyci.report.fetches import _stored
 
     return [(tag, row) for tag, rows in _stored().items() for row in rows if row[0] == kind]
 
@@ -391,7 +391,7 @@ def test_every_stored_syntax_frontend_is_an_image_pulled_through_the_registry_mi
 
 
 def _tags() -> list[str]:
-    from mobyci.plan.fetches import _stored
+    from mobyci.report.fetches import _stored
 
     return list(_stored())
 
@@ -560,7 +560,7 @@ def test_the_longest_mirror_key_owns_a_url_as_in_the_patch() -> None:
 def test_strict_fails_for_a_release_tag_that_borrows_another_tags_scan() -> None:
     from mobyci.families import resolve
     from mobyci.families.facts import table
-    from mobyci.plan.fetches import _stored
+    from mobyci.report.fetches import _stored
 
     stored = set(_stored())
     tags = list(table().releases)
@@ -581,7 +581,7 @@ def test_strict_fails_for_a_release_tag_that_borrows_another_tags_scan() -> None
 
 def test_strict_names_the_borrowed_scan_on_the_command_line(tmp_path: Path) -> None:
     from mobyci.families.facts import table
-    from mobyci.plan.fetches import _stored
+    from mobyci.report.fetches import _stored
 
     proxied = "proxy: {https: $P, http: $P}\n"
     tag = next(t for t in table().releases if t not in _stored() and t.startswith("v28."))

@@ -21,7 +21,7 @@ import pytest
 
 from mobyci.emit.render import render_pipeline
 from mobyci.load.reader import LoadedSpec, load_text
-from mobyci.plan.fetches import Entry, plan_inventory
+from mobyci.report.fetches import Entry, plan_inventory
 from tests.helpers.golden_cases import cases, load_case
 from tests.helpers.outputs import FORMATS, meaning, shell_lines, strings
 from tests.helpers.packaging_trees import live, packaging_distros
@@ -229,7 +229,7 @@ def test_build_image_is_each_package_dockerfiles_arg_default(branch: str) -> Non
 
 @pytest.mark.skipif(not BUILDX_GIT.is_dir(), reason="set MOBYCI_BUILDX_GIT to a docker/buildx git directory")
 def test_the_builder_image_is_buildx_s_default() -> None:
-    from mobyci.plan.fetches import BUILDKIT_IMAGE
+    from mobyci.report.fetches import BUILDKIT_IMAGE
 
     for tag in ("v0.13.1", "v0.36.1"):
         text = subprocess.run(
@@ -243,7 +243,7 @@ def test_the_builder_image_is_buildx_s_default() -> None:
 
 @pytest.mark.parametrize(("case", "spec"), [(c, s) for c, s, _ in cases("gitlab-ci.yml", ".gitlab-ci.yml")])
 def test_every_builder_cache_and_dev_image_the_pipeline_sets_up_is_listed(case: str, spec: Path) -> None:
-    from mobyci.plan.fetches import BUILDKIT_IMAGE
+    from mobyci.report.fetches import BUILDKIT_IMAGE
 
     loaded = load_case(spec)
     for fmt in FORMATS:

@@ -202,7 +202,7 @@ def test_shell_profile_has_no_image_or_service() -> None:
 
 
 def test_plan_json_is_stable_and_names_variables_not_values(tmp_path: Path) -> None:
-    from mobyci.plan.view import plan_json
+    from mobyci.report.view import plan_json
 
     spec = tmp_path / "mobyci.yaml"
     spec.write_text(_proxy_spec("v27.5.1").replace("RUNNER", "dind"))

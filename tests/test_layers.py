@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("mobyci.patch",),
     ("mobyci.plan",),
     ("mobyci.emit",),
+    ("mobyci.report",),
     ("mobyci.commands", "mobyci.facts", "mobyci.precompile"),
     ("mobyci.cli",),
     ("mobyci.fastpath",),
@@ -36,9 +37,6 @@ EXCEPTIONS = {
     # Distro archives share the apt mirror's reading of mirrors.apt (a lazy import; the packaging tables'
     # owners keep it there for now).
     ("mobyci.families.packaging_data", "mobyci.spec.apt"),
-    # The fetch inventory reads the rendered pipeline (each emitter's runner_fetches): a view above emit/ that
-    # still lives under plan/, until the views move to a layer of their own above emit/.
-    ("mobyci.plan.fetches", "mobyci.emit.render"),
 }
 
 

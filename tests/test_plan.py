@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from mobyci.cli import app
 from mobyci.emit.render import make_plan
 from mobyci.load.reader import load_text
-from mobyci.plan.view import plan_json, plan_text
+from mobyci.report.view import plan_json, plan_text
 
 SPEC = """\
 version: 1
@@ -207,8 +207,8 @@ def test_a_rule_s_caveat_reaches_the_plan() -> None:
 def test_plan_says_a_builder_config_needs_buildx_0_13_where_the_host_brings_buildx() -> None:
     from mobyci.emit.render import make_plan
     from mobyci.load.reader import load_text
-    from mobyci.plan import view as planview
     from mobyci.plan.notes import BUILDX_013
+    from mobyci.report import view as planview
 
     base = "version: 1\nmoby: {ref: v28.5.2}\nmirrors: {registry: 'https://hub.example.test'}\ntargets: [binary]\n"
     shell = load_text(base + "ci: {gitlab: {runner: shell}, buildkite: {cache: registry.example.test/ci/cache}}\n")

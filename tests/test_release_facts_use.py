@@ -12,7 +12,7 @@ from mobyci.families import ARCHIVED_DEBIAN, lifecycle, resolve, resolve_family
 from mobyci.families import facts as ft
 from mobyci.families.pins import go_key
 from mobyci.load.reader import LoadedSpec, load_text
-from mobyci.plan import view as planview
+from mobyci.report import view as planview
 from tests.helpers import pipeline_tools as pc
 
 

@@ -19,7 +19,7 @@ import pytest
 from mobyci.emit.render import make_plan
 from mobyci.errors import SpecError
 from mobyci.load.reader import LoadedSpec, load_text
-from mobyci.plan.view import plan_mermaid, plan_text
+from mobyci.report.view import plan_mermaid, plan_text
 from tests.helpers import EXAMPLES, ROOT
 from tests.helpers import buildkite_agent_standin as bk
 from tests.helpers import pipeline_tools as pc

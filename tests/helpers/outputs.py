@@ -24,7 +24,7 @@ SCHEMAS = {"gitlab": "vendor.gitlab-ci", "buildkite": "vendor.buildkite", "githu
 
 def render_all(loaded: LoadedSpec) -> dict[str, str]:
     """Every output a spec has: each pipeline format that exists, the patch script, and the plan as JSON."""
-    from mobyci.plan.view import plan_json
+    from mobyci.report.view import plan_json
 
     out = {fmt: render_pipeline(loaded, fmt) for fmt in FORMATS}
     out["patch"] = build_patch_script(loaded)

@@ -37,9 +37,9 @@ from mobyci.families.touchpoints import TOUCHPOINTS
 from mobyci.families.versions import tag_version
 from mobyci.load.reader import LoadedSpec
 from mobyci.patch.rules import Rule, under_git_prefix
-from mobyci.plan.fetchtls import Trust
 from mobyci.plan.mirrors import rewrite_url
 from mobyci.plan.model import Fetched, Plan, RunnerFetches
+from mobyci.report.fetchtls import Trust
 from mobyci.spec.compiled import Mirrors
 from mobyci.spec.fields import gosumdb_url
 
@@ -538,7 +538,7 @@ def _short(endpoint: str) -> str:
 
 
 def inventory_text(inventory: Inventory, width: int = 80) -> str:
-    from mobyci.plan.view import layout
+    from mobyci.report.view import layout
 
     tls = sum(e.tls for e in inventory.entries)
     untrusted = f", {len(inventory.untrusted)} whose client does not trust the CA" if inventory.ca else ""
