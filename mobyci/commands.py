@@ -522,12 +522,12 @@ def plan(spec: Path, fmt: str, system: str | None = None, fetches: bool = False,
         return
     built = make_plan(loaded, system or _system_of(loaded))
     if fmt == "json":
-        text = planview.plan_json(built)
+        text = planview.plan_json(built, loaded)
     elif fmt == "mermaid":
         text = planview.plan_mermaid(built)
     else:
         # The terminal's width (COLUMNS first), 80 when piped: logs and merge-request comments read it as is.
-        text = planview.plan_text(built, width=width)
+        text = planview.plan_text(built, loaded, width=width)
     # One write: a reader that stops early (`plan | head -1`) gets whole lines and nothing fails.
     sys.stdout.write(text)
 

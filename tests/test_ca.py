@@ -284,7 +284,8 @@ def test_plan_shows_where_the_ca_is_installed() -> None:
     from mobyci.report.view import plan_data
 
     spec = ROOT / "tests" / "golden" / "23.0-shell-ca" / "spec.yaml"
-    data = plan_data(make_plan(load_text(spec.read_text(), "spec.yaml", base=spec.parent)))
+    loaded = load_text(spec.read_text(), "spec.yaml", base=spec.parent)
+    data = plan_data(make_plan(loaded), loaded)
     places = "\n".join(data["ca_installed"])
     assert "stages base, frozen-images (COPY + update-ca-certificates right after FROM)" in places
     assert "GIT_SSL_CAINFO" in places

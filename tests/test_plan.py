@@ -47,8 +47,9 @@ def _mobyci(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.Compl
 @pytest.mark.parametrize("width", [80, 100])
 @pytest.mark.parametrize("system", ["gitlab", "buildkite", "github"])
 def test_plan_text_fits_the_width_without_breaking_words(width: int, system: str) -> None:
-    plan = make_plan(load_text(SPEC), system)
-    text = plan_text(plan, width=width)
+    loaded = load_text(SPEC)
+    plan = make_plan(loaded, system)
+    text = plan_text(plan, loaded, width=width)
     for line in text.splitlines():
         assert line == line.rstrip(), line
         # Only a single word longer than the width (a URL) may stick out; it is never cut.
@@ -63,7 +64,7 @@ def test_plan_text_fits_the_width_without_breaking_words(width: int, system: str
 
 
 def test_plan_shows_every_mirror_and_where_it_applies() -> None:
-    text = " ".join(plan_text(make_plan(load_text(SPEC), "gitlab")).split())
+    text = " ".join(plan_text(make_plan(loaded := load_text(SPEC), "gitlab"), loaded).split())
     tuna = "https://mirrors.tuna.tsinghua.edu.cn/debian-archive"
     assert (
         f"mirrors.apt {tuna}/debian and {tuna}/debian-security: Debian buster packages in the dev image build" in text
@@ -81,7 +82,7 @@ def test_plan_shows_every_mirror_and_where_it_applies() -> None:
 
 
 def test_a_github_plan_has_no_gitlab_stages_or_dind_hosts() -> None:
-    text = plan_text(make_plan(load_text(SPEC), "github"))
+    text = plan_text(make_plan(loaded := load_text(SPEC), "github"), loaded)
     assert text.startswith("Build (for GitHub Actions)\n")
     # GitLab's job stages read "(stage build; needs …)"; Dockerfile stages in patch rule titles are no GitLab stage.
     assert "(stage " not in text
@@ -187,7 +188,7 @@ def test_the_screenshot_in_the_docs_is_the_plan_of_the_seed_example() -> None:
     doc = (ROOT / "docs" / "plan.md").read_text()
     shown = doc.split("$ mobyci plan\n", 1)[1].split("```", 1)[0]
     loaded = load_file(str(EXAMPLES / "seed-19.03" / "mobyci.yaml"))
-    assert shown.rstrip("\n") == plan_text(make_plan(loaded, "gitlab"), width=80).rstrip("\n")
+    assert shown.rstrip("\n") == plan_text(make_plan(loaded, "gitlab"), loaded, width=80).rstrip("\n")
 
 
 def test_a_rule_s_caveat_reaches_the_plan() -> None:
@@ -195,10 +196,11 @@ def test_a_rule_s_caveat_reaches_the_plan() -> None:
     text = (
         "version: 1\nmoby: {ref: v20.10.27}\nproxy: {http: $CORP_HTTP_PROXY, mode: dockerfile-env}\ntargets: [binary]\n"
     )
-    plan = make_plan(load_text(text))
+    loaded = load_text(text)
+    plan = make_plan(loaded)
     (rule,) = [r for r in plan.rewrites if r.id == "proxy-env"]
     assert rule.notes == ("the proxy persists in the dev image and its history",)
-    shown = " ".join(plan_text(plan, width=200).split())
+    shown = " ".join(plan_text(plan, loaded, width=200).split())
     assert "(note: the proxy persists in the dev image and its history)" in shown
     plain = make_plan(load_text(text.replace(", mode: dockerfile-env", "")))
     assert all(not r.notes for r in plain.rewrites)
@@ -207,7 +209,7 @@ def test_a_rule_s_caveat_reaches_the_plan() -> None:
 def test_plan_says_a_builder_config_needs_buildx_0_13_where_the_host_brings_buildx() -> None:
     from mobyci.emit.render import make_plan
     from mobyci.load.reader import load_text
-    from mobyci.plan.notes import BUILDX_013
+    from mobyci.plan.caveats import BUILDX_013
     from mobyci.report import view as planview
 
     base = "version: 1\nmoby: {ref: v28.5.2}\nmirrors: {registry: 'https://hub.example.test'}\ntargets: [binary]\n"
@@ -215,7 +217,9 @@ def test_plan_says_a_builder_config_needs_buildx_0_13_where_the_host_brings_buil
     texts = set(make_plan(shell, "gitlab").notes)
     assert f"GitLab shell runner: {BUILDX_013}" in texts
     assert f"Buildkite agents: {BUILDX_013}" in make_plan(shell, "buildkite").notes
-    assert "docker/buildx v0.13.0 commands/create.go:114" in " ".join(planview.plan_text(make_plan(shell)).split())
+    assert "docker/buildx v0.13.0 commands/create.go:114" in " ".join(
+        planview.plan_text(make_plan(shell), shell).split()
+    )
     # dind jobs run the docker:<v>-cli image's own buildx; a 20.10 tree is not built by bake.
     assert not [n for n in make_plan(load_text(base), "gitlab").notes if "buildx" in n and "0.13" in n]
     old = load_text(base.replace("v28.5.2", "v20.10.27") + "ci: {gitlab: {runner: shell}}\n")
@@ -252,8 +256,8 @@ def test_the_ca_variable_is_among_the_variables_to_create(system: str, extra: st
         "targets: [binary]\n" + extra
     )
     plan = make_plan(loaded, system)
-    text = plan_text(plan, width=400)
+    text = plan_text(plan, loaded, width=400)
     assert f"{title}\n  CORP_HTTPS_PROXY  proxy.https\n  CORP_CA_CERT      tls.ca_certs: {kind}\n" in text
-    data = json.loads(plan_json(plan))
+    data = json.loads(plan_json(plan, loaded))
     assert data["ci_variables"] == ["CORP_HTTPS_PROXY", "CORP_CA_CERT"]
     assert data["ca_variables"] == [{"name": "CORP_CA_CERT", "type": kind}]

@@ -39,7 +39,7 @@ class _Buildkite(BaseSystem):
         return f"ci.buildkite.runners: {{{arch}: <agent queue>}}"
 
     def notes(self, loaded: LoadedSpec) -> tuple[str, ...]:
-        from mobyci.plan.notes import BUILDX_013
+        from mobyci.plan.caveats import BUILDX_013
 
         spec = loaded.spec
         if loaded.release.family.build_style != "bake":

@@ -104,7 +104,7 @@ class _GitLab(BaseSystem):
         ]
 
     def notes(self, loaded: LoadedSpec) -> tuple[str, ...]:
-        from mobyci.plan.notes import BUILDX_013
+        from mobyci.plan.caveats import BUILDX_013
 
         spec, release = loaded.spec, loaded.release
         if spec.ci.gitlab.runner != "shell":

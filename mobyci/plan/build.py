@@ -10,6 +10,7 @@ from mobyci.families.versions import tag_version
 from mobyci.formats import DEFAULT, FORMATS, ci_system
 from mobyci.load.reader import LoadedSpec
 from mobyci.plan import ca
+from mobyci.plan.caveats import plan_notes
 from mobyci.plan.checkjob import check_job
 from mobyci.plan.mirrors import rewrite_url
 from mobyci.plan.model import (
@@ -34,7 +35,6 @@ from mobyci.plan.model import (
     Plan,
     Rewrite,
 )
-from mobyci.plan.notes import applied_mirrors, ca_places, plan_notes
 from mobyci.plan.shell import (
     apt_env,
     build_args_flags,
@@ -131,8 +131,6 @@ def build_plan(
         packages=packages,
         ca_lines=ca_lines,
         ca_variables=ca.ca_variables(spec),
-        ca_places=ca_places(loaded),
-        applied=applied_mirrors(loaded, ci, {r.id for r in rewrites}),
         command=command,
         patch_script=patch_script,
         alpine_mirror=spec.mirrors.alpine,

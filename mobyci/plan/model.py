@@ -157,14 +157,6 @@ class Rewrite(NamedTuple):
     notes: tuple[str, ...] = ()  # caveats of the rule (the proxy written as ENV stays in the image)
 
 
-class Applied(NamedTuple):
-    """One mirror or proxy of the spec and where the pipeline applies it, as people read it in `mobyci plan`."""
-
-    key: str  # the spec key (mirrors.apt, proxy.http)
-    value: str  # as written in the spec (a CI variable reference stays a reference)
-    where: str
-
-
 class PackageImage(NamedTuple):
     """The image an rpm/deb job builds in: where it runs and where its package manager gets packages."""
 
@@ -198,11 +190,9 @@ class Plan(NamedTuple):
     notes: tuple[str, ...] = ()
     # What package jobs build with: (what, value, where it came from); empty without rpm/deb targets.
     packages: tuple[tuple[str, str, str], ...] = ()
-    # tls.ca_certs: the lines that assemble the CA in a job, the CI variables they read, and where it is trusted.
+    # tls.ca_certs: the lines that assemble the CA in a job, and the CI variables they read.
     ca_lines: tuple[str, ...] = ()
     ca_variables: tuple[str, ...] = ()
-    ca_places: tuple[str, ...] = ()
-    applied: tuple[Applied, ...] = ()
     package_images: tuple[PackageImage, ...] = ()
     command: str = ""  # the command that regenerates the file being written, for its header
     patch_script: str = ""  # the text the job that writes_patch writes to PATCH_SCRIPT

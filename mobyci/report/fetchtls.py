@@ -1,5 +1,5 @@
 """TLS in the fetch inventory: whether a fetch opens a TLS connection, and whether its client trusts the CA of
-tls.ca_certs, by where mobyci installs it (plan/notes.py `ca_places` lists the same places).
+tls.ca_certs, by where mobyci installs it (notes.py `ca_places` lists the same places).
 
 A fetch is over TLS when the URL its client connects to is https (git over https too): the mirror's when a mirror
 serves it, else the endpoint's own; a registry is always https (validation refuses a plain-http mirror). Behind an

@@ -1,17 +1,24 @@
-"""What `mobyci plan` and the file headers say about a plan: where each mirror, proxy and the CA are applied, and
-the caveats of this spec on each CI system."""
+"""What `mobyci plan` says about a plan beside its jobs: where each mirror, proxy and the CA are applied (the
+caveats the file headers carry too are the plan's own: plan/caveats.py)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from mobyci.load.reader import LoadedSpec
 from mobyci.plan import ca
-from mobyci.plan.model import Applied
 from mobyci.plan.shell import apt_env
 
 if TYPE_CHECKING:
     from mobyci.formats import CISystem
+
+
+class Applied(NamedTuple):
+    """One mirror or proxy of the spec and where the pipeline applies it, as people read it in `mobyci plan`."""
+
+    key: str  # the spec key (mirrors.apt, proxy.http)
+    value: str  # as written in the spec (a CI variable reference stays a reference)
+    where: str
 
 
 def ca_places(loaded: LoadedSpec) -> tuple[str, ...]:
@@ -123,29 +130,3 @@ def applied_mirrors(loaded: LoadedSpec, system: CISystem, rules: set[str]) -> tu
             carried = "build args of every build" if proxy.mode == "build-args" else "ENV in the Dockerfile"
             out.append(Applied(key, value, joined(f"{carried}, the jobs' own clones and downloads", reaches)))
     return tuple(out)
-
-
-# buildx added `create --buildkitd-config` in v0.13 (docker/buildx v0.13.0 commands/create.go:114); v0.12.1 knows
-# only `--config` (commands/create.go:345). GitLab's dind jobs use the docker:<v>-cli image's own, newer buildx.
-BUILDX_013 = (
-    "the bake jobs create their BuildKit builder with `docker buildx create --buildkitd-config` (the registry "
-    "mirror, the CA): the host's buildx must be 0.13 or newer, which added that flag (docker/buildx v0.13.0 "
-    "commands/create.go:114; v0.12 knows only --config)"
-)
-
-
-def plan_notes(loaded: LoadedSpec) -> tuple[str, ...]:
-    """The caveats of this spec on every CI system (each system adds its own: CISystem.notes)."""
-    spec, release = loaded.spec, loaded.release
-    notes: list[str] = []
-    if release.version is None:
-        notes.append(
-            f"family {release.family.name} was given for ref {spec.moby.ref}; the patch script checks it "
-            "against the checked-out tree"
-        )
-    if release.buildkit_git_sources and spec.mirrors.git:
-        notes.append(
-            "BuildKit `ADD …git` sources are fetched by the daemon: build-arg proxies do not reach them; the patch "
-            "rewrites their URLs and the daemon needs the proxy (set in pipeline variables)"
-        )
-    return tuple(notes)
