@@ -121,3 +121,37 @@ def test_every_exception_is_still_needed() -> None:
 )
 def test_the_check_reads_imports_at_any_depth_but_not_for_types(source: str, found: list[tuple[int, str]]) -> None:
     assert _runtime_imports(ast.parse(source)) == found
+
+
+# The layers below the emitters ask a CI system's object (formats.ci_system) and never name a system themselves.
+# spec/compiled.py is exempt: generated from the registry, it declares each system's block as the spec's keys.
+_NEUTRAL = ("load", "spec", "plan", "patch", "families")
+_GENERATED = {Path("mobyci/spec/compiled.py")}
+
+
+def _system_names(source: str) -> list[tuple[int, str]]:
+    """(line, name) of every string constant that spells a CI system, format or `outputs:` key of the registry."""
+    from mobyci import formats
+
+    names = {*formats.SYSTEMS, *formats.FORMATS, *(entry.outputs_key for entry in formats.FORMATS.values())}
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and node.value in names
+    ]
+
+
+def test_no_neutral_layer_names_a_ci_system() -> None:
+    sources = [path for layer in _NEUTRAL for path in sorted((ROOT / "mobyci" / layer).rglob("*.py"))]
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {name!r}"
+        for path in sources
+        if path.relative_to(ROOT) not in _GENERATED
+        for line, name in _system_names(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+def test_the_system_name_check_finds_a_comparison() -> None:
+    source = 'def f(system):\n    """Not for gitlab."""\n    return system == "buildkite" or system in ("github",)\n'
+    assert _system_names(source) == [(3, "buildkite"), (3, "github")]

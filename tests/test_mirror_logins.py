@@ -82,8 +82,8 @@ def test_clone_sends_the_header_and_docker_login_reads_stdin(tmp_path: Path) -> 
 
 
 def test_a_login_protected_registry_mirror_on_dind_is_said_to_miss_the_engine_pulls() -> None:
+    from mobyci.emit.gitlab_system import DIND_MIRROR_LOGIN
     from mobyci.load.reader import load_text
-    from mobyci.spec.checks import DIND_MIRROR_LOGIN
 
     spec = (
         "version: 1\nmoby: {ref: v28.5.2}\n"

@@ -91,7 +91,7 @@ def test_logins_warn_what_moby_s_own_build_cannot_carry() -> None:
     def logins(ref: str) -> tuple[str, ...]:  # other warnings (image_prefix, criu's download) are tested elsewhere
         return tuple(w for w in load_text(text.replace("REF", ref)).warnings if "_auth: warning:" in w)
 
-    from mobyci.spec.checks import DIND_MIRROR_LOGIN
+    from mobyci.emit.gitlab_system import DIND_MIRROR_LOGIN
 
     dind = f"mobyci.yaml:7:18: mirrors.registry_auth: warning: {DIND_MIRROR_LOGIN}"
     assert logins("v27.5.1") == (git, registry.format("by BuildKit in the build jobs"), dind)

@@ -124,6 +124,42 @@ def test_a_reserved_github_secret_in_a_login_or_a_ca_is_located_too(tmp_path: Pa
     ]
 
 
+_PROXY_NAMED_SPEC = """\
+version: 1
+moby: {ref: v28.5.2}
+proxy: {http: $HTTP_PROXY, no_proxy: [$no_proxy]}
+targets: [binary]
+"""
+_PROXY_NAME_REFUSED = (
+    "mobyci.yaml:3:15: proxy.http: the CI variable must not be called HTTP_PROXY: GitLab passes YAML variables to "
+    "the docker-in-docker service only under a different name. Rename it in your CI settings (e.g. CORP_HTTP_PROXY)\n"
+    "mobyci.yaml:3:39: proxy.no_proxy[0]: the CI variable must not be called no_proxy: GitLab passes YAML variables "
+    "to the docker-in-docker service only under a different name. Rename it in your CI settings (e.g. CORP_NO_PROXY)\n"
+)
+
+
+def test_a_proxy_named_variable_is_refused_located_when_gitlab_is_in_play(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("mobyci.yaml").write_text(_PROXY_NAMED_SPEC + "outputs: {gitlab: .gitlab-ci.yml}\n")
+    assert commands.run(commands.validate, specs=[Path("mobyci.yaml")]) == 1
+    assert capsys.readouterr().err == _PROXY_NAME_REFUSED
+
+
+def test_a_proxy_named_variable_is_accepted_with_only_github_in_play(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("mobyci.yaml").write_text(_PROXY_NAMED_SPEC + "outputs: {github: .github/workflows/mobyci.yml}\n")
+    assert commands.run(commands.validate, specs=[Path("mobyci.yaml")]) == 0
+    capsys.readouterr()
+    code, _ = _render(Path("mobyci.yaml"), "github", capsys)
+    assert code == 0
+    # Rendered for GitLab after all (--format), the same refusal, located.
+    assert _render(Path("mobyci.yaml"), "gitlab", capsys) == (1, _PROXY_NAME_REFUSED)
+
+
 _SYSTEMS_NAMED = st.lists(st.sampled_from(list(formats.FORMATS.values())), max_size=2, unique=True)
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from mobyci.formats import BaseSystem, Builder
 from mobyci.spec.compiled import GitHub
 from mobyci.spec.fields import var_ref_name
+from mobyci.spec.references import variable_values
 
 if TYPE_CHECKING:
     from mobyci.plan.model import Job, Plan
@@ -61,16 +62,7 @@ def settings_of(plan: Plan) -> GitHub:
 
 def _secrets(spec: Spec) -> list[tuple[tuple[str | int, ...], str]]:
     """(spec key, value) of every value the workflow reads from a repository secret when it is a reference."""
-    mirrors = spec.mirrors
-    values: list[tuple[tuple[str | int, ...], str | None]] = [
-        (("proxy", "http"), spec.proxy.http),
-        (("proxy", "https"), spec.proxy.https),
-    ]
-    for key, login in (("git_auth", mirrors.git_auth), ("registry_auth", mirrors.registry_auth)):
-        if login is not None:
-            values += [(("mirrors", key, "username"), login.username), (("mirrors", key, "password"), login.password)]
-    values += [(("tls", "ca_certs", index), entry) for index, entry in enumerate(spec.tls.ca_certs)]
-    return [(at, value) for at, value in values if value is not None]
+    return [(at, value) for at, value in variable_values(spec) if at[:2] != ("proxy", "no_proxy")]
 
 
 class _GitHub(BaseSystem):

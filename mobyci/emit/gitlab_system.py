@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from mobyci.formats import BaseSystem, Builder
 from mobyci.spec.compiled import GitLab
+from mobyci.spec.fields import var_ref_name
+from mobyci.spec.references import variable_values
 
 if TYPE_CHECKING:
     from mobyci.families import Release
@@ -23,6 +25,26 @@ if TYPE_CHECKING:
 # The docker-in-docker service, reached by its alias and ports: without these in NO_PROXY the docker CLI would
 # send its own connection to the daemon through the proxy. Added for the shell runner too (harmless there).
 DIND_NO_PROXY = ("docker", "docker:2375", "docker:2376")
+
+
+# Names the pipeline itself assigns from the user's variables: re-using them would make
+# `HTTP_PROXY: $HTTP_PROXY`, which GitLab does not pass on to services.
+_RESERVED_PROXY_NAMES = frozenset(
+    {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "ALL_PROXY", "all_proxy"}
+)
+
+# An engine pulls through --registry-mirror with the credentials of the image's own registry (docker.io), never
+# the mirror's: moby v28.5.2 registry/service.go:132-137 resolves the login by the reference's domain, and
+# distribution/pull_v2.go:77 hands that one to every endpoint, mirrors included; a mirror that refuses is skipped
+# for the next endpoint, Docker Hub (distribution/pull.go:109-133).
+DIND_MIRROR_LOGIN = (
+    "GitLab's docker-in-docker service (ci.gitlab.runner: dind) pulls through its --registry-mirror without this "
+    "login: an engine sends a mirror the credentials of the image's own registry (docker.io), and when the mirror "
+    "refuses it falls back to Docker Hub (moby v28.5.2 registry/service.go:132-137, distribution/pull.go:109-133). "
+    "The engine's own pulls (the builder's BuildKit image, the package images' golang and distro bases) then go to "
+    "Docker Hub; only BuildKit's pulls in the build jobs use the login. Let the mirror serve anonymous pulls, or "
+    "allow Docker Hub through the proxy (docs/mirrors.md)"
+)
 
 
 def settings_of(plan: Plan) -> GitLab:
@@ -71,20 +93,24 @@ class _GitLab(BaseSystem):
         return f"ci.gitlab.runners: {{{arch}: [<runner tag>]}}"
 
     def findings(self, spec: Spec) -> list[Finding]:
+        found = _reserved_names(spec)
         registry, gitlab = spec.mirrors.registry, spec.ci.gitlab
         if registry is None or urlsplit(registry).path in ("", "/") or gitlab.runner != "dind":
-            return []
+            return found
         if int(gitlab.docker_version.split(".")[0]) < 25:
-            return [
+            found.append(
                 (
                     ("mirrors", "registry"),
                     f"docker {gitlab.docker_version} (ci.gitlab.docker_version) refuses a registry mirror with a "
                     "path: give only https://host[:port], or use docker 25 or newer",
                 )
-            ]
-        return []
+            )
+        return found
 
     def warnings(self, spec: Spec, release: Release) -> list[Finding]:
+        return [*self._image_prefix_warnings(spec), *_mirror_login_warnings(spec, release)]
+
+    def _image_prefix_warnings(self, spec: Spec) -> list[Finding]:
         gitlab = spec.ci.gitlab
         mirrored = any(v for v in spec.mirrors.as_dict().values() if v not in (True, None))
         if not mirrored or gitlab.image_prefix is not None or gitlab.runner != "dind":
@@ -153,6 +179,31 @@ class _GitLab(BaseSystem):
 
     def job_words(self, job: Job) -> tuple[str, ...]:
         return (f"stage {job.stage}",)
+
+
+def _reserved_names(spec: Spec) -> list[Finding]:
+    """CI variables named like the proxy variables the pipeline assigns from them (and the image prefix)."""
+    values = variable_values(spec)
+    if spec.ci.gitlab.image_prefix is not None:
+        values.append((("ci", "gitlab", "image_prefix"), spec.ci.gitlab.image_prefix))
+    return [
+        (
+            at,
+            f"the CI variable must not be called {name}: GitLab passes YAML variables to the docker-in-docker "
+            f"service only under a different name. Rename it in your CI settings (e.g. CORP_{name.upper()})",
+        )
+        for at, name in ((at, var_ref_name(value)) for at, value in values)
+        if name in _RESERVED_PROXY_NAMES
+    ]
+
+
+def _mirror_login_warnings(spec: Spec, release: Release) -> list[Finding]:
+    """A login-protected registry mirror that the docker-in-docker service's own pulls cannot log in to."""
+    mirrors = spec.mirrors
+    bake = release.family.build_style == "bake"
+    if mirrors.registry_auth is None or mirrors.registry is None or not bake or spec.ci.gitlab.runner != "dind":
+        return []
+    return [(("mirrors", "registry_auth"), DIND_MIRROR_LOGIN)]
 
 
 SYSTEM = _GitLab()

@@ -14,7 +14,7 @@ from mobyci.errors import Problem, SpecError
 from mobyci.families import Release
 from mobyci.load import yamlpos
 from mobyci.spec import compiled, core
-from mobyci.spec.checks import check_spec, login_warnings
+from mobyci.spec.checks import check_spec
 from mobyci.spec.compiled import Spec
 from mobyci.spec.fields import EMBED_DELIMITER_RE
 from mobyci.spec.frozen import Frozen
@@ -114,7 +114,6 @@ def load_text(text: str, filename: str = "mobyci.yaml", base: Path | None = None
                 "history. Prefer the default, build-args.",
             )
         )
-    found_warnings += login_warnings(spec, release)
     # Located like problems, `file:line:col: key: warning: …`, so editors and CI logs point at the key.
     warnings = [
         str(Problem(filename, *doc.position(loc), yamlpos.dotted(loc), f"warning: {message}"))

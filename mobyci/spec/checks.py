@@ -62,6 +62,7 @@ def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release 
         findings += _check_apt(spec, release)
     if release is not None and not findings:
         warnings += warn_spec(spec, release)
+        warnings += login_warnings(spec, release)
         for system in in_play or (formats.DEFAULT,):
             warnings += formats.ci_system(system).warnings(spec, release)
     # Messages quote the user's values: a newline in one must not start a line that reads like another problem.
@@ -496,25 +497,7 @@ def login_warnings(spec: Spec, release: Release) -> list[Finding]:
                 "(no build secret), so the mirror must serve those images without a login (docs/mirrors.md)",
             )
         )
-        systems = _output_systems(spec)
-        on_dind = spec.ci.gitlab.runner == "dind" and (systems is None or "gitlab" in systems)
-        if release.family.build_style == "bake" and spec.mirrors.registry is not None and on_dind:
-            warnings.append((("mirrors", "registry_auth"), DIND_MIRROR_LOGIN))
     return warnings
-
-
-# An engine pulls through --registry-mirror with the credentials of the image's own registry (docker.io), never
-# the mirror's: moby v28.5.2 registry/service.go:132-137 resolves the login by the reference's domain, and
-# distribution/pull_v2.go:77 hands that one to every endpoint, mirrors included; a mirror that refuses is skipped
-# for the next endpoint, Docker Hub (distribution/pull.go:109-133).
-DIND_MIRROR_LOGIN = (
-    "GitLab's docker-in-docker service (ci.gitlab.runner: dind) pulls through its --registry-mirror without this "
-    "login: an engine sends a mirror the credentials of the image's own registry (docker.io), and when the mirror "
-    "refuses it falls back to Docker Hub (moby v28.5.2 registry/service.go:132-137, distribution/pull.go:109-133). "
-    "The engine's own pulls (the builder's BuildKit image, the package images' golang and distro bases) then go to "
-    "Docker Hub; only BuildKit's pulls in the build jobs use the login. Let the mirror serve anonymous pulls, or "
-    "allow Docker Hub through the proxy (docs/mirrors.md)"
-)
 
 
 # Placeholders that mobyci's own starter specs (templates/init/*.yaml) ask the user to replace.

@@ -48,20 +48,6 @@ _DURATION_UNITS = {
     "mo": 2592000, "month": 2592000, "months": 2592000,
     "y": 31536000, "yr": 31536000, "year": 31536000, "years": 31536000,
 }  # fmt: skip
-# Names the pipeline itself assigns from the user's variables: re-using them would make
-# `HTTP_PROXY: $HTTP_PROXY`, which GitLab does not pass on to services.
-_RESERVED_PROXY_NAMES = frozenset(
-    {
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "NO_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "no_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    }
-)
 
 
 def fail(kind: str, message: str, **context: object) -> PydanticCustomError:
@@ -222,12 +208,6 @@ def var_ref_name(value: str) -> str | None:
             "mobyci_variable",
             f"'{value}' is not a valid CI variable reference: names are letters, digits and _ and do not "
             "start with a digit ($CORP_PROXY or ${CORP_PROXY})",
-        )
-    if name in _RESERVED_PROXY_NAMES:
-        raise fail(
-            "mobyci_variable",
-            f"the CI variable must not be called {name}: GitLab passes YAML variables to the docker-in-docker "
-            f"service only under a different name. Rename it in your CI settings (e.g. CORP_{name.upper()})",
         )
     return name
 
