@@ -182,6 +182,7 @@ class CISystem(Protocol):
     title: str  # as `mobyci plan` names the system (GitLab CI)
     jobs_title: str  # what the system calls a job (Jobs, Steps), as `mobyci plan` titles their list
     variables_title: str  # what people create for the CI variables the pipeline reads
+    runners_title: str  # the machines that run its jobs, as `mobyci plan` names them (Buildkite agents)
 
     def settings(self, spec: Spec) -> object:
         """Its own block of the spec (ci.<name>), the typed class the spec declares; the Plan carries it."""
@@ -239,6 +240,11 @@ class CISystem(Protocol):
         """What a CI variable named in tls.ca_certs must hold on this system, for `mobyci plan`."""
         ...
 
+    def ca_places(self, spec: Spec, bake: bool) -> tuple[str, ...]:
+        """Where its pipeline's own daemons and builders trust tls.ca_certs, or leave it to the runner's
+        administrator, for `mobyci plan` (`bake`: a family built with `docker buildx bake`)."""
+        ...
+
 
 class BaseSystem:
     """The neutral answer to each CISystem question: a system subclasses it and states what differs."""
@@ -247,6 +253,7 @@ class BaseSystem:
     title = ""
     jobs_title = "Jobs"
     variables_title = "CI variables to create (names only, never values)"
+    runners_title = "runners"
 
     def settings(self, spec: Spec) -> object:
         return None
@@ -289,6 +296,28 @@ class BaseSystem:
 
     def ca_variable_type(self, plan: Plan) -> str:
         return "a file path on the runner or the PEM text"
+
+    def ca_places(self, spec: Spec, bake: bool) -> tuple[str, ...]:
+        builder = self.builder(spec, bake) == "container"
+        return (*((builder_ca_place(BAKE_BUILDER),) if builder else ()), f"{self.runners_title}: {HOST_CA_PLACE}")
+
+
+# Where a BuildKit builder that a job creates (a docker-container builder) trusts the CA, and where the runner's own
+# daemon does (docs/tls-inspection.md lists both, with their sources).
+BAKE_BUILDER = "the bake jobs' docker-container builder"
+
+
+def builder_ca_place(builder: str) -> str:
+    return (
+        f"BuildKit builders mobyci creates: {builder} (buildkitd config ca = […] for Docker Hub and the mirror; "
+        "appended to the builder container's system bundle for ADD of https and git URLs and other registries)"
+    )
+
+
+HOST_CA_PLACE = (
+    "the host's Docker daemon only through its own /etc/docker/certs.d/<registry>/ca.crt and system trust store "
+    "(set by the runner's administrator)"
+)
 
 
 _SYSTEMS_LOADED: dict[str, CISystem] = {}

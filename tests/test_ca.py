@@ -293,6 +293,35 @@ def test_plan_shows_where_the_ca_is_installed() -> None:
     assert [r["id"] for r in data["rewrites"]][:2] == ["ca", "ca-frozen-images"]
 
 
+@pytest.mark.parametrize("system", ["gitlab", "buildkite", "github"])
+@pytest.mark.parametrize("ref", ["v28.5.2", "v20.10.27"])
+@pytest.mark.parametrize(
+    "extra",
+    ["", "ci: {gitlab: {runner: shell}, buildkite: {cache: registry.example.test/ci/cache}}\n"],
+)
+def test_the_plan_says_the_ca_is_trusted_by_the_daemons_and_builders_its_pipeline_has(
+    system: str, ref: str, extra: str
+) -> None:
+    import importlib
+
+    from mobyci.emit.render import make_plan
+    from mobyci.formats import FORMATS, ci_system
+    from mobyci.report.view import plan_data
+
+    loaded = load_text(_spec(ref, extra=extra))
+    plan = make_plan(loaded, system, patch_script=build_patch_script(loaded))
+    places = plan_data(plan, loaded)["ca_installed"]
+    # What the rendered pipeline runs, read from the emitter's own document, not from the system object.
+    rendered = importlib.import_module(FORMATS[system].module).runner_fetches(plan)
+    assert any(p.startswith("BuildKit builders mobyci creates: ") for p in places) == bool(rendered.builders)
+    assert any("docker-in-docker service" in p for p in places) == bool(rendered.dind)
+    assert any(p.startswith("check job: ") for p in places) == any(job.check_only for job in plan.jobs)
+    on_host = any(job.docker and job.name not in rendered.dind for job in plan.jobs)
+    assert any("the host's Docker daemon" in p for p in places) == on_host
+    others = {"GitLab", "Buildkite", "GitHub"} - {ci_system(system).title.split()[0]}
+    assert [p for p in places if any(name in p for name in others)] == []
+
+
 def _ca_standins(tmp_path: Path) -> Path:
     """The recording docker/make stand-ins, plus a git that records what CA it would trust and runs git."""
     standins = tmp_path / "standins"

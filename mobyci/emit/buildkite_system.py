@@ -28,6 +28,7 @@ class _Buildkite(BaseSystem):
     title = "Buildkite"
     jobs_title = "Steps"
     variables_title = "Agent environment variables or Buildkite secrets to create"
+    runners_title = "Buildkite agents"
 
     def settings(self, spec: Spec) -> Buildkite:
         return spec.ci.buildkite

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mobyci.formats import BaseSystem, Builder
+from mobyci.formats import HOST_CA_PLACE, BaseSystem, Builder, builder_ca_place
 from mobyci.spec.compiled import GitHub
 from mobyci.spec.fields import var_ref_name
 from mobyci.spec.references import variable_values
@@ -69,6 +69,7 @@ class _GitHub(BaseSystem):
     name = "github"
     title = "GitHub Actions"
     variables_title = "Repository secrets to create"
+    runners_title = "GitHub runners"
 
     def settings(self, spec: Spec) -> GitHub:
         return spec.ci.github
@@ -103,6 +104,10 @@ class _GitHub(BaseSystem):
 
     def ca_variable_type(self, plan: Plan) -> str:
         return "a repository secret holding the PEM text"
+
+    def ca_places(self, spec: Spec, bake: bool) -> tuple[str, ...]:
+        # Every Docker job's builder is the one docker/setup-buildx-action creates (builder() above).
+        return (builder_ca_place("docker/setup-buildx-action's builder"), f"{self.runners_title}: {HOST_CA_PLACE}")
 
 
 SYSTEM = _GitHub()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from mobyci.formats import BaseSystem, Builder
+from mobyci.formats import BAKE_BUILDER, HOST_CA_PLACE, BaseSystem, Builder, builder_ca_place
 from mobyci.spec.compiled import GitLab
 from mobyci.spec.fields import var_ref_name
 from mobyci.spec.references import variable_values
@@ -82,6 +82,7 @@ class _GitLab(BaseSystem):
     name = "gitlab"
     title = "GitLab CI"
     variables_title = "CI/CD variables to create (masked; names only, never values)"
+    runners_title = "GitLab shell runners"
 
     def settings(self, spec: Spec) -> GitLab:
         return spec.ci.gitlab
@@ -176,6 +177,13 @@ class _GitLab(BaseSystem):
             # filesystem, which the service container does not have.
             return "type Variable holding the PEM text, not File (the docker-in-docker service cannot read job files)"
         return "type File or Variable (the PEM text)"
+
+    def ca_places(self, spec: Spec, bake: bool) -> tuple[str, ...]:
+        builder = (builder_ca_place(BAKE_BUILDER),) if self.builder(spec, bake) == "container" else ()
+        if spec.ci.gitlab.runner == "dind":
+            dind = "GitLab dind: the docker-in-docker service (system bundle and /etc/docker/certs.d/<registry>/ca.crt)"
+            return (dind, *builder)
+        return (*builder, f"{self.runners_title}: {HOST_CA_PLACE}")
 
     def job_words(self, job: Job) -> tuple[str, ...]:
         return (f"stage {job.stage}",)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
+from mobyci.formats import ci_system
 from mobyci.load.reader import LoadedSpec
 from mobyci.plan import ca
 from mobyci.plan.shell import apt_env
 
 if TYPE_CHECKING:
     from mobyci.formats import CISystem
+    from mobyci.plan.model import Plan
 
 
 class Applied(NamedTuple):
@@ -21,29 +23,26 @@ class Applied(NamedTuple):
     where: str
 
 
-def ca_places(loaded: LoadedSpec) -> tuple[str, ...]:
-    """Where the CA of tls.ca_certs is trusted, for `mobyci plan` (each CI system's own places are added by its
-    emitter's notes)."""
+def ca_places(loaded: LoadedSpec, plan: Plan) -> tuple[str, ...]:
+    """Where the CA of tls.ca_certs is trusted, for `mobyci plan`: the plan's own jobs and patched stages, then
+    the daemons and builders of its CI system (CISystem.ca_places)."""
     spec = loaded.spec
     if not spec.tls.ca_certs:
         return ()
     from mobyci.families.touchpoints import TOUCHPOINTS
 
-    roots = TOUCHPOINTS[loaded.release.family.name].debian_roots
+    roots = TOUCHPOINTS[plan.release.family.name].debian_roots
+    check = any(job.check_only for job in plan.jobs)
+    bake = plan.release.family.build_style == "bake"
     return (
         f"prepare job: git (GIT_SSL_CAINFO={ca.TRUST_FILE}, the system roots plus the CA) and the patch "
         f"({ca.CA_FILE} copied into the tree as .mobyci/ca.crt)",
-        f"check job: pip (PIP_CERT={ca.TRUST_FILE})",
+        *((f"check job: pip (PIP_CERT={ca.TRUST_FILE})",) if check else ()),
         "moby's Dockerfile: stage"
         + ("s " if len(roots) > 1 else " ")
         + ", ".join(roots)
         + " (COPY + update-ca-certificates right after FROM) and every stage built on them",
-        "GitLab dind: the docker-in-docker service (system bundle and /etc/docker/certs.d/<registry>/ca.crt)",
-        "BuildKit builders mobyci creates: GitHub's docker/setup-buildx-action builder and the bake jobs' "
-        "docker-container builder (buildkitd config ca = […] for Docker Hub and the mirror; appended to the "
-        "builder container's system bundle for ADD of https and git URLs and other registries)",
-        "GitLab shell runners, Buildkite agents, GitHub runners: the host's Docker daemon only through its own "
-        "/etc/docker/certs.d/<registry>/ca.crt and system trust store (set by the runner's administrator)",
+        *ci_system(plan.system).ca_places(spec, bake),
         *_package_image_places(loaded),
     )
 

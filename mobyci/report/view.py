@@ -59,7 +59,7 @@ def plan_data(plan: Plan, loaded: LoadedSpec) -> dict[str, Any]:
         "registry_mirror": plan.registry_mirror,
         "notes": list(plan.notes),
         "packages": [{"what": what, "value": value, "from": source} for what, value, source in plan.packages],
-        "ca_installed": list(ca_places(loaded)),
+        "ca_installed": list(ca_places(loaded, plan)),
         "package_images": [
             {"job": i.job, "runner_arch": i.arch, "mirror": i.mirror, "hosts_reached": list(i.hosts)}
             for i in plan.package_images
@@ -158,7 +158,7 @@ def _sections(plan: Plan, loaded: LoadedSpec) -> list[tuple[str, list[tuple[str,
     sections += [("Patch rules (applied to the moby tree)", rewrites), ("Environment (as written)", env)]
     if plan.build_args:
         sections.append(("Build args passed from the environment", [("", ", ".join(plan.build_args))]))
-    places = ca_places(loaded)
+    places = ca_places(loaded, plan)
     if places:
         sections.append(("Corporate CA (tls.ca_certs) is trusted by", [("-", place) for place in places]))
     if plan.notes:
