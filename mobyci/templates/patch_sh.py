@@ -174,7 +174,7 @@ def root(context, missing=missing):
             yield ': ${mobyci_anc_'
             yield str(environment.getattr(l_1_r, 'n'))
             yield ":-0} lines match '"
-            yield str(environment.getattr(l_1_r, 'anchor'))
+            yield str(t_2(environment.getattr(l_1_r, 'anchor')))
             yield '\'; expected exactly one"\n'
         else:
             pass
@@ -255,4 +255,4 @@ def root(context, missing=missing):
 
 blocks = {}
 debug_info = '10=44&11=48&17=54&65=56&66=63&69=66&70=69&71=73&74=77&75=79&76=81&90=83&91=87&97=95&98=101&100=105&103=107&104=111&110=117&112=119&113=122&119=126&120=130&128=136&196=138&197=141&198=144&202=149&215=153&218=155&223=157&224=160&225=163&226=169&228=180&238=188&240=193&241=195&244=197&245=199&252=203&260=209&262=213&263=215&264=217&265=219&272=226&273=229&274=232&275=235&276=239'
-MOBYCI_STAMP = 'jinja2 3.1.6, patch.sh.j2 sha256 583d7f20feb13e19a7efa77201b2019d36c5554b1da55daf120e48af51bfd16c'
+MOBYCI_STAMP = 'jinja2 3.1.6, patch.sh.j2 sha256 57df9b83a623f55e6bb942496e65bf3663cce10dd62196032e684037c1ef7af1'
