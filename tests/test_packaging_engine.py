@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from mobyci.families import lifecycle
 from mobyci.load.reader import load_text
-from mobyci.patch.packaging import render_packaging_patch
+from mobyci.patch.packaging import dockerfile_rule, render_packaging_patch
 from mobyci.plan.distromirrors import DockerfileBlock, distro_mirror, dockerfile_blocks
 from mobyci.plan.packagingca import ca_block, ca_rule
 from tests.helpers.packaging_trees import IMAGES, MIRRORS
@@ -147,8 +147,7 @@ _text = st.text(alphabet=st.sampled_from(_CHARS), max_size=8)
 @st.composite
 def _cases(draw: st.DrawFn) -> tuple[list[DockerfileBlock], dict[str, bytes]]:
     lines = tuple(draw(st.lists(_text.filter(lambda t: not t.startswith("# mobyci:")), min_size=1, max_size=3)))
-    mirror = ca_rule("deb", "deb/x/Dockerfile")._replace(id="distro-mirror-x")
-    mirror = mirror._replace(insertion=mirror.insertion._replace(lines=tuple((line,) for line in lines)))
+    mirror = dockerfile_rule("distro-mirror-x", "the x package image uses mirrors.test", lines, ("deb/x/Dockerfile",))
     rules = tuple(draw(st.sampled_from([(_CA, mirror), (mirror,), (_CA,)])))
     block = DockerfileBlock("x", "mirrors.test", "deb/x/Dockerfile", rules)
     # Lines of the file: anchors, text, and blocks as a run of the patch (or another spec's) wrote them.
