@@ -20,9 +20,10 @@ from mobyci.families import lifecycle
 from mobyci.load.reader import load_text
 from mobyci.patch.packaging import render_packaging_patch
 from mobyci.plan.build import build_plan
-from mobyci.plan.distromirrors import ANCHOR, DistroMirror, distro_mirrors
+from mobyci.plan.distromirrors import DistroMirror, distro_mirrors
 from tests.helpers import pipeline_tools as pc
 from tests.helpers.packaging_trees import (
+    ANCHOR,
     APT,
     BRANCHES,
     FEDORA,

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from mobyci.plan.distromirrors import ANCHOR
 from mobyci.plan.packagingca import CONTEXT_FILE, MARKER, ca_block
 from tests.helpers import ROOT
 from tests.helpers import pipeline_tools as pc
 from tests.helpers.packaging_trees import (
+    ANCHOR,
     BRANCHES,
     MIRRORS,
     live,

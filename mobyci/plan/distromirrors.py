@@ -20,9 +20,6 @@ from mobyci.plan.packagingca import ca_rule
 from mobyci.spec.compiled import Mirrors
 
 PATCH_FILE = "mobyci-packaging-patch.sh"
-# The FROM of the distro image, as every branch writes it (rhel-* name the stage): for tests and people; the engine
-# matches the line by its words (patch/engine.awk).
-ANCHOR = re.compile(r"^FROM[ \t]+\$\{BUILD_IMAGE\}([ \t]+AS[ \t]+[A-Za-z0-9_.-]+)?[ \t]*$")
 
 # CentOS Stream repositories enabled by default or by the Dockerfiles (crb), as the metalink names them, and their
 # directory on a mirror laid out like mirror.stream.centos.org.
