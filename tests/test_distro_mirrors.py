@@ -18,10 +18,12 @@ import pytest
 
 from mobyci.families import lifecycle
 from mobyci.load.reader import load_text
+from mobyci.patch.packaging import render_packaging_patch
 from mobyci.plan.build import build_plan
-from mobyci.plan.distromirrors import ANCHOR, DistroMirror, distro_mirrors, render_packaging_patch
+from mobyci.plan.distromirrors import DistroMirror, distro_mirrors
 from tests.helpers import pipeline_tools as pc
 from tests.helpers.packaging_trees import (
+    ANCHOR,
     APT,
     BRANCHES,
     FEDORA,
@@ -261,7 +263,11 @@ def test_patch_is_idempotent_and_checks_every_file_before_writing(tmp_path: Path
     other.write_text(render_packaging_patch(blocks, branch).replace(FEDORA, "https://elsewhere.test/fedora"))
     done = run_patch(other, tree, shell)
     assert done.returncode == 1
-    assert "rpm/fedora-43/Dockerfile: its mobyci block differs (patched with another spec)" in done.stderr
+    # The engine's own message, as moby's patch says it.
+    assert (
+        "rpm/fedora-43/Dockerfile:11: the block under '# mobyci:distro-mirror-fedora-43' differs from this spec: the "
+        "tree was patched with a different spec; start from a clean checkout;"
+    ) in done.stderr
     assert snapshot(tree) == patched
     done = run_patch(script, tmp_path, shell)
     assert done.returncode == 1

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from mobyci.plan.distromirrors import ANCHOR
 from mobyci.plan.packagingca import CONTEXT_FILE, MARKER, ca_block
 from tests.helpers import ROOT
 from tests.helpers import pipeline_tools as pc
 from tests.helpers.packaging_trees import (
+    ANCHOR,
     BRANCHES,
     MIRRORS,
     live,
@@ -190,7 +190,9 @@ def test_a_bad_ca_file_is_refused_before_anything_is_written(tmp_path: Path, she
         assert message in done.stderr
         assert snapshot(tree) == before
 
-    # A tree the mirror-only patch of another spec changed: its block differs, nothing is written.
+    # A tree the mirror-only patch of another spec changed. Its distro-mirror blocks are recognised by their marker
+    # (centos-9's is the same: the CA's goes above it), but ubuntu-noble's differs: without the CA its image reached
+    # the https mirror in its http form. Refused, nothing is written.
     mirror_only = tmp_path / "mirror-only.sh"
     mirror_text = packaging_patch_of(_spec("v28.5.2", ("centos-9", "rhel-9"), ("ubuntu-noble",), extra=""))
     assert mirror_text is not None
@@ -199,7 +201,10 @@ def test_a_bad_ca_file_is_refused_before_anything_is_written(tmp_path: Path, she
     before = snapshot(tree)
     done = _run(script, tree, shell)
     assert done.returncode == 1
-    assert "rpm/centos-9/Dockerfile: its mobyci block differs (patched with another spec)" in done.stderr
+    assert (
+        "deb/ubuntu-noble/Dockerfile:11: the block under '# mobyci:distro-mirror-ubuntu-noble' differs from this spec"
+    ) in done.stderr
+    assert "centos-9" not in done.stderr
     assert snapshot(tree) == before
 
     # A CA that changed since the last run (a new corporate CA): the context file follows, the Dockerfiles stay.

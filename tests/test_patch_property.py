@@ -50,6 +50,11 @@ def cases(draw: st.DrawFn) -> tuple[list[Rule], bytes, str]:
                 expected="x",
             )
         )
+    # The insertion's anchor: moby's stage line, or the packaging Dockerfiles' `FROM ${BUILD_IMAGE}` (the one engine
+    # serves both).
+    stage, image, anchor = draw(
+        st.sampled_from([("base", "", "FROM golang AS base"), ("", "${BUILD_IMAGE}", "FROM ${BUILD_IMAGE}")])
+    )
     if draw(st.booleans()):
         body = draw(st.lists(text.filter(lambda line: not line.startswith("# mobyci:")), min_size=1, max_size=3))
         lines: list[tuple[str | EnvValue, ...]] = [(line,) for line in body]
@@ -60,7 +65,7 @@ def cases(draw: st.DrawFn) -> tuple[list[Rule], bytes, str]:
                 title="t",
                 files=("Dockerfile",),
                 required=True,
-                insertion=Insertion("base", tuple(lines)),
+                insertion=Insertion(stage, tuple(lines), image=image),
                 expected="x",
             )
         )
@@ -69,7 +74,7 @@ def cases(draw: st.DrawFn) -> tuple[list[Rule], bytes, str]:
     part = st.one_of(st.sampled_from(pieces), text)
     content = draw(st.lists(st.lists(part, max_size=5).map("".join), max_size=6))
     for _ in range(draw(st.sampled_from([1, 1, 1, 0, 2]))):  # the anchor: usually once, sometimes not or twice
-        content.insert(draw(st.integers(0, len(content))), "FROM golang AS base")
+        content.insert(draw(st.integers(0, len(content))), anchor)
     data = "\n".join(content) + draw(st.sampled_from(["\n", ""]))
     return rules, data.encode(), draw(env_value)
 

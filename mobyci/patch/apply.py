@@ -1,7 +1,8 @@
 """The patch engine is the generated sh script; `mobyci patch --apply/--check DIR` runs it with `sh`.
 
 So there is one engine: what a pipeline runs is what `--apply` runs, messages and exit codes included. The
-script (patchscript.py, templates/patch.sh.j2) does, per file (lines split on "\\n", bytes, LC_ALL=C, in awk):
+script (script.py, templates/patch.sh.j2, around the awk of engine.awk, which docker-ce-packaging's patch runs
+too: packaging.py) does, per file (lines split on "\\n", bytes, LC_ALL=C, in awk):
 1. Marker blocks: a line `# mobyci:<id>` followed by the rule's lines is an insertion already applied.
    A marker of a rule this spec does not have here, or a block that differs, is an error (the tree was
    patched with another spec). Block lines are never rewritten.
@@ -9,7 +10,7 @@ script (patchscript.py, templates/patch.sh.j2) does, per file (lines split on "\
    target found there is copied as is (so a second run, or a target that contains its source, changes
    nothing); else the longest exact source whose next character cannot continue a URL path; else the
    longest prefix source; else the character is copied.
-3. Insertions: after the only `FROM … AS <stage>` line, each missing block, in rule order.
+3. Insertions: after the only `FROM … AS <stage>` line (or `FROM <image>`), each missing block, in rule order.
 4. The result must be a fixed point: running 1-3 on it again must change nothing.
 Every rule is checked on every file before any file changes; changed files are moved into place whole.
 tests/reference_patch.py is a Python reference of the same steps that the property tests compare it against.

@@ -3,8 +3,10 @@ patch engine, patchscript.py) carries and executes; `mobyci plan` shows them.
 
 Two kinds of rule:
 - a rewrite: literal replacements in a set of files (single left-to-right pass; the steps are in patch.py);
-- an insertion: a block of Dockerfile lines placed after the `FROM … AS <stage>` line, headed by a marker
-  line `# mobyci:<rule id>` so that a second run recognises it.
+- an insertion: a block of Dockerfile lines placed after the one `FROM … AS <stage>` line (moby's Dockerfile) or
+  the one `FROM <image>` line (docker-ce-packaging's `FROM ${BUILD_IMAGE}`, patch/packaging.py), headed by a
+  marker line `# mobyci:<rule id>` so that a second run recognises it.
+Both run in the one engine (engine.py, engine.awk).
 """
 
 from __future__ import annotations
@@ -58,8 +60,15 @@ Piece = str | EnvValue
 
 
 class Insertion(NamedTuple):
-    stage: str  # the block goes right after the line `FROM … AS <stage>`
+    stage: str  # the block goes right after the line `FROM … AS <stage>` (case-insensitive)...
     lines: tuple[tuple[Piece, ...], ...]  # the block's lines after the marker, each a run of pieces
+    # ...or, when set, right after the line `FROM <image>` or `FROM <image> AS <name>` (the image word literal)
+    image: str = ""
+
+    @property
+    def anchor(self) -> str:
+        """The anchor line, as a person reads it in messages."""
+        return f"FROM {self.image}" if self.image else f"FROM … AS {self.stage}"
 
 
 # The CA bundle a pipeline assembles from tls.ca_certs at run time, and where the patch puts it in the tree:
@@ -137,7 +146,7 @@ def _insert_rule(
         files=(tp.dockerfile,),
         required=True,
         insertion=Insertion(stage, tuple(lines)),
-        expected=f"a line 'FROM … AS {stage}'",
+        expected=f"a line '{Insertion(stage, ()).anchor}'",
         notes=notes,
     )
 

@@ -1,4 +1,5 @@
-"""The patch as a self-contained POSIX sh script, rendered from templates/patch.sh.j2: the one patch engine.
+"""moby's patch as a self-contained POSIX sh script, rendered from templates/patch.sh.j2 around the one patch engine
+(engine.py).
 
 CI runs the script; `mobyci patch --apply/--check DIR` runs it too (patch.py), so every message a user sees
 from the patch is written here or in the template. tests/test_patch_property.py holds its awk to the Python
@@ -16,7 +17,16 @@ from typing import TYPE_CHECKING
 from mobyci.committed.header import regenerate_command, with_header
 from mobyci.families.touchpoints import DETECTION, DETECTION_HINT, TREE_MARKERS, Contains, Exists, HasLine, LineStarts
 from mobyci.formats import PATCH_OUTPUT
-from mobyci.patch.rules import CA_FILE_ENV, EnvValue, Rule, build_rules, ca_file_checks, check_rule, patterns_of
+from mobyci.patch.engine import engine_awk, rule_data
+from mobyci.patch.rules import (
+    CA_FILE_ENV,
+    Insertion,
+    Rule,
+    build_rules,
+    ca_file_checks,
+    check_rule,
+    patterns_of,
+)
 from mobyci.patch.template import sh_dq
 
 if TYPE_CHECKING:
@@ -97,17 +107,6 @@ def _detect_tests() -> list[tuple[str, str]]:
     return tests
 
 
-def _sh_line(line: tuple[str | EnvValue, ...]) -> str:
-    """An sh word that evaluates to an inserted line, reading environment values at run time."""
-    words = []
-    for piece in line:
-        if isinstance(piece, str):
-            words.append(shlex.quote(piece))  # '' for an empty piece
-        else:
-            words.append(f'"$(mobyci_dq "${{{piece.name}}}")"')
-    return "".join(words)
-
-
 def _comment(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
@@ -147,12 +146,15 @@ def render_script(
                 "cases": "|".join(rule.files),
                 "required": rule.required,
                 "miss": _miss_head(rule),
-                "stage": rule.insertion.stage.lower() if rule.insertion else "",
+                "anchor": Insertion(rule.insertion.stage.lower(), (), rule.insertion.image).anchor
+                if rule.insertion
+                else "",
                 "reps": [(r.source, r.target, int(r.exact)) for r in rule.replacements],
-                "body": [_sh_line(line) for line in rule.insertion.lines] if rule.insertion else [],
             }
             for pos, rule in enumerate(rules)
         ],
+        rule_data=rule_data(rules),
+        awk=engine_awk(),
         env_checks=env_checks,
         copies=[(rule.id, rule.tree_file) for rule in rules if rule.tree_file],
         ca_env=CA_FILE_ENV,

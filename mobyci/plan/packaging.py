@@ -43,13 +43,8 @@ from mobyci.families.packaging_data import (
 from mobyci.families.pins import go_key
 from mobyci.families.versions import tag_version
 from mobyci.load.reader import LoadedSpec
-from mobyci.plan.distromirrors import (
-    PATCH_FILE,
-    InstallerRepo,
-    distro_mirrors,
-    dockerfile_blocks,
-    render_packaging_patch,
-)
+from mobyci.patch.packaging import InstallerRepo, render_packaging_patch
+from mobyci.plan.distromirrors import PATCH_FILE, distro_mirrors, dockerfile_blocks
 from mobyci.plan.mirrors import rewrite_url
 from mobyci.plan.model import MAKE_TOOLS, PACKAGES_DIR, SOURCE_ARCHIVE, SOURCE_DIR, Fetched, Job
 from mobyci.plan.shell import clone_lines, git_auth_lines, sums_line, write_heredoc

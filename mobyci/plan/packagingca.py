@@ -11,9 +11,11 @@ git. The golang stage (`FROM ${GO_IMAGE} AS golang`) only provides /usr/local/go
 
 from __future__ import annotations
 
-from mobyci.patch.rules import CA_TREE_FILE, DEBIAN_CA_LINES, MARKER_PREFIX
+from mobyci.patch.packaging import dockerfile_rule
+from mobyci.patch.rules import CA_TREE_FILE, DEBIAN_CA_LINES, MARKER_PREFIX, Rule
 
-MARKER = f"{MARKER_PREFIX}ca"
+RULE_ID = "ca"
+MARKER = f"{MARKER_PREFIX}{RULE_ID}"
 CONTEXT_FILE = CA_TREE_FILE  # relative to the build context, deb/ or rpm/
 _ANCHOR = "/etc/pki/ca-trust/source/anchors/mobyci-ca.crt"
 # Fedora, CentOS and RHEL (UBI) images: update-ca-trust (in ca-certificates, which the images' dnf/yum and openssl
@@ -27,11 +29,21 @@ _RPM_LINES = (
 )
 
 
-def ca_block(kind: str) -> tuple[str, ...]:
-    """The marked lines that make a `kind` (deb or rpm) package image trust the CA."""
+def _ca_lines(kind: str) -> tuple[str, ...]:
     # deb/: Debian, Ubuntu, Raspbian images; bare ones have no ca-certificates until the Dockerfile's own
     # `apt-get install … curl … git` brings it, and its update-ca-certificates keeps /usr/local/share's CA.
-    return (MARKER, *(DEBIAN_CA_LINES if kind == "deb" else _RPM_LINES))
+    return DEBIAN_CA_LINES if kind == "deb" else _RPM_LINES
+
+
+def ca_block(kind: str) -> tuple[str, ...]:
+    """The marked lines that make a `kind` (deb or rpm) package image trust the CA."""
+    return (MARKER, *_ca_lines(kind))
+
+
+def ca_rule(kind: str, dockerfile: str) -> Rule:
+    """The insertion of ca_block(kind) into the package Dockerfile `dockerfile`."""
+    title = f"the {kind} package images trust the CA of tls.ca_certs ({trust_store(kind)})"
+    return dockerfile_rule(RULE_ID, title, _ca_lines(kind), (dockerfile,))
 
 
 def trust_store(kind: str) -> str:

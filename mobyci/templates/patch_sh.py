@@ -19,6 +19,8 @@ def root(context, missing=missing):
     l_0_mismatch = resolve('mismatch')
     l_0_env_checks = resolve('env_checks')
     l_0_copies = resolve('copies')
+    l_0_rule_data = resolve('rule_data')
+    l_0_awk = resolve('awk')
     l_0_patterns = resolve('patterns')
     l_0_miss_tail = resolve('miss_tail')
     try:
@@ -116,100 +118,12 @@ def root(context, missing=missing):
     yield '\n# The rules, as data for the awk engine below.\nMOBYCI_NRULES='
     yield str(t_1((undefined(name='rules') if l_0_rules is missing else l_0_rules)))
     yield '\nexport MOBYCI_NRULES\n'
-    l_1_loop = missing
-    for l_1_r, l_1_loop in LoopContext((undefined(name='rules') if l_0_rules is missing else l_0_rules), undefined):
+    for l_1_line in (undefined(name='rule_data') if l_0_rule_data is missing else l_0_rule_data):
         _loop_vars = {}
         pass
-        yield 'MOBYCI_R'
-        yield str(environment.getattr(l_1_r, 'n'))
-        yield '_ID='
-        yield str(t_3(environment.getattr(l_1_r, 'id')))
-        yield '\nMOBYCI_R'
-        yield str(environment.getattr(l_1_r, 'n'))
-        yield '_KIND='
-        yield str(environment.getattr(l_1_r, 'kind'))
+        yield str(l_1_line)
         yield '\n'
-        if (environment.getattr(l_1_r, 'kind') == 'rewrite'):
-            pass
-            yield 'MOBYCI_R'
-            yield str(environment.getattr(l_1_r, 'n'))
-            yield '_N='
-            yield str(t_1(environment.getattr(l_1_r, 'reps')))
-            yield '\n'
-            l_2_loop = missing
-            for (l_2_s, l_2_t, l_2_x), l_2_loop in LoopContext(environment.getattr(l_1_r, 'reps'), undefined):
-                _loop_vars = {}
-                pass
-                yield 'MOBYCI_R'
-                yield str(environment.getattr(l_1_r, 'n'))
-                yield '_S'
-                yield str(environment.getattr(l_2_loop, 'index'))
-                yield '='
-                yield str(t_3(l_2_s))
-                yield '\nMOBYCI_R'
-                yield str(environment.getattr(l_1_r, 'n'))
-                yield '_T'
-                yield str(environment.getattr(l_2_loop, 'index'))
-                yield '='
-                yield str(t_3(l_2_t))
-                yield '\nMOBYCI_R'
-                yield str(environment.getattr(l_1_r, 'n'))
-                yield '_X'
-                yield str(environment.getattr(l_2_loop, 'index'))
-                yield '='
-                yield str(l_2_x)
-                yield '\nexport MOBYCI_R'
-                yield str(environment.getattr(l_1_r, 'n'))
-                yield '_S'
-                yield str(environment.getattr(l_2_loop, 'index'))
-                yield ' MOBYCI_R'
-                yield str(environment.getattr(l_1_r, 'n'))
-                yield '_T'
-                yield str(environment.getattr(l_2_loop, 'index'))
-                yield ' MOBYCI_R'
-                yield str(environment.getattr(l_1_r, 'n'))
-                yield '_X'
-                yield str(environment.getattr(l_2_loop, 'index'))
-                yield '\n'
-            l_2_loop = l_2_s = l_2_t = l_2_x = missing
-        else:
-            pass
-            yield 'MOBYCI_R'
-            yield str(environment.getattr(l_1_r, 'n'))
-            yield '_STAGE='
-            yield str(t_3(environment.getattr(l_1_r, 'stage')))
-            yield '\nMOBYCI_R'
-            yield str(environment.getattr(l_1_r, 'n'))
-            yield '_N='
-            yield str(t_1(environment.getattr(l_1_r, 'body')))
-            yield '\n'
-            l_2_loop = missing
-            for l_2_line, l_2_loop in LoopContext(environment.getattr(l_1_r, 'body'), undefined):
-                _loop_vars = {}
-                pass
-                yield 'MOBYCI_R'
-                yield str(environment.getattr(l_1_r, 'n'))
-                yield '_L'
-                yield str(environment.getattr(l_2_loop, 'index'))
-                yield '='
-                yield str(l_2_line)
-                yield '\nexport MOBYCI_R'
-                yield str(environment.getattr(l_1_r, 'n'))
-                yield '_L'
-                yield str(environment.getattr(l_2_loop, 'index'))
-                yield '\n'
-            l_2_loop = l_2_line = missing
-            yield 'export MOBYCI_R'
-            yield str(environment.getattr(l_1_r, 'n'))
-            yield '_STAGE\n'
-        yield 'export MOBYCI_R'
-        yield str(environment.getattr(l_1_r, 'n'))
-        yield '_ID MOBYCI_R'
-        yield str(environment.getattr(l_1_r, 'n'))
-        yield '_KIND MOBYCI_R'
-        yield str(environment.getattr(l_1_r, 'n'))
-        yield '_N\n'
-    l_1_loop = l_1_r = missing
+    l_1_line = missing
     yield '\n# The rules that apply to a file (path relative to the tree).\nmobyci_rules_for() {\n\tmobyci_active=\n'
     for l_1_r in (undefined(name='rules') if l_0_rules is missing else l_0_rules):
         _loop_vars = {}
@@ -220,7 +134,9 @@ def root(context, missing=missing):
         yield str(environment.getattr(l_1_r, 'n'))
         yield '" ;; esac\n'
     l_1_r = missing
-    yield '}\n\n# The engine, per file: marker blocks, rewrites, insertions, fixed-point check.\n# Input on stdin; the new content goes to $MOBYCI_OUT when it changes; a report on stdout.\n# shellcheck disable=SC2016\nmobyci_awk=\'\nfunction rw(r, s, rec,    res, rest, p, q, j, bl, bj, t, k, kl, c) {\n\tres = ""\n\trest = s\n\twhile (rest != "") {\n\t\tp = 0\n\t\tfor (j = 1; j <= nrep[r]; j++) {\n\t\t\tq = index(rest, src[r, j])\n\t\t\tif (q > 0 && (p == 0 || q < p)) p = q\n\t\t\tif (tgt[r, j] != "") {\n\t\t\t\tq = index(rest, tgt[r, j])\n\t\t\t\tif (q > 0 && (p == 0 || q < p)) p = q\n\t\t\t}\n\t\t}\n\t\tif (p == 0) break\n\t\tbl = 0\n\t\tfor (j = 1; j <= nrep[r]; j++) {\n\t\t\tt = tgt[r, j]\n\t\t\tif (t != "" && length(t) > bl && substr(rest, p, length(t)) == t) bl = length(t)\n\t\t}\n\t\tif (bl > 0) {\n\t\t\tres = res substr(rest, 1, p - 1 + bl)\n\t\t\trest = substr(rest, p + bl)\n\t\t\tif (rec) seen[r]++\n\t\t\tcontinue\n\t\t}\n\t\tbj = 0\n\t\tbl = 0\n\t\tfor (j = 1; j <= nrep[r]; j++) {\n\t\t\tk = src[r, j]\n\t\t\tkl = length(k)\n\t\t\tif (exa[r, j] && kl > bl && substr(rest, p, kl) == k) {\n\t\t\t\tc = substr(rest, p + kl, 1)\n\t\t\t\tif (c == "" || index(PATHCH, c) == 0) {\n\t\t\t\t\tbj = j\n\t\t\t\t\tbl = kl\n\t\t\t\t}\n\t\t\t}\n\t\t}\n\t\tif (bj == 0) {\n\t\t\tfor (j = 1; j <= nrep[r]; j++) {\n\t\t\t\tk = src[r, j]\n\t\t\t\tkl = length(k)\n\t\t\t\tif (!exa[r, j] && kl > bl && substr(rest, p, kl) == k) {\n\t\t\t\t\tbj = j\n\t\t\t\t\tbl = kl\n\t\t\t\t}\n\t\t\t}\n\t\t}\n\t\tif (bj > 0) {\n\t\t\tres = res substr(rest, 1, p - 1) tgt[r, bj]\n\t\t\trest = substr(rest, p + bl)\n\t\t\tif (rec) hit[r, bj]++\n\t\t\tcontinue\n\t\t}\n\t\tres = res substr(rest, 1, p)\n\t\trest = substr(rest, p + 1)\n\t}\n\treturn res rest\n}\nfunction fromstage(l,    f, nf) {\n\tsub(/^[ \\t]+/, "", l)\n\tsub(/[ \\t]+$/, "", l)\n\tnf = split(l, f, /[ \\t]+/)\n\tif (nf >= 4 && toupper(f[1]) == "FROM" && toupper(f[nf - 1]) == "AS") return tolower(f[nf])\n\treturn ""\n}\nfunction transform(inn, n, out, rec,    i, l, r, a, j, ok, o, blk, nm, failed) {\n\tfailed = 0\n\tfor (a = 1; a <= nact; a++) {\n\t\tr = act[a]\n\t\tpresent[r] = 0\n\t\tanc[r] = 0\n\t}\n\tsplit("", blk)\n\ti = 1\n\twhile (i <= n) {\n\t\tl = inn[i]\n\t\tif (substr(l, 1, 9) == "# mobyci:") {\n\t\t\tnm = substr(l, 10)\n\t\t\tif (!(nm in byid)) {\n\t\t\t\tfailed = 1\n\t\t\t\tif (rec) err[++nerr] = rel ":" i ": \\047" l "\\047 was not written by this spec: the tree was patched with a different spec; start from a clean checkout"\n\t\t\t\ti++\n\t\t\t\tcontinue\n\t\t\t}\n\t\t\tr = byid[nm]\n\t\t\tok = (i + nbody[r] <= n)\n\t\t\tfor (j = 1; ok && j <= nbody[r]; j++) if (inn[i + j] != body[r, j]) ok = 0\n\t\t\tif (!ok) {\n\t\t\t\tfailed = 1\n\t\t\t\tif (rec) err[++nerr] = rel ":" i ": the block under \\047" l "\\047 differs from this spec: the tree was patched with a different spec; start from a clean checkout"\n\t\t\t\ti++\n\t\t\t\tcontinue\n\t\t\t}\n\t\t\tpresent[r] = 1\n\t\t\tfor (j = 0; j <= nbody[r]; j++) blk[i + j] = 1\n\t\t\ti += nbody[r] + 1\n\t\t\tcontinue\n\t\t}\n\t\tnm = fromstage(l)\n\t\tif (nm != "") {\n\t\t\tfor (a = 1; a <= nact; a++) {\n\t\t\t\tr = act[a]\n\t\t\t\tif (kind[r] == "insert" && stg[r] == nm) anc[r]++\n\t\t\t}\n\t\t}\n\t\ti++\n\t}\n\tif (failed) return -1\n\tif (rec) {\n\t\tfor (a = 1; a <= nact; a++) {\n\t\t\tr = act[a]\n\t\t\tif (kind[r] != "insert") continue\n\t\t\tif (present[r]) state[r] = "applied"\n\t\t\telse if (anc[r] == 0) state[r] = "missing"\n\t\t\telse if (anc[r] > 1) state[r] = "ambiguous"\n\t\t\telse state[r] = "inserted"\n\t\t}\n\t}\n\to = 0\n\tfor (i = 1; i <= n; i++) {\n\t\tl = inn[i]\n\t\tif (i in blk) {\n\t\t\tout[++o] = l\n\t\t\tcontinue\n\t\t}\n\t\tnm = fromstage(l)\n\t\tfor (a = 1; a <= nact; a++) {\n\t\t\tr = act[a]\n\t\t\tif (kind[r] == "rewrite") l = rw(r, l, rec)\n\t\t}\n\t\tout[++o] = l\n\t\tif (nm == "") continue\n\t\tfor (a = 1; a <= nact; a++) {\n\t\t\tr = act[a]\n\t\t\tif (kind[r] == "insert" && stg[r] == nm && !present[r] && anc[r] == 1) {\n\t\t\t\tout[++o] = "# mobyci:" id[r]\n\t\t\t\tfor (j = 1; j <= nbody[r]; j++) out[++o] = body[r, j]\n\t\t\t}\n\t\t}\n\t}\n\treturn o\n}\nfunction row(r, status) {\n\tprintf "ROW   %-18s %-44s %s\\n", id[r], rel, status\n}\n{ line[++nline] = $0 "" }\nEND {\n\tPATHCH = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~/-"\n\trel = ENVIRON["MOBYCI_REL"] ""\n\tchk = ENVIRON["MOBYCI_CHECK"] + 0\n\tnact = split(ENVIRON["MOBYCI_RULES"], act, " ")\n\tfor (a = 1; a <= nact; a++) {\n\t\tr = act[a]\n\t\tp = "MOBYCI_R" r "_"\n\t\tid[r] = ENVIRON[p "ID"] ""\n\t\tkind[r] = ENVIRON[p "KIND"] ""\n\t\tif (kind[r] == "rewrite") {\n\t\t\tnrep[r] = ENVIRON[p "N"] + 0\n\t\t\tfor (j = 1; j <= nrep[r]; j++) {\n\t\t\t\tsrc[r, j] = ENVIRON[p "S" j] ""\n\t\t\t\ttgt[r, j] = ENVIRON[p "T" j] ""\n\t\t\t\texa[r, j] = ENVIRON[p "X" j] + 0\n\t\t\t\thit[r, j] = 0\n\t\t\t}\n\t\t\tseen[r] = 0\n\t\t} else {\n\t\t\tstg[r] = ENVIRON[p "STAGE"] ""\n\t\t\tnbody[r] = ENVIRON[p "N"] + 0\n\t\t\tfor (j = 1; j <= nbody[r]; j++) body[r, j] = ENVIRON[p "L" j] ""\n\t\t\tbyid[id[r]] = r\n\t\t}\n\t}\n\tnerr = 0\n\to = transform(line, nline, out, 1)\n\tfor (a = 1; a <= nact; a++) ancn[act[a]] = anc[act[a]]\n\tif (nerr == 0) {\n\t\to2 = transform(out, o, again, 0)\n\t\tsame = (o2 == o)\n\t\tfor (i = 1; same && i <= o; i++) if (again[i] != out[i]) same = 0\n\t\tif (!same) {\n\t\t\td = o + 1\n\t\t\tif (o2 >= 0) {\n\t\t\t\tm = (o2 > o) ? o2 : o\n\t\t\t\tfor (i = 1; i <= m; i++) {\n\t\t\t\t\tif (!(i <= o && i <= o2 && again[i] == out[i])) {\n\t\t\t\t\t\td = i\n\t\t\t\t\t\tbreak\n\t\t\t\t\t}\n\t\t\t\t}\n\t\t\t}\n\t\t\terr[++nerr] = rel ":" d ": a second run would change this line again (a mirror target holds a text the rules replace): fix the mirrors in the spec"\n\t\t}\n\t}\n\tif (nerr > 0) {\n\t\tfor (i = 1; i <= nerr; i++) print "ERR " err[i]\n\t\texit 0\n\t}\n\tfor (a = 1; a <= nact; a++) {\n\t\tr = act[a]\n\t\tif (kind[r] == "rewrite") {\n\t\t\th = 0\n\t\t\tfor (j = 1; j <= nrep[r]; j++) {\n\t\t\t\th += hit[r, j]\n\t\t\t\tif (hit[r, j] > 0) print "HIT", r, j, hit[r, j]\n\t\t\t}\n\t\t\tif (seen[r] > 0) print "SEEN", r, seen[r]\n\t\t\tif (h > 0) row(r, h " replacement" (h == 1 ? "" : "s") (chk ? " to make" : ""))\n\t\t\telse if (seen[r] > 0) row(r, "already applied")\n\t\t} else {\n\t\t\tst = state[r]\n\t\t\tprint "INS", r, st, ancn[r]\n\t\t\tif (st == "inserted") row(r, chk ? "to insert" : "inserted")\n\t\t\telse if (st == "applied") row(r, "already applied")\n\t\t}\n\t}\n\tchanged = (o != nline)\n\tfor (i = 1; !changed && i <= o; i++) if (out[i] != line[i]) changed = 1\n\tif (changed && !chk) {\n\t\tdest = ENVIRON["MOBYCI_OUT"] ""\n\t\tfor (i = 1; i <= o; i++) print out[i] > dest\n\t\tclose(dest)\n\t}\n\tprint "CHANGED", changed\n}\n\'\n\nmobyci_tmps=\nmobyci_cleanup() {\n\tprintf \'%s\' "$mobyci_tmps" | while IFS= read -r mobyci_t; do rm -f "$mobyci_t"; done\n}\ntrap mobyci_cleanup EXIT\ntrap \'exit 130\' INT\ntrap \'exit 143\' TERM\n\nmobyci_errors=\nmobyci_rows=\nmobyci_moves=\nmobyci_files=\nmobyci_nchanged=0\n\n# Runs the engine on one file; records rows, errors, counts, and the temporary file to move into place.\nmobyci_process() {\n\tmobyci_rel=$1\n\tmobyci_f=$mobyci_dir/$mobyci_rel\n\tmobyci_rules_for "$mobyci_rel"\n\t[ -n "$mobyci_active" ] || return 0\n\tmobyci_tmp=$mobyci_f.mobyci-tmp.$$\n\tif [ "$mobyci_check" = 0 ]; then\n\t\tmobyci_tmps="$mobyci_tmps$mobyci_tmp$mobyci_nl"\n\t\tcp -p "$mobyci_f" "$mobyci_tmp" || mobyci_die "$mobyci_rel: cannot write next to it"\n\tfi\n\tmobyci_rep=$(MOBYCI_RULES=$mobyci_active MOBYCI_REL=$mobyci_rel MOBYCI_OUT=$mobyci_tmp \\\n\t\tMOBYCI_CHECK=$mobyci_check awk "$mobyci_awk" <"$mobyci_f") \\\n\t\t|| mobyci_die "$mobyci_rel: awk failed"\n\twhile IFS= read -r mobyci_l; do\n\t\tcase $mobyci_l in\n\t\t\t\'ROW \'*) mobyci_rows="$mobyci_rows${mobyci_l#ROW }$mobyci_nl" ;;\n\t\t\t\'ERR \'*) mobyci_errors="$mobyci_errors${mobyci_l#ERR }$mobyci_nl" ;;\n\t\t\t\'HIT \'*)\n\t\t\t\t# shellcheck disable=SC2086\n\t\t\t\tset -- $mobyci_l\n\t\t\t\teval "mobyci_hit_$2_$3=\\$((\\${mobyci_hit_$2_$3:-0} + $4))"\n\t\t\t\teval "mobyci_hits_$2=\\$((\\${mobyci_hits_$2:-0} + $4))"\n\t\t\t\t;;\n\t\t\t\'SEEN \'*)\n\t\t\t\t# shellcheck disable=SC2086\n\t\t\t\tset -- $mobyci_l\n\t\t\t\teval "mobyci_seen_$2=\\$((\\${mobyci_seen_$2:-0} + $3))"\n\t\t\t\t;;\n\t\t\t\'INS \'*)\n\t\t\t\t# shellcheck disable=SC2086\n\t\t\t\tset -- $mobyci_l\n\t\t\t\teval "mobyci_ins_$2=\\$3 mobyci_anc_$2=\\$4"\n\t\t\t\t;;\n\t\t\t\'CHANGED 1\')\n\t\t\t\tmobyci_nchanged=$((mobyci_nchanged + 1))\n\t\t\t\tmobyci_moves="$mobyci_moves$mobyci_rel$mobyci_nl"\n\t\t\t\t;;\n\t\tesac\n\tdone <<EOF\n$mobyci_rep\nEOF\n}\n\n# Phase 1: run every rule on every file, changing nothing yet.\nmobyci_visit() {\n\t[ -f "$1" ] || return 0\n\tmobyci_rel=${1#"$mobyci_dir"/}\n\tcase $mobyci_files in *"|$mobyci_rel|"*) return 0 ;; esac\n\tmobyci_files="$mobyci_files|$mobyci_rel|"\n\tmobyci_process "$mobyci_rel"\n}\n'
+    yield "}\n\n# The engine (mobyci/patch/engine.awk), per file: marker blocks, rewrites, insertions, fixed-point check.\n# Input on stdin; the new content goes to $MOBYCI_OUT when it changes; a report on stdout.\n# shellcheck disable=SC2016\nmobyci_awk='\n"
+    yield str((undefined(name='awk') if l_0_awk is missing else l_0_awk))
+    yield '\'\n\nmobyci_tmps=\nmobyci_cleanup() {\n\tprintf \'%s\' "$mobyci_tmps" | while IFS= read -r mobyci_t; do rm -f "$mobyci_t"; done\n}\ntrap mobyci_cleanup EXIT\ntrap \'exit 130\' INT\ntrap \'exit 143\' TERM\n\nmobyci_errors=\nmobyci_rows=\nmobyci_moves=\nmobyci_files=\nmobyci_nchanged=0\n\n# Runs the engine on one file; records rows, errors, counts, and the temporary file to move into place.\nmobyci_process() {\n\tmobyci_rel=$1\n\tmobyci_f=$mobyci_dir/$mobyci_rel\n\tmobyci_rules_for "$mobyci_rel"\n\t[ -n "$mobyci_active" ] || return 0\n\tmobyci_tmp=$mobyci_f.mobyci-tmp.$$\n\tif [ "$mobyci_check" = 0 ]; then\n\t\tmobyci_tmps="$mobyci_tmps$mobyci_tmp$mobyci_nl"\n\t\tcp -p "$mobyci_f" "$mobyci_tmp" || mobyci_die "$mobyci_rel: cannot write next to it"\n\tfi\n\tmobyci_rep=$(MOBYCI_RULES=$mobyci_active MOBYCI_REL=$mobyci_rel MOBYCI_OUT=$mobyci_tmp \\\n\t\tMOBYCI_CHECK=$mobyci_check awk "$mobyci_awk" <"$mobyci_f") \\\n\t\t|| mobyci_die "$mobyci_rel: awk failed"\n\twhile IFS= read -r mobyci_l; do\n\t\tcase $mobyci_l in\n\t\t\t\'ROW \'*) mobyci_rows="$mobyci_rows${mobyci_l#ROW }$mobyci_nl" ;;\n\t\t\t\'ERR \'*) mobyci_errors="$mobyci_errors${mobyci_l#ERR }$mobyci_nl" ;;\n\t\t\t\'HIT \'*)\n\t\t\t\t# shellcheck disable=SC2086\n\t\t\t\tset -- $mobyci_l\n\t\t\t\teval "mobyci_hit_$2_$3=\\$((\\${mobyci_hit_$2_$3:-0} + $4))"\n\t\t\t\teval "mobyci_hits_$2=\\$((\\${mobyci_hits_$2:-0} + $4))"\n\t\t\t\t;;\n\t\t\t\'SEEN \'*)\n\t\t\t\t# shellcheck disable=SC2086\n\t\t\t\tset -- $mobyci_l\n\t\t\t\teval "mobyci_seen_$2=\\$((\\${mobyci_seen_$2:-0} + $3))"\n\t\t\t\t;;\n\t\t\t\'INS \'*)\n\t\t\t\t# shellcheck disable=SC2086\n\t\t\t\tset -- $mobyci_l\n\t\t\t\teval "mobyci_ins_$2=\\$3 mobyci_anc_$2=\\$4"\n\t\t\t\t;;\n\t\t\t\'CHANGED 1\')\n\t\t\t\tmobyci_nchanged=$((mobyci_nchanged + 1))\n\t\t\t\tmobyci_moves="$mobyci_moves$mobyci_rel$mobyci_nl"\n\t\t\t\t;;\n\t\tesac\n\tdone <<EOF\n$mobyci_rep\nEOF\n}\n\n# Phase 1: run every rule on every file, changing nothing yet.\nmobyci_visit() {\n\t[ -f "$1" ] || return 0\n\tmobyci_rel=${1#"$mobyci_dir"/}\n\tcase $mobyci_files in *"|$mobyci_rel|"*) return 0 ;; esac\n\tmobyci_files="$mobyci_files|$mobyci_rel|"\n\tmobyci_process "$mobyci_rel"\n}\n'
     for l_1_p in (undefined(name='patterns') if l_0_patterns is missing else l_0_patterns):
         _loop_vars = {}
         pass
@@ -257,8 +173,8 @@ def root(context, missing=missing):
             yield str(environment.getattr(l_1_r, 'files'))
             yield ': ${mobyci_anc_'
             yield str(environment.getattr(l_1_r, 'n'))
-            yield ":-0} lines match 'FROM … AS "
-            yield str(environment.getattr(l_1_r, 'stage'))
+            yield ":-0} lines match '"
+            yield str(t_2(environment.getattr(l_1_r, 'anchor')))
             yield '\'; expected exactly one"\n'
         else:
             pass
@@ -338,5 +254,5 @@ def root(context, missing=missing):
     yield 'if [ "$MOBYCI_NRULES" = 0 ]; then\n\tprintf \'%s\\n\' "the spec maps no mirror into the tree: nothing to change"\nelif [ "$mobyci_nchanged" = 0 ]; then\n\tprintf \'%s\\n\' "already applied: nothing to change"\nelif [ "$mobyci_check" = 1 ]; then\n\t[ "$mobyci_nchanged" = 1 ] && mobyci_s=\'\' || mobyci_s=s\n\tprintf \'%s\\n\' "$mobyci_nchanged file$mobyci_s would change"\n\texit 1\nelse\n\t[ "$mobyci_nchanged" = 1 ] && mobyci_s=\'\' || mobyci_s=s\n\tprintf \'%s\\n\' "patched $mobyci_nchanged file$mobyci_s"\nfi\n'
 
 blocks = {}
-debug_info = '10=42&11=46&17=52&65=54&66=61&69=64&70=67&71=71&74=75&75=77&76=79&90=81&91=85&97=93&98=99&100=103&103=105&104=109&110=115&112=118&113=122&114=126&115=130&116=133&117=138&118=142&119=148&120=154&121=160&124=176&125=180&126=185&127=189&128=195&130=201&132=204&138=212&139=216&440=222&441=225&442=228&446=233&459=237&462=239&467=241&468=244&469=247&470=253&472=264&482=272&484=277&485=279&488=281&489=283&496=287&504=293&506=297&507=299&508=301&509=303&516=310&517=313&518=316&519=319&520=323'
-MOBYCI_STAMP = 'jinja2 3.1.6, patch.sh.j2 sha256 c93c5755f4aec877165461bece52b14a186711eef4591d62383a3867c34b6ec3'
+debug_info = '10=44&11=48&17=54&65=56&66=63&69=66&70=69&71=73&74=77&75=79&76=81&90=83&91=87&97=95&98=101&100=105&103=107&104=111&110=117&112=119&113=122&119=126&120=130&128=136&196=138&197=141&198=144&202=149&215=153&218=155&223=157&224=160&225=163&226=169&228=180&238=188&240=193&241=195&244=197&245=199&252=203&260=209&262=213&263=215&264=217&265=219&272=226&273=229&274=232&275=235&276=239'
+MOBYCI_STAMP = 'jinja2 3.1.6, patch.sh.j2 sha256 57df9b83a623f55e6bb942496e65bf3663cce10dd62196032e684037c1ef7af1'

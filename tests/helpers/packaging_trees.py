@@ -5,6 +5,7 @@ The Dockerfiles are the fixture shapes of tests/fixtures/distro-images (written 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,6 +18,9 @@ from mobyci.plan.packaging import SOURCES_JOB
 from tests.helpers import ROOT
 
 IMAGES = ROOT / "tests" / "fixtures" / "distro-images"
+# The FROM of the distro image as every branch writes it (rhel-* name the stage), as the tests find it: the engine
+# has its own reading of FROM lines (mobyci/patch/engine.awk), held to the reference by test_packaging_engine.py.
+ANCHOR = re.compile(r"^FROM[ \t]+\$\{BUILD_IMAGE\}([ \t]+AS[ \t]+[A-Za-z0-9_.-]+)?[ \t]*$")
 APT = "mirrors.example.test"
 UBUNTU = "https://ubuntu.mirror.test/ubuntu"
 PORTS = "https://ubuntu.mirror.test/ubuntu-ports"

@@ -2,7 +2,9 @@
 
 It follows the steps written down in mobyci/patch/apply.py, in Python; tests/test_patch_property.py
 compares the script's results (under dash and busybox) with this one's for arbitrary rules and files, and
-tests/test_patch.py does on every family's fixture tree. Nothing in mobyci imports it.
+tests/test_patch.py does on every family's fixture tree. The packaging patch runs the same engine on
+docker-ce-packaging's Dockerfiles: run_packaging is its reference (tests/test_packaging_engine.py).
+Nothing in mobyci imports it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from mobyci.patch.script import MISMATCH, MISS, NOT_A_TREE, UNKNOWN_FAMILY, miss
 
 if TYPE_CHECKING:
     from mobyci.load.reader import LoadedSpec
+    from mobyci.patch.packaging import PatchedDockerfile
 
 # Characters that can continue a URL path: an exact source followed by one of them is another URL.
 PATH_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~/-")
@@ -82,6 +85,17 @@ class _Resolved(NamedTuple):
     reps: tuple[tuple[bytes, bytes, bool], ...]
     stage: bytes
     body: tuple[bytes, ...]
+    image: bytes = b""  # when set, the anchor is `FROM <image>` (docker-ce-packaging's), not the stage's line
+
+    def anchored(self, line: bytes) -> bool:
+        """Whether `line` is this insertion's anchor."""
+        fields = _BLANKS.split(line.strip(b" \t"))
+        if fields[0].upper() != b"FROM":
+            return False
+        if self.image:
+            plain = len(fields) == 2 or (len(fields) == 4 and fields[2].upper() == b"AS")
+            return plain and fields[1] == self.image
+        return len(fields) >= 4 and fields[-2].upper() == b"AS" and fields[-1].lower() == self.stage
 
     @property
     def id(self) -> str:
@@ -124,14 +138,15 @@ def _resolve(rules: Sequence[Rule], environ: Mapping[str, str]) -> list[_Resolve
         check_rule(rule)
         reps = tuple((r.source.encode(), r.target.encode(), r.exact) for r in rule.replacements)
         body: tuple[bytes, ...] = ()
-        stage = b""
+        stage = image = b""
         if rule.insertion is not None:
             stage = rule.insertion.stage.lower().encode()
+            image = rule.insertion.image.encode()
             body = tuple(
                 "".join(p if isinstance(p, str) else dockerfile_dq(environ[p.name]) for p in line).encode()
                 for line in rule.insertion.lines
             )
-        resolved.append(_Resolved(rule, reps, stage, body))
+        resolved.append(_Resolved(rule, reps, stage, body, image))
     return resolved
 
 
@@ -188,13 +203,6 @@ def rewrite_line(
     return bytes(out)
 
 
-def _from_stage(line: bytes) -> bytes | None:
-    fields = _BLANKS.split(line.strip(b" \t"))
-    if len(fields) >= 4 and fields[0].upper() == b"FROM" and fields[-2].upper() == b"AS":
-        return fields[-1].lower()
-    return None
-
-
 @dataclass
 class _Blocks:
     """What step 1 found in a file: applied blocks, anchors per insertion rule, lines inside blocks."""
@@ -231,9 +239,8 @@ def _scan_blocks(rel: str, lines: list[bytes], inserts: list[tuple[int, _Resolve
                 continue
             index += 1
             continue
-        stage = _from_stage(line)
         for pos, r in inserts:
-            if stage is not None and r.stage == stage:
+            if r.anchored(line):
                 found.anchors[pos] += 1
         index += 1
     return found
@@ -269,9 +276,8 @@ def _transform(
                 if result is not None:
                     result.seen[pos] += seen[0]
         out.append(new)
-        stage = _from_stage(line)
         for pos, rule in inserts:
-            if stage is not None and rule.stage == stage and _insert_state(blocks, pos) == "inserted":
+            if rule.anchored(line) and _insert_state(blocks, pos) == "inserted":
                 out.append(_MARKER + rule.id.encode())
                 out.extend(rule.body)
     if result is not None:
@@ -372,10 +378,9 @@ def _rule_errors(resolved: list[_Resolved], results: list[_FileResult], family: 
             states = [res.inserts[pos] for res in results if pos in res.inserts]
             state, count = states[0] if states else ("missing", 0)
             if state == "ambiguous":
-                errors.append(
-                    f"rule {rule.id}: {rule.files[0]}: {count} lines match 'FROM … AS {rule.insertion.stage}'; "
-                    "expected exactly one"
-                )
+                ins = rule.insertion
+                anchor = f"FROM {ins.image}" if ins.image else f"FROM … AS {ins.stage}"
+                errors.append(f"rule {rule.id}: {rule.files[0]}: {count} lines match '{anchor}'; expected exactly one")
             elif state == "missing" and rule.required:
                 errors.append(MISS.format(**miss_values(rule), family=family))
         else:
@@ -538,3 +543,43 @@ def run_spec(loaded: LoadedSpec, tree: Path, *, check: bool, environ: Mapping[st
         check=check,
         environ=environ,
     )
+
+
+# ------------------------------------------------------------------------------- docker-ce-packaging's patch
+
+
+def run_packaging(files: Sequence[PatchedDockerfile], tree: Path, branch: str) -> tuple[int, list[str], str]:
+    """The reference of the packaging patch (mobyci/patch/packaging.py) for Dockerfile blocks alone (no CA context,
+    no installer): (exit code, standard output lines, standard error). Every Dockerfile is checked first; on a
+    problem nothing is written."""
+    me = "mobyci-packaging-patch"
+    if not (tree / "common.mk").is_file():
+        return 1, [], f"{me}: {tree}: not a docker-ce-packaging checkout (no common.mk)\n"
+    problems: list[str] = []
+    results: list[tuple[PatchedDockerfile, _FileResult]] = []
+    for file in files:
+        path = tree / file.dockerfile
+        if not path.is_file():
+            problems.append(
+                f"{file.dockerfile}: missing: the checkout is not branch {branch}, or it has no {file.distro}"
+            )
+            continue
+        active = list(enumerate(_resolve(file.rules, {}), 1))
+        result = process_file(file.dockerfile, path.read_bytes(), active)
+        problems += result.errors
+        # In rule order; the script reports the last rule's (they share one anchor: only an applied one differs).
+        bad = [state for state, _ in result.inserts.values() if state in ("missing", "ambiguous")]
+        if bad:
+            what = "no FROM line" if bad[-1] == "missing" else "more than one FROM line"
+            problems.append(f"{file.dockerfile}: {what} of the distro image (BUILD_IMAGE)")
+        results.append((file, result))
+    if problems:
+        return 1, [], f"{me}: nothing changed:{''.join(f' {p};' for p in problems)}\n"
+    out = []
+    for file, result in results:
+        if result.changed:
+            _write_keep_mode(tree / file.dockerfile, b"".join(line + b"\n" for line in result.after))
+            out.append(f"{me}: {file.dockerfile}: {file.setting}")
+        else:
+            out.append(f"{me}: {file.dockerfile}: already applied")
+    return 0, out, ""
