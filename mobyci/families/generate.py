@@ -17,6 +17,7 @@ from typing import NamedTuple
 from mobyci.errors import MobyciError
 from mobyci.families import pins
 from mobyci.families.detect import condition_key, detect_from, holds_in
+from mobyci.families.distros import vendor_names
 from mobyci.families.touchpoints import DETECTION
 from mobyci.families.versions import Version, tag_version
 
@@ -207,8 +208,7 @@ def packaging_branches(git: Git, repos: dict[str, Git] | None = None) -> list[Pa
         commit = heads[name]
         common = git.blobs([f"{commit}:common.mk"])[f"{commit}:common.mk"] or b""
         go_version, go_line = _make_assignment(common, "GO_VERSION")
-        deb = _dirs(git, commit, "deb", ("debian-", "raspbian-", "ubuntu-"))
-        rpm = _dirs(git, commit, "rpm", ("centos-", "fedora-", "rhel-"))
+        deb, rpm = (_dirs(git, commit, fmt, tuple(f"{v}-" for v in vendor_names(fmt))) for fmt in ("deb", "rpm"))
         image_debian, image_line = _go_image_debian(git.blobs([f"{commit}:deb/Makefile"])[f"{commit}:deb/Makefile"])
         components = _components(git, name, commit, common, repos or {})
         branches.append(

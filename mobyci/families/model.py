@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
+from mobyci.families.distros import PackageFormat
 from mobyci.families.versions import Version
 
 # How `make binary` turns the tree into binaries:
@@ -18,13 +19,26 @@ BuildStyle = Literal["make-run", "buildkit", "bake"]
 
 
 class Packaging(NamedTuple):
-    """A docker/docker-ce-packaging branch and the distros it can build for."""
+    """A docker/docker-ce-packaging branch; the distros it can build for are the generated facts table's
+    (distros.branch_distros)."""
 
     branch: str
-    rpm: tuple[str, ...]
-    deb: tuple[str, ...]
     # 19.03's branch expects the docker-ce monorepo layout (engine/, cli/) instead of ENGINE_DIR/CLI_DIR.
     monorepo: bool = False
+
+    def distros(self, fmt: PackageFormat) -> tuple[str, ...]:
+        """The branch's directories under `fmt`/ (deb/debian-bookworm …), numbered releases in number order."""
+        from mobyci.families.distros import branch_distros
+
+        return branch_distros(self.branch, fmt)
+
+    @property
+    def rpm(self) -> tuple[str, ...]:
+        return self.distros("rpm")
+
+    @property
+    def deb(self) -> tuple[str, ...]:
+        return self.distros("deb")
 
 
 class Variant(NamedTuple):
@@ -70,10 +84,10 @@ class Family(NamedTuple):
                 chosen = packaging
         return chosen
 
-    def distros(self, kind: str) -> tuple[str, ...]:
+    def distros(self, fmt: PackageFormat) -> tuple[str, ...]:
         """Every distro any packaging branch of the family knows, for `rpm` or `deb`."""
         seen: dict[str, None] = {}
         for _, packaging in self.packaging:
-            for distro in getattr(packaging, kind):
+            for distro in packaging.distros(fmt):
                 seen[distro] = None
         return tuple(seen)

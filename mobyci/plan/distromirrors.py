@@ -15,6 +15,7 @@ import shlex
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from mobyci.families import distros
 from mobyci.families.packaging_data import RASPBIAN_HOSTS, http_form, plain_http_apt, serving_setting
 from mobyci.patch.rules import CA_FILE_ENV, MARKER_PREFIX, ca_file_checks, debian_apt_lines
 from mobyci.plan.packagingca import CONTEXT_FILE, ca_block
@@ -93,7 +94,9 @@ def distro_mirror(mirrors: Mirrors, kind: str, distro: str, *, ca: bool) -> Dist
     """The block that points `distro`'s package image at the spec's mirror, or None when no mirror serves it.
     `ca`: the image trusts tls.ca_certs (a bundle its apt can verify https with); without it, a deb image reaches an
     https mirror in its http form (packaging_data.plain_http_apt)."""
-    family, _, release = distro.partition("-")
+    found = distros.distro(distro)
+    assert found is not None, distro  # validated: a distro of the branch
+    family, release = found.vendor.name, found.release
     setting = serving_setting(mirrors, distro)
 
     def url(value: str) -> str:
