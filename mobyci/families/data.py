@@ -15,17 +15,6 @@ _BAKE_CROSS = (
     "linux/s390x",
     "windows/amd64",
 )
-_BAKE_BUNDLES = {
-    "binary": "bundles/binary",
-    "dynbinary": "bundles/dynbinary",
-    "cross": "bundles/cross",
-}
-_CLASSIC_BUNDLES = {
-    "binary": "bundles/binary-daemon",
-    "dynbinary": "bundles/dynbinary-daemon",
-    "cross": "bundles/cross",
-}
-
 # docker/docker-ce-packaging branches (their distros: the generated facts table, distros.branch_distros).
 _PKG_1903 = Packaging(branch="19.03", monorepo=True)
 _PKG_2010 = Packaging(branch="20.10")
@@ -45,7 +34,7 @@ FAMILIES: tuple[Family, ...] = (
         debian="buster",
         build_style="make-run",
         gopath=True,
-        bundles=_CLASSIC_BUNDLES,
+        bundles="classic",
         # hack/make/cross splits GOOS/GOARCH on the first "/" only: no arm/vN variants before 20.10.
         cross_platforms=("linux/amd64", "linux/arm", "linux/arm64", "windows/amd64"),
         packaging=((Version(19, 3), _PKG_1903),),
@@ -58,7 +47,7 @@ FAMILIES: tuple[Family, ...] = (
         debian="bullseye",
         build_style="buildkit",
         gopath=True,
-        bundles=_CLASSIC_BUNDLES,
+        bundles="classic",
         cross_platforms=_BAKE_CROSS,
         packaging=((Version(20, 10), _PKG_2010),),
         apt_build_arg="DOCKER_BUILD_APT_MIRROR",
@@ -70,7 +59,7 @@ FAMILIES: tuple[Family, ...] = (
         debian="bookworm",
         build_style="bake",
         gopath=False,
-        bundles=_BAKE_BUNDLES,
+        bundles="bake",
         cross_platforms=_BAKE_CROSS,
         packaging=((Version(23, 0), _PKG_230),),
         apt_build_arg="APT_MIRROR",
@@ -82,7 +71,7 @@ FAMILIES: tuple[Family, ...] = (
         debian="bullseye",
         build_style="bake",
         gopath=False,
-        bundles=_BAKE_BUNDLES,
+        bundles="bake",
         cross_platforms=_BAKE_CROSS,
         packaging=((Version(24, 0), _PKG_240),),
         apt_build_arg="APT_MIRROR",
@@ -94,7 +83,7 @@ FAMILIES: tuple[Family, ...] = (
         debian="bookworm",
         build_style="bake",
         gopath=False,
-        bundles=_BAKE_BUNDLES,
+        bundles="bake",
         cross_platforms=_BAKE_CROSS,
         packaging=((Version(25, 0), _PKG_27X), (Version(28, 0), _PKG_28X)),
         apt_build_arg=None,
@@ -106,7 +95,7 @@ FAMILIES: tuple[Family, ...] = (
         debian="bookworm",
         build_style="bake",
         gopath=False,
-        bundles=_BAKE_BUNDLES,
+        bundles="bake",
         cross_platforms=_BAKE_CROSS,
         packaging=((Version(29, 0), _PKG_294), (Version(29, 5), _PKG_MASTER)),
         apt_build_arg=None,

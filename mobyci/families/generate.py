@@ -18,6 +18,7 @@ from mobyci.errors import MobyciError
 from mobyci.families import pins
 from mobyci.families.detect import condition_key, detect_from, holds_in
 from mobyci.families.distros import vendor_names
+from mobyci.families.targets import BundleLayout
 from mobyci.families.touchpoints import DETECTION
 from mobyci.families.versions import Version, tag_version
 
@@ -293,7 +294,7 @@ class TreeFacts(NamedTuple):
     debian: str
     debian_line: int
     cross: tuple[str, ...]
-    bundles: str  # "bake" (bundles/binary …) or "classic" (bundles/binary-daemon …)
+    bundles: BundleLayout  # "bake" (bundles/binary …) or "classic" (bundles/binary-daemon …)
     holds: tuple[str, ...]  # condition_key of every detection condition that holds
 
 
@@ -311,7 +312,7 @@ def tree_facts(tag: str, files: dict[str, bytes | None]) -> TreeFacts:
         cross = _bake_platforms(tag, bake.decode())
     else:
         cross = _classic_cross(dockerfile, (files.get("hack/make/.binary") or b"").decode())
-    bundles = "bake" if bake is not None and b'variable "DESTDIR"' in bake else "classic"
+    bundles: BundleLayout = "bake" if bake is not None and b'variable "DESTDIR"' in bake else "classic"
     if bundles == "classic" and files.get("hack/make/binary-daemon") is None:
         raise MobyciError(f"{tag}: neither bake's DESTDIR nor hack/make/binary-daemon: unknown bundles layout")
     return TreeFacts(family, go_version, go_line, debian, debian_line, cross, bundles, holds)

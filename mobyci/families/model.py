@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal, NamedTuple
 
 from mobyci.families.distros import PackageFormat
+from mobyci.families.targets import BundleLayout
 from mobyci.families.versions import Version
 
 # How `make binary` turns the tree into binaries:
@@ -59,7 +60,7 @@ class Family(NamedTuple):
     build_style: BuildStyle
     # Where the checkout must live for the build: GOPATH-mode families need src/github.com/docker/docker.
     gopath: bool
-    bundles: dict[str, str]  # target -> output directory of its bundle, relative to the tree
+    bundles: BundleLayout  # where make leaves bundles (targets.TargetFacts.bundle)
     cross_platforms: tuple[str, ...]
     packaging: tuple[tuple[Version, Packaging], ...]  # (first release using it, branch), ascending
     # How the apt mirror reaches `make binary` without a patch: the environment variable the build reads

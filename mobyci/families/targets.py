@@ -4,7 +4,7 @@ Bundle targets run moby's own `make <target>` (hack/make/binary, dynbinary, cros
 the same names from 23.0: docker-bake.hcl); package targets run docker-ce-packaging's `make -C <format> <distro>`
 for every distro listed. Code reads these fields, never a target's name. `TargetName` is the spec's schema
 (spec/model.py, compiled by `python -m mobyci.precompile`): a new target is a member there and a row here, in this
-one file, and the bundle directory of each family (data.py `bundles`) when it is a bundle target.
+one file.
 """
 
 from __future__ import annotations
@@ -15,6 +15,10 @@ from mobyci.families import distros
 from mobyci.families.distros import Distro, PackageFormat
 
 TargetName = Literal["binary", "dynbinary", "cross", "rpm", "deb"]
+# Where a tree's make leaves bundles (the facts table's `bundles` per release, a family's `bundles`): bake's bindir()
+# is ./bundles/<target> (v24.0.9 docker-bake.hcl:59-61, 108-110); hack/make.sh's DEST is bundles/<bundle>
+# (v20.10.27 hack/make.sh:161), and hack/make/binary and dynbinary add -daemon (v20.10.27 hack/make/binary:6).
+BundleLayout = Literal["bake", "classic"]
 
 
 class TargetFacts(NamedTuple):
@@ -29,12 +33,27 @@ class TargetFacts(NamedTuple):
     # rpm/Makefile:62 `-v $(CURDIR)/rpmbuild/$@/RPMS:…`, deb/Makefile:52 `-v $(CURDIR)/debbuild/$@:/build` (19.03
     # rpm/Makefile:29, deb/Makefile:34 the same directories).
     output: tuple[str, str] | None = None
+    # Bundle targets: the bundle's directory in the tree, per layout.
+    bundles: tuple[tuple[BundleLayout, str], ...] = ()
+
+    def bundle(self, layout: BundleLayout) -> str:
+        """The directory of this target's bundle, relative to the tree, in a tree of `layout`."""
+        return dict(self.bundles)[layout]
 
 
 TARGETS: dict[TargetName, TargetFacts] = {
-    "binary": TargetFacts("binary"),
-    "dynbinary": TargetFacts("dynbinary", shares_cache_of="binary"),
-    "cross": TargetFacts("cross", per_platform=True, shares_cache_of="binary"),
+    "binary": TargetFacts("binary", bundles=(("bake", "bundles/binary"), ("classic", "bundles/binary-daemon"))),
+    "dynbinary": TargetFacts(
+        "dynbinary",
+        shares_cache_of="binary",
+        bundles=(("bake", "bundles/dynbinary"), ("classic", "bundles/dynbinary-daemon")),
+    ),
+    "cross": TargetFacts(
+        "cross",
+        per_platform=True,
+        shares_cache_of="binary",
+        bundles=(("bake", "bundles/cross"), ("classic", "bundles/cross")),
+    ),
     "rpm": TargetFacts("rpm", package="rpm", output=("rpmbuild", "*.rpm")),
     "deb": TargetFacts("deb", package="deb", output=("debbuild", "*.deb")),
 }

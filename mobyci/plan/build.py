@@ -252,7 +252,8 @@ def _target_job(
     loaded: LoadedSpec, target: TargetName, platforms: list[str] | None, build_args: tuple[str, ...], index: int
 ) -> Job:
     family = loaded.release.family
-    out = f"{SOURCE_DIR}/{family.bundles[target]}"
+    bundle = TARGETS[target].bundle(loaded.release.bundles)
+    out = f"{SOURCE_DIR}/{bundle}"
     matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()
     per_platform = TARGETS[target].per_platform
     if per_platform:
@@ -277,7 +278,7 @@ def _target_job(
         title=f"make {target}" + (" (one job per platform)" if matrix else ""),
         script=tuple(script),
         needs=("prepare",),
-        artifacts=(f"{SOURCE_DIR}/{family.bundles[target]}/",),
+        artifacts=(f"{SOURCE_DIR}/{bundle}/",),
         matrix=matrix,
         matrix_key=("targets", index, "platforms") if matrix else (),
         dev_image="pull" if family.build_style == "make-run" else None,
@@ -301,13 +302,13 @@ def _bake_lines(loaded: LoadedSpec, target: TargetName, build_args: tuple[str, .
     `--set '*.args.NAME'` without a value makes bake read NAME from its environment (as `--build-arg NAME`
     does for docker build): proxy values never appear on a command line or in a file.
     """
-    family = loaded.release.family
     words = ["docker buildx bake", *(f"--set '*.args.{name}'" for name in build_args)]
     lines = []
     if TARGETS[target].per_platform:
         # One platform per job: bake's own binary-cross would build all of them in one job.
         words.append(f"--set '*.platform=${PLATFORM_VAR}'")
-        lines.append(f'DESTDIR="{family.bundles[target]}/${PLATFORM_VAR}" && export DESTDIR')
+        bundle = TARGETS[target].bundle(loaded.release.bundles)
+        lines.append(f'DESTDIR="{bundle}/${PLATFORM_VAR}" && export DESTDIR')
     lines.append(f'mobyci_bake="{" ".join(words)}"')
     key = cache_key(loaded, target)
     shared = TARGETS[target].shares_cache_of
