@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from mobyci.families.data import FAMILIES
 from mobyci.families.model import Family, Packaging, Variant
+from mobyci.families.targets import BundleLayout
 from mobyci.families.versions import Version, parse_family_version, tag_version
 
 if TYPE_CHECKING:
@@ -42,6 +43,11 @@ class Release(NamedTuple):
     def cross_platforms(self) -> tuple[str, ...]:
         """What this release's tree can cross-build: its own, when the facts table knows the release."""
         return self.facts.cross if self.facts is not None else self.family.cross_platforms
+
+    @property
+    def bundles(self) -> BundleLayout:
+        """Where the release's make leaves bundles: the release's own layout, else the family's."""
+        return self.facts.bundles if self.facts is not None else self.family.bundles
 
     @property
     def debian(self) -> str:

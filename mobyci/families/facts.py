@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
+from mobyci.families.targets import BundleLayout
 from mobyci.families.versions import Version, tag_version
 
 # A release line whose newest release is older than this, on the day the table was made, is taken as closed:
@@ -29,7 +30,7 @@ class ReleaseFacts(NamedTuple):
     cli_ref_how: str  # "same tag", or "newest CLI tag of the line at or below"
     packaging_branch: str
     cross: tuple[str, ...]  # platforms `make cross` / bake's binary-cross can build
-    bundles: str  # "bake" or "classic"
+    bundles: BundleLayout  # "bake" or "classic"
     holds: tuple[str, ...]  # the detection conditions (detect.condition_key) that hold in the tree
 
     @property

@@ -17,6 +17,8 @@ from typing import NamedTuple
 from mobyci.errors import MobyciError
 from mobyci.families import pins
 from mobyci.families.detect import condition_key, detect_from, holds_in
+from mobyci.families.distros import vendor_names
+from mobyci.families.targets import BundleLayout
 from mobyci.families.touchpoints import DETECTION
 from mobyci.families.versions import Version, tag_version
 
@@ -207,8 +209,7 @@ def packaging_branches(git: Git, repos: dict[str, Git] | None = None) -> list[Pa
         commit = heads[name]
         common = git.blobs([f"{commit}:common.mk"])[f"{commit}:common.mk"] or b""
         go_version, go_line = _make_assignment(common, "GO_VERSION")
-        deb = _dirs(git, commit, "deb", ("debian-", "raspbian-", "ubuntu-"))
-        rpm = _dirs(git, commit, "rpm", ("centos-", "fedora-", "rhel-"))
+        deb, rpm = (_dirs(git, commit, fmt, tuple(f"{v}-" for v in vendor_names(fmt))) for fmt in ("deb", "rpm"))
         image_debian, image_line = _go_image_debian(git.blobs([f"{commit}:deb/Makefile"])[f"{commit}:deb/Makefile"])
         components = _components(git, name, commit, common, repos or {})
         branches.append(
@@ -293,7 +294,7 @@ class TreeFacts(NamedTuple):
     debian: str
     debian_line: int
     cross: tuple[str, ...]
-    bundles: str  # "bake" (bundles/binary …) or "classic" (bundles/binary-daemon …)
+    bundles: BundleLayout  # "bake" (bundles/binary …) or "classic" (bundles/binary-daemon …)
     holds: tuple[str, ...]  # condition_key of every detection condition that holds
 
 
@@ -311,7 +312,7 @@ def tree_facts(tag: str, files: dict[str, bytes | None]) -> TreeFacts:
         cross = _bake_platforms(tag, bake.decode())
     else:
         cross = _classic_cross(dockerfile, (files.get("hack/make/.binary") or b"").decode())
-    bundles = "bake" if bake is not None and b'variable "DESTDIR"' in bake else "classic"
+    bundles: BundleLayout = "bake" if bake is not None and b'variable "DESTDIR"' in bake else "classic"
     if bundles == "classic" and files.get("hack/make/binary-daemon") is None:
         raise MobyciError(f"{tag}: neither bake's DESTDIR nor hack/make/binary-daemon: unknown bundles layout")
     return TreeFacts(family, go_version, go_line, debian, debian_line, cross, bundles, holds)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
+from mobyci.families.distros import PackageFormat
+from mobyci.families.targets import BundleLayout
 from mobyci.families.versions import Version
 
 # How `make binary` turns the tree into binaries:
@@ -18,13 +20,26 @@ BuildStyle = Literal["make-run", "buildkit", "bake"]
 
 
 class Packaging(NamedTuple):
-    """A docker/docker-ce-packaging branch and the distros it can build for."""
+    """A docker/docker-ce-packaging branch; the distros it can build for are the generated facts table's
+    (distros.branch_distros)."""
 
     branch: str
-    rpm: tuple[str, ...]
-    deb: tuple[str, ...]
     # 19.03's branch expects the docker-ce monorepo layout (engine/, cli/) instead of ENGINE_DIR/CLI_DIR.
     monorepo: bool = False
+
+    def distros(self, fmt: PackageFormat) -> tuple[str, ...]:
+        """The branch's directories under `fmt`/ (deb/debian-bookworm …), numbered releases in number order."""
+        from mobyci.families.distros import branch_distros
+
+        return branch_distros(self.branch, fmt)
+
+    @property
+    def rpm(self) -> tuple[str, ...]:
+        return self.distros("rpm")
+
+    @property
+    def deb(self) -> tuple[str, ...]:
+        return self.distros("deb")
 
 
 class Variant(NamedTuple):
@@ -45,7 +60,7 @@ class Family(NamedTuple):
     build_style: BuildStyle
     # Where the checkout must live for the build: GOPATH-mode families need src/github.com/docker/docker.
     gopath: bool
-    bundles: dict[str, str]  # target -> output directory of its bundle, relative to the tree
+    bundles: BundleLayout  # where make leaves bundles (targets.TargetFacts.bundle)
     cross_platforms: tuple[str, ...]
     packaging: tuple[tuple[Version, Packaging], ...]  # (first release using it, branch), ascending
     # How the apt mirror reaches `make binary` without a patch: the environment variable the build reads
@@ -70,10 +85,10 @@ class Family(NamedTuple):
                 chosen = packaging
         return chosen
 
-    def distros(self, kind: str) -> tuple[str, ...]:
+    def distros(self, fmt: PackageFormat) -> tuple[str, ...]:
         """Every distro any packaging branch of the family knows, for `rpm` or `deb`."""
         seen: dict[str, None] = {}
         for _, packaging in self.packaging:
-            for distro in getattr(packaging, kind):
+            for distro in packaging.distros(fmt):
                 seen[distro] = None
         return tuple(seen)

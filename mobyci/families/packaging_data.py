@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Literal, NamedTuple
 
-from mobyci.families import ARCHIVED_DEBIAN
+from mobyci.families import ARCHIVED_DEBIAN, distros
+from mobyci.families.distros import RASPBIAN_HOSTS, Distro, DistroArchive
+
+__all__ = ["RASPBIAN_HOSTS", "DistroArchive"]
 
 PACKAGING_REPO = "https://github.com/docker/docker-ce-packaging.git"
 CLI_REPO = "https://github.com/docker/cli.git"
@@ -56,57 +59,24 @@ RUN_FLAGS_HOOK: dict[tuple[str, str], str] = {
 #
 # Every deb/<distro>/Dockerfile and rpm/<distro>/Dockerfile of the branches builds its image `FROM ${BUILD_IMAGE}`
 # (the distro image; rhel-* name that stage `subscribed-image`) and then runs apt-get or dnf/yum against the
-# distro's own archives. Which spec key points them at a mirror, and which hosts they reach without one.
-
-# Raspbian's archive has three names; the balenalib images' sources use one of them.
-RASPBIAN_HOSTS = ("archive.raspbian.org", "raspbian.raspberrypi.org", "mirrordirector.raspbian.org")
+# distro's own archives. Which spec key points them at a mirror, and which hosts they reach without one, is in
+# distros.py (one row per vendor).
 
 
-class DistroArchive(NamedTuple):
-    """Where a package image gets its packages, and the spec key that mirrors it (None: no key can)."""
-
-    setting: str | None
-    hosts: tuple[str, ...]  # reached without a mirror
-    tls: bool = False  # whether the image's package manager reaches them over https (the metalinks, UBI's CDN)
-
-
-def distro_archive(distro: str) -> DistroArchive:
-    kind, _, release = distro.partition("-")
-    if kind == "debian":
-        return DistroArchive("mirrors.apt", ("deb.debian.org", "security.debian.org"))
-    if kind == "raspbian":
-        # balenalib images also carry the Raspberry Pi Foundation's own repository next to Raspbian's.
-        return DistroArchive("mirrors.raspbian", (RASPBIAN_HOSTS[0], "archive.raspberrypi.org"))
-    if kind == "ubuntu":
-        return DistroArchive("mirrors.ubuntu.archive", ("archive.ubuntu.com", "security.ubuntu.com"))
-    # Fedora and CentOS Stream: a metalink service, which sends dnf on to mirrors it picks.
-    if kind == "fedora":
-        return DistroArchive("mirrors.fedora", ("mirrors.fedoraproject.org",), tls=True)
-    if kind == "centos" and release in ("9", "10"):
-        return DistroArchive("mirrors.centos_stream", ("mirrors.centos.org",), tls=True)
-    if kind == "centos":
-        return DistroArchive(None, ("mirrorlist.centos.org",))
-    # rhel-*: Red Hat's UBI repositories (registry.access.redhat.com/ubiN/ubi); no public mirror layout to point at.
-    return DistroArchive(None, ("cdn-ubi.redhat.com",), tls=True)
+def _distro(distro_id: str) -> Distro:
+    found = distros.distro(distro_id)
+    if found is None:
+        raise ValueError(f"{distro_id}: not a distro of docker-ce-packaging (families/distros.py)")
+    return found
 
 
-def build_image(distro: str, branch: str) -> str:
-    """The image a package Dockerfile of `branch` builds FROM: its `ARG BUILD_IMAGE` default, DISTRO and SUITE
-    expanded.
-    28.x (a7ea496) `deb/debian-bookworm/Dockerfile:7` `${DISTRO}:${SUITE}` (Debian, Ubuntu, Fedora),
-    `deb/raspbian-bookworm/Dockerfile:7` `balenalib/rpi-raspbian:${SUITE}`, `rpm/centos-9/Dockerfile:6`
-    `quay.io/centos/${DISTRO}:stream${SUITE}`, `rpm/rhel-9/Dockerfile:6` `registry.access.redhat.com/ubi9/ubi`;
-    20.10 (10945a2) `rpm/centos-7/Dockerfile:4` `${DISTRO}:${SUITE}`, `rpm/rhel-7/Dockerfile:4`
-    `dockereng/${DISTRO}:${SUITE}-s390x`; 19.03 (edff587) `rpm/centos-8/Dockerfile` `${DISTRO}:${SUITE}` (before
-    CentOS Stream)."""
-    kind, _, suite = distro.partition("-")
-    if kind == "raspbian":
-        return f"balenalib/rpi-raspbian:{suite}"
-    if kind == "centos" and suite != "7" and branch != "19.03":
-        return f"quay.io/centos/centos:stream{suite}"
-    if kind == "rhel":
-        return f"dockereng/rhel:{suite}-s390x" if suite == "7" else f"registry.access.redhat.com/ubi{suite}/ubi"
-    return f"{kind}:{suite}"
+def distro_archive(distro_id: str) -> DistroArchive:
+    return _distro(distro_id).archive
+
+
+def build_image(distro_id: str, branch: str) -> str:
+    """The image a package Dockerfile of `branch` builds FROM (distros.Distro.image)."""
+    return _distro(distro_id).image(branch)
 
 
 # The package Makefiles make each source tarball in `docker run … alpine tar …` (28.x `deb/Makefile:97-102`
@@ -122,26 +92,33 @@ Arch = Literal["amd64", "arm64", "arm"]  # runner architectures, the keys of ci.
 ARM: Arch = "arm"  # what raspbian package images need
 
 
-def needs_arm(distro: str) -> bool:
+def needs_arm(distro_id: str) -> bool:
     """Whether the distro's package image exists only for 32-bit arm (balenalib/rpi-raspbian)."""
-    return distro.startswith("raspbian-")
+    found = distros.distro(distro_id)
+    return found is not None and found.vendor.arm_only
 
 
-def serving_mirror(mirrors: Any, distro: str) -> str | None:
-    """The URL of the mirror of `mirrors` (spec.mirrors) that `distro`'s package image reaches instead of its
+def serving_mirror(mirrors: Any, distro_id: str) -> str | None:
+    """The URL of the mirror of `mirrors` (spec.mirrors) that `distro_id`'s package image reaches instead of its
     archive, or None when none serves it."""
-    family, _, release = distro.partition("-")
-    if family == "debian":
+    found = _distro(distro_id)
+    if found.vendor.debian_archive:
         # 'archive' (archive.debian.org) serves archived releases only; a mirror host, the live ones.
         from mobyci.spec.apt import apt_sources_for
 
-        sources = apt_sources_for(mirrors, archived=release in ARCHIVED_DEBIAN)
+        sources = apt_sources_for(mirrors, archived=found.release in ARCHIVED_DEBIAN)
         return sources.debian if sources is not None else None
-    if family == "ubuntu":
-        return mirrors.ubuntu.archive if mirrors.ubuntu is not None else None
-    setting = distro_archive(distro).setting
-    url: str | None = getattr(mirrors, setting.removeprefix("mirrors.")) if setting is not None else None
-    return url
+    return setting_value(mirrors, found.archive.setting)
+
+
+def setting_value(mirrors: Any, setting: str | None) -> str | None:
+    """The value of a `mirrors.…` key (spec.mirrors), None where it or a key above it is unset."""
+    if setting is None:
+        return None
+    value: Any = mirrors
+    for part in setting.split(".")[1:]:
+        value = getattr(value, part) if value is not None else None
+    return value if isinstance(value, str) else None
 
 
 # Debian, Ubuntu and Raspbian package images have no CA bundle before their Dockerfile's own first
@@ -150,7 +127,6 @@ def serving_mirror(mirrors: Any, distro: str) -> str | None:
 # stretch's and xenial's apt has no https method at all without apt-transport-https. So without tls.ca_certs their
 # apt reaches an https mirror in its http form: apt verifies the signed Release files (InRelease) against the
 # image's own archive keyring, not the transport.
-_NO_CA_BEFORE_APT = ("debian", "raspbian", "ubuntu")
 PACKAGE_HTTPS_CITE = "docker-ce-packaging 28.x deb/ubuntu-noble/Dockerfile:20"
 
 
@@ -163,9 +139,11 @@ def http_form(url: str) -> str | None:
     return None if urlsplit(url).port is not None else "http://" + url.removeprefix("https://")
 
 
-def plain_http_apt(distro: str, *, ca: bool) -> bool:
-    """Whether `distro`'s package image reaches an https mirror over http: a deb image, and no tls.ca_certs bundle."""
-    return not ca and distro.partition("-")[0] in _NO_CA_BEFORE_APT
+def plain_http_apt(distro_id: str, *, ca: bool) -> bool:
+    """Whether `distro_id`'s package image reaches an https mirror over http: a deb image (distros.Vendor
+    no_ca_before_apt), and no tls.ca_certs bundle."""
+    found = distros.distro(distro_id)
+    return not ca and found is not None and found.vendor.no_ca_before_apt
 
 
 def package_image_mirror(mirrors: Any, distro: str, *, ca: bool) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from typing import Literal
 
+from mobyci.families.targets import TARGETS, TargetName, is_package
 from mobyci.families.versions import tag_version
 from mobyci.formats import DEFAULT, FORMATS, ci_system
 from mobyci.load.reader import LoadedSpec
@@ -48,7 +49,6 @@ from mobyci.spec.fields import duration_seconds, var_ref_name
 
 _DEV_TAGGED = "${MOBYCI_DEV_IMAGE}:${MOBYCI_DEV_TAG}"
 _DEV_CACHE_VAR = "MOBYCI_DEV_CACHE"  # the dev image's layer cache, kept across pipelines
-_BUNDLE_TARGETS = ("binary", "dynbinary", "cross")
 _BUNDLE_TAR = "mobyci-bundles.tar"  # a make-run bundle, streamed out of the dev container
 
 
@@ -83,9 +83,9 @@ def build_plan(
     if ci.has_check_job(spec):
         jobs.append(check_job(loaded, ca_lines, entry.name, output))
     jobs.append(_prepare_job(loaded, build_args, ca_lines))
-    packages_built = any(target.name in ("rpm", "deb") for target in spec.targets)
+    packages_built = any(is_package(target.name) for target in spec.targets)
     for index, target in enumerate(spec.targets):
-        if target.name not in ("rpm", "deb"):
+        if not is_package(target.name):
             jobs.append(_target_job(loaded, target.name, target.platforms, build_args, index))
     if packages_built:
         from mobyci.plan.packaging import packaging_jobs
@@ -202,7 +202,7 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tupl
     ]
     artifacts = [GITCOMMIT_FILE]
     dev_image: Literal["push", "pull"] | None = None
-    if family.build_style == "make-run" and any(t.name in _BUNDLE_TARGETS for t in spec.targets):
+    if family.build_style == "make-run" and not all(is_package(t.name) for t in spec.targets):
         # The dev image holds the source and the toolchain; every target runs inside it. Package jobs build
         # from the source archive with docker-ce-packaging's own images and never use it.
         dev_image = "push"
@@ -210,7 +210,7 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tupl
             f'export DOCKER_BUILD_ARGS="{build_args_flags(build_args)}'
             f' --cache-from ${_DEV_CACHE_VAR} --build-arg BUILDKIT_INLINE_CACHE=1"'
         ]
-        cross = next((t for t in spec.targets if t.name == "cross"), None)
+        cross = next((t for t in spec.targets if TARGETS[t.name].per_platform), None)
         if cross is not None:
             # Makes `make build` add the cross toolchains to the dev image.
             platforms = " ".join(cross.platforms or loaded.release.cross_platforms)
@@ -226,7 +226,7 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tupl
             f'docker tag "${DEV_IMAGE_VAR}:$MOBYCI_DEV_TAG" "${_DEV_CACHE_VAR}"',
             f'docker push "${_DEV_CACHE_VAR}"',
         ]
-    if family.build_style != "make-run" or any(t.name in ("rpm", "deb") for t in spec.targets):
+    if family.build_style != "make-run" or any(is_package(t.name) for t in spec.targets):
         # Package jobs need the patched source itself, whatever the family.
         script.append(f"tar -czf {SOURCE_ARCHIVE} {SOURCE_DIR}")
         artifacts.append(SOURCE_ARCHIVE)
@@ -247,12 +247,14 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tupl
 
 
 def _target_job(
-    loaded: LoadedSpec, target: str, platforms: list[str] | None, build_args: tuple[str, ...], index: int
+    loaded: LoadedSpec, target: TargetName, platforms: list[str] | None, build_args: tuple[str, ...], index: int
 ) -> Job:
     family = loaded.release.family
-    out = f"{SOURCE_DIR}/{family.bundles[target]}"
+    bundle = TARGETS[target].bundle(loaded.release.bundles)
+    out = f"{SOURCE_DIR}/{bundle}"
     matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    if target == "cross":
+    per_platform = TARGETS[target].per_platform
+    if per_platform:
         matrix = ((PLATFORM_VAR, tuple(platforms or loaded.release.cross_platforms)),)
         out = f"{out}/${PLATFORM_VAR}"
     version = ref_version_lines(loaded.spec.moby.ref)
@@ -262,7 +264,7 @@ def _target_job(
         script = [f"tar -xzf {SOURCE_ARCHIVE}", *apt_env(loaded), *version]
         if family.build_style == "buildkit":
             script.append(f'export DOCKER_BUILD_ARGS="{build_args_flags(build_args)}"')
-            if target == "cross":
+            if per_platform:
                 script.append(f'export DOCKER_CROSSPLATFORMS="${PLATFORM_VAR}"')
             script.append(f"make -C {SOURCE_DIR} {target}")
         else:
@@ -274,7 +276,7 @@ def _target_job(
         title=f"make {target}" + (" (one job per platform)" if matrix else ""),
         script=tuple(script),
         needs=("prepare",),
-        artifacts=(f"{SOURCE_DIR}/{family.bundles[target]}/",),
+        artifacts=(f"{SOURCE_DIR}/{bundle}/",),
         matrix=matrix,
         matrix_key=("targets", index, "platforms") if matrix else (),
         dev_image="pull" if family.build_style == "make-run" else None,
@@ -283,14 +285,14 @@ def _target_job(
     )
 
 
-def cache_key(loaded: LoadedSpec, target: str) -> str:
+def cache_key(loaded: LoadedSpec, target: TargetName) -> str:
     """The per-job part of a cache ref or scope: one per family, target (and platform) and runner architecture,
     so that parallel jobs never overwrite each other's cache. Shell text, evaluated in the job."""
-    platform = f'-$(printf %s "${PLATFORM_VAR}" | tr / -)' if target == "cross" else ""
+    platform = f'-$(printf %s "${PLATFORM_VAR}" | tr / -)' if TARGETS[target].per_platform else ""
     return f"{loaded.release.family.name}-{target}{platform}-$(uname -m)"
 
 
-def _bake_lines(loaded: LoadedSpec, target: str, build_args: tuple[str, ...]) -> list[str]:
+def _bake_lines(loaded: LoadedSpec, target: TargetName, build_args: tuple[str, ...]) -> list[str]:
     """`make <target>` with BAKE_CMD given on make's command line, so the Makefile still computes and exports
     DOCKER_GITCOMMIT and creates bundles/ as for a plain `make`, while bake gets the proxies, the cache and,
     for cross, one platform.
@@ -298,16 +300,17 @@ def _bake_lines(loaded: LoadedSpec, target: str, build_args: tuple[str, ...]) ->
     `--set '*.args.NAME'` without a value makes bake read NAME from its environment (as `--build-arg NAME`
     does for docker build): proxy values never appear on a command line or in a file.
     """
-    family = loaded.release.family
     words = ["docker buildx bake", *(f"--set '*.args.{name}'" for name in build_args)]
     lines = []
-    if target == "cross":
+    if TARGETS[target].per_platform:
         # One platform per job: bake's own binary-cross would build all of them in one job.
         words.append(f"--set '*.platform=${PLATFORM_VAR}'")
-        lines.append(f'DESTDIR="{family.bundles["cross"]}/${PLATFORM_VAR}" && export DESTDIR')
+        bundle = TARGETS[target].bundle(loaded.release.bundles)
+        lines.append(f'DESTDIR="{bundle}/${PLATFORM_VAR}" && export DESTDIR')
     lines.append(f'mobyci_bake="{" ".join(words)}"')
     key = cache_key(loaded, target)
-    imports = [key] if target == "binary" else [key, cache_key(loaded, "binary")]
+    shared = TARGETS[target].shares_cache_of
+    imports = [key] if shared is None else [key, cache_key(loaded, shared)]
     cache = [f"--set '*.cache-from=${{{CACHE_VAR}}}{k}'" for k in imports]
     cache.append(f"--set '*.cache-to=${{{CACHE_VAR}}}{key},mode=max,ignore-error=true'")
     lines.append(f'if [ -n "${{{CACHE_VAR}:-}}" ]; then mobyci_bake="$mobyci_bake {" ".join(cache)}"; fi')
@@ -315,11 +318,11 @@ def _bake_lines(loaded: LoadedSpec, target: str, build_args: tuple[str, ...]) ->
     return lines
 
 
-def _make_run_target(target: str, build_args: tuple[str, ...]) -> list[str]:
+def _make_run_target(target: TargetName, build_args: tuple[str, ...]) -> list[str]:
     # Inside docker-in-docker the Makefile cannot bind-mount bundles/ (DOCKER_HOST is remote), so run
     # hack/make.sh in the dev image as `make binary` would, and stream the bundle out.
     envs = " ".join(f"-e {name}" for name in (*build_args, "DOCKER_GITCOMMIT", "VERSION"))
-    cross = f' -e DOCKER_CROSSPLATFORMS="${PLATFORM_VAR}"' if target == "cross" else ""
+    cross = f' -e DOCKER_CROSSPLATFORMS="${PLATFORM_VAR}"' if TARGETS[target].per_platform else ""
     inside = shlex.quote(f"hack/make.sh {target} >&2 && tar -C bundles -cf - .")
     return [
         f'DOCKER_GITCOMMIT="$(cat {GITCOMMIT_FILE})" && export DOCKER_GITCOMMIT',

@@ -13,6 +13,7 @@ import re
 import shlex
 from typing import NamedTuple
 
+from mobyci.families import distros
 from mobyci.families.packaging_data import RASPBIAN_HOSTS, http_form, plain_http_apt, serving_setting
 from mobyci.patch.packaging import dockerfile_rule
 from mobyci.patch.rules import MARKER_PREFIX, Rule, debian_apt_lines
@@ -83,7 +84,9 @@ def distro_mirror(mirrors: Mirrors, kind: str, distro: str, *, ca: bool) -> Dist
     """The block that points `distro`'s package image at the spec's mirror, or None when no mirror serves it.
     `ca`: the image trusts tls.ca_certs (a bundle its apt can verify https with); without it, a deb image reaches an
     https mirror in its http form (packaging_data.plain_http_apt)."""
-    family, _, release = distro.partition("-")
+    found = distros.distro(distro)
+    assert found is not None, distro  # validated: a distro of the branch
+    family, release = found.vendor.name, found.release
     setting = serving_setting(mirrors, distro)
 
     def url(value: str) -> str:

@@ -26,6 +26,7 @@ import re
 import shlex
 from typing import NamedTuple
 
+from mobyci.families import distros
 from mobyci.families.facts import ComponentFacts
 from mobyci.families.packaging_data import (
     ARM,
@@ -37,10 +38,10 @@ from mobyci.families.packaging_data import (
     RUN_FLAGS_HOOK,
     TAR_IMAGE,
     build_image,
-    distro_archive,
     needs_arm,
 )
 from mobyci.families.pins import go_key
+from mobyci.families.targets import TARGETS, TargetName, is_package
 from mobyci.families.versions import tag_version
 from mobyci.load.reader import LoadedSpec
 from mobyci.patch.packaging import InstallerRepo, render_packaging_patch
@@ -56,13 +57,12 @@ SOURCES_JOB = "packaging-sources"
 SOURCES_ARCHIVE = "mobyci-pkg.tar.gz"  # WORK_DIR as the sources job leaves it
 CLI_REF_VAR = "MOBYCI_CLI_REF"  # a CI variable that overrides the CLI ref chosen here
 _RELEASE_BRANCH = re.compile(r"^\d+\.(\d+|x)$")
-_OUTPUT = {"rpm": ("rpmbuild", "*.rpm"), "deb": ("debbuild", "*.deb")}
 
 
 def packaging_jobs(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tuple[str, ...]) -> list[Job]:
     """The sources job, then one job per distro of every rpm and deb target, named `<kind>-<distro>`."""
     packaging = loaded.release.packaging
-    targets = [t for t in loaded.spec.targets if t.name in ("rpm", "deb")]
+    targets = [t for t in loaded.spec.targets if is_package(t.name)]
     if not targets:
         return []
     jobs = [_sources_job(loaded, [(t.name, d) for t in targets for d in t.distros or ()], ca_lines)]
@@ -95,8 +95,9 @@ def _package_fetches(loaded: LoadedSpec, kind: str, distro: str) -> tuple[Fetche
     if go_image is not None:
         images.append(Fetched("image", go_image, "build", f"GO_IMAGE ({toolchain(loaded).go_image_from})"))
     images.append(Fetched("image", TAR_IMAGE, "run", f"docker-ce-packaging {branch} {kind}/Makefile sources/*.tgz"))
-    manager = "apt" if kind == "deb" else "dnf"
-    archives = [Fetched(manager, host, distro) for host in distro_archive(distro).hosts]
+    found = distros.distro(distro)
+    assert found is not None, distro  # validated: a distro of the branch
+    archives = [Fetched(found.vendor.manager, host, distro) for host in found.archive.hosts]
     # 19.03 and 20.10: plugins/*.installer clone inside the package container (pointed at mirrors.git by the patch).
     clones = [
         Fetched("git", c.repo, "", f"docker-ce-packaging {branch} {c.pinned_at} (in the package container)")
@@ -309,7 +310,7 @@ def installer_repos(loaded: LoadedSpec) -> list[InstallerRepo]:
     return found
 
 
-def _script(loaded: LoadedSpec, kind: str, distro: str, build_args: tuple[str, ...]) -> list[str]:
+def _script(loaded: LoadedSpec, kind: TargetName, distro: str, build_args: tuple[str, ...]) -> list[str]:
     packaging = loaded.release.packaging
     root, engine, _ = _layout(loaded)
     out = f"{PACKAGES_DIR}/{distro}"
@@ -352,7 +353,9 @@ def _script(loaded: LoadedSpec, kind: str, distro: str, build_args: tuple[str, .
             script.append("# shellcheck disable=SC2016")
             make.append(shlex.quote(hook))
     make.append(distro)
-    directory, pattern = _OUTPUT[kind]
+    output = TARGETS[kind].output
+    assert output is not None, kind  # a package target
+    directory, pattern = output
     script += [
         " ".join(make),
         f"mkdir -p {out}",

@@ -49,9 +49,10 @@ def ca_places(loaded: LoadedSpec, plan: Plan) -> tuple[str, ...]:
 
 def _package_image_places(loaded: LoadedSpec) -> tuple[str, ...]:
     """The package images of rpm/deb targets: the packaging patch's CA block after each FROM ${BUILD_IMAGE}."""
+    from mobyci.families.targets import is_package
     from mobyci.plan.packagingca import CONTEXT_FILE, trust_store
 
-    kinds = [t for t in loaded.spec.targets if t.name in ("rpm", "deb") and t.distros]
+    kinds = [t for t in loaded.spec.targets if is_package(t.name) and t.distros]
     return tuple(
         f"{t.name} package images (docker-ce-packaging {loaded.release.packaging.branch} "
         f"{t.name}/<distro>/Dockerfile): {trust_store(t.name)} right after FROM ${{BUILD_IMAGE}}, from "

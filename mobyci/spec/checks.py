@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 from mobyci import formats
 from mobyci.errors import one_line
 from mobyci.families import Release, family_names, missing_data, resolve, resolve_family
-from mobyci.families.packaging_data import distro_archive, mirrors_in_use, needs_arm, serving_setting
+from mobyci.families.distros import distro as known_distro
+from mobyci.families.packaging_data import mirrors_in_use, serving_setting
+from mobyci.families.targets import TARGETS, built_distros, taking
 from mobyci.families.versions import Version, tag_version
 from mobyci.spec.compiled import AptMirrors, Spec
 
@@ -257,24 +259,25 @@ def _check_targets(
         if target.name in seen:
             findings.append(((*at, "name"), f"target {target.name} is listed twice: merge the two entries"))
         seen.add(target.name)
-        if target.platforms is not None and target.name != "cross":
-            findings.append(((*at, "platforms"), f"only the cross target takes platforms, not {target.name}"))
-        if target.distros is not None and target.name not in ("rpm", "deb"):
-            findings.append(((*at, "distros"), f"only the rpm and deb targets take distros, not {target.name}"))
-        if target.name in ("rpm", "deb") and not target.distros:
+        facts = TARGETS[target.name]
+        if target.platforms is not None and not facts.per_platform:
+            findings.append(((*at, "platforms"), f"only {taking('platforms')}, not {target.name}"))
+        if target.distros is not None and facts.package is None:
+            findings.append(((*at, "distros"), f"only {taking('distros')}, not {target.name}"))
+        if facts.package is not None and not target.distros:
             findings.append(((*at, "distros"), f"required: list the distros to build {target.name} packages for"))
         if release is None:
             continue
-        if target.name == "cross" and target.platforms:
+        if facts.per_platform and target.platforms:
             what = (
                 f"{release.facts.tag} (its tree's cross build)"
                 if release.facts is not None
                 else f"family {release.family.name}"
             )
             findings += _not_in((*at, "platforms"), target.platforms, release.cross_platforms, what)
-        if target.name in ("rpm", "deb") and target.distros:
+        if facts.package is not None and target.distros:
             packaging = release.packaging
-            valid = packaging.rpm if target.name == "rpm" else packaging.deb
+            valid = packaging.distros(facts.package)
             # Only package targets pay for the lifecycle table and the clock.
             from mobyci.families import lifecycle
 
@@ -566,11 +569,10 @@ def runner_findings(spec: Spec, systems: tuple[str, ...] | None) -> list[Finding
     `mobyci render` checks the one it renders (render.py)."""
     findings: list[Finding] = []
     for index, target in enumerate(spec.targets):
-        if target.name != "deb":
-            continue
-        for position, distro in enumerate(target.distros or ()):
-            if not needs_arm(distro):
+        for position, distro in built_distros(target.name, target.distros):
+            if not distro.vendor.arm_only:
                 continue
+            image = distro.image("").rpartition(":")[0]
             every = formats.SYSTEMS
             have = {system for system in every if formats.ci_system(system).has_runner(spec, "arm")}
             missing = [s for s in systems if s not in have] if systems is not None else ([] if have else ["any"])
@@ -581,7 +583,7 @@ def runner_findings(spec: Spec, systems: tuple[str, ...] | None) -> list[Finding
             findings.append(
                 (
                     ("targets", index, "distros", position),
-                    f"{distro} packages build in balenalib/rpi-raspbian, an image only for 32-bit arm, and no runner "
+                    f"{distro.id} packages build in {image}, an image only for 32-bit arm, and no runner "
                     f"takes them: add {fixes} (a 32-bit arm runner, or an arm64 one whose CPU runs 32-bit code)",
                 )
             )
@@ -594,18 +596,20 @@ def unmirrored_distros(spec: Spec) -> list[Finding]:
         return []
     findings: list[Finding] = []
     for index, target in enumerate(spec.targets):
-        for position, distro in enumerate(target.distros or ()):
-            if serving_setting(spec.mirrors, distro) is not None:
+        for position, distro_id in enumerate(target.distros or ()):
+            distro = known_distro(distro_id)
+            # A distro of no known vendor is refused by _check_targets.
+            if distro is None or serving_setting(spec.mirrors, distro_id) is not None:
                 continue
-            archive = distro_archive(distro)
+            archive = distro.archive
             via = " (through the proxy)" if spec.proxy.http or spec.proxy.https else " directly"
             fix = f"set {archive.setting}" if archive.setting else "allow those hosts through the firewall or proxy"
-            if distro.startswith("debian-") and spec.mirrors.apt is not None:
+            if distro.vendor.debian_archive and spec.mirrors.apt is not None:
                 fix = "mirrors.apt does not serve this release ('archive' serves archived releases only)"
             findings.append(
                 (
                     ("targets", index, "distros", position),
-                    f"no mirror for {distro}'s archive: its package image reaches {', '.join(archive.hosts)}{via}: "
+                    f"no mirror for {distro_id}'s archive: its package image reaches {', '.join(archive.hosts)}{via}: "
                     f"{fix}",
                 )
             )
@@ -685,26 +689,30 @@ def _loopback(host: str) -> bool:
 
 def package_https_warnings(spec: Spec) -> list[Finding]:
     """https distro mirrors of deb package images without tls.ca_certs: what their apt reaches instead."""
-    from mobyci.families.packaging_data import PACKAGE_HTTPS_CITE, http_form, plain_http_apt, serving_mirror
+    from mobyci.families.packaging_data import (
+        PACKAGE_HTTPS_CITE,
+        http_form,
+        plain_http_apt,
+        serving_mirror,
+        setting_value,
+    )
 
     if spec.tls.ca_certs:
         return []
     by_key: dict[Loc, tuple[str, list[str]]] = {}
     for target in spec.targets:
-        if target.name != "deb":
-            continue
-        for distro in target.distros or ():
-            url = serving_mirror(spec.mirrors, distro)
-            if url is None or not url.startswith("https://") or not plain_http_apt(distro, ca=False):
+        for _, distro in built_distros(target.name, target.distros):
+            distro_id = distro.id
+            if not plain_http_apt(distro_id, ca=False) or distro.archive.setting is None:
                 continue
-            family = distro.partition("-")[0]
-            at: Loc = {"debian": ("mirrors", "apt"), "ubuntu": ("mirrors", "ubuntu", "archive")}.get(
-                family, ("mirrors", "raspbian")
-            )
-            by_key.setdefault(at, (url, []))[1].append(distro)
-            ports = spec.mirrors.ubuntu.ports if family == "ubuntu" and spec.mirrors.ubuntu is not None else None
-            if ports is not None and ports.startswith("https://"):
-                by_key.setdefault(("mirrors", "ubuntu", "ports"), (ports, []))[1].append(distro)
+            url = serving_mirror(spec.mirrors, distro_id)
+            if url is None or not url.startswith("https://"):
+                continue
+            by_key.setdefault(_key_path(distro.archive.setting), (url, []))[1].append(distro_id)
+            ports_setting = distro.vendor.ports_setting
+            ports = setting_value(spec.mirrors, ports_setting)
+            if ports_setting is not None and ports is not None and ports.startswith("https://"):
+                by_key.setdefault(_key_path(ports_setting), (ports, []))[1].append(distro_id)
     findings: list[Finding] = []
     for at, (url, distros) in by_key.items():
         plain = http_form(url)
@@ -730,6 +738,11 @@ def package_https_warnings(spec: Spec) -> list[Finding]:
             )
         )
     return findings
+
+
+def _key_path(setting: str) -> Loc:
+    """A `mirrors.…` spec key as the key path findings are located at."""
+    return tuple(setting.split("."))
 
 
 def _apt_https_warning(spec: Spec, release: Release) -> list[Finding]:

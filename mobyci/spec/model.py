@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WrapValidator, create_model
 
+from mobyci.families.targets import TargetName
 from mobyci.formats import FORMATS
 from mobyci.spec import fields
 
@@ -207,9 +208,6 @@ class Proxy(_Model):
         "the image. dockerfile-env: the patch also writes ENV http_proxy into the Dockerfile, as the manual "
         "procedure did; the proxy then persists in the dev image.",
     )
-
-
-TargetName = Literal["binary", "dynbinary", "cross", "rpm", "deb"]
 
 
 class Target(_Model):
