@@ -293,12 +293,18 @@ def _print_tree_inventory(loaded: LoadedSpec, tree: Path) -> None:
     """The exact fetch inventory of a checked-out tree, after the patch."""
     import shutil
 
+    from mobyci.families import stagegraph
     from mobyci.families.fetchscan import scan
     from mobyci.plan.fetches import build_inventory, inventory_text
 
     files = [str(p.relative_to(tree)) for p in sorted(tree.rglob("*")) if p.is_file() and not p.is_symlink()]
-    fetches = scan(files, lambda path: (tree / path).read_text("utf-8", errors="replace"))
-    inventory = build_inventory(loaded, _system_of(loaded), fetches, tree=str(tree), exact=True)
+
+    def read(path: str) -> str:
+        return (tree / path).read_text("utf-8", errors="replace")
+
+    fetches = scan(files, read)
+    graph = stagegraph.graph(fetches, lambda path: read(path) if path in files else None)
+    inventory = build_inventory(loaded, _system_of(loaded), fetches, tree=str(tree), exact=True, graph=graph)
     sys.stdout.write(inventory_text(inventory, shutil.get_terminal_size((80, 24)).columns) + "\n")
 
 
