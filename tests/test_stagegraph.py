@@ -235,4 +235,3 @@ def test_strict_fails_when_the_same_fetch_is_in_a_stage_the_target_builds(tmp_pa
         f"  Dockerfile:71: {_KEY} (download: no mirrors.downloads prefix matches it)\n"
     )
     assert "\ndirect (1)\n" in done.stdout
-
