@@ -28,9 +28,18 @@ app = typer.Typer(
 SpecArg = Annotated[
     Path, typer.Argument(metavar="SPEC", help="The spec file; - reads it from stdin.", show_default=True)
 ]
-# render and patch write files that name their spec (header, check job): a path, never standard input.
+# render and patch write files that name their spec (header, check job): a path; patch --apply/--check DIR also
+# reads standard input.
 WrittenSpecArg = Annotated[
     Path, typer.Argument(metavar="SPEC", help="The spec file (a path: generated files name it).", show_default=True)
+]
+PatchSpecArg = Annotated[
+    Path,
+    typer.Argument(
+        metavar="SPEC",
+        help="The spec file (a path: generated files name it); with --apply or --check DIR, - reads it from stdin.",
+        show_default=True,
+    ),
 ]
 OutputOpt = Annotated[
     Path | None, typer.Option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
@@ -118,7 +127,7 @@ def schema(output: OutputOpt = None) -> None:
 
 @app.command()
 def patch(
-    spec: WrittenSpecArg = commands.DEFAULT_SPEC,
+    spec: PatchSpecArg = commands.DEFAULT_SPEC,
     output: OutputOpt = None,
     apply: Annotated[
         Path | None,

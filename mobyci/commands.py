@@ -120,11 +120,23 @@ def spec_path(spec: Path) -> Path:
     return spec
 
 
-def _refuse_stdin(spec: Path) -> None:
-    # A generated file names its spec: in its header, its regenerate command and its check job, which validates
-    # that file in CI. Standard input has no name to give them.
+# A generated file names its spec: in its header, its regenerate command and (a pipeline) its check job, which
+# validates that file in CI. Standard input has no name to give them, so the commands that print or write one
+# refuse it and say what to do instead. `patch - --apply DIR` and `patch - --check DIR` write nothing that names the
+# spec (the script runs from a temporary file) and read standard input as validate and plan do.
+_STDIN_REFUSALS = {
+    "render": "<stdin>: render writes a pipeline that names its spec (in its header, its regenerate command and the "
+    "check job that validates the spec in CI), and standard input has no name: save the spec to a file and give its "
+    "path (mobyci render mobyci.yaml); `mobyci validate -` and `mobyci plan -` read standard input",
+    "patch": "<stdin>: patch writes a script that names its spec (in its header and its regenerate command), and "
+    "standard input has no name: save the spec to a file and give its path (mobyci patch mobyci.yaml); "
+    "`mobyci patch - --apply DIR` and `mobyci patch - --check DIR` read standard input",
+}
+
+
+def _refuse_stdin(spec: Path, command: str) -> None:
     if str(spec) == "-":
-        err("<stdin>: render and patch write files that name their spec (the check job validates it): give its path")
+        err(_STDIN_REFUSALS[command])
         raise Exit(EXIT_PROBLEM)
 
 
@@ -244,7 +256,8 @@ def patch(spec: Path, output: Path | None, apply: Path | None, check: Path | Non
     from mobyci.patch.apply import apply_patch
 
     spec = spec_path(spec)  # generated files name the file that was read (mobyci.yml when that is the one)
-    _refuse_stdin(spec)
+    if apply is None and (check is None or not check.is_dir()):
+        _refuse_stdin(spec, "patch")  # what it prints or writes, or the committed script it checks, names the spec
     loaded = _load(spec)
     if check is not None and not check.is_dir():
         _refuse_missing_tree(check, spec)
@@ -293,18 +306,24 @@ def _print_tree_inventory(loaded: LoadedSpec, tree: Path) -> None:
     """The exact fetch inventory of a checked-out tree, after the patch."""
     import shutil
 
+    from mobyci.families import stagegraph
     from mobyci.families.fetchscan import scan
     from mobyci.report.fetches import build_inventory, inventory_text
 
     files = [str(p.relative_to(tree)) for p in sorted(tree.rglob("*")) if p.is_file() and not p.is_symlink()]
-    fetches = scan(files, lambda path: (tree / path).read_text("utf-8", errors="replace"))
-    inventory = build_inventory(loaded, _system_of(loaded), fetches, tree=str(tree), exact=True)
+
+    def read(path: str) -> str:
+        return (tree / path).read_text("utf-8", errors="replace")
+
+    fetches = scan(files, read)
+    graph = stagegraph.graph(fetches, lambda path: read(path) if path in files else None)
+    inventory = build_inventory(loaded, _system_of(loaded), fetches, tree=str(tree), exact=True, graph=graph)
     sys.stdout.write(inventory_text(inventory, shutil.get_terminal_size((80, 24)).columns) + "\n")
 
 
 def render(spec: Path, fmt: str, output: Path | None, all_outputs: bool, check: bool, force: bool) -> None:
     spec = spec_path(spec)  # generated files name the file that was read (mobyci.yml when that is the one)
-    _refuse_stdin(spec)
+    _refuse_stdin(spec, "render")
     loaded = _load(spec)
     if all_outputs:
         _refuse_output_over_spec(loaded, spec)

@@ -148,25 +148,37 @@ def test_plan_fetches_json_marks_every_github_url_mirrored(tmp_path: Path) -> No
         "tls": True,
         "ca": "",
         "ca_where": "",
+        "built": False,  # only the swagger stages clone it, which `binary` never builds
     }
     assert swagger in data["fetches"]
-    # Not rewritten by any mirror of the seed, and no proxy: these go direct, so strict fails and names them.
+    # Not rewritten by any mirror of the seed, and no proxy: these go direct, so strict fails and names them...
     assert done.returncode == 1
-    assert "Dockerfile:71: https://download.opensuse.org/repositories/devel:/tools:/criu/Debian_11/Release.key" in (
-        done.stderr
-    )
+    assert "  Dockerfile:160: https://sum.golang.org (go-sumdb: no mirrors.gosumdb: " in done.stderr
+    # ...but only those of the stages `binary` builds: criu's archive key is listed, not judged.
+    criu = "https://download.opensuse.org/repositories/devel:/tools:/criu/Debian_11/Release.key"
+    assert [(f["route"], f["built"]) for f in data["fetches"] if f["endpoint"] == criu] == [("direct", False)]
+    assert criu not in done.stderr
 
 
-def test_strict_names_every_github_url_without_the_git_mirror(tmp_path: Path) -> None:
+def test_strict_names_every_built_github_url_without_the_git_mirror(tmp_path: Path) -> None:
     mirrors = SEED_MIRRORS.replace('  git: {"https://github.com/": "https://gitee.com/"}\n', "")
-    done = _mobyci(tmp_path, _spec("v28.5.2", mirrors), "--strict")
-    assert done.returncode == 1
-    lines = [line for line in done.stderr.splitlines() if ": warning: " not in line]
-    assert re.fullmatch(
-        r"mobyci: \d+ fetches would go direct \(no mirror rewrites them, no proxy carries them\):", lines[0]
-    )
-    assert "  Dockerfile:89: https://github.com/kolyshkin/go-swagger.git (git: no mirrors.git rule matches it)" in lines
-    assert "  prepare: https://github.com/moby/moby.git (git: no mirrors.git rule matches it)" in lines
+    swagger = "  Dockerfile:89: https://github.com/kolyshkin/go-swagger.git (git: no mirrors.git rule matches it)"
+    prepare = "  prepare: https://github.com/moby/moby.git (git: no mirrors.git rule matches it)"
+    # `binary` builds none of v28.5.2's stages that clone from GitHub (go-swagger is the dev image's): only the
+    # prepare job's clone is judged; with deb, docker-ce-packaging runs moby's installers (tini's clone) as well.
+    for targets, tini in (("[binary]", False), ("[binary, {name: deb, distros: [debian-bookworm]}]", True)):
+        spec = _spec("v28.5.2", mirrors).replace("targets: [binary]", f"targets: {targets}")
+        done = _mobyci(tmp_path, spec, "--strict")
+        assert done.returncode == 1
+        lines = [line for line in done.stderr.splitlines() if ": warning: " not in line]
+        assert re.fullmatch(
+            r"mobyci: \d+ fetches would go direct \(no mirror rewrites them, no proxy carries them\):", lines[0]
+        )
+        assert prepare in lines
+        assert swagger not in lines
+        assert "https://github.com/kolyshkin/go-swagger.git (Dockerfile:89): direct" in " ".join(done.stdout.split())
+        installer = "  hack/dockerfile/install/tini.installer:10: https://github.com/krallin/tini.git (git: no "
+        assert (installer + "mirrors.git rule matches it)" in lines) == tini, done.stderr
 
 
 def test_a_proxy_carries_what_no_mirror_rewrites(tmp_path: Path) -> None:
@@ -331,7 +343,9 @@ app()
 
 
 def test_strict_with_a_ca_names_the_fetches_whose_client_does_not_trust_it(tmp_path: Path) -> None:
-    spec = _spec("v28.5.2").replace("targets:", "proxy: {https: $P, http: $P}\n" + CA + "targets:")
+    # docker-v29.7.2: its gowinres stage, which `binary` builds, fetches go-winres by a git ADD (BuildKit's own
+    # client); v28.5.2's only ADD is criu's, a stage `binary` never builds, which --strict does not judge.
+    spec = _spec("docker-v29.7.2").replace("targets:", "proxy: {https: $P, http: $P}\n" + CA + "targets:")
     done = _mobyci(tmp_path, spec, "--strict")
     assert done.returncode == 0, done.stderr  # every TLS client trusts the CA, nothing is direct
     assert "[TLS; CA trusted by BuildKit's ADD in a docker-container builder (its system bundle)]" in " ".join(
@@ -346,8 +360,7 @@ def test_strict_with_a_ca_names_the_fetches_whose_client_does_not_trust_it(tmp_p
     lines = [line for line in untrusting.stderr.splitlines() if ": warning: " not in line]
     assert lines == [
         "mobyci: 1 TLS fetches would fail behind the inspecting proxy (their client does not trust tls.ca_certs):",
-        "  Dockerfile:71: https://download.opensuse.org/repositories/devel:/tools:/criu/Debian_11/Release.key "
-        "(download: an untrusting stand-in client)",
+        "  Dockerfile:131: https://github.com/tc-hib/go-winres.git (git: an untrusting stand-in client)",
     ]
     # JSON: the same marks and counts, and the same bytes from run to run.
     first = _mobyci(tmp_path, spec, "--format", "json")

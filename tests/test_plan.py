@@ -130,17 +130,59 @@ def test_dash_reads_the_spec_from_stdin(tmp_path: Path) -> None:
     done = _mobyci("validate", "-", cwd=tmp_path, stdin=SPEC)
     assert (done.returncode, done.stdout) == (0, "<stdin>: ok (moby v19.03.12, family 19.03, 2 targets)\n")
     assert "gitee.com" in _mobyci("plan", "-", cwd=tmp_path, stdin=SPEC).stdout
-    # A generated file names its spec (header, check job); standard input has no name to give it.
-    for command in ("render", "patch"):
-        refused = _mobyci(command, "-", cwd=tmp_path, stdin=SPEC)
-        assert (refused.returncode, refused.stdout) == (1, "")
-        assert refused.stderr == (
-            "<stdin>: render and patch write files that name their spec (the check job validates it): give its path\n"
-        )
+    # A generated file names its spec (header, regenerate command, check job); standard input has no name to give.
+    render = (
+        "<stdin>: render writes a pipeline that names its spec (in its header, its regenerate command and the check "
+        "job that validates the spec in CI), and standard input has no name: save the spec to a file and give its "
+        "path (mobyci render mobyci.yaml); `mobyci validate -` and `mobyci plan -` read standard input\n"
+    )
+    patch = (
+        "<stdin>: patch writes a script that names its spec (in its header and its regenerate command), and standard "
+        "input has no name: save the spec to a file and give its path (mobyci patch mobyci.yaml); "
+        "`mobyci patch - --apply DIR` and `mobyci patch - --check DIR` read standard input\n"
+    )
+    (tmp_path / "ci").mkdir()
+    for argv, message in (
+        (("render", "-"), render),
+        (("render", "-", "--all"), render),
+        (("render", "-", "--check"), render),
+        (("patch", "-"), patch),
+        (("patch", "-", "-o", "ci/mobyci-patch.sh"), patch),
+        (("patch", "-", "--check", "ci/mobyci-patch.sh"), patch),  # a committed script, not a tree
+    ):
+        refused = _mobyci(*argv, cwd=tmp_path, stdin=SPEC)
+        assert (refused.returncode, refused.stdout, refused.stderr) == (1, "", message), argv
+    assert not (tmp_path / "ci" / "mobyci-patch.sh").exists()
     broken = _mobyci("validate", "-", cwd=tmp_path, stdin="version: 1\nmoby:\n\tref: v27.5.1\n")
     assert broken.returncode == 1
     assert broken.stderr == (
         "<stdin>:3:1: a tab indents this line: YAML indents with spaces only; replace the tab with spaces\n"
+    )
+
+
+def test_patch_applies_and_checks_a_tree_with_the_spec_from_stdin(tmp_path: Path) -> None:
+    import shutil
+
+    from tests.helpers import ROOT
+
+    tree = tmp_path / "moby"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "trees" / "19.03", tree)
+    (tmp_path / "mobyci.yaml").write_text(SPEC)
+    # --check DIR and --apply DIR write nothing that names the spec: standard input serves as well as the file.
+    from_file = _mobyci("patch", "mobyci.yaml", "--check", "moby", cwd=tmp_path)
+    from_stdin = _mobyci("patch", "-", "--check", "moby", cwd=tmp_path, stdin=SPEC)
+    assert from_file.returncode == 1, from_file.stderr  # the fixture tree is not patched yet
+    assert (from_stdin.returncode, from_stdin.stdout) == (1, from_file.stdout)
+    assert from_stdin.stderr == from_file.stderr.replace("mobyci.yaml:", "<stdin>:")
+    applied = _mobyci("patch", "-", "--apply", "moby", cwd=tmp_path, stdin=SPEC)
+    assert applied.returncode == 0, applied.stderr
+    assert _mobyci("patch", "mobyci.yaml", "--check", "moby", cwd=tmp_path).returncode == 0
+    # Its problems are located in standard input.
+    bad = _mobyci("patch", "-", "--apply", "moby", cwd=tmp_path, stdin=SPEC.replace("[binary,", "[binry,"))
+    assert bad.returncode == 1
+    assert bad.stderr == (
+        "<stdin>:10:11: targets[0].name: 'binry' is not one of: binary, dynbinary, cross, rpm, deb; "
+        "did you mean 'binary'?\n"
     )
 
 

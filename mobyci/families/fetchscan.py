@@ -8,9 +8,9 @@ Every `go install`/`go get` of `module@version` (moby v20.10.27 `hack/dockerfile
 v28.5.2 `Dockerfile:160`) is a module fetch through GOPROXY, and its checksums come from GOSUMDB (`go help
 module-auth`): one `go-sumdb` entry per file at its first such line. The same scan serves a real tree
 (`mobyci patch --check DIR`) and, at development time, the stored lists of releases (fetches.json, written by
-`python -m mobyci.families.fetchscan`).
+`python -m mobyci.families.fetchscan`, with each list's stage graph in stagegraph.json: stagegraph.py).
 
-    MOBYCI_MOBY_GIT=/path/to/moby.git python -m mobyci.families.fetchscan v28.5.2 …   # rewrites fetches.json
+    MOBYCI_MOBY_GIT=/path/to/moby.git python -m mobyci.families.fetchscan v28.5.2 …   # rewrites both files
 """
 
 from __future__ import annotations
@@ -194,11 +194,15 @@ def _main(argv: list[str]) -> None:
     import os
     from pathlib import Path
 
+    from mobyci.families import stagegraph
     from mobyci.families.generate import Git
 
     git = Git(Path(os.environ["MOBYCI_MOBY_GIT"]))
     data_file = Path(__file__).with_name("fetches.json")
     data = json.loads(data_file.read_text("utf-8")) if data_file.exists() else {}
+    # The stage graph of each list's tree (stagegraph.py), written beside it: which stages run each fetch.
+    graph_file = Path(__file__).with_name("stagegraph.json")
+    graphs = {tag: stagegraph.stored(tag) for tag in data}
     for tag in argv:
         paths = git.run("ls-tree", "-r", "--name-only", tag).decode().splitlines()
         # The files the scan reads, in one `git cat-file --batch`.
@@ -207,8 +211,10 @@ def _main(argv: list[str]) -> None:
         texts = {path: (blobs[f"{tag}:{path}"] or b"").decode() for path in wanted}
         fetches = scan(paths, texts.__getitem__)
         data[tag] = [f.row() for f in fetches]
+        graphs[tag] = stagegraph.graph(fetches, texts.get)
     text = json.dumps(dict(sorted(data.items())), separators=(",", ":"))
     data_file.write_text(text.replace("],[", "],\n[").replace(":[[", ":[\n[") + "\n", "utf-8")
+    graph_file.write_text(stagegraph.render({t: g for t, g in graphs.items() if g is not None}), "utf-8")
 
 
 if __name__ == "__main__":

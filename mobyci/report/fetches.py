@@ -9,6 +9,8 @@ Each endpoint takes one route:
   runner's configuration decides, not the pipeline;
 - skipped: the spec makes the build not fetch it (the frozen-image token request with registry_tokens: false);
 - direct: nothing does, it leaves the firewall as is. `--strict` fails on these.
+A tree endpoint of a stage the spec's targets never build is marked not built (families/stagetargets.py): listed
+with its route, not judged by `--strict`.
 
 Tree endpoints come from a scan of the tree (families/fetchscan.py): the real one for `patch --check DIR`, the
 stored list of the spec's release (or its nearest stored release) for `plan --fetches`. The pipeline's own
@@ -28,11 +30,13 @@ from importlib import resources
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from mobyci.families import stagegraph
 from mobyci.families.fetchscan import GO_PROXY, GO_SUMDB, Fetch
 from mobyci.families.packaging_data import (
     distro_archive,
     package_image_mirror,
 )
+from mobyci.families.stagetargets import built_fetches
 from mobyci.families.touchpoints import TOUCHPOINTS
 from mobyci.families.versions import tag_version
 from mobyci.load.reader import LoadedSpec
@@ -66,6 +70,7 @@ class Entry(NamedTuple):
     tls: bool = False  # the connection its client opens (to the mirror, when one serves it) is TLS
     ca: str = ""  # with tls.ca_certs, whether that client trusts the CA: one of fetchtls.TRUSTS
     ca_where: str = ""  # that client, and where it reads the CA
+    built: bool = True  # False: only stages the spec's targets never build fetch it
 
 
 class Inventory(NamedTuple):
@@ -79,7 +84,7 @@ class Inventory(NamedTuple):
 
     @property
     def direct(self) -> tuple[Entry, ...]:
-        return tuple(e for e in self.entries if e.route == "direct")
+        return tuple(e for e in self.entries if e.route == "direct" and e.built)
 
     @property
     def borrowed(self) -> str:
@@ -98,7 +103,7 @@ class Inventory(NamedTuple):
     @property
     def untrusted(self) -> tuple[Entry, ...]:
         """TLS fetches whose client does not trust the CA of tls.ca_certs (none without it)."""
-        return tuple(e for e in self.entries if e.ca == "no")
+        return tuple(e for e in self.entries if e.ca == "no" and e.built)
 
 
 @cache
@@ -142,11 +147,19 @@ def plan_inventory(loaded: LoadedSpec, system: str) -> Inventory:
         else f"{loaded.spec.moby.ref} has no stored list: this is the list of {tag}, the nearest stored release of "
         f"family {loaded.release.family.name}; `mobyci patch --check DIR` lists a checked-out tree exactly"
     )
-    return build_inventory(loaded, system, fetches, tree=tag, exact=exact, caveat=caveat)
+    graph = stagegraph.stored(tag)
+    return build_inventory(loaded, system, fetches, tree=tag, exact=exact, caveat=caveat, graph=graph)
 
 
 def build_inventory(
-    loaded: LoadedSpec, system: str, fetches: list[Fetch], *, tree: str, exact: bool, caveat: str = ""
+    loaded: LoadedSpec,
+    system: str,
+    fetches: list[Fetch],
+    *,
+    tree: str,
+    exact: bool,
+    caveat: str = "",
+    graph: stagegraph.Graph | None = None,
 ) -> Inventory:
     from mobyci.emit.render import make_plan
     from mobyci.formats import FORMATS
@@ -159,7 +172,9 @@ def build_inventory(
     # The system's emitter module reads its own rendered document: what its runner pulls, who pulls the rest.
     view: RunnerFetches = importlib.import_module(FORMATS[system].module).runner_fetches(plan)
     router = _Router(loaded, view, _tree_puller(plan, view), rules)
-    entries = [router.tree_entry(f) for f in fetches]
+    style, targets = loaded.release.family.build_style, [t.name for t in loaded.spec.targets]
+    built = built_fetches(graph, [f.file for f in fetches], style, targets) if graph else [True] * len(fetches)
+    entries = [router.tree_entry(f)._replace(built=b) for f, b in zip(fetches, built, strict=True)]
     entries += router.pipeline_entries(plan)
     ca = bool(loaded.spec.tls.ca_certs)
     return Inventory(loaded.spec.moby.ref, system, tree, exact, caveat, tuple(entries), ca)
@@ -516,6 +531,7 @@ def inventory_data(inventory: Inventory) -> dict[str, object]:
         "caveat": inventory.caveat,
         "fetches": [entry._asdict() for entry in inventory.entries],
         "direct": len(inventory.direct),
+        "not_built": sum(not entry.built for entry in inventory.entries),
         "tls": sum(entry.tls for entry in inventory.entries),
         "ca_certs": inventory.ca,
         "ca_untrusted": len(inventory.untrusted),
@@ -554,10 +570,21 @@ def inventory_text(inventory: Inventory, width: int = 80) -> str:
         rows = [
             (e.kind, f"{_short(e.endpoint)} ({e.source}): {e.via}{_tls_mark(e)}")
             for e in inventory.entries
-            if e.route == route
+            if e.route == route and e.built
         ]
         if rows:
             lines.append(f"{route} ({len(rows)})")
             lines += layout(rows, width)
             lines.append("")
+    unbuilt = [
+        (e.kind, f"{_short(e.endpoint)} ({e.source}): {e.route}, {e.via}{_tls_mark(e)}")
+        for e in inventory.entries
+        if not e.built
+    ]
+    if unbuilt:
+        lines.append(
+            f"not built ({len(unbuilt)}): only stages the targets never build fetch these; --strict skips them"
+        )
+        lines += layout(unbuilt, width)
+        lines.append("")
     return "\n".join(lines)

@@ -154,7 +154,8 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
         "retry": draw(st.integers(0, 2)),
         "gitlab": {"tags": draw(st.lists(name, max_size=2)), "runner": draw(st.sampled_from(["dind", "shell"]))},
         "buildkite": {"queue": draw(name)},
-        "github": {"runs_on": draw(name)},
+        # runs-on: one label, or a list of labels (as `runners` takes them), both forms the spec accepts.
+        "github": {"runs_on": draw(st.one_of(name, st.lists(name, min_size=1, max_size=3, unique=True)))},
     }
     if draw(st.booleans()):
         ci["gitlab"]["image_prefix"] = draw(
