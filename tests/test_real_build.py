@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ import pytest
 from tests.helpers import pipeline_tools as pc
 from tests.helpers import realengine
 from tests.helpers.realengine import corp as corpmod
-from tests.helpers.realengine import inventory_check, netns, observed, report, stages, standins, upstream
+from tests.helpers.realengine import inventory_check, netns, observed, report, standins, upstream
 from tests.helpers.realengine import pipeline as runpipe
 from tests.helpers.realengine.lab import Lab
 
@@ -171,11 +170,7 @@ def test_v20_10_27_binary_builds_behind_the_firewall(lab: Lab, build: Build) -> 
 
 # Why an inventory entry of a stage that ran was not observed, or an observed fetch has no entry of its own.
 RULES = [
-    inventory_check.Rule(
-        "sumdb-off",
-        "mirrors.gosumdb is off: the checksum database is never asked (the inventory says `skipped`)",
-        entry=lambda e: e["kind"] == "go-sumdb" and e["route"] == "skipped",
-    ),
+    inventory_check.SUMDB_OFF,
     inventory_check.Rule(
         "apt-sources-list",
         "an apt entry stands for the image's whole sources.list: golang:*-bullseye's names deb.debian.org's debian "
@@ -186,52 +181,14 @@ RULES = [
             and any(g.kind == "apt" and g.key == "http://deb.debian.org/debian" for g in everything)
         ),
     ),
-    inventory_check.Rule(
-        "go-install-dependencies",
-        "a `go install m@v` downloads m's module and every module its build needs, from the same GOPROXY "
-        "(the inventory lists the install; its dependencies are in the installed module's go.sum)",
-        fetch=lambda f, everything: (
-            f.kind == "module"
-            and f.route == "mirror"
-            and any(g.kind == "module" and g.key.startswith("github.com/rootless-containers/") for g in everything)
-        ),
-    ),
+    inventory_check.go_install_dependencies("github.com/rootless-containers/"),
 ]
-
-
-def _inventory(tmp_path: Path) -> tuple[list[dict[str, object]], list[str]]:
-    """The inventory for SPEC, each entry with the stages it belongs to; and the stages `binary` runs."""
-    spec = tmp_path / "mobyci.yaml"
-    spec.write_text(SPEC)
-    done = subprocess.run(
-        ["mobyci", "plan", str(spec), "--fetches", "--format", "json"], capture_output=True, text=True, check=True
-    )
-    entries: list[dict[str, object]] = json.loads(done.stdout)["fetches"]
-    dockerfile = _tree_file("Dockerfile")
-    parsed = stages.parse(dockerfile)
-    ran = stages.closure(parsed, "binary")
-    for entry in entries:
-        source = str(entry["source"])
-        # `prepare`, `job images`, `mobyci-check`: a job, not a file of the tree.
-        found = stages.stages_of(parsed, source) if ":" in source else [source]
-        assert found, f"no stage runs {source}: stages.py misses a way the Dockerfile runs it"
-        entry["stages"] = found
-    return entries, ran
-
-
-def _tree_file(path: str) -> str:
-    """A file of moby's tree at REF, from the upstream tarball."""
-    [tarball] = [t for t in upstream.tarballs(upstream.upstream_dir())["moby/moby"] if f"@{REF}." in t.name]
-    with tempfile.TemporaryDirectory() as tmp:
-        bare = upstream.unpack(tarball, Path(tmp))
-        return subprocess.run(
-            ["git", "--git-dir", str(bare), "show", f"{REF}:{path}"], capture_output=True, text=True, check=True
-        ).stdout
 
 
 def test_what_was_fetched_is_what_the_inventory_says(build: Build, tmp_path: Path) -> None:
     assert build.done.returncode == 0, "the build failed: see test_v20_10_27_binary_builds_behind_the_firewall"
-    entries, ran = _inventory(tmp_path)
+    dockerfile = upstream.git_output("moby/moby", REF, "show", f"{REF}:Dockerfile")
+    entries, ran = inventory_check.inventory(SPEC, dockerfile, "binary", tmp_path)
     assert {"binary", "rootlesskit", "containerd"} <= set(ran), ran
     assert "frozen-images" not in ran, ran
     failed = [f for f in build.fetches if f.status >= 400 and f.kind != "module"]

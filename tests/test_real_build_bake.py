@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,7 +42,6 @@ from tests.helpers.realengine import (
     netns,
     observed,
     report,
-    stages,
     standins,
     upstream,
     xx_standin,
@@ -244,11 +242,7 @@ def test_v28_5_2_binary_builds_on_the_docker_container_builder(lab: Lab, runs: d
 
 # Why an inventory entry of a stage that ran was not observed, or an observed fetch has no entry of its own.
 RULES = [
-    inventory_check.Rule(
-        "sumdb-off",
-        "mirrors.gosumdb is off: the checksum database is never asked (the inventory says `skipped`)",
-        entry=lambda e: e["kind"] == "go-sumdb" and e["route"] == "skipped",
-    ),
+    inventory_check.SUMDB_OFF,
     inventory_check.Rule(
         "go-install-modules",
         "the modules a `go install` downloads besides its own are listed as one entry (go-modules); each was "
@@ -260,77 +254,23 @@ RULES = [
         "runner profile shell: job images are not pulled, the runner's own tools run the jobs",
         entry=lambda e: e["source"] == "job images",
     ),
-    inventory_check.Rule(
-        "go-install-dependencies",
-        "a `go install m@v` downloads m's module and every module its build needs, from the same GOPROXY "
-        "(the inventory lists the install; its dependencies are in the installed module's go.sum)",
-        fetch=lambda f, everything: (
-            f.kind == "module"
-            and f.route == "mirror"
-            and any(g.kind == "module" and g.key.startswith("github.com/tc-hib/go-winres@") for g in everything)
-        ),
-    ),
+    inventory_check.go_install_dependencies("github.com/tc-hib/go-winres@"),
 ]
-
-
-def _inventory(tmp_path: Path) -> tuple[list[dict[str, object]], list[str]]:
-    """The inventory for SPEC, each entry with the stages it belongs to; and the stages `binary` runs."""
-    spec = tmp_path / "mobyci.yaml"
-    spec.write_text(SPEC)
-    done = subprocess.run(
-        ["mobyci", "plan", str(spec), "--fetches", "--format", "json"], capture_output=True, text=True, check=True
-    )
-    entries: list[dict[str, object]] = json.loads(done.stdout)["fetches"]
-    dockerfile = _tree_file("Dockerfile")
-    parsed = stages.parse(dockerfile)
-    ran = stages.closure(parsed, "binary")
-    for entry in entries:
-        source = str(entry["source"])
-        found = stages.stages_of(parsed, source) if ":" in source else [source]
-        found = _global_arg_stages(dockerfile, parsed, source) or found
-        # At v28.5.2 the installers are run by Dockerfile.simple (lines 39-42) only, never by the Dockerfile bake
-        # builds: their fetches belong to no stage of this build.
-        assert found or source.startswith("hack/dockerfile/install/"), f"no stage runs {source}: see stages.py"
-        entry["stages"] = found
-    return entries, ran
-
-
-def _global_arg_stages(dockerfile: str, parsed: list[stages.Stage], source: str) -> list[str]:
-    """A fetch at a global `ARG NAME=<url>` (before the first FROM: v28.5.2 Dockerfile:14 and :17, docker/cli's
-    repository) belongs to the stages that declare `ARG NAME` again, the only ones that can read it (Dockerfile
-    reference, "Understand how ARG and FROM interact"); [] for any other line."""
-    path, _, line = source.rpartition(":")
-    if path != "Dockerfile" or not line.isdigit() or not parsed or int(line) >= parsed[0].first:
-        return []
-    m = re.match(r"ARG\s+(\w+)=", dockerfile.splitlines()[int(line) - 1].strip())
-    if m is None:
-        return []
-    declares = re.compile(rf"^ARG\s+{m[1]}\b", re.MULTILINE)
-    return [stage.name for stage in parsed if declares.search(stage.text)]
 
 
 def _tag_commit() -> str:
     """The full commit of REF, from the upstream tarball."""
-    return _git_show("rev-parse", f"{REF}^{{commit}}").strip()
-
-
-def _tree_file(path: str) -> str:
-    """A file of moby's tree at REF, from the upstream tarball."""
-    return _git_show("show", f"{REF}:{path}")
-
-
-def _git_show(*args: str) -> str:
-    """A git command's output in moby's upstream repository at REF (the tarball, unpacked for the call)."""
-    [tarball] = [t for t in upstream.tarballs(upstream.upstream_dir())["moby/moby"] if f"@{REF}." in t.name]
-    with tempfile.TemporaryDirectory() as tmp:
-        bare = upstream.unpack(tarball, Path(tmp))
-        return subprocess.run(["git", "--git-dir", str(bare), *args], capture_output=True, text=True, check=True).stdout
+    return upstream.git_output("moby/moby", REF, "rev-parse", f"{REF}^{{commit}}").strip()
 
 
 def test_what_the_cold_build_fetched_is_what_the_inventory_says(runs: dict[str, Run], tmp_path: Path) -> None:
     run = runs["cold"]
     assert run.done.returncode == 0, "the cold build failed: see test_v28_5_2_binary_builds_…[cold]"
-    entries, ran = _inventory(tmp_path)
+    dockerfile = upstream.git_output("moby/moby", REF, "show", f"{REF}:Dockerfile")
+    # At v28.5.2 the installers are run by Dockerfile.simple (lines 39-42) only, never by the Dockerfile bake
+    # builds: their fetches belong to no stage of this build.
+    installers = ("hack/dockerfile/install/",)
+    entries, ran = inventory_check.inventory(SPEC, dockerfile, "binary", tmp_path, stageless=installers)
     assert {"binary", "build", "base", "gowinres"} <= set(ran), ran
     served = [f for f in run.fetches if f.status < 400]
     # The inventory lists apt once per step, at the main archive, and names both archives the mirror serves in

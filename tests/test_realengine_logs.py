@@ -113,6 +113,20 @@ def test_stage_of_a_source_line() -> None:
     assert stages.stages_of(parsed, "contrib/download-frozen-image-v2.sh:46") == ["unused"]
 
 
+def test_a_global_arg_belongs_to_the_stages_that_declare_it_again() -> None:
+    # v28.5.2's shape (Dockerfile:14,17): a global ARG with a URL, read only where a stage says `ARG NAME` again.
+    dockerfile = (
+        'ARG DOCKERCLI_REPOSITORY="https://github.com/docker/cli.git"\nARG OTHER=1\n'
+        "FROM golang:1.24 AS base\nFROM base AS dockercli\nARG DOCKERCLI_REPOSITORY\nRUN git clone\n"
+        "FROM base AS binary\n"
+    )
+    parsed = stages.parse(dockerfile)
+    assert stages.global_arg_stages(dockerfile, parsed, "Dockerfile:1") == ["dockercli"]
+    assert stages.global_arg_stages(dockerfile, parsed, "Dockerfile:2") == []  # no stage declares OTHER again
+    assert stages.global_arg_stages(dockerfile, parsed, "Dockerfile:6") == []  # inside a stage: stages_of decides
+    assert stages.global_arg_stages(dockerfile, parsed, "hack/x.sh:1") == []
+
+
 def _entry(
     kind: str, endpoint: str, source: str, route: str = "mirror", stage: str = "containerd"
 ) -> dict[str, object]:

@@ -6,15 +6,20 @@ Two directions, both required:
   observed, unless a named `Rule` explains why not.
 
 A rule may also explain an observed fetch no entry lists (a `go install`'s dependency modules). Rules are
-data the test states; the report shows which rule explained what.
+data the test states; the report shows which rule explained what. `inventory()` gives the entries of a spec with
+the stages each belongs to (stages.py), and the stages a target runs.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from tests.helpers.realengine import stages
 from tests.helpers.realengine.observed import Fetch
 
 Entry = dict[str, Any]
@@ -26,6 +31,52 @@ class Rule:
     why: str
     entry: Callable[[Entry], bool] = lambda _entry: False  # an entry that is not expected to be observed
     fetch: Callable[[Fetch, list[Fetch]], bool] = lambda _fetch, _all: False  # an observed fetch no entry lists
+
+
+SUMDB_OFF = Rule(
+    "sumdb-off",
+    "mirrors.gosumdb is off: the checksum database is never asked (the inventory says `skipped`)",
+    entry=lambda e: e["kind"] == "go-sumdb" and e["route"] == "skipped",
+)
+
+
+def go_install_dependencies(installed: str) -> Rule:
+    """A `go install m@v` fetches more modules than m's own; `installed` is how the key of m's module fetch (or
+    of its organisation's modules) starts: `github.com/tc-hib/go-winres@`, `github.com/rootless-containers/`."""
+    return Rule(
+        "go-install-dependencies",
+        "a `go install m@v` downloads m's module and every module its build needs, from the same GOPROXY "
+        "(the inventory lists the install; its dependencies are in the installed module's go.sum)",
+        fetch=lambda f, everything: (
+            f.kind == "module"
+            and f.route == "mirror"
+            and any(g.kind == "module" and g.key.startswith(installed) for g in everything)
+        ),
+    )
+
+
+def inventory(
+    spec: str, dockerfile: str, target: str, workdir: Path, *, stageless: tuple[str, ...] = ()
+) -> tuple[list[Entry], list[str]]:
+    """`mobyci plan --fetches` of the spec text `spec` (written into `workdir`), each entry with the stages of
+    `dockerfile` it belongs to under "stages"; and the stages `target` runs.
+
+    A source naming a job (`prepare`, `job images`) is its own stage. Every other source must belong to a stage,
+    except those starting with one of `stageless` (files the tree has but this Dockerfile never runs)."""
+    path = workdir / "mobyci.yaml"
+    path.write_text(spec)
+    done = subprocess.run(
+        ["mobyci", "plan", str(path), "--fetches", "--format", "json"], capture_output=True, text=True, check=True
+    )
+    entries: list[Entry] = json.loads(done.stdout)["fetches"]
+    parsed = stages.parse(dockerfile)
+    for entry in entries:
+        source = str(entry["source"])
+        found = stages.stages_of(parsed, source) if ":" in source else [source]
+        found = stages.global_arg_stages(dockerfile, parsed, source) or found
+        assert found or source.startswith(stageless), f"no stage runs {source}: see stages.py"
+        entry["stages"] = found
+    return entries, stages.closure(parsed, target)
 
 
 @dataclass

@@ -5,7 +5,8 @@ target through `FROM <stage>`, `COPY --from=<stage>` and `RUN --mount=…,from=<
 defaults substituted in stage names (moby's `FROM cross-${CROSS}`). A fetch the inventory lists at
 `Dockerfile:N` belongs to the stage holding line N; one at another file (an installer, a script) to the stages
 that run it: `install.sh <name>` runs `<name>.installer`, and a stage that names a file's path runs that file.
-Lines before the first FROM (`# syntax=`, global ARGs) belong to every stage.
+Lines before the first FROM (`# syntax=`, global ARGs) belong to every stage; a global `ARG NAME=<value>` more
+precisely to the stages that declare `ARG NAME` again (global_arg_stages).
 """
 
 from __future__ import annotations
@@ -84,6 +85,20 @@ def stages_of(stages: list[Stage], source: str) -> list[str]:
         tool = base.removesuffix(".installer")
         return [s.name for s in stages if tool in _INSTALLER.findall(s.text)]
     return [s.name for s in stages if path in s.text]
+
+
+def global_arg_stages(dockerfile: str, stages: list[Stage], source: str) -> list[str]:
+    """A fetch at a global `ARG NAME=<url>` (before the first FROM: v28.5.2 Dockerfile:14 and :17, docker/cli's
+    repository) belongs to the stages that declare `ARG NAME` again, the only ones that can read it (Dockerfile
+    reference, "Understand how ARG and FROM interact"); [] for any other line."""
+    path, _, line = source.rpartition(":")
+    if path != "Dockerfile" or not line.isdigit() or not stages or int(line) >= stages[0].first:
+        return []
+    m = re.match(r"ARG\s+(\w+)=", dockerfile.splitlines()[int(line) - 1].strip())
+    if m is None:
+        return []
+    declares = re.compile(rf"^ARG\s+{m[1]}\b", re.MULTILINE)
+    return [stage.name for stage in stages if declares.search(stage.text)]
 
 
 def _logical_lines(lines: list[str]) -> list[tuple[int, str]]:

@@ -76,6 +76,15 @@ def unpack(tarball: Path, into: Path) -> Path:
     return into / tops.pop()
 
 
+def git_output(repo: str, ref: str, *args: str) -> str:
+    """The output of `git ARGS` in the upstream repository `repo` (`moby/moby`) from its tarball at `ref`,
+    unpacked for the call: `git_output("moby/moby", "v28.5.2", "show", "v28.5.2:Dockerfile")`."""
+    [tarball] = [t for t in tarballs(upstream_dir())[repo] if f"@{ref.replace('/', '-')}." in t.name]
+    with tempfile.TemporaryDirectory() as tmp:
+        bare = unpack(tarball, Path(tmp))
+        return subprocess.run(["git", "--git-dir", str(bare), *args], capture_output=True, text=True, check=True).stdout
+
+
 def bare_repo(parts: list[Path], into: Path) -> Path:
     """One bare repository from the tarballs `parts` of one upstream repository.
 
