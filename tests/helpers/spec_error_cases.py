@@ -309,6 +309,11 @@ CASES: list[tuple[str, str, list[str]]] = [
         ["mobyci.yaml:5:16: targets[0].platforms: only the cross target takes platforms, not binary"],
     ),
     (
+        "distros-on-cross",
+        "version: 1\nmoby: {ref: v28.5.2}\ntargets:\n  - name: cross\n    distros: [debian-bookworm]\n",
+        ["mobyci.yaml:5:14: targets[0].distros: only the rpm and deb targets take distros, not cross"],
+    ),
+    (
         "platform-not-in-family",
         # 19.03 handles arm/v5 and arm/v7 (hack/make/cross sets GOARM, .binary a C toolchain) but not arm/v6.
         "version: 1\nmoby: {ref: v19.03.12}\ntargets:\n  - name: cross\n    platforms: [linux/arm/v6]\n",
