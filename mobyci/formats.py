@@ -175,8 +175,9 @@ Builder = Literal["container", "dind", "host"]
 class CISystem(Protocol):
     """What mobyci knows about one CI system, beside the emitters that write its files.
 
-    The layers below the emitters (spec checks, the plan, its views) ask this object and never branch on a
-    system's name; `BaseSystem` gives the neutral answer of each, so a system states only what differs."""
+    The layers below the emitters (spec checks, the plan) and the views above them (report/) ask this object and
+    never branch on a system's name; `BaseSystem` gives the neutral answer of each, so a system states only what
+    differs."""
 
     name: str  # the registry's system name, `mobyci plan --for NAME`
     title: str  # as `mobyci plan` names the system (GitLab CI)
