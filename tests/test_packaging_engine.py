@@ -14,7 +14,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mobyci.families import lifecycle
 from mobyci.load.reader import load_text
 from mobyci.patch.packaging import dockerfile_rule, render_packaging_patch
 from mobyci.plan.distromirrors import DockerfileBlock, distro_mirror, dockerfile_blocks
@@ -174,10 +173,7 @@ def test_script_equals_the_reference_on_arbitrary_dockerfiles(
     _compare(blocks, dockerfiles, busybox_bin)
 
 
-def test_a_missing_dockerfile_and_two_distro_froms_are_refused_alike(
-    busybox_bin: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(lifecycle.TODAY_VAR, "2025-12-01")
+def test_a_missing_dockerfile_and_two_distro_froms_are_refused_alike(busybox_bin: Path) -> None:
     blocks = _bookworm_blocks(ca=False)
     twice = (SHAPES["deb"] + "FROM ${BUILD_IMAGE}\n").encode()
     _compare(blocks, {blocks[0].dockerfile: twice}, busybox_bin)

@@ -39,7 +39,16 @@ def busybox_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cases(draw: st.DrawFn) -> tuple[list[Rule], bytes, str]:
     rules = []
     for number in range(draw(st.integers(1, 2))):
-        reps = draw(st.lists(st.tuples(source, text, st.booleans()), min_size=1, max_size=3, unique_by=lambda r: r[0]))
+        # A whole-line rule (the packaging installers' `REPO=`) has one prefix replacement.
+        whole_line = draw(st.booleans())
+        reps = draw(
+            st.lists(
+                st.tuples(source, text, st.just(False) if whole_line else st.booleans()),
+                min_size=1,
+                max_size=1 if whole_line else 3,
+                unique_by=lambda r: r[0],
+            )
+        )
         rules.append(
             Rule(
                 id=f"r{number}",
@@ -48,6 +57,7 @@ def cases(draw: st.DrawFn) -> tuple[list[Rule], bytes, str]:
                 required=False,
                 replacements=tuple(Replacement(s, t, exact=x) for s, t, x in reps),
                 expected="x",
+                whole_line=whole_line,
             )
         )
     # The insertion's anchor: moby's stage line, or the packaging Dockerfiles' `FROM ${BUILD_IMAGE}` (the one engine

@@ -57,6 +57,15 @@ function rw(r, s, rec,    res, rest, p, q, j, bl, bj, t, k, kl, c) {
 	}
 	return res rest
 }
+function rl(r, l, rec) {
+	if (substr(l, 1, length(src[r, 1])) != src[r, 1]) return l
+	if (l == tgt[r, 1]) {
+		if (rec) seen[r]++
+		return l
+	}
+	if (rec) hit[r, 1]++
+	return tgt[r, 1]
+}
 function fromline(l,    f, nf) {
 	fstg = ""
 	fimg = ""
@@ -136,6 +145,7 @@ function transform(inn, n, out, rec,    i, l, r, a, j, ok, o, blk, nm, failed, i
 		for (a = 1; a <= nact; a++) {
 			r = act[a]
 			if (kind[r] == "rewrite") l = rw(r, l, rec)
+			else if (kind[r] == "line") l = rl(r, l, rec)
 		}
 		out[++o] = l
 		if (!isfrom) continue
@@ -163,7 +173,7 @@ END {
 		p = "MOBYCI_R" r "_"
 		id[r] = ENVIRON[p "ID"] ""
 		kind[r] = ENVIRON[p "KIND"] ""
-		if (kind[r] == "rewrite") {
+		if (kind[r] != "insert") {
 			nrep[r] = ENVIRON[p "N"] + 0
 			for (j = 1; j <= nrep[r]; j++) {
 				src[r, j] = ENVIRON[p "S" j] ""
@@ -207,7 +217,7 @@ END {
 	}
 	for (a = 1; a <= nact; a++) {
 		r = act[a]
-		if (kind[r] == "rewrite") {
+		if (kind[r] != "insert") {
 			h = 0
 			for (j = 1; j <= nrep[r]; j++) {
 				h += hit[r, j]

@@ -5,8 +5,9 @@ Every deb/<distro>/Dockerfile and rpm/<distro>/Dockerfile of every branch builds
 `FROM ${BUILD_IMAGE} AS subscribed-image`), once per file (docs/packaging.md lists the lines per branch). What to
 insert there is decided in plan/ (plan/distromirrors.py, plan/packagingca.py) and arrives here as insertion rules
 anchored on that line; the engine places each missing block after it, recognises blocks a run already wrote by
-their marker, and refuses a block another spec wrote. As with moby's patch, every file is checked before any is
-written, and a second run changes nothing.
+their marker, and refuses a block another spec wrote. The plugin installers' `REPO=` lines (19.03, 20.10) go
+through the same engine as whole-line rules. As with moby's patch, every file is checked before any is written,
+and a second run changes nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
 from mobyci.patch.engine import engine_awk, rule_data
-from mobyci.patch.rules import CA_FILE_ENV, CA_TREE_FILE, Insertion, Rule, ca_file_checks
+from mobyci.patch.rules import CA_FILE_ENV, CA_TREE_FILE, Insertion, Replacement, Rule, ca_file_checks
 
 # The image word of the FROM line every packaging Dockerfile builds its package image from.
 PACKAGE_IMAGE = "${BUILD_IMAGE}"
@@ -57,29 +58,42 @@ class InstallerRepo(NamedTuple):
     setting: str = "mirrors.git"
 
 
-# One `REPO=` line in the installer, replaced by the mirror's; exit 2 when there is not exactly one. The lines
-# differ per installer (`REPO=https://${PKG}.git`, `REPO=https://github.com/docker/app.git`): a line rule, not
-# one of the engine's literal rewrites.
-_INSTALLER_AWK = '/^REPO=/ { print "REPO=" ENVIRON["MOBYCI_REPO"]; n++; next } { print } END { if (n != 1) exit 2 }'
-
-# Runs the engine on one Dockerfile ($1, relative to the checkout) with the rules numbered $2, the new content
-# into $3 (a copy of the file first: the engine writes it only when something changes); records any problem.
+# Runs the engine on one file ($1, relative to the checkout) with the rules numbered $2, the new content into $3
+# (a copy of the file first: the engine writes it only when something changes); records any problem, and in
+# $lines how many lines a whole-line rule found there.
 _ENGINE_CALL = r"""engine() {
 	cp "$dir/$1" "$3"
 	rep=$(MOBYCI_RULES=$2 MOBYCI_REL=$1 MOBYCI_OUT=$3 MOBYCI_CHECK=0 awk "$mobyci_awk" <"$dir/$1") \
 		|| die "$1: awk failed"
 	anchors=
+	lines=0
 	while IFS= read -r l; do
 		case $l in
 			'ERR '*) problems="$problems ${l#ERR };" ;;
 			'INS '*' missing '*) anchors="no FROM line of the distro image (BUILD_IMAGE)" ;;
 			'INS '*' ambiguous '*) anchors="more than one FROM line of the distro image (BUILD_IMAGE)" ;;
+			'HIT '* | 'SEEN '*) lines=$((lines + ${l##* })) ;;
 		esac
 	done <<EOF
 $rep
 EOF
 	[ -z "$anchors" ] || problems="$problems $1: $anchors;"
 }"""
+
+
+def installer_rule(installer: InstallerRepo) -> Rule:
+    """The installer's `REPO=` line replaced whole by the mirror's. The lines differ per installer
+    (`REPO=https://${PKG}.git`, `REPO=https://github.com/docker/app.git`): the rule matches the line's start."""
+    name = installer.path.rsplit("/", 1)[-1].removesuffix(".installer")
+    return Rule(
+        id=f"installer-{name}",
+        title=f"{installer.path} clones from {installer.setting}",
+        files=(installer.path,),
+        required=True,
+        replacements=(Replacement("REPO=", f"REPO={shlex.quote(installer.url)}"),),
+        expected="a line 'REPO=…'",
+        whole_line=True,
+    )
 
 
 def packaging_rules(files: Sequence[PatchedDockerfile]) -> list[Rule]:
@@ -107,6 +121,7 @@ def render_packaging_patch(
     `installers`: plugin installers whose clone goes to the git mirror."""
     rules = packaging_rules(files)
     keys = [rule._replace(files=()) for rule in rules]
+    installer_rules = [installer_rule(installer) for installer in installers]
     out = [
         "#!/bin/sh",
         "# The rule data below is literal text (URLs, shell and Dockerfile lines) quoted on purpose:",
@@ -129,7 +144,7 @@ def render_packaging_patch(
         "trap 'rm -rf \"$tmp\"' EXIT",
         *(ca_file_checks("ca_src", "die") if ca_contexts else ()),
         "# The rules, as data for the engine (mobyci/patch/engine.awk), which moby's patch script runs too.",
-        *rule_data(rules),
+        *rule_data([*rules, *installer_rules]),
         f"mobyci_awk='\n{engine_awk()}'",
         _ENGINE_CALL,
         "problems=",
@@ -149,9 +164,8 @@ def render_packaging_patch(
         out += [
             f'if [ ! -f "$dir"/{path} ]; then',
             f'\tproblems="$problems {installer.path}: missing: the checkout is not branch {branch};"',
-            f"elif MOBYCI_REPO={shlex.quote(shlex.quote(installer.url))} awk {shlex.quote(_INSTALLER_AWK)} "
-            f'"$dir"/{path} > "$tmp/i{n}"; then :',
-            f'else problems="$problems {installer.path}: not one REPO= line (another branch);"',
+            f'else engine {path} {len(rules) + n} "$tmp/i{n}"',
+            f'\t[ "$lines" = 1 ] || problems="$problems {installer.path}: not one REPO= line (another branch);"',
             "fi",
         ]
     out += [

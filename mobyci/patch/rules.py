@@ -2,7 +2,8 @@
 patch engine, patchscript.py) carries and executes; `mobyci plan` shows them.
 
 Two kinds of rule:
-- a rewrite: literal replacements in a set of files (single left-to-right pass; the steps are in patch.py);
+- a rewrite: literal replacements in a set of files (single left-to-right pass; the steps are in apply.py), or
+  whole lines replaced: each line that starts with a text (docker-ce-packaging's installers' `REPO=`);
 - an insertion: a block of Dockerfile lines placed after the one `FROM … AS <stage>` line (moby's Dockerfile) or
   the one `FROM <image>` line (docker-ce-packaging's `FROM ${BUILD_IMAGE}`, patch/packaging.py), headed by a
   marker line `# mobyci:<rule id>` so that a second run recognises it.
@@ -89,10 +90,12 @@ class Rule(NamedTuple):
     notes: tuple[str, ...] = ()  # caveats worth showing in `mobyci plan`
     # A file the patch copies into the tree from the path in the environment variable CA_FILE_ENV.
     tree_file: str = ""
+    # A whole-line rewrite: its one replacement's target replaces every line that starts with its source.
+    whole_line: bool = False
 
     @property
     def kind(self) -> str:
-        return "insert" if self.insertion is not None else "rewrite"
+        return "insert" if self.insertion is not None else "line" if self.whole_line else "rewrite"
 
     @property
     def env(self) -> tuple[EnvValue, ...]:
@@ -467,6 +470,8 @@ def check_rule(rule: Rule) -> None:
     for pattern in rule.files:
         if not _FILE_PATTERN.match(pattern):
             raise MobyciError(f"rule {rule.id}: file pattern {pattern!r} has characters the script cannot expand")
+    if rule.whole_line and (len(rule.replacements) != 1 or rule.replacements[0].exact):
+        raise MobyciError(f"rule {rule.id}: a whole-line rewrite has one replacement, a prefix")
     for rep in rule.replacements:
         if not rep.source:
             raise MobyciError(f"rule {rule.id}: an empty text cannot be replaced")

@@ -270,7 +270,15 @@ def _transform(
             continue
         new = line
         for pos, rule in active:
-            if rule.reps:
+            if rule.rule.whole_line:
+                ((prefix, whole, _),) = rule.reps
+                if new.startswith(prefix) and result is not None:
+                    if new == whole:
+                        result.seen[pos] += 1
+                    else:
+                        result.hits[pos][0] += 1
+                new = whole if new.startswith(prefix) else new
+            elif rule.reps:
                 seen = [0]
                 new = rewrite_line(new, rule.reps, result.hits[pos] if result else None, seen)
                 if result is not None:
