@@ -24,15 +24,15 @@ FETCHES = Path(stagegraph.__file__).with_name("fetches.json")
 
 _DOCKERFILE = """\
 # syntax=docker/dockerfile:1
-ARG CROSS="false"
-ARG TOOLS_REPO="https://example.com/tools.git"
+ARG CROSS="false" TOOLS_REPO="https://example.com/tools.git"
+ARG TOOLS_URL="${TOOLS_REPO}#main"
 ARG GOLANG_IMAGE="golang:1.24"
 FROM ${GOLANG_IMAGE} AS base
 RUN apt-get update
 
 FROM base AS tools
-ARG TOOLS_REPO
-RUN git clone "$TOOLS_REPO" /tools
+ARG TOOLS_URL
+RUN git clone "$TOOLS_URL" /tools
 
 FROM base AS cross-false
 FROM base AS cross-true
@@ -73,7 +73,8 @@ def test_each_fetch_belongs_to_the_stages_that_run_it() -> None:
     fetches, graph = _graph()
     assert _stages_of(fetches, graph) == {
         "image Dockerfile:1": ("*",),  # the frontend: every build
-        "git Dockerfile:3": ("tools",),  # a global ARG: the stages that declare it again
+        # a global ARG: the stages that declare it again, or one whose default reads it
+        "git Dockerfile:2": ("tools",),
         "image Dockerfile:5": ("base",),
         # apt's archive is listed at its first use, reached by every stage that runs apt-get
         "apt Dockerfile:6": ("base", "dev"),
@@ -119,7 +120,7 @@ def test_each_family_s_targets_build_their_dockerfile_target() -> None:
     files = [f.file for f in fetches]
     built = dict(zip(_stages_of(fetches, graph), built_fetches(graph, files, "bake", ["binary"]), strict=True))
     assert [k for k, v in built.items() if not v] == [
-        "git Dockerfile:3",
+        "git Dockerfile:2",
         "download Dockerfile:14",
         "git hack/dockerfile/install/vndr.installer:1",
     ]

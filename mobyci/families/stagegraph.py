@@ -10,8 +10,9 @@ platform ARGs BuildKit sets per platform) stands for every stage whose name fits
 A fetch at `Dockerfile:N` belongs to the stage holding line N, with three exceptions:
 - the `# syntax=` frontend is pulled for every build, whatever the target;
 - a global ARG's default (v28.5.2 `Dockerfile:14` `ARG DOCKERCLI_REPOSITORY="https://github.com/docker/cli.git"`)
-  is used only by the stages that declare that ARG again (`Dockerfile:234` in the dockercli stage), as the
-  reference says an ARG before the first FROM is outside every stage;
+  is used only by the stages that declare that ARG again (`Dockerfile:234` in the dockercli stage), or read it in
+  their FROM line, as the reference says an ARG before the first FROM is outside every stage but the FROM lines;
+  the same for a global ARG whose default reads it;
 - apt's archive and Go's module proxy are listed once, at their first use (fetchscan._implicit), but every stage
   that runs `apt-get`/`go install` reaches them; a file's `go-sumdb` entry is reached by the stages of that file's
   `go install`s.
@@ -75,9 +76,10 @@ class _Parsed(NamedTuple):
     stages: list[Stage]
     last: list[int]  # each stage's last line
     text: list[str]  # each stage's instructions, its ENV values expanded
-    declared: list[set[str]]  # the ARGs each stage declares
+    declared: list[set[str]]  # the ARGs each stage declares, or its FROM line reads
     args: dict[str, str]  # global ARG defaults, expanded
-    arg_lines: dict[int, str]  # line of a global ARG -> its name
+    written: dict[str, str]  # global ARG defaults as written (which other ARGs each one reads)
+    arg_lines: dict[int, list[str]]  # line of a global ARG instruction -> the names it declares
 
 
 def graph(fetches: list[Fetch], read: Callable[[str], str | None]) -> Graph:
@@ -102,10 +104,11 @@ def _stages_of(parsed: _Parsed, fetch: Fetch, modules: list[Fetch]) -> list[str]
     if fetch.by == "frontend":
         return [EVERY]
     if fetch.line < parsed.stages[0].line:
-        arg = parsed.arg_lines.get(fetch.line)
-        if arg is None:
+        declared = parsed.arg_lines.get(fetch.line)
+        if declared is None:
             return [EVERY]
-        users = _arg_users(parsed, arg)
+        # The ARG whose default holds the endpoint (a line may declare several).
+        users = _arg_users(parsed, {n for n in declared if fetch.endpoint in parsed.written[n]} or set(declared))
         return [n for n, declared in zip(names, parsed.declared, strict=True) if declared & users]
     here = [s.name for s, last in zip(parsed.stages, parsed.last, strict=True) if s.line <= fetch.line <= last]
     needle = {"apt": "apt-get ", "go-modules": "go install "}.get(fetch.kind)
@@ -114,13 +117,13 @@ def _stages_of(parsed: _Parsed, fetch: Fetch, modules: list[Fetch]) -> list[str]
     return [n for n in names if n in here]
 
 
-def _arg_users(parsed: _Parsed, name: str) -> set[str]:
-    """`name` and the global ARGs whose defaults use it (`ARG GOLANG_IMAGE="golang:${GO_VERSION}-…"`)."""
-    users = {name}
+def _arg_users(parsed: _Parsed, names: set[str]) -> set[str]:
+    """`names` and the global ARGs whose defaults use them (`ARG GOLANG_IMAGE="golang:${GO_VERSION}-…"`)."""
+    users = set(names)
     changed = True
     while changed:
         changed = False
-        for other, value in parsed.args.items():
+        for other, value in parsed.written.items():
             if other not in users and any((a or b) in users for a, b in _VAR.findall(value)):
                 users.add(other)
                 changed = True
@@ -137,7 +140,7 @@ def _runs(text: str, path: str) -> bool:
 
 
 def _parse(dockerfile: str) -> _Parsed:
-    parsed = _Parsed([], [], [], [], {}, {})
+    parsed = _Parsed([], [], [], [], {}, {}, {})
     env: dict[str, str] = {}
     needs: list[tuple[str, int]] = []
     lines = dockerfile.splitlines()
@@ -149,7 +152,8 @@ def _parse(dockerfile: str) -> _Parsed:
             name = found["name"] or str(len(parsed.stages))
             parsed.stages.append(Stage(name, number, ()))
             parsed.text.append("")
-            parsed.declared.append(set())
+            # A FROM line reads the global ARGs without declaring them again (`FROM ${GOLANG_IMAGE} AS base`).
+            parsed.declared.append({a or b for a, b in _VAR.findall(found["image"])})
             needs, env = [(found["image"], number)], {}
             continue
         arg = _ARG.match(line)
@@ -158,8 +162,9 @@ def _parse(dockerfile: str) -> _Parsed:
                 for item in _ARG_ITEM.finditer(arg["rest"]):
                     # Expanded with the defaults before it, as BuildKit does (`GOLANG_IMAGE="golang:${GO_VERSION}…"`).
                     value = (item["value"] or "").strip("\"'")
+                    parsed.written[item["name"]] = value
                     parsed.args[item["name"]] = _VAR.sub(lambda v: parsed.args.get(v[1] or v[2], v[0]), value)
-                    parsed.arg_lines[number] = item["name"]
+                    parsed.arg_lines.setdefault(number, []).append(item["name"])
             continue
         if arg:
             parsed.declared[-1].update(item["name"] for item in _ARG_ITEM.finditer(arg["rest"]))

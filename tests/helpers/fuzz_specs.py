@@ -149,13 +149,14 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
         else:
             targets.append(target)
     spec["targets"] = targets
+    list_runs_on: bool = draw(st.booleans())
     ci: dict[str, Any] = {
         "timeout": draw(st.sampled_from(["2h", "90m", "1h 30m", "45 minutes"])),
         "retry": draw(st.integers(0, 2)),
         "gitlab": {"tags": draw(st.lists(name, max_size=2)), "runner": draw(st.sampled_from(["dind", "shell"]))},
         "buildkite": {"queue": draw(name)},
         # runs-on: one label, or a list of labels (as `runners` takes them), both forms the spec accepts.
-        "github": {"runs_on": draw(st.one_of(name, st.lists(name, min_size=1, max_size=3, unique=True)))},
+        "github": {"runs_on": draw(st.lists(name, min_size=1, max_size=3, unique=True) if list_runs_on else name)},
     }
     if draw(st.booleans()):
         ci["gitlab"]["image_prefix"] = draw(
