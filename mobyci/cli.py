@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from mobyci import commands, formats
-from mobyci.spec.core import PydanticCustomError
+from mobyci.specmodel.core import PydanticCustomError
 
 app = typer.Typer(
     name="mobyci",

@@ -168,7 +168,7 @@ def version() -> None:
 def init(path: Path, preset: str, force: bool) -> None:
     from mobyci.committed.site import SCHEMA_NAME
     from mobyci.committed.starter import starter_spec
-    from mobyci.spec.jsonschema import schema_text
+    from mobyci.specmodel.jsonschema import schema_text
 
     if path.exists() and not force:
         err(f"{path}: already exists; pass --force to overwrite it")
@@ -247,7 +247,7 @@ def _generated_not_spec(spec: Path) -> str | None:
 
 
 def schema(output: Path | None) -> None:
-    from mobyci.spec.jsonschema import schema_text
+    from mobyci.specmodel.jsonschema import schema_text
 
     _emit(schema_text(), output)
 

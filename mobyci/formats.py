@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from mobyci.families import Release
     from mobyci.load.reader import LoadedSpec
     from mobyci.plan.model import Job, Plan
-    from mobyci.spec.compiled import Spec
+    from mobyci.specmodel.compiled import Spec
 
     Finding = tuple[tuple[str | int, ...], str]
 
@@ -44,7 +44,7 @@ class Format(NamedTuple):
     settings: str
     # Its `outputs.<key>` entry's description, for the spec's schema and `mobyci schema`.
     output_description: str
-    # The class in mobyci/spec/model.py that declares the ci.<settings> block (drop-ins share their system's).
+    # The class in mobyci/specmodel/model.py that declares the ci.<settings> block (drop-ins share their system's).
     settings_model: str
     limits: tuple[Limit, ...] = ()
     # The module whose `SYSTEM` is the CI system's object (CISystem); set on the system's own format only.

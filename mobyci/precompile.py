@@ -1,6 +1,6 @@
 """Regenerate the committed precompiled files that keep `validate` and `render` fast:
 
-- mobyci/spec/compiled.py: the spec's run-time classes and pydantic-core schema, from spec/model.py;
+- mobyci/specmodel/compiled.py: the spec's run-time classes and pydantic-core schema, from specmodel/model.py;
 - mobyci/templates/patch_sh.py: the patch script template compiled by jinja2, from templates/patch.sh.j2.
 
     python -m mobyci.precompile
@@ -11,7 +11,7 @@ Tests fail while either file is stale, and each names this command.
 from __future__ import annotations
 
 from mobyci.patch import template
-from mobyci.spec import compile as spec_compiler
+from mobyci.specmodel import compile as spec_compiler
 
 
 def main() -> None:

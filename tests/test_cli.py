@@ -188,7 +188,7 @@ def test_installed_entry_point_runs(tmp_path: Path, base_spec: str) -> None:
 def test_readme_documents_every_spec_field() -> None:
     from pydantic import BaseModel
 
-    from mobyci.spec import model as models
+    from mobyci.specmodel import model as models
 
     readme = (ROOT / "README.md").read_text()
     reference = readme[readme.index("## The spec") :]

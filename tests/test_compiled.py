@@ -21,10 +21,10 @@ from mobyci.load import yamlpos
 from mobyci.load.reader import load_text, validate_data
 from mobyci.patch import template
 from mobyci.patch.script import build_patch_script
-from mobyci.spec import compile as compiler
-from mobyci.spec import compiled
-from mobyci.spec.frozen import Frozen
-from mobyci.spec.model import Spec
+from mobyci.specmodel import compile as compiler
+from mobyci.specmodel import compiled
+from mobyci.specmodel.frozen import Frozen
+from mobyci.specmodel.model import Spec
 from mobyci.templates import patch_sh
 from tests.helpers.spec_error_cases import CASES
 

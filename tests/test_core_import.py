@@ -1,4 +1,4 @@
-"""mobyci.spec.core loads pydantic-core's extension without its package: validation must not need the package,
+"""mobyci.specmodel.core loads pydantic-core's extension without its package: validation must not need the package,
 a later `import pydantic_core` must share the same classes, and any failure must fall back to the plain import."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def test_validation_runs_without_the_pydantic_core_package() -> None:
 
 def test_a_later_package_import_shares_the_extension() -> None:
     code = (
-        "from mobyci.spec import core\nimport pydantic_core\n"
+        "from mobyci.specmodel import core\nimport pydantic_core\n"
         "print(core.ValidationError is pydantic_core.ValidationError, core.SchemaValidator is "
         "pydantic_core.SchemaValidator, core.VERSION == pydantic_core.__version__)"
     )

@@ -15,7 +15,7 @@ from mobyci.families.targets import TARGETS, TargetName
 from mobyci.load.reader import load_text
 from mobyci.plan.build import build_plan
 from mobyci.plan.model import Fetched
-from mobyci.spec.checks import check_spec
+from mobyci.specmodel.checks import check_spec
 
 SPEC = """\
 version: 1

@@ -459,7 +459,7 @@ def test_mirrors_gosumdb_routes_the_checksum_fetches(gosumdb: str, route: str, c
 
 
 def test_gosumdb_accepts_go_s_name_key_url_form_and_validate_says_what_off_costs(tmp_path: Path) -> None:
-    from mobyci.spec.fields import gosumdb_url
+    from mobyci.specmodel.fields import gosumdb_url
 
     keyed = "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8 https://sum.golang.google.cn"
     assert gosumdb_url(keyed) == "https://sum.golang.google.cn"

@@ -1,7 +1,7 @@
 """The format registry is the one list of formats, and emitters read the Plan alone.
 
-An emitter that reached into the spec (mobyci.load, mobyci.spec, LoadedSpec) would again decide things the Plan should
-carry, so no emitter module may import it; the registry must name every emitter and nothing else lists formats.
+An emitter that reached into the spec (mobyci.load, mobyci.specmodel, LoadedSpec) would again decide things the Plan
+should carry, so no emitter module may import it; the registry must name every emitter and nothing else lists formats.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from mobyci import formats
 from mobyci.plan.model import Plan
-from mobyci.spec.compiled import Outputs
+from mobyci.specmodel.compiled import Outputs
 from tests.helpers import ROOT
 
 EMITTERS = sorted({entry.module for entry in formats.FORMATS.values()})
@@ -45,15 +45,15 @@ def test_no_emitter_imports_the_spec(module: str) -> None:
     wrong = [
         f"{path.name}:{line}: {name}"
         for line, name in _imports(path)
-        if name.startswith(("mobyci.load", "mobyci.spec")) or name.endswith(".LoadedSpec")
+        if name.startswith(("mobyci.load", "mobyci.specmodel")) or name.endswith(".LoadedSpec")
     ]
     assert wrong == []
 
 
 def test_the_import_check_sees_a_spec_import(tmp_path: Path) -> None:
     emitter = tmp_path / "emitter.py"
-    emitter.write_text("def f():\n    from mobyci.load.reader import LoadedSpec\n    import mobyci.spec.fields\n")
-    assert _imports(emitter) == [(2, "mobyci.load.reader.LoadedSpec"), (3, "mobyci.spec.fields")]
+    emitter.write_text("def f():\n    from mobyci.load.reader import LoadedSpec\n    import mobyci.specmodel.fields\n")
+    assert _imports(emitter) == [(2, "mobyci.load.reader.LoadedSpec"), (3, "mobyci.specmodel.fields")]
 
 
 @pytest.mark.parametrize("name", formats.NAMES)
@@ -71,7 +71,7 @@ def test_outputs_keys_are_the_formats_and_the_patch_script() -> None:
 
 
 def test_each_system_has_its_own_format_and_settings_block() -> None:
-    from mobyci.spec.compiled import CI
+    from mobyci.specmodel.compiled import CI
 
     for system in formats.SYSTEMS:
         entry = formats.FORMATS[system]

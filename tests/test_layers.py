@@ -14,14 +14,14 @@ import pytest
 
 from tests.helpers import ROOT
 
-# Lowest first. The README's data flow (load -> spec -> plan -> patch -> emit) is the order data moves in; the
+# Lowest first. The README's data flow (load -> specmodel -> plan -> patch -> emit) is the order data moves in; the
 # imports run the other way where a stage needs an earlier one's types or rules: the loader builds the spec's
-# model (spec/ below load/), the plan embeds patch rules (patch/ below plan/), and the header of a committed file
+# model (specmodel/ below load/), the plan embeds patch rules (patch/ below plan/), and the header of a committed file
 # is written by the patch script and the emitters alike (committed/ low, beside the registry).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("mobyci.__init__", "mobyci.errors", "mobyci.formats", "mobyci.templates", "mobyci.committed"),
     ("mobyci.families",),
-    ("mobyci.spec",),
+    ("mobyci.specmodel",),
     ("mobyci.load",),
     ("mobyci.patch",),
     ("mobyci.plan",),
@@ -36,7 +36,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 EXCEPTIONS = {
     # Distro archives share the apt mirror's reading of mirrors.apt (a lazy import; the packaging tables'
     # owners keep it there for now).
-    ("mobyci.families.packaging_data", "mobyci.spec.apt"),
+    ("mobyci.families.packaging_data", "mobyci.specmodel.apt"),
 }
 
 
@@ -124,9 +124,9 @@ def test_the_check_reads_imports_at_any_depth_but_not_for_types(source: str, fou
 
 
 # The layers below the emitters ask a CI system's object (formats.ci_system) and never name a system themselves.
-# spec/compiled.py is exempt: generated from the registry, it declares each system's block as the spec's keys.
-_NEUTRAL = ("load", "spec", "plan", "patch", "families")
-_GENERATED = {Path("mobyci/spec/compiled.py")}
+# specmodel/compiled.py is exempt: generated from the registry, it declares each system's block as the spec's keys.
+_NEUTRAL = ("load", "specmodel", "plan", "patch", "families")
+_GENERATED = {Path("mobyci/specmodel/compiled.py")}
 
 
 def _system_names(source: str) -> list[tuple[int, str]]:

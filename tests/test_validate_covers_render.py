@@ -1,6 +1,6 @@
 """What `mobyci render` refuses, `mobyci validate` refused first, located, for the CI systems a spec names.
 
-One validation pass (spec/checks.py `system_findings`) serves both; past it the emitters are total: anything a
+One validation pass (specmodel/checks.py `system_findings`) serves both; past it the emitters are total: anything a
 render of a valid spec raises besides a located SpecError is a bug (exit 3). So every valid spec of the corpora
 (goldens, examples, the hostile corpus, generated specs) renders in every format with exit 0, or, for a system
 its `outputs:` do not name, is refused with exit 1 at a line and column.

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mobyci.formats import BaseSystem, Builder
-from mobyci.spec.compiled import Buildkite
+from mobyci.specmodel.compiled import Buildkite
 
 if TYPE_CHECKING:
     from mobyci.load.reader import LoadedSpec
     from mobyci.plan.model import Plan
-    from mobyci.spec.compiled import Spec
+    from mobyci.specmodel.compiled import Spec
 
 
 def settings_of(plan: Plan) -> Buildkite:

@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mobyci.formats import HOST_CA_PLACE, BaseSystem, Builder, builder_ca_place
-from mobyci.spec.compiled import GitHub
-from mobyci.spec.fields import var_ref_name
-from mobyci.spec.references import variable_values
+from mobyci.specmodel.compiled import GitHub
+from mobyci.specmodel.fields import var_ref_name
+from mobyci.specmodel.references import variable_values
 
 if TYPE_CHECKING:
     from mobyci.plan.model import Job, Plan
-    from mobyci.spec.compiled import Spec
+    from mobyci.specmodel.compiled import Spec
 
     Finding = tuple[tuple[str | int, ...], str]
 

@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from mobyci.formats import BAKE_BUILDER, HOST_CA_PLACE, BaseSystem, Builder, builder_ca_place
-from mobyci.spec.compiled import GitLab
-from mobyci.spec.fields import var_ref_name
-from mobyci.spec.references import variable_values
+from mobyci.specmodel.compiled import GitLab
+from mobyci.specmodel.fields import var_ref_name
+from mobyci.specmodel.references import variable_values
 
 if TYPE_CHECKING:
     from mobyci.families import Release
     from mobyci.load.reader import LoadedSpec
     from mobyci.plan.model import Job, Plan
-    from mobyci.spec.compiled import Spec
+    from mobyci.specmodel.compiled import Spec
 
     Finding = tuple[tuple[str | int, ...], str]
 

@@ -71,7 +71,7 @@ def render_pipeline(loaded: LoadedSpec, fmt: str, output: str | None = None) -> 
     """The pipeline of `fmt` that lives at `output` (relative to the repository root; default_output if None)."""
     from mobyci.formats import emitter
     from mobyci.patch.script import build_patch_script
-    from mobyci.spec.checks import system_findings
+    from mobyci.specmodel.checks import system_findings
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt}")

@@ -104,7 +104,7 @@ def serving_mirror(mirrors: Any, distro_id: str) -> str | None:
     found = _distro(distro_id)
     if found.vendor.debian_archive:
         # 'archive' (archive.debian.org) serves archived releases only; a mirror host, the live ones.
-        from mobyci.spec.apt import apt_sources_for
+        from mobyci.specmodel.apt import apt_sources_for
 
         sources = apt_sources_for(mirrors, archived=found.release in ARCHIVED_DEBIAN)
         return sources.debian if sources is not None else None

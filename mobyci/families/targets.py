@@ -3,7 +3,7 @@
 Bundle targets run moby's own `make <target>` (hack/make/binary, dynbinary, cross at every tag; bake's targets of
 the same names from 23.0: docker-bake.hcl); package targets run docker-ce-packaging's `make -C <format> <distro>`
 for every distro listed. Code reads these fields, never a target's name. `TargetName` is the spec's schema
-(spec/model.py, compiled by `python -m mobyci.precompile`): a new target is a member there and a row here, in this
+(specmodel/model.py, compiled by `python -m mobyci.precompile`): a new target is a member there and a row here, in this
 one file.
 """
 

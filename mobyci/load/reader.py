@@ -13,11 +13,11 @@ from typing import Any, NamedTuple
 from mobyci.errors import Problem, SpecError
 from mobyci.families import Release
 from mobyci.load import yamlpos
-from mobyci.spec import compiled, core
-from mobyci.spec.checks import check_spec
-from mobyci.spec.compiled import Spec
-from mobyci.spec.fields import EMBED_DELIMITER_RE
-from mobyci.spec.frozen import Frozen
+from mobyci.specmodel import compiled, core
+from mobyci.specmodel.checks import check_spec
+from mobyci.specmodel.compiled import Spec
+from mobyci.specmodel.fields import EMBED_DELIMITER_RE
+from mobyci.specmodel.frozen import Frozen
 
 
 class LoadedSpec(NamedTuple):
@@ -98,7 +98,7 @@ def load_text(text: str, filename: str = "mobyci.yaml", base: Path | None = None
     release, findings, found_warnings = check_spec(spec)
     findings += _embed_delimiters(doc.data)
     if spec.tls.ca_certs:
-        from mobyci.spec.cafiles import ca_file_findings
+        from mobyci.specmodel.cafiles import ca_file_findings
 
         findings += ca_file_findings(spec, Path(filename).parent if base is None else base)
     if findings:
@@ -155,7 +155,7 @@ def _validator() -> core.SchemaValidator:
     try:
         return core.SchemaValidator(compiled.SCHEMA)
     except core.SchemaError:
-        from mobyci.spec.compile import live_schema
+        from mobyci.specmodel.compile import live_schema
 
         return core.SchemaValidator(live_schema(vars(compiled)))
 

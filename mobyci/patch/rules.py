@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, NamedTuple
 from mobyci.errors import MobyciError
 from mobyci.families import ARCHIVED_DEBIAN
 from mobyci.families.touchpoints import TOUCHPOINTS, Touchpoints
-from mobyci.spec.apt import AptSources, apt_sources, apt_sources_for
-from mobyci.spec.fields import var_ref_name
+from mobyci.specmodel.apt import AptSources, apt_sources, apt_sources_for
+from mobyci.specmodel.fields import var_ref_name
 
 if TYPE_CHECKING:
     from mobyci.load.reader import LoadedSpec
-    from mobyci.spec.compiled import Mirrors
+    from mobyci.specmodel.compiled import Mirrors
 
 MARKER_PREFIX = "# mobyci:"
 

@@ -45,7 +45,7 @@ from mobyci.plan.shell import (
     registry_login_lines,
     sums_line,
 )
-from mobyci.spec.fields import duration_seconds, var_ref_name
+from mobyci.specmodel.fields import duration_seconds, var_ref_name
 
 _DEV_TAGGED = "${MOBYCI_DEV_IMAGE}:${MOBYCI_DEV_TAG}"
 _DEV_CACHE_VAR = "MOBYCI_DEV_CACHE"  # the dev image's layer cache, kept across pipelines

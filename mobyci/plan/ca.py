@@ -13,8 +13,8 @@ import shlex
 
 from mobyci.patch.rules import CA_FILE_ENV
 from mobyci.plan.mirrors import registry_host
-from mobyci.spec.compiled import Spec
-from mobyci.spec.fields import var_ref_name
+from mobyci.specmodel.compiled import Spec
+from mobyci.specmodel.fields import var_ref_name
 
 CA_FILE = ".mobyci-ca.crt"  # the CA certificates alone, in the job's work tree
 # The system's roots plus the CA: git's http.sslCAInfo and pip's cert replace the default roots, so hosts

@@ -18,7 +18,7 @@ from mobyci.families.packaging_data import RASPBIAN_HOSTS, http_form, plain_http
 from mobyci.patch.packaging import dockerfile_rule
 from mobyci.patch.rules import MARKER_PREFIX, Rule, debian_apt_lines
 from mobyci.plan.packagingca import ca_rule
-from mobyci.spec.compiled import Mirrors
+from mobyci.specmodel.compiled import Mirrors
 
 PATCH_FILE = "mobyci-packaging-patch.sh"
 

@@ -14,7 +14,7 @@ from typing import Literal, NamedTuple
 
 from mobyci.families import Release
 from mobyci.families.packaging_data import Arch
-from mobyci.spec.fields import duration_seconds, var_ref_name
+from mobyci.specmodel.fields import duration_seconds, var_ref_name
 
 SOURCE_DIR = "moby"
 

@@ -18,7 +18,7 @@ from mobyci.plan.model import (
     REGISTRY_PASSWORD_VAR,
     REGISTRY_USERNAME_VAR,
 )
-from mobyci.spec.fields import EMBED_DELIMITER_RE
+from mobyci.specmodel.fields import EMBED_DELIMITER_RE
 
 
 def git_auth_lines(loaded: LoadedSpec) -> list[str]:
@@ -28,7 +28,7 @@ def git_auth_lines(loaded: LoadedSpec) -> list[str]:
     command line (visible in the process list) nor in a file, and inherited by clones that make runs. Each key
     is scoped to one mirror URL (http.<url>.extraHeader): no other host ever sees the header.
     """
-    from mobyci.spec.checks import git_auth_prefixes
+    from mobyci.specmodel.checks import git_auth_prefixes
 
     if loaded.spec.mirrors.git_auth is None:
         return []
@@ -103,7 +103,7 @@ def sums_line(out: str) -> str:
 
 def apt_env(loaded: LoadedSpec) -> list[str]:
     """The family's own APT_MIRROR knob, for a bare host only: its hook swaps the host name and keeps http://."""
-    from mobyci.spec.apt import apt_sources
+    from mobyci.specmodel.apt import apt_sources
 
     sources, knob = apt_sources(loaded.spec.mirrors, loaded.release), loaded.release.apt_build_arg
     if sources is None or not sources.host_only or not sources.debian.startswith("http://") or knob is None:

@@ -44,8 +44,8 @@ from mobyci.patch.rules import Rule, under_git_prefix
 from mobyci.plan.mirrors import rewrite_url
 from mobyci.plan.model import Fetched, Plan, RunnerFetches
 from mobyci.report.fetchtls import Trust
-from mobyci.spec.compiled import Mirrors
-from mobyci.spec.fields import gosumdb_url
+from mobyci.specmodel.compiled import Mirrors
+from mobyci.specmodel.fields import gosumdb_url
 
 ROUTES = ("mirror", "internal", "proxy", "runner", "skipped", "direct")
 _DOCKER_HUB = "https://registry-1.docker.io"
@@ -275,7 +275,7 @@ class _Router:
         if kind == "registry":
             return mirrors.registry
         if kind == "apt":
-            from mobyci.spec.apt import apt_sources
+            from mobyci.specmodel.apt import apt_sources
 
             sources = apt_sources(mirrors, self.loaded.release)
             return sources.debian if sources is not None else endpoint
@@ -302,7 +302,7 @@ class _Router:
             return self._image(endpoint, frozen=kind == "frozen-image")
         if kind == "apt":
             if mirrors.apt:
-                from mobyci.spec.apt import describe
+                from mobyci.specmodel.apt import describe
 
                 return "mirror", f"mirrors.apt -> {describe(mirrors, self.loaded.release)}"
             return self._fallback(endpoint, "no mirrors.apt")

@@ -74,7 +74,7 @@ def applied_mirrors(loaded: LoadedSpec, system: CISystem, rules: set[str]) -> tu
         return "; ".join(part for part in parts if part)
 
     if mirrors.apt:
-        from mobyci.spec.apt import describe
+        from mobyci.specmodel.apt import describe
 
         knob = release.apt_build_arg
         out.append(

@@ -8,8 +8,8 @@ import binascii
 import re
 from pathlib import Path
 
-from mobyci.spec.compiled import Spec
-from mobyci.spec.fields import var_ref_name
+from mobyci.specmodel.compiled import Spec
+from mobyci.specmodel.fields import var_ref_name
 
 Finding = tuple[tuple[str | int, ...], str]
 

@@ -7,7 +7,7 @@ never imported.
 model.py stays the one source of truth: `mobyci schema` reads it, and tests check that compiled.py is current
 and that it judges every spec of the test corpora exactly as the models do.
 
-    python -m mobyci.precompile    # rewrites mobyci/spec/compiled.py (and the template's compiled form)
+    python -m mobyci.precompile    # rewrites mobyci/specmodel/compiled.py (and the template's compiled form)
 
 Another pydantic-core validates with the same committed schema as long as it accepts it (CI checks the oldest
 pydantic pyproject admits judges every corpus spec as the models do); one that refuses it gets the schema built
@@ -24,8 +24,8 @@ from typing import Any
 import pydantic_core
 from pydantic import BaseModel
 
-from mobyci.spec import fields
-from mobyci.spec.model import Spec
+from mobyci.specmodel import fields
+from mobyci.specmodel.model import Spec
 
 TARGET = Path(__file__).with_name("compiled.py")
 _HEADER = '''\
@@ -36,8 +36,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from mobyci.spec import fields
-from mobyci.spec.frozen import Frozen
+from mobyci.specmodel import fields
+from mobyci.specmodel.frozen import Frozen
 
 # The pydantic-core this schema was generated with (a test checks the file is current only under this one).
 PYDANTIC_CORE_VERSION = {version!r}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from mobyci.spec import fields
-from mobyci.spec.frozen import Frozen
+from mobyci.specmodel import fields
+from mobyci.specmodel.frozen import Frozen
 
 # The pydantic-core this schema was generated with (a test checks the file is current only under this one).
 PYDANTIC_CORE_VERSION = '2.50.5'

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from mobyci.families.targets import TargetName
 from mobyci.formats import FORMATS
-from mobyci.spec import fields
+from mobyci.specmodel import fields
 
 DEFAULT_REPO = "https://github.com/moby/moby.git"
 

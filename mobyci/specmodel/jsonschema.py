@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from mobyci import SCHEMA_URL
-from mobyci.spec.model import Spec
+from mobyci.specmodel.model import Spec
 
 
 def schema_text() -> str:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from mobyci.families import Release
-from mobyci.spec.compiled import AptMirrors, Mirrors
+from mobyci.specmodel.compiled import AptMirrors, Mirrors
 
 ARCHIVE_ROOT = "http://archive.debian.org"
 

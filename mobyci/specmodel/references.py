@@ -3,7 +3,7 @@ it has rules for the names of the variables its pipeline reads (CISystem.finding
 
 from __future__ import annotations
 
-from mobyci.spec.compiled import Spec
+from mobyci.specmodel.compiled import Spec
 
 KeyPath = tuple[str | int, ...]
 

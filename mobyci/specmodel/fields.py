@@ -12,7 +12,7 @@ import unicodedata
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from mobyci.spec.core import PydanticCustomError, ValidationError
+from mobyci.specmodel.core import PydanticCustomError, ValidationError
 
 if TYPE_CHECKING:
     from pydantic_core.core_schema import ValidatorFunctionWrapHandler

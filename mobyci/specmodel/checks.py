@@ -15,7 +15,7 @@ from mobyci.families.distros import distro as known_distro
 from mobyci.families.packaging_data import mirrors_in_use, serving_setting
 from mobyci.families.targets import TARGETS, built_distros, taking
 from mobyci.families.versions import Version, tag_version
-from mobyci.spec.compiled import AptMirrors, Spec
+from mobyci.specmodel.compiled import AptMirrors, Spec
 
 if TYPE_CHECKING:
     import datetime
@@ -385,7 +385,7 @@ def _check_rewrites(name: str, mapping: dict[str, str], keep_under: dict[str, st
 def _check_apt(spec: Spec, release: Release | None) -> list[Finding]:
     if release is None:
         return []
-    from mobyci.spec.apt import apt_problem
+    from mobyci.specmodel.apt import apt_problem
 
     problem = apt_problem(spec.mirrors, release)
     return [] if problem is None else [(("mirrors", "apt"), problem)]
@@ -747,7 +747,7 @@ def _key_path(setting: str) -> Loc:
 
 def _apt_https_warning(spec: Spec, release: Release) -> list[Finding]:
     from mobyci.families.touchpoints import TOUCHPOINTS
-    from mobyci.spec.apt import apt_sources
+    from mobyci.specmodel.apt import apt_sources
 
     sources = apt_sources(spec.mirrors, release)
     plain_debian = [s for s in TOUCHPOINTS[release.family.name].apt_unhooked_stages if s != "base"]
