@@ -160,8 +160,8 @@ _VALID_UNTIL = "/etc/apt/apt.conf.d/99mobyci-archive"
 # after one transient failure: it retries after a delay (apt 2.6.1 apt-pkg/acquire-worker.cc:644-656), and when one
 # InRelease is delayed while the others succeed, the indexes they queue sort before it and the queue is never cycled
 # again (apt-pkg/acquire.cc:1007-1024; fixed by Debian apt commit 5378c38db, "Fix stuck acquire queues on partial
-# server errors", in 3.1.3). Mirrors do fail transiently: apt-cacher-ng 3.7.4 closes a kept-alive connection at its
-# first debian-security request. Retrying at once, as apt did before 2.3, never hangs.
+# server errors", in 3.1.3). Mirrors do fail transiently: apt-cacher-ng 3.7.4 closes kept-alive connections that
+# apt must open again. Retrying at once, as apt did before 2.3, never hangs.
 _RETRIES = "/etc/apt/apt.conf.d/99mobyci-retries"
 
 
