@@ -208,5 +208,11 @@ def test_every_debian_line_points_at_the_spec_urls(
         if archived:
             assert not any("-updates" in suites for _, suites in urls), result
             assert (root / "etc/apt/apt.conf.d/99mobyci-archive").read_text() == 'Acquire::Check-Valid-Until "false";\n'
+        # Where mobyci's own rewrite runs (its marker; moby's APT_MIRROR hook writes no apt.conf), apt retries a
+        # transient failure at once: apt 2.6.1's delayed retry can hang for good (rules.py, _RETRIES).
+        retries = root / "etc/apt/apt.conf.d/99mobyci-retries"
+        assert retries.exists() == (f"# mobyci:apt-{stage}" in dockerfile), (stage, dockerfile)
+        if retries.exists():
+            assert retries.read_text() == 'Acquire::Retries::Delay "false";\n'
         checked += 1
     assert checked, "no stage of the patched Dockerfile rewrites apt sources"

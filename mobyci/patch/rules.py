@@ -168,6 +168,13 @@ def _sed_repl(value: str) -> str:
 _DEBIAN_HOSTS = r"https?://(deb|httpredir|security)\.debian\.org"
 _APT_FILES = "/etc/apt/sources.list /etc/apt/sources.list.d/debian.sources"
 _VALID_UNTIL = "/etc/apt/apt.conf.d/99mobyci-archive"
+# apt before 3.1.3 (bookworm's 2.6.1, in the golang:*-bookworm images moby 25-28 builds FROM) can wait forever
+# after one transient failure: it retries after a delay (apt 2.6.1 apt-pkg/acquire-worker.cc:644-656), and when one
+# InRelease is delayed while the others succeed, the indexes they queue sort before it and the queue is never cycled
+# again (apt-pkg/acquire.cc:1007-1024; fixed by Debian apt commit 5378c38db, "Fix stuck acquire queues on partial
+# server errors", in 3.1.3). Mirrors do fail transiently: apt-cacher-ng 3.7.4 closes kept-alive connections that
+# apt must open again. Retrying at once, as apt did before 2.3, never hangs.
+_RETRIES = "/etc/apt/apt.conf.d/99mobyci-retries"
 
 
 def apt_sed_script(sources: AptSources) -> list[str]:
@@ -196,13 +203,10 @@ def _apt_lines(sources: AptSources) -> list[tuple[Piece, ...]]:
         (f"RUN for f in {_APT_FILES}; do \\",),
         (f'        if [ -f "$f" ]; then sed -E -i {expressions} "$f"; fi; \\',),
     ]
+    lines.append(("    done \\",))
     if sources.archived:
-        lines += [
-            ("    done \\",),
-            (f" && echo 'Acquire::Check-Valid-Until \"false\";' > {_VALID_UNTIL}",),
-        ]
-    else:
-        lines.append(("    done",))
+        lines.append((f" && echo 'Acquire::Check-Valid-Until \"false\";' > {_VALID_UNTIL} \\",))
+    lines.append((f" && echo 'Acquire::Retries::Delay \"false\";' > {_RETRIES}",))
     return lines
 
 
