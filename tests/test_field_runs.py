@@ -131,7 +131,7 @@ def test_dev_image_containers_are_removed_and_stamped_with_the_short_commit() ->
     # moby's Makefile: DOCKER_GITCOMMIT := $(shell git rev-parse --short HEAD || echo unsupported)
     assert "git -C moby rev-parse --short HEAD > mobyci-gitcommit" in plan.job("prepare").script
     # The prepare job's source and commit outlive a retry of a build job as long as the bundles do.
-    assert plan.job("prepare").artifacts_expire_in is None
+    assert plan.job("prepare").artifacts_kept is None
 
 
 def test_dind_no_proxy_entries_are_gitlab_only() -> None:

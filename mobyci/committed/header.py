@@ -30,25 +30,33 @@ def regenerate_command(spec_path: str, kind: str, output: str) -> str:
     return f"mobyci render {shlex.quote(spec_path)}{flag} -o {shlex.quote(output)}"
 
 
+class OutputFile(NamedTuple):
+    """A generated file as its header records it: what it is, where it lives, the spec it was written from, and the
+    command that writes it again."""
+
+    format: str  # a format of mobyci/formats.py FORMATS, or "patch"
+    path: str | None  # relative to the repository root; None: the writer is not told (a patch script alone)
+    spec_path: str
+    command: str  # regenerate_command, unless the caller words it (the patch script of `render --all`)
+    spec_digest: str = ""  # the sha256 of the spec's bytes (LoadedSpec.digest); "": no SPEC_MARK line
+
+
+def output_file(kind: str, path: str, spec_path: str, spec_digest: str = "") -> OutputFile:
+    """The file of `kind` at `path`, written from the spec at `spec_path`, with the command that writes it again."""
+    return OutputFile(kind, path, spec_path, regenerate_command(spec_path, kind, path), spec_digest)
+
+
 def digest(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def with_header(
-    body: str,
-    *,
-    spec_path: str,
-    command: str,
-    notes: tuple[str, ...] = (),
-    shebang: str = "",
-    spec_digest: str = "",
-) -> str:
-    """`spec_digest`: the sha256 of the spec's bytes (LoadedSpec.digest), recorded just before the body's hash."""
+def with_header(body: str, output: OutputFile, *, notes: tuple[str, ...] = (), shebang: str = "") -> str:
+    """`body` with the header of `output`: the spec's digest goes just before the body's hash."""
     lines = [
-        f"{_FIRST}{__version__} from {spec_path}; do not edit.",
-        f"Regenerate: {command}",
+        f"{_FIRST}{__version__} from {output.spec_path}; do not edit.",
+        f"Regenerate: {output.command}",
         *notes,
-        *((f"{SPEC_MARK}{spec_digest}",) if spec_digest else ()),
+        *((f"{SPEC_MARK}{output.spec_digest}",) if output.spec_digest else ()),
         f"{HASH_MARK}{digest(body)}",
     ]
     head = f"{shebang}\n" if shebang else ""

@@ -65,9 +65,7 @@ def render_buildkite(plan: p.Plan) -> str:
     if env:
         doc["env"] = env
     doc["steps"] = steps
-    return with_header(
-        dump(doc), spec_path=plan.spec_path, spec_digest=plan.spec_digest, command=plan.command, notes=_notes(plan)
-    )
+    return with_header(dump(doc), plan.output, notes=_notes(plan))
 
 
 def runner_fetches(plan: p.Plan) -> p.RunnerFetches:
@@ -112,13 +110,7 @@ def render_buildkite_group(plan: p.Plan) -> str:
         if env:
             step["env"] = {**env, **step.get("env", {})}
     group = {"group": escape(f"mobyci: moby {plan.ref}"), "key": GROUP_KEY, "steps": steps}
-    return with_header(
-        dump({"steps": [group]}),
-        spec_path=plan.spec_path,
-        spec_digest=plan.spec_digest,
-        command=plan.command,
-        notes=_notes(plan),
-    )
+    return with_header(dump({"steps": [group]}), plan.output, notes=_notes(plan))
 
 
 def _env_and_steps(plan: p.Plan) -> tuple[dict[str, str], list[dict[str, Any]]]:
@@ -259,7 +251,7 @@ def _notes(plan: p.Plan) -> tuple[str, ...]:
         )
     notes.append(
         f"Artifacts are kept as the organisation's retention says (ci.artifacts_expire_in "
-        f"{plan.artifacts_expire_in!r} applies to GitLab only)."
+        f"{plan.artifacts_kept.written!r} applies to GitLab only)."
     )
     cache = settings_of(plan).cache
     if cache and any(job.build_cache for job in plan.jobs):

@@ -43,13 +43,7 @@ def render_github(plan: p.Plan) -> str:
     from mobyci.emit.yamlout import dump
 
     text = dump(_document(plan))
-    return with_header(
-        _pin_comments(text),
-        spec_path=plan.spec_path,
-        spec_digest=plan.spec_digest,
-        command=plan.command,
-        notes=_notes(plan),
-    )
+    return with_header(_pin_comments(text), plan.output, notes=_notes(plan))
 
 
 def _document(plan: p.Plan) -> dict[str, Any]:
@@ -278,7 +272,7 @@ def _upload(plan: p.Plan, job: p.Job, job_ident: str) -> dict[str, Any]:
         "path": "\n".join(job.artifacts) + "\n",
         "if-no-files-found": "error",
     }
-    days = _retention_days(job.artifacts_expire_in or plan.artifacts_expire_in)
+    days = _retention_days(job.artifacts_kept or plan.artifacts_kept)
     if days is not None:
         inputs["retention-days"] = days
     return {"name": "Upload " + ", ".join(job.artifacts), "uses": uses("upload-artifact"), "with": inputs}
@@ -293,8 +287,8 @@ def _downloads(need: p.Job, need_ident: str) -> list[dict[str, Any]]:
     return [{"name": f"Download the artifacts of {need.name}", "uses": uses("download-artifact"), "with": inputs}]
 
 
-def _retention_days(expire_in: str) -> int | None:
-    seconds = p.expire_seconds(expire_in)
+def _retention_days(kept: p.Retention) -> int | None:
+    seconds = kept.seconds
     if seconds is None:
         return None  # the repository's own retention setting
     days = math.ceil(seconds / 86400)
@@ -325,7 +319,7 @@ def _notes(plan: p.Plan) -> tuple[str, ...]:
         notes.append(
             f"ci.retry ({plan.retry}) does not apply: GitHub Actions has no automatic retry; re-run failed jobs."
         )
-    days = _retention_days(plan.artifacts_expire_in)
+    days = _retention_days(plan.artifacts_kept)
     notes.append(
         "Build artifacts are kept "
         + (f"{days} days (retention-days)." if days is not None else "as the repository's retention setting says.")

@@ -18,13 +18,11 @@ _RETRY_WHEN = ["runner_system_failure", "stuck_or_timeout_failure", "api_failure
 
 
 def render_gitlab(plan: p.Plan) -> str:
-    """The pipeline that lives at plan.output (relative to the repository root; its check job compares it)."""
+    """The pipeline that lives at plan.output.path (relative to the repository root; its check job compares it)."""
     from mobyci.emit.yamlout import dump
 
     doc, notes = document(plan)
-    return with_header(
-        dump(doc), spec_path=plan.spec_path, spec_digest=plan.spec_digest, command=plan.command, notes=notes
-    )
+    return with_header(dump(doc), plan.output, notes=notes)
 
 
 def document(plan: p.Plan) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -243,6 +241,6 @@ def _job(plan: p.Plan, job: p.Job, dind: bool) -> dict[str, Any]:
     if job.artifacts:
         out["artifacts"] = {
             "paths": list(job.artifacts),
-            "expire_in": job.artifacts_expire_in or plan.artifacts_expire_in,
+            "expire_in": (job.artifacts_kept or plan.artifacts_kept).written,
         }
     return out

@@ -50,6 +50,4 @@ def render_gitlab_include(plan: p.Plan) -> str:
             job = {"extends": BASE, **job}
         doc[_prefixed(name)] = job
     notes = (*notes, f"Include it from .gitlab-ci.yml and add to your stages: {', '.join(stage_names(plan))}.")
-    return with_header(
-        dump(doc), spec_path=plan.spec_path, spec_digest=plan.spec_digest, command=plan.command, notes=notes
-    )
+    return with_header(dump(doc), plan.output, notes=notes)

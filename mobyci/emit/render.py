@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mobyci.committed.header import regenerate_command
 from mobyci.errors import SpecError
 from mobyci.formats import DEFAULT, FORMATS, PATCH_OUTPUT
 from mobyci.load.reader import LoadedSpec
@@ -44,7 +43,6 @@ def make_plan(
         FORMATS[fmt].system,
         fmt=fmt,
         output=output,
-        command=regenerate_command(loaded.path, fmt, output),
         patch_script=patch_script,
     )
     limits.check(loaded, plan)

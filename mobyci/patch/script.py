@@ -14,7 +14,7 @@ import string
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from mobyci.committed.header import regenerate_command, with_header
+from mobyci.committed.header import OutputFile, regenerate_command, with_header
 from mobyci.families.touchpoints import DETECTION, DETECTION_HINT, TREE_MARKERS, Contains, Exists, HasLine, LineStarts
 from mobyci.formats import PATCH_OUTPUT
 from mobyci.patch.engine import engine_awk, rule_data
@@ -168,14 +168,14 @@ def render_script(
         mismatch=_sh_word(MISMATCH, expected=family, spec=spec_desc),
         miss_tail=_MISS_TAIL,
     )
-    return with_header(
-        body,
-        spec_path=_comment(spec_path),
-        command=_comment(command or regenerate_command(spec_path, "patch", PATCH_OUTPUT)),
-        notes=(f"moby family {family}",),
-        shebang="#!/bin/sh",
-        spec_digest=spec_digest,
+    output = OutputFile(
+        "patch",
+        None,
+        _comment(spec_path),
+        _comment(command or regenerate_command(spec_path, "patch", PATCH_OUTPUT)),
+        spec_digest,
     )
+    return with_header(body, output, notes=(f"moby family {family}",), shebang="#!/bin/sh")
 
 
 def build_patch_script(loaded: LoadedSpec, *, command: str | None = None, rules: list[Rule] | None = None) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from typing import Literal
 
+from mobyci.committed.header import output_file
 from mobyci.families.targets import TARGETS, TargetName, is_package
 from mobyci.families.versions import tag_version
 from mobyci.formats import DEFAULT, FORMATS, ci_system
@@ -35,6 +36,7 @@ from mobyci.plan.model import (
     PackageImage,
     Plan,
     Rewrite,
+    retention,
 )
 from mobyci.plan.shell import (
     apt_env,
@@ -59,7 +61,6 @@ def build_plan(
     *,
     fmt: str | None = None,
     output: str | None = None,
-    command: str = "",
     patch_script: str = "",
 ) -> Plan:
     """The plan of the file of `fmt` (default: the system's own format) at `output` (default: its usual path)."""
@@ -111,7 +112,7 @@ def build_plan(
             *((("Go image", tools.go_image, tools.go_image_from),) if tools.go_image else ()),
         )
     return Plan(
-        spec_path=loaded.path,
+        output=output_file(entry.name, output, loaded.path, loaded.digest),
         repo=spec.moby.repo,
         clone_url=rewrite_url(spec.moby.repo, spec.mirrors.git),
         ref=spec.moby.ref,
@@ -124,19 +125,17 @@ def build_plan(
         rewrites=rewrites,
         timeout_seconds=duration_seconds(spec.ci.timeout),
         retry=spec.ci.retry,
-        artifacts_expire_in=spec.ci.artifacts_expire_in,
+        artifacts_kept=retention(spec.ci.artifacts_expire_in),
         system=system,
         settings=ci.settings(spec),
         notes=notes,
         packages=packages,
         ca_lines=ca_lines,
         ca_variables=ca.ca_variables(spec),
-        command=command,
         patch_script=patch_script,
         alpine_mirror=spec.mirrors.alpine,
         ca_files=ca.repo_files(spec, ca.spec_dir(loaded.path)),
         package_images=tuple(_package_images(loaded, jobs)),
-        spec_digest=loaded.digest,
     )
 
 

@@ -1,8 +1,9 @@
 """The Plan: what a spec will do, CI-neutral. Emitters (gitlab.py, …) know their CI system; this knows moby.
 
 The Plan is an emitter's only input: it carries the jobs with typed facts (writes the patch script, shares the
-dev image, needs a Docker engine, the tools it needs), the patch script, the command that regenerates the file and
-the spec's settings block of that CI system (the class the spec declares; its CISystem object reads it typed).
+dev image, needs a Docker engine, the tools it needs), the patch script, the file being written (OutputFile: its
+format, path, spec and regenerate command, for its header) and the spec's settings block of that CI system (the
+class the spec declares; its CISystem object reads it typed).
 Emitters never read the spec (tests/test_formats.py checks their imports).
 Every moby-specific decision is taken here from the family data, so the emitters never branch on a family.
 Job scripts are POSIX sh lines run from the repository root; values from the spec reach them shell-quoted.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
+from mobyci.committed.header import OutputFile
 from mobyci.families import Release
 from mobyci.families.packaging_data import Arch
 from mobyci.specmodel.fields import duration_seconds, var_ref_name
@@ -86,7 +88,7 @@ class Job(NamedTuple):
     script: tuple[str, ...]
     needs: tuple[str, ...] = ()
     artifacts: tuple[str, ...] = ()
-    artifacts_expire_in: str | None = None  # None: the spec's ci.artifacts_expire_in
+    artifacts_kept: Retention | None = None  # None: the plan's (the spec's ci.artifacts_expire_in)
     variables: tuple[tuple[str, str], ...] = ()  # literal job variables (no secrets)
     matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()
     docker: bool = True  # needs a Docker engine
@@ -167,7 +169,7 @@ class PackageImage(NamedTuple):
 
 
 class Plan(NamedTuple):
-    spec_path: str
+    output: OutputFile  # the file this plan is rendered into
     repo: str
     clone_url: str  # repo through the git mirror
     ref: str
@@ -182,7 +184,7 @@ class Plan(NamedTuple):
     rewrites: tuple[Rewrite, ...]
     timeout_seconds: int
     retry: int
-    artifacts_expire_in: str
+    artifacts_kept: Retention
     system: str  # the CI system the plan is for (mobyci/formats.py SYSTEMS)
     # The spec's ci.<system> block, as the class the spec declares (CISystem.settings); None: the system has none.
     settings: object
@@ -194,11 +196,9 @@ class Plan(NamedTuple):
     ca_lines: tuple[str, ...] = ()
     ca_variables: tuple[str, ...] = ()
     package_images: tuple[PackageImage, ...] = ()
-    command: str = ""  # the command that regenerates the file being written, for its header
     patch_script: str = ""  # the text the job that writes_patch writes to PATCH_SCRIPT
     alpine_mirror: str | None = None  # mirrors.alpine, for images that install packages with apk
     ca_files: tuple[str, ...] = ()  # tls.ca_certs entries that are files in the repository (not CI variables)
-    spec_digest: str = ""  # sha256 of the spec's bytes, for the file's header (committed/header.py SPEC_MARK)
 
     def job(self, name: str) -> Job:
         return next(j for j in self.jobs if j.name == name)
@@ -217,9 +217,17 @@ class Plan(NamedTuple):
         return tuple((name, value) for name, value in self.variables if var_ref_name(value) is None)
 
 
-def expire_seconds(expire_in: str) -> int | None:
-    """An artifact expiry ('1 week') in seconds; None for 'never'."""
-    return None if expire_in == "never" else duration_seconds(expire_in)
+class Retention(NamedTuple):
+    """How long artifacts are kept: a neutral fact that each CI system words its own way (GitLab's expire_in,
+    GitHub's retention-days; Buildkite keeps them as the organisation says)."""
+
+    written: str  # as the spec writes it ('1 week', 'never'): what GitLab's expire_in is given, as it is
+    seconds: int | None  # None: 'never', kept as long as the CI system keeps anything
+
+
+def retention(written: str) -> Retention:
+    """The Retention of a ci.artifacts_expire_in value ('1 week', '30 days', 'never'), validated by the spec."""
+    return Retention(written, None if written == "never" else duration_seconds(written))
 
 
 # The names the job scripts read a login from; the pipeline assigns them from the spec's CI variables.

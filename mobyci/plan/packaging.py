@@ -47,7 +47,7 @@ from mobyci.load.reader import LoadedSpec
 from mobyci.patch.packaging import InstallerRepo, render_packaging_patch
 from mobyci.plan.distromirrors import PATCH_FILE, distro_mirrors, dockerfile_blocks
 from mobyci.plan.mirrors import rewrite_url
-from mobyci.plan.model import MAKE_TOOLS, PACKAGES_DIR, SOURCE_ARCHIVE, SOURCE_DIR, Fetched, Job
+from mobyci.plan.model import MAKE_TOOLS, PACKAGES_DIR, SOURCE_ARCHIVE, SOURCE_DIR, Fetched, Job, retention
 from mobyci.plan.shell import clone_lines, git_auth_lines, sums_line, write_heredoc
 
 __all__ = ["WORK_DIR", "Toolchain", "cli_ref", "packaging_jobs", "run_flags", "toolchain"]
@@ -283,7 +283,7 @@ def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]], ca_lines: t
         + f" once for every package job{mirrored}",
         script=tuple(script),
         artifacts=(SOURCES_ARCHIVE,),
-        artifacts_expire_in="1 day",
+        artifacts_kept=retention("1 day"),
         docker=bool(extras),  # make, for the branch's checkout targets, comes with the docker job image
         tools=("make",) if extras else (),
         reads_ca=bool(ca_lines),

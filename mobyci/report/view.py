@@ -25,7 +25,7 @@ def plan_data(plan: Plan, loaded: LoadedSpec) -> dict[str, Any]:
     release = plan.release
     return {
         "schema_version": 2,
-        "spec": plan.spec_path,
+        "spec": plan.output.spec_path,
         "system": plan.system,
         "moby": {
             "repo": plan.repo,
