@@ -13,8 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from mobyci.cli import app
+from mobyci.committed.header import OutputFile
 from mobyci.emit.render import make_plan
 from mobyci.load.reader import load_text
+from mobyci.plan.model import Retention
 from mobyci.report.view import plan_json, plan_text
 
 SPEC = """\
@@ -303,3 +305,13 @@ def test_the_ca_variable_is_among_the_variables_to_create(system: str, extra: st
     data = json.loads(plan_json(plan, loaded))
     assert data["ci_variables"] == ["CORP_HTTPS_PROXY", "CORP_CA_CERT"]
     assert data["ca_variables"] == [{"name": "CORP_CA_CERT", "type": kind}]
+
+
+def test_the_plan_records_the_file_it_is_rendered_into_and_how_long_artifacts_are_kept() -> None:
+    loaded = load_text(SPEC.replace("targets:", "ci: {artifacts_expire_in: 2 weeks}\ntargets:"), "ci/my spec.yaml")
+    plan = make_plan(loaded, "gitlab", fmt="gitlab-include", output="ci/mobyci.yml")
+    command = "mobyci render 'ci/my spec.yaml' --format gitlab-include -o ci/mobyci.yml"
+    assert plan.output == OutputFile("gitlab-include", "ci/mobyci.yml", "ci/my spec.yaml", command, loaded.digest)
+    assert plan.artifacts_kept == Retention("2 weeks", 14 * 86400)
+    never = make_plan(load_text(SPEC.replace("targets:", "ci: {artifacts_expire_in: never}\ntargets:")), "github")
+    assert never.artifacts_kept == Retention("never", None)

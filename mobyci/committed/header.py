@@ -37,7 +37,7 @@ class OutputFile(NamedTuple):
     format: str  # a format of mobyci/formats.py FORMATS, or "patch"
     path: str | None  # relative to the repository root; None: the writer is not told (a patch script alone)
     spec_path: str
-    command: str  # regenerate_command, unless the caller words it (the patch script of `render --all`)
+    command: str  # how to write it again (output_file words it with regenerate_command)
     spec_digest: str = ""  # the sha256 of the spec's bytes (LoadedSpec.digest); "": no SPEC_MARK line
 
 
