@@ -251,7 +251,7 @@ def _notes(plan: p.Plan) -> tuple[str, ...]:
         )
     notes.append(
         f"Artifacts are kept as the organisation's retention says (ci.artifacts_expire_in "
-        f"{plan.artifacts_kept.written!r} applies to GitLab only)."
+        f"{plan.artifacts_kept.written!r} applies to GitLab and GitHub Actions only)."
     )
     cache = settings_of(plan).cache
     if cache and any(job.build_cache for job in plan.jobs):
