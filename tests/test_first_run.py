@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, copy_worktree
 
 README = (ROOT / "README.md").read_text()
 GIT_ENV = {
@@ -136,21 +136,6 @@ class _User:
         return done.stdout + done.stderr
 
 
-def _clone(into: Path) -> Path:
-    """This working tree as a clone has it (tracked and new files)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        if (ROOT / name).is_file():
-            (into / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, into / name)
-    return into
-
-
 def _runner_path(tmp: Path) -> str:
     """A runner's python image: python3 (with venv and pip), sh, sed, sha256sum; no mobyci."""
     bin_dir = tmp / "runner-bin"
@@ -170,7 +155,7 @@ def _check_job(repo: Path) -> str:
 def test_the_readme_s_first_screen_and_gitlab_section_work_with_mobyci_published_nowhere(
     tmp_path: Path, wheels: Path, offline: list[str]
 ) -> None:
-    clone = _clone(tmp_path / "mobyci")
+    clone = copy_worktree(tmp_path / "mobyci")
     venv = tmp_path / "user-venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     user = _User(offline, venv, wheels, tmp_path / "pre-commit-home")

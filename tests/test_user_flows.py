@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, copy_worktree
 from tests.helpers.pipeline_tools import load_yaml
 
 README = (ROOT / "README.md").read_text()
@@ -65,18 +64,7 @@ def _yaml_blocks() -> list[str]:
 @pytest.fixture(scope="module")
 def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """This working tree committed into a scratch repository: (path, commit) for `repo:` and `rev:`."""
-    shadow = tmp_path_factory.mktemp("hook-repo")
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (shadow / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, shadow / name)
+    shadow = copy_worktree(tmp_path_factory.mktemp("hook-repo"))
     ok("git init -q -b main && git add -A && git commit -qm 'this working tree'", shadow)
     return shadow, ok("git rev-parse HEAD", shadow).strip()
 
