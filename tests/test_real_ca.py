@@ -251,8 +251,8 @@ BUILDER = "mobyci-test"
 
 
 def test_builder_container_stand_in_trusts_the_ca_after_the_job_lines(world: World) -> None:
+    from mobyci.emit.builder import trust_lines
     from mobyci.load.reader import load_file
-    from mobyci.plan.builder import trust_lines
     from mobyci.plan.ca import CA_FILE, job_lines, spec_dir
     from tests.helpers.realengine import DOCKER_CLIENT
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 import math
 import re
 import shlex
-from typing import Any
+from typing import Any, assert_never
 
 from mobyci.committed.header import with_header
+from mobyci.emit import builder
 from mobyci.emit.buildkite_system import settings_of
-from mobyci.plan import builder, shell
+from mobyci.emit.steps import write_patch_line
 from mobyci.plan import model as p
 
 KEY_PREFIX = "mobyci-"
@@ -159,34 +160,49 @@ def _commands(plan: p.Plan, job: p.Job, keys: dict[str, str]) -> list[str]:
     for name, ref in plan.variable_refs():
         # Fails early, naming the variable (never its value), when the agent does not provide it.
         lines.append(f'export {name}="${{{ref}:?set {ref} in the agent environment or as a Buildkite secret}}"')
-    cache = settings_of(plan).cache
-    if job.build_cache and cache is not None:
-        # The agents are logged in to the cache registry (their job, like the dev image's); the builder gets
-        # the login through the client. After the exports: the builder's container takes the proxies from them.
-        lines.append(f'{p.CACHE_VAR}="type=registry,ref={cache}:" && export {p.CACHE_VAR}')
-        lines += builder.create_lines(plan, "mobyci-$BUILDKITE_JOB_ID")
     if job.registry_login:
         lines += [
             f'export {p.DEV_IMAGE_VAR}="${{{p.DEV_IMAGE_VAR}:?set {p.DEV_IMAGE_VAR} in the agent environment: '
             'a repository on a registry the agents are logged in to}"',
             f'export {p.DEV_TAG_VAR}="$BUILDKITE_BUILD_ID"',
         ]
-    for need in job.needs:
-        for path in plan.job(need).artifacts:
-            lines.append(
-                f"buildkite-agent artifact download --step {keys[need]} {shlex.quote(_download_query(path))} ."
-            )
-    if job.writes_patch:
-        lines.append(_write_patch(plan.patch_script))
-    lines += job.script
+    for step in job.steps:
+        lines += _step_lines(plan, step, keys)
     return lines
+
+
+def _step_lines(plan: p.Plan, step: p.Step, keys: dict[str, str]) -> list[str]:
+    """One typed step of the Plan as the step's command lines."""
+    match step:
+        case p.Run() | p.TrustCA():
+            return list(step.lines)
+        case p.WritePatch():
+            return [_write_patch(plan.patch_script)]
+        case p.CreateBuilder():
+            cache = settings_of(plan).cache
+            if cache is None:
+                return []  # no ci.buildkite.cache: bake builds on the agent daemon's own builder, uncached
+            # The agents are logged in to the cache registry (their job, like the dev image's); the builder gets
+            # the login through the client. After the exports: the builder's container takes the proxies from them.
+            return [
+                f'{p.CACHE_VAR}="type=registry,ref={cache}:" && export {p.CACHE_VAR}',
+                *builder.create_lines(plan, "mobyci-$BUILDKITE_JOB_ID"),
+            ]
+        case p.FetchArtifacts():
+            return [
+                f"buildkite-agent artifact download --step {keys[need]} {shlex.quote(_download_query(path))} ."
+                for need in step.needs
+                for path in plan.job(need).artifacts
+            ]
+        case _:
+            assert_never(step)
 
 
 def _write_patch(patch_script: str) -> str:
     body = patch_script.rstrip("\n")
     if _BACKSLASH_MARK in body:
         raise ValueError(f"the patch script contains {_BACKSLASH_MARK}")
-    plain = shell.write_patch_line(body)  # also refuses a script that holds the heredoc delimiter
+    plain = write_patch_line(body)  # also refuses a script that holds the heredoc delimiter
     if can_escape(body):
         return plain
     # Upload cannot carry a backslash right before a `$` (the script has `\$((` in its evals): that backslash is

@@ -13,11 +13,13 @@ import math
 import posixpath
 import re
 import shlex
-from typing import Any
+from typing import Any, assert_never
 
 from mobyci.committed.header import with_header
+from mobyci.emit import builder
 from mobyci.emit.github_system import ACTIONS, job_actions, settings_of, uses
-from mobyci.plan import builder, ca, shell
+from mobyci.emit.steps import write_patch_line
+from mobyci.plan import ca
 from mobyci.plan import model as p
 
 BUILDX_STEP_ID = "buildx"
@@ -147,7 +149,7 @@ def _job(plan: p.Plan, job: p.Job, ids: dict[str, str], secrets: list[tuple[str,
         steps.append(
             {"name": "Check out the repository", "uses": uses("checkout"), "with": {"persist-credentials": False}}
         )
-    for need in job.needs:
+    for need in job.artifact_needs:
         steps += _downloads(plan.job(need), ids[need])
     if "login" in actions:
         steps.append(
@@ -219,16 +221,29 @@ def _script(plan: p.Plan, job: p.Job, secrets: list[tuple[str, str]]) -> str:
             f'export {p.DEV_IMAGE_VAR}="{DEV_REGISTRY}/${{GITHUB_REPOSITORY,,}}/moby-dev"',
             f'export {p.DEV_TAG_VAR}="$GITHUB_RUN_ID"',
         ]
-    if job.build_cache:
-        lines.append(f'{p.CACHE_VAR}="type=gha,scope={CACHE_SCOPE}" && export {p.CACHE_VAR}')
-    if job.writes_patch:
-        lines.append(shell.write_patch_line(plan.patch_script))
-    lines += job.script
+    for step in job.steps:
+        lines += _step_lines(plan, step)
     text = "\n".join(lines) + "\n"
     if "${{" in text:
         # GitHub would substitute it into the script before the shell runs: script injection.
         raise ValueError(f"job {job.name}: a run block must not contain '${{{{'")
     return text
+
+
+def _step_lines(plan: p.Plan, step: p.Step) -> list[str]:
+    """One typed step of the Plan as lines of the job's run block (the builder and the artifacts the job needs
+    are action steps before it: _job)."""
+    match step:
+        case p.Run() | p.TrustCA():
+            return list(step.lines)
+        case p.WritePatch():
+            return [write_patch_line(plan.patch_script)]
+        case p.CreateBuilder():
+            return [f'{p.CACHE_VAR}="type=gha,scope={CACHE_SCOPE}" && export {p.CACHE_VAR}']
+        case p.FetchArtifacts():
+            return []
+        case _:
+            assert_never(step)
 
 
 def _setup_buildx(plan: p.Plan, secrets: list[tuple[str, str]]) -> dict[str, Any]:

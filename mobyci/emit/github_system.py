@@ -44,7 +44,7 @@ def job_actions(plan: Plan, job: Job) -> tuple[str, ...]:
     wanted = {
         # CA files committed to the repository are read from its checkout.
         "checkout": job.check_only or (uses_ca and bool(plan.ca_files)),
-        "download-artifact": any(plan.job(need).artifacts for need in job.needs),
+        "download-artifact": any(plan.job(need).artifacts for need in job.artifact_needs),
         "login": job.registry_login,
         "github-runtime": job.build_cache,
         "setup-buildx": job.docker,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Any
+from typing import Any, assert_never
 
 from mobyci.committed.header import with_header
+from mobyci.emit import builder
+from mobyci.emit.dind import dind_script
 from mobyci.emit.gitlab_system import cli_image, dind_image, image, pipeline_variables, settings_of
-from mobyci.plan import builder, ca, shell
+from mobyci.emit.steps import write_patch_line
+from mobyci.plan import ca
 from mobyci.plan import model as p
 
 # The registry cache of bake jobs: one tag per family, target (platform) and runner architecture.
@@ -182,7 +185,7 @@ def _dind_template(plan: p.Plan) -> dict[str, Any]:
     service: dict[str, Any] = {"name": image(settings, dind_image(settings)), "alias": "docker"}
     if plan.ca_variables:
         # The service's own entrypoint, run after the CA is in place; `command` stays its arguments ("$@").
-        script = ca.dind_script(plan.registry_mirror, _service_ca_variables(plan))
+        script = dind_script(plan.registry_mirror, _service_ca_variables(plan))
         service["entrypoint"] = ["sh", "-c", script, "mobyci-dind"]
     if plan.registry_mirror:
         # A literal: GitLab does not expand variables in a service command.
@@ -228,15 +231,10 @@ def _job(plan: p.Plan, job: p.Job, dind: bool) -> dict[str, Any]:
     if job.matrix:
         out["parallel"] = {"matrix": [{name: list(values) for name, values in job.matrix}]}
     script: list[str] = proxy_guards(plan)
-    if job.registry_login or job.build_cache:
+    if job.registry_login:
         script.append(_LOGIN)
-    if job.build_cache:
-        # The builder gets the login through the client (buildx hands it the job's registry credentials).
-        script.append(f'{p.CACHE_VAR}="type=registry,ref={CACHE_REPOSITORY}:" && export {p.CACHE_VAR}')
-        script += builder.create_lines(plan, "mobyci-$CI_JOB_ID")
-    if job.writes_patch:
-        script.append(shell.write_patch_line(plan.patch_script))
-    script += job.script
+    for step in job.steps:
+        script += _step_lines(plan, job, step)
     out["script"] = script
     if job.artifacts:
         out["artifacts"] = {
@@ -244,3 +242,23 @@ def _job(plan: p.Plan, job: p.Job, dind: bool) -> dict[str, Any]:
             "expire_in": (job.artifacts_kept or plan.artifacts_kept).written,
         }
     return out
+
+
+def _step_lines(plan: p.Plan, job: p.Job, step: p.Step) -> list[str]:
+    """One typed step of the Plan as the job's script lines."""
+    match step:
+        case p.Run() | p.TrustCA():
+            return list(step.lines)
+        case p.WritePatch():
+            return [write_patch_line(plan.patch_script)]
+        case p.CreateBuilder():
+            # The builder gets the login through the client (buildx hands it the job's registry credentials).
+            return [
+                *(() if job.registry_login else (_LOGIN,)),
+                f'{p.CACHE_VAR}="type=registry,ref={CACHE_REPOSITORY}:" && export {p.CACHE_VAR}',
+                *builder.create_lines(plan, "mobyci-$CI_JOB_ID"),
+            ]
+        case p.FetchArtifacts():
+            return []  # `needs:` brings the needed jobs' artifacts
+        case _:
+            assert_never(step)

@@ -31,12 +31,17 @@ from mobyci.plan.model import (
     REGISTRY_USERNAME_VAR,
     SOURCE_ARCHIVE,
     SOURCE_DIR,
+    CreateBuilder,
+    FetchArtifacts,
     Fetched,
     Job,
     PackageImage,
     Plan,
     Rewrite,
+    Run,
+    WritePatch,
     retention,
+    trust_ca,
 )
 from mobyci.plan.shell import (
     apt_env,
@@ -191,7 +196,6 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tupl
     spec, family = loaded.spec, loaded.release.family
     init, *clone = clone_lines(SOURCE_DIR, rewrite_url(spec.moby.repo, spec.mirrors.git), shlex.quote(spec.moby.ref))
     script = [
-        *ca_lines,
         *git_auth_lines(loaded),
         f"rm -rf {SOURCE_DIR} && {init}",  # a rerun on a shell runner finds the last run's checkout
         *clone,
@@ -233,15 +237,12 @@ def _prepare_job(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tupl
         name="prepare",
         stage="prepare",
         title="Check out moby, apply the mirror patch" + (", build the dev image" if dev_image else ""),
-        script=tuple(script),
+        steps=(WritePatch(), *trust_ca(ca_lines), Run(tuple(script), (Fetched("git", loaded.spec.moby.repo),))),
         # As long as the build jobs' own: a build job retried days later still finds the source archive.
         artifacts=tuple(artifacts),
         docker=dev_image is not None,
         dev_image=dev_image,
-        writes_patch=True,
         tools=MAKE_TOOLS if dev_image else (),
-        reads_ca=bool(ca_lines),
-        fetches=(Fetched("git", loaded.spec.moby.repo),),
     )
 
 
@@ -273,13 +274,16 @@ def _target_job(
         name=target,
         stage="build",
         title=f"make {target}" + (" (one job per platform)" if matrix else ""),
-        script=tuple(script),
+        steps=(
+            *((CreateBuilder(),) if family.build_style == "bake" else ()),
+            FetchArtifacts(("prepare",)),
+            Run(tuple(script)),
+        ),
         needs=("prepare",),
         artifacts=(f"{SOURCE_DIR}/{bundle}/",),
         matrix=matrix,
         matrix_key=("targets", index, "platforms") if matrix else (),
         dev_image="pull" if family.build_style == "make-run" else None,
-        build_cache=family.build_style == "bake",
         tools=MAKE_TOOLS,
     )
 
@@ -343,13 +347,19 @@ def _checksums_job(targets: list[str], *, bundles: bool, packages: bool) -> Job:
         name="checksums",
         stage="publish",
         title="Verify every bundle against its SHA256SUMS and list them all",
-        script=(
-            f"find {roots} -name SHA256SUMS | LC_ALL=C sort > mobyci-sums.list",
-            'test -s mobyci-sums.list || { echo "no SHA256SUMS from the build jobs" >&2; exit 1; }',
-            'while IFS= read -r sums; do (cd "$(dirname "$sums")" && sha256sum -c SHA256SUMS); done < mobyci-sums.list',
-            'while IFS= read -r sums; do d=$(dirname "$sums"); sed "s|  |  ${d#moby/}/|" "$sums"; done '
-            "< mobyci-sums.list > SHA256SUMS",
-            "cat SHA256SUMS",
+        steps=(
+            FetchArtifacts(tuple(targets)),
+            Run(
+                (
+                    f"find {roots} -name SHA256SUMS | LC_ALL=C sort > mobyci-sums.list",
+                    'test -s mobyci-sums.list || { echo "no SHA256SUMS from the build jobs" >&2; exit 1; }',
+                    'while IFS= read -r sums; do (cd "$(dirname "$sums")" && sha256sum -c SHA256SUMS); done '
+                    "< mobyci-sums.list",
+                    'while IFS= read -r sums; do d=$(dirname "$sums"); sed "s|  |  ${d#moby/}/|" "$sums"; done '
+                    "< mobyci-sums.list > SHA256SUMS",
+                    "cat SHA256SUMS",
+                )
+            ),
         ),
         needs=tuple(targets),
         # The bundles and packages are the build jobs' own artifacts already: only the combined list is new.

@@ -12,7 +12,6 @@ import posixpath
 import shlex
 
 from mobyci.patch.rules import CA_FILE_ENV
-from mobyci.plan.mirrors import registry_host
 from mobyci.specmodel.compiled import Spec
 from mobyci.specmodel.fields import var_ref_name
 
@@ -25,7 +24,7 @@ _SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-
 HUB_HOSTS = ("docker.io", "registry-1.docker.io", "index.docker.io")
 
 # Prints the PEM text of one tls.ca_certs value: $1 the value, $2 where it came from (for the message).
-_READ_FUNCTION = (
+READ_FUNCTION = (
     'mobyci_ca() { if [ -f "$1" ]; then cat -- "$1"; else case $1 in *\'-----BEGIN CERTIFICATE-----\'*) '
     "printf '%s\\n' \"$1\" | sed '/^$/d' ;; "
     "*) printf 'mobyci: %s is neither a readable file nor PEM text\\n' \"$2\" >&2; return 1 ;; esac; fi; }"
@@ -81,37 +80,11 @@ def job_lines(spec: Spec, spec_dir: str = "") -> tuple[str, ...]:
         return ()
     bundles = " ".join(_SYSTEM_BUNDLES)
     return (
-        _READ_FUNCTION,
+        READ_FUNCTION,
         f"{{ {_reads(spec, spec_dir)}; }} > {CA_FILE}",
         _NO_KEY.format(file=CA_FILE),
         f'for f in {bundles}; do if [ -f "$f" ]; then cat "$f"; break; fi; done > {TRUST_FILE}',
         f"cat {CA_FILE} >> {TRUST_FILE}",
         # GIT_SSL_CAINFO is http.sslCAInfo for this job only; a shell runner's global git config is left alone.
         f'export {CA_FILE_ENV}="$PWD/{CA_FILE}" GIT_SSL_CAINFO="$PWD/{TRUST_FILE}" PIP_CERT="$PWD/{TRUST_FILE}"',
-    )
-
-
-def dind_script(mirror: str | None, env_names: tuple[tuple[str, str], ...]) -> str:
-    """The dind service's entrypoint (sh -c): trust the CA, then start the image's own entrypoint with the
-    service's command as arguments. `mirror`: mirrors.registry; `env_names`: (service variable, CI variable)."""
-    hosts = list(HUB_HOSTS)
-    if mirror:
-        hosts.append(registry_host(mirror))
-    reads = " && ".join(f'mobyci_ca "${{{var}:-}}" {name}' for var, name in env_names)
-    dirs = " ".join(f"/etc/docker/certs.d/{host}" for host in hosts)
-    return "\n".join(
-        [
-            "set -eu",
-            _READ_FUNCTION,
-            # docker:dind has no /etc/docker until its daemon starts (nothing in its Dockerfiles makes it).
-            "mkdir -p /etc/docker",
-            # A file variable's file exists in the job's container only: the service needs the PEM text.
-            f"{{ {reads}; }} > /etc/docker/mobyci-ca.crt || {{ echo 'mobyci: give the service the CA as PEM text "
-            "(a CI variable of type Variable)' >&2; exit 1; }",
-            # The daemon's Go TLS reads the system bundle (token servers such as auth.docker.io, git and https
-            # ADD sources); certs.d is its per-registry setting.
-            "cat /etc/docker/mobyci-ca.crt >> /etc/ssl/certs/ca-certificates.crt",
-            f'for d in {dirs}; do mkdir -p "$d" && cp /etc/docker/mobyci-ca.crt "$d/ca.crt"; done',
-            'exec dockerd-entrypoint.sh "$@"',
-        ]
     )

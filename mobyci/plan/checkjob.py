@@ -15,7 +15,7 @@ from mobyci.committed.drift import Drift, Status
 from mobyci.committed.header import HASH_MARK, SPEC_MARK, regenerate_command
 from mobyci.committed.site import schema_beside
 from mobyci.load.reader import LoadedSpec
-from mobyci.plan.model import Fetched, Job
+from mobyci.plan.model import Fetched, Job, Run, trust_ca
 
 NAME = "mobyci-check"
 VENV = ".mobyci-venv"  # in the job's work tree: no shared /tmp path
@@ -35,13 +35,12 @@ def check_job(loaded: LoadedSpec, ca_lines: tuple[str, ...], fmt: str, output: s
     schema = schema_beside(loaded.path)
     requirement = spec.ci.mobyci_requirement
     if requirement is None:
-        script = (*ca_lines, *header_check_lines(loaded.path, files, fix), *schema_lines(loaded, schema))
+        script = (*header_check_lines(loaded.path, files, fix), *schema_lines(loaded, schema))
         installs: tuple[str, ...] = (SCHEMA_TOOL,)
         watches = [loaded.path, schema, *files]
     else:
         install = f"./{requirement}" if requirement.endswith(".whl") and "://" not in requirement else requirement
         script = (
-            *ca_lines,
             f"python3 -m venv {VENV}",
             f"{VENV}/bin/pip install {_PIP}{_index_flag(loaded)} {shlex.quote(install)}",
             f"{VENV}/bin/mobyci validate {shlex.quote(loaded.path)}",
@@ -54,18 +53,19 @@ def check_job(loaded: LoadedSpec, ca_lines: tuple[str, ...], fmt: str, output: s
         name=NAME,
         stage="check",
         title="The spec validates and the committed files are current",
-        script=script,
+        steps=(
+            *trust_ca(ca_lines),
+            # The index by PyPI's name: the fetch inventory routes it through mirrors.pypi when set.
+            Run(script, (Fetched("pypi", _PYPI), *_requirement_fetches(installs[0]))),
+        ),
         docker=False,
         check_only=True,
         # pip needs git for a VCS requirement.
         tools=("git",) if installs[0].startswith("git+") else (),
         watches=tuple(dict.fromkeys(watches)),
-        reads_ca=bool(ca_lines),
         image=GIT_IMAGE if installs[0].startswith("git+") else IMAGE,
         pip_index=spec.mirrors.pypi,
         pip_installs=installs,
-        # The index by PyPI's name: the fetch inventory routes it through mirrors.pypi when set.
-        fetches=(Fetched("pypi", _PYPI), *_requirement_fetches(installs[0])),
     )
 
 

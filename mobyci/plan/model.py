@@ -81,11 +81,50 @@ class Fetched(NamedTuple):
     source: str = ""  # where the fact comes from (file:line upstream), for the inventory's readers
 
 
+class Run(NamedTuple):
+    """Shell lines every CI system runs as they are, and what they fetch themselves (a clone, a pip index, …)."""
+
+    lines: tuple[str, ...]
+    fetches: tuple[Fetched, ...] = ()
+
+
+class TrustCA(NamedTuple):
+    """Assemble the CA of tls.ca_certs (the Plan's ca_lines) and point git, pip and the patch script at it: the
+    system hands the job the CA's CI variables."""
+
+    lines: tuple[str, ...]
+
+
+class WritePatch(NamedTuple):
+    """Write the Plan's patch_script to PATCH_SCRIPT (each system embeds it its own way)."""
+
+
+class CreateBuilder(NamedTuple):
+    """Create a docker-container builder that imports and exports the job's BuildKit cache: the system names the
+    builder and the cache (CACHE_VAR, BUILDX_BUILDER) and gives the builder the registry mirror, proxies and CA
+    (the docker driver cannot export a cache)."""
+
+
+class FetchArtifacts(NamedTuple):
+    """Bring the artifacts of the jobs this one needs into its work tree (GitLab's `needs:` does it itself)."""
+
+    needs: tuple[str, ...]
+
+
+# What a job does, in order: each CI system translates every kind (emit/<system>.py).
+Step = Run | TrustCA | WritePatch | CreateBuilder | FetchArtifacts
+
+
+def trust_ca(ca_lines: tuple[str, ...]) -> tuple[TrustCA, ...]:
+    """The TrustCA step of a job whose clones or pip go through TLS inspection, none without tls.ca_certs."""
+    return (TrustCA(ca_lines),) if ca_lines else ()
+
+
 class Job(NamedTuple):
     name: str
     stage: str  # one of STAGES
     title: str
-    script: tuple[str, ...]
+    steps: tuple[Step, ...]
     needs: tuple[str, ...] = ()
     artifacts: tuple[str, ...] = ()
     artifacts_kept: Retention | None = None  # None: the plan's (the spec's ci.artifacts_expire_in)
@@ -95,18 +134,11 @@ class Job(NamedTuple):
     # The dev image shared through the CI system's registry: "push" builds and pushes it, "pull" runs in it.
     dev_image: Literal["push", "pull"] | None = None
     check_only: bool = False  # the spec-validation job, not part of the build
-    # A bake job that imports and exports the BuildKit cache: the emitter sets CACHE_VAR and a docker-container
-    # builder in BUILDX_BUILDER (the docker driver cannot export a cache).
-    build_cache: bool = False
     arch: Arch | None = None  # needs a runner of this architecture (ci.<system>.runners); None: the default runners
-    writes_patch: bool = False  # the emitter writes Plan.patch_script to PATCH_SCRIPT before the script runs
     tools: tuple[str, ...] = ()  # commands the job needs besides a shell, git, tar and the docker CLI
     watches: tuple[str, ...] = ()  # files whose change is reason enough to run the job (empty: every pipeline)
-    # Its script assembles the CA of tls.ca_certs (Plan.ca_lines): the emitter hands it the CA's CI variables.
-    reads_ca: bool = False
     # The spec key a job's matrix comes from, where a platform limit it breaks is reported.
     matrix_key: tuple[str | int, ...] = ()
-    fetches: tuple[Fetched, ...] = ()  # what its script fetches itself (the runner's own fetches are the system's)
     # What the job fetches besides the repository (the fetch inventory lists it): the image it names itself (before
     # a CI system's image prefix; None: the system's default), the pip index its pip installs from (None: pip's
     # default, PyPI or the runner's PIP_INDEX_URL) and the requirements it installs.
@@ -118,6 +150,35 @@ class Job(NamedTuple):
     def registry_login(self) -> bool:
         """Logs in to the CI system's registry to share the dev image."""
         return self.dev_image is not None
+
+    @property
+    def script(self) -> tuple[str, ...]:
+        """The shell lines of its system-neutral steps (Run, TrustCA), in order."""
+        return tuple(line for step in self.steps if isinstance(step, Run | TrustCA) for line in step.lines)
+
+    @property
+    def fetches(self) -> tuple[Fetched, ...]:
+        """What its steps fetch themselves (the runner's own fetches are the system's: RunnerFetches)."""
+        return tuple(fetch for step in self.steps if isinstance(step, Run) for fetch in step.fetches)
+
+    @property
+    def artifact_needs(self) -> tuple[str, ...]:
+        """The jobs whose artifacts it brings in (its FetchArtifacts steps), in order."""
+        return tuple(need for step in self.steps if isinstance(step, FetchArtifacts) for need in step.needs)
+
+    @property
+    def writes_patch(self) -> bool:
+        return any(isinstance(step, WritePatch) for step in self.steps)
+
+    @property
+    def build_cache(self) -> bool:
+        """A bake job that imports and exports the BuildKit cache on a builder of its own."""
+        return any(isinstance(step, CreateBuilder) for step in self.steps)
+
+    @property
+    def reads_ca(self) -> bool:
+        """Its steps assemble the CA of tls.ca_certs: the system hands it the CA's CI variables."""
+        return any(isinstance(step, TrustCA) for step in self.steps)
 
 
 class RunnerFetch(NamedTuple):

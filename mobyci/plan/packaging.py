@@ -47,7 +47,18 @@ from mobyci.load.reader import LoadedSpec
 from mobyci.patch.packaging import InstallerRepo, render_packaging_patch
 from mobyci.plan.distromirrors import PATCH_FILE, distro_mirrors, dockerfile_blocks
 from mobyci.plan.mirrors import rewrite_url
-from mobyci.plan.model import MAKE_TOOLS, PACKAGES_DIR, SOURCE_ARCHIVE, SOURCE_DIR, Fetched, Job, retention
+from mobyci.plan.model import (
+    MAKE_TOOLS,
+    PACKAGES_DIR,
+    SOURCE_ARCHIVE,
+    SOURCE_DIR,
+    FetchArtifacts,
+    Fetched,
+    Job,
+    Run,
+    retention,
+    trust_ca,
+)
 from mobyci.plan.shell import clone_lines, git_auth_lines, sums_line, write_heredoc
 
 __all__ = ["WORK_DIR", "Toolchain", "cli_ref", "packaging_jobs", "run_flags", "toolchain"]
@@ -72,12 +83,17 @@ def packaging_jobs(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tu
                 name=f"{target.name}-{distro}",
                 stage="build",
                 title=f"{target.name} packages for {distro} (docker-ce-packaging {packaging.branch})",
-                script=tuple(_script(loaded, target.name, distro, build_args)),
+                steps=(
+                    FetchArtifacts(("prepare", SOURCES_JOB)),
+                    Run(
+                        tuple(_script(loaded, target.name, distro, build_args)),
+                        _package_fetches(loaded, target.name, distro),
+                    ),
+                ),
                 needs=("prepare", SOURCES_JOB),
                 artifacts=(f"{PACKAGES_DIR}/{distro}/",),
                 arch=ARM if needs_arm(distro) else None,
                 tools=MAKE_TOOLS,
-                fetches=_package_fetches(loaded, target.name, distro),
             )
             for distro in target.distros or ()
         ]
@@ -244,8 +260,6 @@ def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]], ca_lines: t
     if shlex.quote(default_ref) != default_ref:
         raise ValueError(f"unexpected characters in the CLI ref {default_ref!r}")
     script = [
-        # Its clones go through the git mirror like prepare's: behind TLS inspection, git trusts the CA the same way.
-        *ca_lines,
         *git_auth_lines(loaded),
         f"rm -rf {WORK_DIR} {SOURCES_ARCHIVE}",
         *clone_lines(root, rewrite_url(PACKAGING_REPO, git_mirrors), shlex.quote(packaging.branch)),
@@ -281,13 +295,19 @@ def _sources_job(loaded: LoadedSpec, targets: list[tuple[str, str]], ca_lines: t
         title=f"Fetch docker-ce-packaging {packaging.branch}, the CLI"
         + (" and the plugins" if extras else "")
         + f" once for every package job{mirrored}",
-        script=tuple(script),
+        steps=(
+            # Its clones go through the git mirror like prepare's: behind TLS inspection, git trusts the CA the
+            # same way.
+            *trust_ca(ca_lines),
+            Run(
+                tuple(script),
+                tuple(Fetched("git", repo) for repo in (PACKAGING_REPO, CLI_REPO, *(c.repo for c in extras))),
+            ),
+        ),
         artifacts=(SOURCES_ARCHIVE,),
         artifacts_kept=retention("1 day"),
         docker=bool(extras),  # make, for the branch's checkout targets, comes with the docker job image
         tools=("make",) if extras else (),
-        reads_ca=bool(ca_lines),
-        fetches=tuple(Fetched("git", repo) for repo in (PACKAGING_REPO, CLI_REPO, *(c.repo for c in extras))),
     )
 
 

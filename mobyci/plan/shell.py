@@ -13,8 +13,6 @@ from mobyci.plan.model import (
     GIT_PASSWORD_VAR,
     GIT_USERNAME_VAR,
     GITCOMMIT_FILE,
-    PATCH_EOF,
-    PATCH_SCRIPT,
     REGISTRY_PASSWORD_VAR,
     REGISTRY_USERNAME_VAR,
 )
@@ -48,13 +46,6 @@ def build_args_flags(build_args: tuple[str, ...]) -> str:
     # `--build-arg NAME` without a value makes the docker CLI read NAME from its environment: the value
     # never appears on a command line or in the job log, and predefined proxy args stay out of the image.
     return " ".join(f"--build-arg {name}" for name in build_args)
-
-
-def write_patch_line(patch_script: str) -> str:
-    """The prepare job's line that writes the embedded patch script to PATCH_SCRIPT (a quoted heredoc)."""
-    if not patch_script.strip():
-        raise ValueError("the plan has no patch script: make it with one to emit a pipeline")
-    return write_heredoc(PATCH_SCRIPT, patch_script, PATCH_EOF)
 
 
 def write_heredoc(path: str, text: str, delimiter: str) -> str:

@@ -365,7 +365,7 @@ def check_registry(value: str) -> str:
     if path.strip("/"):
         # Three consumers build URLs from it, each its own way: the frozen-image script appends /v2/<image>/…
         # (moby v28.5.2 contrib/download-frozen-image-v2.sh:59,77,287 `"$registryBase/v2/$image/manifests/…"`),
-        # BuildKit's mirrors take a host (plan/builder.py), the daemon's --registry-mirror a registry root. A
+        # BuildKit's mirrors take a host (emit/builder.py), the daemon's --registry-mirror a registry root. A
         # Harbor proxy cache project serves /v2/<project>/<image>: none of the three would reach it. The registry's
         # docs: "The URL of a pull-through registry mirror must be the root of a domain. No path components other
         # than an optional trailing slash (/) are allowed" (distribution.github.io/distribution/recipes/mirror).

@@ -1,0 +1,91 @@
+"""The Plan's typed job steps and how each CI system translates them: every step of every job of every golden spec
+is in that system's rendered job, in the plan's order (a step an emitter dropped or reordered fails here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mobyci.emit.buildkite import step_key
+from mobyci.emit.github import job_id
+from mobyci.emit.render import make_plan, render_pipeline
+from mobyci.plan import model as p
+from tests.helpers.golden_cases import GOLDEN, cases, load_case
+from tests.helpers.outputs import meaning
+
+_CASES = [(name, spec) for name, spec, _ in cases("gitlab-ci.yml", ".gitlab-ci.yml")]
+_PATCH_LINE = f"> {p.PATCH_SCRIPT} <<'{p.PATCH_EOF}'"
+
+
+def _job_text(system: str, doc: dict[str, Any], job: p.Job) -> tuple[str, list[dict[str, Any]]]:
+    """The shell the system runs for `job` (its run block on GitHub) and, on GitHub, its action steps."""
+    if system == "gitlab":
+        return "\n".join(doc[job.name]["script"]), []
+    if system == "buildkite":
+        step = next(s for s in doc["steps"] if isinstance(s, dict) and s.get("key") == step_key(job.name))
+        return "\n".join(step["commands"]), []
+    steps = doc["jobs"][job_id(job.name)]["steps"]
+    run = next(s for s in steps if s.get("name") == job.title)
+    return run["run"], [s for s in steps if s is not run]
+
+
+@pytest.mark.parametrize("system", ["gitlab", "buildkite", "github"])
+@pytest.mark.parametrize("spec", [spec for _, spec in _CASES], ids=[name for name, _ in _CASES])
+def test_every_step_is_translated_in_the_plans_order(spec: Path, system: str) -> None:
+    loaded = load_case(spec)
+    plan = make_plan(loaded, system)
+    doc = meaning(system, render_pipeline(loaded, system))
+    for job in plan.jobs:
+        text, actions = _job_text(system, doc, job)
+        at = 0
+        for step in job.steps:
+            match step:
+                case p.Run() | p.TrustCA():
+                    for line in step.lines:
+                        found = text.find(line, at)
+                        assert found >= 0, f"{job.name}: {line!r} missing or out of order on {system}"
+                        at = found + len(line)
+                case p.WritePatch():
+                    found = text.find(_PATCH_LINE, at)
+                    assert found >= 0, f"{job.name}: the patch script is not written before its later steps"
+                    at = found
+                case p.CreateBuilder():
+                    if system == "github":
+                        assert any("docker/setup-buildx-action" in a.get("uses", "") for a in actions)
+                        found = text.find(f'{p.CACHE_VAR}="type=gha', at)
+                    elif system == "buildkite" and loaded.spec.ci.buildkite.cache is None:
+                        continue  # no cache configured: bake builds on the agent daemon's own builder
+                    else:
+                        found = text.find("docker buildx create", at)
+                    assert found >= 0, f"{job.name}: no builder created before its later steps on {system}"
+                    at = found
+                case p.FetchArtifacts():
+                    for need in step.needs:
+                        if not plan.job(need).artifacts:
+                            continue
+                        if system == "gitlab":
+                            assert need in doc[job.name]["needs"]
+                        elif system == "buildkite":
+                            found = text.find(f"buildkite-agent artifact download --step {step_key(need)} ", at)
+                            assert found >= 0, f"{job.name}: the artifacts of {need} are not downloaded first"
+                            at = found
+                        else:
+                            names = [a.get("name") for a in actions]
+                            assert f"Download the artifacts of {need}" in names, names
+
+
+def test_jobs_fetch_the_artifacts_of_every_job_they_need() -> None:
+    """GitLab's `needs:` brings artifacts by itself; the other systems rely on the FetchArtifacts step."""
+    for _, spec in _CASES:
+        for job in make_plan(load_case(spec), "buildkite").jobs:
+            assert set(job.artifact_needs) == set(job.needs), job.name
+
+
+def test_a_bake_job_creates_its_builder_before_anything_else() -> None:
+    plan = make_plan(load_case(GOLDEN / "28-dind-ca" / "spec.yaml"), "gitlab")
+    bake = [job for job in plan.jobs if job.build_cache]
+    assert bake, "28-dind-ca builds with bake"
+    for job in bake:
+        assert isinstance(job.steps[0], p.CreateBuilder), job.steps
