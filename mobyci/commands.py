@@ -306,6 +306,7 @@ def _print_tree_inventory(loaded: LoadedSpec, tree: Path) -> None:
     """The exact fetch inventory of a checked-out tree, after the patch."""
     import shutil
 
+    from mobyci.emit.render import pipeline_plan
     from mobyci.families import stagegraph
     from mobyci.families.fetchscan import scan
     from mobyci.report.fetches import build_inventory, inventory_text
@@ -317,7 +318,8 @@ def _print_tree_inventory(loaded: LoadedSpec, tree: Path) -> None:
 
     fetches = scan(files, read)
     graph = stagegraph.graph(fetches, lambda path: read(path) if path in files else None)
-    inventory = build_inventory(loaded, _system_of(loaded), fetches, tree=str(tree), exact=True, graph=graph)
+    plan = pipeline_plan(loaded, _system_of(loaded))
+    inventory = build_inventory(plan, fetches, tree=str(tree), exact=True, graph=graph)
     sys.stdout.write(inventory_text(inventory, shutil.get_terminal_size((80, 24)).columns) + "\n")
 
 
@@ -535,18 +537,20 @@ def plan(spec: Path, fmt: str, system: str | None = None, fetches: bool = False,
         loaded = _for_output(loaded, spec_path(spec))
     width = shutil.get_terminal_size((80, 24)).columns
     if fetches:
+        from mobyci.emit.render import pipeline_plan
         from mobyci.report.fetches import plan_inventory
 
-        _print_inventory(plan_inventory(loaded, system or _system_of(loaded)), fmt, width, strict=strict)
+        rendered = pipeline_plan(loaded, system or _system_of(loaded))
+        _print_inventory(plan_inventory(rendered), fmt, width, strict=strict)
         return
     built = make_plan(loaded, system or _system_of(loaded))
     if fmt == "json":
-        text = planview.plan_json(built, loaded)
+        text = planview.plan_json(built)
     elif fmt == "mermaid":
         text = planview.plan_mermaid(built)
     else:
         # The terminal's width (COLUMNS first), 80 when piped: logs and merge-request comments read it as is.
-        text = planview.plan_text(built, loaded, width=width)
+        text = planview.plan_text(built, width=width)
     # One write: a reader that stops early (`plan | head -1`) gets whole lines and nothing fails.
     sys.stdout.write(text)
 

@@ -213,15 +213,15 @@ class CISystem(Protocol):
         """The BuildKit that runs moby's build (`bake`: a family built with `docker buildx bake`)."""
         ...
 
-    def registry_mirror_where(self, spec: Spec) -> str:
+    def registry_mirror_where(self, plan: Plan) -> str:
         """Where its pipeline gives the Docker daemon mirrors.registry, or why it cannot, for `mobyci plan`."""
         ...
 
-    def alpine_where(self, spec: Spec) -> str:
+    def alpine_where(self, plan: Plan) -> str:
         """Where its pipeline uses mirrors.alpine, for `mobyci plan`."""
         ...
 
-    def proxy_reaches(self, spec: Spec) -> str:
+    def proxy_reaches(self, plan: Plan) -> str:
         """What of its own machinery the spec's proxy also reaches ("" for nothing), for `mobyci plan`."""
         ...
 
@@ -241,9 +241,9 @@ class CISystem(Protocol):
         """What a CI variable named in tls.ca_certs must hold on this system, for `mobyci plan`."""
         ...
 
-    def ca_places(self, spec: Spec, bake: bool) -> tuple[str, ...]:
+    def ca_places(self, plan: Plan) -> tuple[str, ...]:
         """Where its pipeline's own daemons and builders trust tls.ca_certs, or leave it to the runner's
-        administrator, for `mobyci plan` (`bake`: a family built with `docker buildx bake`)."""
+        administrator, for `mobyci plan` (the plan's builder: Plan.builder, from `builder` above)."""
         ...
 
 
@@ -277,13 +277,13 @@ class BaseSystem:
     def builder(self, spec: Spec, bake: bool) -> Builder:
         return "host"
 
-    def registry_mirror_where(self, spec: Spec) -> str:
+    def registry_mirror_where(self, plan: Plan) -> str:
         return "not set: the runners' daemon.json must list it"
 
-    def alpine_where(self, spec: Spec) -> str:
+    def alpine_where(self, plan: Plan) -> str:
         return "not used: no apk"
 
-    def proxy_reaches(self, spec: Spec) -> str:
+    def proxy_reaches(self, plan: Plan) -> str:
         return ""
 
     def environment(self, variables: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
@@ -298,8 +298,8 @@ class BaseSystem:
     def ca_variable_type(self, plan: Plan) -> str:
         return "a file path on the runner or the PEM text"
 
-    def ca_places(self, spec: Spec, bake: bool) -> tuple[str, ...]:
-        builder = self.builder(spec, bake) == "container"
+    def ca_places(self, plan: Plan) -> tuple[str, ...]:
+        builder = plan.builder == "container"
         return (*((builder_ca_place(BAKE_BUILDER),) if builder else ()), f"{self.runners_title}: {HOST_CA_PLACE}")
 
 

@@ -457,7 +457,7 @@ def test_the_check_step_is_there_only_for_a_committed_pipeline_and_runs_after_up
     # Rendered and piped to `pipeline upload` at each build: no committed file, no check step, and neither the
     # plan nor the header describes one.
     piped = load_text(spec)
-    assert "mobyci-check " not in plan_text(make_plan(piped, "buildkite"), piped, width=200)
+    assert "mobyci-check " not in plan_text(make_plan(piped, "buildkite"), width=200)
     text = render_pipeline(piped, "buildkite")
     assert "key: mobyci-check\n" not in text
     assert "# No check step: the spec lists no committed file under outputs:" in text
@@ -472,7 +472,7 @@ def test_the_check_step_is_there_only_for_a_committed_pipeline_and_runs_after_up
     check = uploaded["steps"][0]
     assert check["key"] == "mobyci-check"
     committed = load_text(spec + "outputs: {buildkite: .buildkite/pipeline.yml}\n")
-    assert "  mobyci-check  " in plan_text(make_plan(committed, "buildkite"), committed, width=200)
+    assert "  mobyci-check  " in plan_text(make_plan(committed, "buildkite"), width=200)
 
     def run() -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -285,7 +285,7 @@ def test_plan_shows_where_the_ca_is_installed() -> None:
 
     spec = ROOT / "tests" / "golden" / "23.0-shell-ca" / "spec.yaml"
     loaded = load_text(spec.read_text(), "spec.yaml", base=spec.parent)
-    data = plan_data(make_plan(loaded), loaded)
+    data = plan_data(make_plan(loaded))
     places = "\n".join(data["ca_installed"])
     assert "stages base, frozen-images (COPY + update-ca-certificates right after FROM)" in places
     assert "GIT_SSL_CAINFO" in places
@@ -310,7 +310,7 @@ def test_the_plan_says_the_ca_is_trusted_by_the_daemons_and_builders_its_pipelin
 
     loaded = load_text(_spec(ref, extra=extra))
     plan = make_plan(loaded, system, patch_script=build_patch_script(loaded))
-    places = plan_data(plan, loaded)["ca_installed"]
+    places = plan_data(plan)["ca_installed"]
     # What the rendered pipeline runs, read from the emitter's own document, not from the system object.
     rendered = importlib.import_module(FORMATS[system].module).runner_fetches(plan)
     assert any(p.startswith("BuildKit builders mobyci creates: ") for p in places) == bool(rendered.builders)

@@ -393,14 +393,14 @@ def test_plan_lists_the_hosts_unmirrored_package_images_reach() -> None:
     )
     loaded = load_text(spec, "mobyci.yaml")
     plan = build_plan(loaded)
-    text = plan_text(plan, loaded, width=200).splitlines()
+    text = plan_text(plan, width=200).splitlines()
     section = text[text.index("Package images (runner; mirror; hosts reached directly)") + 1 :][:3]
     assert [line.split() for line in section] == [
         ["rpm-fedora-43", "default", "runner;", "mirrors.fedora;", "-"],
         ["rpm-rhel-9", "default", "runner;", "no", "mirror;", "cdn-ubi.redhat.com"],
         ["deb-ubuntu-noble", "default", "runner;", "no", "mirror;", "archive.ubuntu.com,", "security.ubuntu.com"],
     ]
-    assert plan_data(plan, loaded)["package_images"][2] == {
+    assert plan_data(plan)["package_images"][2] == {
         "job": "deb-ubuntu-noble",
         "runner_arch": None,
         "mirror": None,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from mobyci.emit.render import make_plan, pipeline_plan
 from mobyci.families.fetchscan import scan
 from mobyci.load.reader import load_text
 from mobyci.report.fetches import Inventory, build_inventory, plan_inventory, stored_list
@@ -65,7 +66,9 @@ def _tree_files(tree: Path) -> dict[str, str]:
 
 def _check(files: dict[str, str], spec_text: str) -> None:
     loaded = load_text(spec_text)
-    inventory = build_inventory(loaded, "gitlab", scan(list(files), files.__getitem__), tree="t", exact=True)
+    inventory = build_inventory(
+        pipeline_plan(loaded, "gitlab"), scan(list(files), files.__getitem__), tree="t", exact=True
+    )
     listed = {(e.source, e.endpoint): e for e in inventory.entries}
     expected = _github_urls(files)
     assert expected, "the tree names no GitHub URL: the check would prove nothing"
@@ -74,8 +77,9 @@ def _check(files: dict[str, str], spec_text: str) -> None:
         assert entry.route == "mirror", entry
         assert entry.via == "mirrors.git -> " + url.replace("https://github.com/", "https://gitee.com/")
     bare = build_inventory(
-        load_text(spec_text.replace('  git: {"https://github.com/": "https://gitee.com/"}\n', "")),
-        "gitlab",
+        pipeline_plan(
+            load_text(spec_text.replace('  git: {"https://github.com/": "https://gitee.com/"}\n', "")), "gitlab"
+        ),
         scan(list(files), files.__getitem__),
         tree="t",
         exact=True,
@@ -102,7 +106,9 @@ def test_the_stored_list_of_v28_5_2_matches_the_real_tree() -> None:
     expected = _github_urls(files)
     assert len(expected) >= 10
     _check(files, _spec("v28.5.2"))
-    stored = {(e.source, e.endpoint) for e in plan_inventory(load_text(_spec("v28.5.2")), "gitlab").entries}
+    stored = {
+        (e.source, e.endpoint) for e in plan_inventory(pipeline_plan(load_text(_spec("v28.5.2")), "gitlab")).entries
+    }
     assert {(f"{p}:{n}", u) for p, n, u in expected} <= stored
 
 
@@ -193,14 +199,14 @@ def test_a_proxy_carries_what_no_mirror_rewrites(tmp_path: Path) -> None:
 
 
 def test_a_release_without_a_stored_list_gets_the_nearest_one_with_a_caveat() -> None:
-    tag, exact, _ = stored_list(load_text(_spec("v28.5.1")))
+    tag, exact, _ = stored_list(make_plan(load_text(_spec("v28.5.1"))))
     assert (tag, exact) == ("v28.5.2", False)
-    inventory = plan_inventory(load_text(_spec("v28.5.1")), "gitlab")
+    inventory = plan_inventory(pipeline_plan(load_text(_spec("v28.5.1")), "gitlab"))
     assert inventory.caveat == (
         "v28.5.1 has no stored list: this is the list of v28.5.2, the nearest stored release of family 25-28; "
         "`mobyci patch --check DIR` lists a checked-out tree exactly"
     )
-    branch = stored_list(load_text(_spec("master", family="29")))
+    branch = stored_list(make_plan(load_text(_spec("master", family="29"))))
     assert (branch[0], branch[1]) == ("docker-v29.7.2", False)
 
 
@@ -248,14 +254,16 @@ def test_the_scan_marks_what_buildkit_adds_itself() -> None:
 
 def test_tls_is_the_scheme_of_what_the_client_reaches() -> None:
     # The seed's apt mirror is a bare host: http, like deb.debian.org itself; its registry and git mirrors are https.
-    inventory = plan_inventory(load_text(_spec("v28.5.2")), "gitlab")
+    inventory = plan_inventory(pipeline_plan(load_text(_spec("v28.5.2")), "gitlab"))
     assert _marks(inventory, "Dockerfile:66", "http://deb.debian.org/debian") == (False, "", "")
     assert _marks(inventory, "Dockerfile:58", "golang:1.24.9-bookworm") == (True, "", "")
     assert _marks(inventory, "prepare", "https://github.com/moby/moby.git") == (True, "", "")
     https_apt = _spec("v28.5.2").replace(
         "apt: mirrors.tuna.tsinghua.edu.cn", "apt: https://mirrors.tuna.tsinghua.edu.cn"
     )
-    assert _marks(plan_inventory(load_text(https_apt), "gitlab"), "Dockerfile:66", "http://deb.debian.org/debian")[0]
+    assert _marks(
+        plan_inventory(pipeline_plan(load_text(https_apt), "gitlab")), "Dockerfile:66", "http://deb.debian.org/debian"
+    )[0]
     # Without tls.ca_certs nothing is said about trust, and strict counts nothing for it.
     assert all(e.ca == "" for e in inventory.entries)
     assert inventory.untrusted == ()
@@ -272,7 +280,7 @@ def test_with_a_ca_each_tls_fetch_says_whether_its_client_trusts_it() -> None:
         Fetch("image", "ghcr.io/example/tool:1", "Dockerfile", 60),
         Fetch("frozen-image", "busybox:latest", "Dockerfile", 122),
     ]
-    gitlab = build_inventory(loaded, "gitlab", fetches, tree="t", exact=True)
+    gitlab = build_inventory(pipeline_plan(loaded, "gitlab"), fetches, tree="t", exact=True)
     containerd, delve, golang, ghcr, frozen = gitlab.entries[:5]
     assert (containerd.tls, containerd.ca) == (True, "yes")
     assert containerd.ca_where == "the build stage's store (patch rule ca)"
@@ -299,10 +307,10 @@ def test_the_builder_decides_who_trusts_images_and_add_sources() -> None:
     shell = load_text(_spec("v20.10.27") + CA + "ci: {gitlab: {runner: shell}}\n")
     # 20.10 builds with the daemon's own BuildKit: dind's daemon has the CA, a shell runner's host daemon is the
     # administrator's.
-    assert build_inventory(dind, "gitlab", fetches, tree="t", exact=True).entries[0].ca == "yes"
-    assert build_inventory(shell, "gitlab", fetches, tree="t", exact=True).entries[0].ca == "runner"
-    assert build_inventory(dind, "buildkite", fetches, tree="t", exact=True).entries[0].ca == "runner"
-    assert build_inventory(dind, "github", fetches, tree="t", exact=True).entries[0].ca == "yes"
+    assert build_inventory(pipeline_plan(dind, "gitlab"), fetches, tree="t", exact=True).entries[0].ca == "yes"
+    assert build_inventory(pipeline_plan(shell, "gitlab"), fetches, tree="t", exact=True).entries[0].ca == "runner"
+    assert build_inventory(pipeline_plan(dind, "buildkite"), fetches, tree="t", exact=True).entries[0].ca == "runner"
+    assert build_inventory(pipeline_plan(dind, "github"), fetches, tree="t", exact=True).entries[0].ca == "yes"
 
 
 def test_package_images_trust_the_ca_over_tls_only_where_they_use_it() -> None:
@@ -313,7 +321,7 @@ def test_package_images_trust_the_ca_over_tls_only_where_they_use_it() -> None:
         )
         + CA
     )
-    inventory = plan_inventory(load_text(spec), "gitlab")
+    inventory = plan_inventory(pipeline_plan(load_text(spec), "gitlab"))
     # UBI's CDN and CentOS Stream's metalink are https; Ubuntu's archive is http.
     assert _marks(inventory, "rpm-rhel-9", "cdn-ubi.redhat.com") == (
         True,
@@ -375,10 +383,14 @@ def test_an_image_pull_names_the_mirror_setting_of_the_builder_that_pulls() -> N
 
     fetches = [Fetch("image", "golang:1.24.9-bookworm", "Dockerfile", 58)]
     # 23.0+ GitLab jobs bake on a docker-container builder: its buildkitd.toml mirrors Docker Hub, not the service.
-    bake = build_inventory(load_text(_spec("v28.5.2")), "gitlab", fetches, tree="t", exact=True).entries[0]
+    bake = build_inventory(pipeline_plan(load_text(_spec("v28.5.2")), "gitlab"), fetches, tree="t", exact=True).entries[
+        0
+    ]
     assert bake.via == "mirrors.registry -> https://5162s31v.mirror.aliyuncs.com (the BuildKit builder's mirror config)"
     # 20.10 builds with the daemon's own BuildKit: in the docker-in-docker service, with its --registry-mirror.
-    daemon = build_inventory(load_text(_spec("v20.10.27")), "gitlab", fetches, tree="t", exact=True).entries[0]
+    daemon = build_inventory(
+        pipeline_plan(load_text(_spec("v20.10.27")), "gitlab"), fetches, tree="t", exact=True
+    ).entries[0]
     assert daemon.via.endswith("(the docker-in-docker service's --registry-mirror)")
 
 
@@ -397,7 +409,7 @@ def test_every_stored_syntax_frontend_is_an_image_pulled_through_the_registry_mi
     assert {tag for tag, _ in frontends} == {tag for tag in _tags() if not tag.startswith("v19.03")}
     for tag, row in frontends:
         assert row[2:4] == ["Dockerfile", 1], (tag, row)
-        inventory = plan_inventory(load_text(_spec(tag)), "gitlab")
+        inventory = plan_inventory(pipeline_plan(load_text(_spec(tag)), "gitlab"))
         entry = next(e for e in inventory.entries if (e.source, e.endpoint) == ("Dockerfile:1", row[1]))
         assert (entry.kind, entry.route) == ("image", "mirror"), (tag, entry)
         assert entry.via.startswith("mirrors.registry -> https://5162s31v.mirror.aliyuncs.com"), (tag, entry)
@@ -416,7 +428,7 @@ def test_every_stored_go_install_goes_through_the_go_proxy_and_its_sums_through_
     assert {(tag, row[2]) for tag, row in modules} == sumdb_files, "one checksum database entry per file"
     for tag in sorted({tag for tag, _ in modules}):
         rows = [row for t, row in modules if t == tag]
-        mirrored = plan_inventory(load_text(_spec(tag)), "gitlab")
+        mirrored = plan_inventory(pipeline_plan(load_text(_spec(tag)), "gitlab"))
         for row in rows:
             entry = next(e for e in mirrored.entries if (e.source, e.endpoint) == (f"{row[2]}:{row[3]}", row[1]))
             assert (entry.route, entry.via) == ("mirror", "mirrors.goproxy -> https://goproxy.cn,direct"), entry
@@ -425,7 +437,9 @@ def test_every_stored_go_install_goes_through_the_go_proxy_and_its_sums_through_
         assert sums
         assert {(e.route, e.endpoint) for e in sums} == {("direct", "https://sum.golang.org")}
         bare = plan_inventory(
-            load_text(_spec(tag, SEED_MIRRORS.replace("  goproxy: https://goproxy.cn,direct\n", ""))), "gitlab"
+            pipeline_plan(
+                load_text(_spec(tag, SEED_MIRRORS.replace("  goproxy: https://goproxy.cn,direct\n", ""))), "gitlab"
+            )
         )
         module_routes = {(e.route, e.via) for e in bare.entries if e.kind == "go-module"}
         assert module_routes == {("direct", "no mirrors.goproxy (Go's default proxy.golang.org)")}, tag
@@ -447,7 +461,7 @@ def test_mirrors_gosumdb_routes_the_checksum_fetches(gosumdb: str, route: str, c
     spec = _spec("v20.10.27").replace(
         "  goproxy: https://goproxy.cn,direct\n", f"  goproxy: https://goproxy.cn,direct\n  gosumdb: '{gosumdb}'\n"
     )
-    inventory = plan_inventory(load_text(spec), "gitlab")
+    inventory = plan_inventory(pipeline_plan(load_text(spec), "gitlab"))
     sums = [e for e in inventory.entries if e.kind == "go-sumdb"]
     assert sums
     assert {e.route for e in sums} == {route}
@@ -562,11 +576,13 @@ def test_the_longest_mirror_key_owns_a_url_as_in_the_patch() -> None:
             (key, "direct", f"mirrors.downloads keeps it at its upstream ({key})"),
         ):
             mirrors = SEED_MIRRORS.replace("  downloads: {", f'  downloads: {{"{key}": "{target}", ')
-            inventory = plan_inventory(load_text(_spec(tag, mirrors)), "gitlab")
+            inventory = plan_inventory(pipeline_plan(load_text(_spec(tag, mirrors)), "gitlab"))
             entry = next(e for e in inventory.entries if (e.source, e.endpoint) == (source, url))
             assert (entry.route, entry.via[: len(via)]) == (route, via), (tag, entry)
         # Without the longer key the git prefix owns it.
-        entry = next(e for e in plan_inventory(load_text(_spec(tag)), "gitlab").entries if e.source == source)
+        entry = next(
+            e for e in plan_inventory(pipeline_plan(load_text(_spec(tag)), "gitlab")).entries if e.source == source
+        )
         assert entry.via.startswith("mirrors.git -> https://gitee.com/"), entry
 
 
@@ -584,11 +600,11 @@ def test_strict_fails_for_a_release_tag_that_borrows_another_tags_scan() -> None
         assert release is not None
         # A release on an archived Debian must say where that archive is.
         loaded = load_text(_spec(tag, "mirrors: {apt: archive}\n" if release.debian_archived else ""))
-        _, exact, _ = stored_list(loaded)
+        _, exact, _ = stored_list(make_plan(loaded))
         inventory = Inventory(tag, "gitlab", "t", exact, "", ())
         assert bool(inventory.borrowed) == (tag in unstored), tag
     # A branch has no scan by nature: its family's newest list stands in, with the caveat, and strict judges it.
-    branch = stored_list(load_text(_spec("patched-29.7", family="29")))
+    branch = stored_list(make_plan(load_text(_spec("patched-29.7", family="29"))))
     assert not Inventory("patched-29.7", "gitlab", branch[0], branch[1], "", ()).borrowed
 
 
@@ -630,5 +646,7 @@ def test_an_installer_s_own_goproxy_is_mirrored_only_where_the_patch_rewrites_it
     own = [f for f in fetches if f.kind == "go-modules" and f.file.endswith("rootlesskit.installer")]
     assert own
     archive = "mirrors:\n  apt: archive\n  goproxy: https://goproxy.corp.example\n"
-    inventory = build_inventory(load_text(_spec("v20.10.8", archive)), "gitlab", own, tree="t", exact=True)
+    inventory = build_inventory(
+        pipeline_plan(load_text(_spec("v20.10.8", archive)), "gitlab"), own, tree="t", exact=True
+    )
     assert [e.route for e in inventory.entries[: len(own)]] == ["mirror"] * len(own)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from mobyci.emit.render import render_pipeline
+from mobyci.emit.render import pipeline_plan, render_pipeline
 from mobyci.load.reader import LoadedSpec, load_text
 from mobyci.report.fetches import Entry, plan_inventory
 from tests.helpers.golden_cases import cases, load_case
@@ -86,7 +86,7 @@ def _runner_pulls(entries: tuple[Entry, ...]) -> set[tuple[str, str]]:
 
 def _check(loaded: LoadedSpec, label: str) -> None:
     for fmt in FORMATS:
-        inventory = plan_inventory(loaded, fmt)
+        inventory = plan_inventory(pipeline_plan(loaded, fmt))
         rendered = _rendered(fmt, render_pipeline(loaded, fmt))
         missing = [(kind, v) for kind, values in rendered.items() for v in sorted(values)]
         missing = [(kind, v) for kind, v in missing if not _listed(kind, v, inventory.entries)]
@@ -185,7 +185,9 @@ def test_every_package_job_lists_its_base_image_and_says_when_no_mirror_covers_i
     archive = "  apt: archive\n" if tag.startswith("v19.03") else ""
     spec = f"version: 1\nmoby: {{ref: {tag}}}\nmirrors:\n  registry: https://registry.corp.example\n{archive}"
     runners = "ci: {gitlab: {runners: {arm: [arm32]}}}\n"  # raspbian packages need an arm runner
-    inventory = plan_inventory(load_text(spec + "targets:\n" + targets + runners, "mobyci.yaml"), "gitlab")
+    inventory = plan_inventory(
+        pipeline_plan(load_text(spec + "targets:\n" + targets + runners, "mobyci.yaml"), "gitlab")
+    )
     for kind, distros in (("rpm", rpm), ("deb", deb)):
         for distro in distros:
             job = f"{kind}-{distro}"
@@ -251,7 +253,7 @@ def test_every_builder_cache_and_dev_image_the_pipeline_sets_up_is_listed(case: 
         text = "\n".join(lines)
         builds = "docker buildx create" in text or "docker/setup-buildx-action@" in text
         caches = set(re.findall(r'type=registry,ref=([^"]+):"', text))
-        entries = plan_inventory(loaded, fmt).entries
+        entries = plan_inventory(pipeline_plan(loaded, fmt)).entries
         assert any(e.endpoint == BUILDKIT_IMAGE for e in entries) == builds, (case, fmt)
         assert {e.endpoint for e in entries if e.kind == "cache" and e.endpoint != "type=gha"} == caches, (case, fmt)
         # The dev image of make-run families: the repository it is pushed to and pulled from.

@@ -207,7 +207,7 @@ def test_plan_json_is_stable_and_names_variables_not_values(tmp_path: Path) -> N
     spec = tmp_path / "mobyci.yaml"
     spec.write_text(_proxy_spec("v27.5.1").replace("RUNNER", "dind"))
     loaded = load_file(str(spec))
-    data = json.loads(plan_json(make_plan(loaded), loaded))
+    data = json.loads(plan_json(make_plan(loaded)))
     assert data["schema_version"] == 2
     assert data["moby"]["family"] == "25-28"
     assert data["ci_variables"] == ["CORP_HTTP_PROXY", "CORP_HTTPS_PROXY"]

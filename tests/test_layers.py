@@ -155,3 +155,54 @@ def test_no_neutral_layer_names_a_ci_system() -> None:
 def test_the_system_name_check_finds_a_comparison() -> None:
     source = 'def f(system):\n    """Not for gitlab."""\n    return system == "buildkite" or system in ("github",)\n'
     assert _system_names(source) == [(3, "buildkite"), (3, "github")]
+
+
+# The views read the Plan and its CI system only: the spec's mirrors, proxy, CA and targets reach them through the
+# Plan (plan/network.py), so that what `mobyci plan` says is what the pipeline was built from. Imports for types count
+# here too: a view that takes a LoadedSpec reads the spec, whether or not the import runs.
+_SPEC_READERS = ("mobyci.load", "mobyci.specmodel.checks")
+
+
+def _every_import(tree: ast.Module) -> list[tuple[int, str]]:
+    """(line, module) of every mobyci import, `if TYPE_CHECKING:` blocks included."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.extend((node.lineno, f"{node.module}.{alias.name}") for alias in node.names)
+    return [(line, module) for line, module in found if module.split(".")[0] == "mobyci"]
+
+
+def _spec_reads(source: str) -> list[tuple[int, str]]:
+    return [
+        (line, module)
+        for line, module in _every_import(ast.parse(source))
+        if any(module == reader or module.startswith(reader + ".") for reader in _SPEC_READERS)
+    ]
+
+
+def test_no_view_imports_the_spec_loader_or_its_checks() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {module}"
+        for path in sorted((ROOT / "mobyci" / "report").rglob("*.py"))
+        for line, module in _spec_reads(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("source", "found"),
+    [
+        ("from mobyci.load.reader import LoadedSpec\n", [(1, "mobyci.load.reader.LoadedSpec")]),
+        (
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from mobyci.load.reader import LoadedSpec\n",
+            [(3, "mobyci.load.reader.LoadedSpec")],
+        ),
+        ("def f():\n    from mobyci.specmodel import checks\n", [(2, "mobyci.specmodel.checks")]),
+        ("import mobyci.specmodel.checks\n", [(1, "mobyci.specmodel.checks")]),
+        ("from mobyci.specmodel.apt import describe\nfrom mobyci.plan.model import Plan\n", []),
+    ],
+)
+def test_the_view_check_finds_the_spec_s_readers_even_for_types(source: str, found: list[tuple[int, str]]) -> None:
+    assert _spec_reads(source) == found

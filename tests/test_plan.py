@@ -51,7 +51,7 @@ def _mobyci(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.Compl
 def test_plan_text_fits_the_width_without_breaking_words(width: int, system: str) -> None:
     loaded = load_text(SPEC)
     plan = make_plan(loaded, system)
-    text = plan_text(plan, loaded, width=width)
+    text = plan_text(plan, width=width)
     for line in text.splitlines():
         assert line == line.rstrip(), line
         # Only a single word longer than the width (a URL) may stick out; it is never cut.
@@ -66,7 +66,7 @@ def test_plan_text_fits_the_width_without_breaking_words(width: int, system: str
 
 
 def test_plan_shows_every_mirror_and_where_it_applies() -> None:
-    text = " ".join(plan_text(make_plan(loaded := load_text(SPEC), "gitlab"), loaded).split())
+    text = " ".join(plan_text(make_plan(load_text(SPEC), "gitlab")).split())
     tuna = "https://mirrors.tuna.tsinghua.edu.cn/debian-archive"
     assert (
         f"mirrors.apt {tuna}/debian and {tuna}/debian-security: Debian buster packages in the dev image build" in text
@@ -84,7 +84,7 @@ def test_plan_shows_every_mirror_and_where_it_applies() -> None:
 
 
 def test_a_github_plan_has_no_gitlab_stages_or_dind_hosts() -> None:
-    text = plan_text(make_plan(loaded := load_text(SPEC), "github"), loaded)
+    text = plan_text(make_plan(load_text(SPEC), "github"))
     assert text.startswith("Build (for GitHub Actions)\n")
     # GitLab's job stages read "(stage build; needs …)"; Dockerfile stages in patch rule titles are no GitLab stage.
     assert "(stage " not in text
@@ -232,7 +232,7 @@ def test_the_screenshot_in_the_docs_is_the_plan_of_the_seed_example() -> None:
     doc = (ROOT / "docs" / "plan.md").read_text()
     shown = doc.split("$ mobyci plan\n", 1)[1].split("```", 1)[0]
     loaded = load_file(str(EXAMPLES / "seed-19.03" / "mobyci.yaml"))
-    assert shown.rstrip("\n") == plan_text(make_plan(loaded, "gitlab"), loaded, width=80).rstrip("\n")
+    assert shown.rstrip("\n") == plan_text(make_plan(loaded, "gitlab"), width=80).rstrip("\n")
 
 
 def test_a_rule_s_caveat_reaches_the_plan() -> None:
@@ -244,7 +244,7 @@ def test_a_rule_s_caveat_reaches_the_plan() -> None:
     plan = make_plan(loaded)
     (rule,) = [r for r in plan.rewrites if r.id == "proxy-env"]
     assert rule.notes == ("the proxy persists in the dev image and its history",)
-    shown = " ".join(plan_text(plan, loaded, width=200).split())
+    shown = " ".join(plan_text(plan, width=200).split())
     assert "(note: the proxy persists in the dev image and its history)" in shown
     plain = make_plan(load_text(text.replace(", mode: dockerfile-env", "")))
     assert all(not r.notes for r in plain.rewrites)
@@ -261,9 +261,7 @@ def test_plan_says_a_builder_config_needs_buildx_0_13_where_the_host_brings_buil
     texts = set(make_plan(shell, "gitlab").notes)
     assert f"GitLab shell runner: {BUILDX_013}" in texts
     assert f"Buildkite agents: {BUILDX_013}" in make_plan(shell, "buildkite").notes
-    assert "docker/buildx v0.13.0 commands/create.go:114" in " ".join(
-        planview.plan_text(make_plan(shell), shell).split()
-    )
+    assert "docker/buildx v0.13.0 commands/create.go:114" in " ".join(planview.plan_text(make_plan(shell)).split())
     # dind jobs run the docker:<v>-cli image's own buildx; a 20.10 tree is not built by bake.
     assert not [n for n in make_plan(load_text(base), "gitlab").notes if "buildx" in n and "0.13" in n]
     old = load_text(base.replace("v28.5.2", "v20.10.27") + "ci: {gitlab: {runner: shell}}\n")
@@ -300,9 +298,9 @@ def test_the_ca_variable_is_among_the_variables_to_create(system: str, extra: st
         "targets: [binary]\n" + extra
     )
     plan = make_plan(loaded, system)
-    text = plan_text(plan, loaded, width=400)
+    text = plan_text(plan, width=400)
     assert f"{title}\n  CORP_HTTPS_PROXY  proxy.https\n  CORP_CA_CERT      tls.ca_certs: {kind}\n" in text
-    data = json.loads(plan_json(plan, loaded))
+    data = json.loads(plan_json(plan))
     assert data["ci_variables"] == ["CORP_HTTPS_PROXY", "CORP_CA_CERT"]
     assert data["ca_variables"] == [{"name": "CORP_CA_CERT", "type": kind}]
 

@@ -157,7 +157,7 @@ def test_package_jobs_build_with_the_release_cli_and_go(
 ) -> None:
     loaded = _load(ref, "{name: deb, distros: [debian-bookworm]}")
     plan = make_plan(loaded)
-    text = " ".join(planview.plan_text(plan, loaded).split())
+    text = " ".join(planview.plan_text(plan).split())
     assert f"cli {cli};" in text
     assert f"Go {go}; the highest Go the package build needs, {why}" in text
     assert f"Go image {image};" in text
@@ -167,7 +167,7 @@ def test_package_jobs_build_with_the_release_cli_and_go(
     assert f'cli_ref="${{MOBYCI_CLI_REF:-{cli}}}"' in plan.job("packaging-sources").script
     make = next(line for line in job.script if line.startswith("make -C mobyci-pkg/packaging/deb "))
     assert make.split()[3:5] == [f"GO_VERSION={go}", f"GO_IMAGE={image}"]
-    data = planview.plan_data(plan, loaded)["packages"]
+    data = planview.plan_data(plan)["packages"]
     assert [p["what"] for p in data] == ["docker-ce-packaging", "cli", "Go", "Go image"]
     assert data[1]["value"] == cli
 

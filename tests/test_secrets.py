@@ -114,7 +114,7 @@ def secret_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 def _everything(loaded: LoadedSpec) -> dict[str, str]:
     out = render_all(loaded)
     plan = make_plan(loaded)
-    out["plan-text"] = repr(plan_text(plan, loaded))
+    out["plan-text"] = repr(plan_text(plan))
     out["plan-mermaid"] = plan_mermaid(plan)
     return out
 

@@ -58,7 +58,7 @@ class _Buildkite(BaseSystem):
         # Only a cached bake job gets a docker-container builder (the agents' own daemon cannot export a cache).
         return "container" if bake and spec.ci.buildkite.cache is not None else "host"
 
-    def registry_mirror_where(self, spec: Spec) -> str:
+    def registry_mirror_where(self, plan: Plan) -> str:
         return "not set: each agent's daemon.json must list it"
 
     def has_check_job(self, spec: Spec) -> bool:

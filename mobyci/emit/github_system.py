@@ -99,13 +99,13 @@ class _GitHub(BaseSystem):
         # Every Docker job runs on the builder docker/setup-buildx-action creates (docker-container driver).
         return "container"
 
-    def registry_mirror_where(self, spec: Spec) -> str:
+    def registry_mirror_where(self, plan: Plan) -> str:
         return "the BuildKit builder's config (buildkitd-config-inline)"
 
     def ca_variable_type(self, plan: Plan) -> str:
         return "a repository secret holding the PEM text"
 
-    def ca_places(self, spec: Spec, bake: bool) -> tuple[str, ...]:
+    def ca_places(self, plan: Plan) -> tuple[str, ...]:
         # Every Docker job's builder is the one docker/setup-buildx-action creates (builder() above).
         return (builder_ca_place("docker/setup-buildx-action's builder"), f"{self.runners_title}: {HOST_CA_PLACE}")
 

@@ -157,15 +157,15 @@ class _GitLab(BaseSystem):
             return "container"
         return "dind" if spec.ci.gitlab.runner == "dind" else "host"
 
-    def registry_mirror_where(self, spec: Spec) -> str:
-        if spec.ci.gitlab.runner == "dind":
+    def registry_mirror_where(self, plan: Plan) -> str:
+        if settings_of(plan).runner == "dind":
             return "--registry-mirror of the docker-in-docker service"
         return "not set: the shell runner's daemon.json must list it"
 
-    def alpine_where(self, spec: Spec) -> str:
+    def alpine_where(self, plan: Plan) -> str:
         return "apk add in the docker-in-docker jobs' docker:cli image"
 
-    def proxy_reaches(self, spec: Spec) -> str:
+    def proxy_reaches(self, plan: Plan) -> str:
         return "the docker-in-docker service's pulls"
 
     def environment(self, variables: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
@@ -178,9 +178,9 @@ class _GitLab(BaseSystem):
             return "type Variable holding the PEM text, not File (the docker-in-docker service cannot read job files)"
         return "type File or Variable (the PEM text)"
 
-    def ca_places(self, spec: Spec, bake: bool) -> tuple[str, ...]:
-        builder = (builder_ca_place(BAKE_BUILDER),) if self.builder(spec, bake) == "container" else ()
-        if spec.ci.gitlab.runner == "dind":
+    def ca_places(self, plan: Plan) -> tuple[str, ...]:
+        builder = (builder_ca_place(BAKE_BUILDER),) if plan.builder == "container" else ()
+        if settings_of(plan).runner == "dind":
             dind = "GitLab dind: the docker-in-docker service (system bundle and /etc/docker/certs.d/<registry>/ca.crt)"
             return (dind, *builder)
         return (*builder, f"{self.runners_title}: {HOST_CA_PLACE}")

@@ -68,7 +68,6 @@ def output_kind(key: str) -> str:
 def render_pipeline(loaded: LoadedSpec, fmt: str, output: str | None = None) -> str:
     """The pipeline of `fmt` that lives at `output` (relative to the repository root; default_output if None)."""
     from mobyci.formats import emitter
-    from mobyci.patch.script import build_patch_script
     from mobyci.specmodel.checks import system_findings
 
     if fmt not in FORMATS:
@@ -79,10 +78,21 @@ def render_pipeline(loaded: LoadedSpec, fmt: str, output: str | None = None) -> 
         # Located like validate's problems: a spec that does not name this system in `outputs:` was validated
         # for the systems it names, so only rendering this system's file finds these.
         raise SpecError([loaded.problem(at, message) for at, message in findings])
+    return emitter(fmt)(pipeline_plan(loaded, fmt, output))
+
+
+def pipeline_plan(loaded: LoadedSpec, fmt: str = DEFAULT, output: str | None = None) -> Plan:
+    """The plan the pipeline of `fmt` is rendered from, with its patch script (its emitter writes the script into
+    the prepare job): what `render` emits and `plan --fetches` reads."""
     from mobyci.patch.rules import build_rules
+    from mobyci.patch.script import build_patch_script
 
     rules = build_rules(loaded)  # once: the script and the plan's list of rewrites both come from them
-    plan = make_plan(
-        loaded, system, fmt=fmt, output=output, patch_script=build_patch_script(loaded, rules=rules), rules=rules
+    return make_plan(
+        loaded,
+        FORMATS[fmt].system,
+        fmt=fmt,
+        output=output,
+        patch_script=build_patch_script(loaded, rules=rules),
+        rules=rules,
     )
-    return emitter(fmt)(plan)

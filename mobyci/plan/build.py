@@ -43,6 +43,7 @@ from mobyci.plan.model import (
     retention,
     trust_ca,
 )
+from mobyci.plan.network import Network, Target
 from mobyci.plan.shell import (
     apt_env,
     build_args_flags,
@@ -141,6 +142,14 @@ def build_plan(
         alpine_mirror=spec.mirrors.alpine,
         ca_files=ca.repo_files(spec, ca.spec_dir(loaded.path)),
         package_images=tuple(_package_images(loaded, jobs)),
+        network=Network(
+            mirrors=spec.mirrors,
+            proxy=spec.proxy,
+            ca_certs=tuple(spec.tls.ca_certs),
+            targets=tuple(Target(t.name, tuple(t.distros or ())) for t in spec.targets),
+            apt_env=tuple(apt_env(loaded)),
+        ),
+        builder=ci.builder(spec, family.build_style == "bake"),
     )
 
 

@@ -2,8 +2,9 @@
 
 The Plan is an emitter's only input: it carries the jobs with typed facts (writes the patch script, shares the
 dev image, needs a Docker engine, the tools it needs), the patch script, the file being written (OutputFile: its
-format, path, spec and regenerate command, for its header) and the spec's settings block of that CI system (the
-class the spec declares; its CISystem object reads it typed).
+format, path, spec and regenerate command, for its header), the spec's settings block of that CI system (the
+class the spec declares; its CISystem object reads it typed) and, for the views above the emitters, the spec's
+mirrors, proxy, CA entries and targets as compiled (Network, network.py).
 Emitters never read the spec (tests/test_formats.py checks their imports).
 Every moby-specific decision is taken here from the family data, so the emitters never branch on a family.
 Job scripts are POSIX sh lines run from the repository root; values from the spec reach them shell-quoted.
@@ -16,6 +17,8 @@ from typing import Literal, NamedTuple
 from mobyci.committed.header import OutputFile
 from mobyci.families import Release
 from mobyci.families.packaging_data import Arch
+from mobyci.formats import Builder
+from mobyci.plan.network import Network
 from mobyci.specmodel.fields import duration_seconds, var_ref_name
 
 SOURCE_DIR = "moby"
@@ -260,6 +263,9 @@ class Plan(NamedTuple):
     patch_script: str = ""  # the text the job that writes_patch writes to PATCH_SCRIPT
     alpine_mirror: str | None = None  # mirrors.alpine, for images that install packages with apk
     ca_files: tuple[str, ...] = ()  # tls.ca_certs entries that are files in the repository (not CI variables)
+    # The spec's mirrors, proxy, CA entries and targets, for the views (report/); None only for a plan built by hand.
+    network: Network | None = None
+    builder: Builder = "host"  # the BuildKit that runs moby's build on the system (CISystem.builder)
 
     def job(self, name: str) -> Job:
         return next(j for j in self.jobs if j.name == name)

@@ -13,10 +13,12 @@ A tree endpoint of a stage the spec's targets never build is marked not built (f
 with its route, not judged by `--strict`.
 
 Tree endpoints come from a scan of the tree (families/fetchscan.py): the real one for `patch --check DIR`, the
-stored list of the spec's release (or its nearest stored release) for `plan --fetches`. The pipeline's own
-endpoints are read from the Plan the pipeline is rendered from: each job's record of what its script fetches
-(Job.fetches) and what the CI system's runner pulls for it, which the system's emitter module reads from its own
-rendered document (`runner_fetches(plan)`): nothing here re-derives the pipeline from the spec.
+stored list of the plan's release (or its nearest stored release) for `plan --fetches`. The pipeline's own
+endpoints are read from the Plan the pipeline is rendered from (the caller builds it, with its patch script): each
+job's record of what its script fetches (Job.fetches) and what the CI system's runner pulls for it, which the
+system's emitter module reads from its own rendered document (`runner_fetches(plan)`). Routes read the Plan's
+Network (the spec's mirrors, proxy, CA entries and targets, as the Plan carries them) and its patch rules
+(Plan.rewrites): nothing here reads the spec or re-derives the pipeline from it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import json
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from mobyci.families import stagegraph
@@ -39,13 +41,15 @@ from mobyci.families.packaging_data import (
 from mobyci.families.stagetargets import built_fetches
 from mobyci.families.touchpoints import TOUCHPOINTS
 from mobyci.families.versions import tag_version
-from mobyci.load.reader import LoadedSpec
-from mobyci.patch.rules import Rule, under_git_prefix
+from mobyci.patch.rules import under_git_prefix
 from mobyci.plan.mirrors import rewrite_url
 from mobyci.plan.model import Fetched, Plan, RunnerFetches
+from mobyci.plan.network import network_of
 from mobyci.report.fetchtls import Trust
-from mobyci.specmodel.compiled import Mirrors
 from mobyci.specmodel.fields import gosumdb_url
+
+if TYPE_CHECKING:
+    from mobyci.specmodel.compiled import Mirrors
 
 ROUTES = ("mirror", "internal", "proxy", "runner", "skipped", "direct")
 _DOCKER_HUB = "https://registry-1.docker.io"
@@ -113,15 +117,15 @@ def _stored() -> dict[str, list[list[object]]]:
     return data
 
 
-def stored_list(loaded: LoadedSpec) -> tuple[str, bool, list[Fetch]]:
+def stored_list(plan: Plan) -> tuple[str, bool, list[Fetch]]:
     """(stored tag, whether it is the ref itself, its fetches): the ref's own list, else the nearest stored release
     of the same family."""
     data = _stored()
-    ref = loaded.spec.moby.ref
+    ref = plan.ref
     if ref in data:
         return ref, True, [Fetch(*row) for row in data[ref]]  # type: ignore[arg-type]
-    family = loaded.release.family
-    wanted = loaded.release.version
+    family = plan.release.family
+    wanted = plan.release.version
     candidates = [(tag, tag_version(tag)) for tag in data]
     same = [(tag, v) for tag, v in candidates if v is not None and family.contains(v)]
 
@@ -138,22 +142,22 @@ def stored_list(loaded: LoadedSpec) -> tuple[str, bool, list[Fetch]]:
     return tag, False, [Fetch(*row) for row in data[tag]]  # type: ignore[arg-type]
 
 
-def plan_inventory(loaded: LoadedSpec, system: str) -> Inventory:
-    """The inventory for `plan --fetches`: the stored list of the ref's release, plus the pipeline's own fetches."""
-    tag, exact, fetches = stored_list(loaded)
+def plan_inventory(plan: Plan) -> Inventory:
+    """The inventory for `plan --fetches`: the stored list of the ref's release, plus the pipeline's own fetches.
+    `plan`: the one its pipeline is rendered from (emit/render.py `pipeline_plan`)."""
+    tag, exact, fetches = stored_list(plan)
     caveat = (
         ""
         if exact
-        else f"{loaded.spec.moby.ref} has no stored list: this is the list of {tag}, the nearest stored release of "
-        f"family {loaded.release.family.name}; `mobyci patch --check DIR` lists a checked-out tree exactly"
+        else f"{plan.ref} has no stored list: this is the list of {tag}, the nearest stored release of "
+        f"family {plan.release.family.name}; `mobyci patch --check DIR` lists a checked-out tree exactly"
     )
     graph = stagegraph.stored(tag)
-    return build_inventory(loaded, system, fetches, tree=tag, exact=exact, caveat=caveat, graph=graph)
+    return build_inventory(plan, fetches, tree=tag, exact=exact, caveat=caveat, graph=graph)
 
 
 def build_inventory(
-    loaded: LoadedSpec,
-    system: str,
+    plan: Plan,
     fetches: list[Fetch],
     *,
     tree: str,
@@ -161,23 +165,19 @@ def build_inventory(
     caveat: str = "",
     graph: stagegraph.Graph | None = None,
 ) -> Inventory:
-    from mobyci.emit.render import make_plan
+    """The inventory of `fetches` (a tree's) and of the pipeline's own, on `plan`: the plan the pipeline is rendered
+    from, with its patch script (emit/render.py `pipeline_plan`), for the system it names."""
     from mobyci.formats import FORMATS
-    from mobyci.patch.rules import build_rules
-    from mobyci.patch.script import build_patch_script
 
-    rules = build_rules(loaded)
-    # The plan the pipeline is rendered from (its emitter writes the patch script into the prepare job).
-    plan = make_plan(loaded, system, patch_script=build_patch_script(loaded, rules=rules), rules=rules)
     # The system's emitter module reads its own rendered document: what its runner pulls, who pulls the rest.
-    view: RunnerFetches = importlib.import_module(FORMATS[system].module).runner_fetches(plan)
-    router = _Router(loaded, view, _tree_puller(plan, view), rules)
-    style, targets = loaded.release.family.build_style, [t.name for t in loaded.spec.targets]
+    view: RunnerFetches = importlib.import_module(FORMATS[plan.system].module).runner_fetches(plan)
+    router = _Router(plan, view, _tree_puller(plan, view))
+    network = network_of(plan)
+    style, targets = plan.release.family.build_style, [t.name for t in network.targets]
     built = built_fetches(graph, [f.file for f in fetches], style, targets) if graph else [True] * len(fetches)
     entries = [router.tree_entry(f)._replace(built=b) for f, b in zip(fetches, built, strict=True)]
     entries += router.pipeline_entries(plan)
-    ca = bool(loaded.spec.tls.ca_certs)
-    return Inventory(loaded.spec.moby.ref, system, tree, exact, caveat, tuple(entries), ca)
+    return Inventory(plan.ref, plan.system, tree, exact, caveat, tuple(entries), bool(network.ca_certs))
 
 
 def _tree_puller(plan: Plan, view: RunnerFetches) -> str:
@@ -200,14 +200,16 @@ BUILDKIT_IMAGE = "moby/buildkit:buildx-stable-1"
 
 
 class _Router:
-    def __init__(self, loaded: LoadedSpec, view: RunnerFetches, puller: str, rules: list[Rule]) -> None:
-        self.loaded = loaded
-        self.spec = loaded.spec
+    def __init__(self, plan: Plan, view: RunnerFetches, puller: str) -> None:
+        self.release = plan.release
+        self.network = network = network_of(plan)
+        self.mirrors, self.proxy = network.mirrors, network.proxy
         self.view = view
         self.puller = puller
-        self.rules = {rule.id: rule.files for rule in rules}
-        self.touchpoints = TOUCHPOINTS[loaded.release.family.name]
-        self.trust = Trust(loaded, puller)
+        # The files each patch rule covers, as the plan lists its rules (the rules the patch script runs).
+        self.rules = {rule.id: rule.files for rule in plan.rewrites}
+        self.touchpoints = TOUCHPOINTS[plan.release.family.name]
+        self.trust = Trust(network, puller)
 
     def _entry(
         self, kind: str, endpoint: str, source: str, route: str, via: str, url: str | None, client: str
@@ -221,7 +223,7 @@ class _Router:
     def _inside(self, url: str) -> str | None:
         """The proxy.no_proxy entry that names `url`'s host: the spec says it is reached without the proxy, inside."""
         host = urlsplit(url if "://" in url else f"https://{url}").hostname or ""
-        for entry in self.spec.proxy.no_proxy:
+        for entry in self.proxy.no_proxy:
             bare = entry.lstrip("*").split(":")[0]
             if not entry.startswith("$") and (
                 host == bare.lstrip(".") or (bare.startswith(".") and host.endswith(bare))
@@ -231,7 +233,7 @@ class _Router:
 
     def _proxy(self, url: str) -> str | None:
         """The proxy key that carries `url`, if any."""
-        proxy = self.spec.proxy
+        proxy = self.proxy
         parts = urlsplit(url if "://" in url else f"https://{url}")
         if self._inside(url) is not None:
             return None
@@ -247,7 +249,7 @@ class _Router:
             return "internal", f"proxy.no_proxy names it ({inside}): a host inside the firewall"
         key = self._proxy(url)
         if key is not None:
-            return "proxy", f"{key} ({getattr(self.spec.proxy, key.split('.')[1])})"
+            return "proxy", f"{key} ({getattr(self.proxy, key.split('.')[1])})"
         return "direct", why
 
     def tree_entry(self, fetch: Fetch) -> Entry:
@@ -259,7 +261,7 @@ class _Router:
 
     def _contacted(self, kind: str, endpoint: str, route: str) -> str | None:
         """The URL the client of a tree fetch connects to: the mirror's when one serves it."""
-        mirrors = self.spec.mirrors
+        mirrors = self.mirrors
         if route == "skipped":
             return None
         if kind in ("image", "frozen-image"):
@@ -277,7 +279,7 @@ class _Router:
         if kind == "apt":
             from mobyci.specmodel.apt import apt_sources
 
-            sources = apt_sources(mirrors, self.loaded.release)
+            sources = apt_sources(mirrors, self.release)
             return sources.debian if sources is not None else endpoint
         if kind in ("go-modules", "go-module"):
             return mirrors.goproxy
@@ -286,7 +288,7 @@ class _Router:
         return endpoint
 
     def _route(self, fetch: Fetch) -> tuple[str, str]:
-        mirrors = self.spec.mirrors
+        mirrors = self.mirrors
         kind, endpoint, path = fetch.kind, fetch.endpoint, fetch.file
         if kind in ("git", "download"):
             return self._rewritten(kind, endpoint, path)
@@ -304,7 +306,7 @@ class _Router:
             if mirrors.apt:
                 from mobyci.specmodel.apt import describe
 
-                return "mirror", f"mirrors.apt -> {describe(mirrors, self.loaded.release)}"
+                return "mirror", f"mirrors.apt -> {describe(mirrors, self.release)}"
             return self._fallback(endpoint, "no mirrors.apt")
         if kind == "go-modules":
             # A proxy URL in the tree: Go's default at a `go install` of the Dockerfile, which the goproxy rule's
@@ -326,7 +328,7 @@ class _Router:
 
     def _sumdb(self) -> tuple[str, str]:
         """Where Go checks the sums of the modules a `go install m@v` fetches (`go help module-auth`)."""
-        gosumdb = self.spec.mirrors.gosumdb
+        gosumdb = self.mirrors.gosumdb
         if gosumdb == "off":
             return "skipped", "mirrors.gosumdb: off (no checksum verification)"
         url = gosumdb_url(gosumdb) if gosumdb else GO_SUMDB
@@ -343,7 +345,7 @@ class _Router:
         """A URL the patch may rewrite: the longest key of mirrors.git and mirrors.downloads owns it, as in the
         patch's single pass (patch/apply.py: the longest source wins; the git-host rule carries the downloads keys
         under its git prefixes), and the rule of that mapping must cover its file."""
-        owner = url_owner(self.spec.mirrors, endpoint)
+        owner = url_owner(self.mirrors, endpoint)
         if owner is None:
             why = "no mirrors.git rule matches it" if kind == "git" else "no mirrors.downloads prefix matches it"
             return self._fallback(endpoint, why)
@@ -351,7 +353,7 @@ class _Router:
         if setting == "git":
             rules: tuple[str, ...] = ("git-host",)
         else:
-            rules = ("downloads", "git-host") if under_git_prefix(source, self.spec.mirrors.git) else ("downloads",)
+            rules = ("downloads", "git-host") if under_git_prefix(source, self.mirrors.git) else ("downloads",)
         if not any(self._covered(rule, path) for rule in rules):
             return self._fallback(endpoint, f"no patch rule covers {path}")
         if target == endpoint:
@@ -365,7 +367,7 @@ class _Router:
         if url != _DOCKER_HUB:
             # mirrors.registry mirrors Docker Hub only: quay.io, registry.access.redhat.com, ghcr.io… go their way.
             return self._fallback(url, f"no mirror covers {host} (mirrors.registry mirrors Docker Hub only)")
-        registry = self.spec.mirrors.registry
+        registry = self.mirrors.registry
         if registry is None and (frozen or (puller or self.puller) != "host" or self.view.daemon_mirror):
             return self._fallback(url, "no mirrors.registry")
         if frozen:
@@ -376,7 +378,7 @@ class _Router:
         """The route of a Docker Hub image that `puller` pulls: a docker-container builder (its buildkitd.toml,
         not the daemon's registry-mirrors), the docker-in-docker service (its --registry-mirror) or the runner's
         own daemon (its daemon.json, which the pipeline cannot set)."""
-        registry = self.spec.mirrors.registry
+        registry = self.mirrors.registry
         where = {
             "container": "the BuildKit builder's mirror config",
             "dind": "the docker-in-docker service's --registry-mirror",
@@ -413,7 +415,7 @@ class _Router:
             out.append(self._dev_image(view.dev_image, _jobs(jobs)))
         apk = [name for name in view.jobs if name in view.apk]
         if apk:
-            cdn, mirror = "https://dl-cdn.alpinelinux.org/alpine", self.spec.mirrors.alpine
+            cdn, mirror = "https://dl-cdn.alpinelinux.org/alpine", self.mirrors.alpine
             route = ("mirror", f"mirrors.alpine -> {mirror}") if mirror else self._fallback(cdn, "no mirrors.alpine")
             out.append(self._entry("alpine", cdn, f"apk add ({_jobs(apk)})", *route, mirror or cdn, "dind-apk"))
         for fetch in view.fetches:
@@ -434,7 +436,7 @@ class _Router:
         return out
 
     def _job_fetch(self, job: str, fetched: Fetched) -> Entry:
-        mirrors = self.spec.mirrors
+        mirrors = self.mirrors
         kind, endpoint = fetched.kind, fetched.endpoint
         if kind == "git":
             target = rewrite_url(endpoint, mirrors.git)
@@ -464,7 +466,7 @@ class _Router:
         # apt/dnf: the package image's own manager, pointed at the distro mirror the sources job writes.
         distro, mirror = fetched.how, None
         archive = distro_archive(distro)
-        mirror = package_image_mirror(mirrors, distro, ca=bool(self.spec.tls.ca_certs))
+        mirror = package_image_mirror(mirrors, distro, ca=bool(self.network.ca_certs))
         if mirror is not None and archive.setting is not None:
             return self._entry(kind, endpoint, job, "mirror", archive.setting, mirror, "package-image")
         url = f"{'https' if archive.tls else 'http'}://{endpoint}"
@@ -472,7 +474,7 @@ class _Router:
         return self._entry(kind, endpoint, job, *route, url, "package-image")
 
     def _pull_url(self, image: str, route: str) -> str:
-        registry = self.spec.mirrors.registry
+        registry = self.mirrors.registry
         return registry if route == "mirror" and registry else _registry_url(image)
 
     def _dev_image(self, ref: str, source: str) -> Entry:

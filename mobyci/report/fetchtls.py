@@ -15,9 +15,10 @@ the CA. Trust is one of:
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from mobyci.load.reader import LoadedSpec
+if TYPE_CHECKING:
+    from mobyci.plan.network import Network
 
 TRUSTS = ("yes", "no", "runner")
 
@@ -34,16 +35,17 @@ def over_tls(url: str) -> bool:
 
 
 class Trust:
-    """Who fetches what on this spec's CI system, and whether mobyci makes that client trust the CA."""
+    """Who fetches what on the plan's CI system, and whether mobyci makes that client trust the CA."""
 
-    def __init__(self, loaded: LoadedSpec, builder: str) -> None:
-        """`builder`: the BuildKit that runs moby's build, as the rendered pipeline has it (fetches._tree_puller):
-        "container" (a docker-container builder: it reads its system bundle, where the CA is appended, and the `ca`
-        of its buildkitd config for Docker Hub and the registry mirror), "dind" (the docker-in-docker daemon reads
-        the system bundle the service entrypoint added the CA to) or "host" (the runner's own daemon)."""
-        self.ca = bool(loaded.spec.tls.ca_certs)
+    def __init__(self, network: Network, builder: str) -> None:
+        """`network`: the plan's (its CA entries and registry mirror). `builder`: the BuildKit that runs moby's
+        build, as the rendered pipeline has it (fetches._tree_puller): "container" (a docker-container builder: it
+        reads its system bundle, where the CA is appended, and the `ca` of its buildkitd config for Docker Hub and
+        the registry mirror), "dind" (the docker-in-docker daemon reads the system bundle the service entrypoint
+        added the CA to) or "host" (the runner's own daemon)."""
+        self.ca = bool(network.ca_certs)
         self.builder = builder
-        self.registry_mirror = loaded.spec.mirrors.registry
+        self.registry_mirror = network.mirrors.registry
 
     def mark(self, url: str | None, client: str) -> Tls:
         """`url`: what the client connects to (None: nothing is fetched); `client`: a key of _CLIENTS, or

@@ -1,26 +1,19 @@
 """`mobyci plan` output: JSON for scripts, Mermaid for merge requests, text for people.
 
-A reading of the Plan and its CI system; the spec is read only for what the Plan does not carry (the mirrors and
-proxies as written, for where each applies: notes.py)."""
+A reading of the Plan and its CI system only: the mirrors and proxies as written, for where each applies (notes.py),
+come from the Plan's Network, not from the spec."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mobyci.formats import ci_system
 from mobyci.plan.model import Job, Plan
-from mobyci.report.notes import Applied, applied_mirrors, ca_places
-
-if TYPE_CHECKING:
-    from mobyci.load.reader import LoadedSpec
+from mobyci.report.notes import applied_mirrors, ca_places
 
 
-def _applied(plan: Plan, loaded: LoadedSpec) -> tuple[Applied, ...]:
-    return applied_mirrors(loaded, ci_system(plan.system), {r.id for r in plan.rewrites})
-
-
-def plan_data(plan: Plan, loaded: LoadedSpec) -> dict[str, Any]:
+def plan_data(plan: Plan) -> dict[str, Any]:
     """A stable JSON document: keys and order only change with a new `schema_version`."""
     release = plan.release
     return {
@@ -55,11 +48,11 @@ def plan_data(plan: Plan, loaded: LoadedSpec) -> dict[str, Any]:
         "build_args": list(plan.build_args),
         "ci_variables": list(dict.fromkeys([*plan.ci_variables, *plan.ca_variables])),
         "ca_variables": [{"name": name, "type": ca_variable_type(plan)} for name in plan.ca_variables],
-        "mirrors_and_proxies": [{"key": a.key, "value": a.value, "where": a.where} for a in _applied(plan, loaded)],
+        "mirrors_and_proxies": [{"key": a.key, "value": a.value, "where": a.where} for a in applied_mirrors(plan)],
         "registry_mirror": plan.registry_mirror,
         "notes": list(plan.notes),
         "packages": [{"what": what, "value": value, "from": source} for what, value, source in plan.packages],
-        "ca_installed": list(ca_places(loaded, plan)),
+        "ca_installed": list(ca_places(plan)),
         "package_images": [
             {"job": i.job, "runner_arch": i.arch, "mirror": i.mirror, "hosts_reached": list(i.hosts)}
             for i in plan.package_images
@@ -72,8 +65,8 @@ def ca_variable_type(plan: Plan) -> str:
     return ci_system(plan.system).ca_variable_type(plan)
 
 
-def plan_json(plan: Plan, loaded: LoadedSpec) -> str:
-    return json.dumps(plan_data(plan, loaded), indent=2, ensure_ascii=False) + "\n"
+def plan_json(plan: Plan) -> str:
+    return json.dumps(plan_data(plan), indent=2, ensure_ascii=False) + "\n"
 
 
 def plan_mermaid(plan: Plan) -> str:
@@ -94,9 +87,9 @@ def plan_mermaid(plan: Plan) -> str:
 _KEY_WIDTH = 22  # a longer key puts its text on the next line
 
 
-def plan_text(plan: Plan, loaded: LoadedSpec, width: int = 80) -> str:
+def plan_text(plan: Plan, width: int = 80) -> str:
     """The plan for a person, laid out in `width` columns; words are never broken and no line ends in spaces."""
-    sections = _sections(plan, loaded)
+    sections = _sections(plan)
     out: list[str] = []
     for title, rows in sections:
         out.append(title)
@@ -105,7 +98,7 @@ def plan_text(plan: Plan, loaded: LoadedSpec, width: int = 80) -> str:
     return "\n".join(out)
 
 
-def _sections(plan: Plan, loaded: LoadedSpec) -> list[tuple[str, list[tuple[str, str]]]]:
+def _sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
     release = plan.release
     family = release.family
     system = ci_system(plan.system)
@@ -119,7 +112,7 @@ def _sections(plan: Plan, loaded: LoadedSpec) -> list[tuple[str, list[tuple[str,
     if release.variant is not None:
         overview.append(("variant", release.variant.note))
     jobs = [(job.name, _job_text(plan, job)) for job in plan.jobs]
-    mirrors = _applied(plan, loaded)
+    mirrors = applied_mirrors(plan)
     applied = [(a.key, f"{a.value}: {a.where}") for a in mirrors] or [("-", "no mirrors or proxies")]
     rewrites = [
         (r.id, f"{r.title}: {', '.join(r.files)}" + "".join(f" (note: {note})" for note in r.notes))
@@ -158,7 +151,7 @@ def _sections(plan: Plan, loaded: LoadedSpec) -> list[tuple[str, list[tuple[str,
     sections += [("Patch rules (applied to the moby tree)", rewrites), ("Environment (as written)", env)]
     if plan.build_args:
         sections.append(("Build args passed from the environment", [("", ", ".join(plan.build_args))]))
-    places = ca_places(loaded, plan)
+    places = ca_places(plan)
     if places:
         sections.append(("Corporate CA (tls.ca_certs) is trusted by", [("-", place) for place in places]))
     if plan.notes:

@@ -28,7 +28,7 @@ def render_all(loaded: LoadedSpec) -> dict[str, str]:
 
     out = {fmt: render_pipeline(loaded, fmt) for fmt in FORMATS}
     out["patch"] = build_patch_script(loaded)
-    out["plan"] = plan_json(make_plan(loaded), loaded)
+    out["plan"] = plan_json(make_plan(loaded))
     return out
 
 
