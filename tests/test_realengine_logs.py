@@ -103,6 +103,19 @@ def test_stage_closure_follows_from_copy_and_mounts() -> None:
     assert stages.closure(parsed, "binary") == needed
 
 
+def test_a_mount_whose_first_option_is_from_is_a_dependency() -> None:
+    # moby v28.5.2 Dockerfile:278: `RUN --mount=from=runc-src,src=/usr/src/runc,rw`: the runc stage needs the
+    # stage that cloned runc, so a clone there belongs to every target that builds runc.
+    dockerfile = (
+        "FROM golang:1.24 AS base\n"
+        "FROM base AS runc-src\n"
+        "RUN git clone https://github.com/opencontainers/runc.git /usr/src/runc\n"
+        "FROM base AS runc\n"
+        "RUN --mount=from=runc-src,src=/usr/src/runc,rw make\n"
+    )
+    assert stages.closure(stages.parse(dockerfile), "runc") == ["base", "runc-src", "runc"]
+
+
 def test_stage_of_a_source_line() -> None:
     parsed = stages.parse(DOCKERFILE)
     assert stages.stages_of(parsed, "Dockerfile:4") == ["base"]

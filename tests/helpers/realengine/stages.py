@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 _FROM = re.compile(r"^FROM\s+(?:--platform=\S+\s+)?(?P<image>\S+)(?:\s+AS\s+(?P<name>\S+))?\s*$", re.IGNORECASE)
 _ARG = re.compile(r"^ARG\s+(?P<name>\w+)(?:=(?P<value>.*))?$", re.IGNORECASE)
-_FROM_REF = re.compile(r"--from=(?P<ref>[^\s,]+)|[\s,]from=(?P<mount>[^\s,]+)")
+_FROM_REF = re.compile(r"--from=(?P<ref>[^\s,]+)|[\s,=]from=(?P<mount>[^\s,]+)")
 _VAR = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 _INSTALLER = re.compile(r"install\.sh\s+(\w+)")
 
