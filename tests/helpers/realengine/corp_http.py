@@ -15,6 +15,7 @@ Every request is logged as `<server> <client> <method> <path> <status>` to --log
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import ssl
@@ -114,7 +115,10 @@ def _pump(src: socket.socket, dst: socket.socket, done: threading.Barrier) -> No
             dst.sendall(data)
         dst.shutdown(socket.SHUT_WR)
     except OSError:
-        pass
+        # A reset or a closed socket on one side ends the connection (apt drops kept-alive connections as a matter
+        # of course): shut the other side both ways, so its pump ends now instead of at that peer's idle timeout.
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_RDWR)
     try:
         done.wait(timeout=600)
     except threading.BrokenBarrierError:
