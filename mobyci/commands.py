@@ -140,10 +140,12 @@ def _refuse_stdin(spec: Path, command: str) -> None:
         raise Exit(EXIT_PROBLEM)
 
 
-def _load(spec: Path) -> LoadedSpec:
+def _load(spec: Path, system: str | None = None) -> LoadedSpec:
+    """`system`: the CI system the command writes or plans for; a spec whose `outputs:` names none is judged for
+    it alone (a GitHub-only spec is not refused for what GitLab cannot do)."""
     from mobyci.load.reader import load_file
 
-    loaded = load_file(str(spec_path(spec)))
+    loaded = load_file(str(spec_path(spec)), None if system is None else (system,))
     for warning in loaded.warnings:
         err(warning)
     return loaded
@@ -326,7 +328,9 @@ def _print_tree_inventory(loaded: LoadedSpec, tree: Path) -> None:
 def render(spec: Path, fmt: str, output: Path | None, all_outputs: bool, check: bool, force: bool) -> None:
     spec = spec_path(spec)  # generated files name the file that was read (mobyci.yml when that is the one)
     _refuse_stdin(spec, "render")
-    loaded = _load(spec)
+    from mobyci.formats import FORMATS
+
+    loaded = _load(spec, None if all_outputs else FORMATS[fmt].system)
     if all_outputs:
         _refuse_output_over_spec(loaded, spec)
         files = _committed(loaded, spec, _outputs_of(loaded), all_outputs=True)
@@ -531,7 +535,7 @@ def plan(spec: Path, fmt: str, system: str | None = None, fetches: bool = False,
 
     if strict and not fetches:
         raise MobyciError("--strict applies to --fetches: run `mobyci plan --fetches --strict`")
-    loaded = _load(spec)
+    loaded = _load(spec, system)
     if str(spec) != "-":
         # Paths in the jobs are the ones the rendered files hold: relative to the repository root.
         loaded = _for_output(loaded, spec_path(spec))

@@ -160,6 +160,22 @@ def test_a_proxy_named_variable_is_accepted_with_only_github_in_play(
     assert _render(Path("mobyci.yaml"), "gitlab", capsys) == (1, _PROXY_NAME_REFUSED)
 
 
+def test_a_spec_that_names_no_system_is_judged_for_the_one_rendered_or_planned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No `outputs:`: validate judges the default system (what `mobyci render` writes) and refuses GitLab's reserved
+    # names; `render --format github` and `plan --for github` write or plan for GitHub alone, which takes them.
+    monkeypatch.chdir(tmp_path)
+    Path("mobyci.yaml").write_text(_PROXY_NAMED_SPEC)
+    assert commands.run(commands.validate, specs=[Path("mobyci.yaml")]) == 1
+    assert capsys.readouterr().err == _PROXY_NAME_REFUSED
+    assert _render(Path("mobyci.yaml"), "github", capsys) == (0, "")
+    assert _render(Path("mobyci.yaml"), "buildkite", capsys) == (0, "")
+    assert _render(Path("mobyci.yaml"), "gitlab", capsys) == (1, _PROXY_NAME_REFUSED)
+    assert commands.run(commands.plan, spec=Path("mobyci.yaml"), fmt="text", system="github") == 0
+    assert capsys.readouterr().err == ""
+
+
 _SYSTEMS_NAMED = st.lists(st.sampled_from(list(formats.FORMATS.values())), max_size=2, unique=True)
 
 

@@ -39,15 +39,18 @@ STDIN = "-"  # the spec name that reads the spec from standard input
 STDIN_NAME = "<stdin>"  # how messages name it
 
 
-def load_file(path: str) -> LoadedSpec:
-    """Load and validate a spec file (`-`: standard input); raises SpecError with every problem found."""
+def load_file(path: str, systems: tuple[str, ...] | None = None) -> LoadedSpec:
+    """Load and validate a spec file (`-`: standard input); raises SpecError with every problem found.
+
+    `systems`: the CI systems the command renders or plans for, judged when the spec's `outputs:` names none
+    (specmodel/checks.py check_spec); None: the default system, what `mobyci render` writes."""
     if path == STDIN:
         import sys
 
         data = sys.stdin.buffer.read(yamlpos.MAX_BYTES + 1)
         if len(data) > yamlpos.MAX_BYTES:
             raise SpecError([Problem(STDIN_NAME, 0, 0, "", f"a spec is limited to {yamlpos.MAX_BYTES} bytes")])
-        return _load_bytes(data, STDIN_NAME)
+        return _load_bytes(data, STDIN_NAME, systems)
     file = Path(path)
     try:
         if file.is_dir():
@@ -64,16 +67,16 @@ def load_file(path: str) -> LoadedSpec:
         ) from None
     except OSError as exc:
         raise SpecError([Problem(path, 0, 0, "", f"cannot read: {exc.strerror or exc}")]) from None
-    return _load_bytes(data, path)
+    return _load_bytes(data, path, systems)
 
 
-def _load_bytes(data: bytes, path: str) -> LoadedSpec:
+def _load_bytes(data: bytes, path: str, systems: tuple[str, ...] | None) -> LoadedSpec:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, col = _line_col_of_byte(data, exc.start)
         raise SpecError([Problem(path, line, col, "", "is not UTF-8 text: save it as UTF-8")]) from None
-    return load_text(text, path)
+    return load_text(text, path, systems=systems)
 
 
 def _line_col_of_byte(data: bytes, offset: int) -> tuple[int, int]:
@@ -81,8 +84,11 @@ def _line_col_of_byte(data: bytes, offset: int) -> tuple[int, int]:
     return before.count(b"\n") + 1, offset - (before.rfind(b"\n") + 1) + 1
 
 
-def load_text(text: str, filename: str = "mobyci.yaml", base: Path | None = None) -> LoadedSpec:
-    """`base`: the directory repository paths in the spec are relative to (default: the spec's own)."""
+def load_text(
+    text: str, filename: str = "mobyci.yaml", base: Path | None = None, systems: tuple[str, ...] | None = None
+) -> LoadedSpec:
+    """`base`: the directory repository paths in the spec are relative to (default: the spec's own); `systems`: as
+    for load_file."""
     if len(text.encode("utf-8", "surrogatepass")) > yamlpos.MAX_BYTES:
         raise SpecError([Problem(filename, 0, 0, "", f"a spec is limited to {yamlpos.MAX_BYTES} bytes")])
     doc, problems = yamlpos.parse(text, filename)
@@ -95,7 +101,7 @@ def load_text(text: str, filename: str = "mobyci.yaml", base: Path | None = None
         problems = [_problem(filename, doc, error) for error in errors]
         later = _later_problems(filename, doc, errors)
         raise SpecError(sorted([*problems, *later], key=lambda p: (p.line, p.col)) if later else problems) from None
-    release, findings, found_warnings = check_spec(spec)
+    release, findings, found_warnings = check_spec(spec, systems=systems)
     findings += _embed_delimiters(doc.data)
     if spec.tls.ca_certs:
         from mobyci.specmodel.cafiles import ca_file_findings

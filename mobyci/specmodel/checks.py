@@ -28,10 +28,15 @@ Finding = tuple[Loc, str]
 _BARE_VERSION = re.compile(r"^(?:docker-)?v?(\d+)\.(\d+)\.(\d+)$")
 
 
-def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release | None, list[Finding], list[Finding]]:
+def check_spec(
+    spec: Spec, today: datetime.date | None = None, systems: tuple[str, ...] | None = None
+) -> tuple[Release | None, list[Finding], list[Finding]]:
     """The release the spec builds, every cross-field problem and every warning, as (key path, message).
 
-    `today` is the day distro lifecycles are judged on (default: lifecycle.today(), MOBYCI_TODAY or the clock)."""
+    `today` is the day distro lifecycles are judged on (default: lifecycle.today(), MOBYCI_TODAY or the clock).
+    `systems`: the CI systems the command at hand writes or plans for (`render --format`, `plan --for`), judged
+    when the spec's `outputs:` names none; a spec that names its systems is judged for those (and render adds the
+    format it writes: emit/render.py). None: the default system's findings, what `mobyci render` writes."""
     release, findings, warnings = _check_family(spec)
     if release is not None and (gaps := missing_data(release.family)):
         where = ("moby", "family") if spec.moby.family is not None else ("moby", "ref")
@@ -49,7 +54,7 @@ def check_spec(spec: Spec, today: datetime.date | None = None) -> tuple[Release 
     findings += _check_rewrites("downloads", spec.mirrors.downloads, keep_under=spec.mirrors.git)
     findings += _check_placeholders(spec)
     findings += _check_outputs(spec)
-    in_play = _output_systems(spec)
+    in_play = _output_systems(spec) or systems
     findings += system_findings(spec, in_play)
     warnings += unmirrored_distros(spec)
     findings += _check_logins(spec)
