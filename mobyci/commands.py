@@ -18,7 +18,7 @@ from mobyci import __version__
 
 if TYPE_CHECKING:
     from mobyci.load.reader import LoadedSpec
-    from mobyci.report.fetches import Inventory
+    from mobyci.report.inventory import Inventory
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -311,7 +311,8 @@ def _print_tree_inventory(loaded: LoadedSpec, tree: Path) -> None:
     from mobyci.emit.render import pipeline_plan
     from mobyci.families import stagegraph
     from mobyci.families.fetchscan import scan
-    from mobyci.report.fetches import build_inventory, inventory_text
+    from mobyci.report.fetches import build_inventory
+    from mobyci.report.inventory import inventory_text
 
     files = [str(p.relative_to(tree)) for p in sorted(tree.rglob("*")) if p.is_file() and not p.is_symlink()]
 
@@ -563,7 +564,7 @@ def _print_inventory(inventory: Inventory, fmt: str, width: int, *, strict: bool
     import json
 
     from mobyci.errors import MobyciError
-    from mobyci.report.fetches import inventory_data, inventory_text
+    from mobyci.report.inventory import inventory_data, inventory_text
 
     if fmt == "mermaid":
         raise MobyciError("--fetches prints text or json, not mermaid")

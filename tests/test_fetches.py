@@ -20,7 +20,8 @@ import pytest
 from mobyci.emit.render import make_plan, pipeline_plan
 from mobyci.families.fetchscan import scan
 from mobyci.load.reader import load_text
-from mobyci.report.fetches import Inventory, build_inventory, plan_inventory, stored_list
+from mobyci.report.fetches import build_inventory, plan_inventory, stored_list
+from mobyci.report.inventory import Inventory
 from tests.helpers import ROOT
 from tests.helpers.families import NEWEST_TAG
 

@@ -21,7 +21,8 @@ import pytest
 
 from mobyci.emit.render import pipeline_plan, render_pipeline
 from mobyci.load.reader import LoadedSpec, load_text
-from mobyci.report.fetches import Entry, plan_inventory
+from mobyci.report.fetches import plan_inventory
+from mobyci.report.inventory import Entry
 from tests.helpers.golden_cases import cases, load_case
 from tests.helpers.outputs import FORMATS, meaning, shell_lines, strings
 from tests.helpers.packaging_trees import live, packaging_distros
