@@ -13,7 +13,8 @@ Loc = tuple[str | int, ...]
 Finding = tuple[Loc, str]
 
 # Release-looking refs that are not spelled as moby spells its tags.
-_BARE_VERSION = re.compile(r"^(?:docker-)?v?(\d+)\.(\d+)\.(\d+)$")
+# A pre-release keeps its suffix as written (moby's are -rc.1, -rc1, -beta.1, -beta1: the facts table's PRERELEASES).
+_BARE_VERSION = re.compile(r"^(?:docker-)?v?(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.]+)?$")
 
 
 def _known() -> str:
@@ -83,14 +84,19 @@ def check_family(spec: Spec) -> tuple[Release | None, list[Finding], list[Findin
 
 
 def _misspelled_tag(ref: str) -> str | None:
-    """A ref written like a release but not as moby tags it (27.5.1, v29.0.0, docker-v27.5.1): what to write."""
+    """A ref written like a release but not as moby tags it (27.5.1, v29.0.0, docker-v27.5.1, v29.0.0-rc.1): what
+    to write."""
     match = _BARE_VERSION.match(ref)
     if match is None:
         return None
-    major, minor, patch = (int(g) for g in match.groups())
+    major, minor, patch = (int(g) for g in match.groups()[:3])
     minor_text = f"{minor:02d}" if major < 20 else str(minor)
-    tag = f"{'docker-' if major >= 29 else ''}v{major}.{minor_text}.{patch}"
+    tag = f"{'docker-' if major >= 29 else ''}v{major}.{minor_text}.{patch}{match[4] or ''}"
     why = "from 29.0 the engine's tags are docker-vX.Y.Z" if major >= 29 else "moby tags releases vX.Y.Z"
+    release = resolve(tag, None)
+    if match[4] and release is not None and (refused := _check_release(tag, Version(major, minor, patch), release)[0]):
+        # A pre-release moby never tagged: the refusal of the tag as moby would spell it names moby's own.
+        return f"'{ref}' is not a moby tag ({why}), and {refused[0][1]}"
     if not _tag_accepted(tag):
         # Suggest only a tag that, pasted, validates: a tag the facts table refuses would be refused in turn.
         from mobyci.families import facts

@@ -707,6 +707,24 @@ CASES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
+        "ref-misspelled-prerelease",
+        "version: 1\nmoby: {ref: v29.0.0-rc.1}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:2:13: moby.ref: 'v29.0.0-rc.1' is not a moby tag (from 29.0 the engine's tags are "
+            "docker-vX.Y.Z); did you mean docker-v29.0.0-rc.1?"
+        ],
+    ),
+    (
+        "ref-misspelled-prerelease-never-tagged",
+        "version: 1\nmoby: {ref: 29.0.0-rc.9}\ntargets: [binary]\n",
+        [
+            "mobyci.yaml:2:13: moby.ref: '29.0.0-rc.9' is not a moby tag (from 29.0 the engine's tags are "
+            "docker-vX.Y.Z), and docker-v29.0.0-rc.9 is not a moby tag (facts table of 2026-12-01); did you mean "
+            "docker-v29.0.0-rc.3? (29.0.0's pre-releases: docker-v29.0.0-rc.1, docker-v29.0.0-rc.2, "
+            "docker-v29.0.0-rc.3)"
+        ],
+    ),
+    (
         "ref-misspelled-unknown",
         "version: 1\nmoby: {ref: v30.0.0}\ntargets: [binary]\n",
         [
