@@ -12,6 +12,7 @@ from mobyci.emit.buildkite import step_key
 from mobyci.emit.github import job_id
 from mobyci.emit.render import make_plan, render_pipeline
 from mobyci.plan import model as p
+from mobyci.specmodel.fields import var_ref_name
 from tests.helpers.golden_cases import GOLDEN, cases, load_case
 from tests.helpers.outputs import meaning
 
@@ -89,3 +90,29 @@ def test_a_bake_job_creates_its_builder_before_anything_else() -> None:
     assert bake, "28-dind-ca builds with bake"
     for job in bake:
         assert isinstance(job.steps[0], p.CreateBuilder), job.steps
+
+
+@pytest.mark.parametrize("system", ["gitlab", "buildkite", "github"])
+@pytest.mark.parametrize("spec", [spec for _, spec in _CASES], ids=[name for name, _ in _CASES])
+def test_the_environment_mobyci_plan_shows_is_the_pipeline_s(spec: Path, system: str) -> None:
+    # `mobyci plan` lists the environment; the rendered file must set exactly that (GitLab once showed NO_PROXY
+    # without the instance and registry hosts its pipeline adds).
+    from mobyci.report.view import plan_data
+
+    loaded = load_case(spec)
+    shown = [(e["name"], e["value"]) for e in plan_data(make_plan(loaded, system))["environment"]]
+    doc = meaning(system, render_pipeline(loaded, system))
+    if system == "gitlab":
+        assert [(name, str(doc["variables"].get(name))) for name, _ in shown] == shown
+        return
+    # Buildkite and GitHub set literal values in the pipeline's env and export those read from CI variables or
+    # secrets in every job's shell (with a message naming the variable when it is unset).
+    if system == "github":
+        runs = "\n".join(s.get("run", "") for job in doc["jobs"].values() for s in job["steps"])
+    else:
+        runs = "\n".join(c for s in doc["steps"] if isinstance(s, dict) for c in s.get("commands", []))
+    exports = [line for line in runs.splitlines() if line.startswith("export ")]
+    for name, value in shown:
+        read = var_ref_name(value) or value  # a CI variable's name, or the literal value
+        exported = any(line.startswith(f"export {name}=") and read in line for line in exports)
+        assert str(doc.get("env", {}).get(name)) == value or exported, (name, value)

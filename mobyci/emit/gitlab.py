@@ -125,9 +125,6 @@ def _variables(plan: p.Plan, dind: bool) -> dict[str, Any]:
     variables: dict[str, Any] = dict(pipeline_variables(plan.variables))
     if dind:
         variables.update((var, f"${name}") for var, name in _service_ca_variables(plan))
-    for name in ("NO_PROXY", "no_proxy"):
-        if name in variables:
-            variables[name] = _no_proxy(variables[name])
     if any(j.registry_login for j in plan.jobs):
         variables[p.DEV_IMAGE_VAR] = "$CI_REGISTRY_IMAGE/moby-dev"
         variables[p.DEV_TAG_VAR] = "$CI_PIPELINE_ID"
@@ -141,16 +138,6 @@ def _variables(plan: p.Plan, dind: bool) -> dict[str, Any]:
             }
         )
     return variables
-
-
-# The GitLab instance (clones, API) and its container registry (host[:port], as docker login and push name it;
-# Go's NO_PROXY matching takes a host:port entry for that port): never through the corporate proxy.
-_INSTANCE_NO_PROXY = ("$CI_SERVER_HOST", "$CI_REGISTRY")
-
-
-def _no_proxy(value: str) -> str:
-    entries = [*value.split(","), *_INSTANCE_NO_PROXY]
-    return ",".join(dict.fromkeys(entries))
 
 
 def proxy_guards(plan: p.Plan) -> list[str]:

@@ -54,10 +54,16 @@ def settings_of(plan: Plan) -> GitLab:
     return plan.settings
 
 
+# The GitLab instance (clones, API) and its container registry (host[:port], as docker login and push name it;
+# Go's NO_PROXY matching takes a host:port entry for that port): never through the corporate proxy.
+_INSTANCE_NO_PROXY = ("$CI_SERVER_HOST", "$CI_REGISTRY")
+
+
 def pipeline_variables(variables: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    """The plan's variables as a GitLab pipeline sets them: NO_PROXY also names the docker-in-docker service."""
+    """The plan's variables as a GitLab pipeline sets them: NO_PROXY also names the docker-in-docker service and
+    the instance with its registry. What the pipeline's `variables:` and `mobyci plan` both say."""
     return tuple(
-        (name, ",".join(dict.fromkeys([*DIND_NO_PROXY, *value.split(",")])))
+        (name, ",".join(dict.fromkeys([*DIND_NO_PROXY, *value.split(","), *_INSTANCE_NO_PROXY])))
         if name in ("NO_PROXY", "no_proxy")
         else (name, value)
         for name, value in variables

@@ -6,6 +6,7 @@ come from the Plan's Network, not from the spec."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from mobyci.formats import ci_system
@@ -185,9 +186,9 @@ def layout(rows: list[tuple[str, str]], width: int) -> list[str]:
     indent = 2 + key_width + 2 if key_width else 2
     lines: list[str] = []
     for key, text in rows:
-        wrapped = textwrap.wrap(
-            text, width=max(20, width - indent), break_long_words=False, break_on_hyphens=False
-        ) or [""]
+        column = max(20, width - indent)
+        wrapped = textwrap.wrap(text, width=column, break_long_words=False, break_on_hyphens=False) or [""]
+        wrapped = [piece for part in wrapped for piece in _after_commas(part, column)]
         first = f"  {key.ljust(key_width)}  " if key_width else "  "
         if len(key) > key_width or len(first) + len(wrapped[0]) > width:
             # The key alone on its line; a word longer than the text column (a URL, a host list) moves left
@@ -200,3 +201,17 @@ def layout(rows: list[tuple[str, str]], width: int) -> list[str]:
                 lead = " " * max(0, min(4, width - len(part)))
             lines.append((lead + part).rstrip())
     return lines
+
+
+def _after_commas(part: str, column: int) -> list[str]:
+    """A word longer than the column that is a list (NO_PROXY's hosts) broken after its commas, each piece as long
+    as fits; any other word is left whole."""
+    if len(part) <= column or "," not in part:
+        return [part]
+    pieces: list[str] = []
+    for item in re.split(r"(?<=,)", part):
+        if pieces and len(pieces[-1]) + len(item) <= column:
+            pieces[-1] += item
+        else:
+            pieces.append(item)
+    return pieces
