@@ -241,6 +241,11 @@ class CISystem(Protocol):
         """What a CI variable named in tls.ca_certs must hold on this system, for `mobyci plan`."""
         ...
 
+    def own_variables(self, plan: Plan) -> tuple[tuple[str, str], ...]:
+        """(name, what it must hold) of the variables its pipeline reads at run time that the spec does not name,
+        for the file's header and `mobyci plan`."""
+        ...
+
     def ca_places(self, plan: Plan) -> tuple[str, ...]:
         """Where its pipeline's own daemons and builders trust tls.ca_certs, or leave it to the runner's
         administrator, for `mobyci plan` (the plan's builder: Plan.builder, from `builder` above)."""
@@ -297,6 +302,9 @@ class BaseSystem:
 
     def ca_variable_type(self, plan: Plan) -> str:
         return "a file path on the runner or the PEM text"
+
+    def own_variables(self, plan: Plan) -> tuple[tuple[str, str], ...]:
+        return ()
 
     def ca_places(self, plan: Plan) -> tuple[str, ...]:
         builder = plan.builder == "container"

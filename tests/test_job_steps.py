@@ -3,6 +3,7 @@ is in that system's rendered job, in the plan's order (a step an emitter dropped
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,19 @@ def test_the_environment_mobyci_plan_shows_is_the_pipeline_s(spec: Path, system:
         read = var_ref_name(value) or value  # a CI variable's name, or the literal value
         exported = any(line.startswith(f"export {name}=") and read in line for line in exports)
         assert str(doc.get("env", {}).get(name)) == value or exported, (name, value)
+
+
+# A job that stops when a variable is unset (`${NAME:?set …}`) reads a variable the user must create.
+_GUARDED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):\?")
+
+
+@pytest.mark.parametrize("system", ["gitlab", "buildkite", "github"])
+@pytest.mark.parametrize("spec", [spec for _, spec in _CASES], ids=[name for name, _ in _CASES])
+def test_every_variable_a_job_stops_without_is_one_mobyci_plan_says_to_create(spec: Path, system: str) -> None:
+    # Buildkite's dev image repository (MOBYCI_DEV_IMAGE) was named in the file's header but not by `mobyci plan`.
+    from mobyci.report.view import plan_data
+
+    loaded = load_case(spec)
+    listed = set(plan_data(make_plan(loaded, system))["ci_variables"])
+    guarded = set(_GUARDED.findall(render_pipeline(loaded, system)))
+    assert guarded <= listed, sorted(guarded - listed)

@@ -19,7 +19,7 @@ from typing import Any, assert_never
 
 from mobyci.committed.header import with_header
 from mobyci.emit import builder
-from mobyci.emit.buildkite_system import settings_of
+from mobyci.emit.buildkite_system import SYSTEM, settings_of
 from mobyci.emit.steps import write_patch_line
 from mobyci.plan import model as p
 
@@ -238,8 +238,7 @@ def _notes(plan: p.Plan) -> tuple[str, ...]:
         "--no-interpolation would hand those to the shell as they are.",
     ]
     agent_env = [ref for _, ref in plan.variable_refs()] + list(plan.ca_variables)
-    if any(job.registry_login for job in plan.jobs):
-        agent_env.append(p.DEV_IMAGE_VAR)
+    agent_env += [name for name, _ in SYSTEM.own_variables(plan)]
     if agent_env:
         notes.append(
             "Agent environment this pipeline reads at run time (environment hook or Buildkite secrets; add them "

@@ -69,5 +69,13 @@ class _Buildkite(BaseSystem):
     def ca_variable_type(self, plan: Plan) -> str:
         return "a file path on the agent or the PEM text"
 
+    def own_variables(self, plan: Plan) -> tuple[tuple[str, str], ...]:
+        from mobyci.plan.model import DEV_IMAGE_VAR
+
+        if not any(job.registry_login for job in plan.jobs):
+            return ()
+        # Buildkite has no registry of its own to name: the steps that share the dev image stop without it.
+        return ((DEV_IMAGE_VAR, "the dev image's repository, on a registry the agents are logged in to"),)
+
 
 SYSTEM = _Buildkite()

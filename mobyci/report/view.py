@@ -47,7 +47,7 @@ def plan_data(plan: Plan) -> dict[str, Any]:
         ],
         "environment": [{"name": name, "value": value} for name, value in _environment(plan)],
         "build_args": list(plan.build_args),
-        "ci_variables": list(dict.fromkeys([*plan.ci_variables, *plan.ca_variables])),
+        "ci_variables": list(dict.fromkeys([*plan.ci_variables, *plan.ca_variables, *_own_names(plan)])),
         "ca_variables": [{"name": name, "type": ca_variable_type(plan)} for name in plan.ca_variables],
         "mirrors_and_proxies": [{"key": a.key, "value": a.value, "where": a.where} for a in applied_mirrors(plan)],
         "registry_mirror": plan.registry_mirror,
@@ -141,13 +141,15 @@ def _sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
                 ],
             )
         )
-    if plan.ci_variables or plan.ca_variables:
+    own = system.own_variables(plan)
+    if plan.ci_variables or plan.ca_variables or own:
         used = [
             (name, ", ".join(a.key for a in mirrors if _refers_to(a.value, name)) or "the spec")
             for name in plan.ci_variables
             if name not in plan.ca_variables
         ]
         used += [(name, f"tls.ca_certs: {ca_variable_type(plan)}") for name in plan.ca_variables]
+        used += list(own)
         sections.append((system.variables_title, used))
     sections += [("Patch rules (applied to the moby tree)", rewrites), ("Environment (as written)", env)]
     if plan.build_args:
@@ -158,6 +160,11 @@ def _sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
     if plan.notes:
         sections.append(("Notes", [("-", note) for note in plan.notes]))
     return sections
+
+
+def _own_names(plan: Plan) -> list[str]:
+    """The variables the plan's system reads that the spec does not name (Buildkite's dev image repository)."""
+    return [name for name, _ in ci_system(plan.system).own_variables(plan)]
 
 
 def _environment(plan: Plan) -> tuple[tuple[str, str], ...]:
