@@ -266,7 +266,9 @@ def _step(doc: dict[str, Any], job: str, uses_repo: str) -> dict[str, Any]:
 
 
 def _run(doc: dict[str, Any], job: str) -> dict[str, Any]:
-    return next(s for s in doc["jobs"][job]["steps"] if "run" in s)
+    """The job's own script: its last run step (the empty-workspace and CA steps come before it)."""
+    runs: list[dict[str, Any]] = [s for s in doc["jobs"][job]["steps"] if "run" in s]
+    return runs[-1]
 
 
 @pytest.mark.parametrize("ref", ["v19.03.12", "v20.10.27", "v24.0.9", "docker-v29.7.2"])
@@ -443,9 +445,10 @@ def test_shape_needs_matrix_timeouts_and_artifacts() -> None:
 def test_dev_image_is_shared_through_ghcr_with_least_privilege() -> None:
     doc = _doc(_proxy_spec("v19.03.12"))
     jobs = doc["jobs"]
-    assert jobs["prepare"]["permissions"] == {"packages": "write"}
+    # contents: read named again: a job's permissions replace the workflow's, and checkout needs it.
+    assert jobs["prepare"]["permissions"] == {"contents": "read", "packages": "write"}
     for target in ("binary", "dynbinary", "cross"):
-        assert jobs[target]["permissions"] == {"packages": "read"}
+        assert jobs[target]["permissions"] == {"contents": "read", "packages": "read"}
         assert 'docker pull "$MOBYCI_DEV_IMAGE:$MOBYCI_DEV_TAG"' in _run(doc, target)["run"]
     assert "permissions" not in jobs["checksums"]
     assert "permissions" not in jobs["mobyci-check"]
@@ -510,3 +513,20 @@ def test_job_ids_are_valid() -> None:
 def test_runs_on_takes_one_label_or_a_list_like_runners(runs_on: str, expected: str | list[str]) -> None:
     doc = _doc(f"version: 1\nmoby: {{ref: v27.5.1}}\ntargets: [binary]\nci: {{github: {{runs_on: {runs_on}}}}}\n")
     assert {str(job["runs-on"]) for job in doc["jobs"].values()} == {str(expected)}
+
+
+@pytest.mark.parametrize("case_id", [c[0] for c in CASES if c[2].exists()])
+def test_every_job_starts_clean_and_can_be_re_run(rendered: dict[str, str], case_id: str) -> None:
+    # Self-hosted runners keep the workspace between runs (docs.github.com, "About self-hosted runners") and only
+    # actions/checkout cleans it; upload-artifact v4+ refuses a second upload under one name unless overwrite is
+    # set, which is what re-running a job that succeeded does; a job's permissions replace the workflow's.
+    doc = pc.load_yaml(rendered[case_id])
+    for job_id, job in doc["jobs"].items():
+        first = job["steps"][0]
+        assert first.get("uses", "").startswith("actions/checkout@") or first.get("run") == (
+            "find . -mindepth 1 -delete\n"
+        ), job_id
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/upload-artifact@"):
+                assert step["with"]["overwrite"] is True, job_id
+        assert job.get("permissions", {"contents": "read"}).get("contents") == "read", job_id

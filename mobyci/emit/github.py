@@ -133,7 +133,9 @@ def _job(plan: p.Plan, job: p.Job, ids: dict[str, str], secrets: list[tuple[str,
         out["needs"] = [ids[need] for need in job.needs]
     if job.registry_login:
         # The dev image lives in the repository's ghcr.io package: the job that builds it pushes, the others pull.
-        out["permissions"] = {"packages": "write" if job.dev_image == "push" else "read"}
+        # A job's permissions replace the workflow's: every scope it does not name becomes none, so contents: read
+        # is named again for actions/checkout (docs.github.com, "Assigning permissions to jobs").
+        out["permissions"] = {"contents": "read", "packages": "write" if job.dev_image == "push" else "read"}
     github = settings_of(plan)
     labels = github.runners[job.arch] if job.arch is not None else _labels(github.runs_on)
     out["runs-on"] = labels[0] if len(labels) == 1 else list(labels)
@@ -145,12 +147,7 @@ def _job(plan: p.Plan, job: p.Job, ids: dict[str, str], secrets: list[tuple[str,
     steps: list[dict[str, Any]] = []
     actions = job_actions(plan, job)
     uses_ca = bool(plan.ca_lines) and (job.docker or job.reads_ca)
-    if "checkout" in actions:
-        steps.append(
-            {"name": "Check out the repository", "uses": uses("checkout"), "with": {"persist-credentials": False}}
-        )
-    for need in job.artifact_needs:
-        steps += _downloads(plan.job(need), ids[need])
+    steps += _workspace(plan, job, ids, actions)
     if "login" in actions:
         steps.append(
             {
@@ -199,6 +196,19 @@ def _job(plan: p.Plan, job: p.Job, ids: dict[str, str], secrets: list[tuple[str,
         steps.append(_upload(plan, job, ids[job.name]))
     out["steps"] = steps
     return out
+
+
+def _workspace(plan: p.Plan, job: p.Job, ids: dict[str, str], actions: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The job's first steps: the repository checked out, or an empty workspace; then the artifacts it needs."""
+    if "checkout" in actions:
+        steps = [{"name": "Check out the repository", "uses": uses("checkout"), "with": {"persist-credentials": False}}]
+    else:
+        # A self-hosted runner keeps the workspace between runs, and only actions/checkout cleans it: a job that
+        # does not check out would otherwise untar over, and upload, what an earlier run left.
+        steps = [{"name": "Start from an empty workspace", "run": "find . -mindepth 1 -delete\n"}]
+    for need in job.artifact_needs:
+        steps += _downloads(plan.job(need), ids[need])
+    return steps
 
 
 def _labels(runs_on: str | list[str]) -> list[str]:
@@ -286,6 +296,8 @@ def _upload(plan: p.Plan, job: p.Job, job_ident: str) -> dict[str, Any]:
         "name": _artifact_name(job, job_ident),
         "path": "\n".join(job.artifacts) + "\n",
         "if-no-files-found": "error",
+        # A re-run of a job that succeeded uploads under the same name: without overwrite it fails with a conflict.
+        "overwrite": True,
     }
     days = _retention_days(job.artifacts_kept or plan.artifacts_kept)
     if days is not None:
