@@ -206,7 +206,7 @@ def test_the_dind_service_trusts_the_ca_before_it_starts() -> None:
     # GitLab passes project variables to services only when `variables:` re-assigns them.
     assert doc["variables"]["MOBYCI_SERVICE_CA_1"] == "$CORP_CA_CERT"
     assert service["command"] == ["--registry-mirror=https://registry.mirror.example.com"]
-    assert script.splitlines()[-1] == 'exec dockerd-entrypoint.sh "$@"'
+    assert script.splitlines()[-1] == 'exec dockerd-entrypoint.sh --mtu="$mobyci_mtu" "$@"'
     for where in ("/etc/docker/certs.d/registry-1.docker.io", "/etc/docker/certs.d/registry.mirror.example.com"):
         assert where in script
     assert pc.shellcheck(script) == ""
@@ -215,15 +215,20 @@ def test_the_dind_service_trusts_the_ca_before_it_starts() -> None:
     assert before.index("cat .mobyci-ca.crt >> /etc/ssl/certs/ca-certificates.crt") < len(before) - 1
 
 
-def _run_service_script(tmp_path: Path, value: str) -> subprocess.CompletedProcess[str]:
-    """The service's entrypoint under dash with its absolute paths moved into tmp_path (a stand-in root)."""
+def _run_service_script(tmp_path: Path, value: str, mtu: str | None = "1360") -> subprocess.CompletedProcess[str]:
+    """The service's entrypoint under dash with its absolute paths moved into tmp_path (a stand-in root); `mtu`: its
+    eth0's (None: no eth0)."""
     doc = pc.load_yaml(_golden("gitlab"))
     script = doc[".mobyci-docker"]["services"][0]["entrypoint"][2]
     root = tmp_path / "root"
     (root / "etc/ssl/certs").mkdir(parents=True)
     (root / "etc/ssl/certs/ca-certificates.crt").write_text("SYSTEM ROOTS\n")
+    if mtu is not None:
+        (root / "sys/class/net/eth0").mkdir(parents=True)
+        (root / "sys/class/net/eth0/mtu").write_text(mtu + "\n")
     # No etc/docker: docker:dind has none until its daemon starts (test_real_dind runs the script for real).
-    script = script.replace("/etc/", f"{root}/etc/").replace("exec dockerd-entrypoint.sh", "exec echo started:")
+    script = script.replace("/etc/", f"{root}/etc/").replace("/sys/", f"{root}/sys/")
+    script = script.replace("exec dockerd-entrypoint.sh", "exec echo started:")
     return subprocess.run(
         ["dash", "-c", script, "mobyci-dind", "--registry-mirror=x"],
         env={"PATH": os.environ["PATH"], "MOBYCI_SERVICE_CA_1": value},
@@ -237,11 +242,17 @@ def test_the_service_script_writes_the_ca_where_the_daemon_reads_it(tmp_path: Pa
     pem = GOLDEN_CA.read_text()
     done = _run_service_script(tmp_path, pem)
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "started: --registry-mirror=x\n"
+    # The network's MTU first (GitLab.com's hosted runners: 1360), then the service's command.
+    assert done.stdout == "started: --mtu=1360 --registry-mirror=x\n"
     root = tmp_path / "root"
     assert (root / "etc/ssl/certs/ca-certificates.crt").read_text() == "SYSTEM ROOTS\n" + pem
     for host in ("docker.io", "registry-1.docker.io", "index.docker.io", "registry.mirror.example.com"):
         assert (root / "etc/docker/certs.d" / host / "ca.crt").read_text() == pem
+
+
+def test_without_an_eth0_the_service_keeps_docker_s_default_mtu(tmp_path: Path) -> None:
+    done = _run_service_script(tmp_path, GOLDEN_CA.read_text(), mtu=None)
+    assert (done.returncode, done.stdout) == (0, "started: --mtu=1500 --registry-mirror=x\n")
 
 
 def test_the_service_refuses_a_path_it_cannot_read(tmp_path: Path) -> None:

@@ -10,7 +10,9 @@ gitlab-org/gitlab#30178, #444233). The CI/CD variable CORP_CA_CERT holds the CA 
 
 - With tls.ca_certs the inner daemon pulls from the registry, as the Docker Hub mirror the command names and
   by its own name.
-- Without it (the same spec minus tls: no entrypoint, the image's own) the same pulls fail on the certificate.
+- Without it (the same spec minus tls: an entrypoint that only passes the MTU on) the same pulls fail on the
+  certificate.
+- On a network of a lower MTU (GitLab.com's hosted runners: 1360) the inner daemon's bridge takes that MTU.
 - The inner daemon's storage driver is its own choice: the image's VOLUME /var/lib/docker lies on the outer
   engine's data root, not on overlayfs, so overlay2 works and the service needs no --storage-driver.
 - With the CA variable empty or a file path (a GitLab file variable: the file exists in the job container
@@ -113,21 +115,27 @@ def _expand(value: str, project: dict[str, str]) -> str:
     return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: project.get(m[1] or m[2], ""), value)
 
 
-def _run_service(world: World, name: str, service: dict[str, Any], env: dict[str, str]) -> None:
-    """Start the service as GitLab's docker executor does: the image, its entrypoint and command from the
-    pipeline (through the Engine API: the CLI's --entrypoint takes one word), the variables, privileged."""
+def _service_body(
+    world: World, service: dict[str, Any], env: dict[str, str], network: str | None = None
+) -> dict[str, Any]:
+    """The service as GitLab's docker executor creates it: the image, its entrypoint and command from the pipeline
+    (through the Engine API: the CLI's --entrypoint takes one word), the variables, privileged."""
     body: dict[str, Any] = {
         "Image": world.image,
         "Env": [f"{key}={value}" for key, value in env.items()],
         # A name lookup (Docker Hub's, after the mirror) fails at once: nothing answers DNS on the service's own
         # loopback, whereas the host's nameserver, unreachable from the test network, would time out.
-        "HostConfig": {"Privileged": True, "Dns": ["127.0.0.1"]},
+        "HostConfig": {"Privileged": True, "Dns": ["127.0.0.1"], **({"NetworkMode": network} if network else {})},
     }
     if "entrypoint" in service:
         body["Entrypoint"] = service["entrypoint"]
     if "command" in service:
         body["Cmd"] = service["command"]
-    world.engine.api("POST", f"/containers/create?name={name}", body)
+    return body
+
+
+def _run_service(world: World, name: str, service: dict[str, Any], env: dict[str, str]) -> None:
+    world.engine.api("POST", f"/containers/create?name={name}", _service_body(world, service, env))
     world.engine.docker("start", name)
 
 
@@ -183,9 +191,31 @@ def test_service_trusts_the_ca_and_pulls_from_the_tls_registry(world: World, ser
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_the_inner_daemon_takes_the_mtu_of_the_service_s_network(world: World, service_name: str) -> None:
+    # A network of the outer engine below 1500, as GitLab.com's hosted runners have (1360 since 2026-05-13):
+    # without --mtu the inner bridge stays at 1500 and large packets of the builds' containers are dropped.
+    network = f"{service_name}-mtu"
+    world.engine.docker("network", "create", "-o", "com.docker.network.driver.mtu=1360", network)
+    try:
+        service, variables = _service(with_ca=False)
+        env = {key: _expand(value, {}) for key, value in variables.items()}
+        world.engine.api("POST", f"/containers/create?name={service_name}", _service_body(world, service, env, network))
+        world.engine.docker("start", service_name)
+        _wait_inner_daemon(world, service_name)
+        outer = world.engine.docker("exec", service_name, "cat", "/sys/class/net/eth0/mtu").stdout.strip()
+        inner = _inner_docker(world, service_name, "network", "inspect", "bridge", "-f", _MTU_OPTION)
+        assert (outer, inner.stdout.strip()) == ("1360", "1360"), inner.stderr
+    finally:
+        world.engine.docker("rm", "-fv", service_name, check=False)
+        world.engine.docker("network", "rm", network, check=False)
+
+
+_MTU_OPTION = '{{index .Options "com.docker.network.driver.mtu"}}'
+
+
 def test_service_without_the_ca_refuses_the_tls_registry(world: World, service_name: str) -> None:
     service, variables = _service(with_ca=False)
-    assert "entrypoint" not in service  # the image's own entrypoint, the same command
+    assert "mobyci_ca" not in service["entrypoint"][2]  # only the MTU before the image's own entrypoint
     env = {key: _expand(value, {}) for key, value in variables.items()}
     _run_service(world, service_name, service, env)
     _wait_inner_daemon(world, service_name)

@@ -170,10 +170,9 @@ def _duration(seconds: int) -> str:
 def _dind_template(plan: p.Plan) -> dict[str, Any]:
     settings = settings_of(plan)
     service: dict[str, Any] = {"name": image(settings, dind_image(settings)), "alias": "docker"}
-    if plan.ca_variables:
-        # The service's own entrypoint, run after the CA is in place; `command` stays its arguments ("$@").
-        script = dind_script(plan.registry_mirror, _service_ca_variables(plan))
-        service["entrypoint"] = ["sh", "-c", script, "mobyci-dind"]
+    # The image's own entrypoint, run after the MTU is read and the CA is in place; `command` stays its arguments.
+    script = dind_script(plan.registry_mirror, _service_ca_variables(plan))
+    service["entrypoint"] = ["sh", "-c", script, "mobyci-dind"]
     if plan.registry_mirror:
         # A literal: GitLab does not expand variables in a service command.
         service["command"] = [f"--registry-mirror={plan.registry_mirror}"]
