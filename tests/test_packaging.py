@@ -144,6 +144,8 @@ def test_cli_ref_of_branches_and_commits() -> None:
     assert ref_for("my-feature", "27.5") == "27.x"
     assert ref_for("my-feature", "29.4") == "29.x"
     assert ref_for("0123456789abcdef0123456789abcdef01234567", "29.9") == "master"
+    # From 29 moby's release branch is docker-29.x (moby refs/heads/docker-29.x); docker/cli's stays 29.x.
+    assert ref_for("docker-29.x", "29") == "29.x"
 
 
 def test_19_03_uses_the_monorepo_layout_and_its_run_hook(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -67,7 +67,8 @@ WORK_DIR = "mobyci-pkg"  # the packaging checkout and, for 19.03, engine/ and cl
 SOURCES_JOB = "packaging-sources"
 SOURCES_ARCHIVE = "mobyci-pkg.tar.gz"  # WORK_DIR as the sources job leaves it
 CLI_REF_VAR = "MOBYCI_CLI_REF"  # a CI variable that overrides the CLI ref chosen here
-_RELEASE_BRANCH = re.compile(r"^\d+\.(\d+|x)$")
+# moby's release branches (20.10, 25.0, 27.x, 28.x; from 29 docker-29.x) and docker/cli's of the same line (29.x).
+_RELEASE_BRANCH = re.compile(r"^(?:docker-)?\d+\.(\d+|x)$")
 
 
 def packaging_jobs(loaded: LoadedSpec, build_args: tuple[str, ...], ca_lines: tuple[str, ...]) -> list[Job]:
@@ -206,8 +207,8 @@ def cli_ref(loaded: LoadedSpec) -> str:
     A release tag in the facts table takes the CLI tag the table names (the same tag, or the newest CLI tag of
     the line at or below: v25.0.17 → v25.0.7). Another release tag maps to the CLI's tag of the same version
     (from 29.0 the engine's docker-v29.7.2 → v29.7.2). A release branch name (27.x, 20.10) is the same name in
-    docker/cli. Anything else (a fork's branch, a commit) takes the CLI's branch of the packaging line: set
-    MOBYCI_CLI_REF to choose.
+    docker/cli, without moby's `docker-` of 29 (docker-29.x → 29.x). Anything else (a fork's branch, a commit)
+    takes the CLI's branch of the packaging line: set MOBYCI_CLI_REF to choose.
     """
     ref = loaded.spec.moby.ref
     if loaded.release.facts is not None:
@@ -215,7 +216,7 @@ def cli_ref(loaded: LoadedSpec) -> str:
     if tag_version(ref) is not None:
         return "v" + ref.removeprefix("docker-").removeprefix("v")
     if _RELEASE_BRANCH.match(ref):
-        return ref
+        return ref.removeprefix("docker-")  # moby's docker-29.x is docker/cli's 29.x
     branch = loaded.release.packaging.branch
     if branch == "master":
         return "master"
