@@ -197,7 +197,7 @@ def _cli_rule(ref: str) -> str:
     if tag_version(ref) is not None:
         return "docker/cli tag named like the engine's (the release is not in the facts table)"
     if _RELEASE_BRANCH.match(ref):
-        return "docker/cli branch of the same name"
+        return "docker/cli branch of the same release line (moby's docker-29.x is its 29.x)"
     return "docker/cli branch of the packaging line"
 
 
