@@ -447,3 +447,21 @@ def test_package_images_trust_the_ca_from_their_build_context(tmp_path: Path) ->
         store = "/usr/local/share/ca-certificates" if image.startswith("deb") else "/etc/pki/ca-trust/source/anchors"
         assert lines[at + 1 : at + 3] == ["# mobyci:ca", f"COPY .mobyci/ca.crt {store}/mobyci-ca.crt"]
     assert ca.read_text().splitlines()[1] not in done.stdout  # the log shows no certificate text
+
+
+def test_a_ref_outside_the_facts_table_is_warned_that_its_package_go_is_the_branch_s() -> None:
+    # moby's 25.0 branch asks Go 1.26.5 (refs/heads/25.0 Dockerfile:3) while docker-ce-packaging 27.x builds with
+    # 1.22.12 (common.mk:20): mobyci cannot know a branch's Go at render time, so validate says what it uses.
+    branch = load_text(
+        "version: 1\nmoby: {ref: '25.0', family: '25.0'}\ntargets: [{name: deb, distros: [debian-bookworm]}]\n"
+    )
+    assert branch.warnings == (
+        "mobyci.yaml:2:13: moby.ref: warning: 25.0 is not in mobyci's facts table, so its package jobs compile the "
+        "engine with the Go of docker-ce-packaging 27.x (`mobyci plan` shows which), not with the Go of its own "
+        "Dockerfile (ARG GO_VERSION): if that is newer, the engine fails to compile in the package jobs; package a "
+        "release tag mobyci knows",
+    )
+    tag = load_text("version: 1\nmoby: {ref: v28.5.2}\ntargets: [{name: deb, distros: [debian-bookworm]}]\n")
+    assert tag.warnings == ()
+    bundle = load_text("version: 1\nmoby: {ref: '25.0', family: '25.0'}\ntargets: [binary]\n")
+    assert bundle.warnings == ()

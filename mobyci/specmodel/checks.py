@@ -475,7 +475,26 @@ def warn_spec(spec: Spec, release: Release) -> list[Finding]:
             )
         )
     findings += package_https_warnings(spec)
+    findings += _package_go_warning(spec, release)
     return [(at, one_line(message)) for at, message in findings]
+
+
+def _package_go_warning(spec: Spec, release: Release) -> list[Finding]:
+    """Package jobs of a ref the facts table does not know (a branch, a commit, a newer tag): their Go is the
+    packaging branch's, raised for the plugins it pins, because the engine's own Go is known only for the table's
+    releases. A maintenance branch moves to newer Go (moby 25.0: ARG GO_VERSION=1.26.5 against packaging 27.x's
+    1.22.12), and the package images' GOTOOLCHAIN=local makes Go refuse the newer code instead of fetching itself."""
+    if release.facts is not None or not any(TARGETS[t.name].package for t in spec.targets):
+        return []
+    return [
+        (
+            ("moby", "ref"),
+            f"{spec.moby.ref} is not in mobyci's facts table, so its package jobs compile the engine with the Go of "
+            f"docker-ce-packaging {release.packaging.branch} (`mobyci plan` shows which), not with the Go of its own "
+            "Dockerfile (ARG GO_VERSION): if that is newer, the engine fails to compile in the package jobs; "
+            "package a release tag mobyci knows",
+        )
+    ]
 
 
 def _loopback_mirror_warning(spec: Spec, release: Release) -> list[Finding]:
