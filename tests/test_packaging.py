@@ -465,3 +465,21 @@ def test_a_ref_outside_the_facts_table_is_warned_that_its_package_go_is_the_bran
     assert tag.warnings == ()
     bundle = load_text("version: 1\nmoby: {ref: '25.0', family: '25.0'}\ntargets: [binary]\n")
     assert bundle.warnings == ()
+
+
+@pytest.mark.parametrize(("ref", "platform"), [("v24.0.9", True), ("v28.5.2", False)])
+def test_raspbian_on_branches_without_platform_flags_names_the_platform(ref: str, platform: bool) -> None:
+    # docker-ce-packaging 24.0's deb/Makefile builds and runs with no --platform (lines 21, 36); 27.x and later
+    # pass --platform linux/$(ARCH) (27.x lines 25, 37). On an arm64 runner the older ones would take arm64 images.
+    spec = (
+        _spec(ref, deb="raspbian-bookworm")
+        .replace("runner: RUNNER", "runner: shell")
+        .replace("ci: {gitlab: {runner: shell}}", "ci: {gitlab: {runner: shell, runners: {arm: [arm32]}}}")
+    )
+    jobs = _jobs(spec)
+    make = next(line for line in jobs["deb-raspbian-bookworm"].script if line.startswith("make -C "))
+    words = _sh_words(make)
+    assert "ARCH=arm" in words
+    assert ("DOCKER_DEFAULT_PLATFORM=linux/arm" in words) is platform
+    rpm = next(line for line in jobs["rpm-centos-9"].script if line.startswith("make -C "))
+    assert not any(w.startswith("DOCKER_DEFAULT_PLATFORM") for w in _sh_words(rpm))

@@ -201,6 +201,12 @@ def _cli_rule(ref: str) -> str:
     return "docker/cli branch of the packaging line"
 
 
+def _platform_flag(branch: str) -> bool:
+    """Whether the packaging branch's Makefiles build and run with --platform linux/$(ARCH): from 27.x (27.x
+    deb/Makefile:25,37; 24.0 and older have none)."""
+    return branch == "master" or int(branch.split(".", maxsplit=1)[0]) >= 27
+
+
 def cli_ref(loaded: LoadedSpec) -> str:
     """The docker/cli ref that goes with the engine ref.
 
@@ -361,6 +367,12 @@ def _script(loaded: LoadedSpec, kind: TargetName, distro: str, build_args: tuple
         # The image exists only for 32-bit arm; from 27.x the Makefiles build and run with --platform
         # linux/$(ARCH), ARCH being `uname -m`, which an arm64 runner reports as aarch64.
         make.append(f"ARCH={ARM}")
+        if not _platform_flag(packaging.branch):
+            # Older Makefiles pass no --platform (24.0 deb/Makefile:21,36): on an arm64 runner docker would take
+            # the arm64 variant of GO_IMAGE into the 32-bit image. The docker CLI reads DOCKER_DEFAULT_PLATFORM,
+            # and make exports a command-line variable to its recipes (GNU make manual, "Communicating
+            # Variables to a Sub-make"): the platform 27.x's Makefiles name themselves.
+            make.append(f"DOCKER_DEFAULT_PLATFORM=linux/{ARM}")
     if build_args:
         # Every branch's BUILD expands $(BUILD_IMAGE_FLAG) (set only when BUILD_IMAGE is): the predefined
         # proxy args, read by the docker CLI from the environment, reach yum/dnf/apt in the image build.
