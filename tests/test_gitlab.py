@@ -18,7 +18,7 @@ from mobyci import __version__
 from mobyci.emit.render import make_plan, render_pipeline
 from mobyci.load.reader import load_file, load_text
 from tests.helpers import pipeline_tools as pc
-from tests.helpers.golden_cases import assert_current, cases
+from tests.helpers.golden_cases import GOLDEN, assert_current, cases, load_case
 
 CASES = cases("gitlab-ci.yml", ".gitlab-ci.yml")
 
@@ -279,3 +279,19 @@ def test_every_image_comes_through_the_image_prefix(prefix: str | None, expected
     images = {job["image"] for job in doc.values() if isinstance(job, dict) and "image" in job}
     images |= {service["name"] for service in doc[".mobyci-docker"]["services"]}
     assert images == {f"{expected}docker:27.5.1-cli", f"{expected}docker:27.5.1-dind", f"{expected}python:3.12-slim"}
+
+
+def test_logins_reach_the_job_scripts_and_not_the_dind_service() -> None:
+    # gitlab-runner gives a service every variable of its job, YAML ones included (what carries the proxies to the
+    # dind daemon); the logins are read by the job scripts only, so they are exported there from the project's CI
+    # variables, which never reach a service.
+    spec = GOLDEN / "27-auth-mirrors" / "spec.yaml"
+    doc = pc.load_yaml(render_pipeline(load_case(spec), "gitlab"))
+    logins = ("MOBYCI_GIT_USERNAME", "MOBYCI_GIT_PASSWORD", "MOBYCI_REGISTRY_USERNAME", "MOBYCI_REGISTRY_PASSWORD")
+    assert not set(logins) & set(doc["variables"])
+    assert all(not set(logins) & set(job.get("variables", {})) for job in doc.values() if isinstance(job, dict))
+    prepare = doc["prepare"]["script"]
+    assert 'export MOBYCI_GIT_PASSWORD="${GIT_MIRROR_TOKEN}"' in prepare
+    assert prepare.index('export MOBYCI_GIT_PASSWORD="${GIT_MIRROR_TOKEN}"') < next(
+        i for i, line in enumerate(prepare) if "$MOBYCI_GIT_PASSWORD" in line
+    )

@@ -122,7 +122,9 @@ def _service_ca_variables(plan: p.Plan) -> tuple[tuple[str, str], ...]:
 def _variables(plan: p.Plan, dind: bool) -> dict[str, Any]:
     # YAML variables also reach the dind service, which pulls images and runs BuildKit ADD: that is why
     # project variables are re-assigned here under the names the daemon and the builds read.
-    variables: dict[str, Any] = dict(pipeline_variables(plan.variables))
+    variables: dict[str, Any] = {
+        name: value for name, value in pipeline_variables(plan.variables) if name not in _JOB_ONLY
+    }
     if dind:
         variables.update((var, f"${name}") for var, name in _service_ca_variables(plan))
     if any(j.registry_login for j in plan.jobs):
@@ -199,6 +201,22 @@ def apk_add_line(mirror: str | None, packages: tuple[str, ...]) -> str:
     return f"apk add --no-cache --repositories-file /dev/null --repository {main} {' '.join(packages)}"
 
 
+# The logins the job scripts read. GitLab hands every YAML variable to the job's services too (gitlab-runner gives a
+# service the job's variables), and the docker-in-docker service needs none of them: they are exported in the
+# scripts from the project's CI variables, which reach the job and not its services.
+_JOB_ONLY = (p.GIT_USERNAME_VAR, p.GIT_PASSWORD_VAR, p.REGISTRY_USERNAME_VAR, p.REGISTRY_PASSWORD_VAR)
+
+
+def _login_exports(plan: p.Plan) -> list[str]:
+    refs = dict(plan.variable_refs())
+    lines = []
+    for name, value in plan.variables:
+        if name in _JOB_ONLY:
+            ref = refs.get(name)
+            lines.append(f'export {name}="${{{ref}}}"' if ref is not None else f"export {name}={shlex.quote(value)}")
+    return lines
+
+
 def _job(plan: p.Plan, job: p.Job, dind: bool) -> dict[str, Any]:
     settings = settings_of(plan)
     out: dict[str, Any] = {"stage": job.stage}
@@ -217,6 +235,8 @@ def _job(plan: p.Plan, job: p.Job, dind: bool) -> dict[str, Any]:
     if job.matrix:
         out["parallel"] = {"matrix": [{name: list(values) for name, values in job.matrix}]}
     script: list[str] = proxy_guards(plan)
+    if not job.check_only:
+        script += _login_exports(plan)
     if job.registry_login:
         script.append(_LOGIN)
     for step in job.steps:
