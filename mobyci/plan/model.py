@@ -1,7 +1,7 @@
 """The Plan: what a spec will do, CI-neutral. Emitters (gitlab.py, …) know their CI system; this knows moby.
 
-The Plan is an emitter's only input: it carries the jobs with typed facts (writes the patch script, shares the
-dev image, needs a Docker engine, the tools it needs), the patch script, the file being written (OutputFile: its
+The Plan is an emitter's only input: it carries the jobs, each a sequence of typed steps with typed facts (shares
+the dev image, needs a Docker engine, the tools it needs), the patch script, the file being written (OutputFile: its
 format, path, spec and regenerate command, for its header), the spec's settings block of that CI system (the
 class the spec declares; its CISystem object reads it typed) and, for the views above the emitters, the spec's
 mirrors, proxy, CA entries and targets as compiled (Network, network.py).
@@ -170,10 +170,6 @@ class Job(NamedTuple):
         return tuple(need for step in self.steps if isinstance(step, FetchArtifacts) for need in step.needs)
 
     @property
-    def writes_patch(self) -> bool:
-        return any(isinstance(step, WritePatch) for step in self.steps)
-
-    @property
     def build_cache(self) -> bool:
         """A bake job that imports and exports the BuildKit cache on a builder of its own."""
         return any(isinstance(step, CreateBuilder) for step in self.steps)
@@ -260,7 +256,7 @@ class Plan(NamedTuple):
     ca_lines: tuple[str, ...] = ()
     ca_variables: tuple[str, ...] = ()
     package_images: tuple[PackageImage, ...] = ()
-    patch_script: str = ""  # the text the job that writes_patch writes to PATCH_SCRIPT
+    patch_script: str = ""  # the text a job's WritePatch step writes to PATCH_SCRIPT
     alpine_mirror: str | None = None  # mirrors.alpine, for images that install packages with apk
     ca_files: tuple[str, ...] = ()  # tls.ca_certs entries that are files in the repository (not CI variables)
     # The spec's mirrors, proxy, CA entries and targets, for the views (report/); None only for a plan built by hand.
