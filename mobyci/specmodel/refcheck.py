@@ -94,10 +94,12 @@ def _misspelled_tag(ref: str) -> str | None:
     tag = f"{'docker-' if major >= 29 else ''}v{major}.{minor_text}.{patch}{match[4] or ''}"
     why = "from 29.0 the engine's tags are docker-vX.Y.Z" if major >= 29 else "moby tags releases vX.Y.Z"
     release = resolve(tag, None)
-    if match[4] and release is not None and (refused := _check_release(tag, Version(major, minor, patch), release)[0]):
+    # The checks of a release tag, run once on the tag as moby would spell it (None: no family takes it).
+    refused = None if release is None else _check_release(tag, Version(major, minor, patch), release)[0]
+    if match[4] and refused:
         # A pre-release moby never tagged: the refusal of the tag as moby would spell it names moby's own.
         return f"'{ref}' is not a moby tag ({why}), and {refused[0][1]}"
-    if not _tag_accepted(tag):
+    if refused is None or refused:
         # Suggest only a tag that, pasted, validates: a tag the facts table refuses would be refused in turn.
         from mobyci.families import facts
 
@@ -105,13 +107,6 @@ def _misspelled_tag(ref: str) -> str | None:
         hint = f"; the nearest releases mobyci knows: {' or '.join(near)}" if near else ""
         return f"'{ref}' is not a moby tag ({why}), and {tag} is not a release mobyci knows{hint}"
     return f"'{ref}' is not a moby tag ({why}); did you mean {tag}?"
-
-
-def _tag_accepted(tag: str) -> bool:
-    """Whether moby.ref `tag` passes the checks of a release tag (a known release, or one newer than the table)."""
-    version = tag_version(tag)
-    release = resolve(tag, None) if version is not None else None
-    return version is not None and release is not None and not _check_release(tag, version, release)[0]
 
 
 def _line(version: Version) -> str:
