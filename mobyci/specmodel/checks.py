@@ -14,7 +14,7 @@ from mobyci.errors import one_line
 from mobyci.families import Release, missing_data
 from mobyci.families.distros import distro as known_distro
 from mobyci.families.packaging_data import mirrors_in_use, serving_setting
-from mobyci.families.targets import TARGETS, built_distros, taking
+from mobyci.families.targets import TARGETS, built_distros, is_package, taking
 from mobyci.specmodel.compiled import AptMirrors, Spec
 from mobyci.specmodel.refcheck import Finding, Loc, check_family
 
@@ -484,7 +484,7 @@ def _package_go_warning(spec: Spec, release: Release) -> list[Finding]:
     packaging branch's, raised for the plugins it pins, because the engine's own Go is known only for the table's
     releases. A maintenance branch moves to newer Go (moby 25.0: ARG GO_VERSION=1.26.5 against packaging 27.x's
     1.22.12), and the package images' GOTOOLCHAIN=local makes Go refuse the newer code instead of fetching itself."""
-    if release.facts is not None or not any(TARGETS[t.name].package for t in spec.targets):
+    if release.facts is not None or not any(is_package(t.name) for t in spec.targets):
         return []
     return [
         (
