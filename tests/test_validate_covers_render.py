@@ -174,6 +174,12 @@ def test_a_spec_that_names_no_system_is_judged_for_the_one_rendered_or_planned(
     assert _render(Path("mobyci.yaml"), "gitlab", capsys) == (1, _PROXY_NAME_REFUSED)
     assert commands.run(commands.plan, spec=Path("mobyci.yaml"), fmt="text", system="github") == 0
     assert capsys.readouterr().err == ""
+    # With a key typo too, the problems reported beside it are the ones that system would report.
+    Path("mobyci.yaml").write_text(_PROXY_NAMED_SPEC + "taregts: [binary]\n")
+    assert _render(Path("mobyci.yaml"), "github", capsys) == (
+        1,
+        "mobyci.yaml:5:1: taregts: unknown key 'taregts'; did you mean 'targets'?\n",
+    )
 
 
 _SYSTEMS_NAMED = st.lists(st.sampled_from(list(formats.FORMATS.values())), max_size=2, unique=True)

@@ -99,7 +99,7 @@ def load_text(
     except core.ValidationError as exc:
         errors = _one_branch(exc.errors(), doc.data)
         problems = [_problem(filename, doc, error) for error in errors]
-        later = _later_problems(filename, doc, errors)
+        later = _later_problems(filename, doc, errors, systems)
         raise SpecError(sorted([*problems, *later], key=lambda p: (p.line, p.col)) if later else problems) from None
     release, findings, found_warnings = check_spec(spec, systems=systems)
     findings += _embed_delimiters(doc.data)
@@ -170,9 +170,12 @@ def _validator() -> core.SchemaValidator:
 _BRANCH = re.compile(r"^(function-\w+\[.*\]|list\[.*\]|[A-Z][A-Za-z]+)$")
 
 
-def _later_problems(filename: str, doc: yamlpos.Document, errors: list[Any]) -> list[Problem]:
+def _later_problems(
+    filename: str, doc: yamlpos.Document, errors: list[Any], systems: tuple[str, ...] | None
+) -> list[Problem]:
     """When every error is an unknown key, the checks that need the whole spec (a ref that is no release, a distro
-    the family lacks) run on it without those keys: one run reports every problem, not the typo alone."""
+    the family lacks) run on it without those keys: one run reports every problem, not the typo alone. `systems`:
+    as for load_file, so these are the problems a run without the typo would report."""
     if not errors or any(error["type"] != "extra_forbidden" for error in errors):
         return []
     data = _without(doc.data, [tuple(error["loc"]) for error in errors])
@@ -180,7 +183,7 @@ def _later_problems(filename: str, doc: yamlpos.Document, errors: list[Any]) -> 
         spec = validate_data(data)
     except core.ValidationError:
         return []
-    _, findings, _ = check_spec(spec)
+    _, findings, _ = check_spec(spec, systems=systems)
     return [Problem(filename, *doc.position(loc), yamlpos.dotted(loc), message) for loc, message in findings]
 
 
