@@ -18,7 +18,7 @@ from typing import Any, assert_never
 from mobyci.committed.header import with_header
 from mobyci.emit import builder
 from mobyci.emit.github_system import ACTIONS, job_actions, settings_of, uses
-from mobyci.emit.steps import write_patch_line
+from mobyci.emit.steps import plain_lines
 from mobyci.plan import ca
 from mobyci.plan import model as p
 
@@ -244,10 +244,8 @@ def _step_lines(plan: p.Plan, step: p.Step) -> list[str]:
     """One typed step of the Plan as lines of the job's run block (the builder and the artifacts the job needs
     are action steps before it: _job)."""
     match step:
-        case p.Run() | p.TrustCA():
-            return list(step.lines)
-        case p.WritePatch():
-            return [write_patch_line(plan.patch_script)]
+        case p.Run() | p.TrustCA() | p.WritePatch():
+            return plain_lines(plan.patch_script, step)
         case p.CreateBuilder():
             return [f'{p.CACHE_VAR}="type=gha,scope={CACHE_SCOPE}" && export {p.CACHE_VAR}']
         case p.FetchArtifacts():

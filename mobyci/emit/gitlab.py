@@ -10,7 +10,7 @@ from mobyci.committed.header import with_header
 from mobyci.emit import builder
 from mobyci.emit.dind import dind_script
 from mobyci.emit.gitlab_system import cli_image, dind_image, image, pipeline_variables, settings_of
-from mobyci.emit.steps import write_patch_line
+from mobyci.emit.steps import plain_lines
 from mobyci.plan import ca
 from mobyci.plan import model as p
 
@@ -253,10 +253,8 @@ def _job(plan: p.Plan, job: p.Job, dind: bool) -> dict[str, Any]:
 def _step_lines(plan: p.Plan, job: p.Job, step: p.Step) -> list[str]:
     """One typed step of the Plan as the job's script lines."""
     match step:
-        case p.Run() | p.TrustCA():
-            return list(step.lines)
-        case p.WritePatch():
-            return [write_patch_line(plan.patch_script)]
+        case p.Run() | p.TrustCA() | p.WritePatch():
+            return plain_lines(plan.patch_script, step)
         case p.CreateBuilder():
             # The builder gets the login through the client (buildx hands it the job's registry credentials).
             return [
